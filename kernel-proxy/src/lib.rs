@@ -1,0 +1,1 @@
+//! kernel-proxy (placeholder)

@@ -1,0 +1,5 @@
+//! [`FileStore`]: durable single-file store.
+
+/// A durable store in one file.
+#[derive(Clone, Debug)]
+pub struct FileStore {}

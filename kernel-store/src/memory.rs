@@ -1,0 +1,136 @@
+//! [`MemoryStore`]: MVCC in memory, the embedded default.
+
+use std::sync::{Arc, RwLock, Weak};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+
+use crate::mvcc::Mvcc;
+use crate::{
+    Error, LeaseId, RangeRequest, RangeResponse, Result, Revision, Store, Txn, TxnResponse, Watch,
+    WatchRequest, WatchStream,
+};
+
+/// How many revisions of history a [`MemoryStore`] keeps by default for watch replay and reads
+/// at a past revision. Older history is compacted automatically once twice this much accumulates.
+pub const DEFAULT_HISTORY: i64 = 10_000;
+
+/// How often expired leases are looked for.
+const LEASE_TICK: Duration = Duration::from_millis(100);
+
+/// An in-memory store with etcd semantics: MVCC with bounded history, watches, leases.
+///
+/// Nothing survives the process; use [`FileStore`](crate::FileStore) for durability.
+/// Cloning is cheap and shares the store.
+#[derive(Clone)]
+pub struct MemoryStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    mvcc: RwLock<Mvcc>,
+    reaper: std::sync::Once,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryStore").finish_non_exhaustive()
+    }
+}
+
+impl MemoryStore {
+    /// An empty store keeping [`DEFAULT_HISTORY`] revisions of history.
+    pub fn new() -> Self {
+        Self::with_history(Some(DEFAULT_HISTORY))
+    }
+
+    /// An empty store keeping at least `history` revisions (`None`: until [`Store::compact`]).
+    pub fn with_history(history: Option<i64>) -> Self {
+        MemoryStore {
+            inner: Arc::new(Inner {
+                mvcc: RwLock::new(Mvcc::new(history, false)),
+                reaper: std::sync::Once::new(),
+            }),
+        }
+    }
+
+    fn write<T>(&self, f: impl FnOnce(&mut Mvcc) -> Result<T>) -> Result<T> {
+        let mut mvcc = self.inner.mvcc.write().map_err(|_| Error::Closed)?;
+        let result = f(&mut mvcc);
+        mvcc.publish();
+        result
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Mvcc) -> Result<T>) -> Result<T> {
+        let mvcc = self.inner.mvcc.read().map_err(|_| Error::Closed)?;
+        f(&mvcc)
+    }
+
+    /// Starts the thread that expires leases; it ends when the store is dropped.
+    fn start_reaper(&self) {
+        self.inner.reaper.call_once(|| {
+            let weak: Weak<Inner> = Arc::downgrade(&self.inner);
+            std::thread::Builder::new()
+                .name("kernel-store-leases".into())
+                .spawn(move || loop {
+                    std::thread::sleep(LEASE_TICK);
+                    let Some(inner) = weak.upgrade() else { return };
+                    let Ok(mut mvcc) = inner.mvcc.write() else { return };
+                    if mvcc.has_leases() {
+                        mvcc.expire_leases(Instant::now());
+                        mvcc.publish();
+                    }
+                })
+                .expect("spawn lease thread");
+        });
+    }
+}
+
+#[async_trait]
+impl Watch for MemoryStore {
+    async fn watch(&self, request: WatchRequest) -> Result<WatchStream> {
+        self.write(|mvcc| mvcc.watch(request))
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn range(&self, request: RangeRequest) -> Result<RangeResponse> {
+        self.read(|mvcc| mvcc.range(&request))
+    }
+
+    async fn txn(&self, txn: Txn) -> Result<TxnResponse> {
+        self.write(|mvcc| mvcc.txn(&txn))
+    }
+
+    async fn compact(&self, revision: Revision) -> Result<()> {
+        self.write(|mvcc| mvcc.compact(revision))
+    }
+
+    async fn current_revision(&self) -> Result<Revision> {
+        self.read(|mvcc| Ok(mvcc.revision()))
+    }
+
+    async fn compacted_revision(&self) -> Result<Revision> {
+        self.read(|mvcc| Ok(mvcc.compacted()))
+    }
+
+    async fn lease_grant(&self, ttl: Duration) -> Result<LeaseId> {
+        self.start_reaper();
+        self.write(|mvcc| mvcc.lease_grant(ttl))
+    }
+
+    async fn lease_revoke(&self, lease: LeaseId) -> Result<()> {
+        self.write(|mvcc| mvcc.lease_revoke(lease))
+    }
+
+    async fn lease_keep_alive(&self, lease: LeaseId) -> Result<Duration> {
+        self.write(|mvcc| mvcc.lease_keep_alive(lease))
+    }
+}
