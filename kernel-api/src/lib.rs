@@ -1,1 +1,1 @@
-//! kernel-api (placeholder)
+//! # kernel-api: the Kubernetes API server as a library (being built)
