@@ -56,6 +56,8 @@ mod mvcc;
 mod store;
 mod types;
 
+#[cfg(feature = "testsuite")]
+pub mod testsuite;
 
 pub use error::{Error, Result};
 pub use etcd::{EtcdConfig, EtcdStore, EtcdTls};

@@ -81,7 +81,9 @@ impl MemoryStore {
                 .spawn(move || loop {
                     std::thread::sleep(LEASE_TICK);
                     let Some(inner) = weak.upgrade() else { return };
-                    let Ok(mut mvcc) = inner.mvcc.write() else { return };
+                    let Ok(mut mvcc) = inner.mvcc.write() else {
+                        return;
+                    };
                     if mvcc.has_leases() {
                         mvcc.expire_leases(Instant::now());
                         mvcc.publish();

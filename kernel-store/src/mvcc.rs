@@ -11,9 +11,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::ops::Bound;
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
-use futures::StreamExt;
 
 use crate::{
     check_txn, Error, Event, EventKind, KeyValue, LeaseId, RangeRequest, RangeResponse, Result,
@@ -123,7 +123,14 @@ impl Mvcc {
         mvcc.next_lease = snapshot.next_lease.max(1);
         let now = Instant::now();
         for (id, ttl) in snapshot.leases {
-            mvcc.leases.insert(id, Lease { ttl, expiry: now + ttl, keys: BTreeSet::new() });
+            mvcc.leases.insert(
+                id,
+                Lease {
+                    ttl,
+                    expiry: now + ttl,
+                    keys: BTreeSet::new(),
+                },
+            );
             mvcc.next_lease = mvcc.next_lease.max(id + 1);
         }
         // Versions from the log, preceded by the version each key had before its first logged event.
@@ -131,11 +138,17 @@ impl Mvcc {
             let versions = mvcc.keys.entry(event.kv.key.clone()).or_default();
             if versions.is_empty() {
                 if let Some(prev) = &event.prev_kv {
-                    versions.push(Version { revision: prev.mod_revision, kv: Some(prev.clone()) });
+                    versions.push(Version {
+                        revision: prev.mod_revision,
+                        kv: Some(prev.clone()),
+                    });
                 }
             }
             let kv = (event.kind == EventKind::Put).then(|| event.kv.clone());
-            versions.push(Version { revision: event.kv.mod_revision, kv });
+            versions.push(Version {
+                revision: event.kv.mod_revision,
+                kv,
+            });
         }
         mvcc.trimmable = mvcc.keys.keys().cloned().collect();
         for kv in snapshot.kvs {
@@ -146,7 +159,10 @@ impl Mvcc {
             }
             let versions = mvcc.keys.entry(kv.key.clone()).or_default();
             if versions.last().and_then(|v| v.kv.as_ref()) != Some(&kv) {
-                versions.push(Version { revision: kv.mod_revision, kv: Some(kv) });
+                versions.push(Version {
+                    revision: kv.mod_revision,
+                    kv: Some(kv),
+                });
             }
         }
         mvcc.log = snapshot.log.into();
@@ -176,10 +192,16 @@ impl Mvcc {
     /// Checks that `revision` can be read.
     fn check_revision(&self, revision: Revision) -> Result<()> {
         if revision < self.compacted {
-            return Err(Error::Compacted { requested: revision, compacted: self.compacted });
+            return Err(Error::Compacted {
+                requested: revision,
+                compacted: self.compacted,
+            });
         }
         if revision > self.visible {
-            return Err(Error::FutureRevision { requested: revision, current: self.visible });
+            return Err(Error::FutureRevision {
+                requested: revision,
+                current: self.visible,
+            });
         }
         Ok(())
     }
@@ -196,7 +218,10 @@ impl Mvcc {
             }
             _ => self.visible,
         };
-        let mut response = RangeResponse { revision, ..Default::default() };
+        let mut response = RangeResponse {
+            revision,
+            ..Default::default()
+        };
         if request.exact {
             if let Some(kv) = self.keys.get(&request.prefix).and_then(|v| at(v, revision)) {
                 response.count = 1;
@@ -210,11 +235,16 @@ impl Mvcc {
             Some(start) if start.as_str() > request.prefix.as_str() => start.as_str(),
             _ => request.prefix.as_str(),
         };
-        for (key, versions) in self.keys.range::<str, _>((Bound::Included(start), Bound::Unbounded)) {
+        for (key, versions) in self
+            .keys
+            .range::<str, _>((Bound::Included(start), Bound::Unbounded))
+        {
             if !key.starts_with(&request.prefix) {
                 break;
             }
-            let Some(kv) = at(versions, revision) else { continue };
+            let Some(kv) = at(versions, revision) else {
+                continue;
+            };
             response.count += 1;
             if request.count_only {
                 continue;
@@ -230,7 +260,10 @@ impl Mvcc {
 
     /// The latest applied state of `key`.
     fn latest(&self, key: &str) -> Option<&KeyValue> {
-        self.keys.get(key).and_then(|v| v.last()).and_then(|v| v.kv.as_ref())
+        self.keys
+            .get(key)
+            .and_then(|v| v.last())
+            .and_then(|v| v.kv.as_ref())
     }
 
     // === writes ===
@@ -239,7 +272,11 @@ impl Mvcc {
     pub fn txn(&mut self, txn: &Txn) -> Result<TxnResponse> {
         check_txn(txn)?;
         let succeeded = txn.compare.iter().all(|c| c.evaluate(self.latest(&c.key)));
-        let ops = if succeeded { &txn.success } else { &txn.failure };
+        let ops = if succeeded {
+            &txn.success
+        } else {
+            &txn.failure
+        };
         for op in ops {
             if let TxnOp::Put { lease, .. } = op {
                 if *lease != 0 && !self.leases.contains_key(lease) {
@@ -248,12 +285,18 @@ impl Mvcc {
             }
         }
         let writes = ops.iter().any(|op| !matches!(op, TxnOp::Get { .. }));
-        let revision = if writes { self.revision + 1 } else { self.revision };
+        let revision = if writes {
+            self.revision + 1
+        } else {
+            self.revision
+        };
         let mut events = Vec::new();
         let mut responses = Vec::with_capacity(ops.len());
         for op in ops {
             let response = match op {
-                TxnOp::Get { key } => TxnOpResponse::Get { kv: self.latest(key).cloned() },
+                TxnOp::Get { key } => TxnOpResponse::Get {
+                    kv: self.latest(key).cloned(),
+                },
                 TxnOp::Put { key, value, lease } => {
                     let prev = self.latest(key).cloned();
                     let kv = KeyValue {
@@ -264,8 +307,11 @@ impl Mvcc {
                         version: prev.as_ref().map_or(1, |p| p.version + 1),
                         lease: *lease,
                     };
-                    let event =
-                        Event { kind: EventKind::Put, kv: kv.clone(), prev_kv: prev.clone() };
+                    let event = Event {
+                        kind: EventKind::Put,
+                        kv: kv.clone(),
+                        prev_kv: prev.clone(),
+                    };
                     self.apply(&event);
                     events.push(event);
                     TxnOpResponse::Put { kv, prev_kv: prev }
@@ -283,14 +329,19 @@ impl Mvcc {
             responses.push(response);
         }
         self.commit(events);
-        Ok(TxnResponse { succeeded, revision: self.revision, responses })
+        Ok(TxnResponse {
+            succeeded,
+            revision: self.revision,
+            responses,
+        })
     }
 
     /// Applies one event to the key index and leases.
     fn apply(&mut self, event: &Event) {
         let key = &event.kv.key;
         if let Some(prev) = &event.prev_kv {
-            if prev.lease != 0 && (event.kind == EventKind::Delete || prev.lease != event.kv.lease) {
+            if prev.lease != 0 && (event.kind == EventKind::Delete || prev.lease != event.kv.lease)
+            {
                 if let Some(lease) = self.leases.get_mut(&prev.lease) {
                     lease.keys.remove(key);
                 }
@@ -309,7 +360,10 @@ impl Mvcc {
         };
         let versions = self.keys.entry(key.clone()).or_default();
         let trimmable = kv.is_none() || !versions.is_empty();
-        versions.push(Version { revision: event.kv.mod_revision, kv });
+        versions.push(Version {
+            revision: event.kv.mod_revision,
+            kv,
+        });
         if trimmable {
             self.trimmable.insert(key.clone());
         }
@@ -336,14 +390,22 @@ impl Mvcc {
     /// Drops history below `revision`.
     pub fn compact(&mut self, revision: Revision) -> Result<()> {
         if revision <= self.compacted {
-            return Err(Error::Compacted { requested: revision, compacted: self.compacted });
+            return Err(Error::Compacted {
+                requested: revision,
+                compacted: self.compacted,
+            });
         }
         if revision > self.visible {
-            return Err(Error::FutureRevision { requested: revision, current: self.visible });
+            return Err(Error::FutureRevision {
+                requested: revision,
+                current: self.visible,
+            });
         }
         let trimmable = std::mem::take(&mut self.trimmable);
         for key in trimmable {
-            let Some(versions) = self.keys.get_mut(&key) else { continue };
+            let Some(versions) = self.keys.get_mut(&key) else {
+                continue;
+            };
             // Keep the version current at `revision` and everything after it.
             let current = versions.partition_point(|v| v.revision <= revision);
             let mut drop = current.saturating_sub(1);
@@ -375,9 +437,19 @@ impl Mvcc {
         }
         let id = self.next_lease;
         self.next_lease += 1;
-        self.leases.insert(id, Lease { ttl, expiry: Instant::now() + ttl, keys: BTreeSet::new() });
+        self.leases.insert(
+            id,
+            Lease {
+                ttl,
+                expiry: Instant::now() + ttl,
+                keys: BTreeSet::new(),
+            },
+        );
         if self.record {
-            self.changes.push(Change::LeaseGrant { id, ttl_ms: ttl.as_millis() as u64 });
+            self.changes.push(Change::LeaseGrant {
+                id,
+                ttl_ms: ttl.as_millis() as u64,
+            });
         }
         Ok(id)
     }
@@ -411,8 +483,12 @@ impl Mvcc {
 
     /// Revokes every lease whose TTL has run out.
     pub fn expire_leases(&mut self, now: Instant) {
-        let expired: Vec<LeaseId> =
-            self.leases.iter().filter(|(_, l)| l.expiry <= now).map(|(id, _)| *id).collect();
+        let expired: Vec<LeaseId> = self
+            .leases
+            .iter()
+            .filter(|(_, l)| l.expiry <= now)
+            .map(|(id, _)| *id)
+            .collect();
         for id in expired {
             tracing::debug!(lease = id, "lease expired");
             let _ = self.lease_revoke(id);
@@ -431,14 +507,17 @@ impl Mvcc {
         if self.visible == self.revision {
             return;
         }
-        let from = self.log.partition_point(|e| e.kv.mod_revision <= self.visible);
+        let from = self
+            .log
+            .partition_point(|e| e.kv.mod_revision <= self.visible);
         self.visible = self.revision;
         if self.watchers.is_empty() {
             return;
         }
         for event in self.log.range(from..) {
             for watcher in &self.watchers {
-                if event.kv.mod_revision >= watcher.start && watcher.request.matches(&event.kv.key) {
+                if event.kv.mod_revision >= watcher.start && watcher.request.matches(&event.kv.key)
+                {
                     let _ = watcher.tx.send(Ok(shape(event, &watcher.request)));
                 }
             }
@@ -454,7 +533,10 @@ impl Mvcc {
             _ => self.visible + 1,
         };
         if start < self.compacted {
-            return Err(Error::Compacted { requested: start, compacted: self.compacted });
+            return Err(Error::Compacted {
+                requested: start,
+                compacted: self.compacted,
+            });
         }
         let (tx, rx) = mpsc::unbounded_channel();
         if start <= self.visible {
@@ -507,6 +589,10 @@ fn shape(event: &Event, request: &WatchRequest) -> Event {
     if request.prev_kv {
         event.clone()
     } else {
-        Event { kind: event.kind, kv: event.kv.clone(), prev_kv: None }
+        Event {
+            kind: event.kind,
+            kv: event.kv.clone(),
+            prev_kv: None,
+        }
     }
 }

@@ -8,8 +8,7 @@ use bytes::Bytes;
 
 use crate::{
     Compare, CompareResult, Error, KeyValue, LeaseId, RangeRequest, RangeResponse, Result,
-    Revision, Txn, TxnOp, TxnOpResponse, TxnResponse, WatchRequest, WatchStream,
-    MAX_REQUEST_BYTES,
+    Revision, Txn, TxnOp, TxnOpResponse, TxnResponse, WatchRequest, WatchStream, MAX_REQUEST_BYTES,
 };
 
 /// Watching keys for changes (etcd's `Watch` service).
@@ -77,7 +76,12 @@ pub trait Store: Watch {
     /// Reads one key.
     async fn get(&self, key: &str) -> Result<Option<KeyValue>> {
         check_key(key)?;
-        Ok(self.range(RangeRequest::key(key)).await?.kvs.into_iter().next())
+        Ok(self
+            .range(RangeRequest::key(key))
+            .await?
+            .kvs
+            .into_iter()
+            .next())
     }
 
     /// Creates `key`; fails with [`Error::AlreadyExists`] if it exists. Returns the new key-value.
@@ -85,10 +89,16 @@ pub trait Store: Watch {
         check_write(key, &value)?;
         let txn = Txn::new()
             .when([Compare::create_revision(key, CompareResult::Equal, 0)])
-            .and_then([TxnOp::Put { key: key.to_owned(), value, lease }]);
+            .and_then([TxnOp::Put {
+                key: key.to_owned(),
+                value,
+                lease,
+            }]);
         let response = self.txn(txn).await?;
         if !response.succeeded {
-            return Err(Error::AlreadyExists { key: key.to_owned() });
+            return Err(Error::AlreadyExists {
+                key: key.to_owned(),
+            });
         }
         put_result(response)
     }
@@ -105,7 +115,11 @@ pub trait Store: Watch {
         check_write(key, &value)?;
         let txn = Txn::new()
             .when([Compare::mod_revision(key, CompareResult::Equal, expected)])
-            .and_then([TxnOp::Put { key: key.to_owned(), value, lease }])
+            .and_then([TxnOp::Put {
+                key: key.to_owned(),
+                value,
+                lease,
+            }])
             .or_else([TxnOp::get(key)]);
         let response = self.txn(txn).await?;
         if !response.succeeded {
@@ -132,7 +146,9 @@ pub trait Store: Watch {
         }
         match response.responses.into_iter().next() {
             Some(TxnOpResponse::Delete { prev_kv: Some(kv) }) => Ok(kv),
-            _ => Err(Error::NotFound { key: key.to_owned() }),
+            _ => Err(Error::NotFound {
+                key: key.to_owned(),
+            }),
         }
     }
 }
@@ -140,16 +156,22 @@ pub trait Store: Watch {
 fn put_result(response: TxnResponse) -> Result<KeyValue> {
     match response.responses.into_iter().next() {
         Some(TxnOpResponse::Put { kv, .. }) => Ok(kv),
-        other => Err(Error::backend(format!("unexpected transaction response {other:?}"))),
+        other => Err(Error::backend(format!(
+            "unexpected transaction response {other:?}"
+        ))),
     }
 }
 
 fn guard_failure(key: &str, expected: Revision, response: TxnResponse) -> Error {
     match response.responses.into_iter().next() {
-        Some(TxnOpResponse::Get { kv: Some(kv) }) => {
-            Error::Conflict { key: key.to_owned(), expected, actual: kv.mod_revision }
-        }
-        _ => Error::NotFound { key: key.to_owned() },
+        Some(TxnOpResponse::Get { kv: Some(kv) }) => Error::Conflict {
+            key: key.to_owned(),
+            expected,
+            actual: kv.mod_revision,
+        },
+        _ => Error::NotFound {
+            key: key.to_owned(),
+        },
     }
 }
 
@@ -166,7 +188,10 @@ pub fn check_write(key: &str, value: &[u8]) -> Result<()> {
     check_key(key)?;
     let size = key.len() + value.len();
     if size > MAX_REQUEST_BYTES {
-        return Err(Error::TooLarge { size, limit: MAX_REQUEST_BYTES });
+        return Err(Error::TooLarge {
+            size,
+            limit: MAX_REQUEST_BYTES,
+        });
     }
     Ok(())
 }
@@ -196,7 +221,10 @@ pub fn check_txn(txn: &Txn) -> Result<()> {
             }
         }
         if size > MAX_REQUEST_BYTES {
-            return Err(Error::TooLarge { size, limit: MAX_REQUEST_BYTES });
+            return Err(Error::TooLarge {
+                size,
+                limit: MAX_REQUEST_BYTES,
+            });
         }
     }
     Ok(())

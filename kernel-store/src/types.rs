@@ -81,12 +81,19 @@ pub struct RangeRequest {
 impl RangeRequest {
     /// All keys under `prefix`.
     pub fn prefix(prefix: impl Into<String>) -> Self {
-        RangeRequest { prefix: prefix.into(), ..Default::default() }
+        RangeRequest {
+            prefix: prefix.into(),
+            ..Default::default()
+        }
     }
 
     /// Exactly one key.
     pub fn key(key: impl Into<String>) -> Self {
-        RangeRequest { prefix: key.into(), exact: true, ..Default::default() }
+        RangeRequest {
+            prefix: key.into(),
+            exact: true,
+            ..Default::default()
+        }
     }
 
     /// Sets the maximum number of keys returned.
@@ -178,22 +185,42 @@ pub struct Compare {
 impl Compare {
     /// `key`'s `mod_revision` == `revision` (0 asserts the key does not exist).
     pub fn mod_revision(key: impl Into<String>, result: CompareResult, revision: Revision) -> Self {
-        Compare { key: key.into(), target: CompareTarget::ModRevision(revision), result }
+        Compare {
+            key: key.into(),
+            target: CompareTarget::ModRevision(revision),
+            result,
+        }
     }
 
     /// `key`'s `create_revision` compared with `revision` (`== 0` asserts the key is absent).
-    pub fn create_revision(key: impl Into<String>, result: CompareResult, revision: Revision) -> Self {
-        Compare { key: key.into(), target: CompareTarget::CreateRevision(revision), result }
+    pub fn create_revision(
+        key: impl Into<String>,
+        result: CompareResult,
+        revision: Revision,
+    ) -> Self {
+        Compare {
+            key: key.into(),
+            target: CompareTarget::CreateRevision(revision),
+            result,
+        }
     }
 
     /// `key`'s `version` compared with `version`.
     pub fn version(key: impl Into<String>, result: CompareResult, version: i64) -> Self {
-        Compare { key: key.into(), target: CompareTarget::Version(version), result }
+        Compare {
+            key: key.into(),
+            target: CompareTarget::Version(version),
+            result,
+        }
     }
 
     /// `key`'s value compared with `value`.
     pub fn value(key: impl Into<String>, result: CompareResult, value: impl Into<Bytes>) -> Self {
-        Compare { key: key.into(), target: CompareTarget::Value(value.into()), result }
+        Compare {
+            key: key.into(),
+            target: CompareTarget::Value(value.into()),
+            result,
+        }
     }
 
     /// Evaluates this guard against the key's current state (`None` if absent).
@@ -246,7 +273,11 @@ pub enum TxnOp {
 impl TxnOp {
     /// A put without a lease.
     pub fn put(key: impl Into<String>, value: impl Into<Bytes>) -> Self {
-        TxnOp::Put { key: key.into(), value: value.into(), lease: 0 }
+        TxnOp::Put {
+            key: key.into(),
+            value: value.into(),
+            lease: 0,
+        }
     }
 
     /// A delete.
@@ -357,12 +388,19 @@ pub struct WatchRequest {
 impl WatchRequest {
     /// Watches one key.
     pub fn key(key: impl Into<String>) -> Self {
-        WatchRequest { key: key.into(), ..Default::default() }
+        WatchRequest {
+            key: key.into(),
+            ..Default::default()
+        }
     }
 
     /// Watches every key under `prefix`.
     pub fn prefix(prefix: impl Into<String>) -> Self {
-        WatchRequest { key: prefix.into(), prefix: true, ..Default::default() }
+        WatchRequest {
+            key: prefix.into(),
+            prefix: true,
+            ..Default::default()
+        }
     }
 
     /// Starts at `revision` (inclusive).
