@@ -179,11 +179,6 @@ impl Mvcc {
         self.compacted
     }
 
-    /// The next lease id to hand out.
-    pub fn next_lease(&self) -> LeaseId {
-        self.next_lease
-    }
-
     /// Takes the changes recorded since the last call.
     pub fn take_changes(&mut self) -> Vec<Change> {
         std::mem::take(&mut self.changes)
