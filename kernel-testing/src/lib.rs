@@ -1,7 +1,38 @@
 //! Test support for kube-in-a-library (not published): starts real components on free loopback
 //! ports and cleans them up, so no test repeats that code.
+//!
+//! - [`EtcdProcess`] / [`etcd()`]: a throwaway single-member etcd on loopback.
+//! - [`component_missing`] / [`require_all`]: the one way a test skips when a component is not
+//!   installed, or fails instead when `KERNEL_REQUIRE_ALL=1` (CI).
+//!
+//! ```no_run
+//! # async fn doc() {
+//! let Some(etcd) = kernel_testing::etcd().await else { return };
+//! println!("etcd listens on {}", etcd.endpoint());
+//! # }
+//! ```
+
+mod etcd;
+
+pub use etcd::{etcd, EtcdProcess};
 
 /// True when `KERNEL_REQUIRE_ALL=1`: tests must fail instead of skipping when a component is missing.
 pub fn require_all() -> bool {
     std::env::var("KERNEL_REQUIRE_ALL").is_ok_and(|v| v == "1")
+}
+
+/// Reports that the component `name` is missing (`why` says what was looked for).
+///
+/// With [`require_all`] this panics, failing the test. Otherwise it prints
+/// `notice: skipping <test>: <name> not found (<why>); set KERNEL_REQUIRE_ALL=1 to fail instead`
+/// to stderr and returns, and the test should return early.
+pub fn component_missing(name: &str, why: &str) {
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("test");
+    if require_all() {
+        panic!("{test}: {name} not found ({why}) and KERNEL_REQUIRE_ALL=1");
+    }
+    eprintln!(
+        "notice: skipping {test}: {name} not found ({why}); set KERNEL_REQUIRE_ALL=1 to fail instead"
+    );
 }

@@ -1,0 +1,288 @@
+//! [`EtcdProcess`]: a throwaway single-member etcd on free loopback ports, with its data in a
+//! temporary directory, killed when dropped (and when the test process dies).
+
+use std::io::{self, Read};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{mpsc, Mutex, OnceLock};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::time::Instant;
+
+/// How long etcd may take to become healthy.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// Start attempts (each with fresh ports, in case another process took one meanwhile).
+const START_ATTEMPTS: usize = 3;
+/// etcd's `--max-request-bytes`. The store limits key + value to 1.5 MiB (etcd's default), but
+/// etcd counts the whole request (transaction envelope, key prefix), so the test member allows a
+/// little more, as a production deployment of kube-in-a-library should.
+const MAX_REQUEST_BYTES: u32 = 2 * 1024 * 1024;
+
+/// Starts etcd for a test, or reports it missing.
+///
+/// Returns `None` (after [`component_missing`](crate::component_missing) printed the skip
+/// notice) when no etcd binary is installed; the test should then return. Panics if etcd is
+/// installed but does not start, or is missing while `KERNEL_REQUIRE_ALL=1`.
+///
+/// ```no_run
+/// # async fn doc() {
+/// let Some(etcd) = kernel_testing::etcd().await else { return };
+/// assert!(etcd.endpoint().starts_with("http://127.0.0.1:"));
+/// # }
+/// ```
+pub async fn etcd() -> Option<EtcdProcess> {
+    if EtcdProcess::find_binary().is_none() {
+        crate::component_missing(
+            "etcd",
+            "looked at $KERNEL_ETCD_BIN, in PATH and at /usr/bin/etcd",
+        );
+        return None;
+    }
+    match EtcdProcess::start().await {
+        Ok(etcd) => Some(etcd),
+        Err(err) => panic!("etcd is installed but did not start: {err}"),
+    }
+}
+
+/// A running etcd member on `127.0.0.1`, with its data in a temporary directory.
+///
+/// It is killed on drop. It is also killed if the test process dies (the child is spawned from a
+/// long-lived thread with `PR_SET_PDEATHSIG`), so a crashing test never leaks etcd.
+#[derive(Debug)]
+pub struct EtcdProcess {
+    binary: PathBuf,
+    dir: tempfile::TempDir,
+    client_port: u16,
+    peer_port: u16,
+    child: Option<Child>,
+}
+
+// === impl EtcdProcess ===
+
+impl EtcdProcess {
+    /// The etcd binary: `$KERNEL_ETCD_BIN`, else `etcd` in `PATH`, else `/usr/bin/etcd`.
+    pub fn find_binary() -> Option<PathBuf> {
+        if let Some(path) = std::env::var_os("KERNEL_ETCD_BIN") {
+            let path = PathBuf::from(path);
+            return path.is_file().then_some(path);
+        }
+        let in_path = std::env::var_os("PATH")
+            .map(|paths| {
+                std::env::split_paths(&paths)
+                    .map(|dir| dir.join("etcd"))
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        in_path
+            .into_iter()
+            .chain([PathBuf::from("/usr/bin/etcd")])
+            .find(|path| path.is_file())
+    }
+
+    /// Starts a fresh member on free loopback ports and waits until it serves requests.
+    /// Fails with [`io::ErrorKind::NotFound`] if there is no etcd binary.
+    pub async fn start() -> io::Result<EtcdProcess> {
+        let binary = Self::find_binary()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no etcd binary found"))?;
+        let mut last_error = None;
+        for _ in 0..START_ATTEMPTS {
+            let (client_port, peer_port) = free_ports()?;
+            let mut etcd = EtcdProcess {
+                binary: binary.clone(),
+                dir: tempfile::Builder::new().prefix("kernel-etcd-").tempdir()?,
+                client_port,
+                peer_port,
+                child: None,
+            };
+            match etcd.launch().await {
+                Ok(()) => return Ok(etcd),
+                Err(err) => last_error = Some(err),
+            }
+        }
+        Err(last_error.unwrap_or_else(|| io::Error::other("etcd did not start")))
+    }
+
+    /// The client URL, e.g. `http://127.0.0.1:40123`.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.client_port)
+    }
+
+    /// The client port.
+    pub fn client_port(&self) -> u16 {
+        self.client_port
+    }
+
+    /// The member's data directory.
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// etcd's log (stdout and stderr), for diagnosing a failure.
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.path().join("etcd.log")
+    }
+
+    /// True while the etcd process runs.
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|child| matches!(child.try_wait(), Ok(None)))
+    }
+
+    /// Kills etcd (SIGKILL, like a crash) and waits for it to exit. The data stays.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Kills etcd and starts it again on the same data directory and ports; waits until it
+    /// serves requests again.
+    pub async fn restart(&mut self) -> io::Result<()> {
+        self.stop();
+        self.launch().await
+    }
+
+    /// Spawns etcd and waits until it is healthy.
+    async fn launch(&mut self) -> io::Result<()> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())?;
+        let client = self.endpoint();
+        let peer = format!("http://127.0.0.1:{}", self.peer_port);
+        let mut command = Command::new(&self.binary);
+        command
+            .arg("--name=default")
+            .arg(format!("--data-dir={}", self.data_dir().display()))
+            .arg(format!("--listen-client-urls={client}"))
+            .arg(format!("--advertise-client-urls={client}"))
+            .arg(format!("--listen-peer-urls={peer}"))
+            .arg(format!("--initial-advertise-peer-urls={peer}"))
+            .arg(format!("--initial-cluster=default={peer}"))
+            .arg("--initial-cluster-state=new")
+            .arg(format!("--max-request-bytes={MAX_REQUEST_BYTES}"))
+            .env_remove("ETCDCTL_API")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        // SAFETY: the closure only calls `prctl`, which is async-signal-safe.
+        unsafe {
+            command.pre_exec(|| {
+                if libc::prctl(
+                    libc::PR_SET_PDEATHSIG,
+                    libc::SIGKILL as libc::c_ulong,
+                    0,
+                    0,
+                    0,
+                ) != 0
+                {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        self.child = Some(spawn_from_keeper(command)?);
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                self.child = None;
+                return Err(io::Error::other(format!(
+                    "etcd exited with {status} while starting; log:\n{}",
+                    log_tail(&self.log_path())
+                )));
+            }
+            if healthy(self.client_port).await {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                self.stop();
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!(
+                        "etcd not healthy after {START_TIMEOUT:?}; log:\n{}",
+                        log_tail(&self.log_path())
+                    ),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for EtcdProcess {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Two distinct free loopback ports (client, peer).
+fn free_ports() -> io::Result<(u16, u16)> {
+    let a = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let b = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok((a.local_addr()?.port(), b.local_addr()?.port()))
+}
+
+/// True if etcd answers `GET /health` with `"health":"true"` (it has a leader and serves reads).
+async fn healthy(port: u16) -> bool {
+    let check = async {
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+        stream
+            .write_all(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            .await?;
+        let mut body = Vec::new();
+        stream.read_to_end(&mut body).await?;
+        io::Result::Ok(String::from_utf8_lossy(&body).contains("\"health\":\"true\""))
+    };
+    matches!(
+        tokio::time::timeout(Duration::from_secs(2), check).await,
+        Ok(Ok(true))
+    )
+}
+
+/// The last lines of etcd's log.
+fn log_tail(path: &Path) -> String {
+    let mut text = String::new();
+    if let Ok(mut file) = std::fs::File::open(path) {
+        let _ = file.read_to_string(&mut text);
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(20)..].join("\n")
+}
+
+type SpawnJob = (Command, mpsc::Sender<io::Result<Child>>);
+
+/// Spawns `command` from one thread that lives as long as the process. `PR_SET_PDEATHSIG`
+/// fires when the *thread* that spawned the child exits, so spawning from a test's (or a
+/// runtime's) thread could kill etcd early; the keeper thread never exits.
+fn spawn_from_keeper(command: Command) -> io::Result<Child> {
+    static KEEPER: OnceLock<Mutex<mpsc::Sender<SpawnJob>>> = OnceLock::new();
+    let keeper = KEEPER.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<SpawnJob>();
+        std::thread::Builder::new()
+            .name("kernel-testing-spawner".into())
+            .spawn(move || {
+                for (mut command, reply) in rx {
+                    let _ = reply.send(command.spawn());
+                }
+            })
+            .expect("spawn the process keeper thread");
+        Mutex::new(tx)
+    });
+    let (reply, result) = mpsc::channel();
+    keeper
+        .lock()
+        .map_err(|_| io::Error::other("process keeper poisoned"))?
+        .send((command, reply))
+        .map_err(|_| io::Error::other("process keeper is gone"))?;
+    result
+        .recv()
+        .map_err(|_| io::Error::other("process keeper is gone"))?
+}
