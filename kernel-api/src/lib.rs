@@ -1,1 +1,3 @@
 //! # kernel-api: the Kubernetes API server as a library (being built)
+pub mod selector;
+pub mod patch;
