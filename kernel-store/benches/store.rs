@@ -1,4 +1,5 @@
 //! Criterion micro-benchmarks of the in-process backends' hot paths.
+#![allow(missing_docs)]
 
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion};

@@ -348,7 +348,7 @@ impl Store for FileStore {
     }
 
     async fn current_revision(&self) -> Result<Revision> {
-        self.read(|mvcc| Ok(mvcc.revision()))
+        self.read(|mvcc| Ok(mvcc.visible_revision()))
     }
 
     async fn compacted_revision(&self) -> Result<Revision> {

@@ -116,7 +116,7 @@ impl Store for MemoryStore {
     }
 
     async fn current_revision(&self) -> Result<Revision> {
-        self.read(|mvcc| Ok(mvcc.revision()))
+        self.read(|mvcc| Ok(mvcc.visible_revision()))
     }
 
     async fn compacted_revision(&self) -> Result<Revision> {
@@ -134,5 +134,41 @@ impl Store for MemoryStore {
 
     async fn lease_keep_alive(&self, lease: LeaseId) -> Result<Duration> {
         self.write(|mvcc| mvcc.lease_keep_alive(lease))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    #[tokio::test]
+    async fn history_is_bounded_by_automatic_compaction() {
+        let store = MemoryStore::with_history(Some(10));
+        let first = store.create("/a", Bytes::from("0"), 0).await.unwrap();
+        let mut kv = first.clone();
+        for i in 1..100 {
+            kv = store
+                .update("/a", Bytes::from(i.to_string()), kv.mod_revision, 0)
+                .await
+                .unwrap();
+        }
+        let compacted = store.compacted_revision().await.unwrap();
+        let current = store.current_revision().await.unwrap();
+        assert!(
+            current - compacted <= 20,
+            "at most twice the history is kept"
+        );
+        assert!(current - compacted >= 10, "at least the history is kept");
+        let err = store
+            .watch(WatchRequest::key("/a").from_revision(first.mod_revision))
+            .await
+            .err();
+        assert!(matches!(err, Some(Error::Compacted { .. })), "{err:?}");
+        let recent = store
+            .range(RangeRequest::key("/a").with_revision(current - 5))
+            .await
+            .unwrap();
+        assert_eq!(recent.kvs[0].value, Bytes::from("94"));
     }
 }

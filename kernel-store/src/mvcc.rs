@@ -169,8 +169,8 @@ impl Mvcc {
         mvcc
     }
 
-    /// The last visible revision.
-    pub fn revision(&self) -> Revision {
+    /// The last visible (published) revision: what readers see as current.
+    pub fn visible_revision(&self) -> Revision {
         self.visible
     }
 
