@@ -38,7 +38,7 @@ use tonic_prost::ProstCodec;
 use crate::{
     check_key, check_txn, Compare, CompareResult, CompareTarget, Error, KeyValue, LeaseId,
     RangeRequest, RangeResponse, Result, Revision, Store, Txn, TxnOp, TxnOpResponse, TxnResponse,
-    Watch, WatchRequest, WatchStream,
+    Watch, WatchRequest, WatchStream, MAX_REQUEST_BYTES,
 };
 
 /// etcd's message for a read or watch below the compacted revision.
@@ -47,6 +47,9 @@ const ERR_COMPACTED: &str = "required revision has been compacted";
 const ERR_FUTURE: &str = "required revision is a future revision";
 /// etcd's message for an unknown lease.
 const ERR_LEASE_NOT_FOUND: &str = "requested lease not found";
+
+/// etcd's message for a request over `--max-request-bytes`.
+const ERR_TOO_LARGE: &str = "request is too large";
 
 /// Pause before retrying a failed call on another endpoint.
 const RETRY_PAUSE: Duration = Duration::from_millis(100);
@@ -354,7 +357,7 @@ impl Inner {
             let (index, channel) = self.channel();
             match unary(&channel, path, request.clone()).await {
                 Ok(response) => return Ok(response),
-                Err(status) if status.code() == Code::Unavailable => {
+                Err(status) if is_transport_failure(&status) => {
                     self.failover(index);
                     let may_retry = retry == Retry::Always || is_unsent(&status);
                     if !may_retry || attempt >= attempts {
@@ -469,6 +472,14 @@ impl Inner {
         if message.contains(ERR_LEASE_NOT_FOUND) {
             return Error::LeaseNotFound(leases.first().copied().unwrap_or(0));
         }
+        if message.contains(ERR_TOO_LARGE) || status.code() == Code::ResourceExhausted {
+            // etcd's `--max-request-bytes` counts the whole request, envelope and prefix included,
+            // so a write under the store's own limit may still be refused here.
+            return Error::TooLarge {
+                size: 0,
+                limit: MAX_REQUEST_BYTES,
+            };
+        }
         match status.code() {
             Code::InvalidArgument | Code::FailedPrecondition | Code::OutOfRange => {
                 Error::InvalidArgument(format!("etcd: {message}"))
@@ -520,7 +531,18 @@ where
     Ok(response.into_inner())
 }
 
-/// True if an `Unavailable` failure happened before the request was sent (no connection).
+/// True if the call failed in the transport (no connection, connection lost) rather than in
+/// etcd. tonic reports a refused connection as `Unavailable` and a connection that broke under
+/// a request as `Unknown: transport error`.
+fn is_transport_failure(status: &Status) -> bool {
+    match status.code() {
+        Code::Unavailable => true,
+        Code::Unknown => status.message().contains("transport error"),
+        _ => false,
+    }
+}
+
+/// True if a transport failure happened before the request was sent (no connection).
 fn is_unsent(status: &Status) -> bool {
     let mut text = status.message().to_owned();
     let mut source = std::error::Error::source(status);
@@ -810,9 +832,7 @@ impl Store for EtcdStore {
             let (index, channel) = inner.channel();
             match keep_alive_once(channel, lease).await {
                 Ok(response) => break response,
-                Err(status)
-                    if status.code() == Code::Unavailable && attempt <= inner.channels.len() =>
-                {
+                Err(status) if is_transport_failure(&status) && attempt <= inner.channels.len() => {
                     inner.failover(index);
                     tokio::time::sleep(RETRY_PAUSE).await;
                 }

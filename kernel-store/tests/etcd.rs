@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::StreamExt;
-use kernel_store::{testsuite, EtcdConfig, EtcdStore, EventKind, Store, Watch, WatchRequest};
+use kernel_store::{
+    testsuite, EtcdConfig, EtcdStore, EtcdTls, EventKind, Store, Watch, WatchRequest,
+};
 use kernel_testing::EtcdProcess;
 
 async fn connect(etcd: &EtcdProcess, prefix: &str) -> EtcdStore {
@@ -104,4 +106,56 @@ async fn no_endpoint_answering_is_a_backend_error() {
     let config = EtcdConfig::new([dead]).with_connect_timeout(Duration::from_secs(1));
     let err = EtcdStore::connect(config).await.unwrap_err();
     assert!(err.is_transient(), "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_with_a_client_certificate() {
+    let Some(etcd) = kernel_testing::etcd_tls().await else {
+        return;
+    };
+    let files = etcd.tls_files().expect("a TLS member").clone();
+    let tls = EtcdTls::new(files.ca_pem.clone())
+        .with_identity(files.client_cert_pem.clone(), files.client_key_pem.clone());
+    let store = EtcdStore::connect(EtcdConfig::new([etcd.endpoint()]).with_tls(tls))
+        .await
+        .expect("connect over TLS");
+    let kv = store.create("/tls/a", Bytes::from("1"), 0).await.unwrap();
+    let mut watch = store
+        .watch(WatchRequest::key("/tls/a").from_revision(kv.mod_revision))
+        .await
+        .unwrap();
+    assert_eq!(
+        testsuite::next_event(&mut watch)
+            .await
+            .unwrap()
+            .kv
+            .mod_revision,
+        kv.mod_revision
+    );
+
+    // Without the client certificate etcd refuses the connection.
+    let anonymous = EtcdConfig::new([etcd.endpoint()])
+        .with_tls(EtcdTls::new(files.ca_pem))
+        .with_connect_timeout(Duration::from_secs(2));
+    assert!(EtcdStore::connect(anonymous).await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_fail_transiently_while_etcd_is_down_and_recover() {
+    let Some(mut etcd) = kernel_testing::etcd().await else {
+        return;
+    };
+    let store = connect(&etcd, "/down").await;
+    store.create("/a", Bytes::from("1"), 0).await.unwrap();
+    etcd.stop();
+    let err = store.create("/b", Bytes::from("1"), 0).await.unwrap_err();
+    assert!(err.is_transient(), "{err:?}");
+    let err = store.get("/a").await.unwrap_err();
+    assert!(err.is_transient(), "{err:?}");
+    etcd.restart().await.unwrap();
+    store.create("/b", Bytes::from("1"), 0).await.unwrap();
+    assert_eq!(
+        store.get("/a").await.unwrap().unwrap().value,
+        Bytes::from("1")
+    );
 }

@@ -46,6 +46,40 @@ pub async fn etcd() -> Option<EtcdProcess> {
     }
 }
 
+/// Like [`etcd()`], but the member serves clients over TLS only and requires a client
+/// certificate ([`EtcdProcess::start_tls`]). Also needs the `openssl` CLI for the certificates.
+pub async fn etcd_tls() -> Option<EtcdProcess> {
+    if EtcdProcess::find_binary().is_none() {
+        crate::component_missing(
+            "etcd",
+            "looked at $KERNEL_ETCD_BIN, in PATH and at /usr/bin/etcd",
+        );
+        return None;
+    }
+    if which("openssl").is_none() {
+        crate::component_missing(
+            "openssl",
+            "needed to make test certificates; looked in PATH",
+        );
+        return None;
+    }
+    match EtcdProcess::start_tls().await {
+        Ok(etcd) => Some(etcd),
+        Err(err) => panic!("etcd is installed but did not start with TLS: {err}"),
+    }
+}
+
+/// PEM files of the test PKI made for a TLS [`EtcdProcess`].
+#[derive(Clone, Debug)]
+pub struct EtcdTlsFiles {
+    /// The CA that signed the server and client certificates.
+    pub ca_pem: Vec<u8>,
+    /// A client certificate etcd accepts (`--client-cert-auth`).
+    pub client_cert_pem: Vec<u8>,
+    /// The client certificate's private key.
+    pub client_key_pem: Vec<u8>,
+}
+
 /// A running etcd member on `127.0.0.1`, with its data in a temporary directory.
 ///
 /// It is killed on drop. It is also killed if the test process dies (the child is spawned from a
@@ -56,6 +90,8 @@ pub struct EtcdProcess {
     dir: tempfile::TempDir,
     client_port: u16,
     peer_port: u16,
+    metrics_port: u16,
+    tls: Option<EtcdTlsFiles>,
     child: Option<Child>,
 }
 
@@ -68,32 +104,44 @@ impl EtcdProcess {
             let path = PathBuf::from(path);
             return path.is_file().then_some(path);
         }
-        let in_path = std::env::var_os("PATH")
-            .map(|paths| {
-                std::env::split_paths(&paths)
-                    .map(|dir| dir.join("etcd"))
-                    .collect::<Vec<_>>()
-            })
-            .unwrap_or_default();
-        in_path
-            .into_iter()
-            .chain([PathBuf::from("/usr/bin/etcd")])
-            .find(|path| path.is_file())
+        which("etcd").or_else(|| {
+            let usr = PathBuf::from("/usr/bin/etcd");
+            usr.is_file().then_some(usr)
+        })
     }
 
     /// Starts a fresh member on free loopback ports and waits until it serves requests.
     /// Fails with [`io::ErrorKind::NotFound`] if there is no etcd binary.
     pub async fn start() -> io::Result<EtcdProcess> {
+        Self::start_with(false).await
+    }
+
+    /// Starts a fresh member whose client port speaks TLS only (`https://`) and requires a
+    /// client certificate. The CA, server and client certificates are made with the `openssl`
+    /// CLI (server names `localhost` and `127.0.0.1`); [`EtcdProcess::tls_files`] returns them.
+    pub async fn start_tls() -> io::Result<EtcdProcess> {
+        Self::start_with(true).await
+    }
+
+    async fn start_with(tls: bool) -> io::Result<EtcdProcess> {
         let binary = Self::find_binary()
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no etcd binary found"))?;
         let mut last_error = None;
         for _ in 0..START_ATTEMPTS {
-            let (client_port, peer_port) = free_ports()?;
+            let [client_port, peer_port, metrics_port] = free_ports()?;
+            let dir = tempfile::Builder::new().prefix("kernel-etcd-").tempdir()?;
+            let tls = if tls {
+                Some(make_pki(&dir.path().join("pki"))?)
+            } else {
+                None
+            };
             let mut etcd = EtcdProcess {
                 binary: binary.clone(),
-                dir: tempfile::Builder::new().prefix("kernel-etcd-").tempdir()?,
+                dir,
                 client_port,
                 peer_port,
+                metrics_port,
+                tls,
                 child: None,
             };
             match etcd.launch().await {
@@ -104,9 +152,15 @@ impl EtcdProcess {
         Err(last_error.unwrap_or_else(|| io::Error::other("etcd did not start")))
     }
 
-    /// The client URL, e.g. `http://127.0.0.1:40123`.
+    /// The client URL, e.g. `http://127.0.0.1:40123` (`https://` for a TLS member).
     pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.client_port)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.client_port)
+    }
+
+    /// The certificates of a member started with [`EtcdProcess::start_tls`].
+    pub fn tls_files(&self) -> Option<&EtcdTlsFiles> {
+        self.tls.as_ref()
     }
 
     /// The client port.
@@ -165,10 +219,25 @@ impl EtcdProcess {
             .arg(format!("--initial-cluster=default={peer}"))
             .arg("--initial-cluster-state=new")
             .arg(format!("--max-request-bytes={MAX_REQUEST_BYTES}"))
+            .arg(format!(
+                "--listen-metrics-urls=http://127.0.0.1:{}",
+                self.metrics_port
+            ))
             .env_remove("ETCDCTL_API")
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);
+        if self.tls.is_some() {
+            let pki = self.dir.path().join("pki");
+            command
+                .arg(format!("--cert-file={}", pki.join("server.pem").display()))
+                .arg(format!("--key-file={}", pki.join("server.key").display()))
+                .arg(format!(
+                    "--trusted-ca-file={}",
+                    pki.join("ca.pem").display()
+                ))
+                .arg("--client-cert-auth");
+        }
         // SAFETY: the closure only calls `prctl`, which is async-signal-safe.
         unsafe {
             command.pre_exec(|| {
@@ -199,7 +268,7 @@ impl EtcdProcess {
                     log_tail(&self.log_path())
                 )));
             }
-            if healthy(self.client_port).await {
+            if healthy(self.metrics_port).await {
                 return Ok(());
             }
             if Instant::now() > deadline {
@@ -223,14 +292,103 @@ impl Drop for EtcdProcess {
     }
 }
 
-/// Two distinct free loopback ports (client, peer).
-fn free_ports() -> io::Result<(u16, u16)> {
-    let a = std::net::TcpListener::bind("127.0.0.1:0")?;
-    let b = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok((a.local_addr()?.port(), b.local_addr()?.port()))
+/// Distinct free loopback ports (client, peer, metrics): all bound at once, then released.
+fn free_ports<const N: usize>() -> io::Result<[u16; N]> {
+    let listeners = (0..N)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+        .collect::<io::Result<Vec<_>>>()?;
+    let mut ports = [0; N];
+    for (port, listener) in ports.iter_mut().zip(&listeners) {
+        *port = listener.local_addr()?.port();
+    }
+    Ok(ports)
 }
 
-/// True if etcd answers `GET /health` with `"health":"true"` (it has a leader and serves reads).
+/// `name` in `PATH`.
+fn which(name: &str) -> Option<PathBuf> {
+    let paths = std::env::var_os("PATH")?;
+    std::env::split_paths(&paths)
+        .map(|dir| dir.join(name))
+        .find(|path| path.is_file())
+}
+
+/// Makes a CA, a server certificate for `localhost`/`127.0.0.1` and a client certificate in
+/// `dir` with the `openssl` CLI.
+fn make_pki(dir: &Path) -> io::Result<EtcdTlsFiles> {
+    std::fs::create_dir_all(dir)?;
+    let openssl = |args: &[&str]| -> io::Result<()> {
+        let output = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()?;
+        if !output.status.success() {
+            return Err(io::Error::other(format!(
+                "openssl {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&output.stderr)
+            )));
+        }
+        Ok(())
+    };
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+    )?;
+    std::fs::write(dir.join("client.ext"), "extendedKeyUsage=clientAuth\n")?;
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=kernel-testing-ca",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ])?;
+    for name in ["server", "client"] {
+        let subject = format!("/CN={name}");
+        let (key, csr) = (format!("{name}.key"), format!("{name}.csr"));
+        let (pem, ext) = (format!("{name}.pem"), format!("{name}.ext"));
+        openssl(&[
+            "req", "-newkey", "rsa:2048", "-nodes", "-subj", &subject, "-keyout", &key, "-out",
+            &csr,
+        ])?;
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            &ext,
+            "-out",
+            &pem,
+        ])?;
+    }
+    Ok(EtcdTlsFiles {
+        ca_pem: std::fs::read(dir.join("ca.pem"))?,
+        client_cert_pem: std::fs::read(dir.join("client.pem"))?,
+        client_key_pem: std::fs::read(dir.join("client.key"))?,
+    })
+}
+
+/// True if etcd answers `GET /health` on its plain-HTTP metrics port with `"health":"true"`
+/// (it has a leader and serves reads).
 async fn healthy(port: u16) -> bool {
     let check = async {
         let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;

@@ -1,7 +1,8 @@
 //! Test support for kube-in-a-library (not published): starts real components on free loopback
 //! ports and cleans them up, so no test repeats that code.
 //!
-//! - [`EtcdProcess`] / [`etcd()`]: a throwaway single-member etcd on loopback.
+//! - [`EtcdProcess`] / [`etcd()`] / [`etcd_tls()`]: a throwaway single-member etcd on
+//!   loopback, plain or TLS with client certificates.
 //! - [`component_missing`] / [`require_all`]: the one way a test skips when a component is not
 //!   installed, or fails instead when `KERNEL_REQUIRE_ALL=1` (CI).
 //!
@@ -14,7 +15,7 @@
 
 mod etcd;
 
-pub use etcd::{etcd, EtcdProcess};
+pub use etcd::{etcd, etcd_tls, EtcdProcess, EtcdTlsFiles};
 
 /// True when `KERNEL_REQUIRE_ALL=1`: tests must fail instead of skipping when a component is missing.
 pub fn require_all() -> bool {

@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Channel;
-use tonic::{Code, Status};
+use tonic::Status;
 use tonic_prost::ProstCodec;
 
 use super::{
@@ -269,7 +269,7 @@ impl Watcher {
                 })
             }
             Ok(Err(Failure::Broken(status))) => {
-                if status.code() == Code::Unavailable {
+                if super::is_transport_failure(&status) {
                     self.inner.failover(index);
                 }
                 Err(Failure::Broken(status))
