@@ -442,7 +442,9 @@ impl Inner {
             }
             Err(status) => return Err(self.error(status, 0, &[])),
         };
-        Ok(self.saw_compacted(compacted))
+        self.saw_compacted(compacted);
+        // etcd is the authority: a wiped and recreated etcd may be compacted less than seen.
+        Ok(compacted)
     }
 
     /// Records a compacted revision; returns the highest seen.
