@@ -1,1 +1,79 @@
-//! kernel-sched (placeholder)
+//! # kernel-sched: the Kubernetes scheduler as a library
+//!
+//! kernel-sched places pods on nodes the way kube-scheduler does: the same scheduling
+//! framework (extension points as traits), the same default plugins with the same scores and
+//! failure messages, the same queue and sampling behaviour. It can be used two ways:
+//!
+//! * **pure**: [`schedule`] takes a pod and a [`Snapshot`] of nodes and pods and returns the
+//!   chosen node, or a [`Diagnosis`] (`0/5 nodes are available: 3 Insufficient cpu, ...`).
+//!   No API server, no async.
+//! * **as a component**: [`Scheduler`] watches unscheduled pods and nodes through a
+//!   `kube::Client`, binds through `pods/binding`, records `FailedScheduling` events and the
+//!   `PodScheduled=False` condition. It needs nothing but a client, so it runs against our
+//!   kernel-api or any Kubernetes API server.
+//!
+//! ## Parts
+//!
+//! ```text
+//!  watch pods/nodes ──► Cache (bound + assumed pods) ──update_snapshot──► Snapshot (per cycle)
+//!        │                                                                   │
+//!        └──► SchedulingQueue (active / backoff / unschedulable) ──pop──► schedule_pod
+//!                                                                            │
+//!   Framework (one per profile): PreFilter → Filter → PostFilter → PreScore → Score
+//!                                → Reserve → Permit → PreBind → Bind → PostBind
+//! ```
+//!
+//! * [`framework`]: [`Status`]/[`Code`], [`CycleState`], the plugin traits, [`Framework`].
+//! * [`plugins`]: the default plugins and the [`Registry`](plugins::Registry).
+//! * [`types`]: [`PodInfo`], [`NodeInfo`]; [`snapshot`]: [`Snapshot`]; [`cache`]: [`Cache`].
+//! * [`queue`]: [`SchedulingQueue`]; [`config`]: `KubeSchedulerConfiguration` → [`Profile`]s.
+//! * [`schedule_one`]: the algorithm; [`scheduler`]: the `kube::Client` runner.
+//! * [`resources`]: Kubernetes quantities; [`labels`]: label and node selectors.
+//!
+//! ## Example
+//!
+//! ```
+//! use kernel_sched::{schedule, Snapshot};
+//! use kernel_sched::testing::{node, pod};
+//!
+//! let snapshot = Snapshot::new(
+//!     vec![
+//!         node("n1").cpu("2").memory("4Gi").obj(),
+//!         node("n2").cpu("8").memory("16Gi").obj(),
+//!     ],
+//!     vec![pod("busy").node("n2").req("7", "1Gi").obj()],
+//! );
+//! // n2 has 1 CPU left, n1 has 2: only n1 fits a 1500m pod.
+//! let node = schedule(&pod("web").req("1500m", "1Gi").obj(), &snapshot).unwrap();
+//! assert_eq!(node, "n1");
+//! ```
+
+pub mod cache;
+pub mod config;
+pub mod diagnosis;
+mod error;
+pub mod framework;
+pub mod labels;
+pub mod metrics;
+pub mod plugins;
+pub mod queue;
+pub mod resources;
+pub mod schedule_one;
+pub mod scheduler;
+pub mod snapshot;
+pub mod testing;
+pub mod types;
+
+pub use cache::Cache;
+//TMP pub use config::{KubeSchedulerConfiguration, Profile};
+pub use diagnosis::Diagnosis;
+pub use error::{Error, Result};
+pub use framework::{Code, CycleState, Framework, Status};
+//TMP pub use queue::SchedulingQueue;
+pub use schedule_one::{schedule, schedule_pod, schedule_with, NodeName, ScheduleResult, ScheduleState};
+//TMP pub use scheduler::Scheduler;
+pub use snapshot::Snapshot;
+pub use types::{NodeInfo, PodInfo};
+
+/// The scheduler name pods get when they name none.
+pub const DEFAULT_SCHEDULER_NAME: &str = "default-scheduler";

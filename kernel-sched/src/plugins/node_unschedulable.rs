@@ -1,0 +1,69 @@
+//! NodeUnschedulable: cordoned nodes (`spec.unschedulable`) take only pods that tolerate the
+//! `node.kubernetes.io/unschedulable:NoSchedule` taint.
+
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::Taint;
+
+use crate::framework::{CycleState, FilterPlugin, Plugin, Status};
+use crate::plugins::taint_toleration::tolerates;
+use crate::types::{NodeInfo, PodInfo};
+
+/// The plugin name.
+pub const NAME: &str = "NodeUnschedulable";
+/// Upstream's failure reason.
+pub const ERR_REASON: &str = "node(s) were unschedulable";
+/// The taint key that marks cordoned nodes.
+pub const TAINT_NODE_UNSCHEDULABLE: &str = "node.kubernetes.io/unschedulable";
+
+/// Rejects cordoned nodes.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NodeUnschedulable;
+
+impl Plugin for NodeUnschedulable {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+    fn as_filter(self: Arc<Self>) -> Option<Arc<dyn FilterPlugin>> {
+        Some(self)
+    }
+}
+
+impl FilterPlugin for NodeUnschedulable {
+    fn filter(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {
+        if !node.unschedulable() {
+            return Status::success();
+        }
+        let taint = Taint {
+            key: TAINT_NODE_UNSCHEDULABLE.into(),
+            effect: "NoSchedule".into(),
+            value: None,
+            time_added: None,
+        };
+        let tolerations = pod.pod.spec.as_ref().and_then(|s| s.tolerations.as_deref()).unwrap_or(&[]);
+        if tolerations.iter().any(|t| tolerates(t, &taint)) {
+            Status::success()
+        } else {
+            Status::unresolvable(ERR_REASON)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::framework::Code;
+    use crate::plugins::test_util::{filter, reasons};
+    use crate::testing::{node, pod};
+
+    #[test]
+    fn cordoned_nodes_reject_unless_tolerated() {
+        let s = filter(Arc::new(NodeUnschedulable), pod("p").obj(), vec![node("a").obj(), node("b").unschedulable().obj()], vec![]);
+        assert_eq!(s[0].code(), Code::Success);
+        assert_eq!(s[1].code(), Code::UnschedulableAndUnresolvable);
+        assert_eq!(reasons(&s[1]), vec![ERR_REASON]);
+        let tolerant = pod("p").toleration(TAINT_NODE_UNSCHEDULABLE, "Exists", "", "NoSchedule").obj();
+        let s = filter(Arc::new(NodeUnschedulable), tolerant, vec![node("b").unschedulable().obj()], vec![]);
+        assert_eq!(s[0].code(), Code::Success);
+    }
+}

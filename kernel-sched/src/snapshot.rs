@@ -1,0 +1,169 @@
+//! [`Snapshot`]: the immutable view of the cluster one scheduling cycle works on.
+//!
+//! A snapshot is cheap to keep current: node infos are shared `Arc`s, and
+//! [`Cache::update_snapshot`](crate::Cache::update_snapshot) replaces only the nodes whose
+//! generation moved since the last cycle.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use k8s_openapi::api::apps::v1::{ReplicaSet, StatefulSet};
+use k8s_openapi::api::core::v1::{
+    Node, PersistentVolume, PersistentVolumeClaim, Pod, ReplicationController, Service,
+};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::storage::v1::StorageClass;
+
+use crate::labels::Labels;
+use crate::types::{NodeInfo, PodInfo};
+
+/// Non-node objects some plugins consult: namespaces (for namespace selectors), volumes,
+/// disruption budgets and the workload objects behind default topology spreading.
+#[derive(Clone, Debug, Default)]
+pub struct ClusterObjects {
+    /// Namespace labels by namespace name.
+    pub namespace_labels: HashMap<String, Labels>,
+    /// PersistentVolumeClaims by `namespace/name`.
+    pub pvcs: HashMap<String, PersistentVolumeClaim>,
+    /// PersistentVolumes.
+    pub pvs: Vec<PersistentVolume>,
+    /// StorageClasses by name.
+    pub storage_classes: HashMap<String, StorageClass>,
+    /// PodDisruptionBudgets.
+    pub pdbs: Vec<PodDisruptionBudget>,
+    /// Services (their selectors feed default topology spreading).
+    pub services: Vec<Service>,
+    /// ReplicationControllers.
+    pub replication_controllers: Vec<ReplicationController>,
+    /// ReplicaSets.
+    pub replica_sets: Vec<ReplicaSet>,
+    /// StatefulSets.
+    pub stateful_sets: Vec<StatefulSet>,
+}
+
+/// A point-in-time view of nodes and their pods (upstream `cache.Snapshot`).
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    pub(crate) node_infos: Vec<Arc<NodeInfo>>,
+    pub(crate) index: HashMap<String, usize>,
+    pub(crate) have_pods_with_affinity: Vec<usize>,
+    pub(crate) have_pods_with_required_anti_affinity: Vec<usize>,
+    pub(crate) image_num_nodes: HashMap<String, usize>,
+    pub(crate) objects: Arc<ClusterObjects>,
+    pub(crate) generation: u64,
+}
+
+impl Snapshot {
+    /// Builds a snapshot from nodes and pods; pods with `spec.nodeName` naming one of the
+    /// nodes are placed on it, others are ignored.
+    pub fn new(nodes: impl IntoIterator<Item = Node>, pods: impl IntoIterator<Item = Pod>) -> Self {
+        let mut infos: Vec<NodeInfo> = nodes.into_iter().map(NodeInfo::new).collect();
+        let index: HashMap<String, usize> = infos.iter().enumerate().map(|(i, n)| (n.name.clone(), i)).collect();
+        for pod in pods {
+            let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.clone()) else { continue };
+            if let Some(&i) = index.get(&node) {
+                infos[i].add_pod(Arc::new(PodInfo::new(pod)));
+            }
+        }
+        Self::from_node_infos(infos.into_iter().map(Arc::new).collect(), Arc::default())
+    }
+
+    /// Builds a snapshot from node infos, in the given order.
+    pub fn from_node_infos(node_infos: Vec<Arc<NodeInfo>>, objects: Arc<ClusterObjects>) -> Self {
+        let mut s = Snapshot { node_infos, objects, ..Default::default() };
+        s.rebuild_index();
+        s.rebuild_images();
+        s.rebuild_affinity_lists();
+        s
+    }
+
+    /// Replaces the non-node objects.
+    pub fn with_objects(mut self, objects: ClusterObjects) -> Self {
+        self.objects = Arc::new(objects);
+        self
+    }
+
+    pub(crate) fn rebuild_index(&mut self) {
+        self.index = self.node_infos.iter().enumerate().map(|(i, n)| (n.name.clone(), i)).collect();
+    }
+
+    pub(crate) fn rebuild_images(&mut self) {
+        self.image_num_nodes.clear();
+        for n in &self.node_infos {
+            for img in n.node.status.iter().flat_map(|s| s.images.iter().flatten()) {
+                for name in img.names.iter().flatten() {
+                    *self.image_num_nodes.entry(normalized_image_name(name)).or_default() += 1;
+                }
+            }
+        }
+    }
+
+    pub(crate) fn rebuild_affinity_lists(&mut self) {
+        self.have_pods_with_affinity.clear();
+        self.have_pods_with_required_anti_affinity.clear();
+        for (i, n) in self.node_infos.iter().enumerate() {
+            if !n.pods_with_affinity.is_empty() {
+                self.have_pods_with_affinity.push(i);
+            }
+            if !n.pods_with_required_anti_affinity.is_empty() {
+                self.have_pods_with_required_anti_affinity.push(i);
+            }
+        }
+    }
+
+    /// All nodes, in evaluation order.
+    pub fn node_infos(&self) -> &[Arc<NodeInfo>] {
+        &self.node_infos
+    }
+
+    /// The number of nodes.
+    pub fn num_nodes(&self) -> usize {
+        self.node_infos.len()
+    }
+
+    /// A node by name.
+    pub fn get(&self, name: &str) -> Option<&Arc<NodeInfo>> {
+        self.index.get(name).map(|&i| &self.node_infos[i])
+    }
+
+    /// The position of a node in [`node_infos`](Self::node_infos).
+    pub fn position(&self, name: &str) -> Option<usize> {
+        self.index.get(name).copied()
+    }
+
+    /// Nodes with at least one pod that has pod affinity or anti-affinity.
+    pub fn nodes_with_affinity_pods(&self) -> impl Iterator<Item = &Arc<NodeInfo>> {
+        self.have_pods_with_affinity.iter().map(|&i| &self.node_infos[i])
+    }
+
+    /// Nodes with at least one pod that has required anti-affinity.
+    pub fn nodes_with_required_anti_affinity_pods(&self) -> impl Iterator<Item = &Arc<NodeInfo>> {
+        self.have_pods_with_required_anti_affinity.iter().map(|&i| &self.node_infos[i])
+    }
+
+    /// On how many nodes an image (normalized name) is present.
+    pub fn image_num_nodes(&self, image: &str) -> usize {
+        self.image_num_nodes.get(image).copied().unwrap_or(0)
+    }
+
+    /// The non-node objects.
+    pub fn objects(&self) -> &ClusterObjects {
+        &self.objects
+    }
+
+    /// The labels of a namespace, if known.
+    pub fn namespace_labels(&self, ns: &str) -> Option<&Labels> {
+        self.objects.namespace_labels.get(ns)
+    }
+}
+
+/// Normalizes an image name the way ImageLocality compares them: a missing tag means `:latest`.
+pub fn normalized_image_name(name: &str) -> String {
+    let colon = name.rfind(':').map_or(-1, |i| i as i64);
+    let slash = name.rfind('/').map_or(-1, |i| i as i64);
+    if colon <= slash {
+        format!("{name}:latest")
+    } else {
+        name.to_string()
+    }
+}
