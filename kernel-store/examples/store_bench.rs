@@ -189,7 +189,7 @@ async fn watch_latency(
 
 async fn etcdctl_check_perf(endpoint: &str) {
     let output = tokio::process::Command::new("etcdctl")
-        .args(["--endpoints", endpoint, "check", "perf", "--load=s"])
+        .args(["--endpoints", endpoint, "check", "perf", "--load=l"])
         .env("ETCDCTL_API", "3")
         .output()
         .await;
@@ -202,7 +202,7 @@ async fn etcdctl_check_perf(endpoint: &str) {
                 println!(
                     "{:<8} {:<28} {}",
                     "etcdctl",
-                    "check perf --load=s",
+                    "check perf --load=l",
                     line.trim()
                 );
             }

@@ -122,7 +122,12 @@ pub struct EtcdConfig {
     /// `host:port` gets `http://`, or `https://` when TLS is set. They are tried in order; calls
     /// fail over to the next one when the current one is unavailable.
     pub endpoints: Vec<String>,
-    /// Prefix prepended to every key (default `/registry`); results have it stripped.
+    /// Prefix prepended to every key; results have it stripped. Default: empty.
+    ///
+    /// kernel-api already keeps its objects under `/registry/<resource>/…` (upstream's
+    /// `--etcd-prefix=/registry` layout) in every backend, so the etcd keys it writes match
+    /// upstream's exactly with no prefix here. Set one to keep several clusters (or test runs)
+    /// apart in one etcd.
     pub prefix: String,
     /// TLS, if the endpoints are `https://`.
     pub tls: Option<EtcdTls>,
@@ -134,7 +139,7 @@ impl Default for EtcdConfig {
     fn default() -> Self {
         EtcdConfig {
             endpoints: vec!["http://127.0.0.1:2379".to_owned()],
-            prefix: "/registry".to_owned(),
+            prefix: String::new(),
             tls: None,
             connect_timeout: Duration::from_secs(5),
         }
@@ -891,6 +896,6 @@ mod tests {
         assert_eq!(config.endpoints, ["a:1"]);
         assert_eq!(config.prefix, "/p");
         assert_eq!(config.tls.unwrap().domain.as_deref(), Some("etcd"));
-        assert_eq!(EtcdConfig::default().prefix, "/registry");
+        assert_eq!(EtcdConfig::default().prefix, "");
     }
 }

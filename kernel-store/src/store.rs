@@ -21,6 +21,9 @@ use crate::{
 /// - A `start_revision` below the compacted revision fails with [`Error::Compacted`]: either
 ///   from `watch` itself or as the first item of the stream.
 /// - Dropping the stream cancels the watch.
+/// - A backend that cannot continue (etcd unreachable past its reconnect budget, a failed
+///   durable commit) ends the stream with an [`Error::Backend`] item; the consumer re-watches
+///   from the revision after the last event it saw.
 #[async_trait]
 pub trait Watch: Send + Sync {
     /// Opens a watch.
@@ -35,7 +38,9 @@ pub trait Watch: Send + Sync {
 ///   by at least one for etcd, whose revision is shared with other clients); all writes of one
 ///   transaction carry the same `mod_revision`. Reads never advance it.
 /// - **Keys** are non-empty strings; key plus value must fit in [`MAX_REQUEST_BYTES`]
-///   ([`Error::EmptyKey`], [`Error::TooLarge`]).
+///   ([`Error::EmptyKey`], [`Error::TooLarge`]). etcd counts its whole request (transaction
+///   wrapper included) against `--max-request-bytes` and at most `--max-txn-ops` (128) operations
+///   per transaction: run it with a slightly larger request limit than 1.5 MiB.
 /// - **Atomicity.** A [`Txn`] applies all of its branch or nothing; its guards are evaluated
 ///   against the state just before it, with no other write in between.
 /// - **Compaction.** [`Store::compact`] forgets history below a revision: reads at, and watches
@@ -60,7 +65,9 @@ pub trait Store: Watch {
     /// The store's current revision.
     async fn current_revision(&self) -> Result<Revision>;
 
-    /// The oldest revision that can still be read or watched from.
+    /// The revision below which history is gone: reads at, and watches from, an older revision
+    /// fail with [`Error::Compacted`]. `0` if nothing was ever compacted. With etcd this is the
+    /// cluster-wide value, which other clients of the same etcd may have advanced.
     async fn compacted_revision(&self) -> Result<Revision>;
 
     /// Grants a lease that expires `ttl` after its grant or last keep-alive.
