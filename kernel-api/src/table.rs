@@ -21,7 +21,15 @@ use serde_json::{json, Map, Value};
 /// With `wide = false` the `priority: 1` columns (those `kubectl -o wide`
 /// adds) are left out of both the definitions and the cells.
 pub fn to_table(resource: &str, objects: &[Value], wide: bool) -> Value {
-    to_table_at(resource, objects, wide, Timestamp::now())
+    to_table_at(resource, objects, wide, now())
+}
+
+/// The current time (jiff's own `Timestamp::now` needs its `std` feature).
+fn now() -> Timestamp {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    Timestamp::new(d.as_secs() as i64, d.subsec_nanos() as i32).unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
 /// Like [`to_table`] with an explicit "now" (for deterministic ages).
