@@ -286,7 +286,7 @@ fn merge_map(
             }
             if !keep.contains(k.as_str()) {
                 return Err(PatchError::Apply(
-                    "The patch content doesn't match retainKeys list".to_string(),
+                    "patch content doesn't match retainKeys list".to_string(),
                 ));
             }
         }
