@@ -334,11 +334,11 @@ pub struct QueuedPodInfo {
     /// The pod.
     pub pod_info: Arc<PodInfo>,
     /// When it entered the active queue (monotonic, for ordering).
-    pub timestamp: std::time::Instant,
+    pub timestamp: tokio::time::Instant,
     /// How many times it has been tried.
     pub attempts: u32,
     /// When it was first added.
-    pub initial_attempt_timestamp: std::time::Instant,
+    pub initial_attempt_timestamp: tokio::time::Instant,
     /// Plugins that rejected it in the last attempt.
     pub unschedulable_plugins: BTreeSet<&'static str>,
 }

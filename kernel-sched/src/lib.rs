@@ -65,13 +65,13 @@ pub mod testing;
 pub mod types;
 
 pub use cache::Cache;
-//TMP pub use config::{KubeSchedulerConfiguration, Profile};
+pub use config::{KubeSchedulerConfiguration, Profile};
 pub use diagnosis::Diagnosis;
 pub use error::{Error, Result};
 pub use framework::{Code, CycleState, Framework, Status};
-//TMP pub use queue::SchedulingQueue;
+pub use queue::SchedulingQueue;
 pub use schedule_one::{schedule, schedule_pod, schedule_with, NodeName, ScheduleResult, ScheduleState};
-//TMP pub use scheduler::Scheduler;
+pub use scheduler::Scheduler;
 pub use snapshot::Snapshot;
 pub use types::{NodeInfo, PodInfo};
 

@@ -1,1 +1,309 @@
-//! TODO
+//! [`Scheduler`]: runs the framework against a cluster through a `kube::Client` only.
+//!
+//! * watches nodes and pods (kube-runtime watchers): bound pods feed the [`Cache`], pending
+//!   pods whose `spec.schedulerName` has a profile feed the [`SchedulingQueue`];
+//! * node and pod events move parked pods back to the active queue;
+//! * each cycle updates the snapshot, runs [`schedule_pod`], assumes the pod in the cache and
+//!   binds asynchronously through `pods/binding` (DefaultBinder);
+//! * failures record a `FailedScheduling` event and set `PodScheduled=False`
+//!   (reason `Unschedulable`) through `pods/status`; preemption deletes the victims and sets
+//!   `status.nominatedNodeName`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use kube::runtime::events::{Event as KubeEvent, EventType, Recorder, Reporter};
+use kube::runtime::watcher::{self, Event};
+use kube::Resource;
+use tracing::{debug, info, warn};
+
+use crate::cache::Cache;
+use crate::config::{KubeSchedulerConfiguration, Profile};
+use crate::diagnosis::Diagnosis;
+use crate::framework::{Code, CycleState, Framework, QueuedPodInfo};
+use crate::metrics::Metrics;
+use crate::plugins::Handle;
+use crate::queue::{ClusterEvent, SchedulingQueue};
+use crate::schedule_one::{schedule_pod, ScheduleState};
+use crate::snapshot::Snapshot;
+use crate::types::PodInfo;
+use crate::{Error, DEFAULT_SCHEDULER_NAME};
+
+/// The scheduler component.
+pub struct Scheduler {
+    client: kube::Client,
+    profiles: HashMap<String, Arc<Framework>>,
+    queue: Arc<SchedulingQueue>,
+    cache: Arc<Mutex<Cache>>,
+    metrics: Arc<Metrics>,
+    percentage_of_nodes_to_score: i32,
+    recorder: Recorder,
+}
+
+impl std::fmt::Debug for Scheduler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scheduler").field("profiles", &self.profiles.keys().collect::<Vec<_>>()).field("queue", &self.queue).finish()
+    }
+}
+
+/// The scheduler name a pod asks for.
+pub fn scheduler_name(pod: &Pod) -> &str {
+    pod.spec.as_ref().and_then(|s| s.scheduler_name.as_deref()).filter(|s| !s.is_empty()).unwrap_or(DEFAULT_SCHEDULER_NAME)
+}
+
+fn is_assigned(pod: &Pod) -> bool {
+    pod.spec.as_ref().and_then(|s| s.node_name.as_deref()).is_some_and(|n| !n.is_empty())
+}
+
+fn is_terminal(pod: &Pod) -> bool {
+    matches!(pod.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Succeeded") | Some("Failed"))
+}
+
+impl Scheduler {
+    /// A scheduler with the `default-scheduler` profile.
+    pub fn new(client: kube::Client) -> Self {
+        Self::from_config(client, &KubeSchedulerConfiguration::default()).expect("default configuration is valid")
+    }
+
+    /// A scheduler from a `KubeSchedulerConfiguration`.
+    pub fn from_config(client: kube::Client, cfg: &KubeSchedulerConfiguration) -> Result<Self, Error> {
+        let handle = Handle { client: Some(client.clone()) };
+        let profiles: Vec<Profile> = cfg.build_profiles(&handle)?;
+        let sort = profiles[0].framework.queue_sort().cloned().ok_or_else(|| Error::Config("no queueSort plugin".into()))?;
+        let queue = Arc::new(SchedulingQueue::new(sort, cfg.initial_backoff(), cfg.max_backoff()));
+        let recorder = Recorder::new(
+            client.clone(),
+            Reporter { controller: DEFAULT_SCHEDULER_NAME.into(), instance: Some("kernel-sched".into()) },
+        );
+        Ok(Scheduler {
+            client,
+            profiles: profiles.into_iter().map(|p| (p.scheduler_name, p.framework)).collect(),
+            queue,
+            cache: Arc::new(Mutex::new(Cache::new())),
+            metrics: Arc::default(),
+            percentage_of_nodes_to_score: cfg.percentage_of_nodes_to_score.unwrap_or(0),
+            recorder,
+        })
+    }
+
+    /// The counters.
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.metrics.clone()
+    }
+
+    /// The queue (for inspection).
+    pub fn queue(&self) -> Arc<SchedulingQueue> {
+        self.queue.clone()
+    }
+
+    fn lock_cache(cache: &Mutex<Cache>) -> std::sync::MutexGuard<'_, Cache> {
+        cache.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs until a watch fails permanently or the queue is closed.
+    pub async fn run(self) -> Result<(), Error> {
+        let this = Arc::new(self);
+        let nodes = tokio::spawn(this.clone().watch_nodes());
+        let pods = tokio::spawn(this.clone().watch_pods());
+        let sched = tokio::spawn(this.clone().scheduling_loop());
+        let r = tokio::select! {
+            r = nodes => r,
+            r = pods => r,
+            r = sched => r,
+        };
+        this.queue.close();
+        r.map_err(|e| Error::Config(format!("scheduler task failed: {e}")))?
+    }
+
+    async fn watch_nodes(self: Arc<Self>) -> Result<(), Error> {
+        let api: Api<Node> = Api::all(self.client.clone());
+        let mut stream = watcher::watcher(api, watcher::Config::default()).boxed();
+        while let Some(ev) = stream.try_next().await? {
+            match ev {
+                Event::Apply(n) | Event::InitApply(n) => {
+                    let added = {
+                        let mut c = Self::lock_cache(&self.cache);
+                        let before = c.node_count();
+                        c.add_or_update_node(n);
+                        c.node_count() > before
+                    };
+                    self.queue.move_all_to_active_or_backoff(if added { ClusterEvent::NodeAdd } else { ClusterEvent::NodeUpdate });
+                }
+                Event::Delete(n) => {
+                    Self::lock_cache(&self.cache).remove_node(n.metadata.name.as_deref().unwrap_or_default());
+                }
+                Event::Init | Event::InitDone => {}
+            }
+        }
+        Ok(())
+    }
+
+    async fn watch_pods(self: Arc<Self>) -> Result<(), Error> {
+        let api: Api<Pod> = Api::all(self.client.clone());
+        let mut stream = watcher::watcher(api, watcher::Config::default()).boxed();
+        while let Some(ev) = stream.try_next().await? {
+            match ev {
+                Event::Apply(p) | Event::InitApply(p) => self.on_pod(p),
+                Event::Delete(p) => {
+                    Self::lock_cache(&self.cache).remove_pod(&p);
+                    self.queue.delete(&PodInfo::new(p));
+                    self.queue.move_all_to_active_or_backoff(ClusterEvent::PodDelete);
+                }
+                Event::Init | Event::InitDone => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn on_pod(&self, p: Pod) {
+        if is_assigned(&p) {
+            if is_terminal(&p) {
+                Self::lock_cache(&self.cache).remove_pod(&p);
+                self.queue.move_all_to_active_or_backoff(ClusterEvent::PodDelete);
+                return;
+            }
+            let info = PodInfo::new(p.clone());
+            self.queue.delete(&info);
+            Self::lock_cache(&self.cache).add_or_update_pod(p);
+            self.queue.move_all_to_active_or_backoff(ClusterEvent::PodChange);
+        } else if self.profiles.contains_key(scheduler_name(&p)) && p.metadata.deletion_timestamp.is_none() && !is_terminal(&p) {
+            let info = Arc::new(PodInfo::new(p));
+            if Self::lock_cache(&self.cache).is_assumed(&info) {
+                return; // our own binding in flight
+            }
+            self.queue.update(info);
+        }
+    }
+
+    async fn scheduling_loop(self: Arc<Self>) -> Result<(), Error> {
+        let mut snapshot = Snapshot::default();
+        let mut st = ScheduleState::default();
+        st.percentage_of_nodes_to_score = self.percentage_of_nodes_to_score;
+        while let Some(q) = self.queue.pop().await {
+            self.schedule_one(q, &mut snapshot, &mut st).await;
+        }
+        Ok(())
+    }
+
+    async fn schedule_one(self: &Arc<Self>, mut q: QueuedPodInfo, snapshot: &mut Snapshot, st: &mut ScheduleState) {
+        let pod = q.pod_info.clone();
+        let Some(fwk) = self.profiles.get(scheduler_name(&pod.pod)).cloned() else {
+            self.queue.done(&pod);
+            return;
+        };
+        let cycle = self.queue.scheduling_cycle();
+        let started = Instant::now();
+        Self::lock_cache(&self.cache).update_snapshot(snapshot);
+        let mut state = CycleState::new();
+        let result = schedule_pod(&fwk, &mut state, &pod, snapshot, st);
+        self.metrics.scheduling_micros.fetch_add(started.elapsed().as_micros() as u64, std::sync::atomic::Ordering::Relaxed);
+        let node = match result {
+            Ok(r) => r.suggested_host,
+            Err(d) => {
+                q.unschedulable_plugins = d.unschedulable_plugins.clone();
+                self.handle_failure(q, cycle, d).await;
+                return;
+            }
+        };
+        if let Err(e) = Self::lock_cache(&self.cache).assume_pod(pod.clone(), &node) {
+            warn!(pod = %pod.key(), error = %e, "assume failed");
+            Metrics::inc(&self.metrics.error);
+            self.queue.add_backoff(q);
+            return;
+        }
+        let s = fwk.run_reserve_plugins(&mut state, &pod, &node);
+        let s = if s.is_success() { fwk.run_permit_plugins(&mut state, &pod, &node).0 } else { s };
+        if !s.is_success() {
+            // Waiting permits are not supported yet: treated as a rejection.
+            fwk.run_unreserve_plugins(&mut state, &pod, &node);
+            let _ = Self::lock_cache(&self.cache).forget_pod(&pod);
+            let d = Diagnosis { error: (s.code() == Code::Error).then(|| s.message()), pre_filter_msg: Some(s.message()), num_all_nodes: snapshot.num_nodes(), ..Default::default() };
+            q.unschedulable_plugins.insert(s.plugin());
+            self.handle_failure(q, cycle, d).await;
+            return;
+        }
+        // Binding cycle, off the scheduling loop.
+        let this = self.clone();
+        tokio::spawn(async move {
+            let mut s = fwk.run_pre_bind_plugins(&state, &pod, &node).await;
+            if s.is_success() {
+                s = fwk.run_bind_plugins(&state, &pod, &node).await;
+            }
+            if s.is_success() {
+                fwk.run_post_bind_plugins(&state, &pod, &node);
+                Metrics::inc(&this.metrics.scheduled);
+                this.queue.done(&pod);
+                info!(pod = %pod.key(), node = %node, "bound");
+                this.record(&pod, EventType::Normal, "Scheduled", format!("Successfully assigned {} to {node}", pod.key())).await;
+            } else {
+                warn!(pod = %pod.key(), node = %node, status = %s, "binding failed");
+                fwk.run_unreserve_plugins(&mut state, &pod, &node);
+                let _ = Self::lock_cache(&this.cache).forget_pod(&pod);
+                Metrics::inc(&this.metrics.error);
+                this.record(&pod, EventType::Warning, "FailedScheduling", format!("Binding rejected: {}", s.message())).await;
+                this.queue.add_backoff(q);
+                this.queue.move_all_to_active_or_backoff(ClusterEvent::Any);
+            }
+        });
+    }
+
+    async fn handle_failure(&self, q: QueuedPodInfo, cycle: u64, d: Diagnosis) {
+        let pod = q.pod_info.clone();
+        let msg = d.to_string();
+        if d.is_error() {
+            Metrics::inc(&self.metrics.error);
+            warn!(pod = %pod.key(), error = %msg, "scheduling error");
+            self.queue.add_backoff(q);
+        } else {
+            Metrics::inc(&self.metrics.unschedulable);
+            debug!(pod = %pod.key(), reason = %msg, "unschedulable");
+            self.queue.add_unschedulable(q, cycle);
+        }
+        let mut nominated: Option<String> = None;
+        if let Some(r) = &d.post_filter_result {
+            if let Some(node) = r.nominated_node_name.clone().filter(|n| !n.is_empty()) {
+                Metrics::inc(&self.metrics.preemption_attempts);
+                for v in &r.victims {
+                    Metrics::inc(&self.metrics.preemption_victims);
+                    let api: Api<Pod> = Api::namespaced(self.client.clone(), &v.namespace);
+                    if let Err(e) = api.delete(&v.name, &DeleteParams::default()).await {
+                        warn!(victim = %v.key(), error = %e, "preemption: deleting victim failed");
+                    }
+                    self.record(v, EventType::Normal, "Preempted", format!("Preempted by pod {} on node {node}", pod.uid)).await;
+                }
+                nominated = Some(node);
+            }
+        }
+        self.record(&pod, EventType::Warning, "FailedScheduling", msg.clone()).await;
+        let reason = if d.is_error() { "SchedulerError" } else { "Unschedulable" };
+        let mut status = serde_json::json!({
+            "conditions": [{
+                "type": "PodScheduled",
+                "status": "False",
+                "reason": reason,
+                "message": msg,
+                "lastTransitionTime": k8s_openapi::jiff::Timestamp::now().to_string(),
+            }]
+        });
+        if let Some(n) = nominated {
+            status["nominatedNodeName"] = serde_json::Value::String(n);
+        }
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), &pod.namespace);
+        let patch = Patch::Strategic(serde_json::json!({ "status": status }));
+        if let Err(e) = api.patch_status(&pod.name, &PatchParams::default(), &patch).await {
+            warn!(pod = %pod.key(), error = %e, "updating PodScheduled condition failed");
+        }
+    }
+
+    async fn record(&self, pod: &PodInfo, type_: EventType, reason: &str, note: String) {
+        let reference = pod.pod.object_ref(&());
+        let ev = KubeEvent { type_, reason: reason.into(), note: Some(note), action: "Scheduling".into(), secondary: None };
+        if let Err(e) = self.recorder.publish(&ev, &reference).await {
+            debug!(error = %e, "recording event failed");
+        }
+    }
+}
