@@ -21,6 +21,10 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   # The system service the package may start is not ours: the tests start private instances.
   if command -v systemctl >/dev/null 2>&1; then systemctl disable --now etcd >/dev/null 2>&1 || true; fi
 fi
+# The Python `kubernetes` client, for the cross-client test (tests/python_client.rs).
+if command -v python3 >/dev/null 2>&1 && ! python3 -c "import kubernetes" >/dev/null 2>&1; then
+  python3 -m pip install --quiet --disable-pip-version-check kubernetes
+fi
 if ! command -v kubectl >/dev/null 2>&1; then
   echo "notice: kubectl not found; the kubectl tests will fail under KERNEL_REQUIRE_ALL=1" >&2
 fi
