@@ -915,6 +915,15 @@ impl FieldSelector {
             .map(|t| t.field.as_str())
     }
 
+    /// `Err` with upstream's 400 message (`field label not supported: <f>`)
+    /// when a field of this selector is not selectable on `resource`.
+    pub fn check_supported(&self, resource: &str) -> Result<(), String> {
+        match self.unsupported_field(resource) {
+            Some(f) => Err(format!("field label not supported: {f}")),
+            None => Ok(()),
+        }
+    }
+
     /// Whether every term holds for `obj` (a `resource` object). A missing or
     /// unsupported field compares as the empty string, as upstream's
     /// `fields.Set` lookups do.
@@ -1267,6 +1276,14 @@ mod tests {
         assert!(!FieldSelector::is_supported("services", "spec.nodeName"));
         let sel = FieldSelector::parse("metadata.name=a,spec.foo=b").unwrap();
         assert_eq!(sel.unsupported_field("pods"), Some("spec.foo"));
+        assert_eq!(
+            sel.check_supported("pods").unwrap_err(),
+            "field label not supported: spec.foo"
+        );
+        assert!(FieldSelector::parse("spec.nodeName=a")
+            .unwrap()
+            .check_supported("pods")
+            .is_ok());
 
         let cases: Vec<(&str, Value, &str, Option<&str>)> = vec![
             (

@@ -407,6 +407,57 @@ fn columns(resource: &str) -> Vec<Col> {
             c("Preemption Policy", "string", 0, "preemptionPolicy is the Policy for preempting pods with lower priority."),
             age_col(),
         ],
+        "poddisruptionbudgets" => vec![
+            name_col(),
+            c("Min Available", "string", 0, "The minimum number of pods that must be available."),
+            c("Max Unavailable", "string", 0, "The maximum number of pods that may be unavailable."),
+            c("Allowed Disruptions", "integer", 0, "Calculated number of pods that may be disrupted at this time."),
+            age_col(),
+        ],
+        "horizontalpodautoscalers" => vec![
+            name_col(),
+            c("Reference", "string", 0, "reference to scaled resource; horizontal pod autoscaler will learn the current resource consumption and will set the desired number of pods by using its Scale subresource."),
+            c("Targets", "string", 0, "metrics contains the specifications for which to use to calculate the desired replica count."),
+            c("MinPods", "string", 0, "minReplicas is the lower limit for the number of replicas to which the autoscaler can scale down."),
+            c("MaxPods", "integer", 0, "maxReplicas is the upper limit for the number of pods that can be set by the autoscaler."),
+            c("Replicas", "integer", 0, "currentReplicas is current number of replicas of pods managed by this autoscaler."),
+            age_col(),
+        ],
+        "ingressclasses" => vec![
+            name_col(),
+            c("Controller", "string", 0, "controller refers to the name of the controller that should handle this class."),
+            c("Parameters", "string", 0, "parameters is a link to a custom resource containing additional configuration for the controller."),
+            age_col(),
+        ],
+        "networkpolicies" => vec![
+            name_col(),
+            c("Pod-Selector", "string", 0, "podSelector selects the pods to which this NetworkPolicy object applies."),
+            age_col(),
+        ],
+        "runtimeclasses" => vec![
+            name_col(),
+            c("Handler", "string", 0, "handler specifies the underlying runtime and configuration that the CRI implementation will use to handle pods of this class."),
+            age_col(),
+        ],
+        "validatingwebhookconfigurations" | "mutatingwebhookconfigurations" => vec![
+            name_col(),
+            c("Webhooks", "integer", 0, "Webhooks is a list of webhooks and the affected resources and operations."),
+            age_col(),
+        ],
+        "apiservices" => vec![
+            name_col(),
+            c("Service", "string", 0, "The reference to the service that hosts this API endpoint."),
+            c("Available", "string", 0, "Whether this service is available."),
+            age_col(),
+        ],
+        "certificatesigningrequests" => vec![
+            name_col(),
+            age_col(),
+            c("SignerName", "string", 0, "Name of the signer that the request is for."),
+            c("Requestor", "string", 0, "Name of the user that created the request."),
+            c("RequestedDuration", "string", 0, "The requested duration of validity of the certificate."),
+            c("Condition", "string", 0, "Conditions applied to the request."),
+        ],
         "rolebindings" | "clusterrolebindings" => vec![
             name_col(),
             c("Role", "string", 0, "RoleRef references a Role in the current namespace or a ClusterRole in the global namespace."),
@@ -839,6 +890,104 @@ fn cells(resource: &str, obj: &Value, now: Timestamp) -> Vec<Value> {
             }),
             age(obj, now),
         ],
+        "poddisruptionbudgets" => {
+            let int_or_string = |p: &str| match obj.pointer(p) {
+                Some(Value::String(v)) => v.clone(),
+                Some(Value::Number(n)) => n.to_string(),
+                _ => "N/A".to_string(),
+            };
+            vec![
+                name(obj),
+                json!(int_or_string("/spec/minAvailable")),
+                json!(int_or_string("/spec/maxUnavailable")),
+                json!(i(obj, "/status/disruptionsAllowed")),
+                age(obj, now),
+            ]
+        }
+        "horizontalpodautoscalers" => {
+            let min = match obj.pointer("/spec/minReplicas").and_then(Value::as_i64) {
+                Some(n) => n.to_string(),
+                None => "<unset>".to_string(),
+            };
+            vec![
+                name(obj),
+                json!(format!(
+                    "{}/{}",
+                    s(obj, "/spec/scaleTargetRef/kind"),
+                    s(obj, "/spec/scaleTargetRef/name")
+                )),
+                json!(hpa_targets(obj)),
+                json!(min),
+                json!(i(obj, "/spec/maxReplicas")),
+                json!(i(obj, "/status/currentReplicas")),
+                age(obj, now),
+            ]
+        }
+        "ingressclasses" => {
+            let params = match obj.pointer("/spec/parameters") {
+                Some(p) if p.is_object() => {
+                    let group = s(p, "/apiGroup");
+                    if group.is_empty() {
+                        format!("{}/{}", s(p, "/kind"), s(p, "/name"))
+                    } else {
+                        format!("{}/{}/{}", group, s(p, "/kind"), s(p, "/name"))
+                    }
+                }
+                _ => "<none>".to_string(),
+            };
+            vec![
+                name(obj),
+                json!(s(obj, "/spec/controller")),
+                json!(params),
+                age(obj, now),
+            ]
+        }
+        "networkpolicies" => {
+            let sel = format_selector(obj, "/spec/podSelector");
+            vec![name(obj), json!(or_none(&sel)), age(obj, now)]
+        }
+        "runtimeclasses" => vec![name(obj), json!(s(obj, "/handler")), age(obj, now)],
+        "validatingwebhookconfigurations" | "mutatingwebhookconfigurations" => {
+            vec![name(obj), json!(arr(obj, "/webhooks").len()), age(obj, now)]
+        }
+        "apiservices" => {
+            let service = match obj.pointer("/spec/service") {
+                Some(sv) if sv.is_object() => {
+                    format!("{}/{}", s(sv, "/namespace"), s(sv, "/name"))
+                }
+                _ => "Local".to_string(),
+            };
+            let available = match condition(obj, "/status/conditions", "Available") {
+                None => "Unknown".to_string(),
+                Some(c) if s(c, "/status") == "True" => "True".to_string(),
+                Some(c) => format!("{} ({})", s(c, "/status"), s(c, "/reason")),
+            };
+            vec![name(obj), json!(service), json!(available), age(obj, now)]
+        }
+        "certificatesigningrequests" => {
+            let mut conds: Vec<&str> = arr(obj, "/status/conditions")
+                .iter()
+                .map(|c| s(c, "/type"))
+                .collect();
+            if conds.is_empty() {
+                conds.push("Pending");
+            }
+            let duration = match obj
+                .pointer("/spec/expirationSeconds")
+                .and_then(Value::as_i64)
+            {
+                Some(secs) => human_duration(SignedDuration::from_secs(secs)),
+                None => "<none>".to_string(),
+            };
+            vec![
+                name(obj),
+                age(obj, now),
+                json!(s(obj, "/spec/signerName")),
+                json!(s(obj, "/spec/username")),
+                json!(duration),
+                json!(conds.join(",")),
+            ]
+        }
         "rolebindings" | "clusterrolebindings" => {
             let mut users = Vec::new();
             let mut groups = Vec::new();
@@ -867,6 +1016,68 @@ fn cells(resource: &str, obj: &Value, now: Timestamp) -> Vec<Value> {
             ]
         }
         _ => vec![name(obj), json!(s(obj, "/metadata/creationTimestamp"))],
+    }
+}
+
+/// The HPA `Targets` cell: `cpu: 40%/80%` per resource metric (current
+/// `<unknown>` until reported), at most two then ` + N more...`.
+fn hpa_targets(obj: &Value) -> String {
+    let metrics = arr(obj, "/spec/metrics");
+    if metrics.is_empty() {
+        return "<none>".to_string();
+    }
+    let current = arr(obj, "/status/currentMetrics");
+    let mut out: Vec<String> = Vec::new();
+    for m in metrics {
+        let ty = s(m, "/type");
+        let key = match ty {
+            "Resource" => "/resource",
+            "ContainerResource" => "/containerResource",
+            "Pods" => "/pods",
+            "Object" => "/object",
+            "External" => "/external",
+            _ => "",
+        };
+        let spec = m.pointer(key).unwrap_or(&Value::Null);
+        let target = spec.get("target").unwrap_or(&Value::Null);
+        let cur = current
+            .iter()
+            .find(|c| s(c, "/type") == ty && c.pointer(&format!("{key}/name")) == spec.get("name"))
+            .and_then(|c| c.pointer(&format!("{key}/current")));
+        let (cur_s, tgt_s) = if let Some(u) = target.get("averageUtilization") {
+            (
+                cur.and_then(|c| c.get("averageUtilization"))
+                    .map(|v| format!("{v}%"))
+                    .unwrap_or_else(|| "<unknown>".to_string()),
+                format!("{u}%"),
+            )
+        } else {
+            let field = if target.get("averageValue").is_some() {
+                "averageValue"
+            } else {
+                "value"
+            };
+            (
+                cur.and_then(|c| c.get(field))
+                    .and_then(Value::as_str)
+                    .unwrap_or("<unknown>")
+                    .to_string(),
+                target
+                    .get(field)
+                    .and_then(Value::as_str)
+                    .unwrap_or("<unknown>")
+                    .to_string(),
+            )
+        };
+        let label = spec.get("name").and_then(Value::as_str).unwrap_or(ty);
+        out.push(format!("{label}: {cur_s}/{tgt_s}"));
+    }
+    let n = out.len();
+    if n > 2 {
+        out.truncate(2);
+        format!("{} + {} more...", out.join(", "), n - 2)
+    } else {
+        out.join(", ")
     }
 }
 
@@ -1630,6 +1841,43 @@ mod tests {
                 json!("RWO"),
                 json!("std")
             ]
+        );
+    }
+
+    #[test]
+    fn more_kinds() {
+        let pdb = json!({"metadata": {"name": "b"}, "spec": {"minAvailable": 2}, "status": {"disruptionsAllowed": 1}});
+        assert_eq!(
+            row_cells("poddisruptionbudgets", pdb, false)[..4],
+            [json!("b"), json!("2"), json!("N/A"), json!(1)]
+        );
+        let hpa = json!({"metadata": {"name": "h"}, "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "web"},
+            "maxReplicas": 5, "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}}]},
+            "status": {"currentReplicas": 2, "currentMetrics": [{"type": "Resource", "resource": {"name": "cpu", "current": {"averageUtilization": 40}}}]}});
+        assert_eq!(
+            row_cells("horizontalpodautoscalers", hpa, false)[..6],
+            [
+                json!("h"),
+                json!("Deployment/web"),
+                json!("cpu: 40%/80%"),
+                json!("<unset>"),
+                json!(5),
+                json!(2)
+            ]
+        );
+        let np = json!({"metadata": {"name": "n"}, "spec": {"podSelector": {"matchLabels": {"app": "a"}}}});
+        assert_eq!(row_cells("networkpolicies", np, false)[1], "app=a");
+        let np_all = json!({"metadata": {"name": "n"}, "spec": {"podSelector": {}}});
+        assert_eq!(row_cells("networkpolicies", np_all, false)[1], "<none>");
+        let api = json!({"metadata": {"name": "v1.apps"}, "status": {"conditions": [{"type": "Available", "status": "True"}]}});
+        assert_eq!(
+            row_cells("apiservices", api, false)[1..3],
+            [json!("Local"), json!("True")]
+        );
+        let csr = json!({"metadata": {"name": "c"}, "spec": {"signerName": "kubernetes.io/kube-apiserver-client", "username": "alice"}});
+        assert_eq!(
+            row_cells("certificatesigningrequests", csr, false)[5],
+            "Pending"
         );
     }
 
