@@ -377,6 +377,9 @@ fn default_tolerations(spec: &mut Map<String, Value>) {
 fn default_service(spec: &mut Map<String, Value>) {
     set(spec, "type", json!("ClusterIP"));
     set(spec, "sessionAffinity", json!("None"));
+    if spec.get("sessionAffinity").and_then(Value::as_str) == Some("None") {
+        spec.remove("sessionAffinityConfig");
+    }
     if spec.get("sessionAffinity").and_then(Value::as_str) == Some("ClientIP") {
         let cfg = child(spec, "sessionAffinityConfig");
         set(child(cfg, "clientIP"), "timeoutSeconds", json!(10800));
@@ -406,7 +409,11 @@ fn default_service(spec: &mut Map<String, Value>) {
         set(spec, "internalTrafficPolicy", json!("Cluster"));
         set(spec, "ipFamilyPolicy", json!("SingleStack"));
     }
-    if ty == "NodePort" || ty == "LoadBalancer" {
+    let has_external_ips = spec
+        .get("externalIPs")
+        .and_then(Value::as_array)
+        .is_some_and(|a| !a.is_empty());
+    if ty == "NodePort" || ty == "LoadBalancer" || (ty == "ClusterIP" && has_external_ips) {
         set(spec, "externalTrafficPolicy", json!("Cluster"));
     }
     if ty == "LoadBalancer" {
@@ -554,6 +561,11 @@ mod tests {
             lb["spec"]["sessionAffinityConfig"]["clientIP"]["timeoutSeconds"],
             10800
         );
+        let ext = defaulted(
+            "services",
+            json!({"spec": {"externalIPs": ["1.2.3.4"], "ports": [{"port": 80}]}}),
+        );
+        assert_eq!(ext["spec"]["externalTrafficPolicy"], "Cluster");
         let en = defaulted(
             "services",
             json!({"spec": {"type": "ExternalName", "externalName": "x.com"}}),

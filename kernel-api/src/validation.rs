@@ -580,11 +580,13 @@ fn validate_pod_spec(spec: &Value, path: &str, errs: &mut Vec<FieldError>) {
     if containers.is_empty() {
         errs.push(FieldError::required(format!("{path}.containers"), ""));
     }
-    for (i, c) in arr(spec, "/initContainers").iter().enumerate() {
-        validate_container(c, &format!("{path}.initContainers[{i}]"), &mut names, errs);
-    }
+    // Regular containers first: an init container reusing a name is the
+    // duplicate, as upstream reports it.
     for (i, c) in containers.iter().enumerate() {
         validate_container(c, &format!("{path}.containers[{i}]"), &mut names, errs);
+    }
+    for (i, c) in arr(spec, "/initContainers").iter().enumerate() {
+        validate_container(c, &format!("{path}.initContainers[{i}]"), &mut names, errs);
     }
     let mut vol_names = HashSet::new();
     for (i, v) in arr(spec, "/volumes").iter().enumerate() {
@@ -1546,7 +1548,7 @@ mod tests {
                     "/spec/initContainers",
                     json!([{"name": "c", "image": "x"}]),
                 ),
-                vec!["spec.containers[0].name:FieldValueDuplicate"],
+                vec!["spec.initContainers[0].name:FieldValueDuplicate"],
             ),
             (
                 with(
