@@ -566,9 +566,56 @@ fn validate_container(
         &["Always", "IfNotPresent", "Never"],
         errs,
     );
+    validate_resources(c, &format!("{path}.resources"), errs);
     for (i, e) in arr(c, "/env").iter().enumerate() {
         if s(e, "/name").is_empty() {
             errs.push(FieldError::required(format!("{path}.env[{i}].name"), ""));
+        }
+    }
+}
+
+/// Container resources: quantities parse, are non-negative, and requests
+/// do not exceed limits (`ValidateContainerResourceRequirements`, subset).
+fn validate_resources(c: &Value, path: &str, errs: &mut Vec<FieldError>) {
+    let limits = obj_map(c, "/resources/limits");
+    for (kind, map) in [
+        ("limits", limits),
+        ("requests", obj_map(c, "/resources/requests")),
+    ] {
+        for (name, q) in map.into_iter().flatten() {
+            let field = format!("{path}.{kind}[{name}]");
+            let text = match q {
+                Value::String(t) => t.clone(),
+                Value::Number(n) => n.to_string(),
+                _ => String::new(),
+            };
+            match parse_quantity(&text) {
+                None => errs.push(FieldError::invalid(
+                    &field,
+                    q,
+                    "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'",
+                )),
+                Some(v) if v < 0.0 => {
+                    errs.push(FieldError::invalid(&field, &Value::String(text), NEGATIVE))
+                }
+                Some(v) if kind == "requests" => {
+                    let limit = limits.and_then(|l| l.get(name));
+                    let limit_text = limit.map(|l| match l {
+                        Value::String(t) => t.clone(),
+                        other => other.to_string(),
+                    });
+                    if let Some(lt) = limit_text {
+                        if parse_quantity(&lt).is_some_and(|l| v > l) {
+                            errs.push(FieldError::invalid(
+                                &field,
+                                &Value::String(text),
+                                &format!("must be less than or equal to {name} limit of {lt}"),
+                            ));
+                        }
+                    }
+                }
+                Some(_) => {}
+            }
         }
     }
 }
@@ -1574,6 +1621,41 @@ mod tests {
         assert_eq!(
             e[0].to_string(),
             "spec.restartPolicy: Unsupported value: \"Sometimes\": supported values: \"Always\", \"OnFailure\", \"Never\""
+        );
+    }
+
+    #[test]
+    fn container_resources() {
+        let res = |r: Value| with(pod(), "/spec/containers/0/resources", r);
+        let cases: Vec<(Value, Vec<&str>)> = vec![
+            (
+                res(json!({"limits": {"cpu": "1"}, "requests": {"cpu": "500m"}})),
+                vec![],
+            ),
+            (
+                res(json!({"limits": {"memory": "1Gi"}, "requests": {"memory": "2Gi"}})),
+                vec!["spec.containers[0].resources.requests[memory]:FieldValueInvalid"],
+            ),
+            (
+                res(json!({"requests": {"cpu": "-1"}})),
+                vec!["spec.containers[0].resources.requests[cpu]:FieldValueInvalid"],
+            ),
+            (
+                res(json!({"limits": {"cpu": "lots"}})),
+                vec!["spec.containers[0].resources.limits[cpu]:FieldValueInvalid"],
+            ),
+        ];
+        for (obj, want) in cases {
+            assert_eq!(fields(&validate("pods", &obj, None)), want, "{obj}");
+        }
+        let e = validate(
+            "pods",
+            &res(json!({"limits": {"memory": "1Gi"}, "requests": {"memory": "2Gi"}})),
+            None,
+        );
+        assert_eq!(
+            e[0].to_string(),
+            "spec.containers[0].resources.requests[memory]: Invalid value: \"2Gi\": must be less than or equal to memory limit of 1Gi"
         );
     }
 
