@@ -1014,12 +1014,45 @@ fn int_at(obj: &Value, ptr: &str) -> String {
         .to_string()
 }
 
+/// An `events.k8s.io/v1` Event seen in `core/v1` shape (`regarding` as
+/// `involvedObject`, `note` as `message`, the `deprecated*` fields as their
+/// core names), the way upstream stores both as one internal type. `None`
+/// for an event that is already in core shape.
+pub fn core_event_view(ev: &Value) -> Option<Value> {
+    if ev.get("involvedObject").is_some() || ev.get("regarding").is_none() {
+        return None;
+    }
+    let mut out = ev.clone();
+    let m = out.as_object_mut()?;
+    let moves = [
+        ("regarding", "involvedObject"),
+        ("note", "message"),
+        ("deprecatedFirstTimestamp", "firstTimestamp"),
+        ("deprecatedLastTimestamp", "lastTimestamp"),
+        ("deprecatedCount", "count"),
+        ("deprecatedSource", "source"),
+        ("reportingController", "reportingComponent"),
+        ("reportingInstance", "reportingInstance"),
+    ];
+    for (from, to) in moves {
+        if let Some(v) = m.remove(from) {
+            m.insert(to.to_string(), v);
+        }
+    }
+    Some(out)
+}
+
 /// The string value of a selectable `field` of `obj`, formatted as upstream
 /// does (booleans `true`/`false`, integers in decimal, missing strings `""`).
 /// `None` when `resource` does not support the field.
 pub fn field_value(resource: &str, obj: &Value, field: &str) -> Option<String> {
     if !FieldSelector::is_supported(resource, field) {
         return None;
+    }
+    if resource == "events" {
+        if let Some(core) = core_event_view(obj) {
+            return field_value(resource, &core, field);
+        }
     }
     Some(match (resource, field) {
         (_, "metadata.name") => str_at(obj, "/metadata/name"),
@@ -1340,6 +1373,18 @@ mod tests {
                 json!({"spec": {"signerName": "x/y"}}),
                 "spec.signerName",
                 Some("x/y"),
+            ),
+            (
+                "events",
+                json!({"regarding": {"kind": "Node", "name": "n1"}, "deprecatedSource": {"component": "kubelet"}}),
+                "involvedObject.name",
+                Some("n1"),
+            ),
+            (
+                "events",
+                json!({"regarding": {"kind": "Node"}, "deprecatedSource": {"component": "kubelet"}}),
+                "source",
+                Some("kubelet"),
             ),
             ("pods", json!({}), "spec.nodeName", Some("")),
             ("pods", json!({}), "spec.bogus", None),

@@ -458,6 +458,24 @@ fn columns(resource: &str) -> Vec<Col> {
             c("RequestedDuration", "string", 0, "The requested duration of validity of the certificate."),
             c("Condition", "string", 0, "Conditions applied to the request."),
         ],
+        "resourcequotas" => vec![
+            name_col(),
+            age_col(),
+            c("Request", "string", 0, "Request represents a minimum amount of cpu/memory that a container may consume."),
+            c("Limit", "string", 0, "Limits control the maximum amount of cpu/memory that a container may use independent of contention on the node."),
+        ],
+        "podtemplates" => vec![
+            Col { name: "Template", ..name_col() },
+            c("Containers", "string", 0, "Names of each container in the template."),
+            c("Images", "string", 0, "Images referenced by each container in the template."),
+            c("Pod Labels", "string", 0, "The labels for the pod template."),
+        ],
+        "controllerrevisions" => vec![
+            name_col(),
+            c("Controller", "string", 0, "Controller of the object"),
+            c("Revision", "integer", 0, "Revision indicates the revision of the state represented by Data."),
+            age_col(),
+        ],
         "rolebindings" | "clusterrolebindings" => vec![
             name_col(),
             c("Role", "string", 0, "RoleRef references a Role in the current namespace or a ClusterRole in the global namespace."),
@@ -988,6 +1006,60 @@ fn cells(resource: &str, obj: &Value, now: Timestamp) -> Vec<Value> {
                 json!(conds.join(",")),
             ]
         }
+        "resourcequotas" => {
+            let mut names: Vec<String> = obj_keys(obj, "/spec/hard");
+            names.sort();
+            let (mut req, mut lim) = (Vec::new(), Vec::new());
+            for r in names {
+                let used = quantity_text(obj, &format!("/status/used/{}", r.replace('/', "~1")));
+                let hard = quantity_text(obj, &format!("/status/hard/{}", r.replace('/', "~1")));
+                let cell = format!("{r}: {used}/{hard}");
+                if r.split('.').next() == Some("limits") && r.contains('.') {
+                    lim.push(cell);
+                } else {
+                    req.push(cell);
+                }
+            }
+            vec![
+                name(obj),
+                age(obj, now),
+                json!(req.join(", ")),
+                json!(lim.join(", ")),
+            ]
+        }
+        "podtemplates" => {
+            let (cn, im) = layout_containers(obj, "/template/spec/containers");
+            vec![
+                name(obj),
+                json!(cn),
+                json!(im),
+                json!(format_labels(&string_map(obj, "/template/metadata/labels"))),
+            ]
+        }
+        "controllerrevisions" => {
+            let controller = arr(obj, "/metadata/ownerReferences")
+                .iter()
+                .find(|r| r.get("controller").and_then(Value::as_bool) == Some(true))
+                .map(|r| {
+                    let group = s(r, "/apiVersion")
+                        .rsplit_once('/')
+                        .map(|(g, _)| g)
+                        .unwrap_or("");
+                    let kind = if group.is_empty() {
+                        s(r, "/kind").to_string()
+                    } else {
+                        format!("{}.{}", s(r, "/kind"), group)
+                    };
+                    format!("{}/{}", kind.to_lowercase(), s(r, "/name"))
+                })
+                .unwrap_or_else(|| "<none>".to_string());
+            vec![
+                name(obj),
+                json!(controller),
+                json!(i(obj, "/revision")),
+                age(obj, now),
+            ]
+        }
         "rolebindings" | "clusterrolebindings" => {
             let mut users = Vec::new();
             let mut groups = Vec::new();
@@ -1078,6 +1150,22 @@ fn hpa_targets(obj: &Value) -> String {
         format!("{} + {} more...", out.join(", "), n - 2)
     } else {
         out.join(", ")
+    }
+}
+
+fn obj_keys(obj: &Value, ptr: &str) -> Vec<String> {
+    obj.pointer(ptr)
+        .and_then(Value::as_object)
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// A quantity as text; absent is "0" as upstream's zero `Quantity`.
+fn quantity_text(obj: &Value, ptr: &str) -> String {
+    match obj.pointer(ptr) {
+        Some(Value::String(q)) => q.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => "0".to_string(),
     }
 }
 
@@ -1435,6 +1523,9 @@ fn job_cells(job: &Value, now: Timestamp) -> Vec<Value> {
 }
 
 fn event_cells(ev: &Value, now: Timestamp) -> Vec<Value> {
+    if let Some(core) = crate::selector::core_event_view(ev) {
+        return event_cells(&core, now);
+    }
     let first = ev
         .pointer("/firstTimestamp")
         .and_then(Value::as_str)
@@ -1878,6 +1969,42 @@ mod tests {
         assert_eq!(
             row_cells("certificatesigningrequests", csr, false)[5],
             "Pending"
+        );
+    }
+
+    #[test]
+    fn quota_template_revision_and_new_events() {
+        let rq = json!({"metadata": {"name": "q"}, "spec": {"hard": {"pods": "10", "limits.cpu": "2", "requests.cpu": "1"}},
+            "status": {"hard": {"pods": "10", "limits.cpu": "2", "requests.cpu": "1"}, "used": {"pods": "3"}}});
+        assert_eq!(
+            row_cells("resourcequotas", rq, false)[2..],
+            [
+                json!("pods: 3/10, requests.cpu: 0/1"),
+                json!("limits.cpu: 0/2")
+            ]
+        );
+        let pt = json!({"metadata": {"name": "t"}, "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}});
+        assert_eq!(
+            row_cells("podtemplates", pt, false),
+            vec![json!("t"), json!("c"), json!("i"), json!("a=b")]
+        );
+        assert_eq!(col_names("podtemplates", false)[0], "Template");
+        let cr = json!({"metadata": {"name": "r", "ownerReferences": [{"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "ds", "controller": true}]}, "revision": 3});
+        assert_eq!(
+            row_cells("controllerrevisions", cr, false)[1..3],
+            [json!("daemonset.apps/ds"), json!(3)]
+        );
+        let ev = json!({"metadata": {"name": "e"}, "type": "Warning", "reason": "BackOff", "note": "restarting",
+            "regarding": {"kind": "Pod", "name": "p"}, "deprecatedLastTimestamp": "2024-01-10T11:59:00Z"});
+        assert_eq!(
+            row_cells("events", ev, false),
+            vec![
+                json!("60s"),
+                json!("Warning"),
+                json!("BackOff"),
+                json!("pod/p"),
+                json!("restarting")
+            ]
         );
     }
 
