@@ -317,18 +317,18 @@ fn columns(resource: &str) -> Vec<Col> {
         }
         "configmaps" => vec![
             name_col(),
-            c("Data", "integer", 0, "Data contains the configuration data."),
+            c("Data", "string", 0, "Data contains the configuration data."),
             age_col(),
         ],
         "secrets" => vec![
             name_col(),
             c("Type", "string", 0, "Used to facilitate programmatic handling of secret data."),
-            c("Data", "integer", 0, "Data contains the secret data."),
+            c("Data", "string", 0, "Data contains the secret data."),
             age_col(),
         ],
         "serviceaccounts" => vec![
             name_col(),
-            c("Secrets", "integer", 0, "Secrets is a list of the secrets in the same namespace that pods running using this ServiceAccount are allowed to use."),
+            c("Secrets", "string", 0, "Secrets is a list of the secrets in the same namespace that pods running using this ServiceAccount are allowed to use."),
             age_col(),
         ],
         "events" => vec![
