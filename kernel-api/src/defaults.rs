@@ -24,6 +24,7 @@ pub fn apply_defaults(resource: &str, obj: &mut Value) {
         "pods" => {
             let spec = child(o, "spec");
             default_pod_spec(spec);
+            default_pod_only(spec);
             set(spec, "enableServiceLinks", json!(true));
             set(spec, "priority", json!(0));
             set(spec, "preemptionPolicy", json!("PreemptLowerPriority"));
@@ -39,9 +40,15 @@ pub fn apply_defaults(resource: &str, obj: &mut Value) {
                 .filter(|l| l.as_object().is_some_and(|m| !m.is_empty()))
                 .cloned()
             {
-                set(spec, "selector", labels.clone());
+                let empty =
+                    |v: Option<&Value>| v.and_then(Value::as_object).is_none_or(Map::is_empty);
+                if empty(spec.get("selector")) {
+                    spec.insert("selector".to_string(), labels.clone());
+                }
                 let meta = child(o, "metadata");
-                set(meta, "labels", labels);
+                if empty(meta.get("labels")) {
+                    meta.insert("labels".to_string(), labels);
+                }
             }
             if let Some(t) = o
                 .get_mut("spec")
@@ -51,7 +58,29 @@ pub fn apply_defaults(resource: &str, obj: &mut Value) {
                 default_pod_template(t);
             }
         }
-        "services" => default_service(child(o, "spec")),
+        "services" => {
+            default_service(child(o, "spec"));
+            let lb = o
+                .get("spec")
+                .and_then(|sp| sp.get("type"))
+                .and_then(Value::as_str)
+                == Some("LoadBalancer");
+            if let (true, Some(Value::Array(ingress))) = (
+                lb,
+                o.get_mut("status")
+                    .and_then(|st| st.pointer_mut("/loadBalancer/ingress")),
+            ) {
+                for ing in ingress.iter_mut().filter_map(Value::as_object_mut) {
+                    if ing
+                        .get("ip")
+                        .and_then(Value::as_str)
+                        .is_some_and(|ip| !ip.is_empty())
+                    {
+                        set(ing, "ipMode", json!("VIP"));
+                    }
+                }
+            }
+        }
         "deployments" => {
             let spec = child(o, "spec");
             set(spec, "replicas", json!(1));
@@ -120,6 +149,17 @@ pub fn apply_defaults(resource: &str, obj: &mut Value) {
             }
         }
         "namespaces" => {
+            // SetDefaults_Namespace: the immutable name label.
+            let name = o
+                .get("metadata")
+                .and_then(|m| m.get("name"))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            if !name.is_empty() {
+                let labels = child(child(o, "metadata"), "labels");
+                labels.insert("kubernetes.io/metadata.name".to_string(), json!(name));
+            }
             set(child(o, "status"), "phase", json!("Active"));
             set(child(o, "spec"), "finalizers", json!(["kubernetes"]));
         }
@@ -201,17 +241,47 @@ fn default_pod_spec(spec: &mut Map<String, Value>) {
     set(spec, "schedulerName", json!("default-scheduler"));
     set(spec, "terminationGracePeriodSeconds", json!(30));
     set(spec, "securityContext", json!({}));
-    let host_network = spec.get("hostNetwork").and_then(Value::as_bool) == Some(true);
     for list in ["initContainers", "containers", "ephemeralContainers"] {
         if let Some(Value::Array(cs)) = spec.get_mut(list) {
             for c in cs.iter_mut().filter_map(Value::as_object_mut) {
-                default_container(c, host_network);
+                default_container(c);
             }
         }
     }
     if let Some(Value::Array(vols)) = spec.get_mut("volumes") {
         for v in vols.iter_mut().filter_map(Value::as_object_mut) {
             default_volume(v);
+        }
+    }
+}
+
+/// `SetDefaults_Pod` (pods only, not templates): container requests default
+/// to limits, and with `hostNetwork` container ports default `hostPort`.
+fn default_pod_only(spec: &mut Map<String, Value>) {
+    let host_network = spec.get("hostNetwork").and_then(Value::as_bool) == Some(true);
+    for list in ["containers", "initContainers"] {
+        let Some(Value::Array(cs)) = spec.get_mut(list) else {
+            continue;
+        };
+        for c in cs.iter_mut().filter_map(Value::as_object_mut) {
+            if let Some(Value::Object(res)) = c.get_mut("resources") {
+                if let Some(Value::Object(limits)) = res.get("limits").cloned() {
+                    let requests = child(res, "requests");
+                    for (k, v) in limits {
+                        set(requests, &k, v);
+                    }
+                }
+            }
+            if host_network {
+                if let Some(Value::Array(ports)) = c.get_mut("ports") {
+                    for p in ports.iter_mut().filter_map(Value::as_object_mut) {
+                        let unset = p.get("hostPort").is_none_or(|h| h.is_null() || h == 0);
+                        if let (true, Some(cp)) = (unset, p.get("containerPort").cloned()) {
+                            p.insert("hostPort".to_string(), cp);
+                        }
+                    }
+                }
+            }
         }
     }
 }
@@ -231,7 +301,7 @@ pub fn default_image_pull_policy(image: &str) -> &'static str {
     }
 }
 
-fn default_container(c: &mut Map<String, Value>, host_network: bool) {
+fn default_container(c: &mut Map<String, Value>) {
     let image = c
         .get("image")
         .and_then(Value::as_str)
@@ -245,25 +315,7 @@ fn default_container(c: &mut Map<String, Value>, host_network: bool) {
     set(c, "terminationMessagePath", json!("/dev/termination-log"));
     set(c, "terminationMessagePolicy", json!("File"));
     set(c, "resources", json!({}));
-    if let Some(Value::Array(ports)) = c.get_mut("ports") {
-        for p in ports.iter_mut().filter_map(Value::as_object_mut) {
-            set(p, "protocol", json!("TCP"));
-            if host_network {
-                if let Some(cp) = p.get("containerPort").cloned() {
-                    set(p, "hostPort", cp);
-                }
-            }
-        }
-    }
-    // SetDefaults_Pod: requests default to limits.
-    if let Some(Value::Object(res)) = c.get_mut("resources") {
-        if let Some(Value::Object(limits)) = res.get("limits").cloned() {
-            let requests = child(res, "requests");
-            for (k, v) in limits {
-                set(requests, &k, v);
-            }
-        }
-    }
+    default_ports_protocol(c.get_mut("ports"));
     if let Some(Value::Array(env)) = c.get_mut("env") {
         for e in env.iter_mut().filter_map(Value::as_object_mut) {
             if let Some(fr) = e
@@ -332,6 +384,16 @@ fn default_volume(v: &mut Map<String, Value>) {
     for src in ["secret", "configMap", "downwardAPI", "projected"] {
         if let Some(s) = v.get_mut(src).and_then(Value::as_object_mut) {
             set(s, "defaultMode", json!(420));
+        }
+    }
+    if let Some(Value::Array(sources)) = v.get_mut("projected").and_then(|p| p.get_mut("sources")) {
+        for src in sources.iter_mut() {
+            if let Some(t) = src
+                .get_mut("serviceAccountToken")
+                .and_then(Value::as_object_mut)
+            {
+                set(t, "expirationSeconds", json!(3600));
+            }
         }
     }
     if let Some(h) = v.get_mut("hostPath").and_then(Value::as_object_mut) {
@@ -482,7 +544,8 @@ mod tests {
                     "resources": {"limits": {"cpu": "1"}},
                     "readinessProbe": {"httpGet": {"port": 80}}}],
                 "initContainers": [{"name": "i", "image": "busybox"}],
-                "volumes": [{"name": "v"}, {"name": "s", "secret": {"secretName": "x"}}]
+                "volumes": [{"name": "v"}, {"name": "s", "secret": {"secretName": "x"}},
+                    {"name": "t", "projected": {"sources": [{"serviceAccountToken": {"path": "token"}}]}}]
             }}),
         );
         let spec = &pod["spec"];
@@ -507,6 +570,11 @@ mod tests {
         assert_eq!(spec["initContainers"][0]["resources"], json!({}));
         assert_eq!(spec["volumes"][0]["emptyDir"], json!({}));
         assert_eq!(spec["volumes"][1]["secret"]["defaultMode"], 420);
+        assert_eq!(
+            spec["volumes"][2]["projected"]["sources"][0]["serviceAccountToken"]
+                ["expirationSeconds"],
+            3600
+        );
         assert!(spec["volumes"][1].get("emptyDir").is_none());
     }
 
@@ -534,6 +602,18 @@ mod tests {
             json!({"spec": {"hostNetwork": true, "containers": [{"name": "c", "image": "x", "ports": [{"containerPort": 8080}]}]}}),
         );
         assert_eq!(pod["spec"]["containers"][0]["ports"][0]["hostPort"], 8080);
+        // Pod-only defaults stay out of templates, as upstream's SetDefaults_Pod.
+        let d = defaulted(
+            "deployments",
+            json!({"spec": {"template": {"spec": {"hostNetwork": true, "containers": [{"name": "c", "image": "x",
+                "ports": [{"containerPort": 8080}], "resources": {"limits": {"cpu": "1"}}}]}}}}),
+        );
+        let c = &d["spec"]["template"]["spec"]["containers"][0];
+        assert!(c["ports"][0].get("hostPort").is_none());
+        assert!(c["resources"].get("requests").is_none());
+        assert!(d["spec"]["template"]["spec"]
+            .get("enableServiceLinks")
+            .is_none());
     }
 
     #[test]
@@ -557,6 +637,17 @@ mod tests {
         );
         assert_eq!(lb["spec"]["externalTrafficPolicy"], "Cluster");
         assert_eq!(lb["spec"]["allocateLoadBalancerNodePorts"], true);
+        let lb_status = defaulted(
+            "services",
+            json!({"spec": {"type": "LoadBalancer"}, "status": {"loadBalancer": {"ingress": [{"ip": "1.2.3.4"}, {"hostname": "lb"}]}}}),
+        );
+        assert_eq!(
+            lb_status["status"]["loadBalancer"]["ingress"][0]["ipMode"],
+            "VIP"
+        );
+        assert!(lb_status["status"]["loadBalancer"]["ingress"][1]
+            .get("ipMode")
+            .is_none());
         assert_eq!(
             lb["spec"]["sessionAffinityConfig"]["clientIP"]["timeoutSeconds"],
             10800
@@ -660,6 +751,7 @@ mod tests {
         let ns = defaulted("namespaces", json!({"metadata": {"name": "x"}}));
         assert_eq!(ns["status"]["phase"], "Active");
         assert_eq!(ns["spec"]["finalizers"], json!(["kubernetes"]));
+        assert_eq!(ns["metadata"]["labels"]["kubernetes.io/metadata.name"], "x");
         assert_eq!(defaulted("secrets", json!({}))["type"], "Opaque");
         assert_eq!(
             defaulted("secrets", json!({"type": "kubernetes.io/tls"}))["type"],
