@@ -1,0 +1,141 @@
+//! Authentication and authorization seams (upstream's `authenticator.Request` and `authorizer.Authorizer`).
+//!
+//! Both run as layers of the filter chain (see [`crate::filters`]). The defaults let everything
+//! through as an admin — right for an embedded, loopback-only server — and are the place to plug
+//! in bearer tokens, client certificates or RBAC.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+
+use crate::status::{Error, Result};
+
+/// Who is making a request (`user.Info`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UserInfo {
+    /// User name, e.g. `admin` or `system:serviceaccount:default:builder`.
+    pub name: String,
+    /// Unique id, if any.
+    pub uid: String,
+    /// Groups, e.g. `system:masters`, `system:authenticated`.
+    pub groups: Vec<String>,
+}
+
+impl UserInfo {
+    /// The built-in admin: `kubernetes-admin` in `system:masters`.
+    pub fn admin() -> Self {
+        UserInfo {
+            name: "kubernetes-admin".into(),
+            uid: String::new(),
+            groups: vec!["system:masters".into(), "system:authenticated".into()],
+        }
+    }
+}
+
+/// Identifies the user of a request.
+#[async_trait]
+pub trait Authenticator: Send + Sync + 'static {
+    /// Returns the user, `Ok(None)` if this authenticator cannot tell (→ 401), or an error.
+    async fn authenticate(&self, request: &http::request::Parts) -> Result<Option<UserInfo>>;
+}
+
+/// What a request wants to do, for authorization (`authorizer.Attributes`).
+#[derive(Clone, Debug, Default)]
+pub struct Attributes {
+    /// The user.
+    pub user: UserInfo,
+    /// `get`, `list`, `watch`, `create`, `update`, `patch`, `delete`, `deletecollection`, or the
+    /// lower-case HTTP method for non-resource requests.
+    pub verb: String,
+    /// True for a resource request (`/api/…`, `/apis/…` naming a resource).
+    pub resource_request: bool,
+    /// API group.
+    pub api_group: String,
+    /// API version.
+    pub api_version: String,
+    /// Resource (`pods`).
+    pub resource: String,
+    /// Subresource (`status`), or empty.
+    pub subresource: String,
+    /// Namespace, or empty.
+    pub namespace: String,
+    /// Object name, or empty.
+    pub name: String,
+    /// The request path.
+    pub path: String,
+}
+
+/// An authorization decision.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Allowed.
+    Allow,
+    /// Denied, with a reason.
+    Deny(String),
+}
+
+/// Decides whether a request may proceed.
+#[async_trait]
+pub trait Authorizer: Send + Sync + 'static {
+    /// Decides.
+    async fn authorize(&self, attributes: &Attributes) -> Decision;
+}
+
+/// Every request is the admin (upstream's anonymous access, but with full rights). For embedding
+/// on loopback only.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AnonymousAdmin;
+
+#[async_trait]
+impl Authenticator for AnonymousAdmin {
+    async fn authenticate(&self, _request: &http::request::Parts) -> Result<Option<UserInfo>> {
+        Ok(Some(UserInfo::admin()))
+    }
+}
+
+/// Bearer tokens from a fixed table (upstream's `--token-auth-file`).
+#[derive(Clone, Debug, Default)]
+pub struct TokenAuthenticator {
+    tokens: HashMap<String, UserInfo>,
+}
+
+impl TokenAuthenticator {
+    /// An authenticator that knows no tokens yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Accepts `token` as `user`.
+    pub fn with_token(mut self, token: impl Into<String>, user: UserInfo) -> Self {
+        self.tokens.insert(token.into(), user);
+        self
+    }
+}
+
+#[async_trait]
+impl Authenticator for TokenAuthenticator {
+    async fn authenticate(&self, request: &http::request::Parts) -> Result<Option<UserInfo>> {
+        let header = request
+            .headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let Some(token) = header.and_then(|h| h.strip_prefix("Bearer ")) else {
+            return Ok(None);
+        };
+        match self.tokens.get(token.trim()) {
+            Some(user) => Ok(Some(user.clone())),
+            None => Err(Error::Unauthorized),
+        }
+    }
+}
+
+/// Allows every request (`--authorization-mode=AlwaysAllow`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AlwaysAllow;
+
+#[async_trait]
+impl Authorizer for AlwaysAllow {
+    async fn authorize(&self, _attributes: &Attributes) -> Decision {
+        Decision::Allow
+    }
+}

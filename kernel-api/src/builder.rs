@@ -1,0 +1,190 @@
+//! [`ApiServerBuilder`]: assembles an [`ApiServer`] from a store and the pluggable seams.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kernel_store::{MemoryStore, Store};
+use rand::Rng;
+use tower::util::BoxCloneSyncService;
+use tower::ServiceBuilder;
+
+use crate::admission::{Admission, AdmissionChain};
+use crate::auth::{AlwaysAllow, AnonymousAdmin, Authenticator, Authorizer};
+use crate::filters::{
+    AuthenticationLayer, AuthorizationLayer, MaxInFlightLayer, PanicRecoveryLayer,
+};
+use crate::registry::Registry;
+use crate::resources::{ResourceDef, Resources};
+use crate::server::{bootstrap_namespaces, spawn_namespace_finalizer, ApiServer, Router, Shared};
+use crate::status::Result;
+use crate::tls::TlsMaterial;
+
+/// Builds an [`ApiServer`]. Every setting has a default: a fresh [`MemoryStore`], anonymous
+/// admin authentication, AlwaysAllow authorization, no admission plugins, generated TLS.
+pub struct ApiServerBuilder {
+    store: Option<Arc<dyn Store>>,
+    prefix: String,
+    authenticator: Arc<dyn Authenticator>,
+    authorizer: Arc<dyn Authorizer>,
+    admission: AdmissionChain,
+    tls: Option<TlsMaterial>,
+    tls_names: Vec<String>,
+    token: Option<String>,
+    max_in_flight: usize,
+    request_timeout: Duration,
+    watch_cache_capacity: usize,
+    extra_resources: Vec<ResourceDef>,
+}
+
+impl std::fmt::Debug for ApiServerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiServerBuilder")
+            .field("prefix", &self.prefix)
+            .finish()
+    }
+}
+
+impl Default for ApiServerBuilder {
+    fn default() -> Self {
+        ApiServerBuilder {
+            store: None,
+            prefix: "/registry".into(),
+            authenticator: Arc::new(AnonymousAdmin),
+            authorizer: Arc::new(AlwaysAllow),
+            admission: AdmissionChain::new(),
+            tls: None,
+            tls_names: Vec::new(),
+            token: None,
+            max_in_flight: 600,
+            request_timeout: Duration::from_secs(60),
+            watch_cache_capacity: 1024,
+            extra_resources: Vec::new(),
+        }
+    }
+}
+
+impl ApiServer {
+    /// Starts building a server.
+    pub fn builder() -> ApiServerBuilder {
+        ApiServerBuilder::default()
+    }
+}
+
+impl ApiServerBuilder {
+    /// The store (default: a new [`MemoryStore`]).
+    pub fn store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// The key prefix (default `/registry`).
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into().trim_end_matches('/').to_owned();
+        self
+    }
+
+    /// The authenticator (default: everyone is the admin).
+    pub fn authenticator(mut self, authenticator: impl Authenticator) -> Self {
+        self.authenticator = Arc::new(authenticator);
+        self
+    }
+
+    /// The authorizer (default: AlwaysAllow).
+    pub fn authorizer(mut self, authorizer: impl Authorizer) -> Self {
+        self.authorizer = Arc::new(authorizer);
+        self
+    }
+
+    /// Adds an admission plugin (they run in the order added).
+    pub fn admission(mut self, plugin: impl Admission) -> Self {
+        self.admission = self.admission.with(plugin);
+        self
+    }
+
+    /// Serving TLS material (default: generated at build).
+    pub fn tls(mut self, tls: TlsMaterial) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// Extra DNS names or IP addresses for the generated serving certificate.
+    pub fn tls_name(mut self, name: impl Into<String>) -> Self {
+        self.tls_names.push(name.into());
+        self
+    }
+
+    /// The admin bearer token written into kubeconfigs (default: random).
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+
+    /// Maximum concurrent non-watch requests (default 600).
+    pub fn max_in_flight(mut self, limit: usize) -> Self {
+        self.max_in_flight = limit;
+        self
+    }
+
+    /// Timeout of non-watch requests (default 60 s).
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// Recent events kept per resource type by the watch cache (default 1024).
+    pub fn watch_cache_capacity(mut self, capacity: usize) -> Self {
+        self.watch_cache_capacity = capacity;
+        self
+    }
+
+    /// Serves an additional resource.
+    pub fn resource(mut self, def: ResourceDef) -> Self {
+        self.extra_resources.push(def);
+        self
+    }
+
+    /// Builds the server: creates the built-in namespaces and starts background tasks (so it must
+    /// run inside a tokio runtime).
+    pub async fn build(self) -> Result<ApiServer> {
+        let store = self.store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
+        let resources = Arc::new(Resources::builtin());
+        for def in self.extra_resources {
+            resources.insert(def);
+        }
+        let tls = match self.tls {
+            Some(tls) => tls,
+            None => TlsMaterial::generate(&self.tls_names)?,
+        };
+        let token = self.token.unwrap_or_else(|| {
+            let mut rng = rand::thread_rng();
+            (0..32)
+                .map(|_| format!("{:x}", rng.gen_range(0..16u8)))
+                .collect()
+        });
+        let shared = Arc::new(Shared::new(
+            resources,
+            Registry::new(store, self.prefix),
+            self.watch_cache_capacity,
+            Arc::new(self.admission),
+            tls,
+            token,
+        ));
+        bootstrap_namespaces(&shared).await?;
+        spawn_namespace_finalizer(Arc::downgrade(&shared));
+        let chain = ServiceBuilder::new()
+            .layer(PanicRecoveryLayer)
+            .layer(MaxInFlightLayer::new(
+                self.max_in_flight,
+                self.request_timeout,
+            ))
+            .layer(AuthenticationLayer::new(self.authenticator))
+            .layer(AuthorizationLayer::new(self.authorizer))
+            .service(Router {
+                shared: shared.clone(),
+            });
+        Ok(ApiServer {
+            shared,
+            chain: BoxCloneSyncService::new(chain),
+        })
+    }
+}

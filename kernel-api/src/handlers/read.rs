@@ -1,0 +1,142 @@
+//! `get` and `list`.
+
+use http::{Response, StatusCode};
+use serde_json::{json, Value};
+
+use super::{json_response, Body, Ctx};
+use crate::registry::{labels_of, ListOptions};
+use crate::selector::{FieldSelector, LabelSelector};
+use crate::status::{Error, Result};
+
+/// Label and field selectors of a list or watch.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    resource: String,
+    label: Option<LabelSelector>,
+    field: Option<FieldSelector>,
+}
+
+impl Filter {
+    /// The selectors given by `labelSelector` and `fieldSelector`.
+    pub fn from_ctx(ctx: &Ctx) -> Result<Filter> {
+        let label = ctx
+            .param("labelSelector")
+            .map(LabelSelector::parse)
+            .transpose()
+            .map_err(|e| Error::bad_request(format!("unable to parse requirement: {e}")))?;
+        let field = ctx
+            .param("fieldSelector")
+            .map(FieldSelector::parse)
+            .transpose()
+            .map_err(|e| Error::bad_request(format!("invalid field selector: {e}")))?;
+        Ok(Filter {
+            resource: ctx.def.plural.clone(),
+            label,
+            field,
+        })
+    }
+
+    /// True if no selector is set.
+    pub fn is_empty(&self) -> bool {
+        self.label.is_none() && self.field.is_none()
+    }
+
+    /// True if `obj` passes both selectors.
+    pub fn matches(&self, obj: &Value) -> bool {
+        self.label
+            .as_ref()
+            .is_none_or(|l| l.matches(&labels_of(obj)))
+            && self
+                .field
+                .as_ref()
+                .is_none_or(|f| f.matches(&self.resource, obj))
+    }
+}
+
+/// Renders one object or a list, as a Table when the client asked for one.
+pub fn respond(ctx: &Ctx, code: StatusCode, value: Value) -> Result<Response<Body>> {
+    if ctx.wants_table() {
+        let items: Vec<Value> = match value.get("items").and_then(Value::as_array) {
+            Some(items) => items.clone(),
+            None => vec![value.clone()],
+        };
+        // Like upstream, always every column: kubectl hides `priority: 1` ones unless `-o wide`.
+        if let Some(mut table) = crate::table_output(&ctx.def.plural, &items, true) {
+            if let Some(meta) = value.get("metadata") {
+                table["metadata"]["resourceVersion"] = meta["resourceVersion"].clone();
+                if let Some(c) = meta.get("continue") {
+                    table["metadata"]["continue"] = c.clone();
+                }
+            }
+            return Ok(json_response(code, &table));
+        }
+    }
+    Ok(json_response(code, &value))
+}
+
+/// `GET …/<resource>/<name>` (and `…/status`).
+pub async fn get(ctx: &Ctx) -> Result<Response<Body>> {
+    let obj = ctx
+        .shared
+        .registry
+        .get(&ctx.def, ctx.namespace.as_deref(), ctx.name())
+        .await?;
+    respond(ctx, StatusCode::OK, obj)
+}
+
+/// `GET …/<resource>`: a page of the matching objects.
+pub async fn list(ctx: &Ctx) -> Result<Response<Body>> {
+    let filter = Filter::from_ctx(ctx)?;
+    let limit = match ctx.param("limit") {
+        Some(l) => l
+            .parse::<i64>()
+            .map_err(|_| Error::bad_request(format!("invalid limit {l:?}")))?
+            .max(0) as usize,
+        None => 0,
+    };
+    let revision = match (
+        ctx.param("resourceVersion"),
+        ctx.param("resourceVersionMatch"),
+    ) {
+        (Some(rv), Some("Exact")) => Some(
+            rv.parse::<i64>()
+                .map_err(|_| Error::bad_request(format!("invalid resource version {rv:?}")))?,
+        ),
+        (_, Some(m)) if m != "NotOlderThan" && m != "Exact" => {
+            return Err(Error::bad_request(format!(
+                "unsupported resourceVersionMatch {m:?}"
+            )))
+        }
+        _ => None,
+    };
+    let filter_fn = |obj: &Value| filter.matches(obj);
+    let options = ListOptions {
+        limit,
+        continue_token: ctx.param("continue"),
+        revision,
+        filter: if filter.is_empty() {
+            None
+        } else {
+            Some(&filter_fn)
+        },
+    };
+    let page = ctx
+        .shared
+        .registry
+        .list(&ctx.def, ctx.namespace.as_deref(), options)
+        .await?;
+    let mut metadata = json!({ "resourceVersion": page.revision.to_string() });
+    if let Some(token) = page.continue_token {
+        metadata["continue"] = json!(token);
+    }
+    if let Some(remaining) = page.remaining {
+        metadata["remainingItemCount"] = json!(remaining);
+    }
+    let list = json!({
+        "kind": ctx.def.list_kind(),
+        "apiVersion": ctx.def.api_version(),
+        "metadata": metadata,
+        "items": page.items,
+    });
+    respond(ctx, StatusCode::OK, list)
+}

@@ -1,0 +1,216 @@
+//! Subresources with their own shapes: `scale`, `pods/binding`, `pods/eviction`,
+//! `namespaces/finalize`. (`status` goes through the generic update path.)
+
+use http::{Method, Response, StatusCode};
+use serde_json::{json, Value};
+
+use super::read::respond;
+use super::write::{apply_patch_document, delete_object, update_object, DeleteOptions};
+use super::{Body, Ctx};
+use crate::registry::{self, revision_of};
+use crate::resources::Subresource;
+use crate::status::{success_status, Error, Result};
+
+/// The `autoscaling/v1` Scale of an object with `spec.replicas`.
+fn scale_of(obj: &Value) -> Value {
+    let meta = &obj["metadata"];
+    let selector = obj["spec"]["selector"]["matchLabels"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .or_else(|| {
+            obj["spec"]["selector"]
+                .as_object()
+                .filter(|m| !m.contains_key("matchLabels") && !m.contains_key("matchExpressions"))
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                })
+        })
+        .unwrap_or_default();
+    let mut status = json!({ "replicas": obj["status"]["replicas"].as_i64().unwrap_or(0) });
+    if !selector.is_empty() {
+        status["selector"] = json!(selector);
+    }
+    json!({
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {
+            "name": meta["name"],
+            "namespace": meta["namespace"],
+            "uid": meta["uid"],
+            "resourceVersion": meta["resourceVersion"],
+            "creationTimestamp": meta["creationTimestamp"],
+        },
+        "spec": { "replicas": obj["spec"]["replicas"].as_i64().unwrap_or(1) },
+        "status": status,
+    })
+}
+
+/// `GET`/`PUT`/`PATCH …/scale`.
+pub async fn scale(ctx: &Ctx) -> Result<Response<Body>> {
+    for _ in 0..8 {
+        let current = ctx
+            .shared
+            .registry
+            .get(&ctx.def, ctx.namespace.as_deref(), ctx.name())
+            .await?;
+        let scale = scale_of(&current);
+        let wanted = match ctx.info.verb.as_str() {
+            "get" => return respond(ctx, StatusCode::OK, scale),
+            "update" => ctx.decode_body()?,
+            _ => {
+                let patch = ctx.decode_body()?;
+                let ct = ctx.content_type();
+                let ct = if ct == "application/strategic-merge-patch+json" {
+                    "application/merge-patch+json".to_owned()
+                } else {
+                    ct
+                };
+                apply_patch_document(ctx, &scale, &patch, &ct)?
+            }
+        };
+        if let Some(rv) = revision_of(&wanted)? {
+            if Some(rv) != revision_of(&current)? {
+                return Err(registry::conflict(&ctx.def, ctx.name()));
+            }
+        }
+        let Some(replicas) = wanted["spec"]["replicas"].as_i64() else {
+            return Err(Error::Invalid {
+                kind: "Scale".into(),
+                group: "autoscaling".into(),
+                name: ctx.name().into(),
+                causes: vec![crate::status::StatusCause::required("spec.replicas")],
+            });
+        };
+        if replicas < 0 {
+            return Err(Error::Invalid {
+                kind: "Scale".into(),
+                group: "autoscaling".into(),
+                name: ctx.name().into(),
+                causes: vec![crate::status::StatusCause::invalid(
+                    "spec.replicas",
+                    &json!(replicas),
+                    "must be greater than or equal to 0",
+                )],
+            });
+        }
+        let mut new = current.clone();
+        new["spec"]["replicas"] = json!(replicas);
+        match update_object(ctx, new, &current, None, true).await {
+            Err(Error::Conflict { .. }) => continue,
+            Err(e) => return Err(e),
+            Ok(updated) => return respond(ctx, StatusCode::OK, scale_of(&updated)),
+        }
+    }
+    Err(registry::conflict(&ctx.def, ctx.name()))
+}
+
+/// `POST pods/<name>/binding`: sets `spec.nodeName`; 409 if the pod is already bound.
+pub async fn binding(ctx: &Ctx) -> Result<Response<Body>> {
+    let binding = ctx.decode_body()?;
+    let node = binding["target"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    if node.is_empty() {
+        return Err(Error::Invalid {
+            kind: "Binding".into(),
+            group: String::new(),
+            name: ctx.name().into(),
+            causes: vec![crate::status::StatusCause::required("target.name")],
+        });
+    }
+    let conflict = |message: String| Error::Conflict {
+        resource: "pods/binding".into(),
+        name: ctx.name().into(),
+        message,
+    };
+    for _ in 0..8 {
+        let current = ctx
+            .shared
+            .registry
+            .get(&ctx.def, ctx.namespace.as_deref(), ctx.name())
+            .await?;
+        if !current["metadata"]["deletionTimestamp"].is_null() {
+            return Err(conflict(format!(
+                "pod {} is being deleted, cannot be assigned to a host",
+                ctx.name()
+            )));
+        }
+        if let Some(existing) = current["spec"]["nodeName"]
+            .as_str()
+            .filter(|n| !n.is_empty())
+        {
+            return Err(conflict(format!(
+                "pod {} is already assigned to node {existing:?}",
+                ctx.name()
+            )));
+        }
+        if let Some(uid) = binding["metadata"]["uid"]
+            .as_str()
+            .filter(|u| !u.is_empty())
+        {
+            if current["metadata"]["uid"].as_str() != Some(uid) {
+                return Err(conflict(format!(
+                    "Precondition failed: UID in precondition: {uid}"
+                )));
+            }
+        }
+        let mut new = current.clone();
+        new["spec"]["nodeName"] = json!(node);
+        if let Some(annotations) = binding["metadata"]["annotations"].as_object() {
+            for (k, v) in annotations {
+                new["metadata"]["annotations"][k] = v.clone();
+            }
+        }
+        let mut conditions: Vec<Value> = new["status"]["conditions"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        conditions.retain(|c| c["type"] != "PodScheduled");
+        conditions.push(json!({ "type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": registry::now_rfc3339() }));
+        new["status"]["conditions"] = Value::Array(conditions);
+        // Binding writes both spec and status, bypassing the status-preserving update strategy.
+        let expected = revision_of(&current)?.unwrap_or(0);
+        if ctx.dry_run() {
+            return respond(ctx, StatusCode::CREATED, success_status(None));
+        }
+        match ctx.shared.registry.update(&ctx.def, &new, expected).await {
+            Err(Error::Conflict { .. }) => continue,
+            Err(e) => return Err(e),
+            Ok(_) => return respond(ctx, StatusCode::CREATED, success_status(None)),
+        }
+    }
+    Err(registry::conflict(&ctx.def, ctx.name()))
+}
+
+/// `POST pods/<name>/eviction`: deletes the pod with the eviction's delete options.
+/// (PodDisruptionBudgets are not consulted yet.)
+pub async fn eviction(ctx: &Ctx) -> Result<Response<Body>> {
+    let eviction = ctx.decode_body()?;
+    let options = DeleteOptions::from_value(&eviction["deleteOptions"]);
+    delete_object(ctx, ctx.name(), &options).await?;
+    respond(ctx, StatusCode::CREATED, success_status(None))
+}
+
+/// `PUT namespaces/<name>/finalize`: replaces `spec.finalizers` only.
+pub async fn finalize(ctx: &Ctx) -> Result<Response<Body>> {
+    debug_assert!(
+        ctx.subresource == Some(Subresource::Finalize) || ctx.info.verb == Method::PUT.as_str()
+    );
+    let wanted = ctx.decode_body()?;
+    let current = ctx.shared.registry.get(&ctx.def, None, ctx.name()).await?;
+    let mut new = current.clone();
+    new["spec"]["finalizers"] = wanted["spec"]["finalizers"].clone();
+    let expected = revision_of(&current)?.unwrap_or(0);
+    let updated = ctx.shared.registry.update(&ctx.def, &new, expected).await?;
+    ctx.shared.namespace_wakeup.notify_one();
+    respond(ctx, StatusCode::OK, updated)
+}

@@ -1,0 +1,687 @@
+//! Generic storage of API objects (upstream's `genericregistry.Store` and `etcd3.store`).
+//!
+//! Objects are `serde_json::Value`s stored as JSON under
+//! `<prefix>/<resource>/<namespace>/<name>` (`<prefix>/<resource>/<name>` when cluster-scoped).
+//! `metadata.resourceVersion` is never stored: it is the key's `mod_revision`, filled in on read.
+//! The per-resource strategy (status reset, generation, system fields) lives in [`prepare_create`]
+//! and [`prepare_update`].
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use kernel_store::{KeyValue, RangeRequest, Revision, Store};
+use rand::Rng;
+use serde_json::{json, Map, Value};
+
+use crate::resources::{ResourceDef, Subresource};
+use crate::status::{Error, Result, StatusCause};
+
+/// Storage of API objects over any [`Store`].
+#[derive(Clone)]
+pub struct Registry {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// Key prefix, `/registry` by default.
+    pub prefix: String,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("prefix", &self.prefix)
+            .finish()
+    }
+}
+
+/// One page of a list.
+#[derive(Debug, Default)]
+pub struct ListPage {
+    /// Matching objects, with `resourceVersion` set.
+    pub items: Vec<Value>,
+    /// The revision the list was read at (the list's `resourceVersion`).
+    pub revision: Revision,
+    /// Continue token, if more items follow.
+    pub continue_token: Option<String>,
+    /// Estimated items after this page (only without filtering).
+    pub remaining: Option<i64>,
+}
+
+/// What a list reads.
+#[derive(Default)]
+pub struct ListOptions<'a> {
+    /// Page size; 0 for everything.
+    pub limit: usize,
+    /// Continue token from a previous page.
+    pub continue_token: Option<&'a str>,
+    /// Exact revision to read at (`resourceVersionMatch=Exact`).
+    pub revision: Option<Revision>,
+    /// Keep only objects passing this filter.
+    pub filter: Option<&'a (dyn Fn(&Value) -> bool + Send + Sync)>,
+}
+
+impl Registry {
+    /// Storage of `def`'s objects under `prefix`.
+    pub fn new(store: Arc<dyn Store>, prefix: impl Into<String>) -> Self {
+        Registry {
+            store,
+            prefix: prefix.into(),
+        }
+    }
+
+    /// The key of one object.
+    pub fn key(&self, def: &ResourceDef, namespace: Option<&str>, name: &str) -> String {
+        match namespace.filter(|_| def.namespaced) {
+            Some(ns) => format!("{}/{}/{}/{}", self.prefix, def.storage, ns, name),
+            None => format!("{}/{}/{}", self.prefix, def.storage, name),
+        }
+    }
+
+    /// The key prefix of all objects of `def` (in `namespace`, if given), ending in `/`.
+    pub fn list_prefix(&self, def: &ResourceDef, namespace: Option<&str>) -> String {
+        match namespace.filter(|_| def.namespaced) {
+            Some(ns) => format!("{}/{}/{}/", self.prefix, def.storage, ns),
+            None => format!("{}/{}/", self.prefix, def.storage),
+        }
+    }
+
+    /// Reads one object.
+    pub async fn get(
+        &self,
+        def: &ResourceDef,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Value> {
+        let key = self.key(def, namespace, name);
+        match self.store.get(&key).await? {
+            Some(kv) => decode(&kv),
+            None => Err(not_found(def, name)),
+        }
+    }
+
+    /// Lists objects, a page at a time.
+    pub async fn list(
+        &self,
+        def: &ResourceDef,
+        namespace: Option<&str>,
+        options: ListOptions<'_>,
+    ) -> Result<ListPage> {
+        let prefix = self.list_prefix(def, namespace);
+        let (mut start, mut revision) = (None, options.revision);
+        if let Some(token) = options.continue_token.filter(|t| !t.is_empty()) {
+            let (rv, key) = decode_continue(token)?;
+            if !key.starts_with(&prefix) {
+                return Err(Error::bad_request(
+                    "continue key is not valid: key is not in the listed range",
+                ));
+            }
+            let compacted = self.store.compacted_revision().await?;
+            if rv < compacted {
+                return Err(Error::Gone(
+                    "The provided continue parameter is too old to display a consistent list result. \
+                     You can start a new list without the continue parameter."
+                        .into(),
+                ));
+            }
+            start = Some(key);
+            revision = Some(rv);
+        }
+        let mut page = ListPage::default();
+        loop {
+            let chunk = if options.limit == 0 {
+                0
+            } else {
+                (options.limit - page.items.len()).max(1)
+            };
+            let mut request = RangeRequest::prefix(&prefix).with_limit(chunk);
+            if let Some(start) = &start {
+                request = request.with_start_key(start.clone());
+            }
+            if let Some(rev) = revision {
+                request = request.with_revision(rev);
+            }
+            let response = self.store.range(request).await?;
+            revision = Some(response.revision);
+            page.revision = response.revision;
+            let last_key = response.kvs.last().map(|kv| kv.key.clone());
+            let returned = response.kvs.len();
+            for kv in &response.kvs {
+                let obj = decode(kv)?;
+                if options.filter.is_none_or(|f| f(&obj)) {
+                    page.items.push(obj);
+                }
+            }
+            if !response.more {
+                break;
+            }
+            let next = format!("{}\0", last_key.unwrap_or_default());
+            if options.limit > 0 && page.items.len() >= options.limit {
+                if options.filter.is_none() {
+                    page.remaining = Some((response.count - returned) as i64);
+                }
+                page.continue_token = Some(encode_continue(page.revision, &next));
+                break;
+            }
+            start = Some(next);
+        }
+        Ok(page)
+    }
+
+    /// Creates an object (its name must be set). Fails with AlreadyExists.
+    pub async fn create(&self, def: &ResourceDef, obj: &Value) -> Result<Value> {
+        let (namespace, name) = (namespace_of(obj), name_of(obj));
+        let key = self.key(def, namespace.as_deref(), &name);
+        match self.store.create(&key, encode(obj)?, 0).await {
+            Ok(kv) => with_revision(obj.clone(), kv.mod_revision),
+            Err(kernel_store::Error::AlreadyExists { .. }) => Err(Error::AlreadyExists {
+                resource: def.qualified(),
+                name,
+            }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Replaces an object if it is still at revision `expected`.
+    pub async fn update(
+        &self,
+        def: &ResourceDef,
+        obj: &Value,
+        expected: Revision,
+    ) -> Result<Value> {
+        let (namespace, name) = (namespace_of(obj), name_of(obj));
+        let key = self.key(def, namespace.as_deref(), &name);
+        match self.store.update(&key, encode(obj)?, expected, 0).await {
+            Ok(kv) => with_revision(obj.clone(), kv.mod_revision),
+            Err(kernel_store::Error::Conflict { .. }) => Err(conflict(def, &name)),
+            Err(kernel_store::Error::NotFound { .. }) => Err(not_found(def, &name)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Removes an object (if `expected` is given, only at that revision). Returns it as it was.
+    pub async fn delete(
+        &self,
+        def: &ResourceDef,
+        namespace: Option<&str>,
+        name: &str,
+        expected: Option<Revision>,
+    ) -> Result<Value> {
+        let key = self.key(def, namespace, name);
+        match self.store.delete(&key, expected).await {
+            Ok(kv) => decode(&kv),
+            Err(kernel_store::Error::Conflict { .. }) => Err(conflict(def, name)),
+            Err(kernel_store::Error::NotFound { .. }) => Err(not_found(def, name)),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// The NotFound error for `def`/`name`.
+pub fn not_found(def: &ResourceDef, name: &str) -> Error {
+    Error::NotFound {
+        resource: def.qualified(),
+        name: name.into(),
+    }
+}
+
+/// The optimistic-concurrency Conflict error for `def`/`name`.
+pub fn conflict(def: &ResourceDef, name: &str) -> Error {
+    Error::Conflict {
+        resource: def.qualified(),
+        name: name.into(),
+        message: "the object has been modified; please apply your changes to the latest version and try again"
+            .into(),
+    }
+}
+
+/// Parses a stored object and sets its `resourceVersion` to the key's `mod_revision`.
+pub fn decode(kv: &KeyValue) -> Result<Value> {
+    let obj: Value = serde_json::from_slice(&kv.value)
+        .map_err(|e| Error::internal(format!("stored object {} is corrupt: {e}", kv.key)))?;
+    with_revision(obj, kv.mod_revision)
+}
+
+fn with_revision(mut obj: Value, revision: Revision) -> Result<Value> {
+    meta_mut(&mut obj).insert("resourceVersion".into(), json!(revision.to_string()));
+    Ok(obj)
+}
+
+fn encode(obj: &Value) -> Result<Bytes> {
+    let mut obj = obj.clone();
+    meta_mut(&mut obj).remove("resourceVersion");
+    Ok(Bytes::from(
+        serde_json::to_vec(&obj).map_err(Error::internal)?,
+    ))
+}
+
+fn encode_continue(revision: Revision, start: &str) -> String {
+    let raw = json!({ "v": "meta.k8s.io/v1", "rv": revision, "start": start }).to_string();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+}
+
+fn decode_continue(token: &str) -> Result<(Revision, String)> {
+    let invalid = || {
+        Error::bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)")
+    };
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .map_err(|_| invalid())?;
+    let v: Value = serde_json::from_slice(&raw).map_err(|_| invalid())?;
+    match (v["rv"].as_i64(), v["start"].as_str()) {
+        (Some(rv), Some(start)) if rv > 0 => Ok((rv, start.to_owned())),
+        _ => Err(invalid()),
+    }
+}
+
+// === object metadata helpers ===
+
+/// `metadata` as a mutable map (created if missing or not an object).
+pub fn meta_mut(obj: &mut Value) -> &mut Map<String, Value> {
+    if !obj.is_object() {
+        *obj = json!({});
+    }
+    let map = obj.as_object_mut().expect("object");
+    let meta = map.entry("metadata").or_insert_with(|| json!({}));
+    if !meta.is_object() {
+        *meta = json!({});
+    }
+    meta.as_object_mut().expect("object")
+}
+
+/// `metadata.name`, or `""`.
+pub fn name_of(obj: &Value) -> String {
+    obj["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// `metadata.namespace`, if set.
+pub fn namespace_of(obj: &Value) -> Option<String> {
+    obj["metadata"]["namespace"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+/// `metadata.resourceVersion` as a revision, if set.
+pub fn revision_of(obj: &Value) -> Result<Option<Revision>> {
+    match obj["metadata"]["resourceVersion"].as_str() {
+        None | Some("") => Ok(None),
+        Some(rv) => rv
+            .parse::<Revision>()
+            .map(Some)
+            .map_err(|_| Error::bad_request(format!("invalid resourceVersion {rv:?}"))),
+    }
+}
+
+/// `metadata.labels` as a map.
+pub fn labels_of(obj: &Value) -> BTreeMap<String, String> {
+    obj["metadata"]["labels"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `metadata.finalizers`.
+pub fn finalizers_of(obj: &Value) -> Vec<String> {
+    obj["metadata"]["finalizers"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Now, as RFC 3339 with second precision (`metav1.Time`).
+pub fn now_rfc3339() -> String {
+    let now = jiff::Timestamp::now();
+    jiff::Timestamp::from_second(now.as_second())
+        .unwrap_or(now)
+        .to_string()
+}
+
+/// RFC 3339 `seconds` from now.
+pub fn rfc3339_in(seconds: i64) -> String {
+    let now = jiff::Timestamp::now().as_second() + seconds;
+    jiff::Timestamp::from_second(now)
+        .map(|t| t.to_string())
+        .unwrap_or_else(|_| now_rfc3339())
+}
+
+/// Upstream's `generateName` suffix: 5 characters from a consonant-and-digit alphabet.
+pub fn random_suffix() -> String {
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let mut rng = rand::thread_rng();
+    (0..5)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+// === strategy ===
+
+fn invalid(def: &ResourceDef, name: &str, causes: Vec<StatusCause>) -> Error {
+    Error::Invalid {
+        kind: def.kind.clone(),
+        group: def.group.clone(),
+        name: name.into(),
+        causes,
+    }
+}
+
+/// Checks `apiVersion`/`kind` of a request body against the resource and fills them in.
+pub fn check_type(def: &ResourceDef, obj: &mut Value) -> Result<()> {
+    let Some(map) = obj.as_object_mut() else {
+        return Err(Error::bad_request("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml"));
+    };
+    let api_version = def.api_version();
+    match map.get("apiVersion").and_then(Value::as_str) {
+        Some(v) if !v.is_empty() && v != api_version => {
+            return Err(Error::bad_request(format!(
+                "the API version in the data ({v}) does not match the expected API version ({api_version})"
+            )))
+        }
+        _ => {}
+    }
+    match map.get("kind").and_then(Value::as_str) {
+        Some(k) if !k.is_empty() && k != def.kind => {
+            return Err(Error::bad_request(format!(
+                "the kind in the data ({k}) does not match the expected kind ({})",
+                def.kind
+            )))
+        }
+        _ => {}
+    }
+    map.insert("apiVersion".into(), json!(api_version));
+    map.insert("kind".into(), json!(def.kind));
+    Ok(())
+}
+
+/// Decodes `obj` as its typed struct; a malformed object is a 400 as upstream reports it.
+pub fn typed_check(def: &ResourceDef, obj: &Value) -> Result<()> {
+    if let Some(check) = def.strategy.typed_check {
+        check(obj).map_err(|e| {
+            Error::bad_request(format!(
+                "{} in version \"{}\" cannot be handled as a {}: {e}",
+                def.kind, def.version, def.kind
+            ))
+        })?;
+    }
+    Ok(())
+}
+
+/// Runs validation (validation.rs) and turns field errors into a 422.
+pub fn validate(def: &ResourceDef, obj: &Value, old: Option<&Value>) -> Result<()> {
+    let name = name_of(obj);
+    let causes: Vec<StatusCause> = crate::validation::validate(&def.plural, obj, old)
+        .into_iter()
+        .map(StatusCause::from)
+        .collect();
+    if causes.is_empty() {
+        Ok(())
+    } else {
+        Err(invalid(def, &name, causes))
+    }
+}
+
+/// Sets system fields and resets what a create may not set (`PrepareForCreate` + `FillObjectMetaSystemFields`).
+pub fn prepare_create(def: &ResourceDef, obj: &mut Value, namespace: Option<&str>) -> Result<()> {
+    check_type(def, obj)?;
+    let meta = meta_mut(obj);
+    if def.namespaced {
+        let ns = namespace.unwrap_or("default");
+        match meta.get("namespace").and_then(Value::as_str) {
+            Some(given) if !given.is_empty() && given != ns => {
+                return Err(Error::bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                ))
+            }
+            _ => {
+                meta.insert("namespace".into(), json!(ns));
+            }
+        }
+    } else {
+        meta.remove("namespace");
+    }
+    if meta
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .is_empty()
+    {
+        if let Some(generate) = meta
+            .get("generateName")
+            .and_then(Value::as_str)
+            .filter(|g| !g.is_empty())
+        {
+            let name = format!("{generate}{}", random_suffix());
+            meta.insert("name".into(), json!(name));
+        }
+    }
+    if meta
+        .get("resourceVersion")
+        .and_then(Value::as_str)
+        .is_some_and(|rv| !rv.is_empty())
+    {
+        return Err(Error::bad_request(
+            "resourceVersion should not be set on objects to be created",
+        ));
+    }
+    meta.remove("resourceVersion");
+    meta.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
+    meta.insert("creationTimestamp".into(), json!(now_rfc3339()));
+    meta.remove("deletionTimestamp");
+    meta.remove("deletionGracePeriodSeconds");
+    meta.remove("selfLink");
+    if def.strategy.generation {
+        meta.insert("generation".into(), json!(1));
+    } else {
+        meta.remove("generation");
+    }
+    if def.has(Subresource::Status) && !def.strategy.keep_status_on_create {
+        let status = match def.kind.as_str() {
+            "Pod" if def.group.is_empty() => {
+                json!({ "phase": "Pending", "qosClass": pod_qos_class(obj) })
+            }
+            _ => json!({}),
+        };
+        obj["status"] = status;
+    }
+    kind_specific_create(def, obj);
+    Ok(())
+}
+
+fn kind_specific_create(def: &ResourceDef, obj: &mut Value) {
+    if !def.group.is_empty() {
+        return;
+    }
+    if def.kind == "Namespace" {
+        obj["status"] = json!({ "phase": "Active" });
+        let finalizers = &mut obj["spec"]["finalizers"];
+        if !finalizers
+            .as_array()
+            .is_some_and(|f| f.iter().any(|v| v == "kubernetes"))
+        {
+            *finalizers = json!(["kubernetes"]);
+        }
+    }
+}
+
+/// Upstream's QoS class of a pod: Guaranteed, Burstable or BestEffort.
+pub fn pod_qos_class(pod: &Value) -> &'static str {
+    let containers: Vec<&Value> = ["containers", "initContainers"]
+        .iter()
+        .filter_map(|k| pod["spec"][k].as_array())
+        .flatten()
+        .collect();
+    let mut any = false;
+    let mut guaranteed = true;
+    for c in &containers {
+        let requests = c["resources"]["requests"].as_object();
+        let limits = c["resources"]["limits"].as_object();
+        if requests.is_some_and(|r| !r.is_empty()) || limits.is_some_and(|l| !l.is_empty()) {
+            any = true;
+        }
+        for res in ["cpu", "memory"] {
+            let limit = limits.and_then(|l| l.get(res));
+            let request = requests.and_then(|r| r.get(res)).or(limit);
+            if limit.is_none() || request != limit {
+                guaranteed = false;
+            }
+        }
+    }
+    match (any, guaranteed) {
+        (false, _) => "BestEffort",
+        (true, true) => "Guaranteed",
+        (true, false) => "Burstable",
+    }
+}
+
+/// Carries system fields over from `old`, keeps the status (main resource) or everything but
+/// the status (status subresource), and bumps the generation (`PrepareForUpdate`).
+pub fn prepare_update(
+    def: &ResourceDef,
+    new: &mut Value,
+    old: &Value,
+    subresource: Option<Subresource>,
+) -> Result<()> {
+    check_type(def, new)?;
+    let name = name_of(old);
+    let given_name = name_of(new);
+    if !given_name.is_empty() && given_name != name {
+        return Err(Error::bad_request(format!(
+            "the name of the object ({given_name}) does not match the name on the URL ({name})"
+        )));
+    }
+    if let (Some(given), Some(ns)) = (namespace_of(new), namespace_of(old)) {
+        if given != ns {
+            return Err(Error::bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request",
+            ));
+        }
+    }
+    if subresource == Some(Subresource::Status) {
+        let status = new.get("status").cloned();
+        let rv = new["metadata"]["resourceVersion"].clone();
+        let managed = new["metadata"]["managedFields"].clone();
+        *new = old.clone();
+        match status {
+            Some(s) => new["status"] = s,
+            None => {
+                if let Some(m) = new.as_object_mut() {
+                    m.remove("status");
+                }
+            }
+        }
+        let meta = meta_mut(new);
+        meta.insert("resourceVersion".into(), rv);
+        if !managed.is_null() {
+            meta.insert("managedFields".into(), managed);
+        }
+        return Ok(());
+    }
+    let old_meta = old["metadata"].as_object().cloned().unwrap_or_default();
+    let meta = meta_mut(new);
+    for field in [
+        "name",
+        "namespace",
+        "uid",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "generation",
+    ] {
+        match old_meta.get(field) {
+            Some(v) => meta.insert(field.into(), v.clone()),
+            None => meta.remove(field),
+        };
+    }
+    meta.remove("selfLink");
+    if def.has(Subresource::Status) {
+        match old.get("status") {
+            Some(s) => new["status"] = s.clone(),
+            None => {
+                if let Some(m) = new.as_object_mut() {
+                    m.remove("status");
+                }
+            }
+        }
+    }
+    if def.strategy.generation {
+        let strip = |v: &Value| {
+            let mut v = v.clone();
+            if let Some(m) = v.as_object_mut() {
+                for field in ["metadata", "status", "apiVersion", "kind"] {
+                    m.remove(field);
+                }
+            }
+            v
+        };
+        let mut changed = strip(new) != strip(old);
+        if def.strategy.generation_on_annotations {
+            changed |= new["metadata"]["annotations"] != old["metadata"]["annotations"];
+        }
+        if changed {
+            let generation = old["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
+            meta_mut(new).insert("generation".into(), json!(generation));
+        }
+    }
+    Ok(())
+}
+
+/// True if the object is marked for deletion and nothing holds it any more.
+pub fn should_delete_now(obj: &Value) -> bool {
+    !obj["metadata"]["deletionTimestamp"].is_null()
+        && finalizers_of(obj).is_empty()
+        && obj["metadata"]["deletionGracePeriodSeconds"]
+            .as_i64()
+            .unwrap_or(0)
+            == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn continue_tokens_round_trip() {
+        let token = encode_continue(42, "/registry/pods/default/b\0");
+        assert_eq!(
+            decode_continue(&token).unwrap(),
+            (42, "/registry/pods/default/b\0".into())
+        );
+        assert!(decode_continue("garbage!").is_err());
+    }
+
+    #[test]
+    fn qos_classes() {
+        assert_eq!(
+            pod_qos_class(&json!({"spec":{"containers":[{"name":"a"}]}})),
+            "BestEffort"
+        );
+        let g =
+            json!({"spec":{"containers":[{"resources":{"limits":{"cpu":"1","memory":"1Gi"}}}]}});
+        assert_eq!(pod_qos_class(&g), "Guaranteed");
+        let b = json!({"spec":{"containers":[{"resources":{"requests":{"cpu":"1"}}}]}});
+        assert_eq!(pod_qos_class(&b), "Burstable");
+    }
+
+    #[test]
+    fn generation_bumps_on_spec_only() {
+        let def = ResourceDef::new("apps/v1", "Deployment", "deployments", true).generation();
+        let old = json!({"metadata":{"name":"a","generation":1},"spec":{"replicas":1}});
+        let mut same = json!({"metadata":{"name":"a","labels":{"x":"y"}},"spec":{"replicas":1}});
+        prepare_update(&def, &mut same, &old, None).unwrap();
+        assert_eq!(same["metadata"]["generation"], 1);
+        let mut bumped = json!({"metadata":{"name":"a"},"spec":{"replicas":2}});
+        prepare_update(&def, &mut bumped, &old, None).unwrap();
+        assert_eq!(bumped["metadata"]["generation"], 2);
+    }
+}

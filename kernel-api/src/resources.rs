@@ -1,0 +1,516 @@
+//! The resource declarations: one [`ResourceDef`] per served resource.
+//!
+//! Routing, discovery, storage keys and strategies are all derived from this table, so serving a
+//! new resource is one entry in [`builtin`] (or, at run time, [`Resources::insert`], which is how
+//! CustomResourceDefinitions would be served).
+
+use std::sync::{Arc, RwLock};
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// A subresource a resource serves, besides the main resource.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Subresource {
+    /// `…/status`: get, update and patch the status only.
+    Status,
+    /// `…/scale`: an `autoscaling/v1` `Scale` view of `spec.replicas`.
+    Scale,
+    /// `pods/binding`: assigns a pod to a node.
+    Binding,
+    /// `pods/eviction`: deletes a pod (policy/v1 `Eviction`).
+    Eviction,
+    /// `namespaces/finalize`: updates `spec.finalizers`.
+    Finalize,
+}
+
+impl Subresource {
+    /// The path segment (`status`, `scale`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            Subresource::Status => "status",
+            Subresource::Scale => "scale",
+            Subresource::Binding => "binding",
+            Subresource::Eviction => "eviction",
+            Subresource::Finalize => "finalize",
+        }
+    }
+
+    /// Parses a path segment.
+    pub fn parse(segment: &str) -> Option<Self> {
+        Some(match segment {
+            "status" => Subresource::Status,
+            "scale" => Subresource::Scale,
+            "binding" => Subresource::Binding,
+            "eviction" => Subresource::Eviction,
+            "finalize" => Subresource::Finalize,
+            _ => return None,
+        })
+    }
+}
+
+/// A check that an object decodes as its typed Kubernetes struct (malformed objects get 400).
+pub type TypedCheck = fn(&Value) -> Result<(), String>;
+
+/// Per-resource behaviour of the generic registry (upstream's `RESTCreateStrategy` and friends).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Strategy {
+    /// Maintain `metadata.generation`: 1 on create, +1 when anything but metadata and status changes.
+    pub generation: bool,
+    /// Also bump the generation when annotations change (Deployments do).
+    pub generation_on_annotations: bool,
+    /// Keep `status` given on create (Nodes); otherwise a resource with a status subresource
+    /// starts with an empty status.
+    pub keep_status_on_create: bool,
+    /// Graceful deletion: deletes set `deletionTimestamp` and wait for a delete with grace 0
+    /// (Pods bound to a node).
+    pub graceful_delete: bool,
+    /// Decode check against the k8s-openapi type, when one exists.
+    pub typed_check: Option<TypedCheck>,
+    /// The OpenAPI schema of the kind, when one is known (served at `/openapi/v2` and `/openapi/v3`).
+    pub schema: Option<crate::openapi::SchemaFn>,
+}
+
+/// One served resource: everything routing, discovery and storage need to know.
+#[derive(Clone, Debug)]
+pub struct ResourceDef {
+    /// API group, `""` for core.
+    pub group: String,
+    /// API version (`v1`).
+    pub version: String,
+    /// Kind (`Pod`).
+    pub kind: String,
+    /// Plural resource name, the path segment (`pods`).
+    pub plural: String,
+    /// Singular name (`pod`).
+    pub singular: String,
+    /// Short names (`po`).
+    pub short_names: Vec<String>,
+    /// Categories (`all`).
+    pub categories: Vec<String>,
+    /// Namespaced or cluster-scoped.
+    pub namespaced: bool,
+    /// Served subresources.
+    pub subresources: Vec<Subresource>,
+    /// Storage behaviour.
+    pub strategy: Strategy,
+    /// Key segment under the store prefix (`pods`, or `<group>/<plural>` for custom resources).
+    pub storage: String,
+}
+
+fn typed<K: DeserializeOwned>(value: &Value) -> Result<(), String> {
+    K::deserialize(value).map(|_| ()).map_err(|e| e.to_string())
+}
+
+impl ResourceDef {
+    /// A resource in `group_version` (`"v1"` or `"apps/v1"`) with defaults: no short names or
+    /// categories, no subresources, generic strategy.
+    pub fn new(group_version: &str, kind: &str, plural: &str, namespaced: bool) -> Self {
+        let (group, version) = match group_version.split_once('/') {
+            Some((g, v)) => (g, v),
+            None => ("", group_version),
+        };
+        ResourceDef {
+            group: group.into(),
+            version: version.into(),
+            kind: kind.into(),
+            plural: plural.into(),
+            singular: kind.to_ascii_lowercase(),
+            short_names: Vec::new(),
+            categories: Vec::new(),
+            namespaced,
+            subresources: Vec::new(),
+            strategy: Strategy::default(),
+            storage: plural.into(),
+        }
+    }
+
+    /// Sets short names.
+    pub fn short(mut self, names: &[&str]) -> Self {
+        self.short_names = names.iter().map(|s| s.to_string()).collect();
+        self
+    }
+
+    /// Sets categories.
+    pub fn categories(mut self, names: &[&str]) -> Self {
+        self.categories = names.iter().map(|s| s.to_string()).collect();
+        self
+    }
+
+    /// Adds subresources.
+    pub fn with(mut self, subresources: &[Subresource]) -> Self {
+        self.subresources.extend_from_slice(subresources);
+        self
+    }
+
+    /// Maintains `metadata.generation`.
+    pub fn generation(mut self) -> Self {
+        self.strategy.generation = true;
+        self
+    }
+
+    /// Checks objects by decoding them as `K`.
+    pub fn typed<K: DeserializeOwned + schemars::JsonSchema>(mut self) -> Self {
+        self.strategy.typed_check = Some(typed::<K>);
+        self.strategy.schema = Some(crate::openapi::schema_of::<K>);
+        self
+    }
+
+    /// Sets the storage key segment.
+    pub fn storage(mut self, storage: &str) -> Self {
+        self.storage = storage.into();
+        self
+    }
+
+    /// `apps/v1` or `v1`.
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.clone()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+
+    /// `deployments.apps` or `pods`, as used in error messages.
+    pub fn qualified(&self) -> String {
+        if self.group.is_empty() {
+            self.plural.clone()
+        } else {
+            format!("{}.{}", self.plural, self.group)
+        }
+    }
+
+    /// True if `sub` is served.
+    pub fn has(&self, sub: Subresource) -> bool {
+        self.subresources.contains(&sub)
+    }
+
+    /// The `List` kind (`PodList`).
+    pub fn list_kind(&self) -> String {
+        format!("{}List", self.kind)
+    }
+}
+
+/// The built-in resources, as kube-apiserver v1.33 serves them.
+pub fn builtin() -> Vec<ResourceDef> {
+    use k8s_openapi::api::{
+        apps::v1 as apps, autoscaling::v2 as autoscaling, batch::v1 as batch,
+        coordination::v1 as coordination, core::v1 as core, discovery::v1 as discovery,
+        events::v1 as events, networking::v1 as networking, policy::v1 as policy, rbac::v1 as rbac,
+        scheduling::v1 as scheduling, storage::v1 as storage,
+    };
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1 as apiext;
+    use Subresource::*;
+    vec![
+        // core/v1
+        ResourceDef::new("v1", "Pod", "pods", true)
+            .short(&["po"])
+            .categories(&["all"])
+            .with(&[Status, Binding, Eviction])
+            .generation()
+            .graceful()
+            .typed::<core::Pod>(),
+        ResourceDef::new("v1", "Node", "nodes", false)
+            .short(&["no"])
+            .with(&[Status])
+            .keep_status()
+            .typed::<core::Node>(),
+        ResourceDef::new("v1", "Namespace", "namespaces", false)
+            .short(&["ns"])
+            .with(&[Status, Finalize])
+            .typed::<core::Namespace>(),
+        ResourceDef::new("v1", "Service", "services", true)
+            .short(&["svc"])
+            .categories(&["all"])
+            .with(&[Status])
+            .typed::<core::Service>(),
+        ResourceDef::new("v1", "Endpoints", "endpoints", true)
+            .short(&["ep"])
+            .typed::<core::Endpoints>(),
+        ResourceDef::new("v1", "ConfigMap", "configmaps", true)
+            .short(&["cm"])
+            .typed::<core::ConfigMap>(),
+        ResourceDef::new("v1", "Secret", "secrets", true).typed::<core::Secret>(),
+        ResourceDef::new("v1", "ServiceAccount", "serviceaccounts", true)
+            .short(&["sa"])
+            .typed::<core::ServiceAccount>(),
+        ResourceDef::new("v1", "Event", "events", true)
+            .short(&["ev"])
+            .typed::<core::Event>(),
+        ResourceDef::new("v1", "PersistentVolume", "persistentvolumes", false)
+            .short(&["pv"])
+            .with(&[Status])
+            .typed::<core::PersistentVolume>(),
+        ResourceDef::new(
+            "v1",
+            "PersistentVolumeClaim",
+            "persistentvolumeclaims",
+            true,
+        )
+        .short(&["pvc"])
+        .with(&[Status])
+        .typed::<core::PersistentVolumeClaim>(),
+        ResourceDef::new("v1", "PodTemplate", "podtemplates", true).typed::<core::PodTemplate>(),
+        ResourceDef::new(
+            "v1",
+            "ReplicationController",
+            "replicationcontrollers",
+            true,
+        )
+        .short(&["rc"])
+        .categories(&["all"])
+        .with(&[Status, Scale])
+        .generation()
+        .typed::<core::ReplicationController>(),
+        ResourceDef::new("v1", "ResourceQuota", "resourcequotas", true)
+            .short(&["quota"])
+            .with(&[Status])
+            .typed::<core::ResourceQuota>(),
+        ResourceDef::new("v1", "LimitRange", "limitranges", true)
+            .short(&["limits"])
+            .typed::<core::LimitRange>(),
+        // apps/v1
+        ResourceDef::new("apps/v1", "Deployment", "deployments", true)
+            .short(&["deploy"])
+            .categories(&["all"])
+            .with(&[Status, Scale])
+            .generation()
+            .generation_on_annotations()
+            .typed::<apps::Deployment>(),
+        ResourceDef::new("apps/v1", "ReplicaSet", "replicasets", true)
+            .short(&["rs"])
+            .categories(&["all"])
+            .with(&[Status, Scale])
+            .generation()
+            .typed::<apps::ReplicaSet>(),
+        ResourceDef::new("apps/v1", "DaemonSet", "daemonsets", true)
+            .short(&["ds"])
+            .categories(&["all"])
+            .with(&[Status])
+            .generation()
+            .typed::<apps::DaemonSet>(),
+        ResourceDef::new("apps/v1", "StatefulSet", "statefulsets", true)
+            .short(&["sts"])
+            .categories(&["all"])
+            .with(&[Status, Scale])
+            .generation()
+            .typed::<apps::StatefulSet>(),
+        ResourceDef::new("apps/v1", "ControllerRevision", "controllerrevisions", true)
+            .typed::<apps::ControllerRevision>(),
+        // batch/v1
+        ResourceDef::new("batch/v1", "Job", "jobs", true)
+            .categories(&["all"])
+            .with(&[Status])
+            .generation()
+            .typed::<batch::Job>(),
+        ResourceDef::new("batch/v1", "CronJob", "cronjobs", true)
+            .short(&["cj"])
+            .categories(&["all"])
+            .with(&[Status])
+            .generation()
+            .typed::<batch::CronJob>(),
+        // autoscaling/v2
+        ResourceDef::new(
+            "autoscaling/v2",
+            "HorizontalPodAutoscaler",
+            "horizontalpodautoscalers",
+            true,
+        )
+        .short(&["hpa"])
+        .categories(&["all"])
+        .with(&[Status])
+        .typed::<autoscaling::HorizontalPodAutoscaler>(),
+        // discovery.k8s.io/v1
+        ResourceDef::new(
+            "discovery.k8s.io/v1",
+            "EndpointSlice",
+            "endpointslices",
+            true,
+        )
+        .typed::<discovery::EndpointSlice>(),
+        // networking.k8s.io/v1
+        ResourceDef::new("networking.k8s.io/v1", "Ingress", "ingresses", true)
+            .short(&["ing"])
+            .with(&[Status])
+            .generation()
+            .typed::<networking::Ingress>(),
+        ResourceDef::new(
+            "networking.k8s.io/v1",
+            "IngressClass",
+            "ingressclasses",
+            false,
+        )
+        .typed::<networking::IngressClass>(),
+        ResourceDef::new(
+            "networking.k8s.io/v1",
+            "NetworkPolicy",
+            "networkpolicies",
+            true,
+        )
+        .short(&["netpol"])
+        .generation()
+        .typed::<networking::NetworkPolicy>(),
+        // coordination.k8s.io/v1
+        ResourceDef::new("coordination.k8s.io/v1", "Lease", "leases", true)
+            .typed::<coordination::Lease>(),
+        // rbac.authorization.k8s.io/v1
+        ResourceDef::new("rbac.authorization.k8s.io/v1", "Role", "roles", true)
+            .typed::<rbac::Role>(),
+        ResourceDef::new(
+            "rbac.authorization.k8s.io/v1",
+            "ClusterRole",
+            "clusterroles",
+            false,
+        )
+        .typed::<rbac::ClusterRole>(),
+        ResourceDef::new(
+            "rbac.authorization.k8s.io/v1",
+            "RoleBinding",
+            "rolebindings",
+            true,
+        )
+        .typed::<rbac::RoleBinding>(),
+        ResourceDef::new(
+            "rbac.authorization.k8s.io/v1",
+            "ClusterRoleBinding",
+            "clusterrolebindings",
+            false,
+        )
+        .typed::<rbac::ClusterRoleBinding>(),
+        // scheduling.k8s.io/v1
+        ResourceDef::new(
+            "scheduling.k8s.io/v1",
+            "PriorityClass",
+            "priorityclasses",
+            false,
+        )
+        .short(&["pc"])
+        .typed::<scheduling::PriorityClass>(),
+        // storage.k8s.io/v1
+        ResourceDef::new("storage.k8s.io/v1", "StorageClass", "storageclasses", false)
+            .short(&["sc"])
+            .typed::<storage::StorageClass>(),
+        // apiextensions.k8s.io/v1
+        ResourceDef::new(
+            "apiextensions.k8s.io/v1",
+            "CustomResourceDefinition",
+            "customresourcedefinitions",
+            false,
+        )
+        .short(&["crd", "crds"])
+        .categories(&["api-extensions"])
+        .with(&[Status])
+        .generation()
+        .storage("apiextensions.k8s.io/customresourcedefinitions")
+        .typed::<apiext::CustomResourceDefinition>(),
+        // events.k8s.io/v1 (stored apart from core events: no conversion between the two yet)
+        ResourceDef::new("events.k8s.io/v1", "Event", "events", true)
+            .short(&["ev"])
+            .storage("events.k8s.io/events")
+            .typed::<events::Event>(),
+        // policy/v1
+        ResourceDef::new(
+            "policy/v1",
+            "PodDisruptionBudget",
+            "poddisruptionbudgets",
+            true,
+        )
+        .short(&["pdb"])
+        .with(&[Status])
+        .generation()
+        .typed::<policy::PodDisruptionBudget>(),
+    ]
+}
+
+impl ResourceDef {
+    fn graceful(mut self) -> Self {
+        self.strategy.graceful_delete = true;
+        self
+    }
+
+    fn keep_status(mut self) -> Self {
+        self.strategy.keep_status_on_create = true;
+        self
+    }
+
+    fn generation_on_annotations(mut self) -> Self {
+        self.strategy.generation_on_annotations = true;
+        self
+    }
+}
+
+/// The set of served resources; shared, and extensible at run time.
+#[derive(Debug, Default)]
+pub struct Resources {
+    defs: RwLock<Vec<Arc<ResourceDef>>>,
+}
+
+impl Resources {
+    /// The built-in resources.
+    pub fn builtin() -> Self {
+        Resources {
+            defs: RwLock::new(builtin().into_iter().map(Arc::new).collect()),
+        }
+    }
+
+    /// Adds (or replaces, by group/version/plural) a resource.
+    pub fn insert(&self, def: ResourceDef) {
+        let mut defs = self.defs.write().unwrap_or_else(|e| e.into_inner());
+        defs.retain(|d| {
+            !(d.group == def.group && d.version == def.version && d.plural == def.plural)
+        });
+        defs.push(Arc::new(def));
+    }
+
+    /// Looks a resource up by group, version and plural.
+    pub fn get(&self, group: &str, version: &str, plural: &str) -> Option<Arc<ResourceDef>> {
+        self.all()
+            .into_iter()
+            .find(|d| d.group == group && d.version == version && d.plural == plural)
+    }
+
+    /// The resource of a kind in a group (any version).
+    pub fn by_kind(&self, group: &str, kind: &str) -> Option<Arc<ResourceDef>> {
+        self.all()
+            .into_iter()
+            .find(|d| d.group == group && d.kind == kind)
+    }
+
+    /// Every served resource.
+    pub fn all(&self) -> Vec<Arc<ResourceDef>> {
+        self.defs.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Served groups in order of first appearance, each with its versions.
+    pub fn groups(&self) -> Vec<(String, Vec<String>)> {
+        let mut out: Vec<(String, Vec<String>)> = Vec::new();
+        for d in self.all() {
+            match out.iter_mut().find(|(g, _)| *g == d.group) {
+                Some((_, versions)) => {
+                    if !versions.contains(&d.version) {
+                        versions.push(d.version.clone());
+                    }
+                }
+                None => out.push((d.group.clone(), vec![d.version.clone()])),
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_consistent() {
+        let resources = Resources::builtin();
+        let pods = resources.get("", "v1", "pods").unwrap();
+        assert_eq!(pods.short_names, vec!["po"]);
+        assert!(pods.has(Subresource::Binding));
+        let deploy = resources.get("apps", "v1", "deployments").unwrap();
+        assert_eq!(deploy.qualified(), "deployments.apps");
+        assert!(deploy.strategy.generation_on_annotations);
+        assert!(resources.groups().iter().any(|(g, _)| g == "policy"));
+    }
+}

@@ -1,0 +1,582 @@
+//! [`ApiServer`]: the tower `Service` (in-process use) and the HTTPS listener (`bind`/`serve`).
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{header, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Limited};
+use kernel_store::Store;
+use serde_json::{json, Value};
+use tokio::sync::Notify;
+use tower::util::BoxCloneSyncService;
+use tower::{Service, ServiceExt};
+use tracing::Instrument;
+
+use crate::admission::Admission;
+use crate::auth::UserInfo;
+use crate::discovery;
+use crate::handlers::{self, error_response, full, json_response, parse_query, Body, RequestInfo};
+use crate::openapi::OpenApiDocs;
+use crate::registry::{name_of, revision_of, ListOptions, Registry};
+use crate::resources::Resources;
+use crate::status::{Error, Result};
+use crate::tls::TlsMaterial;
+use crate::watch_cache::WatchCache;
+
+/// The Kubernetes version this server reports and behaves like.
+pub const GIT_VERSION: &str = "v1.33.0";
+
+/// Bodies larger than this are refused with 413 (upstream's 3 MiB limit).
+pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
+
+/// State shared by every request.
+pub struct Shared {
+    /// Served resources.
+    pub resources: Arc<Resources>,
+    /// Object storage.
+    pub registry: Registry,
+    /// The watch cache.
+    pub watch_cache: WatchCache,
+    /// Admission plugins.
+    pub admission: Arc<dyn Admission>,
+    /// Wakes the built-in namespace finalizer.
+    pub namespace_wakeup: Notify,
+    /// Request counters for `/metrics`.
+    pub metrics: Metrics,
+    /// Serving TLS material.
+    pub tls: TlsMaterial,
+    /// The admin bearer token written into kubeconfigs.
+    pub token: String,
+    /// The last address `bind` listened on.
+    pub bound: Mutex<Option<SocketAddr>>,
+    openapi: OnceLock<OpenApiDocs>,
+}
+
+impl Shared {
+    /// Assembles the state.
+    pub(crate) fn new(
+        resources: Arc<Resources>,
+        registry: Registry,
+        watch_cache_capacity: usize,
+        admission: Arc<dyn Admission>,
+        tls: TlsMaterial,
+        token: String,
+    ) -> Self {
+        Shared {
+            resources,
+            watch_cache: WatchCache::new(registry.clone(), watch_cache_capacity),
+            registry,
+            admission,
+            namespace_wakeup: Notify::new(),
+            metrics: Metrics::default(),
+            tls,
+            token,
+            bound: Mutex::new(None),
+            openapi: OnceLock::new(),
+        }
+    }
+
+    fn openapi(&self) -> &OpenApiDocs {
+        self.openapi.get_or_init(|| {
+            let defs: Vec<_> = self.resources.all().iter().map(|d| (**d).clone()).collect();
+            crate::openapi::build(&defs, GIT_VERSION)
+        })
+    }
+}
+
+/// `apiserver_request_total` counters.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    requests: Mutex<BTreeMap<(String, String, String, u16), u64>>,
+}
+
+impl Metrics {
+    fn record(&self, verb: &str, group: &str, resource: &str, code: u16) {
+        let mut map = self.requests.lock().unwrap_or_else(|e| e.into_inner());
+        *map.entry((verb.to_uppercase(), group.into(), resource.into(), code))
+            .or_default() += 1;
+    }
+
+    /// Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let map = self.requests.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = String::from(
+            "# HELP apiserver_request_total Counter of apiserver requests broken out for each verb, group, resource and HTTP response code.\n# TYPE apiserver_request_total counter\n",
+        );
+        for ((verb, group, resource, code), n) in map.iter() {
+            out.push_str(&format!(
+                "apiserver_request_total{{code=\"{code}\",group=\"{group}\",resource=\"{resource}\",verb=\"{verb}\"}} {n}\n"
+            ));
+        }
+        out
+    }
+}
+
+/// The innermost service: routes an authenticated, authorized request.
+#[derive(Clone)]
+pub(crate) struct Router {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl Service<Request<Bytes>> for Router {
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future =
+        Pin<Box<dyn Future<Output = std::result::Result<Response<Body>, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<std::result::Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<Bytes>) -> Self::Future {
+        let shared = self.shared.clone();
+        Box::pin(async move {
+            let (parts, body) = request.into_parts();
+            let query = parse_query(parts.uri.query());
+            let info = parts
+                .extensions
+                .get::<RequestInfo>()
+                .cloned()
+                .unwrap_or_else(|| RequestInfo::parse(&parts.method, parts.uri.path(), &query));
+            let user = parts
+                .extensions
+                .get::<UserInfo>()
+                .cloned()
+                .unwrap_or_default();
+            let result = if info.is_resource_request {
+                handlers::handle_resource(
+                    shared.clone(),
+                    info.clone(),
+                    query,
+                    parts.headers,
+                    body,
+                    user,
+                )
+                .await
+            } else {
+                non_resource(&shared, &parts.method, parts.uri.path(), &parts.headers)
+            };
+            let response = result.unwrap_or_else(|e| error_response(&e));
+            if info.is_resource_request {
+                shared.metrics.record(
+                    &info.verb,
+                    &info.api_group,
+                    &info.resource,
+                    response.status().as_u16(),
+                );
+            }
+            Ok(response)
+        })
+    }
+}
+
+fn text(code: StatusCode, body: impl Into<Bytes>, content_type: &str) -> Response<Body> {
+    Response::builder()
+        .status(code)
+        .header(header::CONTENT_TYPE, content_type)
+        .body(full(body))
+        .unwrap_or_else(|_| Response::new(full(Bytes::new())))
+}
+
+fn non_resource(
+    shared: &Shared,
+    method: &Method,
+    path: &str,
+    headers: &http::HeaderMap,
+) -> Result<Response<Body>> {
+    if method != Method::GET && method != Method::HEAD {
+        return Err(Error::MethodNotAllowed(format!(
+            "the server does not allow {method} on {path}"
+        )));
+    }
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let aggregated = discovery::wants_aggregated(accept);
+    let resources = &shared.resources;
+    let trimmed = path.trim_end_matches('/');
+    let parts: Vec<&str> = trimmed.split('/').filter(|s| !s.is_empty()).collect();
+    let found = |v: Option<Value>| {
+        v.map(|v| json_response(StatusCode::OK, &v))
+            .ok_or(Error::NoRoute)
+    };
+    match parts.as_slice() {
+        [p, ..] if matches!(*p, "healthz" | "livez" | "readyz") => {
+            Ok(text(StatusCode::OK, "ok", "text/plain; charset=utf-8"))
+        }
+        ["version"] => Ok(json_response(StatusCode::OK, &version_info())),
+        ["metrics"] => Ok(text(
+            StatusCode::OK,
+            shared.metrics.render(),
+            "text/plain; version=0.0.4",
+        )),
+        ["api"] if aggregated => {
+            let mut r = json_response(StatusCode::OK, &discovery::aggregated(resources, true));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                discovery::AGGREGATED_CONTENT_TYPE.parse().expect("valid"),
+            );
+            Ok(r)
+        }
+        ["apis"] if aggregated => {
+            let mut r = json_response(StatusCode::OK, &discovery::aggregated(resources, false));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                discovery::AGGREGATED_CONTENT_TYPE.parse().expect("valid"),
+            );
+            Ok(r)
+        }
+        ["api"] => Ok(json_response(StatusCode::OK, &discovery::api_versions())),
+        ["apis"] => Ok(json_response(
+            StatusCode::OK,
+            &discovery::api_group_list(resources),
+        )),
+        ["api", version] => found(discovery::api_resource_list(resources, "", version)),
+        ["apis", group] => found(discovery::api_group(resources, group)),
+        ["apis", group, version] => found(discovery::api_resource_list(resources, group, version)),
+        ["openapi", "v2"] => {
+            if accept.contains("protobuf") && !accept.contains("json") {
+                return Err(Error::NotAcceptable(
+                    "only application/json is supported".into(),
+                ));
+            }
+            Ok(text(
+                StatusCode::OK,
+                shared.openapi().v2.clone(),
+                "application/json",
+            ))
+        }
+        ["openapi", "v3"] => Ok(text(
+            StatusCode::OK,
+            shared.openapi().v3_index.clone(),
+            "application/json",
+        )),
+        ["openapi", "v3", rest @ ..] => match shared.openapi().v3_document(&rest.join("/")) {
+            Some(doc) => Ok(text(StatusCode::OK, doc.clone(), "application/json")),
+            None => Err(Error::NoRoute),
+        },
+        [] => {
+            let paths = [
+                "/api",
+                "/api/v1",
+                "/apis",
+                "/healthz",
+                "/livez",
+                "/metrics",
+                "/openapi/v2",
+                "/openapi/v3",
+                "/readyz",
+                "/version",
+            ];
+            Ok(json_response(StatusCode::OK, &json!({ "paths": paths })))
+        }
+        _ => Err(Error::NoRoute),
+    }
+}
+
+/// The `/version` answer.
+pub fn version_info() -> Value {
+    json!({
+        "major": "1",
+        "minor": "33",
+        "gitVersion": GIT_VERSION,
+        "gitCommit": "0000000000000000000000000000000000000000",
+        "gitTreeState": "clean",
+        "buildDate": "2025-04-23T00:00:00Z",
+        "goVersion": "go1.24.2",
+        "compiler": "gc",
+        "platform": format!("{}/{}", std::env::consts::OS, if cfg!(target_arch = "x86_64") { "amd64" } else { std::env::consts::ARCH }),
+    })
+}
+
+/// The API server: a cloneable tower `Service<http::Request<B>>`.
+///
+/// Use it in-process with `kube::Client::new(server.clone(), "default")`, or put it on the
+/// network with [`ApiServer::bind`] / [`ApiServer::serve`]. Build it with
+/// [`ApiServer::builder`](crate::ApiServer::builder).
+#[derive(Clone)]
+pub struct ApiServer {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) chain: BoxCloneSyncService<Request<Bytes>, Response<Body>, Infallible>,
+}
+
+impl std::fmt::Debug for ApiServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiServer")
+            .field("registry", &self.shared.registry)
+            .finish()
+    }
+}
+
+impl<B> Service<Request<B>> for ApiServer
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future =
+        Pin<Box<dyn Future<Output = std::result::Result<Response<Body>, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<std::result::Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let chain = self.chain.clone();
+        let span = tracing::info_span!("request", method = %request.method(), path = %request.uri().path());
+        Box::pin(
+            async move {
+                let (parts, body) = request.into_parts();
+                let bytes = match Limited::new(body, MAX_BODY_BYTES).collect().await {
+                    Ok(collected) => collected.to_bytes(),
+                    Err(e) => {
+                        let error = if e
+                            .downcast_ref::<http_body_util::LengthLimitError>()
+                            .is_some()
+                        {
+                            Error::RequestEntityTooLarge(
+                                "Request entity too large: limit is 3145728".into(),
+                            )
+                        } else {
+                            Error::bad_request(format!("error reading the request body: {e}"))
+                        };
+                        return Ok(error_response(&error));
+                    }
+                };
+                let response = chain.oneshot(Request::from_parts(parts, bytes)).await;
+                if let Ok(r) = &response {
+                    tracing::debug!(code = r.status().as_u16(), "served");
+                }
+                response
+            }
+            .instrument(span),
+        )
+    }
+}
+
+/// A running HTTPS listener; see [`ApiServer::bind`].
+#[derive(Debug)]
+pub struct Serving {
+    addr: SocketAddr,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Serving {
+    /// The address listened on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting, closes every connection, and waits for the listener task.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+
+    /// Waits until the listener stops (it only does after [`Serving::shutdown`] or a fatal error).
+    pub async fn wait(mut self) {
+        let _ = (&mut self.task).await;
+    }
+}
+
+impl ApiServer {
+    /// Listens on `addr` (port 0 picks a free port) with TLS, HTTP/2 and HTTP/1.1.
+    pub async fn bind(&self, addr: SocketAddr) -> Result<Serving> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let local = listener.local_addr()?;
+        *self.shared.bound.lock().unwrap_or_else(|e| e.into_inner()) = Some(local);
+        let acceptor = tokio_rustls::TlsAcceptor::from(self.shared.tls.server_config()?);
+        let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
+        let server = self.clone();
+        let task = tokio::spawn(async move {
+            let mut connections = tokio::task::JoinSet::new();
+            loop {
+                tokio::select! {
+                    _ = &mut rx => break,
+                    accepted = listener.accept() => {
+                        let Ok((stream, peer)) = accepted else { continue };
+                        let acceptor = acceptor.clone();
+                        let server = server.clone();
+                        connections.spawn(async move {
+                            let _ = stream.set_nodelay(true);
+                            let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
+                                Ok(Ok(tls)) => tls,
+                                Ok(Err(e)) => {
+                                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                                    return;
+                                }
+                                Err(_) => return,
+                            };
+                            let service = hyper_util::service::TowerToHyperService::new(server);
+                            let builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+                            if let Err(e) = builder.serve_connection(hyper_util::rt::TokioIo::new(tls), service).await {
+                                tracing::debug!(%peer, error = %e, "connection ended");
+                            }
+                        });
+                    }
+                    Some(_) = connections.join_next(), if !connections.is_empty() => {}
+                }
+            }
+            connections.shutdown().await;
+        });
+        Ok(Serving {
+            addr: local,
+            shutdown: Some(tx),
+            task,
+        })
+    }
+
+    /// Listens on `addr` and serves until the listener fails.
+    pub async fn serve(&self, addr: SocketAddr) -> Result<()> {
+        self.bind(addr).await?.wait().await;
+        Ok(())
+    }
+
+    /// An admin kubeconfig for the address last bound (CA embedded, bearer token).
+    pub fn kubeconfig(&self) -> Result<String> {
+        let addr = self
+            .shared
+            .bound
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .ok_or_else(|| Error::internal("the server is not listening yet: call bind first"))?;
+        let host = if addr.ip().is_unspecified() {
+            "127.0.0.1".to_owned()
+        } else {
+            addr.ip().to_string()
+        };
+        let host = if addr.is_ipv6() && !addr.ip().is_unspecified() {
+            format!("[{host}]")
+        } else {
+            host
+        };
+        Ok(crate::kubeconfig::render(
+            &format!("https://{host}:{}", addr.port()),
+            &self.shared.tls.ca_pem,
+            &self.shared.token,
+        ))
+    }
+
+    /// Writes [`ApiServer::kubeconfig`] to `path` (mode 0600 on Unix).
+    pub fn write_kubeconfig(&self, path: impl AsRef<Path>) -> Result<()> {
+        let config = self.kubeconfig()?;
+        let path = path.as_ref();
+        std::fs::write(path, config)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        }
+        Ok(())
+    }
+
+    /// The CA certificate (PEM) that signs the serving certificate.
+    pub fn ca_pem(&self) -> &str {
+        &self.shared.tls.ca_pem
+    }
+
+    /// The admin bearer token.
+    pub fn token(&self) -> &str {
+        &self.shared.token
+    }
+
+    /// The store the server writes to.
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.shared.registry.store.clone()
+    }
+
+    /// The served resources.
+    pub fn resources(&self) -> Arc<Resources> {
+        self.shared.resources.clone()
+    }
+}
+
+/// Creates `default`, `kube-system`, `kube-public` and `kube-node-lease` if missing.
+pub(crate) async fn bootstrap_namespaces(shared: &Shared) -> Result<()> {
+    let Some(def) = shared.resources.get("", "v1", "namespaces") else {
+        return Ok(());
+    };
+    for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+        let mut ns =
+            json!({ "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": name } });
+        crate::registry::prepare_create(&def, &mut ns, None)?;
+        ns["metadata"]["labels"] = json!({ "kubernetes.io/metadata.name": name });
+        match shared.registry.create(&def, &ns).await {
+            Ok(_) | Err(Error::AlreadyExists { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// The built-in namespace finalizer.
+///
+/// TODO(kernel-controllers): this belongs to the namespace controller; it lives here until that
+/// controller exists. It empties terminating namespaces (deleting their objects outright, without
+/// waiting for the objects' own finalizers) and then removes the namespace.
+pub(crate) fn spawn_namespace_finalizer(shared: Weak<Shared>) {
+    tokio::spawn(async move {
+        loop {
+            let Some(strong) = shared.upgrade() else {
+                return;
+            };
+            if let Err(e) = finalize_namespaces(&strong).await {
+                tracing::warn!(error = %e, "namespace finalizer pass failed");
+            }
+            let wakeup = async { strong.namespace_wakeup.notified().await };
+            let _ = tokio::time::timeout(Duration::from_secs(2), wakeup).await;
+        }
+    });
+}
+
+async fn finalize_namespaces(shared: &Shared) -> Result<()> {
+    let Some(ns_def) = shared.resources.get("", "v1", "namespaces") else {
+        return Ok(());
+    };
+    let namespaces = shared
+        .registry
+        .list(&ns_def, None, ListOptions::default())
+        .await?;
+    for ns in namespaces
+        .items
+        .iter()
+        .filter(|n| !n["metadata"]["deletionTimestamp"].is_null())
+    {
+        let name = name_of(ns);
+        for def in shared.resources.all().iter().filter(|d| d.namespaced) {
+            let page = shared
+                .registry
+                .list(def, Some(&name), ListOptions::default())
+                .await?;
+            for item in page.items {
+                match shared
+                    .registry
+                    .delete(def, Some(&name), &name_of(&item), None)
+                    .await
+                {
+                    Ok(_) | Err(Error::NotFound { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        let expected = revision_of(ns)?;
+        match shared.registry.delete(&ns_def, None, &name, expected).await {
+            Ok(_) | Err(Error::NotFound { .. }) | Err(Error::Conflict { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}

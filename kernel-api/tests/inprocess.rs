@@ -1,0 +1,459 @@
+//! The API server in-process, through `kube::Client::new(server, "default")`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod};
+use kernel_api::ApiServer;
+use kernel_store::MemoryStore;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::runtime::{reflector, watcher, WatchStreamExt};
+use serde_json::json;
+
+async fn client() -> (ApiServer, kube::Client) {
+    let server = ApiServer::builder()
+        .store(Arc::new(MemoryStore::new()))
+        .build()
+        .await
+        .unwrap();
+    let client = kube::Client::new(server.clone(), "default");
+    (server, client)
+}
+
+fn cm(name: &str, labels: &[(&str, &str)]) -> ConfigMap {
+    serde_json::from_value(json!({
+        "metadata": { "name": name, "labels": labels.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>() },
+        "data": { "k": "v" },
+    }))
+    .unwrap()
+}
+
+fn deployment(name: &str, replicas: i32) -> Deployment {
+    serde_json::from_value(json!({
+        "metadata": { "name": name },
+        "spec": {
+            "replicas": replicas,
+            "selector": { "matchLabels": { "app": name } },
+            "template": {
+                "metadata": { "labels": { "app": name } },
+                "spec": { "containers": [{ "name": "nginx", "image": "nginx:1.27" }] },
+            },
+        },
+    }))
+    .unwrap()
+}
+
+fn status_code(err: kube::Error) -> (u16, String) {
+    match err {
+        kube::Error::Api(s) => (s.code, s.reason),
+        other => panic!("expected an API error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn configmap_crud_and_errors() {
+    let (_server, client) = client().await;
+    let api: Api<ConfigMap> = Api::default_namespaced(client.clone());
+    let created = api
+        .create(&PostParams::default(), &cm("a", &[("app", "x")]))
+        .await
+        .unwrap();
+    assert!(created.metadata.uid.is_some());
+    assert!(created.metadata.creation_timestamp.is_some());
+
+    let err = api
+        .create(&PostParams::default(), &cm("a", &[]))
+        .await
+        .unwrap_err();
+    assert_eq!(status_code(err), (409, "AlreadyExists".into()));
+    let err = api.get("missing").await.unwrap_err();
+    assert_eq!(status_code(err), (404, "NotFound".into()));
+
+    // Stale update → 409 Conflict.
+    let mut stale = created.clone();
+    let mut fresh = created.clone();
+    fresh.data = Some([("k".to_string(), "2".to_string())].into());
+    api.replace("a", &PostParams::default(), &fresh)
+        .await
+        .unwrap();
+    stale.data = Some([("k".to_string(), "3".to_string())].into());
+    let err = api
+        .replace("a", &PostParams::default(), &stale)
+        .await
+        .unwrap_err();
+    assert_eq!(status_code(err), (409, "Conflict".into()));
+
+    // Patch flavours.
+    let p = api
+        .patch(
+            "a",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"data": {"m": "1"}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(p.data.as_ref().unwrap()["m"], "1");
+    let p = api
+        .patch(
+            "a",
+            &PatchParams::default(),
+            &Patch::<()>::Json(
+                serde_json::from_value(json!([{"op": "add", "path": "/data/j", "value": "2"}]))
+                    .unwrap(),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(p.data.as_ref().unwrap()["j"], "2");
+
+    // Invalid name → 422 (validation stand-in or real validation.rs must flag empty names at least).
+    let mut nameless = cm("", &[]);
+    nameless.metadata.name = None;
+    let err = api
+        .create(&PostParams::default(), &nameless)
+        .await
+        .unwrap_err();
+    assert_eq!(status_code(err), (422, "Invalid".into()));
+
+    // generateName.
+    let mut generated = cm("", &[]);
+    generated.metadata.name = None;
+    generated.metadata.generate_name = Some("gen-".into());
+    let g = api
+        .create(&PostParams::default(), &generated)
+        .await
+        .unwrap();
+    assert_eq!(g.metadata.name.unwrap().len(), "gen-".len() + 5);
+
+    api.delete("a", &DeleteParams::default()).await.unwrap();
+    assert_eq!(status_code(api.get("a").await.unwrap_err()).0, 404);
+}
+
+#[tokio::test]
+async fn missing_namespace_is_not_found() {
+    let (_server, client) = client().await;
+    let api: Api<ConfigMap> = Api::namespaced(client, "nope");
+    let err = api
+        .create(&PostParams::default(), &cm("a", &[]))
+        .await
+        .unwrap_err();
+    match err {
+        kube::Error::Api(s) => {
+            assert_eq!(s.code, 404);
+            assert_eq!(s.message, "namespaces \"nope\" not found");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn list_with_selectors_and_pages() {
+    let (_server, client) = client().await;
+    let api: Api<ConfigMap> = Api::default_namespaced(client);
+    for i in 0..7 {
+        let tier = if i % 2 == 0 { "even" } else { "odd" };
+        api.create(
+            &PostParams::default(),
+            &cm(&format!("cm-{i}"), &[("tier", tier)]),
+        )
+        .await
+        .unwrap();
+    }
+    let even = api
+        .list(&ListParams::default().labels("tier=even"))
+        .await
+        .unwrap();
+    assert_eq!(even.items.len(), 4);
+    let by_name = api
+        .list(&ListParams::default().fields("metadata.name=cm-3"))
+        .await
+        .unwrap();
+    assert_eq!(by_name.items.len(), 1);
+
+    let mut seen = 0;
+    let mut params = ListParams::default().limit(3);
+    loop {
+        let page = api.list(&params).await.unwrap();
+        seen += page.items.len();
+        match page.metadata.continue_ {
+            Some(c) if !c.is_empty() => params = params.continue_token(&c),
+            _ => break,
+        }
+    }
+    assert_eq!(seen, 7);
+}
+
+#[tokio::test]
+async fn deployment_generation_scale_and_status() {
+    let (_server, client) = client().await;
+    let api: Api<Deployment> = Api::default_namespaced(client);
+    let d = api
+        .create(&PostParams::default(), &deployment("web", 1))
+        .await
+        .unwrap();
+    assert_eq!(d.metadata.generation, Some(1));
+
+    let d = api
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"x": "y"}}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(d.metadata.generation, Some(1), "label change does not bump");
+    let d = api
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"annotations": {"x": "y"}}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        d.metadata.generation,
+        Some(2),
+        "deployment annotation change bumps"
+    );
+    let d = api.patch("web", &PatchParams::default(), &Patch::Strategic(json!({"spec": {"template": {"spec": {"containers": [{"name": "nginx", "image": "nginx:1.28"}]}}}}))).await.unwrap();
+    assert_eq!(d.metadata.generation, Some(3));
+    assert_eq!(
+        d.spec.unwrap().template.spec.unwrap().containers[0]
+            .image
+            .as_deref(),
+        Some("nginx:1.28")
+    );
+
+    // Status writes never bump and only touch status.
+    let d = api
+        .patch_status(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"replicas": 5}, "spec": {"replicas": 9}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(d.metadata.generation, Some(3));
+    assert_eq!(d.status.unwrap().replicas, Some(5));
+    assert_eq!(d.spec.unwrap().replicas, Some(1));
+
+    // Main resource ignores status.
+    let d = api
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"replicas": 1}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(d.status.unwrap().replicas, Some(5));
+
+    // Scale.
+    let scale = api.get_scale("web").await.unwrap();
+    assert_eq!(scale.spec.unwrap().replicas, Some(1));
+    api.patch_scale(
+        "web",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"replicas": 4}})),
+    )
+    .await
+    .unwrap();
+    let d = api.get("web").await.unwrap();
+    assert_eq!(d.spec.unwrap().replicas, Some(4));
+    assert_eq!(d.metadata.generation, Some(4));
+}
+
+#[tokio::test]
+async fn server_side_apply_conflicts_and_force() {
+    let (_server, client) = client().await;
+    let api: Api<Deployment> = Api::default_namespaced(client);
+    let mut body = serde_json::to_value(deployment("ssa", 2)).unwrap();
+    body["apiVersion"] = json!("apps/v1");
+    body["kind"] = json!("Deployment");
+    let d = api
+        .patch("ssa", &PatchParams::apply("alice"), &Patch::Apply(&body))
+        .await
+        .unwrap();
+    assert_eq!(d.spec.as_ref().unwrap().replicas, Some(2));
+    assert!(d
+        .metadata
+        .managed_fields
+        .unwrap()
+        .iter()
+        .any(|m| m.manager.as_deref() == Some("alice")));
+
+    api.patch_scale(
+        "ssa",
+        &PatchParams {
+            field_manager: Some("bob".into()),
+            ..Default::default()
+        },
+        &Patch::Merge(json!({"spec": {"replicas": 5}})),
+    )
+    .await
+    .unwrap();
+    body["spec"]["replicas"] = json!(3);
+    let err = api
+        .patch("ssa", &PatchParams::apply("alice"), &Patch::Apply(&body))
+        .await
+        .unwrap_err();
+    assert_eq!(status_code(err), (409, "Conflict".into()));
+    let d = api
+        .patch(
+            "ssa",
+            &PatchParams::apply("alice").force(),
+            &Patch::Apply(&body),
+        )
+        .await
+        .unwrap();
+    assert_eq!(d.spec.unwrap().replicas, Some(3));
+}
+
+#[tokio::test]
+async fn pods_binding_and_graceful_delete() {
+    let (_server, client) = client().await;
+    let pods: Api<Pod> = Api::default_namespaced(client.clone());
+    let pod: Pod = serde_json::from_value(json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}})).unwrap();
+    let created = pods.create(&PostParams::default(), &pod).await.unwrap();
+    assert_eq!(created.status.unwrap().phase.as_deref(), Some("Pending"));
+
+    let binding = json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "p"}, "target": {"kind": "Node", "name": "n1"}});
+    let req = http::Request::post("/api/v1/namespaces/default/pods/p/binding")
+        .header("content-type", "application/json")
+        .body(serde_json::to_vec(&binding).unwrap())
+        .unwrap();
+    let _: serde_json::Value = client.request(req).await.unwrap();
+    assert_eq!(
+        pods.get("p")
+            .await
+            .unwrap()
+            .spec
+            .unwrap()
+            .node_name
+            .as_deref(),
+        Some("n1")
+    );
+    let req = http::Request::post("/api/v1/namespaces/default/pods/p/binding")
+        .header("content-type", "application/json")
+        .body(serde_json::to_vec(&binding).unwrap())
+        .unwrap();
+    let err = client.request::<serde_json::Value>(req).await.unwrap_err();
+    assert_eq!(status_code(err).0, 409);
+
+    // Bound pod: graceful deletion marks it; grace 0 removes it.
+    pods.delete("p", &DeleteParams::default()).await.unwrap();
+    let marked = pods.get("p").await.unwrap();
+    assert!(marked.metadata.deletion_timestamp.is_some());
+    assert_eq!(marked.metadata.deletion_grace_period_seconds, Some(30));
+    pods.delete("p", &DeleteParams::default().grace_period(0))
+        .await
+        .unwrap();
+    assert_eq!(status_code(pods.get("p").await.unwrap_err()).0, 404);
+}
+
+#[tokio::test]
+async fn finalizers_hold_deletion() {
+    let (_server, client) = client().await;
+    let api: Api<ConfigMap> = Api::default_namespaced(client);
+    let mut c = cm("f", &[]);
+    c.metadata.finalizers = Some(vec!["example.com/hold".into()]);
+    api.create(&PostParams::default(), &c).await.unwrap();
+    api.delete("f", &DeleteParams::default()).await.unwrap();
+    let held = api.get("f").await.unwrap();
+    assert!(held.metadata.deletion_timestamp.is_some());
+    api.patch(
+        "f",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status_code(api.get("f").await.unwrap_err()).0, 404);
+}
+
+#[tokio::test]
+async fn namespace_lifecycle() {
+    let (_server, client) = client().await;
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    assert!(namespaces.get("kube-system").await.is_ok());
+    let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": "tmp"}})).unwrap();
+    namespaces
+        .create(&PostParams::default(), &ns)
+        .await
+        .unwrap();
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "tmp");
+    api.create(&PostParams::default(), &cm("x", &[]))
+        .await
+        .unwrap();
+    namespaces
+        .delete("tmp", &DeleteParams::default())
+        .await
+        .unwrap();
+    // Terminating: creates are forbidden (or the namespace is already gone).
+    if let Err(kube::Error::Api(s)) = api.create(&PostParams::default(), &cm("y", &[])).await {
+        assert!(s.code == 403 || s.code == 404, "{s:?}");
+    }
+    for _ in 0..50 {
+        if namespaces.get_opt("tmp").await.unwrap().is_none() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(namespaces.get_opt("tmp").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn watcher_and_reflector_see_events() {
+    let (_server, client) = client().await;
+    let api: Api<ConfigMap> = Api::default_namespaced(client);
+    let (reader, writer) = reflector::store();
+    let stream = reflector(
+        writer,
+        watcher(api.clone(), watcher::Config::default().labels("w=1")),
+    )
+    .applied_objects()
+    .boxed();
+    let handle = tokio::spawn(async move { stream.take(2).try_collect::<Vec<_>>().await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    api.create(&PostParams::default(), &cm("w1", &[("w", "1")]))
+        .await
+        .unwrap();
+    api.create(&PostParams::default(), &cm("w0", &[("w", "0")]))
+        .await
+        .unwrap();
+    api.create(&PostParams::default(), &cm("w2", &[("w", "1")]))
+        .await
+        .unwrap();
+    let seen = tokio::time::timeout(Duration::from_secs(10), handle)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let names: Vec<_> = seen
+        .iter()
+        .map(|c| c.metadata.name.clone().unwrap())
+        .collect();
+    assert_eq!(names, vec!["w1", "w2"]);
+    assert_eq!(reader.state().len(), 2);
+}
+
+#[tokio::test]
+async fn discovery_works_for_kube() {
+    let (_server, client) = client().await;
+    let discovery = kube::discovery::Discovery::new(client.clone())
+        .run()
+        .await
+        .unwrap();
+    let apps = discovery
+        .groups()
+        .find(|g| g.name() == "apps")
+        .expect("apps group");
+    assert!(apps
+        .recommended_resources()
+        .iter()
+        .any(|(r, _)| r.plural == "deployments"));
+    let version = client.apiserver_version().await.unwrap();
+    assert_eq!(version.major, "1");
+}
