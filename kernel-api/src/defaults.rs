@@ -105,9 +105,15 @@ pub fn apply_defaults(resource: &str, obj: &mut Value) {
             set(spec, "replicas", json!(1));
             set(spec, "podManagementPolicy", json!("OrderedReady"));
             let us = child(spec, "updateStrategy");
-            set(us, "type", json!("RollingUpdate"));
+            // An explicit RollingUpdate without parameters stays without.
+            if us.get("type").is_none_or(Value::is_null) {
+                us.insert("type".to_string(), json!("RollingUpdate"));
+                child(us, "rollingUpdate");
+            }
             if us.get("type").and_then(Value::as_str) == Some("RollingUpdate") {
-                set(child(us, "rollingUpdate"), "partition", json!(0));
+                if let Some(ru) = us.get_mut("rollingUpdate").and_then(Value::as_object_mut) {
+                    set(ru, "partition", json!(0));
+                }
             }
             set(spec, "revisionHistoryLimit", json!(10));
             let retention = child(spec, "persistentVolumeClaimRetentionPolicy");
@@ -133,7 +139,25 @@ pub fn apply_defaults(resource: &str, obj: &mut Value) {
             set(spec, "revisionHistoryLimit", json!(10));
             default_template_in(spec);
         }
-        "jobs" => default_job_spec(child(o, "spec")),
+        "jobs" => {
+            default_job_spec(child(o, "spec"));
+            // SetDefaults_Job: the job takes its template's labels.
+            let labels = o
+                .get("spec")
+                .and_then(|sp| sp.pointer("/template/metadata/labels"))
+                .filter(|l| l.is_object())
+                .cloned();
+            if let Some(labels) = labels {
+                let meta = child(o, "metadata");
+                if meta
+                    .get("labels")
+                    .and_then(Value::as_object)
+                    .is_none_or(Map::is_empty)
+                {
+                    meta.insert("labels".to_string(), labels);
+                }
+            }
+        }
         "cronjobs" => {
             let spec = child(o, "spec");
             set(spec, "concurrencyPolicy", json!("Allow"));
@@ -727,6 +751,15 @@ mod tests {
         for (k, v) in want.as_object().unwrap() {
             assert_eq!(&j["spec"][k], v, "job {k}");
         }
+        assert_eq!(j["metadata"]["labels"], json!({"app": "a"}));
+        let sts = defaulted(
+            "statefulsets",
+            json!({"spec": {"updateStrategy": {"type": "RollingUpdate"}}}),
+        );
+        assert_eq!(
+            sts["spec"]["updateStrategy"],
+            json!({"type": "RollingUpdate"})
+        );
         let p = defaulted("jobs", json!({"spec": {"parallelism": 3}}));
         assert!(
             p["spec"].get("completions").is_none(),
