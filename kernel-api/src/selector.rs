@@ -698,6 +698,18 @@ impl LabelSelector {
         })
     }
 
+    /// Like [`LabelSelector::from_meta`] on the JSON form of a
+    /// `metav1.LabelSelector` (`{"matchLabels": …, "matchExpressions": …}`);
+    /// JSON `null` selects nothing, as a nil selector does.
+    pub fn from_meta_json(v: &Value) -> Result<LabelSelector, String> {
+        if v.is_null() {
+            return Ok(LabelSelector::nothing());
+        }
+        let sel: metav1::LabelSelector = serde_json::from_value(v.clone())
+            .map_err(|e| format!("invalid label selector: {e}"))?;
+        LabelSelector::from_meta(&sel)
+    }
+
     /// Like [`LabelSelector::from_meta`], with upstream's nil semantics:
     /// `None` converts to [`LabelSelector::nothing`].
     pub fn from_meta_opt(sel: Option<&metav1::LabelSelector>) -> Result<LabelSelector, String> {
@@ -1199,6 +1211,16 @@ mod tests {
         assert!(s.matches(&labels(&[("app", "web"), ("env", "prod")])));
         assert!(!s.matches(&labels(&[("app", "web"), ("env", "dev")])));
         assert!(!s.matches(&labels(&[("app", "web"), ("env", "prod"), ("canary", "1")])));
+
+        let j = LabelSelector::from_meta_json(
+            &serde_json::json!({"matchLabels": {"app": "web"}, "matchExpressions": [{"key": "env", "operator": "Exists"}]}),
+        )
+        .unwrap();
+        assert_eq!(j.to_string(), "app=web,env");
+        assert!(!LabelSelector::from_meta_json(&Value::Null)
+            .unwrap()
+            .matches(&labels(&[])));
+        assert!(LabelSelector::from_meta_json(&serde_json::json!({"matchLabels": "x"})).is_err());
 
         let bad = metav1::LabelSelector {
             match_expressions: Some(vec![metav1::LabelSelectorRequirement {

@@ -542,17 +542,12 @@ fn format_labels(m: &BTreeMap<String, String>) -> String {
 
 /// A `metav1.LabelSelector` in string form, `<none>` when absent.
 fn format_selector(obj: &Value, ptr: &str) -> String {
-    let Some(sel) = obj.pointer(ptr) else {
+    let Some(sel) = obj.pointer(ptr).filter(|v| !v.is_null()) else {
         return "<none>".to_string();
     };
-    match serde_json::from_value::<k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector>(
-        sel.clone(),
-    ) {
-        Ok(ls) => match crate::selector::LabelSelector::from_meta(&ls) {
-            Ok(sel) => sel.to_string(),
-            Err(e) => e,
-        },
-        Err(_) => "<none>".to_string(),
+    match crate::selector::LabelSelector::from_meta_json(sel) {
+        Ok(sel) => sel.to_string(),
+        Err(e) => e,
     }
 }
 
@@ -611,8 +606,8 @@ fn load_balancer_status(obj: &Value, ptr: &str, wide: bool) -> String {
         })
         .collect();
     let r = ips.join(",");
-    if !wide && r.len() > 16 {
-        format!("{}...", &r[..13])
+    if !wide && r.chars().count() > 16 {
+        format!("{}...", r.chars().take(13).collect::<String>())
     } else {
         r
     }

@@ -742,11 +742,7 @@ fn validate_workload(kind: &str, obj: &Value, errs: &mut Vec<FieldError>) {
 /// Parses `sel` as a `metav1.LabelSelector`; reports it and checks that it
 /// selects the template's labels.
 fn check_selector_matches_template(obj: &Value, sel: &Value, errs: &mut Vec<FieldError>) {
-    let parsed = serde_json::from_value::<
-        k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector,
-    >(sel.clone())
-    .map_err(|e| e.to_string())
-    .and_then(|ls| LabelSelector::from_meta(&ls));
+    let parsed = LabelSelector::from_meta_json(sel);
     match parsed {
         Err(e) => errs.push(FieldError::invalid("spec.selector", sel, &e)),
         Ok(ls) => {
