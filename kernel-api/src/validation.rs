@@ -921,6 +921,19 @@ fn validate_service(obj: &Value, errs: &mut Vec<FieldError>) {
         errs,
     );
     validate_labels(obj_map(obj, "/spec/selector"), "spec.selector", errs);
+    for f in ["ipFamilies", "clusterIPs"] {
+        let n = arr(obj, &format!("/spec/{f}")).len();
+        if n > 2 {
+            errs.push(FieldError::too_many(format!("spec.{f}"), n, 2));
+        }
+    }
+    validate_enum(
+        obj,
+        "/spec/ipFamilyPolicy",
+        "spec.ipFamilyPolicy",
+        &["SingleStack", "PreferDualStack", "RequireDualStack"],
+        errs,
+    );
 }
 
 fn validate_data_keys(obj: &Value, binary: bool, errs: &mut Vec<FieldError>) -> usize {
@@ -1699,6 +1712,10 @@ mod tests {
             (
                 svc(json!({"type": "Weird", "ports": [{"port": 80}]})),
                 vec!["spec.type:FieldValueNotSupported"],
+            ),
+            (
+                svc(json!({"ports": [{"port": 80}], "ipFamilies": ["IPv4", "IPv6", "IPv4"]})),
+                vec!["spec.ipFamilies:FieldValueTooMany"],
             ),
         ];
         for (obj, want) in cases {
