@@ -334,7 +334,9 @@ pub fn is_config_map_key(k: &str) -> Vec<String> {
     errs
 }
 
-/// Which name rule a resource's `metadata.name` follows.
+/// Which name rule a resource's `metadata.name` follows: DNS-1123 label for
+/// namespaces, DNS-1035 label for services, path segment for RBAC, DNS-1123
+/// subdomain for everything else (custom resources included, as upstream).
 fn name_rule(resource: &str) -> fn(&str) -> Vec<String> {
     match resource {
         "namespaces" => is_dns1123_label,
@@ -342,44 +344,7 @@ fn name_rule(resource: &str) -> fn(&str) -> Vec<String> {
         "roles" | "clusterroles" | "rolebindings" | "clusterrolebindings" => {
             is_valid_path_segment_name
         }
-        "pods"
-        | "nodes"
-        | "configmaps"
-        | "secrets"
-        | "serviceaccounts"
-        | "deployments"
-        | "replicasets"
-        | "statefulsets"
-        | "daemonsets"
-        | "jobs"
-        | "cronjobs"
-        | "replicationcontrollers"
-        | "persistentvolumes"
-        | "persistentvolumeclaims"
-        | "endpoints"
-        | "endpointslices"
-        | "events"
-        | "leases"
-        | "ingresses"
-        | "storageclasses"
-        | "priorityclasses"
-        | "podtemplates"
-        | "limitranges"
-        | "resourcequotas"
-        | "horizontalpodautoscalers"
-        | "poddisruptionbudgets"
-        | "networkpolicies"
-        | "ingressclasses"
-        | "customresourcedefinitions"
-        | "csinodes"
-        | "csidrivers"
-        | "volumeattachments"
-        | "runtimeclasses"
-        | "certificatesigningrequests"
-        | "validatingwebhookconfigurations"
-        | "mutatingwebhookconfigurations"
-        | "apiservices" => is_dns1123_subdomain,
-        _ => is_valid_path_segment_name,
+        _ => is_dns1123_subdomain,
     }
 }
 
@@ -1024,7 +989,7 @@ fn validate_secret(obj: &Value, errs: &mut Vec<FieldError>) {
 ///
 /// Checked: metadata name (DNS-1123 subdomain for most kinds, DNS-1123 label
 /// for namespaces, DNS-1035 label for services as upstream, path segment for
-/// RBAC and unknown kinds; `generateName` instead of `name` is accepted),
+/// RBAC, DNS-1123 subdomain otherwise; `generateName` instead of `name` is accepted),
 /// labels, annotation keys and total size, finalizer names; pods (containers,
 /// names, images, ports, enums, volumes); services (ports, types,
 /// ExternalName, nodePort); deployments/replicasets/statefulsets/daemonsets
@@ -1530,6 +1495,11 @@ mod tests {
                 vec!["metadata.name:FieldValueInvalid"],
             ),
             ("roles", json!({"metadata": {"name": "system:x"}}), vec![]),
+            (
+                "widgets",
+                json!({"metadata": {"name": "Foo"}}),
+                vec!["metadata.name:FieldValueInvalid"],
+            ),
             (
                 "roles",
                 json!({"metadata": {"name": "a/b"}}),
