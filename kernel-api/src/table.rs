@@ -1195,12 +1195,11 @@ fn pod_cells(pod: &Value, now: Timestamp) -> Vec<Value> {
             .iter()
             .any(|c| s(c, "/name") == name && s(c, "/restartPolicy") == "Always")
     };
-    let mut total = arr(pod, "/spec/containers").len()
+    let total = arr(pod, "/spec/containers").len()
         + init_specs
             .iter()
             .filter(|c| s(c, "/restartPolicy") == "Always")
             .count();
-    let _ = &mut total;
     let mut ready = 0;
     let mut restarts = 0i64;
     let mut sidecar_restarts = 0i64;
