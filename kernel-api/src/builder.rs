@@ -171,6 +171,8 @@ impl ApiServerBuilder {
         ));
         bootstrap_namespaces(&shared).await?;
         spawn_namespace_finalizer(Arc::downgrade(&shared));
+        crate::crd::reconcile(&shared).await?;
+        crate::crd::spawn_controller(Arc::downgrade(&shared));
         let chain = ServiceBuilder::new()
             .layer(PanicRecoveryLayer)
             .layer(MaxInFlightLayer::new(

@@ -61,9 +61,11 @@
 //! - [`ResourceDef`]: serving another resource is one declaration ([`ApiServerBuilder::resource`]).
 
 pub mod admission;
+pub mod allocator;
 pub mod apply;
 pub mod auth;
 pub mod builder;
+pub mod crd;
 pub mod defaults;
 pub mod discovery;
 pub mod filters;

@@ -420,10 +420,11 @@ pub fn typed_check(def: &ResourceDef, obj: &Value) -> Result<()> {
 /// Runs validation (validation.rs) and turns field errors into a 422.
 pub fn validate(def: &ResourceDef, obj: &Value, old: Option<&Value>) -> Result<()> {
     let name = name_of(obj);
-    let causes: Vec<StatusCause> = crate::validation::validate(&def.plural, obj, old)
-        .into_iter()
-        .map(StatusCause::from)
-        .collect();
+    let causes: Vec<StatusCause> =
+        crate::validation::validate(if def.strategy.custom { "" } else { &def.plural }, obj, old)
+            .into_iter()
+            .map(StatusCause::from)
+            .collect();
     if causes.is_empty() {
         Ok(())
     } else {

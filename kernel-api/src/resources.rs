@@ -69,6 +69,9 @@ pub struct Strategy {
     pub typed_check: Option<TypedCheck>,
     /// The OpenAPI schema of the kind, when one is known (served at `/openapi/v2` and `/openapi/v3`).
     pub schema: Option<crate::openapi::SchemaFn>,
+    /// A custom resource (served for a CustomResourceDefinition): no built-in defaulting or
+    /// kind-specific validation.
+    pub custom: bool,
 }
 
 /// One served resource: everything routing, discovery and storage need to know.
@@ -460,6 +463,12 @@ impl Resources {
             !(d.group == def.group && d.version == def.version && d.plural == def.plural)
         });
         defs.push(Arc::new(def));
+    }
+
+    /// Removes every resource for which `remove` returns true.
+    pub fn remove_where(&self, remove: impl Fn(&ResourceDef) -> bool) {
+        let mut defs = self.defs.write().unwrap_or_else(|e| e.into_inner());
+        defs.retain(|d| !remove(d));
     }
 
     /// Looks a resource up by group, version and plural.

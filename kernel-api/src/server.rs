@@ -6,7 +6,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -49,6 +49,8 @@ pub struct Shared {
     pub admission: Arc<dyn Admission>,
     /// Wakes the built-in namespace finalizer.
     pub namespace_wakeup: Notify,
+    /// Wakes the CRD reconcile loop.
+    pub crd_wakeup: Notify,
     /// Request counters for `/metrics`.
     pub metrics: Metrics,
     /// Serving TLS material.
@@ -57,7 +59,7 @@ pub struct Shared {
     pub token: String,
     /// The last address `bind` listened on.
     pub bound: Mutex<Option<SocketAddr>>,
-    openapi: OnceLock<OpenApiDocs>,
+    openapi: Mutex<Option<Arc<OpenApiDocs>>>,
 }
 
 impl Shared {
@@ -76,19 +78,29 @@ impl Shared {
             registry,
             admission,
             namespace_wakeup: Notify::new(),
+            crd_wakeup: Notify::new(),
             metrics: Metrics::default(),
             tls,
             token,
             bound: Mutex::new(None),
-            openapi: OnceLock::new(),
+            openapi: Mutex::new(None),
         }
     }
 
-    fn openapi(&self) -> &OpenApiDocs {
-        self.openapi.get_or_init(|| {
-            let defs: Vec<_> = self.resources.all().iter().map(|d| (**d).clone()).collect();
-            crate::openapi::build(&defs, GIT_VERSION)
-        })
+    fn openapi(&self) -> Arc<OpenApiDocs> {
+        let mut cached = self.openapi.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(docs) = cached.as_ref() {
+            return docs.clone();
+        }
+        let defs: Vec<_> = self.resources.all().iter().map(|d| (**d).clone()).collect();
+        let docs = Arc::new(crate::openapi::build(&defs, GIT_VERSION));
+        *cached = Some(docs.clone());
+        docs
+    }
+
+    /// Forgets the OpenAPI documents (after the served resources changed).
+    pub fn invalidate_openapi(&self) {
+        *self.openapi.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 }
 
@@ -398,6 +410,7 @@ impl ApiServer {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let local = listener.local_addr()?;
         *self.shared.bound.lock().unwrap_or_else(|e| e.into_inner()) = Some(local);
+        publish_endpoints(&self.shared, local).await?;
         let acceptor = tokio_rustls::TlsAcceptor::from(self.shared.tls.server_config()?);
         let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
         let server = self.clone();
@@ -504,7 +517,8 @@ impl ApiServer {
     }
 }
 
-/// Creates `default`, `kube-system`, `kube-public` and `kube-node-lease` if missing.
+/// Creates `default`, `kube-system`, `kube-public`, `kube-node-lease` and the `kubernetes`
+/// Service if missing.
 pub(crate) async fn bootstrap_namespaces(shared: &Shared) -> Result<()> {
     let Some(def) = shared.resources.get("", "v1", "namespaces") else {
         return Ok(());
@@ -516,6 +530,101 @@ pub(crate) async fn bootstrap_namespaces(shared: &Shared) -> Result<()> {
         ns["metadata"]["labels"] = json!({ "kubernetes.io/metadata.name": name });
         match shared.registry.create(&def, &ns).await {
             Ok(_) | Err(Error::AlreadyExists { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if let Some(def) = shared.resources.get("", "v1", "services") {
+        let mut svc = json!({
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": { "name": "kubernetes", "labels": { "component": "apiserver", "provider": "kubernetes" } },
+            "spec": {
+                "type": "ClusterIP",
+                "clusterIP": crate::allocator::KUBERNETES_SERVICE_IP,
+                "clusterIPs": [crate::allocator::KUBERNETES_SERVICE_IP],
+                "ipFamilies": ["IPv4"],
+                "ipFamilyPolicy": "SingleStack",
+                "sessionAffinity": "None",
+                "internalTrafficPolicy": "Cluster",
+                "ports": [{ "name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443 }],
+            },
+        });
+        crate::registry::prepare_create(&def, &mut svc, Some("default"))?;
+        match shared.registry.create(&def, &svc).await {
+            Ok(_) | Err(Error::AlreadyExists { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Points the `kubernetes` Service at the address the server listens on: its target port, the
+/// `kubernetes` Endpoints and EndpointSlice (upstream's endpoint reconciler).
+pub(crate) async fn publish_endpoints(shared: &Shared, addr: SocketAddr) -> Result<()> {
+    let ip = if addr.ip().is_unspecified() {
+        "127.0.0.1".to_owned()
+    } else {
+        addr.ip().to_string()
+    };
+    let port = addr.port();
+    if let Some(def) = shared.resources.get("", "v1", "services") {
+        if let Ok(mut svc) = shared
+            .registry
+            .get(&def, Some("default"), "kubernetes")
+            .await
+        {
+            if svc["spec"]["ports"][0]["targetPort"] != json!(port) {
+                let rv = revision_of(&svc)?.unwrap_or(0);
+                svc["spec"]["ports"][0]["targetPort"] = json!(port);
+                let _ = shared.registry.update(&def, &svc, rv).await;
+            }
+        }
+    }
+    let objects = [
+        (
+            ("", "v1", "endpoints"),
+            json!({
+                "apiVersion": "v1", "kind": "Endpoints",
+                "metadata": { "name": "kubernetes", "namespace": "default", "labels": { "endpointslice.kubernetes.io/skip-mirror": "true" } },
+                "subsets": [{ "addresses": [{ "ip": ip }], "ports": [{ "name": "https", "port": port, "protocol": "TCP" }] }],
+            }),
+        ),
+        (
+            ("discovery.k8s.io", "v1", "endpointslices"),
+            json!({
+                "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                "metadata": { "name": "kubernetes", "namespace": "default", "labels": { "kubernetes.io/service-name": "kubernetes", "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io" } },
+                "addressType": "IPv4",
+                "endpoints": [{ "addresses": [ip], "conditions": { "ready": true, "serving": true, "terminating": false } }],
+                "ports": [{ "name": "https", "port": port, "protocol": "TCP" }],
+            }),
+        ),
+    ];
+    for ((group, version, plural), mut obj) in objects {
+        let Some(def) = shared.resources.get(group, version, plural) else {
+            continue;
+        };
+        match shared
+            .registry
+            .get(&def, Some("default"), "kubernetes")
+            .await
+        {
+            Ok(existing) => {
+                let rv = revision_of(&existing)?.unwrap_or(0);
+                let mut updated = existing.clone();
+                for field in ["subsets", "endpoints", "ports", "addressType"] {
+                    if let Some(v) = obj.get(field) {
+                        updated[field] = v.clone();
+                    }
+                }
+                if updated != existing {
+                    let _ = shared.registry.update(&def, &updated, rv).await;
+                }
+            }
+            Err(Error::NotFound { .. }) => {
+                crate::registry::prepare_create(&def, &mut obj, Some("default"))?;
+                let _ = shared.registry.create(&def, &obj).await;
+            }
             Err(e) => return Err(e),
         }
     }

@@ -308,13 +308,3 @@ async fn kubectl_end_to_end() {
     let (ok, _, _) = c.run(&["get", "namespace", "scratch"]).await;
     assert!(!ok, "namespace should be gone after delete (kubectl waits)");
 }
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "debugging aid"]
-async fn debug_apply_twice() {
-    let c = Cluster::start().await;
-    let manifest = c.file("app.yaml", MANIFEST);
-    c.ok(&["apply", "-f", manifest.to_str().unwrap()]).await;
-    let (_, out, err) = c.run(&["apply", "-f", manifest.to_str().unwrap(), "-v=8"]).await;
-    eprintln!("{out}\n{err}");
-}

@@ -17,7 +17,11 @@ use crate::registry::{
 };
 use crate::resources::{ResourceDef, Subresource};
 use crate::status::{success_status, Error, Result};
-use crate::{apply, defaults, patch};
+use crate::{allocator, apply, defaults, patch};
+
+fn is_service(def: &ResourceDef) -> bool {
+    def.group.is_empty() && def.kind == "Service"
+}
 
 const MAX_RETRIES: usize = 8;
 
@@ -87,8 +91,11 @@ pub async fn create_object(
     applied: Option<bool>,
 ) -> Result<Value> {
     registry::check_type(&ctx.def, &mut obj)?;
-    defaults::apply_defaults(&ctx.def.plural, &mut obj);
+    if !ctx.def.strategy.custom {
+        defaults::apply_defaults(&ctx.def.plural, &mut obj);
+    }
     prepare_create(&ctx.def, &mut obj, ctx.namespace.as_deref())?;
+
     if applied.is_none() {
         apply::record_update(
             &mut obj,
@@ -97,6 +104,9 @@ pub async fn create_object(
             &ctx.def.api_version(),
             None,
         );
+    }
+    if is_service(&ctx.def) {
+        allocator::allocate(&ctx.shared.registry, &ctx.def, &mut obj, None).await?;
     }
     admit(ctx, operation, &mut obj, None).await?;
     check_namespace(ctx, &name_of(&obj)).await?;
@@ -107,6 +117,7 @@ pub async fn create_object(
     if ctx.def.kind == "Namespace" {
         ctx.shared.namespace_wakeup.notify_one();
     }
+    crd_written(ctx, &created);
     Ok(created)
 }
 
@@ -139,7 +150,7 @@ pub async fn update_object(
     record_manager: bool,
 ) -> Result<Value> {
     registry::check_type(&ctx.def, &mut new)?;
-    if subresource.is_none() {
+    if subresource.is_none() && !ctx.def.strategy.custom {
         defaults::apply_defaults(&ctx.def.plural, &mut new);
     }
     prepare_update(&ctx.def, &mut new, current, subresource)?;
@@ -152,6 +163,9 @@ pub async fn update_object(
             &ctx.def.api_version(),
             sub,
         );
+    }
+    if subresource.is_none() && is_service(&ctx.def) {
+        allocator::allocate(&ctx.shared.registry, &ctx.def, &mut new, Some(current)).await?;
     }
     admit(ctx, Operation::Update, &mut new, Some(current)).await?;
     let expected = revision_of(current)?.unwrap_or(0);
@@ -169,7 +183,21 @@ pub async fn update_object(
     if new == *current {
         return Ok(new);
     }
-    ctx.shared.registry.update(&ctx.def, &new, expected).await
+    let updated = ctx.shared.registry.update(&ctx.def, &new, expected).await?;
+    crd_written(ctx, &updated);
+    Ok(updated)
+}
+
+fn is_crd(def: &ResourceDef) -> bool {
+    def.group == "apiextensions.k8s.io" && def.kind == "CustomResourceDefinition"
+}
+
+/// After a CRD write: serve its versions at once, and let the CRD loop set its status.
+fn crd_written(ctx: &Ctx, crd: &Value) {
+    if is_crd(&ctx.def) {
+        crate::crd::register(&ctx.shared, crd);
+        ctx.shared.crd_wakeup.notify_one();
+    }
 }
 
 /// `PATCH …/<resource>/<name>` (and `…/status`).
@@ -444,6 +472,14 @@ pub async fn delete_object(
             }
             marked["status"]["phase"] = json!("Terminating");
             keep = true;
+        } else if is_crd(def) {
+            // The CRD loop (crd.rs) deletes its objects, then the CRD (`customresourcecleanup`).
+            if !already {
+                meta_mut(&mut marked)
+                    .insert("deletionTimestamp".into(), json!(registry::now_rfc3339()));
+                meta_mut(&mut marked).insert("deletionGracePeriodSeconds".into(), json!(0));
+            }
+            keep = true;
         } else if def.strategy.graceful_delete {
             let bound = current["spec"]["nodeName"]
                 .as_str()
@@ -493,6 +529,7 @@ pub async fn delete_object(
                     if def.kind == "Namespace" {
                         ctx.shared.namespace_wakeup.notify_one();
                     }
+                    crd_written(ctx, &updated);
                     return Ok((StatusCode::OK, updated));
                 }
             }
