@@ -28,7 +28,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let which = args.first().cloned().unwrap_or_else(|| "memory".into());
     let requests: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(10_000);
-    println!("{:<7} {:<9} {:<34} {:>12} {:>10}", "store", "transport", "measurement", "result", "p99");
+    println!(
+        "{:<7} {:<9} {:<34} {:>12} {:>10}",
+        "store", "transport", "measurement", "result", "p99"
+    );
     if which == "memory" || which == "all" {
         run("memory", Arc::new(MemoryStore::new()), requests).await?;
     }
@@ -41,11 +44,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             None => println!("etcd    (skipped: no etcd binary)"),
         }
     }
-    println!("process VmRSS after the run: {} MiB (server and clients together)", rss_mib());
+    println!(
+        "process VmRSS after the run: {} MiB (server and clients together)",
+        rss_mib()
+    );
     Ok(())
 }
 
-async fn run(name: &str, store: Arc<dyn Store>, requests: usize) -> Result<(), Box<dyn std::error::Error>> {
+async fn run(
+    name: &str,
+    store: Arc<dyn Store>,
+    requests: usize,
+) -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
     let server = ApiServer::builder().store(store).build().await?;
     let serving = server.bind("127.0.0.1:0".parse()?).await?;
@@ -54,21 +64,54 @@ async fn run(name: &str, store: Arc<dyn Store>, requests: usize) -> Result<(), B
     server.write_kubeconfig(&kubeconfig)?;
     let https = https_client(&kubeconfig).await?;
     loop {
-        if https.request_text(http::Request::get("/readyz").body(Vec::new())?).await.is_ok() {
+        if https
+            .request_text(http::Request::get("/readyz").body(Vec::new())?)
+            .await
+            .is_ok()
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let ready = started.elapsed();
-    println!("{name:<7} {:<9} {:<34} {:>9.1} ms", "https", "start → first /readyz ok", ready.as_secs_f64() * 1e3);
+    println!(
+        "{name:<7} {:<9} {:<34} {:>9.1} ms",
+        "https",
+        "start → first /readyz ok",
+        ready.as_secs_f64() * 1e3
+    );
 
     let in_process = Client::new(server.clone(), "default");
     for (transport, client) in [("in-proc", in_process), ("https", https)] {
-        let n = if transport == "https" { requests / 2 } else { requests };
-        report(name, transport, "POST configmaps (generateName)", load(&client, n, Op::CreateConfigMap).await);
-        report(name, transport, "POST pods (generateName)", load(&client, n, Op::CreatePod).await);
-        report(name, transport, "GET one configmap", load(&client, n, Op::GetConfigMap).await);
-        report(name, transport, "LIST configmaps limit=10", load(&client, n / 4, Op::ListLimit10).await);
+        let n = if transport == "https" {
+            requests / 2
+        } else {
+            requests
+        };
+        report(
+            name,
+            transport,
+            "POST configmaps (generateName)",
+            load(&client, n, Op::CreateConfigMap).await,
+        );
+        report(
+            name,
+            transport,
+            "POST pods (generateName)",
+            load(&client, n, Op::CreatePod).await,
+        );
+        report(
+            name,
+            transport,
+            "GET one configmap",
+            load(&client, n, Op::GetConfigMap).await,
+        );
+        report(
+            name,
+            transport,
+            "LIST configmaps limit=10",
+            load(&client, n / 4, Op::ListLimit10).await,
+        );
         for pods in [1_000usize, 10_000] {
             let ns = format!("list-{transport}-{pods}");
             fill_pods(&client, &ns, pods).await;
@@ -80,7 +123,11 @@ async fn run(name: &str, store: Arc<dyn Store>, requests: usize) -> Result<(), B
                 assert_eq!(list.items.len(), pods);
             }
             let each = t.elapsed() / rounds;
-            println!("{name:<7} {transport:<9} {:<34} {:>9.1} ms", format!("LIST {pods} pods (full)"), each.as_secs_f64() * 1e3);
+            println!(
+                "{name:<7} {transport:<9} {:<34} {:>9.1} ms",
+                format!("LIST {pods} pods (full)"),
+                each.as_secs_f64() * 1e3
+            );
         }
         let (p50, p99) = watch_fan_out(&client, transport, 1000, 50).await;
         println!(
@@ -143,7 +190,9 @@ fn config_map(generate_name: &str) -> ConfigMap {
 
 async fn load(client: &Client, total: usize, op: Op) -> Outcome {
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
-    if matches!(op, Op::GetConfigMap | Op::ListLimit10) && cms.get_opt("bench-target").await.unwrap().is_none() {
+    if matches!(op, Op::GetConfigMap | Op::ListLimit10)
+        && cms.get_opt("bench-target").await.unwrap().is_none()
+    {
         let mut cm = config_map("");
         cm.metadata.name = Some("bench-target".into());
         cm.metadata.generate_name = None;
@@ -162,10 +211,14 @@ async fn load(client: &Client, total: usize, op: Op) -> Outcome {
                 let t = Instant::now();
                 match op {
                     Op::CreateConfigMap => {
-                        cms.create(&PostParams::default(), &config_map("bench-")).await.unwrap();
+                        cms.create(&PostParams::default(), &config_map("bench-"))
+                            .await
+                            .unwrap();
                     }
                     Op::CreatePod => {
-                        pods.create(&PostParams::default(), &pod("bench-")).await.unwrap();
+                        pods.create(&PostParams::default(), &pod("bench-"))
+                            .await
+                            .unwrap();
                     }
                     Op::GetConfigMap => {
                         cms.get("bench-target").await.unwrap();
@@ -193,13 +246,21 @@ async fn load(client: &Client, total: usize, op: Op) -> Outcome {
 
 async fn fill_pods(client: &Client, namespace: &str, count: usize) {
     let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
-    let ns = serde_json::from_value(serde_json::json!({ "metadata": { "name": namespace } })).unwrap();
-    namespaces.create(&PostParams::default(), &ns).await.unwrap();
+    let ns =
+        serde_json::from_value(serde_json::json!({ "metadata": { "name": namespace } })).unwrap();
+    namespaces
+        .create(&PostParams::default(), &ns)
+        .await
+        .unwrap();
     let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
     futures::stream::iter(0..count)
         .map(|_| {
             let pods = pods.clone();
-            async move { pods.create(&PostParams::default(), &pod("fill-")).await.map(|_| ()) }
+            async move {
+                pods.create(&PostParams::default(), &pod("fill-"))
+                    .await
+                    .map(|_| ())
+            }
         })
         .buffer_unordered(CONCURRENCY)
         .try_collect::<Vec<_>>()
@@ -209,20 +270,38 @@ async fn fill_pods(client: &Client, namespace: &str, count: usize) {
 
 /// `watchers` watches of one namespace's pods; `writes` pods created one after another; for each
 /// (watcher, event) the time from the create's response to the event's arrival.
-async fn watch_fan_out(client: &Client, transport: &str, watchers: usize, writes: usize) -> (Duration, Duration) {
+async fn watch_fan_out(
+    client: &Client,
+    transport: &str,
+    watchers: usize,
+    writes: usize,
+) -> (Duration, Duration) {
     let namespace = format!("watch-{transport}");
     let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
-    let ns = serde_json::from_value(serde_json::json!({ "metadata": { "name": namespace } })).unwrap();
-    namespaces.create(&PostParams::default(), &ns).await.unwrap();
+    let ns =
+        serde_json::from_value(serde_json::json!({ "metadata": { "name": namespace } })).unwrap();
+    namespaces
+        .create(&PostParams::default(), &ns)
+        .await
+        .unwrap();
     let pods: Api<Pod> = Api::namespaced(client.clone(), &namespace);
     let origin = Instant::now();
-    let version = pods.list(&ListParams::default().limit(1)).await.unwrap().metadata.resource_version.unwrap();
+    let version = pods
+        .list(&ListParams::default().limit(1))
+        .await
+        .unwrap()
+        .metadata
+        .resource_version
+        .unwrap();
     let mut handles = Vec::new();
     for _ in 0..watchers {
         let pods = pods.clone();
         let version = version.clone();
         handles.push(tokio::spawn(async move {
-            let stream = pods.watch(&WatchParams::default().timeout(290), &version).await.unwrap();
+            let stream = pods
+                .watch(&WatchParams::default().timeout(290), &version)
+                .await
+                .unwrap();
             let mut stream = Box::pin(stream);
             let mut seen = Vec::with_capacity(writes);
             while seen.len() < writes {
@@ -242,7 +321,10 @@ async fn watch_fan_out(client: &Client, transport: &str, watchers: usize, writes
     let mut acked = Vec::with_capacity(writes);
     for i in 0..writes {
         let mut p = pod("w-");
-        p.metadata.labels.get_or_insert_with(Default::default).insert("i".into(), i.to_string());
+        p.metadata
+            .labels
+            .get_or_insert_with(Default::default)
+            .insert("i".into(), i.to_string());
         pods.create(&PostParams::default(), &p).await.unwrap();
         acked.push(origin.elapsed());
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -254,13 +336,24 @@ async fn watch_fan_out(client: &Client, transport: &str, watchers: usize, writes
         }
     }
     latencies.sort_unstable();
-    (latencies[latencies.len() / 2], latencies[(latencies.len() - 1) * 99 / 100])
+    (
+        latencies[latencies.len() / 2],
+        latencies[(latencies.len() - 1) * 99 / 100],
+    )
 }
 
 fn rss_mib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).map(str::to_owned))
-        .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<u64>().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .map(str::to_owned)
+        })
+        .and_then(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
         .map_or(0, |kb| kb / 1024)
 }

@@ -22,12 +22,19 @@ async fn python_client_lists_and_watches_pods() {
         kernel_testing::component_missing("python3 kubernetes package", "pip install kubernetes");
         return;
     }
-    let server = ApiServer::builder().store(Arc::new(MemoryStore::new())).build().await.unwrap();
+    let server = ApiServer::builder()
+        .store(Arc::new(MemoryStore::new()))
+        .build()
+        .await
+        .unwrap();
     let serving = server.bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = dir.path().join("kubeconfig");
     server.write_kubeconfig(&kubeconfig).unwrap();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/list_watch_pods.py");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/python/list_watch_pods.py"
+    );
     let output = tokio::process::Command::new("python3")
         .arg(script)
         .arg(&kubeconfig)
@@ -37,7 +44,10 @@ async fn python_client_lists_and_watches_pods() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "python client failed:\n{stdout}\n{stderr}");
+    assert!(
+        output.status.success(),
+        "python client failed:\n{stdout}\n{stderr}"
+    );
     assert!(stdout.starts_with("ok "), "{stdout}");
     serving.shutdown().await;
 }
