@@ -293,6 +293,11 @@ pub async fn handle_resource(
     if def.namespaced && namespace.is_none() && !info.name.is_empty() {
         return Err(Error::NoRoute);
     }
+    if info.verb == "create" && !info.name.is_empty() && subresource.is_none() {
+        return Err(Error::MethodNotAllowed(
+            "the server does not allow this method on the requested resource".into(),
+        ));
+    }
     let verb = info.verb.clone();
     let ctx = Ctx {
         shared,
