@@ -1,10 +1,14 @@
 //! Decoding of `application/vnd.kubernetes.protobuf` request bodies for the kinds kubectl's typed
-//! clients send that way (kubectl ≥ 1.32 encodes `kubectl create configmap|secret|namespace|
-//! serviceaccount` bodies as protobuf and does not fall back to JSON).
+//! clients send that way (kubectl ≥ 1.32 encodes the bodies of `kubectl create configmap|secret|
+//! namespace|serviceaccount|deployment|job|cronjob|service`, and of `kubectl drain`'s evictions,
+//! as protobuf and does not fall back to JSON).
 //!
 //! The envelope is upstream's: the magic `k8s\0`, then a `runtime.Unknown` whose `raw` field holds
-//! the object message. Field numbers follow `k8s.io/api/core/v1/generated.proto`. Kinds without a
-//! table here are refused with 415 UnsupportedMediaType. Responses are always JSON (clients list
+//! the object message. Field numbers follow `k8s.io/api`'s `generated.proto` files. Covered:
+//! ConfigMap, Secret, Namespace, ServiceAccount, Service, Deployment, Job, CronJob, Eviction and
+//! DeleteOptions, with the fields kubectl's generators set (pod specs: containers with image,
+//! command, args, ports, env and resources; not probes, volumes or affinity). Other kinds are
+//! refused with 415 UnsupportedMediaType. Responses are always JSON (clients list
 //! `application/json` in `Accept`).
 
 use base64::Engine as _;
@@ -14,13 +18,24 @@ use crate::status::{Error, Result};
 
 #[derive(Clone, Copy)]
 enum Ty {
+    /// A string; empty strings are dropped (JSON `omitempty`).
     Str,
+    /// A plain integer; zero is dropped (`omitempty`).
     Int,
+    /// A pointer integer (`*int32`): zero is kept.
+    PInt,
+    /// A plain bool; false is dropped.
     Bool,
+    /// A pointer bool: false is kept.
+    PBool,
     Time,
     MapStr,
     MapBytes,
     RepStr,
+    /// `resource.Quantity` (a message holding its string form).
+    MapQuantity,
+    /// `intstr.IntOrString`.
+    IntOrString,
     Msg(&'static [Field]),
     RepMsg(&'static [Field]),
 }
@@ -33,8 +48,8 @@ const OWNER_REFERENCE: &[Field] = &[
     (3, "name", Ty::Str),
     (4, "uid", Ty::Str),
     (5, "apiVersion", Ty::Str),
-    (6, "controller", Ty::Bool),
-    (7, "blockOwnerDeletion", Ty::Bool),
+    (6, "controller", Ty::PBool),
+    (7, "blockOwnerDeletion", Ty::PBool),
 ];
 const OBJECT_META: &[Field] = &[
     (1, "name", Ty::Str),
@@ -45,7 +60,7 @@ const OBJECT_META: &[Field] = &[
     (7, "generation", Ty::Int),
     (8, "creationTimestamp", Ty::Time),
     (9, "deletionTimestamp", Ty::Time),
-    (10, "deletionGracePeriodSeconds", Ty::Int),
+    (10, "deletionGracePeriodSeconds", Ty::PInt),
     (11, "labels", Ty::MapStr),
     (12, "annotations", Ty::MapStr),
     (13, "ownerReferences", Ty::RepMsg(OWNER_REFERENCE)),
@@ -55,14 +70,14 @@ const CONFIG_MAP: &[Field] = &[
     (1, "metadata", Ty::Msg(OBJECT_META)),
     (2, "data", Ty::MapStr),
     (3, "binaryData", Ty::MapBytes),
-    (4, "immutable", Ty::Bool),
+    (4, "immutable", Ty::PBool),
 ];
 const SECRET: &[Field] = &[
     (1, "metadata", Ty::Msg(OBJECT_META)),
     (2, "data", Ty::MapBytes),
     (3, "type", Ty::Str),
     (4, "stringData", Ty::MapStr),
-    (5, "immutable", Ty::Bool),
+    (5, "immutable", Ty::PBool),
 ];
 const NAMESPACE: &[Field] = &[
     (1, "metadata", Ty::Msg(OBJECT_META)),
@@ -82,14 +97,176 @@ const SERVICE_ACCOUNT: &[Field] = &[
     (1, "metadata", Ty::Msg(OBJECT_META)),
     (2, "secrets", Ty::RepMsg(OBJECT_REFERENCE)),
     (3, "imagePullSecrets", Ty::RepMsg(&[(1, "name", Ty::Str)])),
-    (4, "automountServiceAccountToken", Ty::Bool),
+    (4, "automountServiceAccountToken", Ty::PBool),
+];
+const LABEL_SELECTOR: &[Field] = &[
+    (1, "matchLabels", Ty::MapStr),
+    (
+        2,
+        "matchExpressions",
+        Ty::RepMsg(&[
+            (1, "key", Ty::Str),
+            (2, "operator", Ty::Str),
+            (3, "values", Ty::RepStr),
+        ]),
+    ),
+];
+const CONTAINER_PORT: &[Field] = &[
+    (1, "name", Ty::Str),
+    (2, "hostPort", Ty::Int),
+    (3, "containerPort", Ty::Int),
+    (4, "protocol", Ty::Str),
+    (5, "hostIP", Ty::Str),
+];
+const RESOURCES: &[Field] = &[
+    (1, "limits", Ty::MapQuantity),
+    (2, "requests", Ty::MapQuantity),
+];
+const CONTAINER: &[Field] = &[
+    (1, "name", Ty::Str),
+    (2, "image", Ty::Str),
+    (3, "command", Ty::RepStr),
+    (4, "args", Ty::RepStr),
+    (5, "workingDir", Ty::Str),
+    (6, "ports", Ty::RepMsg(CONTAINER_PORT)),
+    (
+        7,
+        "env",
+        Ty::RepMsg(&[(1, "name", Ty::Str), (2, "value", Ty::Str)]),
+    ),
+    (8, "resources", Ty::Msg(RESOURCES)),
+    (13, "terminationMessagePath", Ty::Str),
+    (14, "imagePullPolicy", Ty::Str),
+    (16, "stdin", Ty::Bool),
+    (17, "stdinOnce", Ty::Bool),
+    (18, "tty", Ty::Bool),
+    (20, "terminationMessagePolicy", Ty::Str),
+];
+const POD_SPEC: &[Field] = &[
+    (2, "containers", Ty::RepMsg(CONTAINER)),
+    (3, "restartPolicy", Ty::Str),
+    (4, "terminationGracePeriodSeconds", Ty::PInt),
+    (5, "activeDeadlineSeconds", Ty::PInt),
+    (6, "dnsPolicy", Ty::Str),
+    (7, "nodeSelector", Ty::MapStr),
+    (8, "serviceAccountName", Ty::Str),
+    (10, "nodeName", Ty::Str),
+    (11, "hostNetwork", Ty::Bool),
+    (15, "imagePullSecrets", Ty::RepMsg(&[(1, "name", Ty::Str)])),
+    (16, "hostname", Ty::Str),
+    (17, "subdomain", Ty::Str),
+    (19, "schedulerName", Ty::Str),
+    (20, "initContainers", Ty::RepMsg(CONTAINER)),
+    (24, "priorityClassName", Ty::Str),
+    (29, "runtimeClassName", Ty::Str),
+];
+const POD_TEMPLATE_SPEC: &[Field] = &[
+    (1, "metadata", Ty::Msg(OBJECT_META)),
+    (2, "spec", Ty::Msg(POD_SPEC)),
+];
+const DEPLOYMENT: &[Field] = &[
+    (1, "metadata", Ty::Msg(OBJECT_META)),
+    (
+        2,
+        "spec",
+        Ty::Msg(&[
+            (1, "replicas", Ty::PInt),
+            (2, "selector", Ty::Msg(LABEL_SELECTOR)),
+            (3, "template", Ty::Msg(POD_TEMPLATE_SPEC)),
+            (
+                4,
+                "strategy",
+                Ty::Msg(&[
+                    (1, "type", Ty::Str),
+                    (
+                        2,
+                        "rollingUpdate",
+                        Ty::Msg(&[
+                            (1, "maxUnavailable", Ty::IntOrString),
+                            (2, "maxSurge", Ty::IntOrString),
+                        ]),
+                    ),
+                ]),
+            ),
+            (5, "minReadySeconds", Ty::Int),
+            (6, "revisionHistoryLimit", Ty::PInt),
+            (7, "paused", Ty::Bool),
+            (9, "progressDeadlineSeconds", Ty::PInt),
+        ]),
+    ),
+];
+const JOB_SPEC: &[Field] = &[
+    (1, "parallelism", Ty::PInt),
+    (2, "completions", Ty::PInt),
+    (3, "activeDeadlineSeconds", Ty::PInt),
+    (4, "selector", Ty::Msg(LABEL_SELECTOR)),
+    (5, "manualSelector", Ty::PBool),
+    (6, "template", Ty::Msg(POD_TEMPLATE_SPEC)),
+    (7, "backoffLimit", Ty::PInt),
+    (8, "ttlSecondsAfterFinished", Ty::PInt),
+    (9, "completionMode", Ty::Str),
+    (10, "suspend", Ty::PBool),
+];
+const JOB: &[Field] = &[
+    (1, "metadata", Ty::Msg(OBJECT_META)),
+    (2, "spec", Ty::Msg(JOB_SPEC)),
+];
+const CRON_JOB: &[Field] = &[
+    (1, "metadata", Ty::Msg(OBJECT_META)),
+    (
+        2,
+        "spec",
+        Ty::Msg(&[
+            (1, "schedule", Ty::Str),
+            (2, "startingDeadlineSeconds", Ty::PInt),
+            (3, "concurrencyPolicy", Ty::Str),
+            (4, "suspend", Ty::PBool),
+            (5, "jobTemplate", Ty::Msg(JOB)),
+            (6, "successfulJobsHistoryLimit", Ty::PInt),
+            (7, "failedJobsHistoryLimit", Ty::PInt),
+            (8, "timeZone", Ty::Str),
+        ]),
+    ),
+];
+const SERVICE: &[Field] = &[
+    (1, "metadata", Ty::Msg(OBJECT_META)),
+    (
+        2,
+        "spec",
+        Ty::Msg(&[
+            (
+                1,
+                "ports",
+                Ty::RepMsg(&[
+                    (1, "name", Ty::Str),
+                    (2, "protocol", Ty::Str),
+                    (3, "port", Ty::Int),
+                    (4, "targetPort", Ty::IntOrString),
+                    (5, "nodePort", Ty::Int),
+                    (6, "appProtocol", Ty::Str),
+                ]),
+            ),
+            (2, "selector", Ty::MapStr),
+            (3, "clusterIP", Ty::Str),
+            (4, "type", Ty::Str),
+            (5, "externalIPs", Ty::RepStr),
+            (7, "sessionAffinity", Ty::Str),
+            (10, "externalName", Ty::Str),
+            (18, "clusterIPs", Ty::RepStr),
+        ]),
+    ),
 ];
 const PRECONDITIONS: &[Field] = &[(1, "uid", Ty::Str), (2, "resourceVersion", Ty::Str)];
 const DELETE_OPTIONS: &[Field] = &[
-    (1, "gracePeriodSeconds", Ty::Int),
+    (1, "gracePeriodSeconds", Ty::PInt),
     (2, "preconditions", Ty::Msg(PRECONDITIONS)),
     (4, "propagationPolicy", Ty::Str),
     (5, "dryRun", Ty::RepStr),
+];
+
+const EVICTION: &[Field] = &[
+    (1, "metadata", Ty::Msg(OBJECT_META)),
+    (2, "deleteOptions", Ty::Msg(DELETE_OPTIONS)),
 ];
 
 fn table_for(api_version: &str, kind: &str) -> Option<&'static [Field]> {
@@ -99,6 +276,11 @@ fn table_for(api_version: &str, kind: &str) -> Option<&'static [Field]> {
         ("v1", "Namespace") => NAMESPACE,
         ("v1", "ServiceAccount") => SERVICE_ACCOUNT,
         (_, "DeleteOptions") => DELETE_OPTIONS,
+        ("v1", "Service") => SERVICE,
+        ("apps/v1", "Deployment") => DEPLOYMENT,
+        ("batch/v1", "Job") => JOB,
+        ("batch/v1", "CronJob") => CRON_JOB,
+        ("policy/v1", "Eviction") => EVICTION,
         _ => return None,
     })
 }
@@ -188,6 +370,38 @@ fn map_entry(bytes: &[u8], binary: bool) -> Result<(String, Value)> {
     Ok((key, value))
 }
 
+/// A `map<string, Quantity>` entry; a Quantity is a message whose field 1 is its string form.
+fn quantity_entry(bytes: &[u8]) -> Result<(String, Value)> {
+    let mut r = Reader { buf: bytes, pos: 0 };
+    let (mut key, mut value) = (String::new(), Value::String(String::new()));
+    while !r.done() {
+        let tag = r.varint()?;
+        match (tag >> 3, tag & 7) {
+            (1, 2) => key = String::from_utf8_lossy(r.bytes()?).into_owned(),
+            (2, 2) => value = message(r.bytes()?, &[(1, "q", Ty::Str)])?["q"].take(),
+            (_, wire) => r.skip(wire)?,
+        }
+    }
+    Ok((key, value))
+}
+
+/// `IntOrString`: type (0 int, 1 string), intVal, strVal.
+fn int_or_string(bytes: &[u8]) -> Result<Value> {
+    let v = message(
+        bytes,
+        &[
+            (1, "type", Ty::PInt),
+            (2, "intVal", Ty::PInt),
+            (3, "strVal", Ty::Str),
+        ],
+    )?;
+    Ok(if v["type"] == json!(1) {
+        v["strVal"].clone()
+    } else {
+        json!(v["intVal"].as_i64().unwrap_or(0))
+    })
+}
+
 fn time(bytes: &[u8]) -> Result<Value> {
     let mut r = Reader { buf: bytes, pos: 0 };
     let mut seconds = 0i64;
@@ -216,13 +430,23 @@ fn message(bytes: &[u8], fields: &[Field]) -> Result<Value> {
         let name = (*name).to_owned();
         match (ty, wire) {
             (Ty::Str, 2) => {
-                out.insert(name, string(r.bytes()?)?);
+                let v = string(r.bytes()?)?;
+                if v != "" {
+                    out.insert(name, v);
+                }
             }
-            (Ty::Int, 0) => {
-                out.insert(name, json!(r.varint()? as i64));
+            (Ty::Int | Ty::PInt, 0) => {
+                // int32 fields are sign-extended varints.
+                let v = r.varint()? as i64;
+                if v != 0 || matches!(ty, Ty::PInt) {
+                    out.insert(name, json!(v));
+                }
             }
-            (Ty::Bool, 0) => {
-                out.insert(name, json!(r.varint()? != 0));
+            (Ty::Bool | Ty::PBool, 0) => {
+                let v = r.varint()? != 0;
+                if v || matches!(ty, Ty::PBool) {
+                    out.insert(name, json!(v));
+                }
             }
             (Ty::Time, 2) => {
                 out.insert(name, time(r.bytes()?)?);
@@ -231,6 +455,14 @@ fn message(bytes: &[u8], fields: &[Field]) -> Result<Value> {
                 let (k, v) = map_entry(r.bytes()?, matches!(ty, Ty::MapBytes))?;
                 let entry = out.entry(name).or_insert_with(|| json!({}));
                 entry[k] = v;
+            }
+            (Ty::MapQuantity, 2) => {
+                let (k, v) = quantity_entry(r.bytes()?)?;
+                let entry = out.entry(name).or_insert_with(|| json!({}));
+                entry[k] = v;
+            }
+            (Ty::IntOrString, 2) => {
+                out.insert(name, int_or_string(r.bytes()?)?);
             }
             (Ty::RepStr, 2) => {
                 let s = string(r.bytes()?)?;
@@ -280,7 +512,7 @@ pub fn decode(body: &[u8]) -> Result<Value> {
     let kind = type_meta["kind"].as_str().unwrap_or_default().to_owned();
     let Some(table) = table_for(&api_version, &kind) else {
         return Err(Error::UnsupportedMediaType(format!(
-            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (protobuf is only decoded for ConfigMap, Secret, Namespace, ServiceAccount and DeleteOptions, not {api_version} {kind})"
+            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (protobuf is not decoded for {api_version} {kind})"
         )));
     };
     let mut obj = message(raw, table)?;

@@ -263,6 +263,56 @@ async fn kubectl_end_to_end() {
         "{out}"
     );
 
+    // Other typed-client (protobuf) creates.
+    c.ok(&[
+        "create",
+        "deployment",
+        "d1",
+        "--image=nginx:1.27",
+        "--replicas=2",
+        "--port=80",
+    ])
+    .await;
+    let out = c.ok(&["get", "deploy", "d1", "-o", "jsonpath={.spec.replicas} {.spec.template.spec.containers[0].image} {.spec.template.spec.containers[0].ports[0].containerPort} {.spec.selector.matchLabels.app}"]).await;
+    assert_eq!(out.trim(), "2 nginx:1.27 80 d1");
+    c.ok(&[
+        "create",
+        "secret",
+        "generic",
+        "s1",
+        "--from-literal=user=admin",
+    ])
+    .await;
+    let out = c
+        .ok(&["get", "secret", "s1", "-o", "jsonpath={.data.user}"])
+        .await;
+    assert_eq!(out.trim(), "YWRtaW4=");
+    c.ok(&["create", "serviceaccount", "robot"]).await;
+    c.ok(&["create", "service", "clusterip", "svc1", "--tcp=80:8080"])
+        .await;
+    let out = c
+        .ok(&[
+            "get",
+            "svc",
+            "svc1",
+            "-o",
+            "jsonpath={.spec.ports[0].targetPort} {.spec.clusterIP}",
+        ])
+        .await;
+    assert!(out.starts_with("8080 10."), "{out}");
+    c.ok(&["create", "job", "j1", "--image=busybox", "--", "echo", "hi"])
+        .await;
+    let out = c
+        .ok(&[
+            "get",
+            "job",
+            "j1",
+            "-o",
+            "jsonpath={.spec.template.spec.containers[0].command}",
+        ])
+        .await;
+    assert!(out.contains("echo"), "{out}");
+
     // Errors come back as upstream phrases them.
     let (ok, _, err) = c.run(&["get", "pod", "nope"]).await;
     assert!(!ok && err.contains("pods \"nope\" not found"), "{err}");
