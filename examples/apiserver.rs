@@ -75,7 +75,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = parse_args();
     std::fs::create_dir_all(&args.data_dir)?;
     let store = open_store(&args).await?;
-    let server = ApiServer::builder().store(store).tls_name(args.bind.clone()).build().await?;
+    let server = ApiServer::builder()
+        .store(store)
+        .tls_name(args.bind.clone())
+        .require_admin_token()
+        .build()
+        .await?;
     let addr: SocketAddr = format!("{}:{}", args.bind, args.port).parse()?;
     let serving = server.bind(addr).await?;
     let kubeconfig = args.data_dir.join("kubeconfig");

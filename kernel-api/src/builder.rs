@@ -9,7 +9,9 @@ use tower::util::BoxCloneSyncService;
 use tower::ServiceBuilder;
 
 use crate::admission::{Admission, AdmissionChain};
-use crate::auth::{AlwaysAllow, AnonymousAdmin, Authenticator, Authorizer};
+use crate::auth::{
+    AlwaysAllow, AnonymousAdmin, Authenticator, Authorizer, TokenAuthenticator, UserInfo,
+};
 use crate::filters::{
     AuthenticationLayer, AuthorizationLayer, MaxInFlightLayer, PanicRecoveryLayer,
 };
@@ -30,6 +32,7 @@ pub struct ApiServerBuilder {
     tls: Option<TlsMaterial>,
     tls_names: Vec<String>,
     token: Option<String>,
+    require_token: bool,
     max_in_flight: usize,
     request_timeout: Duration,
     watch_cache_capacity: usize,
@@ -55,6 +58,7 @@ impl Default for ApiServerBuilder {
             tls: None,
             tls_names: Vec::new(),
             token: None,
+            require_token: false,
             max_in_flight: 600,
             request_timeout: Duration::from_secs(60),
             watch_cache_capacity: 1024,
@@ -119,6 +123,14 @@ impl ApiServerBuilder {
         self
     }
 
+    /// Requires the admin bearer token (the one [`ApiServer::write_kubeconfig`] writes) on every
+    /// request instead of treating every caller as the admin; others get 401. Replaces any
+    /// authenticator set before.
+    pub fn require_admin_token(mut self) -> Self {
+        self.require_token = true;
+        self
+    }
+
     /// Maximum concurrent non-watch requests (default 600).
     pub fn max_in_flight(mut self, limit: usize) -> Self {
         self.max_in_flight = limit;
@@ -161,6 +173,11 @@ impl ApiServerBuilder {
                 .map(|_| format!("{:x}", rng.gen_range(0..16u8)))
                 .collect()
         });
+        let authenticator: Arc<dyn Authenticator> = if self.require_token {
+            Arc::new(TokenAuthenticator::new().with_token(token.clone(), UserInfo::admin()))
+        } else {
+            self.authenticator
+        };
         let shared = Arc::new(Shared::new(
             resources,
             Registry::new(store, self.prefix),
@@ -179,7 +196,7 @@ impl ApiServerBuilder {
                 self.max_in_flight,
                 self.request_timeout,
             ))
-            .layer(AuthenticationLayer::new(self.authenticator))
+            .layer(AuthenticationLayer::new(authenticator))
             .layer(AuthorizationLayer::new(self.authorizer))
             .service(Router {
                 shared: shared.clone(),

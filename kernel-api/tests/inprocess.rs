@@ -545,3 +545,54 @@ async fn custom_resources_are_served_from_crds() {
         404
     );
 }
+
+#[tokio::test]
+async fn admission_plugins_mutate_and_validate() {
+    use kernel_api::{Admission, AdmissionRequest, Error};
+
+    struct Stamp;
+    #[async_trait::async_trait]
+    impl Admission for Stamp {
+        async fn mutate(
+            &self,
+            request: &AdmissionRequest,
+            object: &mut serde_json::Value,
+        ) -> kernel_api::Result<()> {
+            if request.resource == "configmaps" {
+                object["metadata"]["labels"]["stamped-by"] =
+                    json!(request.user.name.replace(':', "-"));
+            }
+            Ok(())
+        }
+        async fn validate(
+            &self,
+            request: &AdmissionRequest,
+            _object: &serde_json::Value,
+            _old: Option<&serde_json::Value>,
+        ) -> kernel_api::Result<()> {
+            if request.name == "forbidden" {
+                return Err(Error::Forbidden(format!(
+                    "configmaps \"{}\" is forbidden: denied by Stamp",
+                    request.name
+                )));
+            }
+            Ok(())
+        }
+    }
+
+    let server = ApiServer::builder().admission(Stamp).build().await.unwrap();
+    let api: Api<ConfigMap> = Api::default_namespaced(kube::Client::new(server, "default"));
+    let created = api
+        .create(&PostParams::default(), &cm("ok", &[]))
+        .await
+        .unwrap();
+    assert_eq!(
+        created.metadata.labels.unwrap()["stamped-by"],
+        "kubernetes-admin"
+    );
+    let err = api
+        .create(&PostParams::default(), &cm("forbidden", &[]))
+        .await
+        .unwrap_err();
+    assert_eq!(status_code(err), (403, "Forbidden".into()));
+}

@@ -21,7 +21,11 @@ struct Cluster {
 
 impl Cluster {
     async fn start() -> Cluster {
-        let server = ApiServer::builder().build().await.unwrap();
+        let server = ApiServer::builder()
+            .require_admin_token()
+            .build()
+            .await
+            .unwrap();
         let serving = server.bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
         let dir = tempfile::tempdir().unwrap();
         server
@@ -137,6 +141,22 @@ async fn kube_client_from_kubeconfig_over_https() {
     .unwrap();
     api.create(&PostParams::default(), &cm).await.unwrap();
     assert_eq!(api.get("tls").await.unwrap().data.unwrap()["a"], "b");
+
+    // With a wrong token: 401.
+    let mut kubeconfig = kube::config::Kubeconfig::read_from(cluster.kubeconfig()).unwrap();
+    for user in &mut kubeconfig.auth_infos {
+        if let Some(auth) = user.auth_info.as_mut() {
+            auth.token = Some("wrong".to_string().into());
+        }
+    }
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .unwrap();
+    let api: Api<ConfigMap> = Api::default_namespaced(kube::Client::try_from(config).unwrap());
+    match api.get("tls").await {
+        Err(kube::Error::Api(s)) => assert_eq!((s.code, s.reason.as_str()), (401, "Unauthorized")),
+        other => panic!("expected 401, got {other:?}"),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
