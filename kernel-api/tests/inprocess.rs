@@ -596,3 +596,17 @@ async fn admission_plugins_mutate_and_validate() {
         .unwrap_err();
     assert_eq!(status_code(err), (403, "Forbidden".into()));
 }
+
+#[tokio::test]
+async fn foreground_deletion_waits_for_the_garbage_collector() {
+    let (_server, client) = client().await;
+    let api: Api<ConfigMap> = Api::default_namespaced(client);
+    api.create(&PostParams::default(), &cm("owner", &[])).await.unwrap();
+    api.delete("owner", &DeleteParams::foreground()).await.unwrap();
+    let held = api.get("owner").await.unwrap();
+    assert!(held.metadata.deletion_timestamp.is_some());
+    assert_eq!(held.metadata.finalizers, Some(vec!["foregroundDeletion".to_string()]));
+    // The GC (kernel-controllers) removes the finalizer once dependents are gone.
+    api.patch("owner", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"finalizers": null}}))).await.unwrap();
+    assert_eq!(status_code(api.get("owner").await.unwrap_err()).0, 404);
+}

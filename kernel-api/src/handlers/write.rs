@@ -424,6 +424,20 @@ pub async fn delete_object(
     options: &DeleteOptions,
 ) -> Result<(StatusCode, Value)> {
     let def: &ResourceDef = &ctx.def;
+    if let Some(p) = options.propagation.as_deref() {
+        if !matches!(p, "Foreground" | "Background" | "Orphan") {
+            return Err(Error::Invalid {
+                kind: "DeleteOptions".into(),
+                group: String::new(),
+                name: String::new(),
+                causes: vec![crate::status::StatusCause::new(
+                    "FieldValueNotSupported",
+                    "propagationPolicy",
+                    format!("Unsupported value: {p:?}: supported values: \"Foreground\", \"Background\", \"Orphan\""),
+                )],
+            });
+        }
+    }
     for _ in 0..MAX_RETRIES {
         let current = ctx
             .shared
@@ -510,7 +524,22 @@ pub async fn delete_object(
                 meta_mut(&mut marked).insert("deletionGracePeriodSeconds".into(), json!(0));
             }
         }
-        if !finalizers_of(&current).is_empty() {
+        // Foreground and Orphan deletion hand over to the garbage collector through a finalizer,
+        // as upstream; Background (the default) deletes now and lets the GC find the dependents.
+        let gc_finalizer = match options.propagation.as_deref() {
+            Some("Foreground") => Some("foregroundDeletion"),
+            Some("Orphan") => Some("orphan"),
+            _ => None,
+        };
+        if let Some(finalizer) = gc_finalizer.filter(|_| !is_crd(def) && def.kind != "Namespace") {
+            if !finalizers_of(&marked).iter().any(|f| f == finalizer) {
+                let list = meta_mut(&mut marked).entry("finalizers").or_insert_with(|| json!([]));
+                if let Some(list) = list.as_array_mut() {
+                    list.push(json!(finalizer));
+                }
+            }
+        }
+        if !finalizers_of(&marked).is_empty() {
             if marked["metadata"]["deletionTimestamp"].is_null() {
                 meta_mut(&mut marked)
                     .insert("deletionTimestamp".into(), json!(registry::now_rfc3339()));
