@@ -3,7 +3,8 @@
 //! 10,000 more pods scheduled one by one (snapshot update → schedule → assume), like the
 //! scheduler's own loop minus the API calls.
 //!
-//! Run with `cargo run -p kernel-sched --release --example sched_scale [nodes] [existing] [pods]`.
+//! Run with `cargo run -p kernel-sched --release --example sched_scale [nodes] [existing] [pods]`;
+//! `SCHED_CASE=Basic` runs only the cases whose name contains `Basic`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -66,17 +67,23 @@ fn run(case: &Case, nodes: usize, existing: usize, pods: usize) -> (f64, Duratio
     let infos: Vec<Arc<PodInfo>> = (0..pods).map(|i| Arc::new(PodInfo::new((case.make_pod)(i)))).collect();
     let mut latencies = Vec::with_capacity(pods);
     let mut failed = 0;
+    let mut in_algorithm = Duration::ZERO;
     let start = Instant::now();
     for pi in infos {
         let t = Instant::now();
         cache.update_snapshot(&mut snapshot);
         let mut state = CycleState::new();
-        match schedule_pod(&fwk, &mut state, &pi, &snapshot, &mut st) {
+        let a = Instant::now();
+        let r = schedule_pod(&fwk, &mut state, &pi, &snapshot, &mut st);
+        in_algorithm += a.elapsed();
+        match r {
             Ok(r) => cache.assume_pod(pi, &r.suggested_host).expect("assume"),
             Err(_) => failed += 1,
         }
         latencies.push(t.elapsed());
     }
+    eprintln!("  {}: schedule_pod {:?}/pod, cache (snapshot update + assume) {:?}/pod", case.name,
+        in_algorithm / pods as u32, (start.elapsed() - in_algorithm) / pods as u32);
     let total = start.elapsed();
     latencies.sort();
     let p50 = latencies[latencies.len() / 2];
@@ -95,7 +102,8 @@ fn main() {
     ];
     println!("nodes={nodes} existing_pods={existing} scheduled_pods={pods}");
     println!("{:<28} {:>12} {:>12} {:>12} {:>8}", "case", "pods/s", "p50", "p99", "failed");
-    for case in &cases {
+    let only = std::env::var("SCHED_CASE").ok();
+    for case in cases.iter().filter(|c| only.as_deref().is_none_or(|o| c.name.contains(o))) {
         let (rate, p50, p99, failed) = run(case, nodes, existing, pods);
         println!("{:<28} {:>12.0} {:>12?} {:>12?} {:>8}", case.name, rate, p50, p99, failed);
     }

@@ -2,7 +2,7 @@
 //! scheduler placed whose binding has not been confirmed by a watch event yet — so the next
 //! cycle already sees the previous decision (upstream `internal/cache`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Node, Pod};
@@ -10,6 +10,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::snapshot::{ClusterObjects, Snapshot};
 use crate::types::{NodeInfo, PodInfo};
+use crate::util::FastMap;
 use crate::Error;
 
 #[derive(Debug)]
@@ -29,14 +30,16 @@ struct PodState {
 /// Nodes, bound pods and assumed pods, with generation numbers for incremental snapshots.
 #[derive(Debug, Default)]
 pub struct Cache {
-    nodes: HashMap<String, CacheNode>,
-    pods: HashMap<String, PodState>,
+    nodes: FastMap<String, CacheNode>,
+    pods: FastMap<String, PodState>,
     generation: u64,
     by_generation: BTreeMap<u64, String>,
     /// Set when nodes were added or removed, or a node's images changed: full snapshot rebuild.
     layout_dirty: bool,
     objects: Arc<ClusterObjects>,
     objects_generation: u64,
+    /// Nodes with a node object.
+    node_count: usize,
 }
 
 fn pod_key(pod: &PodInfo) -> String {
@@ -81,6 +84,9 @@ impl Cache {
         let was_present = entry.has_node;
         entry.info.set_node(node);
         entry.has_node = true;
+        if !was_present {
+            self.node_count += 1;
+        }
         if !was_present || images_before.flatten() != images_after {
             self.layout_dirty = true;
         }
@@ -90,6 +96,9 @@ impl Cache {
     /// Removes a node (its pods stay accounted until they are deleted).
     pub fn remove_node(&mut self, name: &str) {
         let Some(n) = self.nodes.get_mut(name) else { return };
+        if n.has_node {
+            self.node_count -= 1;
+        }
         n.has_node = false;
         let empty = n.info.pods.is_empty();
         self.by_generation.remove(&n.info.generation);
@@ -179,7 +188,7 @@ impl Cache {
 
     /// Number of nodes with a node object.
     pub fn node_count(&self) -> usize {
-        self.nodes.values().filter(|n| n.has_node).count()
+        self.node_count
     }
 
     /// Number of pods (bound and assumed).
@@ -188,24 +197,27 @@ impl Cache {
     }
 
     /// Brings `snapshot` up to date, copying only nodes changed since its last update.
-    pub fn update_snapshot(&mut self, snapshot: &mut Snapshot) {
+    /// Returns how many node infos were copied.
+    pub fn update_snapshot(&mut self, snapshot: &mut Snapshot) -> usize {
         if snapshot.generation >= self.generation && !self.layout_dirty {
-            return;
+            return 0;
         }
+        let mut copied = 0;
         if self.objects_generation > snapshot.generation || snapshot.generation == 0 {
             snapshot.objects = self.objects.clone();
         }
         if self.layout_dirty || snapshot.generation == 0 || snapshot.node_infos.len() != self.node_count() {
-            let mut zones: BTreeMap<String, Vec<Arc<NodeInfo>>> = BTreeMap::new();
+            let mut zones: BTreeMap<String, Vec<NodeInfo>> = BTreeMap::new();
             let mut names: Vec<&String> = self.nodes.iter().filter(|(_, n)| n.has_node).map(|(k, _)| k).collect();
             names.sort();
             for name in names {
                 let info = &self.nodes[name].info;
                 let zone = info.labels().get(crate::plugins::LABEL_ZONE).cloned().unwrap_or_default();
-                zones.entry(zone).or_default().push(Arc::new(info.clone()));
+                zones.entry(zone).or_default().push(info.clone());
+                copied += 1;
             }
             // Interleave zones as upstream's node tree does, so sampling spreads across zones.
-            let mut lists: Vec<std::vec::IntoIter<Arc<NodeInfo>>> = zones.into_values().map(|v| v.into_iter()).collect();
+            let mut lists: Vec<std::vec::IntoIter<NodeInfo>> = zones.into_values().map(|v| v.into_iter()).collect();
             let mut infos = Vec::with_capacity(self.nodes.len());
             loop {
                 let before = infos.len();
@@ -233,13 +245,15 @@ impl Cache {
                 {
                     affinity_changed = true;
                 }
-                snapshot.node_infos[i] = Arc::new(fresh.clone());
+                snapshot.replace(i, fresh);
+                copied += 1;
             }
             if affinity_changed {
                 snapshot.rebuild_affinity_lists();
             }
         }
         snapshot.generation = self.generation;
+        copied
     }
 }
 
@@ -254,17 +268,16 @@ mod tests {
         cache.add_or_update_node(node("n1").cpu("4").obj());
         cache.add_or_update_node(node("n2").cpu("4").obj());
         let mut snap = Snapshot::default();
-        cache.update_snapshot(&mut snap);
+        assert_eq!(cache.update_snapshot(&mut snap), 2);
         assert_eq!(snap.num_nodes(), 2);
-        let before_n2 = snap.get("n2").unwrap().clone();
 
         let p = Arc::new(PodInfo::new(pod("p").uid("u1").req("1", "0").obj()));
         cache.assume_pod(p.clone(), "n1").unwrap();
         assert!(cache.assume_pod(p.clone(), "n1").is_err(), "double assume must fail");
-        cache.update_snapshot(&mut snap);
+        // Only the changed node is copied.
+        assert_eq!(cache.update_snapshot(&mut snap), 1);
         assert_eq!(snap.get("n1").unwrap().requested.milli_cpu, 1000);
-        // Unchanged nodes are shared, not copied.
-        assert!(Arc::ptr_eq(&before_n2, snap.get("n2").unwrap()));
+        assert_eq!(cache.update_snapshot(&mut snap), 0, "nothing changed since");
 
         cache.forget_pod(&p).unwrap();
         cache.update_snapshot(&mut snap);

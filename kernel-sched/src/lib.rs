@@ -63,6 +63,7 @@ pub mod scheduler;
 pub mod snapshot;
 pub mod testing;
 pub mod types;
+mod util;
 
 pub use cache::Cache;
 pub use config::{KubeSchedulerConfiguration, Profile};

@@ -202,7 +202,7 @@ pub(crate) mod test_util {
         let mut state = CycleState::new();
         let (_, s) = fwk.run_pre_filter_plugins(&mut state, &pi, &snap);
         assert!(s.is_success() || s.is_skip(), "prefilter: {s}");
-        let infos: Vec<_> = snap.node_infos().iter().map(|n| n.as_ref()).collect();
+        let infos: Vec<_> = snap.node_infos().iter().collect();
         fwk.run_score_plugins(&mut state, &pi, &infos, &snap).expect("score")
     }
 

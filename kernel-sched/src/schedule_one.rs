@@ -2,7 +2,7 @@
 //! round-robin sample of nodes, PostFilter when nothing fits, Score, and a random pick among
 //! the best nodes.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use k8s_openapi::api::core::v1::Pod;
 
@@ -168,7 +168,7 @@ pub fn schedule_pod(
         let start = if restricted.is_some() { 0 } else { st.next_start_node_index % candidate_count };
         for i in 0..candidate_count {
             let k = (start + i) % candidate_count;
-            let node: &Arc<NodeInfo> = match &restricted {
+            let node: &NodeInfo = match &restricted {
                 Some(idx) => &all[idx[k]],
                 None => &all[k],
             };

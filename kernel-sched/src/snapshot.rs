@@ -1,8 +1,8 @@
 //! [`Snapshot`]: the immutable view of the cluster one scheduling cycle works on.
 //!
-//! A snapshot is cheap to keep current: node infos are shared `Arc`s, and
-//! [`Cache::update_snapshot`](crate::Cache::update_snapshot) replaces only the nodes whose
-//! generation moved since the last cycle.
+//! A snapshot is cheap to keep current: [`Cache::update_snapshot`](crate::Cache::update_snapshot)
+//! replaces only the nodes whose generation moved since the last cycle. Node infos are stored
+//! contiguously, so a filter pass over consecutive nodes streams through memory.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,6 +16,7 @@ use k8s_openapi::api::storage::v1::StorageClass;
 
 use crate::labels::Labels;
 use crate::types::{NodeInfo, PodInfo};
+use crate::util::FastMap;
 
 /// Non-node objects some plugins consult: namespaces (for namespace selectors), volumes,
 /// disruption budgets and the workload objects behind default topology spreading.
@@ -44,13 +45,17 @@ pub struct ClusterObjects {
 /// A point-in-time view of nodes and their pods (upstream `cache.Snapshot`).
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
-    pub(crate) node_infos: Vec<Arc<NodeInfo>>,
-    pub(crate) index: HashMap<String, usize>,
+    pub(crate) node_infos: Vec<NodeInfo>,
+    pub(crate) index: FastMap<String, usize>,
     pub(crate) have_pods_with_affinity: Vec<usize>,
     pub(crate) have_pods_with_required_anti_affinity: Vec<usize>,
     pub(crate) image_num_nodes: HashMap<String, usize>,
     pub(crate) objects: Arc<ClusterObjects>,
     pub(crate) generation: u64,
+    /// Nodes with `spec.unschedulable`.
+    pub(crate) num_unschedulable: usize,
+    /// Nodes with `NoSchedule`/`NoExecute` taints.
+    pub(crate) num_hard_tainted: usize,
 }
 
 impl Snapshot {
@@ -58,18 +63,18 @@ impl Snapshot {
     /// nodes are placed on it, others are ignored.
     pub fn new(nodes: impl IntoIterator<Item = Node>, pods: impl IntoIterator<Item = Pod>) -> Self {
         let mut infos: Vec<NodeInfo> = nodes.into_iter().map(NodeInfo::new).collect();
-        let index: HashMap<String, usize> = infos.iter().enumerate().map(|(i, n)| (n.name.clone(), i)).collect();
+        let index: FastMap<String, usize> = infos.iter().enumerate().map(|(i, n)| (n.name.clone(), i)).collect();
         for pod in pods {
             let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.clone()) else { continue };
             if let Some(&i) = index.get(&node) {
                 infos[i].add_pod(Arc::new(PodInfo::new(pod)));
             }
         }
-        Self::from_node_infos(infos.into_iter().map(Arc::new).collect(), Arc::default())
+        Self::from_node_infos(infos, Arc::default())
     }
 
     /// Builds a snapshot from node infos, in the given order.
-    pub fn from_node_infos(node_infos: Vec<Arc<NodeInfo>>, objects: Arc<ClusterObjects>) -> Self {
+    pub fn from_node_infos(node_infos: Vec<NodeInfo>, objects: Arc<ClusterObjects>) -> Self {
         let mut s = Snapshot { node_infos, objects, ..Default::default() };
         s.rebuild_index();
         s.rebuild_images();
@@ -85,6 +90,27 @@ impl Snapshot {
 
     pub(crate) fn rebuild_index(&mut self) {
         self.index = self.node_infos.iter().enumerate().map(|(i, n)| (n.name.clone(), i)).collect();
+        self.num_unschedulable = self.node_infos.iter().filter(|n| n.unschedulable).count();
+        self.num_hard_tainted = self.node_infos.iter().filter(|n| !n.hard_taints.is_empty()).count();
+    }
+
+    /// Replaces node `i` with a fresh copy, keeping the counters right.
+    pub(crate) fn replace(&mut self, i: usize, fresh: &NodeInfo) {
+        let old = &mut self.node_infos[i];
+        self.num_unschedulable = self.num_unschedulable + usize::from(fresh.unschedulable) - usize::from(old.unschedulable);
+        self.num_hard_tainted =
+            self.num_hard_tainted + usize::from(!fresh.hard_taints.is_empty()) - usize::from(!old.hard_taints.is_empty());
+        old.clone_from(fresh);
+    }
+
+    /// Whether any node is cordoned.
+    pub fn has_unschedulable_nodes(&self) -> bool {
+        self.num_unschedulable > 0
+    }
+
+    /// Whether any node has a `NoSchedule` or `NoExecute` taint.
+    pub fn has_hard_tainted_nodes(&self) -> bool {
+        self.num_hard_tainted > 0
     }
 
     pub(crate) fn rebuild_images(&mut self) {
@@ -112,7 +138,7 @@ impl Snapshot {
     }
 
     /// All nodes, in evaluation order.
-    pub fn node_infos(&self) -> &[Arc<NodeInfo>] {
+    pub fn node_infos(&self) -> &[NodeInfo] {
         &self.node_infos
     }
 
@@ -122,7 +148,7 @@ impl Snapshot {
     }
 
     /// A node by name.
-    pub fn get(&self, name: &str) -> Option<&Arc<NodeInfo>> {
+    pub fn get(&self, name: &str) -> Option<&NodeInfo> {
         self.index.get(name).map(|&i| &self.node_infos[i])
     }
 
@@ -132,12 +158,12 @@ impl Snapshot {
     }
 
     /// Nodes with at least one pod that has pod affinity or anti-affinity.
-    pub fn nodes_with_affinity_pods(&self) -> impl Iterator<Item = &Arc<NodeInfo>> {
+    pub fn nodes_with_affinity_pods(&self) -> impl Iterator<Item = &NodeInfo> {
         self.have_pods_with_affinity.iter().map(|&i| &self.node_infos[i])
     }
 
     /// Nodes with at least one pod that has required anti-affinity.
-    pub fn nodes_with_required_anti_affinity_pods(&self) -> impl Iterator<Item = &Arc<NodeInfo>> {
+    pub fn nodes_with_required_anti_affinity_pods(&self) -> impl Iterator<Item = &NodeInfo> {
         self.have_pods_with_required_anti_affinity.iter().map(|&i| &self.node_infos[i])
     }
 

@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use crate::framework::{FilterPlugin, Plugin, Status, CycleState};
+use crate::framework::{CycleState, FilterPlugin, Plugin, PreFilterPlugin, PreFilterResult, Status};
+use crate::snapshot::Snapshot;
 use crate::types::{NodeInfo, PodInfo};
 
 /// The plugin name.
@@ -18,8 +19,23 @@ impl Plugin for NodeName {
     fn name(&self) -> &'static str {
         NAME
     }
+    fn as_pre_filter(self: Arc<Self>) -> Option<Arc<dyn PreFilterPlugin>> {
+        Some(self)
+    }
     fn as_filter(self: Arc<Self>) -> Option<Arc<dyn FilterPlugin>> {
         Some(self)
+    }
+}
+
+/// PreFilter only tells the framework when Filter cannot reject any node, so it is skipped.
+impl PreFilterPlugin for NodeName {
+    fn pre_filter(&self, _: &mut CycleState, pod: &PodInfo, _snapshot: &Snapshot) -> (Option<PreFilterResult>, Status) {
+        let _ = pod;
+        if pod.pod.spec.as_ref().and_then(|s| s.node_name.as_deref()).is_none_or(str::is_empty) {
+            (None, Status::skip())
+        } else {
+            (None, Status::success())
+        }
     }
 }
 

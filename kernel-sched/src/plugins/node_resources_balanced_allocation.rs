@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use crate::framework::{CycleState, Plugin, PreScorePlugin, ScorePlugin, Status, MAX_NODE_SCORE};
-use crate::plugins::node_resources_fit::{allocatable_and_requested, default_resources, pod_request_list, ResourceSpec};
+use crate::framework::{CycleState, NodeScore, Plugin, PreScorePlugin, ScorePlugin, Status, MAX_NODE_SCORE};
+use crate::plugins::node_resources_fit::{allocatable_and_requested, default_resources, pod_request_list, ResourceKind, ResourceSpec};
 use crate::snapshot::Snapshot;
 use crate::types::{NodeInfo, PodInfo};
 
@@ -31,12 +31,13 @@ impl Default for BalancedAllocationArgs {
 #[derive(Clone, Debug, Default)]
 pub struct BalancedAllocation {
     resources: Vec<ResourceSpec>,
+    kinds: Vec<ResourceKind>,
 }
 
 impl BalancedAllocation {
     /// Builds the plugin.
     pub fn new(args: BalancedAllocationArgs) -> Self {
-        BalancedAllocation { resources: args.resources }
+        BalancedAllocation { kinds: args.resources.iter().map(|r| ResourceKind::of(&r.name)).collect(), resources: args.resources }
     }
 }
 
@@ -64,23 +65,16 @@ impl PreScorePlugin for BalancedAllocation {
     }
 }
 
-impl ScorePlugin for BalancedAllocation {
-    fn score(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<i64, Status> {
-        let fresh;
-        let reqs = match state.read::<PreScoreState>() {
-            Some(s) => &s.pod_requests,
-            None => {
-                fresh = pod_request_list(pod, &self.resources, false);
-                &fresh
-            }
-        };
+impl BalancedAllocation {
+    #[inline]
+    fn score_one(&self, reqs: &[i64], node: &NodeInfo) -> i64 {
         let fraction = |i: usize| -> Option<f64> {
-            let (alloc, req) = allocatable_and_requested(node, &self.resources[i].name, reqs[i], true);
+            let (alloc, req) = allocatable_and_requested(node, &self.kinds[i], reqs[i], true);
             (alloc != 0).then(|| (req as f64 / alloc as f64).min(1.0))
         };
         let (mut n, mut sum) = (0usize, 0.0f64);
         let (mut first, mut second) = (0.0, 0.0);
-        for i in 0..self.resources.len() {
+        for i in 0..self.kinds.len() {
             if let Some(f) = fraction(i) {
                 match n {
                     0 => first = f,
@@ -91,16 +85,41 @@ impl ScorePlugin for BalancedAllocation {
                 sum += f;
             }
         }
+        // Two resources (the default): std = |f1 - f2| / 2; more: the usual formula.
         let std = match n {
             0 | 1 => 0.0,
             2 => ((first - second) / 2.0).abs(),
             _ => {
                 let mean = sum / n as f64;
-                let var: f64 = (0..self.resources.len()).filter_map(fraction).map(|f| (f - mean) * (f - mean)).sum();
+                let var: f64 = (0..self.kinds.len()).filter_map(fraction).map(|f| (f - mean) * (f - mean)).sum();
                 (var / n as f64).sqrt()
             }
         };
-        Ok(((1.0 - std) * MAX_NODE_SCORE as f64) as i64)
+        ((1.0 - std) * MAX_NODE_SCORE as f64) as i64
+    }
+
+    fn requests<'a>(&self, state: &'a CycleState, pod: &PodInfo, fresh: &'a mut Vec<i64>) -> &'a [i64] {
+        match state.read::<PreScoreState>() {
+            Some(s) => &s.pod_requests,
+            None => {
+                *fresh = pod_request_list(pod, &self.resources, false);
+                fresh
+            }
+        }
+    }
+}
+
+impl ScorePlugin for BalancedAllocation {
+    fn score(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<i64, Status> {
+        let mut fresh = Vec::new();
+        Ok(self.score_one(self.requests(state, pod, &mut fresh), node))
+    }
+
+    fn score_nodes(&self, state: &CycleState, pod: &PodInfo, nodes: &[&NodeInfo], out: &mut Vec<NodeScore>) -> Result<(), Status> {
+        let mut fresh = Vec::new();
+        let reqs = self.requests(state, pod, &mut fresh);
+        out.extend(nodes.iter().enumerate().map(|(i, n)| NodeScore { index: i, score: self.score_one(reqs, n) }));
+        Ok(())
     }
 }
 

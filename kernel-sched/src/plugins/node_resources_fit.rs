@@ -7,9 +7,13 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use crate::framework::{CycleState, FilterPlugin, Plugin, PreFilterPlugin, PreFilterResult, PreScorePlugin, ScorePlugin, Status, MAX_NODE_SCORE};
+use crate::framework::{
+    CycleState, FilterPlugin, NodeScore, Plugin, PreFilterPlugin, PreFilterResult, PreScorePlugin, ScorePlugin, Status,
+    MAX_NODE_SCORE,
+};
 use crate::resources::{is_extended_resource_name, is_scalar_resource_name, Resource, CPU, EPHEMERAL_STORAGE, MEMORY};
 use crate::snapshot::Snapshot;
+use crate::util::div;
 use crate::types::{NodeInfo, PodInfo};
 use crate::Error;
 
@@ -107,6 +111,7 @@ pub struct NodeResourcesFit {
     ignored_resources: Vec<String>,
     ignored_groups: Vec<String>,
     resources: Vec<ResourceSpec>,
+    kinds: Vec<ResourceKind>,
     strategy: Strategy,
 }
 
@@ -156,6 +161,7 @@ impl NodeResourcesFit {
         Ok(NodeResourcesFit {
             ignored_resources: args.ignored_resources,
             ignored_groups: args.ignored_resource_groups,
+            kinds: s.resources.iter().map(|r| ResourceKind::of(&r.name)).collect(),
             resources: s.resources,
             strategy,
         })
@@ -263,16 +269,37 @@ pub(crate) fn pod_request_list(pod: &PodInfo, resources: &[ResourceSpec], non_ze
         .collect()
 }
 
+/// A scored resource, resolved once so scoring does not compare names per node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum ResourceKind {
+    Cpu,
+    Memory,
+    EphemeralStorage,
+    Other(String),
+}
+
+impl ResourceKind {
+    pub(crate) fn of(name: &str) -> Self {
+        match name {
+            CPU => ResourceKind::Cpu,
+            MEMORY => ResourceKind::Memory,
+            EPHEMERAL_STORAGE => ResourceKind::EphemeralStorage,
+            other => ResourceKind::Other(other.to_string()),
+        }
+    }
+}
+
 /// `(allocatable, requested-after-placing-the-pod)` of one resource on a node, as upstream
 /// `calculateResourceAllocatableRequest`; `(0, 0)` means "do not score this resource".
-#[inline]
-pub(crate) fn allocatable_and_requested(node: &NodeInfo, name: &str, pod_request: i64, use_requested: bool) -> (i64, i64) {
+#[inline(always)]
+pub(crate) fn allocatable_and_requested(node: &NodeInfo, kind: &ResourceKind, pod_request: i64, use_requested: bool) -> (i64, i64) {
     let requested = if use_requested { &node.requested } else { &node.non_zero_requested };
-    match name {
-        CPU => (node.allocatable.milli_cpu, requested.milli_cpu + pod_request),
-        MEMORY => (node.allocatable.memory, requested.memory + pod_request),
-        EPHEMERAL_STORAGE => (node.allocatable.ephemeral_storage, node.requested.ephemeral_storage + pod_request),
-        _ => {
+    match kind {
+        ResourceKind::Cpu => (node.allocatable.milli_cpu, requested.milli_cpu + pod_request),
+        ResourceKind::Memory => (node.allocatable.memory, requested.memory + pod_request),
+        ResourceKind::EphemeralStorage => (node.allocatable.ephemeral_storage, node.requested.ephemeral_storage + pod_request),
+        ResourceKind::Other(name) => {
+            let name = name.as_str();
             if pod_request == 0 && is_scalar_resource_name(name) {
                 return (0, 0);
             }
@@ -305,30 +332,23 @@ impl PreScorePlugin for NodeResourcesFit {
     }
 }
 
-impl ScorePlugin for NodeResourcesFit {
-    fn score(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<i64, Status> {
-        let fresh;
-        let reqs = match state.read::<PreScoreState>() {
-            Some(s) => &s.pod_requests,
-            None => {
-                fresh = pod_request_list(pod, &self.resources, true);
-                &fresh
-            }
-        };
+impl NodeResourcesFit {
+    #[inline]
+    fn score_one(&self, reqs: &[i64], node: &NodeInfo) -> i64 {
         let (mut total, mut weights) = (0i64, 0i64);
-        for (spec, &pod_req) in self.resources.iter().zip(reqs) {
-            let (alloc, req) = allocatable_and_requested(node, &spec.name, pod_req, false);
+        for ((spec, kind), &pod_req) in self.resources.iter().zip(&self.kinds).zip(reqs) {
+            let (alloc, req) = allocatable_and_requested(node, kind, pod_req, false);
             if alloc == 0 {
                 continue;
             }
             match &self.strategy {
                 Strategy::Least => {
-                    let s = if req > alloc { 0 } else { (alloc - req) * MAX_NODE_SCORE / alloc };
+                    let s = if req > alloc { 0 } else { div((alloc - req) * MAX_NODE_SCORE, alloc) };
                     total += s * spec.weight;
                     weights += spec.weight;
                 }
                 Strategy::Most => {
-                    total += req.min(alloc) * MAX_NODE_SCORE / alloc * spec.weight;
+                    total += div(req.clamp(0, alloc) * MAX_NODE_SCORE, alloc) * spec.weight;
                     weights += spec.weight;
                 }
                 Strategy::Ratio(shape) => {
@@ -341,12 +361,34 @@ impl ScorePlugin for NodeResourcesFit {
             }
         }
         if weights == 0 {
-            return Ok(0);
+            return 0;
         }
-        Ok(match self.strategy {
+        match self.strategy {
             Strategy::Ratio(_) => ((total as f64) / (weights as f64)).round() as i64,
-            _ => total / weights,
-        })
+            _ => div(total, weights),
+        }
+    }
+}
+
+impl ScorePlugin for NodeResourcesFit {
+    fn score(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<i64, Status> {
+        match state.read::<PreScoreState>() {
+            Some(s) => Ok(self.score_one(&s.pod_requests, node)),
+            None => Ok(self.score_one(&pod_request_list(pod, &self.resources, true), node)),
+        }
+    }
+
+    fn score_nodes(&self, state: &CycleState, pod: &PodInfo, nodes: &[&NodeInfo], out: &mut Vec<NodeScore>) -> Result<(), Status> {
+        let fresh;
+        let reqs = match state.read::<PreScoreState>() {
+            Some(s) => &s.pod_requests,
+            None => {
+                fresh = pod_request_list(pod, &self.resources, true);
+                &fresh
+            }
+        };
+        out.extend(nodes.iter().enumerate().map(|(i, n)| NodeScore { index: i, score: self.score_one(reqs, n) }));
+        Ok(())
     }
 }
 

@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Taint;
 
-use crate::framework::{CycleState, FilterPlugin, Plugin, Status};
+use crate::framework::{CycleState, FilterPlugin, Plugin, PreFilterPlugin, PreFilterResult, Status};
+use crate::snapshot::Snapshot;
 use crate::plugins::taint_toleration::tolerates;
 use crate::types::{NodeInfo, PodInfo};
 
@@ -24,14 +25,29 @@ impl Plugin for NodeUnschedulable {
     fn name(&self) -> &'static str {
         NAME
     }
+    fn as_pre_filter(self: Arc<Self>) -> Option<Arc<dyn PreFilterPlugin>> {
+        Some(self)
+    }
     fn as_filter(self: Arc<Self>) -> Option<Arc<dyn FilterPlugin>> {
         Some(self)
     }
 }
 
+/// PreFilter only tells the framework when Filter cannot reject any node, so it is skipped.
+impl PreFilterPlugin for NodeUnschedulable {
+    fn pre_filter(&self, _: &mut CycleState, pod: &PodInfo, snapshot: &Snapshot) -> (Option<PreFilterResult>, Status) {
+        let _ = pod;
+        if !snapshot.has_unschedulable_nodes() {
+            (None, Status::skip())
+        } else {
+            (None, Status::success())
+        }
+    }
+}
+
 impl FilterPlugin for NodeUnschedulable {
     fn filter(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {
-        if !node.unschedulable() {
+        if !node.unschedulable {
             return Status::success();
         }
         let taint = Taint {

@@ -542,7 +542,7 @@ mod tests {
             let snap = Snapshot::new(nodes.clone(), pods.clone()).with_objects(objects);
             let pi = PodInfo::new(web("new").obj());
             let mut st = CycleState::new();
-            let infos: Vec<_> = snap.node_infos().iter().map(|n| n.as_ref()).collect();
+            let infos: Vec<_> = snap.node_infos().iter().collect();
             fwk.run_score_plugins(&mut st, &pi, &infos, &snap).unwrap()
         };
         // Without a service the pod has no default constraints: no preference.

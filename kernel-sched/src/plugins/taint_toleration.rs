@@ -6,7 +6,8 @@ use std::sync::Arc;
 use k8s_openapi::api::core::v1::{Taint, Toleration};
 
 use crate::framework::{
-    default_normalize_score, CycleState, FilterPlugin, NodeScore, Plugin, PreScorePlugin, ScorePlugin, Status,
+    default_normalize_score, CycleState, FilterPlugin, NodeScore, Plugin, PreFilterPlugin, PreFilterResult, PreScorePlugin,
+    ScorePlugin, Status,
     MAX_NODE_SCORE,
 };
 use crate::snapshot::Snapshot;
@@ -42,6 +43,9 @@ impl Plugin for TaintToleration {
     fn name(&self) -> &'static str {
         NAME
     }
+    fn as_pre_filter(self: Arc<Self>) -> Option<Arc<dyn PreFilterPlugin>> {
+        Some(self)
+    }
     fn as_filter(self: Arc<Self>) -> Option<Arc<dyn FilterPlugin>> {
         Some(self)
     }
@@ -55,6 +59,18 @@ impl Plugin for TaintToleration {
 
 fn tolerations(pod: &PodInfo) -> &[Toleration] {
     pod.pod.spec.as_ref().and_then(|s| s.tolerations.as_deref()).unwrap_or(&[])
+}
+
+/// PreFilter only tells the framework when Filter cannot reject any node, so it is skipped.
+impl PreFilterPlugin for TaintToleration {
+    fn pre_filter(&self, _: &mut CycleState, pod: &PodInfo, snapshot: &Snapshot) -> (Option<PreFilterResult>, Status) {
+        let _ = pod;
+        if !snapshot.has_hard_tainted_nodes() {
+            (None, Status::skip())
+        } else {
+            (None, Status::success())
+        }
+    }
 }
 
 impl FilterPlugin for TaintToleration {
