@@ -65,6 +65,7 @@ pub mod allocator;
 pub mod apply;
 pub mod auth;
 pub mod builder;
+pub mod conversion;
 pub mod crd;
 pub mod defaults;
 pub mod discovery;

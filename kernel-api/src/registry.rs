@@ -95,7 +95,7 @@ impl Registry {
     ) -> Result<Value> {
         let key = self.key(def, namespace, name);
         match self.store.get(&key).await? {
-            Some(kv) => decode(&kv),
+            Some(kv) => Ok(from_storage(def, decode(&kv)?)),
             None => Err(not_found(def, name)),
         }
     }
@@ -147,7 +147,7 @@ impl Registry {
             let last_key = response.kvs.last().map(|kv| kv.key.clone());
             let returned = response.kvs.len();
             for kv in &response.kvs {
-                let obj = decode(kv)?;
+                let obj = from_storage(def, decode(kv)?);
                 if options.filter.is_none_or(|f| f(&obj)) {
                     page.items.push(obj);
                 }
@@ -172,7 +172,11 @@ impl Registry {
     pub async fn create(&self, def: &ResourceDef, obj: &Value) -> Result<Value> {
         let (namespace, name) = (namespace_of(obj), name_of(obj));
         let key = self.key(def, namespace.as_deref(), &name);
-        match self.store.create(&key, encode(obj)?, 0).await {
+        match self
+            .store
+            .create(&key, encode(&to_storage(def, obj.clone()))?, 0)
+            .await
+        {
             Ok(kv) => with_revision(obj.clone(), kv.mod_revision),
             Err(kernel_store::Error::AlreadyExists { .. }) => Err(Error::AlreadyExists {
                 resource: def.qualified(),
@@ -191,7 +195,11 @@ impl Registry {
     ) -> Result<Value> {
         let (namespace, name) = (namespace_of(obj), name_of(obj));
         let key = self.key(def, namespace.as_deref(), &name);
-        match self.store.update(&key, encode(obj)?, expected, 0).await {
+        match self
+            .store
+            .update(&key, encode(&to_storage(def, obj.clone()))?, expected, 0)
+            .await
+        {
             Ok(kv) => with_revision(obj.clone(), kv.mod_revision),
             Err(kernel_store::Error::Conflict { .. }) => Err(conflict(def, &name)),
             Err(kernel_store::Error::NotFound { .. }) => Err(not_found(def, &name)),
@@ -209,11 +217,27 @@ impl Registry {
     ) -> Result<Value> {
         let key = self.key(def, namespace, name);
         match self.store.delete(&key, expected).await {
-            Ok(kv) => decode(&kv),
+            Ok(kv) => Ok(from_storage(def, decode(&kv)?)),
             Err(kernel_store::Error::Conflict { .. }) => Err(conflict(def, name)),
             Err(kernel_store::Error::NotFound { .. }) => Err(not_found(def, name)),
             Err(e) => Err(e.into()),
         }
+    }
+}
+
+/// The API form of a stored object of `def` (see [`crate::conversion`]).
+pub fn from_storage(def: &ResourceDef, obj: Value) -> Value {
+    match def.strategy.conversion {
+        Some(c) => (c.from_storage)(obj),
+        None => obj,
+    }
+}
+
+/// The stored form of an object of `def`.
+pub fn to_storage(def: &ResourceDef, obj: Value) -> Value {
+    match def.strategy.conversion {
+        Some(c) => (c.to_storage)(obj),
+        None => obj,
     }
 }
 

@@ -72,6 +72,9 @@ pub struct Strategy {
     /// A custom resource (served for a CustomResourceDefinition): no built-in defaulting or
     /// kind-specific validation.
     pub custom: bool,
+    /// Conversion to and from the stored form, when this API version shares storage with another
+    /// (events.k8s.io/v1 Events are stored as core v1 Events).
+    pub conversion: Option<crate::conversion::Conversion>,
 }
 
 /// One served resource: everything routing, discovery and storage need to know.
@@ -156,6 +159,12 @@ impl ResourceDef {
     pub fn typed<K: DeserializeOwned + schemars::JsonSchema>(mut self) -> Self {
         self.strategy.typed_check = Some(typed::<K>);
         self.strategy.schema = Some(crate::openapi::schema_of::<K>);
+        self
+    }
+
+    /// Stores objects in another shape (see [`crate::conversion`]).
+    pub fn conversion(mut self, conversion: crate::conversion::Conversion) -> Self {
+        self.strategy.conversion = Some(conversion);
         self
     }
 
@@ -406,10 +415,11 @@ pub fn builtin() -> Vec<ResourceDef> {
         .generation()
         .storage("apiextensions.k8s.io/customresourcedefinitions")
         .typed::<apiext::CustomResourceDefinition>(),
-        // events.k8s.io/v1 (stored apart from core events: no conversion between the two yet)
+        // events.k8s.io/v1: the same objects as core v1 Events, converted on the way in and out
         ResourceDef::new("events.k8s.io/v1", "Event", "events", true)
             .short(&["ev"])
-            .storage("events.k8s.io/events")
+            .storage("events")
+            .conversion(crate::conversion::EVENTS)
             .typed::<events::Event>(),
         // policy/v1
         ResourceDef::new(

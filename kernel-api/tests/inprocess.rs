@@ -601,12 +601,54 @@ async fn admission_plugins_mutate_and_validate() {
 async fn foreground_deletion_waits_for_the_garbage_collector() {
     let (_server, client) = client().await;
     let api: Api<ConfigMap> = Api::default_namespaced(client);
-    api.create(&PostParams::default(), &cm("owner", &[])).await.unwrap();
-    api.delete("owner", &DeleteParams::foreground()).await.unwrap();
+    api.create(&PostParams::default(), &cm("owner", &[]))
+        .await
+        .unwrap();
+    api.delete("owner", &DeleteParams::foreground())
+        .await
+        .unwrap();
     let held = api.get("owner").await.unwrap();
     assert!(held.metadata.deletion_timestamp.is_some());
-    assert_eq!(held.metadata.finalizers, Some(vec!["foregroundDeletion".to_string()]));
+    assert_eq!(
+        held.metadata.finalizers,
+        Some(vec!["foregroundDeletion".to_string()])
+    );
     // The GC (kernel-controllers) removes the finalizer once dependents are gone.
-    api.patch("owner", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"finalizers": null}}))).await.unwrap();
+    api.patch(
+        "owner",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+    )
+    .await
+    .unwrap();
     assert_eq!(status_code(api.get("owner").await.unwrap_err()).0, 404);
+}
+
+#[tokio::test]
+async fn events_k8s_io_events_are_core_events() {
+    use k8s_openapi::api::core::v1::Event as CoreEvent;
+    use k8s_openapi::api::events::v1::Event;
+
+    let (_server, client) = client().await;
+    let events: Api<Event> = Api::default_namespaced(client.clone());
+    let event: Event = serde_json::from_value(json!({
+        "metadata": {"name": "p.1", "namespace": "default"},
+        "eventTime": "2025-01-01T00:00:00.000000Z",
+        "regarding": {"kind": "Pod", "name": "p", "namespace": "default"},
+        "reason": "Scheduled", "note": "assigned to n1", "type": "Normal", "action": "Binding",
+        "reportingController": "kernel-sched", "reportingInstance": "kernel-sched-1",
+    }))
+    .unwrap();
+    events.create(&PostParams::default(), &event).await.unwrap();
+    let core: Api<CoreEvent> = Api::default_namespaced(client);
+    let seen = core.get("p.1").await.unwrap();
+    assert_eq!(seen.message.as_deref(), Some("assigned to n1"));
+    assert_eq!(seen.involved_object.name.as_deref(), Some("p"));
+    let listed = core
+        .list(&ListParams::default().fields("involvedObject.name=p"))
+        .await
+        .unwrap();
+    assert_eq!(listed.items.len(), 1);
+    let back = events.get("p.1").await.unwrap();
+    assert_eq!(back.note.as_deref(), Some("assigned to n1"));
 }

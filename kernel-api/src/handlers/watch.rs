@@ -116,6 +116,7 @@ pub async fn watch(ctx: &Ctx) -> Result<Response<Body>> {
         }),
         ticks,
     );
+    let def = ctx.def.clone();
     let mut last = from;
     let mut done = false;
     let live = items
@@ -130,15 +131,27 @@ pub async fn watch(ctx: &Ctx) -> Result<Response<Body>> {
                         if !event.key.starts_with(&key_prefix) {
                             None
                         } else {
-                            let now = event.kind != EventType::Deleted && matches(&event.object);
-                            let before = event.prev.as_ref().is_some_and(&matches);
+                            let converted;
+                            let (object, prev): (&Value, Option<&Value>) =
+                                match def.strategy.conversion {
+                                    Some(c) => {
+                                        converted = (
+                                            (c.from_storage)(event.object.clone()),
+                                            event.prev.clone().map(c.from_storage),
+                                        );
+                                        (&converted.0, converted.1.as_ref())
+                                    }
+                                    None => (&event.object, event.prev.as_ref()),
+                                };
+                            let now = event.kind != EventType::Deleted && matches(object);
+                            let before = prev.is_some_and(&matches);
                             let kind = match (before, now) {
                                 (false, true) => Some("ADDED"),
                                 (true, true) => Some("MODIFIED"),
                                 (true, false) => Some("DELETED"),
                                 (false, false) => None,
                             };
-                            kind.map(|k| line(k, &event.object))
+                            kind.map(|k| line(k, object))
                         }
                     }
                     Item::Error(e) => {
