@@ -168,13 +168,25 @@ impl Registry {
         Ok(page)
     }
 
+    /// A fresh lease for objects of `def` that expire (0 for none).
+    async fn lease_for(&self, def: &ResourceDef) -> Result<kernel_store::LeaseId> {
+        match def.strategy.ttl {
+            Some(ttl) => Ok(self.store.lease_grant(ttl).await?),
+            None => Ok(0),
+        }
+    }
+
     /// Creates an object (its name must be set). Fails with AlreadyExists.
     pub async fn create(&self, def: &ResourceDef, obj: &Value) -> Result<Value> {
         let (namespace, name) = (namespace_of(obj), name_of(obj));
         let key = self.key(def, namespace.as_deref(), &name);
         match self
             .store
-            .create(&key, encode(&to_storage(def, obj.clone()))?, 0)
+            .create(
+                &key,
+                encode(&to_storage(def, obj.clone()))?,
+                self.lease_for(def).await?,
+            )
             .await
         {
             Ok(kv) => with_revision(obj.clone(), kv.mod_revision),
@@ -197,7 +209,12 @@ impl Registry {
         let key = self.key(def, namespace.as_deref(), &name);
         match self
             .store
-            .update(&key, encode(&to_storage(def, obj.clone()))?, expected, 0)
+            .update(
+                &key,
+                encode(&to_storage(def, obj.clone()))?,
+                expected,
+                self.lease_for(def).await?,
+            )
             .await
         {
             Ok(kv) => with_revision(obj.clone(), kv.mod_revision),

@@ -75,6 +75,9 @@ pub struct Strategy {
     /// Conversion to and from the stored form, when this API version shares storage with another
     /// (events.k8s.io/v1 Events are stored as core v1 Events).
     pub conversion: Option<crate::conversion::Conversion>,
+    /// Objects expire this long after their last write (Events: one hour, upstream's
+    /// `--event-ttl`), through a store lease.
+    pub ttl: Option<std::time::Duration>,
 }
 
 /// One served resource: everything routing, discovery and storage need to know.
@@ -162,6 +165,12 @@ impl ResourceDef {
         self
     }
 
+    /// Lets objects expire `ttl` after their last write.
+    pub fn ttl(mut self, ttl: std::time::Duration) -> Self {
+        self.strategy.ttl = Some(ttl);
+        self
+    }
+
     /// Stores objects in another shape (see [`crate::conversion`]).
     pub fn conversion(mut self, conversion: crate::conversion::Conversion) -> Self {
         self.strategy.conversion = Some(conversion);
@@ -202,6 +211,9 @@ impl ResourceDef {
         format!("{}List", self.kind)
     }
 }
+
+/// How long Events live after their last write (upstream's `--event-ttl` default).
+pub const EVENT_TTL: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// The built-in resources, as kube-apiserver v1.33 serves them.
 pub fn builtin() -> Vec<ResourceDef> {
@@ -248,6 +260,7 @@ pub fn builtin() -> Vec<ResourceDef> {
             .typed::<core::ServiceAccount>(),
         ResourceDef::new("v1", "Event", "events", true)
             .short(&["ev"])
+            .ttl(EVENT_TTL)
             .typed::<core::Event>(),
         ResourceDef::new("v1", "PersistentVolume", "persistentvolumes", false)
             .short(&["pv"])
@@ -420,6 +433,7 @@ pub fn builtin() -> Vec<ResourceDef> {
             .short(&["ev"])
             .storage("events")
             .conversion(crate::conversion::EVENTS)
+            .ttl(EVENT_TTL)
             .typed::<events::Event>(),
         // policy/v1
         ResourceDef::new(
