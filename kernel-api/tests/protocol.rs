@@ -417,3 +417,34 @@ async fn version_health_discovery_and_metrics() {
     let text = response.into_body().collect().await.unwrap().to_bytes();
     assert!(String::from_utf8_lossy(&text).contains("apiserver_request_total"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "performance smoke test; run by hand"]
+async fn perf_smoke() {
+    let server = ApiServer::builder().build().await.unwrap();
+    let start = std::time::Instant::now();
+    for i in 0..2000 {
+        let (code, _) = post(&server, CMS, cm(&format!("cm-{i}"))).await;
+        assert_eq!(code, StatusCode::CREATED);
+    }
+    eprintln!("2000 creates: {:?}", start.elapsed());
+    let start = std::time::Instant::now();
+    let (_, list) = call(&server, Method::GET, CMS, "", "").await;
+    eprintln!(
+        "list of {}: {:?}",
+        list["items"].as_array().unwrap().len(),
+        start.elapsed()
+    );
+    let start = std::time::Instant::now();
+    for _ in 0..20 {
+        call(
+            &server,
+            Method::GET,
+            &format!("{CMS}?labelSelector=x%3Dy"),
+            "",
+            "",
+        )
+        .await;
+    }
+    eprintln!("20 filtered lists: {:?}", start.elapsed());
+}
