@@ -446,16 +446,56 @@ pub fn check_type(def: &ResourceDef, obj: &mut Value) -> Result<()> {
 }
 
 /// Decodes `obj` as its typed struct; a malformed object is a 400 as upstream reports it.
-pub fn typed_check(def: &ResourceDef, obj: &Value) -> Result<()> {
-    if let Some(check) = def.strategy.typed_check {
-        check(obj).map_err(|e| {
-            Error::bad_request(format!(
-                "{} in version \"{}\" cannot be handled as a {}: {e}",
-                def.kind, def.version, def.kind
-            ))
-        })?;
+/// Fields the type does not know are dropped (as decoding into Go structs does), or, with
+/// `strict` (`fieldValidation=Strict`, kubectl's default), refused with upstream's
+/// `strict decoding error: unknown field "spec.replicass"`.
+pub fn typed_check(def: &ResourceDef, obj: &mut Value, strict: bool) -> Result<()> {
+    let Some(check) = def.strategy.typed_check else {
+        return Ok(());
+    };
+    let cannot = |e: String| {
+        Error::bad_request(format!(
+            "{} in version \"{}\" cannot be handled as a {}: {e}",
+            def.kind, def.version, def.kind
+        ))
+    };
+    let round_trip = check(obj).map_err(cannot)?;
+    let mut unknown = Vec::new();
+    prune_unknown(obj, &round_trip, String::new(), &mut unknown);
+    if strict && !unknown.is_empty() {
+        let fields: Vec<String> = unknown.iter().map(|f| format!("unknown field {f:?}")).collect();
+        return Err(cannot(format!("strict decoding error: {}", fields.join(", "))));
     }
     Ok(())
+}
+
+/// Removes from `obj` the (non-null) fields `known` lacks, recording their paths.
+fn prune_unknown(obj: &mut Value, known: &Value, path: String, unknown: &mut Vec<String>) {
+    match (obj, known) {
+        (Value::Object(map), Value::Object(known_map)) => {
+            let mut drop = Vec::new();
+            for (k, v) in map.iter_mut() {
+                let child = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                match known_map.get(k) {
+                    Some(kv) => prune_unknown(v, kv, child, unknown),
+                    None if v.is_null() => {}
+                    None => {
+                        unknown.push(child);
+                        drop.push(k.clone());
+                    }
+                }
+            }
+            for k in drop {
+                map.remove(&k);
+            }
+        }
+        (Value::Array(items), Value::Array(known_items)) => {
+            for (i, (item, known_item)) in items.iter_mut().zip(known_items).enumerate() {
+                prune_unknown(item, known_item, format!("{path}[{i}]"), unknown);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Runs validation (validation.rs) and turns field errors into a 422.
@@ -471,6 +511,15 @@ pub fn validate(def: &ResourceDef, obj: &Value, old: Option<&Value>) -> Result<(
     } else {
         Err(invalid(def, &name, causes))
     }
+}
+
+/// The `generateName` prefix of an object whose name was generated from it (name = prefix +
+/// 5-character suffix), so a colliding create can be retried with another suffix.
+pub fn generated_prefix(obj: &Value) -> Option<String> {
+    let meta = obj.get("metadata")?;
+    let prefix = meta.get("generateName")?.as_str()?;
+    let name = meta.get("name")?.as_str()?;
+    (!prefix.is_empty() && name.len() == prefix.len() + 5 && name.starts_with(prefix)).then(|| prefix.to_owned())
 }
 
 /// Sets system fields and resets what a create may not set (`PrepareForCreate` + `FillObjectMetaSystemFields`).
@@ -690,6 +739,14 @@ pub fn should_delete_now(obj: &Value) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn generated_prefix_only_for_generated_names() {
+        let obj = |name: &str| json!({"metadata": {"generateName": "web-", "name": name}});
+        assert_eq!(generated_prefix(&obj("web-x7k2q")).as_deref(), Some("web-"));
+        assert_eq!(generated_prefix(&obj("web-1")), None);
+        assert_eq!(generated_prefix(&json!({"metadata": {"name": "web-x7k2q"}})), None);
+    }
+
     use super::*;
 
     #[test]
@@ -700,6 +757,18 @@ mod tests {
             (42, "/registry/pods/default/b\0".into())
         );
         assert!(decode_continue("garbage!").is_err());
+    }
+
+    #[test]
+    fn unknown_fields_are_pruned_or_refused() {
+        let def = ResourceDef::new("v1", "ConfigMap", "configmaps", true)
+            .typed::<k8s_openapi::api::core::v1::ConfigMap>();
+        let mut obj = json!({"metadata": {"name": "a", "labelz": {}}, "data": {"k": "v"}, "extra": 1, "binaryData": null});
+        typed_check(&def, &mut obj, false).unwrap();
+        assert_eq!(obj, json!({"metadata": {"name": "a"}, "data": {"k": "v"}, "binaryData": null}));
+        let mut obj = json!({"metadata": {"name": "a"}, "dta": {}});
+        let err = typed_check(&def, &mut obj, true).unwrap_err().to_string();
+        assert!(err.ends_with("strict decoding error: unknown field \"dta\""), "{err}");
     }
 
     #[test]

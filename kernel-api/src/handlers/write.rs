@@ -49,7 +49,8 @@ pub async fn admit(
 ) -> Result<()> {
     let request = admission_request(ctx, operation, &name_of(obj));
     ctx.shared.admission.mutate(&request, obj).await?;
-    registry::typed_check(&ctx.def, obj)?;
+    let strict = ctx.param("fieldValidation") == Some("Strict");
+    registry::typed_check(&ctx.def, obj, strict)?;
     registry::validate(&ctx.def, obj, old)?;
     ctx.shared.admission.validate(&request, obj, old).await
 }
@@ -94,6 +95,11 @@ pub async fn create_object(
     if !ctx.def.strategy.custom {
         defaults::apply_defaults(&ctx.def.plural, &mut obj);
     }
+    let unnamed = obj
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .is_empty();
     prepare_create(&ctx.def, &mut obj, ctx.namespace.as_deref())?;
 
     if applied.is_none() {
@@ -113,7 +119,23 @@ pub async fn create_object(
     if ctx.dry_run() {
         return Ok(obj);
     }
-    let created = ctx.shared.registry.create(&ctx.def, &obj).await?;
+    // Upstream (RetryGenerateName, on by default since v1.32) retries a name collision of a
+    // `generateName` create with fresh suffixes before answering 409.
+    let generated = registry::generated_prefix(&obj).filter(|_| unnamed);
+    let mut attempts = 0;
+    let created = loop {
+        match ctx.shared.registry.create(&ctx.def, &obj).await {
+            Err(Error::AlreadyExists { .. }) if generated.is_some() && attempts < 7 => {
+                attempts += 1;
+                let prefix = generated.as_deref().unwrap_or_default();
+                meta_mut(&mut obj).insert(
+                    "name".into(),
+                    serde_json::json!(format!("{prefix}{}", registry::random_suffix())),
+                );
+            }
+            other => break other?,
+        }
+    };
     if ctx.def.kind == "Namespace" {
         ctx.shared.namespace_wakeup.notify_one();
     }
@@ -533,7 +555,9 @@ pub async fn delete_object(
         };
         if let Some(finalizer) = gc_finalizer.filter(|_| !is_crd(def) && def.kind != "Namespace") {
             if !finalizers_of(&marked).iter().any(|f| f == finalizer) {
-                let list = meta_mut(&mut marked).entry("finalizers").or_insert_with(|| json!([]));
+                let list = meta_mut(&mut marked)
+                    .entry("finalizers")
+                    .or_insert_with(|| json!([]));
                 if let Some(list) = list.as_array_mut() {
                     list.push(json!(finalizer));
                 }
