@@ -463,8 +463,14 @@ pub fn typed_check(def: &ResourceDef, obj: &mut Value, strict: bool) -> Result<(
     let mut unknown = Vec::new();
     prune_unknown(obj, &round_trip, String::new(), &mut unknown);
     if strict && !unknown.is_empty() {
-        let fields: Vec<String> = unknown.iter().map(|f| format!("unknown field {f:?}")).collect();
-        return Err(cannot(format!("strict decoding error: {}", fields.join(", "))));
+        let fields: Vec<String> = unknown
+            .iter()
+            .map(|f| format!("unknown field {f:?}"))
+            .collect();
+        return Err(cannot(format!(
+            "strict decoding error: {}",
+            fields.join(", ")
+        )));
     }
     Ok(())
 }
@@ -475,7 +481,11 @@ fn prune_unknown(obj: &mut Value, known: &Value, path: String, unknown: &mut Vec
         (Value::Object(map), Value::Object(known_map)) => {
             let mut drop = Vec::new();
             for (k, v) in map.iter_mut() {
-                let child = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                let child = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
                 match known_map.get(k) {
                     Some(kv) => prune_unknown(v, kv, child, unknown),
                     None if v.is_null() => {}
@@ -519,7 +529,8 @@ pub fn generated_prefix(obj: &Value) -> Option<String> {
     let meta = obj.get("metadata")?;
     let prefix = meta.get("generateName")?.as_str()?;
     let name = meta.get("name")?.as_str()?;
-    (!prefix.is_empty() && name.len() == prefix.len() + 5 && name.starts_with(prefix)).then(|| prefix.to_owned())
+    (!prefix.is_empty() && name.len() == prefix.len() + 5 && name.starts_with(prefix))
+        .then(|| prefix.to_owned())
 }
 
 /// Sets system fields and resets what a create may not set (`PrepareForCreate` + `FillObjectMetaSystemFields`).
@@ -744,7 +755,10 @@ mod tests {
         let obj = |name: &str| json!({"metadata": {"generateName": "web-", "name": name}});
         assert_eq!(generated_prefix(&obj("web-x7k2q")).as_deref(), Some("web-"));
         assert_eq!(generated_prefix(&obj("web-1")), None);
-        assert_eq!(generated_prefix(&json!({"metadata": {"name": "web-x7k2q"}})), None);
+        assert_eq!(
+            generated_prefix(&json!({"metadata": {"name": "web-x7k2q"}})),
+            None
+        );
     }
 
     use super::*;
@@ -765,10 +779,16 @@ mod tests {
             .typed::<k8s_openapi::api::core::v1::ConfigMap>();
         let mut obj = json!({"metadata": {"name": "a", "labelz": {}}, "data": {"k": "v"}, "extra": 1, "binaryData": null});
         typed_check(&def, &mut obj, false).unwrap();
-        assert_eq!(obj, json!({"metadata": {"name": "a"}, "data": {"k": "v"}, "binaryData": null}));
+        assert_eq!(
+            obj,
+            json!({"metadata": {"name": "a"}, "data": {"k": "v"}, "binaryData": null})
+        );
         let mut obj = json!({"metadata": {"name": "a"}, "dta": {}});
         let err = typed_check(&def, &mut obj, true).unwrap_err().to_string();
-        assert!(err.ends_with("strict decoding error: unknown field \"dta\""), "{err}");
+        assert!(
+            err.ends_with("strict decoding error: unknown field \"dta\""),
+            "{err}"
+        );
     }
 
     #[test]

@@ -50,7 +50,9 @@ impl Subresource {
 }
 
 /// A check that an object decodes as its typed Kubernetes struct (malformed objects get 400).
-pub type TypedCheck = fn(&Value) -> Result<(), String>;
+/// Returns the object as the typed struct sees it (decoded and encoded again), so fields the
+/// type does not know are missing from the result.
+pub type TypedCheck = fn(&Value) -> Result<Value, String>;
 
 /// Per-resource behaviour of the generic registry (upstream's `RESTCreateStrategy` and friends).
 #[derive(Clone, Copy, Debug, Default)]
@@ -107,8 +109,9 @@ pub struct ResourceDef {
     pub storage: String,
 }
 
-fn typed<K: DeserializeOwned>(value: &Value) -> Result<(), String> {
-    K::deserialize(value).map(|_| ()).map_err(|e| e.to_string())
+fn typed<K: DeserializeOwned + serde::Serialize>(value: &Value) -> Result<Value, String> {
+    let typed = K::deserialize(value).map_err(|e| e.to_string())?;
+    serde_json::to_value(typed).map_err(|e| e.to_string())
 }
 
 impl ResourceDef {
@@ -159,7 +162,7 @@ impl ResourceDef {
     }
 
     /// Checks objects by decoding them as `K`.
-    pub fn typed<K: DeserializeOwned + schemars::JsonSchema>(mut self) -> Self {
+    pub fn typed<K: DeserializeOwned + serde::Serialize + schemars::JsonSchema>(mut self) -> Self {
         self.strategy.typed_check = Some(typed::<K>);
         self.strategy.schema = Some(crate::openapi::schema_of::<K>);
         self

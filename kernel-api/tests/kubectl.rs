@@ -334,6 +334,15 @@ async fn kubectl_end_to_end() {
     assert!(out.contains("echo"), "{out}");
 
     // Errors come back as upstream phrases them.
+    let typo = c.file(
+        "typo.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: typo\ndatta:\n  a: b\n",
+    );
+    let (ok, _, err) = c.run(&["apply", "-f", typo.to_str().unwrap()]).await;
+    assert!(
+        !ok && err.contains("strict decoding error: unknown field \"datta\""),
+        "{err}"
+    );
     let (ok, _, err) = c.run(&["get", "pod", "nope"]).await;
     assert!(!ok && err.contains("pods \"nope\" not found"), "{err}");
 
