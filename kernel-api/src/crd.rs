@@ -7,9 +7,14 @@
 //! API server sharing the store and sets status conditions. Deleting a CRD stops serving it and
 //! deletes its objects.
 //!
-//! Not yet: structural-schema validation and pruning, defaulting from the schema, conversion
-//! between versions (every version reads the stored object as is), custom scale paths (the
-//! scale subresource uses `.spec.replicas` / `.status.replicas`).
+//! Custom objects are checked against their version's `openAPIV3Schema` ([`validate_custom`]):
+//! types, `required`, `enum`, bounds, `nullable`, `x-kubernetes-int-or-string`; fields the schema
+//! does not declare are pruned (refused with `fieldValidation=Strict`) unless
+//! `x-kubernetes-preserve-unknown-fields`; `default`s are filled in.
+//!
+//! Not yet: `pattern`, `format`, CEL rules (`x-kubernetes-validations`), conversion between
+//! versions (every version reads the stored object as is), custom scale paths (the scale
+//! subresource uses `.spec.replicas` / `.status.replicas`).
 
 use std::sync::Weak;
 use std::time::Duration;
@@ -19,7 +24,7 @@ use serde_json::{json, Value};
 use crate::registry::{name_of, now_rfc3339, revision_of, ListOptions};
 use crate::resources::{ResourceDef, Subresource};
 use crate::server::Shared;
-use crate::status::{Error, Result};
+use crate::status::{Error, Result, StatusCause};
 
 /// The resource definitions a CRD object asks to serve (one per served version).
 pub fn defs_for(crd: &Value) -> Vec<ResourceDef> {
@@ -63,6 +68,9 @@ pub fn defs_for(crd: &Value) -> Vec<ResourceDef> {
             def.subresources.push(Subresource::Scale);
         }
         def.strategy.custom = true;
+        if let Some(schema) = version["schema"]["openAPIV3Schema"].as_object() {
+            def.custom_schema = Some(std::sync::Arc::new(Value::Object(schema.clone())));
+        }
         defs.push(def);
     }
     defs
@@ -231,5 +239,267 @@ async fn delete_instances(shared: &Shared, crd: &Value) -> Result<()> {
     match result {
         Ok(_) | Err(Error::Conflict { .. }) | Err(Error::NotFound { .. }) => Ok(()),
         Err(e) => Err(e),
+    }
+}
+
+/// Validates, prunes and defaults a custom object against its schema (structural schemas).
+pub fn validate_custom(def: &ResourceDef, obj: &mut Value, strict: bool) -> Result<()> {
+    let Some(schema) = def.custom_schema.as_deref() else {
+        return Ok(());
+    };
+    let mut causes = Vec::new();
+    let mut unknown = Vec::new();
+    if let (Some(map), Some(props)) = (obj.as_object_mut(), schema["properties"].as_object()) {
+        let preserve = schema["x-kubernetes-preserve-unknown-fields"] == json!(true);
+        apply_defaults(map, props);
+        let keys: Vec<String> = map.keys().cloned().collect();
+        for key in keys {
+            if matches!(key.as_str(), "apiVersion" | "kind" | "metadata") {
+                continue;
+            }
+            match props.get(&key) {
+                Some(sub) => check(
+                    sub,
+                    map.get_mut(&key).expect("key"),
+                    &key,
+                    &mut causes,
+                    &mut unknown,
+                ),
+                None if !preserve => {
+                    unknown.push(key.clone());
+                    map.remove(&key);
+                }
+                None => {}
+            }
+        }
+        for req in schema["required"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
+            if !map.contains_key(req) {
+                causes.push(StatusCause::required(req));
+            }
+        }
+    }
+    if strict && !unknown.is_empty() {
+        let fields: Vec<String> = unknown
+            .iter()
+            .map(|f| format!("unknown field {f:?}"))
+            .collect();
+        return Err(Error::bad_request(format!(
+            "{} in version \"{}\" cannot be handled as a {}: strict decoding error: {}",
+            def.kind,
+            def.version,
+            def.kind,
+            fields.join(", ")
+        )));
+    }
+    if causes.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Invalid {
+            kind: def.kind.clone(),
+            group: def.group.clone(),
+            name: name_of(obj),
+            causes,
+        })
+    }
+}
+
+fn apply_defaults(
+    map: &mut serde_json::Map<String, Value>,
+    props: &serde_json::Map<String, Value>,
+) {
+    for (key, sub) in props {
+        if !map.contains_key(key) {
+            if let Some(default) = sub.get("default") {
+                map.insert(key.clone(), default.clone());
+            }
+        }
+    }
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+fn shown(v: &Value) -> String {
+    match v {
+        Value::String(s) => format!("{s:?}"),
+        other => other.to_string(),
+    }
+}
+
+fn check(
+    schema: &Value,
+    value: &mut Value,
+    path: &str,
+    causes: &mut Vec<StatusCause>,
+    unknown: &mut Vec<String>,
+) {
+    if value.is_null() {
+        // Nulls pass (upstream drops them from non-nullable fields while pruning).
+        return;
+    }
+    let actual = type_name(value);
+    if schema["x-kubernetes-int-or-string"] == json!(true) {
+        if !matches!(actual, "integer" | "string") {
+            causes.push(StatusCause::new(
+                "FieldValueInvalid",
+                path,
+                format!(
+                    "Invalid value: {}: {path} in body must be of type integer,string: {actual:?}",
+                    shown(value)
+                ),
+            ));
+        }
+        return;
+    }
+    if let Some(expected) = schema["type"].as_str() {
+        let ok = expected == actual || (expected == "number" && actual == "integer");
+        if !ok {
+            causes.push(StatusCause::new(
+                "FieldValueTypeInvalid",
+                path,
+                format!(
+                    "Invalid value: {}: {path} in body must be of type {expected}: {actual:?}",
+                    shown(value)
+                ),
+            ));
+            return;
+        }
+    }
+    if let Some(options) = schema["enum"].as_array() {
+        if !options.contains(value) {
+            let quoted: Vec<String> = options.iter().map(shown).collect();
+            causes.push(StatusCause::new(
+                "FieldValueNotSupported",
+                path,
+                format!(
+                    "Unsupported value: {}: supported values: {}",
+                    shown(value),
+                    quoted.join(", ")
+                ),
+            ));
+        }
+    }
+    if let Some(n) = value.as_f64() {
+        if let Some(min) = schema["minimum"].as_f64().filter(|m| n < *m) {
+            causes.push(StatusCause::new(
+                "FieldValueInvalid",
+                path,
+                format!(
+                    "Invalid value: {}: {path} in body should be greater than or equal to {min}",
+                    shown(value)
+                ),
+            ));
+        }
+        if let Some(max) = schema["maximum"].as_f64().filter(|m| n > *m) {
+            causes.push(StatusCause::new(
+                "FieldValueInvalid",
+                path,
+                format!(
+                    "Invalid value: {}: {path} in body should be less than or equal to {max}",
+                    shown(value)
+                ),
+            ));
+        }
+    }
+    if let Some(s) = value.as_str() {
+        let len = s.chars().count() as u64;
+        if let Some(max) = schema["maxLength"].as_u64().filter(|m| len > *m) {
+            causes.push(StatusCause::new(
+                "FieldValueTooLong",
+                path,
+                format!("Too long: may not be more than {max} bytes"),
+            ));
+        }
+        if let Some(min) = schema["minLength"].as_u64().filter(|m| len < *m) {
+            causes.push(StatusCause::new(
+                "FieldValueInvalid",
+                path,
+                format!(
+                    "Invalid value: {}: {path} in body should be at least {min} chars long",
+                    shown(value)
+                ),
+            ));
+        }
+    }
+    let preserve = schema["x-kubernetes-preserve-unknown-fields"] == json!(true);
+    match value {
+        Value::Object(map) => {
+            if let Some(props) = schema["properties"].as_object() {
+                apply_defaults(map, props);
+                let keys: Vec<String> = map.keys().cloned().collect();
+                for key in keys {
+                    let child = format!("{path}.{key}");
+                    match props.get(&key) {
+                        Some(sub) => check(
+                            sub,
+                            map.get_mut(&key).expect("key"),
+                            &child,
+                            causes,
+                            unknown,
+                        ),
+                        None if !preserve && !schema["additionalProperties"].is_object() => {
+                            unknown.push(child);
+                            map.remove(&key);
+                        }
+                        None => {}
+                    }
+                }
+            } else if let Some(additional) =
+                schema.get("additionalProperties").filter(|a| a.is_object())
+            {
+                for (key, v) in map.iter_mut() {
+                    check(additional, v, &format!("{path}.{key}"), causes, unknown);
+                }
+            }
+            for req in schema["required"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+            {
+                if !map.contains_key(req) {
+                    causes.push(StatusCause::required(format!("{path}.{req}")));
+                }
+            }
+        }
+        Value::Array(items) => {
+            let count = items.len() as u64;
+            if let Some(max) = schema["maxItems"].as_u64().filter(|m| count > *m) {
+                causes.push(StatusCause::new(
+                    "FieldValueTooMany",
+                    path,
+                    format!("Too many: {count}: must have at most {max} items"),
+                ));
+            }
+            if let Some(min) = schema["minItems"].as_u64().filter(|m| count < *m) {
+                causes.push(StatusCause::new(
+                    "FieldValueInvalid",
+                    path,
+                    format!(
+                        "Invalid value: {count}: {path} in body should have at least {min} items"
+                    ),
+                ));
+            }
+            if let Some(item_schema) = schema.get("items").filter(|i| i.is_object()) {
+                for (i, item) in items.iter_mut().enumerate() {
+                    check(item_schema, item, &format!("{path}[{i}]"), causes, unknown);
+                }
+            }
+        }
+        _ => {}
     }
 }

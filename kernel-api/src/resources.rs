@@ -107,6 +107,9 @@ pub struct ResourceDef {
     pub strategy: Strategy,
     /// Key segment under the store prefix (`pods`, or `<group>/<plural>` for custom resources).
     pub storage: String,
+    /// The `openAPIV3Schema` of a custom resource version (structural validation, pruning and
+    /// defaulting in [`crate::crd`]).
+    pub custom_schema: Option<std::sync::Arc<Value>>,
 }
 
 fn typed<K: DeserializeOwned + serde::Serialize>(value: &Value) -> Result<Value, String> {
@@ -134,6 +137,7 @@ impl ResourceDef {
             subresources: Vec::new(),
             strategy: Strategy::default(),
             storage: plural.into(),
+            custom_schema: None,
         }
     }
 

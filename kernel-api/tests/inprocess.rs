@@ -652,3 +652,79 @@ async fn events_k8s_io_events_are_core_events() {
     let back = events.get("p.1").await.unwrap();
     assert_eq!(back.note.as_deref(), Some("assigned to n1"));
 }
+
+#[tokio::test]
+async fn custom_resources_follow_their_schema() {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
+
+    let (_server, client) = client().await;
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let crd: CustomResourceDefinition = serde_json::from_value(json!({
+        "metadata": { "name": "gadgets.example.com" },
+        "spec": {
+            "group": "example.com",
+            "scope": "Namespaced",
+            "names": { "plural": "gadgets", "singular": "gadget", "kind": "Gadget" },
+            "versions": [{
+                "name": "v1", "served": true, "storage": true,
+                "schema": { "openAPIV3Schema": {
+                    "type": "object",
+                    "properties": {
+                        "spec": {
+                            "type": "object",
+                            "required": ["size"],
+                            "properties": {
+                                "size": { "type": "integer", "minimum": 1 },
+                                "color": { "type": "string", "enum": ["red", "blue"], "default": "red" },
+                            },
+                        },
+                    },
+                }},
+            }],
+        },
+    }))
+    .unwrap();
+    crds.create(&PostParams::default(), &crd).await.unwrap();
+    let gvk = GroupVersionKind::gvk("example.com", "v1", "Gadget");
+    let resource = ApiResource::from_gvk_with_plural(&gvk, "gadgets");
+    let gadgets: Api<DynamicObject> = Api::namespaced_with(client, "default", &resource);
+
+    let mut good = DynamicObject::new("g1", &resource);
+    good.data = json!({ "spec": { "size": 2, "extra": true } });
+    let created = gadgets.create(&PostParams::default(), &good).await.unwrap();
+    assert_eq!(created.data["spec"]["color"], "red", "defaulted");
+    assert!(created.data["spec"].get("extra").is_none(), "pruned");
+
+    let mut bad = DynamicObject::new("g2", &resource);
+    bad.data = json!({ "spec": { "size": "big", "color": "green" } });
+    let err = gadgets
+        .create(&PostParams::default(), &bad)
+        .await
+        .unwrap_err();
+    match err {
+        kube::Error::Api(s) => {
+            assert_eq!(s.code, 422, "{s:?}");
+            let fields: Vec<_> = s
+                .details
+                .unwrap()
+                .causes
+                .into_iter()
+                .map(|c| c.field)
+                .collect();
+            assert!(
+                fields.contains(&"spec.size".to_string())
+                    && fields.contains(&"spec.color".to_string()),
+                "{fields:?}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut missing = DynamicObject::new("g3", &resource);
+    missing.data = json!({ "spec": {} });
+    let err = gadgets
+        .create(&PostParams::default(), &missing)
+        .await
+        .unwrap_err();
+    assert_eq!(status_code(err).0, 422);
+}

@@ -51,6 +51,7 @@ pub async fn admit(
     ctx.shared.admission.mutate(&request, obj).await?;
     let strict = ctx.param("fieldValidation") == Some("Strict");
     registry::typed_check(&ctx.def, obj, strict)?;
+    crate::crd::validate_custom(&ctx.def, obj, strict)?;
     registry::validate(&ctx.def, obj, old)?;
     ctx.shared.admission.validate(&request, obj, old).await
 }
