@@ -83,6 +83,8 @@ pub struct WatchCache {
     registry: Registry,
     capacity: usize,
     caches: Mutex<HashMap<String, Arc<ResourceCache>>>,
+    /// Dropped with the cache: every cache task then stops (and closes its store watch).
+    stop: tokio::sync::watch::Sender<()>,
 }
 
 impl std::fmt::Debug for WatchCache {
@@ -100,6 +102,7 @@ impl WatchCache {
             registry,
             capacity: capacity.max(16),
             caches: Mutex::new(HashMap::new()),
+            stop: tokio::sync::watch::channel(()).0,
         }
     }
 
@@ -201,8 +204,14 @@ impl WatchCache {
         let task_cache = cache.clone();
         let capacity = self.capacity;
         let prefix_owned = prefix.to_owned();
+        let mut stop = self.stop.subscribe();
         tokio::spawn(async move {
-            while let Some(event) = events.next().await {
+            loop {
+                let event = tokio::select! {
+                    event = events.next() => event,
+                    _ = stop.changed() => None,
+                };
+                let Some(event) = event else { break };
                 let event = match event.map_err(Error::from).and_then(|e| convert(&e)) {
                     Ok(event) => Arc::new(event),
                     Err(error) => {

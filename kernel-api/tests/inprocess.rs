@@ -728,3 +728,30 @@ async fn custom_resources_follow_their_schema() {
         .unwrap_err();
     assert_eq!(status_code(err).0, 422);
 }
+
+#[tokio::test]
+async fn watcher_with_streaming_lists() {
+    let (_server, client) = client().await;
+    let api: Api<ConfigMap> = Api::default_namespaced(client);
+    api.create(&PostParams::default(), &cm("before", &[]))
+        .await
+        .unwrap();
+    let stream = watcher(api.clone(), watcher::Config::default().streaming_lists())
+        .applied_objects()
+        .boxed();
+    let handle = tokio::spawn(async move { stream.take(2).try_collect::<Vec<_>>().await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    api.create(&PostParams::default(), &cm("after", &[]))
+        .await
+        .unwrap();
+    let seen = tokio::time::timeout(Duration::from_secs(10), handle)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let names: Vec<_> = seen
+        .iter()
+        .map(|c| c.metadata.name.clone().unwrap())
+        .collect();
+    assert_eq!(names, vec!["before", "after"]);
+}
