@@ -58,7 +58,9 @@ impl Cache {
 
     fn touch(&mut self, name: &str) {
         self.generation += 1;
-        let Some(n) = self.nodes.get_mut(name) else { return };
+        let Some(n) = self.nodes.get_mut(name) else {
+            return;
+        };
         self.by_generation.remove(&n.info.generation);
         n.info.generation = self.generation;
         self.by_generation.insert(self.generation, name.to_string());
@@ -67,10 +69,19 @@ impl Cache {
     fn node_entry(&mut self, name: &str) -> &mut CacheNode {
         if !self.nodes.contains_key(name) {
             let placeholder = Node {
-                metadata: ObjectMeta { name: Some(name.to_string()), ..Default::default() },
+                metadata: ObjectMeta {
+                    name: Some(name.to_string()),
+                    ..Default::default()
+                },
                 ..Default::default()
             };
-            self.nodes.insert(name.to_string(), CacheNode { info: NodeInfo::new(placeholder), has_node: false });
+            self.nodes.insert(
+                name.to_string(),
+                CacheNode {
+                    info: NodeInfo::new(placeholder),
+                    has_node: false,
+                },
+            );
         }
         self.nodes.get_mut(name).expect("just inserted")
     }
@@ -78,7 +89,10 @@ impl Cache {
     /// Adds or updates a node.
     pub fn add_or_update_node(&mut self, node: Node) {
         let name = node.metadata.name.clone().unwrap_or_default();
-        let images_before = self.nodes.get(&name).map(|n| n.info.node.status.as_ref().and_then(|s| s.images.clone()));
+        let images_before = self
+            .nodes
+            .get(&name)
+            .map(|n| n.info.node.status.as_ref().and_then(|s| s.images.clone()));
         let images_after = node.status.as_ref().and_then(|s| s.images.clone());
         let entry = self.node_entry(&name);
         let was_present = entry.has_node;
@@ -95,7 +109,9 @@ impl Cache {
 
     /// Removes a node (its pods stay accounted until they are deleted).
     pub fn remove_node(&mut self, name: &str) {
-        let Some(n) = self.nodes.get_mut(name) else { return };
+        let Some(n) = self.nodes.get_mut(name) else {
+            return;
+        };
         if n.has_node {
             self.node_count -= 1;
         }
@@ -120,11 +136,21 @@ impl Cache {
     pub fn assume_pod(&mut self, pod: Arc<PodInfo>, node: &str) -> Result<(), Error> {
         let key = pod_key(&pod);
         if self.pods.contains_key(&key) {
-            return Err(Error::Cache(format!("pod {} is in the cache, so can't be assumed", pod.key())));
+            return Err(Error::Cache(format!(
+                "pod {} is in the cache, so can't be assumed",
+                pod.key()
+            )));
         }
         self.node_entry(node).info.add_pod(pod.clone());
         self.touch(node);
-        self.pods.insert(key, PodState { pod, node: node.to_string(), assumed: true });
+        self.pods.insert(
+            key,
+            PodState {
+                pod,
+                node: node.to_string(),
+                assumed: true,
+            },
+        );
         Ok(())
     }
 
@@ -138,7 +164,10 @@ impl Cache {
                 self.remove_from_node(pod, &node);
                 Ok(())
             }
-            Some(_) => Err(Error::Cache(format!("pod {} wasn't assumed so cannot be forgotten", pod.key()))),
+            Some(_) => Err(Error::Cache(format!(
+                "pod {} wasn't assumed so cannot be forgotten",
+                pod.key()
+            ))),
             None => Ok(()),
         }
     }
@@ -158,7 +187,12 @@ impl Cache {
 
     /// A pod bound to a node was observed (add or update). Confirms an assumed pod.
     pub fn add_or_update_pod(&mut self, pod: Pod) {
-        let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.clone()).filter(|n| !n.is_empty()) else {
+        let Some(node) = pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.node_name.clone())
+            .filter(|n| !n.is_empty())
+        else {
             return;
         };
         let info = Arc::new(PodInfo::new(pod));
@@ -169,7 +203,14 @@ impl Cache {
         }
         self.node_entry(&node).info.add_pod(info.clone());
         self.touch(&node);
-        self.pods.insert(key, PodState { pod: info, node, assumed: false });
+        self.pods.insert(
+            key,
+            PodState {
+                pod: info,
+                node,
+                assumed: false,
+            },
+        );
     }
 
     /// A pod was deleted.
@@ -206,18 +247,31 @@ impl Cache {
         if self.objects_generation > snapshot.generation || snapshot.generation == 0 {
             snapshot.objects = self.objects.clone();
         }
-        if self.layout_dirty || snapshot.generation == 0 || snapshot.node_infos.len() != self.node_count() {
+        if self.layout_dirty
+            || snapshot.generation == 0
+            || snapshot.node_infos.len() != self.node_count()
+        {
             let mut zones: BTreeMap<String, Vec<NodeInfo>> = BTreeMap::new();
-            let mut names: Vec<&String> = self.nodes.iter().filter(|(_, n)| n.has_node).map(|(k, _)| k).collect();
+            let mut names: Vec<&String> = self
+                .nodes
+                .iter()
+                .filter(|(_, n)| n.has_node)
+                .map(|(k, _)| k)
+                .collect();
             names.sort();
             for name in names {
                 let info = &self.nodes[name].info;
-                let zone = info.labels().get(crate::plugins::LABEL_ZONE).cloned().unwrap_or_default();
+                let zone = info
+                    .labels()
+                    .get(crate::plugins::LABEL_ZONE)
+                    .cloned()
+                    .unwrap_or_default();
                 zones.entry(zone).or_default().push(info.clone());
                 copied += 1;
             }
             // Interleave zones as upstream's node tree does, so sampling spreads across zones.
-            let mut lists: Vec<std::vec::IntoIter<NodeInfo>> = zones.into_values().map(|v| v.into_iter()).collect();
+            let mut lists: Vec<std::vec::IntoIter<NodeInfo>> =
+                zones.into_values().map(|v| v.into_iter()).collect();
             let mut infos = Vec::with_capacity(self.nodes.len());
             loop {
                 let before = infos.len();
@@ -234,22 +288,12 @@ impl Cache {
             snapshot.rebuild_affinity_lists();
             self.layout_dirty = false;
         } else {
-            let mut affinity_changed = false;
             for (_, name) in self.by_generation.range(snapshot.generation + 1..) {
-                let Some(&i) = snapshot.index.get(name) else { continue };
-                let fresh = &self.nodes[name].info;
-                let old = &snapshot.node_infos[i];
-                if !old.pods_with_affinity.is_empty()
-                    || !fresh.pods_with_affinity.is_empty()
-                    || !old.pods_with_required_anti_affinity.is_empty()
-                {
-                    affinity_changed = true;
-                }
-                snapshot.replace(i, fresh);
+                let Some(&i) = snapshot.index.get(name) else {
+                    continue;
+                };
+                snapshot.replace(i, &self.nodes[name].info);
                 copied += 1;
-            }
-            if affinity_changed {
-                snapshot.rebuild_affinity_lists();
             }
         }
         snapshot.generation = self.generation;
@@ -273,7 +317,10 @@ mod tests {
 
         let p = Arc::new(PodInfo::new(pod("p").uid("u1").req("1", "0").obj()));
         cache.assume_pod(p.clone(), "n1").unwrap();
-        assert!(cache.assume_pod(p.clone(), "n1").is_err(), "double assume must fail");
+        assert!(
+            cache.assume_pod(p.clone(), "n1").is_err(),
+            "double assume must fail"
+        );
         // Only the changed node is copied.
         assert_eq!(cache.update_snapshot(&mut snap), 1);
         assert_eq!(snap.get("n1").unwrap().requested.milli_cpu, 1000);

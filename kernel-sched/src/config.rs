@@ -161,15 +161,21 @@ impl KubeSchedulerConfiguration {
                 return Err(Error::Config(format!("unexpected apiVersion {v:?}")));
             }
         }
-        if cfg.percentage_of_nodes_to_score.is_some_and(|p| !(0..=100).contains(&p)) {
-            return Err(Error::Config("percentageOfNodesToScore must be in 0..=100".into()));
+        if cfg
+            .percentage_of_nodes_to_score
+            .is_some_and(|p| !(0..=100).contains(&p))
+        {
+            return Err(Error::Config(
+                "percentageOfNodesToScore must be in 0..=100".into(),
+            ));
         }
         Ok(cfg)
     }
 
     /// Reads and parses a file.
     pub fn from_file(path: impl AsRef<std::path::Path>) -> Result<Self, Error> {
-        let s = std::fs::read_to_string(path.as_ref()).map_err(|e| Error::Config(format!("{}: {e}", path.as_ref().display())))?;
+        let s = std::fs::read_to_string(path.as_ref())
+            .map_err(|e| Error::Config(format!("{}: {e}", path.as_ref().display())))?;
         Self::from_yaml(&s)
     }
 
@@ -189,18 +195,35 @@ impl KubeSchedulerConfiguration {
     }
 
     /// Builds the profiles with a custom registry (out-of-tree plugins).
-    pub fn build_profiles_with(&self, registry: &Registry, handle: &Handle) -> Result<Vec<Profile>, Error> {
+    pub fn build_profiles_with(
+        &self,
+        registry: &Registry,
+        handle: &Handle,
+    ) -> Result<Vec<Profile>, Error> {
         let default = [ProfileConfig::default()];
-        let profiles = if self.profiles.is_empty() { &default[..] } else { &self.profiles[..] };
+        let profiles = if self.profiles.is_empty() {
+            &default[..]
+        } else {
+            &self.profiles[..]
+        };
         let mut out: Vec<Profile> = Vec::new();
         for p in profiles {
-            let name = p.scheduler_name.clone().unwrap_or_else(|| crate::DEFAULT_SCHEDULER_NAME.to_string());
+            let name = p
+                .scheduler_name
+                .clone()
+                .unwrap_or_else(|| crate::DEFAULT_SCHEDULER_NAME.to_string());
             if out.iter().any(|o| o.scheduler_name == name) {
                 return Err(Error::Config(format!("duplicate profile {name:?}")));
             }
             let fwk = build_framework(&name, p, registry, handle)?
-                .with_percentage_of_nodes_to_score(p.percentage_of_nodes_to_score.or(self.percentage_of_nodes_to_score));
-            out.push(Profile { scheduler_name: name, framework: Arc::new(fwk) });
+                .with_percentage_of_nodes_to_score(
+                    p.percentage_of_nodes_to_score
+                        .or(self.percentage_of_nodes_to_score),
+                );
+            out.push(Profile {
+                scheduler_name: name,
+                framework: Arc::new(fwk),
+            });
         }
         Ok(out)
     }
@@ -210,7 +233,12 @@ fn disabled_all(set: &PluginSet) -> bool {
     set.disabled.iter().any(|d| d.name == "*")
 }
 
-fn build_framework(name: &str, p: &ProfileConfig, registry: &Registry, handle: &Handle) -> Result<Framework, Error> {
+fn build_framework(
+    name: &str,
+    p: &ProfileConfig,
+    registry: &Registry,
+    handle: &Handle,
+) -> Result<Framework, Error> {
     let plugins = p.plugins.clone().unwrap_or_default();
     // multiPoint: defaults minus disabled, plus enabled (weights overridable).
     let mut multi: Vec<(String, i64)> = if disabled_all(&plugins.multi_point) {
@@ -228,8 +256,11 @@ fn build_framework(name: &str, p: &ProfileConfig, registry: &Registry, handle: &
             None => multi.push((e.name.clone(), e.weight.unwrap_or(0))),
         }
     }
-    let args: HashMap<&str, &serde_json::Value> =
-        p.plugin_config.iter().filter_map(|c| c.args.as_ref().map(|a| (c.name.as_str(), a))).collect();
+    let args: HashMap<&str, &serde_json::Value> = p
+        .plugin_config
+        .iter()
+        .filter_map(|c| c.args.as_ref().map(|a| (c.name.as_str(), a)))
+        .collect();
     let mut instances: HashMap<String, Arc<dyn Plugin>> = HashMap::new();
     let mut instance = |n: &str| -> Result<Arc<dyn Plugin>, Error> {
         if let Some(i) = instances.get(n) {
@@ -246,10 +277,16 @@ fn build_framework(name: &str, p: &ProfileConfig, registry: &Registry, handle: &
     macro_rules! point {
         ($set:ident, $as:ident, $field:ident) => {{
             let set = &plugins.$set;
-            let mut names: Vec<(String, i64)> = set.enabled.iter().map(|e| (e.name.clone(), e.weight.unwrap_or(-1))).collect();
+            let mut names: Vec<(String, i64)> = set
+                .enabled
+                .iter()
+                .map(|e| (e.name.clone(), e.weight.unwrap_or(-1)))
+                .collect();
             if !disabled_all(set) {
                 for (n, w) in &multi {
-                    if !set.disabled.iter().any(|d| d.name == *n) && !names.iter().any(|(x, _)| x == n) {
+                    if !set.disabled.iter().any(|d| d.name == *n)
+                        && !names.iter().any(|(x, _)| x == n)
+                    {
                         names.push((n.clone(), *w));
                     }
                 }
@@ -261,7 +298,10 @@ fn build_framework(name: &str, p: &ProfileConfig, registry: &Registry, handle: &
                 match plugin.$as() {
                     Some(p) => out.push((p, w)),
                     None if explicit => {
-                        return Err(Error::Config(format!("plugin {n:?} does not extend {}", stringify!($set))));
+                        return Err(Error::Config(format!(
+                            "plugin {n:?} does not extend {}",
+                            stringify!($set)
+                        )));
                     }
                     None => {}
                 }
@@ -271,34 +311,74 @@ fn build_framework(name: &str, p: &ProfileConfig, registry: &Registry, handle: &
     }
     let qs = point!(queue_sort, as_queue_sort, queue_sort);
     if qs.len() > 1 {
-        return Err(Error::Config("only one queueSort plugin can be enabled".into()));
+        return Err(Error::Config(
+            "only one queueSort plugin can be enabled".into(),
+        ));
     }
     fwk.queue_sort = qs.into_iter().next().map(|(p, _)| p);
-    fwk.pre_filter = point!(pre_filter, as_pre_filter, pre_filter).into_iter().map(|(p, _)| p).collect();
-    fwk.filter = point!(filter, as_filter, filter).into_iter().map(|(p, _)| p).collect();
-    fwk.post_filter = point!(post_filter, as_post_filter, post_filter).into_iter().map(|(p, _)| p).collect();
-    fwk.pre_score = point!(pre_score, as_pre_score, pre_score).into_iter().map(|(p, _)| p).collect();
+    fwk.pre_filter = point!(pre_filter, as_pre_filter, pre_filter)
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
+    fwk.filter = point!(filter, as_filter, filter)
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
+    fwk.post_filter = point!(post_filter, as_post_filter, post_filter)
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
+    fwk.pre_score = point!(pre_score, as_pre_score, pre_score)
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
     let score = point!(score, as_score, score);
     fwk.score = score
         .into_iter()
         .map(|(p, w)| {
-            let w = if w > 0 { w } else { multi.iter().find(|(n, _)| n == p.name()).map_or(1, |(_, w)| (*w).max(1)) };
+            let w = if w > 0 {
+                w
+            } else {
+                multi
+                    .iter()
+                    .find(|(n, _)| n == p.name())
+                    .map_or(1, |(_, w)| (*w).max(1))
+            };
             (p, w)
         })
         .collect();
-    fwk.reserve = point!(reserve, as_reserve, reserve).into_iter().map(|(p, _)| p).collect();
-    fwk.permit = point!(permit, as_permit, permit).into_iter().map(|(p, _)| p).collect();
-    fwk.pre_bind = point!(pre_bind, as_pre_bind, pre_bind).into_iter().map(|(p, _)| p).collect();
-    fwk.bind = point!(bind, as_bind, bind).into_iter().map(|(p, _)| p).collect();
-    fwk.post_bind = point!(post_bind, as_post_bind, post_bind).into_iter().map(|(p, _)| p).collect();
+    fwk.reserve = point!(reserve, as_reserve, reserve)
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
+    fwk.permit = point!(permit, as_permit, permit)
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
+    fwk.pre_bind = point!(pre_bind, as_pre_bind, pre_bind)
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
+    fwk.bind = point!(bind, as_bind, bind)
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
+    fwk.post_bind = point!(post_bind, as_post_bind, post_bind)
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
     if fwk.queue_sort.is_none() {
-        return Err(Error::Config(format!("profile {name:?}: no queueSort plugin")));
+        return Err(Error::Config(format!(
+            "profile {name:?}: no queueSort plugin"
+        )));
     }
     if fwk.bind.is_empty() {
         return Err(Error::Config(format!("profile {name:?}: no bind plugin")));
     }
     if fwk.score.len() > 64 || fwk.filter.len() > 64 {
-        return Err(Error::Config("at most 64 filter and 64 score plugins per profile".into()));
+        return Err(Error::Config(
+            "at most 64 filter and 64 score plugins per profile".into(),
+        ));
     }
     Ok(fwk)
 }
@@ -309,7 +389,10 @@ mod tests {
 
     #[test]
     fn empty_config_gives_the_default_profile_with_upstream_weights() {
-        let cfg = KubeSchedulerConfiguration::from_yaml("apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n").unwrap();
+        let cfg = KubeSchedulerConfiguration::from_yaml(
+            "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n",
+        )
+        .unwrap();
         let p = cfg.build_profiles(&Handle::default()).unwrap();
         assert_eq!(p.len(), 1);
         assert_eq!(p[0].scheduler_name, "default-scheduler");
@@ -328,7 +411,17 @@ mod tests {
         );
         assert_eq!(
             p[0].framework.filter_plugin_names(),
-            vec!["NodeUnschedulable", "NodeName", "TaintToleration", "NodeAffinity", "NodePorts", "NodeResourcesFit", "VolumeBinding", "PodTopologySpread", "InterPodAffinity"]
+            vec![
+                "NodeUnschedulable",
+                "NodeName",
+                "TaintToleration",
+                "NodeAffinity",
+                "NodePorts",
+                "NodeResourcesFit",
+                "VolumeBinding",
+                "PodTopologySpread",
+                "InterPodAffinity"
+            ]
         );
     }
 
@@ -364,7 +457,11 @@ profiles:
         let a = &p[0].framework;
         assert_eq!(a.filter_plugin_names(), vec!["NodeResourcesFit"]);
         let w = a.score_plugin_weights();
-        assert_eq!(w[0], ("ImageLocality", 7), "explicit first, with its weight");
+        assert_eq!(
+            w[0],
+            ("ImageLocality", 7),
+            "explicit first, with its weight"
+        );
         assert!(!w.iter().any(|(n, _)| *n == "TaintToleration"));
         assert_eq!(a.percentage_of_nodes_to_score(), Some(70));
         assert_eq!(p[1].framework.percentage_of_nodes_to_score(), Some(20));
@@ -382,7 +479,8 @@ profiles:
             "profiles: [{pluginConfig: [{name: NodeResourcesFit, args: {scoringStrategy: {type: Nope}}}]}]\n",
         ];
         for y in bad {
-            let r = KubeSchedulerConfiguration::from_yaml(y).and_then(|c| c.build_profiles(&Handle::default()));
+            let r = KubeSchedulerConfiguration::from_yaml(y)
+                .and_then(|c| c.build_profiles(&Handle::default()));
             assert!(r.is_err(), "{y}");
         }
     }

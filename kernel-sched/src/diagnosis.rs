@@ -29,7 +29,10 @@ pub struct Diagnosis {
 impl Diagnosis {
     /// An internal error.
     pub fn from_error(msg: impl Into<String>) -> Self {
-        Diagnosis { error: Some(msg.into()), ..Default::default() }
+        Diagnosis {
+            error: Some(msg.into()),
+            ..Default::default()
+        }
     }
 
     /// Whether this is an internal error rather than "does not fit".
@@ -49,7 +52,8 @@ impl Diagnosis {
                     *hist.entry(r.as_ref()).or_default() += 1;
                 }
             }
-            let mut parts: Vec<String> = hist.into_iter().map(|(r, n)| format!("{n} {r}")).collect();
+            let mut parts: Vec<String> =
+                hist.into_iter().map(|(r, n)| format!("{n} {r}")).collect();
             parts.sort();
             if !parts.is_empty() {
                 msg.push_str(&format!(" {}.", parts.join(", ")));

@@ -65,17 +65,29 @@ impl Default for Status {
 impl Status {
     /// `Success`.
     pub const fn success() -> Self {
-        Status { code: Code::Success, reasons: Vec::new(), plugin: "" }
+        Status {
+            code: Code::Success,
+            reasons: Vec::new(),
+            plugin: "",
+        }
     }
 
     /// A status with one reason.
     pub fn new(code: Code, reason: impl Into<Cow<'static, str>>) -> Self {
-        Status { code, reasons: vec![reason.into()], plugin: "" }
+        Status {
+            code,
+            reasons: vec![reason.into()],
+            plugin: "",
+        }
     }
 
     /// A status with no reason.
     pub fn from_code(code: Code) -> Self {
-        Status { code, reasons: Vec::new(), plugin: "" }
+        Status {
+            code,
+            reasons: Vec::new(),
+            plugin: "",
+        }
     }
 
     /// An `Unschedulable` status.
@@ -142,7 +154,10 @@ impl Status {
 
     /// `Unschedulable`, `UnschedulableAndUnresolvable` or `Pending`.
     pub fn is_rejected(&self) -> bool {
-        matches!(self.code, Code::Unschedulable | Code::UnschedulableAndUnresolvable | Code::Pending)
+        matches!(
+            self.code,
+            Code::Unschedulable | Code::UnschedulableAndUnresolvable | Code::Pending
+        )
     }
 }
 
@@ -192,7 +207,11 @@ pub struct CycleState {
 impl Clone for CycleState {
     fn clone(&self) -> Self {
         CycleState {
-            data: self.data.iter().map(|(t, d)| (*t, (**d).clone_data())).collect(),
+            data: self
+                .data
+                .iter()
+                .map(|(t, d)| (*t, (**d).clone_data()))
+                .collect(),
             skip_filter: self.skip_filter,
             skip_score: self.skip_score,
         }
@@ -201,7 +220,9 @@ impl Clone for CycleState {
 
 impl fmt::Debug for CycleState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CycleState").field("entries", &self.data.len()).finish()
+        f.debug_struct("CycleState")
+            .field("entries", &self.data.len())
+            .finish()
     }
 }
 
@@ -224,13 +245,19 @@ impl CycleState {
     /// Reads the value of type `T`.
     pub fn read<T: Any + Send + Sync + Clone>(&self) -> Option<&T> {
         let id = TypeId::of::<T>();
-        self.data.iter().find(|(t, _)| *t == id).and_then(|(_, d)| d.as_ref().as_any().downcast_ref())
+        self.data
+            .iter()
+            .find(|(t, _)| *t == id)
+            .and_then(|(_, d)| d.as_ref().as_any().downcast_ref())
     }
 
     /// Mutably reads the value of type `T`.
     pub fn read_mut<T: Any + Send + Sync + Clone>(&mut self) -> Option<&mut T> {
         let id = TypeId::of::<T>();
-        self.data.iter_mut().find(|(t, _)| *t == id).and_then(|(_, d)| d.as_mut().as_any_mut().downcast_mut())
+        self.data
+            .iter_mut()
+            .find(|(t, _)| *t == id)
+            .and_then(|(_, d)| d.as_mut().as_any_mut().downcast_mut())
     }
 
     /// Forgets which plugins were skipped (a new cycle over the same data).
@@ -346,13 +373,34 @@ pub struct QueuedPodInfo {
 /// Runs once per cycle before filtering; precomputes state and may reject early.
 pub trait PreFilterPlugin: Plugin {
     /// Precomputes; returning `Skip` skips this plugin's Filter for the cycle.
-    fn pre_filter(&self, state: &mut CycleState, pod: &PodInfo, snapshot: &Snapshot) -> (Option<PreFilterResult>, Status);
+    fn pre_filter(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        snapshot: &Snapshot,
+    ) -> (Option<PreFilterResult>, Status);
 
     /// Updates this plugin's state as if `added` ran on `node` (used by preemption).
-    fn add_pod(&self, _state: &mut CycleState, _pod: &PodInfo, _added: &PodInfo, _node: &NodeInfo, _snapshot: &Snapshot) {}
+    fn add_pod(
+        &self,
+        _state: &mut CycleState,
+        _pod: &PodInfo,
+        _added: &PodInfo,
+        _node: &NodeInfo,
+        _snapshot: &Snapshot,
+    ) {
+    }
 
     /// Updates this plugin's state as if `removed` left `node` (used by preemption).
-    fn remove_pod(&self, _state: &mut CycleState, _pod: &PodInfo, _removed: &PodInfo, _node: &NodeInfo, _snapshot: &Snapshot) {}
+    fn remove_pod(
+        &self,
+        _state: &mut CycleState,
+        _pod: &PodInfo,
+        _removed: &PodInfo,
+        _node: &NodeInfo,
+        _snapshot: &Snapshot,
+    ) {
+    }
 }
 
 /// Decides whether the pod fits one node. Must not allocate on success.
@@ -377,7 +425,13 @@ pub trait PostFilterPlugin: Plugin {
 /// Runs once before scoring with the feasible nodes.
 pub trait PreScorePlugin: Plugin {
     /// Precomputes; `Skip` skips this plugin's Score for the cycle.
-    fn pre_score(&self, state: &mut CycleState, pod: &PodInfo, nodes: &[&NodeInfo], snapshot: &Snapshot) -> Status;
+    fn pre_score(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        nodes: &[&NodeInfo],
+        snapshot: &Snapshot,
+    ) -> Status;
 }
 
 /// Scores a feasible node; scores are normalized to `0..=100` and multiplied by the weight.
@@ -388,15 +442,29 @@ pub trait ScorePlugin: Plugin {
     /// Scores every node, appending to `out` in order. The default calls
     /// [`score`](Self::score) per node; plugins override it to hoist per-cycle work out of
     /// the loop. Results must equal per-node scoring.
-    fn score_nodes(&self, state: &CycleState, pod: &PodInfo, nodes: &[&NodeInfo], out: &mut Vec<NodeScore>) -> Result<(), Status> {
+    fn score_nodes(
+        &self,
+        state: &CycleState,
+        pod: &PodInfo,
+        nodes: &[&NodeInfo],
+        out: &mut Vec<NodeScore>,
+    ) -> Result<(), Status> {
         for (i, n) in nodes.iter().enumerate() {
-            out.push(NodeScore { index: i, score: self.score(state, pod, n)? });
+            out.push(NodeScore {
+                index: i,
+                score: self.score(state, pod, n)?,
+            });
         }
         Ok(())
     }
 
     /// Normalizes all scores of this plugin (default: none).
-    fn normalize_score(&self, _state: &CycleState, _pod: &PodInfo, _scores: &mut [NodeScore]) -> Status {
+    fn normalize_score(
+        &self,
+        _state: &CycleState,
+        _pod: &PodInfo,
+        _scores: &mut [NodeScore],
+    ) -> Status {
         Status::success()
     }
 }
@@ -418,13 +486,23 @@ pub trait PermitPlugin: Plugin {
 /// Runs before binding (e.g. provisioning volumes).
 pub trait PreBindPlugin: Plugin {
     /// Prepares the bind.
-    fn pre_bind<'a>(&'a self, state: &'a CycleState, pod: &'a PodInfo, node: &'a str) -> BoxFuture<'a, Status>;
+    fn pre_bind<'a>(
+        &'a self,
+        state: &'a CycleState,
+        pod: &'a PodInfo,
+        node: &'a str,
+    ) -> BoxFuture<'a, Status>;
 }
 
 /// Binds the pod to the node. `Skip` passes to the next Bind plugin.
 pub trait BindPlugin: Plugin {
     /// Binds.
-    fn bind<'a>(&'a self, state: &'a CycleState, pod: &'a PodInfo, node: &'a str) -> BoxFuture<'a, Status>;
+    fn bind<'a>(
+        &'a self,
+        state: &'a CycleState,
+        pod: &'a PodInfo,
+        node: &'a str,
+    ) -> BoxFuture<'a, Status>;
 }
 
 /// Informational, after a successful bind.
@@ -481,8 +559,14 @@ impl fmt::Debug for Framework {
         let names = |v: Vec<&'static str>| v.join(",");
         f.debug_struct("Framework")
             .field("profile", &self.profile_name)
-            .field("filter", &names(self.filter.iter().map(|p| p.name()).collect()))
-            .field("score", &names(self.score.iter().map(|p| p.0.name()).collect()))
+            .field(
+                "filter",
+                &names(self.filter.iter().map(|p| p.name()).collect()),
+            )
+            .field(
+                "score",
+                &names(self.score.iter().map(|p| p.0.name()).collect()),
+            )
             .finish()
     }
 }
@@ -515,7 +599,8 @@ impl Framework {
             f.filter.extend(p.clone().as_filter());
             f.post_filter.extend(p.clone().as_post_filter());
             f.pre_score.extend(p.clone().as_pre_score());
-            f.score.extend(p.clone().as_score().map(|s| (s, e.weight.max(1))));
+            f.score
+                .extend(p.clone().as_score().map(|s| (s, e.weight.max(1))));
             f.reserve.extend(p.clone().as_reserve());
             f.permit.extend(p.clone().as_permit());
             f.pre_bind.extend(p.clone().as_pre_bind());
@@ -575,7 +660,10 @@ impl Framework {
             if !s.is_success() {
                 return (None, s.with_plugin(p.name()));
             }
-            if let Some(PreFilterResult { node_names: Some(names) }) = r {
+            if let Some(PreFilterResult {
+                node_names: Some(names),
+            }) = r
+            {
                 let merged = match result.take().and_then(|r| r.node_names) {
                     Some(prev) => prev.intersection(&names).cloned().collect(),
                     None => names,
@@ -583,11 +671,15 @@ impl Framework {
                 if merged.is_empty() {
                     return (
                         None,
-                        Status::unresolvable("node(s) didn't satisfy plugin(s) [".to_string() + p.name() + "]")
-                            .with_plugin(p.name()),
+                        Status::unresolvable(
+                            "node(s) didn't satisfy plugin(s) [".to_string() + p.name() + "]",
+                        )
+                        .with_plugin(p.name()),
                     );
                 }
-                result = Some(PreFilterResult { node_names: Some(merged) });
+                result = Some(PreFilterResult {
+                    node_names: Some(merged),
+                });
             }
         }
         (result, Status::success())
@@ -608,8 +700,41 @@ impl Framework {
         Status::success()
     }
 
+    /// Indices of the Filter plugins not skipped by PreFilter this cycle.
+    pub fn active_filters(&self, state: &CycleState) -> Vec<usize> {
+        (0..self.filter.len())
+            .filter(|i| state.skip_filter & (1 << i) == 0)
+            .collect()
+    }
+
+    /// Runs the given Filter plugins (from [`active_filters`](Self::active_filters)) on one node.
+    #[inline]
+    pub fn run_active_filter_plugins(
+        &self,
+        active: &[usize],
+        state: &CycleState,
+        pod: &PodInfo,
+        node: &NodeInfo,
+    ) -> Status {
+        for &i in active {
+            let p = &self.filter[i];
+            let s = p.filter(state, pod, node);
+            if !s.is_success() {
+                return s.with_plugin(p.name());
+            }
+        }
+        Status::success()
+    }
+
     /// Updates PreFilter state for a pod added to `node` (preemption simulation).
-    pub fn run_pre_filter_add_pod(&self, state: &mut CycleState, pod: &PodInfo, added: &PodInfo, node: &NodeInfo, snapshot: &Snapshot) {
+    pub fn run_pre_filter_add_pod(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        added: &PodInfo,
+        node: &NodeInfo,
+        snapshot: &Snapshot,
+    ) {
         for p in &self.pre_filter {
             p.add_pod(state, pod, added, node, snapshot);
         }
@@ -685,7 +810,8 @@ impl Framework {
                 continue;
             }
             scores.clear();
-            p.score_nodes(state, pod, nodes, &mut scores).map_err(|s| s.with_plugin(p.name()))?;
+            p.score_nodes(state, pod, nodes, &mut scores)
+                .map_err(|s| s.with_plugin(p.name()))?;
             let s = p.normalize_score(state, pod, &mut scores);
             if !s.is_success() {
                 return Err(s.with_plugin(p.name()));
@@ -725,7 +851,12 @@ impl Framework {
 
     /// Runs Permit plugins: the first rejection wins; otherwise `Wait` with the shortest timeout
     /// if any plugin waits.
-    pub fn run_permit_plugins(&self, state: &mut CycleState, pod: &PodInfo, node: &str) -> (Status, Duration) {
+    pub fn run_permit_plugins(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        node: &str,
+    ) -> (Status, Duration) {
         let mut wait: Option<Duration> = None;
         for p in &self.permit {
             let (s, d) = p.permit(state, pod, node);
@@ -742,7 +873,12 @@ impl Framework {
     }
 
     /// Runs PreBind plugins.
-    pub async fn run_pre_bind_plugins(&self, state: &CycleState, pod: &PodInfo, node: &str) -> Status {
+    pub async fn run_pre_bind_plugins(
+        &self,
+        state: &CycleState,
+        pod: &PodInfo,
+        node: &str,
+    ) -> Status {
         for p in &self.pre_bind {
             let s = p.pre_bind(state, pod, node).await;
             if !s.is_success() {
@@ -759,7 +895,11 @@ impl Framework {
             if s.is_skip() {
                 continue;
             }
-            return if s.is_success() { s } else { s.with_plugin(p.name()) };
+            return if s.is_success() {
+                s
+            } else {
+                s.with_plugin(p.name())
+            };
         }
         Status::skip()
     }
@@ -799,12 +939,32 @@ mod tests {
 
     #[test]
     fn default_normalize_scales_and_reverses() {
-        let mut s: Vec<NodeScore> = [10, 5, 0].iter().enumerate().map(|(i, v)| NodeScore { index: i, score: *v }).collect();
+        let mut s: Vec<NodeScore> = [10, 5, 0]
+            .iter()
+            .enumerate()
+            .map(|(i, v)| NodeScore {
+                index: i,
+                score: *v,
+            })
+            .collect();
         default_normalize_score(100, false, &mut s);
-        assert_eq!(s.iter().map(|s| s.score).collect::<Vec<_>>(), vec![100, 50, 0]);
-        let mut s: Vec<NodeScore> = [10, 5, 0].iter().enumerate().map(|(i, v)| NodeScore { index: i, score: *v }).collect();
+        assert_eq!(
+            s.iter().map(|s| s.score).collect::<Vec<_>>(),
+            vec![100, 50, 0]
+        );
+        let mut s: Vec<NodeScore> = [10, 5, 0]
+            .iter()
+            .enumerate()
+            .map(|(i, v)| NodeScore {
+                index: i,
+                score: *v,
+            })
+            .collect();
         default_normalize_score(100, true, &mut s);
-        assert_eq!(s.iter().map(|s| s.score).collect::<Vec<_>>(), vec![0, 50, 100]);
+        assert_eq!(
+            s.iter().map(|s| s.score).collect::<Vec<_>>(),
+            vec![0, 50, 100]
+        );
         let mut s = vec![NodeScore { index: 0, score: 0 }];
         default_normalize_score(100, true, &mut s);
         assert_eq!(s[0].score, 100);

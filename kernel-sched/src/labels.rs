@@ -85,14 +85,27 @@ impl Selector {
     pub fn from_label_selector(sel: &LabelSelector) -> Self {
         let mut reqs = Vec::new();
         for (k, v) in sel.match_labels.iter().flatten() {
-            reqs.push(Requirement { key: k.clone(), op: Op::In, values: vec![v.clone()] });
+            reqs.push(Requirement {
+                key: k.clone(),
+                op: Op::In,
+                values: vec![v.clone()],
+            });
         }
-        for LabelSelectorRequirement { key, operator, values } in sel.match_expressions.iter().flatten() {
+        for LabelSelectorRequirement {
+            key,
+            operator,
+            values,
+        } in sel.match_expressions.iter().flatten()
+        {
             let op = match Op::parse(operator) {
                 Op::Gt | Op::Lt => Op::Invalid,
                 op => op,
             };
-            reqs.push(Requirement { key: key.clone(), op, values: values.clone().unwrap_or_default() });
+            reqs.push(Requirement {
+                key: key.clone(),
+                op,
+                values: values.clone().unwrap_or_default(),
+            });
         }
         Selector { reqs }
     }
@@ -102,19 +115,31 @@ impl Selector {
         Selector {
             reqs: map
                 .iter()
-                .map(|(k, v)| Requirement { key: k.clone(), op: Op::In, values: vec![v.clone()] })
+                .map(|(k, v)| Requirement {
+                    key: k.clone(),
+                    op: Op::In,
+                    values: vec![v.clone()],
+                })
                 .collect(),
         }
     }
 
     /// Adds `key in (value)` (used for `matchLabelKeys`).
     pub fn add_equals(&mut self, key: &str, value: &str) {
-        self.reqs.push(Requirement { key: key.into(), op: Op::In, values: vec![value.into()] });
+        self.reqs.push(Requirement {
+            key: key.into(),
+            op: Op::In,
+            values: vec![value.into()],
+        });
     }
 
     /// Adds `key notin (value)` (used for `mismatchLabelKeys`).
     pub fn add_not_equals(&mut self, key: &str, value: &str) {
-        self.reqs.push(Requirement { key: key.into(), op: Op::NotIn, values: vec![value.into()] });
+        self.reqs.push(Requirement {
+            key: key.into(),
+            op: Op::NotIn,
+            values: vec![value.into()],
+        });
     }
 
     /// Adds all requirements of `other` (the result matches the intersection).
@@ -187,7 +212,13 @@ impl NodeTerm {
 impl NodeSelectorMatcher {
     /// Compiles a required node selector.
     pub fn new(sel: &NodeSelector) -> Self {
-        NodeSelectorMatcher { terms: sel.node_selector_terms.iter().filter_map(NodeTerm::compile).collect() }
+        NodeSelectorMatcher {
+            terms: sel
+                .node_selector_terms
+                .iter()
+                .filter_map(NodeTerm::compile)
+                .collect(),
+        }
     }
 
     /// Whether a node with this name and labels matches any term.
@@ -207,12 +238,17 @@ pub struct PreferredNodeTerm {
 impl PreferredNodeTerm {
     /// Compiles a preferred term.
     pub fn new(weight: i32, term: &NodeSelectorTerm) -> Self {
-        PreferredNodeTerm { weight: i64::from(weight), term: NodeTerm::compile(term) }
+        PreferredNodeTerm {
+            weight: i64::from(weight),
+            term: NodeTerm::compile(term),
+        }
     }
 
     /// Whether the node matches the term.
     pub fn matches(&self, node_name: &str, labels: &Labels) -> bool {
-        self.term.as_ref().is_some_and(|t| t.matches(node_name, labels))
+        self.term
+            .as_ref()
+            .is_some_and(|t| t.matches(node_name, labels))
     }
 }
 
@@ -221,7 +257,10 @@ mod tests {
     use super::*;
 
     fn labels(pairs: &[(&str, &str)]) -> Labels {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -229,18 +268,44 @@ mod tests {
         let sel = LabelSelector {
             match_labels: Some(labels(&[("app", "web")])),
             match_expressions: Some(vec![
-                LabelSelectorRequirement { key: "tier".into(), operator: "In".into(), values: Some(vec!["a".into(), "b".into()]) },
-                LabelSelectorRequirement { key: "env".into(), operator: "NotIn".into(), values: Some(vec!["prod".into()]) },
-                LabelSelectorRequirement { key: "team".into(), operator: "Exists".into(), values: None },
-                LabelSelectorRequirement { key: "legacy".into(), operator: "DoesNotExist".into(), values: None },
+                LabelSelectorRequirement {
+                    key: "tier".into(),
+                    operator: "In".into(),
+                    values: Some(vec!["a".into(), "b".into()]),
+                },
+                LabelSelectorRequirement {
+                    key: "env".into(),
+                    operator: "NotIn".into(),
+                    values: Some(vec!["prod".into()]),
+                },
+                LabelSelectorRequirement {
+                    key: "team".into(),
+                    operator: "Exists".into(),
+                    values: None,
+                },
+                LabelSelectorRequirement {
+                    key: "legacy".into(),
+                    operator: "DoesNotExist".into(),
+                    values: None,
+                },
             ]),
         };
         let s = Selector::from_label_selector(&sel);
         assert!(s.matches(&labels(&[("app", "web"), ("tier", "a"), ("team", "x")])));
         assert!(!s.matches(&labels(&[("app", "web"), ("tier", "c"), ("team", "x")])));
-        assert!(!s.matches(&labels(&[("app", "web"), ("tier", "a"), ("team", "x"), ("env", "prod")])));
+        assert!(!s.matches(&labels(&[
+            ("app", "web"),
+            ("tier", "a"),
+            ("team", "x"),
+            ("env", "prod")
+        ])));
         assert!(!s.matches(&labels(&[("app", "web"), ("tier", "a")])));
-        assert!(!s.matches(&labels(&[("app", "web"), ("tier", "a"), ("team", "x"), ("legacy", "")])));
+        assert!(!s.matches(&labels(&[
+            ("app", "web"),
+            ("tier", "a"),
+            ("team", "x"),
+            ("legacy", "")
+        ])));
         assert!(Selector::from_label_selector(&LabelSelector::default()).matches(&labels(&[])));
     }
 
@@ -272,7 +337,9 @@ mod tests {
         assert!(!m.matches("n1", &labels(&[("cores", "x")])));
         assert!(m.matches("n9", &labels(&[])));
         // Empty terms match nothing.
-        let empty = NodeSelectorMatcher::new(&NodeSelector { node_selector_terms: vec![NodeSelectorTerm::default()] });
+        let empty = NodeSelectorMatcher::new(&NodeSelector {
+            node_selector_terms: vec![NodeSelectorTerm::default()],
+        });
         assert!(!empty.matches("n1", &labels(&[])));
     }
 }

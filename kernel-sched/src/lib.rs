@@ -48,6 +48,10 @@
 //! assert_eq!(node, "n1");
 //! ```
 
+// `Diagnosis` is the upstream-shaped error of `schedule`; it is returned by value on the
+// (cold) failure path on purpose.
+#![allow(clippy::result_large_err)]
+
 pub mod cache;
 pub mod config;
 pub mod diagnosis;
@@ -71,7 +75,9 @@ pub use diagnosis::Diagnosis;
 pub use error::{Error, Result};
 pub use framework::{Code, CycleState, Framework, Status};
 pub use queue::SchedulingQueue;
-pub use schedule_one::{schedule, schedule_pod, schedule_with, NodeName, ScheduleResult, ScheduleState};
+pub use schedule_one::{
+    schedule, schedule_pod, schedule_with, NodeName, ScheduleResult, ScheduleState,
+};
 pub use scheduler::Scheduler;
 pub use snapshot::Snapshot;
 pub use types::{NodeInfo, PodInfo};

@@ -31,13 +31,25 @@ impl Metrics {
         let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let mut s = String::new();
         let _ = writeln!(s, "# TYPE scheduler_schedule_attempts_total counter");
-        for (result, v) in [("scheduled", g(&self.scheduled)), ("unschedulable", g(&self.unschedulable)), ("error", g(&self.error))] {
+        for (result, v) in [
+            ("scheduled", g(&self.scheduled)),
+            ("unschedulable", g(&self.unschedulable)),
+            ("error", g(&self.error)),
+        ] {
             let _ = writeln!(s, "scheduler_schedule_attempts_total{{profile=\"default-scheduler\",result=\"{result}\"}} {v}");
         }
         let _ = writeln!(s, "# TYPE scheduler_preemption_attempts_total counter");
-        let _ = writeln!(s, "scheduler_preemption_attempts_total {}", g(&self.preemption_attempts));
+        let _ = writeln!(
+            s,
+            "scheduler_preemption_attempts_total {}",
+            g(&self.preemption_attempts)
+        );
         let _ = writeln!(s, "# TYPE scheduler_preemption_victims_total counter");
-        let _ = writeln!(s, "scheduler_preemption_victims_total {}", g(&self.preemption_victims));
+        let _ = writeln!(
+            s,
+            "scheduler_preemption_victims_total {}",
+            g(&self.preemption_victims)
+        );
         s
     }
 }

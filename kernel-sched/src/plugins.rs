@@ -52,13 +52,16 @@ pub struct Handle {
 
 impl std::fmt::Debug for Handle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Handle").field("client", &self.client.is_some()).finish()
+        f.debug_struct("Handle")
+            .field("client", &self.client.is_some())
+            .finish()
     }
 }
 
 /// Builds a plugin from its (optional) JSON args.
-pub type PluginFactory =
-    Arc<dyn Fn(Option<&serde_json::Value>, &Handle) -> Result<Arc<dyn Plugin>, Error> + Send + Sync>;
+pub type PluginFactory = Arc<
+    dyn Fn(Option<&serde_json::Value>, &Handle) -> Result<Arc<dyn Plugin>, Error> + Send + Sync,
+>;
 
 /// Plugin factories by name (upstream `runtime.Registry`).
 #[derive(Clone, Default)]
@@ -74,10 +77,14 @@ impl std::fmt::Debug for Registry {
     }
 }
 
-fn args<T: serde::de::DeserializeOwned + Default>(v: Option<&serde_json::Value>, plugin: &str) -> Result<T, Error> {
+fn args<T: serde::de::DeserializeOwned + Default>(
+    v: Option<&serde_json::Value>,
+    plugin: &str,
+) -> Result<T, Error> {
     match v {
         None => Ok(T::default()),
-        Some(v) => serde_json::from_value(v.clone()).map_err(|e| Error::Config(format!("{plugin} args: {e}"))),
+        Some(v) => serde_json::from_value(v.clone())
+            .map_err(|e| Error::Config(format!("{plugin} args: {e}"))),
     }
 }
 
@@ -90,35 +97,65 @@ impl Registry {
     /// The in-tree plugins.
     pub fn in_tree() -> Self {
         let mut r = Registry::new();
-        r.register(queue_sort::NAME, |_, _| Ok(Arc::new(queue_sort::PrioritySort)));
-        r.register(node_unschedulable::NAME, |_, _| Ok(Arc::new(node_unschedulable::NodeUnschedulable)));
+        r.register(queue_sort::NAME, |_, _| {
+            Ok(Arc::new(queue_sort::PrioritySort))
+        });
+        r.register(node_unschedulable::NAME, |_, _| {
+            Ok(Arc::new(node_unschedulable::NodeUnschedulable))
+        });
         r.register(node_name::NAME, |_, _| Ok(Arc::new(node_name::NodeName)));
-        r.register(taint_toleration::NAME, |_, _| Ok(Arc::new(taint_toleration::TaintToleration)));
+        r.register(taint_toleration::NAME, |_, _| {
+            Ok(Arc::new(taint_toleration::TaintToleration))
+        });
         r.register(node_affinity::NAME, |a, _| {
-            Ok(Arc::new(node_affinity::NodeAffinity::new(args(a, node_affinity::NAME)?)))
+            Ok(Arc::new(node_affinity::NodeAffinity::new(args(
+                a,
+                node_affinity::NAME,
+            )?)))
         });
         r.register(node_ports::NAME, |_, _| Ok(Arc::new(node_ports::NodePorts)));
         r.register(node_resources_fit::NAME, |a, _| {
-            Ok(Arc::new(node_resources_fit::NodeResourcesFit::new(args(a, node_resources_fit::NAME)?)?))
+            Ok(Arc::new(node_resources_fit::NodeResourcesFit::new(args(
+                a,
+                node_resources_fit::NAME,
+            )?)?))
         });
-        r.register(volume_binding::NAME, |_, _| Ok(Arc::new(volume_binding::VolumeBinding)));
+        r.register(volume_binding::NAME, |_, _| {
+            Ok(Arc::new(volume_binding::VolumeBinding))
+        });
         r.register(pod_topology_spread::NAME, |a, _| {
-            Ok(Arc::new(pod_topology_spread::PodTopologySpread::new(args(a, pod_topology_spread::NAME)?)?))
+            Ok(Arc::new(pod_topology_spread::PodTopologySpread::new(
+                args(a, pod_topology_spread::NAME)?,
+            )?))
         });
         r.register(inter_pod_affinity::NAME, |a, _| {
-            Ok(Arc::new(inter_pod_affinity::InterPodAffinity::new(args(a, inter_pod_affinity::NAME)?)))
-        });
-        r.register(default_preemption::NAME, |a, _| {
-            Ok(Arc::new(default_preemption::DefaultPreemption::new(args(a, default_preemption::NAME)?)))
-        });
-        r.register(node_resources_balanced_allocation::NAME, |a, _| {
-            Ok(Arc::new(node_resources_balanced_allocation::BalancedAllocation::new(args(
+            Ok(Arc::new(inter_pod_affinity::InterPodAffinity::new(args(
                 a,
-                node_resources_balanced_allocation::NAME,
+                inter_pod_affinity::NAME,
             )?)))
         });
-        r.register(image_locality::NAME, |_, _| Ok(Arc::new(image_locality::ImageLocality)));
-        r.register(default_binder::NAME, |_, h| Ok(Arc::new(default_binder::DefaultBinder::new(h.client.clone()))));
+        r.register(default_preemption::NAME, |a, _| {
+            Ok(Arc::new(default_preemption::DefaultPreemption::new(args(
+                a,
+                default_preemption::NAME,
+            )?)))
+        });
+        r.register(node_resources_balanced_allocation::NAME, |a, _| {
+            Ok(Arc::new(
+                node_resources_balanced_allocation::BalancedAllocation::new(args(
+                    a,
+                    node_resources_balanced_allocation::NAME,
+                )?),
+            ))
+        });
+        r.register(image_locality::NAME, |_, _| {
+            Ok(Arc::new(image_locality::ImageLocality))
+        });
+        r.register(default_binder::NAME, |_, h| {
+            Ok(Arc::new(default_binder::DefaultBinder::new(
+                h.client.clone(),
+            )))
+        });
         r
     }
 
@@ -126,14 +163,25 @@ impl Registry {
     pub fn register(
         &mut self,
         name: &str,
-        factory: impl Fn(Option<&serde_json::Value>, &Handle) -> Result<Arc<dyn Plugin>, Error> + Send + Sync + 'static,
+        factory: impl Fn(Option<&serde_json::Value>, &Handle) -> Result<Arc<dyn Plugin>, Error>
+            + Send
+            + Sync
+            + 'static,
     ) {
         self.factories.insert(name.to_string(), Arc::new(factory));
     }
 
     /// Builds a plugin.
-    pub fn build(&self, name: &str, args: Option<&serde_json::Value>, handle: &Handle) -> Result<Arc<dyn Plugin>, Error> {
-        let f = self.factories.get(name).ok_or_else(|| Error::Config(format!("plugin {name:?} does not exist")))?;
+    pub fn build(
+        &self,
+        name: &str,
+        args: Option<&serde_json::Value>,
+        handle: &Handle,
+    ) -> Result<Arc<dyn Plugin>, Error> {
+        let f = self
+            .factories
+            .get(name)
+            .ok_or_else(|| Error::Config(format!("plugin {name:?} does not exist")))?;
         f(args, handle)
     }
 }
@@ -163,7 +211,9 @@ pub fn default_framework(handle: &Handle) -> Framework {
     let entries = DEFAULT_PLUGINS
         .iter()
         .map(|(name, weight)| PluginEntry {
-            plugin: registry.build(name, None, handle).expect("in-tree plugins build with default args"),
+            plugin: registry
+                .build(name, None, handle)
+                .expect("in-tree plugins build with default args"),
             weight: *weight,
         })
         .collect();
@@ -182,7 +232,12 @@ pub(crate) mod test_util {
 
     /// Runs PreFilter + Filter of a one-plugin framework for `pod` on each node; returns the
     /// status per node (PreFilter rejection repeated for every node).
-    pub fn filter(plugin: Arc<dyn Plugin>, pod: Pod, nodes: Vec<Node>, pods: Vec<Pod>) -> Vec<Status> {
+    pub fn filter(
+        plugin: Arc<dyn Plugin>,
+        pod: Pod,
+        nodes: Vec<Node>,
+        pods: Vec<Pod>,
+    ) -> Vec<Status> {
         let fwk = Framework::new("test", vec![PluginEntry { plugin, weight: 1 }]);
         let snap = Snapshot::new(nodes, pods);
         let pi = PodInfo::new(pod);
@@ -191,7 +246,10 @@ pub(crate) mod test_util {
         if !s.is_success() {
             return vec![s; snap.num_nodes()];
         }
-        snap.node_infos().iter().map(|n| fwk.run_filter_plugins(&state, &pi, n)).collect()
+        snap.node_infos()
+            .iter()
+            .map(|n| fwk.run_filter_plugins(&state, &pi, n))
+            .collect()
     }
 
     /// Runs PreScore + Score + NormalizeScore of a one-plugin framework on all nodes.
@@ -203,7 +261,8 @@ pub(crate) mod test_util {
         let (_, s) = fwk.run_pre_filter_plugins(&mut state, &pi, &snap);
         assert!(s.is_success() || s.is_skip(), "prefilter: {s}");
         let infos: Vec<_> = snap.node_infos().iter().collect();
-        fwk.run_score_plugins(&mut state, &pi, &infos, &snap).expect("score")
+        fwk.run_score_plugins(&mut state, &pi, &infos, &snap)
+            .expect("score")
     }
 
     /// The reasons of a status, as strings.

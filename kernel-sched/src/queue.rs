@@ -51,12 +51,19 @@ impl ClusterEvent {
         use crate::plugins::*;
         match self {
             ClusterEvent::Any => true,
-            ClusterEvent::NodeAdd | ClusterEvent::NodeUpdate => plugin != volume_binding::NAME || self == ClusterEvent::NodeAdd,
+            ClusterEvent::NodeAdd | ClusterEvent::NodeUpdate => {
+                plugin != volume_binding::NAME || self == ClusterEvent::NodeAdd
+            }
             ClusterEvent::PodDelete => matches!(
                 plugin,
-                node_resources_fit::NAME | node_ports::NAME | inter_pod_affinity::NAME | pod_topology_spread::NAME
+                node_resources_fit::NAME
+                    | node_ports::NAME
+                    | inter_pod_affinity::NAME
+                    | pod_topology_spread::NAME
             ),
-            ClusterEvent::PodChange => matches!(plugin, inter_pod_affinity::NAME | pod_topology_spread::NAME),
+            ClusterEvent::PodChange => {
+                matches!(plugin, inter_pod_affinity::NAME | pod_topology_spread::NAME)
+            }
             ClusterEvent::VolumeChange => plugin == volume_binding::NAME,
         }
     }
@@ -142,23 +149,39 @@ pub struct SchedulingQueue {
 impl std::fmt::Debug for SchedulingQueue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let (a, b, u) = self.lens();
-        f.debug_struct("SchedulingQueue").field("active", &a).field("backoff", &b).field("unschedulable", &u).finish()
+        f.debug_struct("SchedulingQueue")
+            .field("active", &a)
+            .field("backoff", &b)
+            .field("unschedulable", &u)
+            .finish()
     }
 }
 
 impl Default for SchedulingQueue {
     fn default() -> Self {
-        SchedulingQueue::new(Arc::new(PrioritySort), DEFAULT_POD_INITIAL_BACKOFF, DEFAULT_POD_MAX_BACKOFF)
+        SchedulingQueue::new(
+            Arc::new(PrioritySort),
+            DEFAULT_POD_INITIAL_BACKOFF,
+            DEFAULT_POD_MAX_BACKOFF,
+        )
     }
 }
 
 fn gated(pod: &PodInfo) -> bool {
-    pod.pod.spec.as_ref().and_then(|s| s.scheduling_gates.as_ref()).is_some_and(|g| !g.is_empty())
+    pod.pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.scheduling_gates.as_ref())
+        .is_some_and(|g| !g.is_empty())
 }
 
 impl SchedulingQueue {
     /// A queue ordered by `sort`, with the given backoff bounds.
-    pub fn new(sort: Arc<dyn QueueSortPlugin>, initial_backoff: Duration, max_backoff: Duration) -> Self {
+    pub fn new(
+        sort: Arc<dyn QueueSortPlugin>,
+        initial_backoff: Duration,
+        max_backoff: Duration,
+    ) -> Self {
         SchedulingQueue {
             inner: Mutex::new(Inner {
                 active: BinaryHeap::new(),
@@ -193,7 +216,10 @@ impl SchedulingQueue {
 
     fn push_active(&self, inner: &mut Inner, key: String, mut info: QueuedPodInfo, now: Instant) {
         info.timestamp = now;
-        inner.active.push(ActiveEntry { info: info.clone(), sort: self.sort.clone() });
+        inner.active.push(ActiveEntry {
+            info: info.clone(),
+            sort: self.sort.clone(),
+        });
         inner.pods.insert(key, (Where::Active, info));
         self.notify.notify_one();
     }
@@ -289,7 +315,9 @@ impl SchedulingQueue {
             if let Some(q) = self.try_pop() {
                 return Some(q);
             }
-            let wait = next_backoff.map_or(Duration::from_secs(1), |u| u.saturating_duration_since(Instant::now()));
+            let wait = next_backoff.map_or(Duration::from_secs(1), |u| {
+                u.saturating_duration_since(Instant::now())
+            });
             let _ = tokio::time::timeout(wait.max(Duration::from_millis(1)), notified).await;
         }
     }
@@ -317,7 +345,10 @@ impl SchedulingQueue {
         q.timestamp = now;
         if inner.move_request_cycle >= pod_cycle || q.unschedulable_plugins.is_empty() {
             let until = now + self.backoff_duration(q.attempts);
-            inner.backoff.push(BackoffEntry { until, key: key.clone() });
+            inner.backoff.push(BackoffEntry {
+                until,
+                key: key.clone(),
+            });
             inner.pods.insert(key, (Where::Backoff, q));
         } else {
             inner.pods.insert(key, (Where::Unschedulable, q));
@@ -343,7 +374,9 @@ impl SchedulingQueue {
     fn flush_backoff(&self, inner: &mut Inner, now: Instant) {
         while inner.backoff.peek().is_some_and(|b| b.until <= now) {
             let b = inner.backoff.pop().expect("peeked");
-            let Some((Where::Backoff, q)) = inner.pods.get(&b.key).cloned() else { continue };
+            let Some((Where::Backoff, q)) = inner.pods.get(&b.key).cloned() else {
+                continue;
+            };
             if q.timestamp + self.backoff_duration(q.attempts) > now {
                 continue; // superseded entry
             }
@@ -353,7 +386,10 @@ impl SchedulingQueue {
         let stale: Vec<String> = inner
             .pods
             .iter()
-            .filter(|(_, (w, q))| *w == Where::Unschedulable && now.duration_since(q.timestamp) > DEFAULT_POD_MAX_IN_UNSCHEDULABLE_DURATION)
+            .filter(|(_, (w, q))| {
+                *w == Where::Unschedulable
+                    && now.duration_since(q.timestamp) > DEFAULT_POD_MAX_IN_UNSCHEDULABLE_DURATION
+            })
             .map(|(k, _)| k.clone())
             .collect();
         for k in stale {
@@ -371,14 +407,20 @@ impl SchedulingQueue {
         let keys: Vec<String> = inner
             .pods
             .iter()
-            .filter(|(_, (w, q))| *w == Where::Unschedulable && q.unschedulable_plugins.iter().any(|p| event.may_help(p)))
+            .filter(|(_, (w, q))| {
+                *w == Where::Unschedulable
+                    && q.unschedulable_plugins.iter().any(|p| event.may_help(p))
+            })
             .map(|(k, _)| k.clone())
             .collect();
         for k in keys {
             let (_, q) = inner.pods.remove(&k).expect("present");
             let until = q.timestamp + self.backoff_duration(q.attempts);
             if until > now {
-                inner.backoff.push(BackoffEntry { until, key: k.clone() });
+                inner.backoff.push(BackoffEntry {
+                    until,
+                    key: k.clone(),
+                });
                 inner.pods.insert(k, (Where::Backoff, q));
             } else {
                 self.push_active(&mut inner, k, q, now);
@@ -419,7 +461,9 @@ mod tests {
         q.add(pi("high", 10));
         tokio::time::advance(Duration::from_millis(1)).await;
         q.add(pi("low2", 1));
-        let order: Vec<String> = (0..3).map(|_| q.try_pop().unwrap().pod_info.name.clone()).collect();
+        let order: Vec<String> = (0..3)
+            .map(|_| q.try_pop().unwrap().pod_info.name.clone())
+            .collect();
         assert_eq!(order, vec!["high", "low", "low2"]);
         assert!(q.try_pop().is_none());
     }
@@ -451,7 +495,8 @@ mod tests {
         let mut p = q.try_pop().unwrap();
         let cycle = q.scheduling_cycle();
         assert_eq!(cycle, cycle_before + 1);
-        p.unschedulable_plugins.insert(crate::plugins::node_resources_fit::NAME);
+        p.unschedulable_plugins
+            .insert(crate::plugins::node_resources_fit::NAME);
         q.add_unschedulable(p, cycle);
         assert_eq!(q.lens(), (0, 0, 1));
         tokio::time::advance(Duration::from_secs(30)).await;
@@ -470,7 +515,8 @@ mod tests {
         let mut p = q.try_pop().unwrap();
         let cycle = q.scheduling_cycle();
         q.move_all_to_active_or_backoff(ClusterEvent::NodeAdd);
-        p.unschedulable_plugins.insert(crate::plugins::node_resources_fit::NAME);
+        p.unschedulable_plugins
+            .insert(crate::plugins::node_resources_fit::NAME);
         q.add_unschedulable(p, cycle);
         assert_eq!(q.lens(), (0, 1, 0), "missed event must not strand the pod");
     }
@@ -479,7 +525,11 @@ mod tests {
     async fn gated_pods_wait_for_gates_to_clear() {
         let q = SchedulingQueue::default();
         let gated_pod = pod("g")
-            .with_spec(|s| s.scheduling_gates = Some(vec![k8s_openapi::api::core::v1::PodSchedulingGate { name: "x".into() }]))
+            .with_spec(|s| {
+                s.scheduling_gates = Some(vec![k8s_openapi::api::core::v1::PodSchedulingGate {
+                    name: "x".into(),
+                }])
+            })
             .obj();
         q.add(Arc::new(PodInfo::new(gated_pod)));
         assert!(q.try_pop().is_none());

@@ -52,7 +52,13 @@ impl ParsedQuantity {
             for _ in 0..shift {
                 v = match v.checked_mul(10) {
                     Some(v) => v,
-                    None => return if self.mantissa < 0 { i64::MIN } else { i64::MAX },
+                    None => {
+                        return if self.mantissa < 0 {
+                            i64::MIN
+                        } else {
+                            i64::MAX
+                        }
+                    }
                 };
             }
             v
@@ -61,7 +67,13 @@ impl ParsedQuantity {
             for _ in 0..(-shift) {
                 div = match div.checked_mul(10) {
                     Some(d) => d,
-                    None => return if self.mantissa == 0 { 0 } else { self.mantissa.signum() as i64 },
+                    None => {
+                        return if self.mantissa == 0 {
+                            0
+                        } else {
+                            self.mantissa.signum() as i64
+                        }
+                    }
                 };
             }
             let q = self.mantissa / div;
@@ -134,7 +146,9 @@ pub fn parse_quantity(s: &str) -> Result<ParsedQuantity, Error> {
                 "Pi" => 5,
                 _ => 6,
             };
-            mantissa = mantissa.checked_mul(1i128 << (10 * power)).ok_or_else(bad)?;
+            mantissa = mantissa
+                .checked_mul(1i128 << (10 * power))
+                .ok_or_else(bad)?;
         }
         "n" => exp10 -= 9,
         "u" => exp10 -= 6,
@@ -183,6 +197,7 @@ pub fn is_extended_resource_name(name: &str) -> bool {
 /// A vector of resource amounts, as upstream `framework.Resource`: CPU in millicores, memory
 /// and ephemeral storage in bytes, pods as a count, scalar (extended) resources by name.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
 pub struct Resource {
     /// CPU in millicores.
     pub milli_cpu: i64,
@@ -202,7 +217,9 @@ impl Resource {
     pub fn from_list(list: &BTreeMap<String, Quantity>) -> Self {
         let mut r = Resource::default();
         for (name, q) in list {
-            let Ok(p) = parse_quantity(&q.0) else { continue };
+            let Ok(p) = parse_quantity(&q.0) else {
+                continue;
+            };
             r.set(name, p);
         }
         r
@@ -221,7 +238,10 @@ impl Resource {
 
     /// The amount of a scalar resource (0 when absent).
     pub fn scalar(&self, name: &str) -> i64 {
-        self.scalar.iter().find(|(n, _)| n == name).map_or(0, |(_, v)| *v)
+        self.scalar
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or(0, |(_, v)| *v)
     }
 
     /// Sets a scalar resource.
@@ -428,7 +448,10 @@ mod tests {
     fn pod_requests_sum_containers_max_init_and_sidecars() {
         let pod = Pod {
             spec: Some(k8s_openapi::api::core::v1::PodSpec {
-                containers: vec![container(Some("100m"), Some("1Gi"), None), container(Some("200m"), None, None)],
+                containers: vec![
+                    container(Some("100m"), Some("1Gi"), None),
+                    container(Some("200m"), None, None),
+                ],
                 init_containers: Some(vec![
                     container(Some("50m"), None, Some("Always")),
                     container(Some("1"), Some("100Mi"), None),
@@ -444,6 +467,9 @@ mod tests {
         assert_eq!(r.memory, 1 << 30);
         let nz = pod_requests(&pod, true);
         // the second container gets the 200Mi default memory when scoring.
-        assert_eq!(nz.memory, (1 << 30) + DEFAULT_MEMORY_REQUEST + DEFAULT_MEMORY_REQUEST);
+        assert_eq!(
+            nz.memory,
+            (1 << 30) + DEFAULT_MEMORY_REQUEST + DEFAULT_MEMORY_REQUEST
+        );
     }
 }

@@ -32,14 +32,21 @@ pub struct ScheduleState {
 
 impl Default for ScheduleState {
     fn default() -> Self {
-        ScheduleState { next_start_node_index: 0, percentage_of_nodes_to_score: 0, rng: rand::random::<u64>() | 1 }
+        ScheduleState {
+            next_start_node_index: 0,
+            percentage_of_nodes_to_score: 0,
+            rng: rand::random::<u64>() | 1,
+        }
     }
 }
 
 impl ScheduleState {
     /// A state with a fixed tie-break seed (for reproducible runs).
     pub fn with_seed(seed: u64) -> Self {
-        ScheduleState { rng: seed | 1, ..Default::default() }
+        ScheduleState {
+            rng: seed | 1,
+            ..Default::default()
+        }
     }
 
     fn next_u64(&mut self) -> u64 {
@@ -102,16 +109,32 @@ pub fn num_feasible_nodes_to_find(percentage: i32, num_all_nodes: usize) -> usiz
 pub fn schedule(pod: &Pod, snapshot: &Snapshot) -> Result<NodeName, Diagnosis> {
     static FWK: OnceLock<Framework> = OnceLock::new();
     let fwk = FWK.get_or_init(|| default_framework(&Handle::default()));
-    schedule_with(fwk, &PodInfo::new(pod.clone()), snapshot, &mut ScheduleState::default())
+    schedule_with(
+        fwk,
+        &PodInfo::new(pod.clone()),
+        snapshot,
+        &mut ScheduleState::default(),
+    )
 }
 
 /// Schedules with a given framework and cross-cycle state.
-pub fn schedule_with(fwk: &Framework, pod: &PodInfo, snapshot: &Snapshot, st: &mut ScheduleState) -> Result<NodeName, Diagnosis> {
+pub fn schedule_with(
+    fwk: &Framework,
+    pod: &PodInfo,
+    snapshot: &Snapshot,
+    st: &mut ScheduleState,
+) -> Result<NodeName, Diagnosis> {
     let mut state = CycleState::new();
     schedule_pod(fwk, &mut state, pod, snapshot, st).map(|r| r.suggested_host)
 }
 
-fn run_post_filter(fwk: &Framework, state: &CycleState, pod: &PodInfo, snapshot: &Snapshot, d: &mut Diagnosis) {
+fn run_post_filter(
+    fwk: &Framework,
+    state: &CycleState,
+    pod: &PodInfo,
+    snapshot: &Snapshot,
+    d: &mut Diagnosis,
+) {
     if fwk.post_filter.is_empty() {
         return;
     }
@@ -141,7 +164,10 @@ pub fn schedule_pod(
     if all.is_empty() {
         return Err(Diagnosis::from_error("no nodes available to schedule pods"));
     }
-    let mut d = Diagnosis { num_all_nodes: all.len(), ..Default::default() };
+    let mut d = Diagnosis {
+        num_all_nodes: all.len(),
+        ..Default::default()
+    };
 
     let (pre, status) = fwk.run_pre_filter_plugins(state, pod, snapshot);
     if !status.is_success() {
@@ -156,24 +182,39 @@ pub fn schedule_pod(
     }
 
     // The nodes to search: all, or those a PreFilter plugin narrowed to.
-    let restricted: Option<Vec<usize>> =
-        pre.and_then(|r| r.node_names).map(|names| names.iter().filter_map(|n| snapshot.position(n)).collect());
+    let restricted: Option<Vec<usize>> = pre
+        .and_then(|r| r.node_names)
+        .map(|names| names.iter().filter_map(|n| snapshot.position(n)).collect());
     let candidate_count = restricted.as_ref().map_or(all.len(), Vec::len);
-    let pct = fwk.percentage_of_nodes_to_score.filter(|p| *p > 0).unwrap_or(st.percentage_of_nodes_to_score);
+    let pct = fwk
+        .percentage_of_nodes_to_score
+        .filter(|p| *p > 0)
+        .unwrap_or(st.percentage_of_nodes_to_score);
     let to_find = num_feasible_nodes_to_find(pct, candidate_count);
 
+    let active = fwk.active_filters(state);
     let mut feasible: Vec<&NodeInfo> = Vec::with_capacity(to_find.min(candidate_count));
     let mut processed = 0;
     if candidate_count > 0 {
-        let start = if restricted.is_some() { 0 } else { st.next_start_node_index % candidate_count };
+        let start = if restricted.is_some() {
+            0
+        } else {
+            st.next_start_node_index % candidate_count
+        };
+        let mut k = start;
         for i in 0..candidate_count {
-            let k = (start + i) % candidate_count;
+            if i > 0 {
+                k += 1;
+                if k == candidate_count {
+                    k = 0;
+                }
+            }
             let node: &NodeInfo = match &restricted {
                 Some(idx) => &all[idx[k]],
                 None => &all[k],
             };
             processed = i + 1;
-            let s = fwk.run_filter_plugins(state, pod, node);
+            let s = fwk.run_active_filter_plugins(&active, state, pod, node);
             if s.is_success() {
                 feasible.push(node);
                 if feasible.len() >= to_find {
@@ -197,7 +238,9 @@ pub fn schedule_pod(
             if !allowed.contains(&i) {
                 d.node_to_status.map.insert(
                     n.name.clone(),
-                    crate::framework::Status::unresolvable("node(s) didn't satisfy plugin(s) [NodeAffinity]"),
+                    crate::framework::Status::unresolvable(
+                        "node(s) didn't satisfy plugin(s) [NodeAffinity]",
+                    ),
                 );
             }
         }
@@ -208,10 +251,16 @@ pub fn schedule_pod(
         return Err(d);
     }
     if feasible.len() == 1 {
-        return Ok(ScheduleResult { suggested_host: feasible[0].name.clone(), evaluated_nodes: processed, feasible_nodes: 1 });
+        return Ok(ScheduleResult {
+            suggested_host: feasible[0].name.clone(),
+            evaluated_nodes: processed,
+            feasible_nodes: 1,
+        });
     }
 
-    let totals = fwk.run_score_plugins(state, pod, &feasible, snapshot).map_err(|s| Diagnosis::from_error(s.message()))?;
+    let totals = fwk
+        .run_score_plugins(state, pod, &feasible, snapshot)
+        .map_err(|s| Diagnosis::from_error(s.message()))?;
     // Reservoir sampling among the top scores: ties broken uniformly at random.
     let mut best = 0;
     let mut count = 1u64;
@@ -221,12 +270,17 @@ pub fn schedule_pod(
             count = 1;
         } else if totals[i] == totals[best] {
             count += 1;
-            if st.next_u64() % count == 0 {
+            // Uniform in 0..count by multiply-shift (no division).
+            if ((u128::from(st.next_u64()) * u128::from(count)) >> 64) == 0 {
                 best = i;
             }
         }
     }
-    Ok(ScheduleResult { suggested_host: feasible[best].name.clone(), evaluated_nodes: processed, feasible_nodes: feasible.len() })
+    Ok(ScheduleResult {
+        suggested_host: feasible[best].name.clone(),
+        evaluated_nodes: processed,
+        feasible_nodes: feasible.len(),
+    })
 }
 
 #[cfg(test)]
@@ -241,12 +295,12 @@ mod tests {
             (0, 10, 10),
             (0, 99, 99),
             (0, 100, 100),
-            (0, 1000, 420),   // 50 - 8 = 42%
-            (0, 5000, 500),   // 50 - 40 = 10%
-            (0, 6000, 300),   // 50 - 48 = 2% → clamped to 5%
-            (0, 15000, 750),  // 50 - 120 < 5 → 5%
+            (0, 1000, 420),  // 50 - 8 = 42%
+            (0, 5000, 500),  // 50 - 40 = 10%
+            (0, 6000, 300),  // 50 - 48 = 2% → clamped to 5%
+            (0, 15000, 750), // 50 - 120 < 5 → 5%
             (30, 1000, 300),
-            (1, 1000, 100),   // never fewer than 100
+            (1, 1000, 100), // never fewer than 100
             (100, 1000, 1000),
         ];
         for (pct, n, want) in cases {
@@ -280,7 +334,11 @@ mod tests {
         for _ in 0..64 {
             seen.insert(schedule_with(&fwk, &pi, &snap, &mut st).unwrap());
         }
-        assert_eq!(seen.len(), 4, "identical nodes are all chosen sometimes: {seen:?}");
+        assert_eq!(
+            seen.len(),
+            4,
+            "identical nodes are all chosen sometimes: {seen:?}"
+        );
     }
 
     #[test]
@@ -289,11 +347,18 @@ mod tests {
             vec![
                 node("busy").cpu("4").memory("8Gi").obj(),
                 node("idle").cpu("4").memory("8Gi").obj(),
-                node("tainted").cpu("64").memory("256Gi").taint("gpu", "true", "NoSchedule").obj(),
+                node("tainted")
+                    .cpu("64")
+                    .memory("256Gi")
+                    .taint("gpu", "true", "NoSchedule")
+                    .obj(),
             ],
             vec![pod("x").node("busy").req("3", "6Gi").obj()],
         );
-        assert_eq!(schedule(&pod("p").req("500m", "1Gi").obj(), &snap).unwrap(), "idle");
+        assert_eq!(
+            schedule(&pod("p").req("500m", "1Gi").obj(), &snap).unwrap(),
+            "idle"
+        );
         let d = schedule(&pod("p").req("5", "1Gi").obj(), &snap).unwrap_err();
         assert_eq!(
             d.to_string(),

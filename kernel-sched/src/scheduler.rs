@@ -46,42 +46,75 @@ pub struct Scheduler {
 
 impl std::fmt::Debug for Scheduler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Scheduler").field("profiles", &self.profiles.keys().collect::<Vec<_>>()).field("queue", &self.queue).finish()
+        f.debug_struct("Scheduler")
+            .field("profiles", &self.profiles.keys().collect::<Vec<_>>())
+            .field("queue", &self.queue)
+            .finish()
     }
 }
 
 /// The scheduler name a pod asks for.
 pub fn scheduler_name(pod: &Pod) -> &str {
-    pod.spec.as_ref().and_then(|s| s.scheduler_name.as_deref()).filter(|s| !s.is_empty()).unwrap_or(DEFAULT_SCHEDULER_NAME)
+    pod.spec
+        .as_ref()
+        .and_then(|s| s.scheduler_name.as_deref())
+        .filter(|s| !s.is_empty())
+        .unwrap_or(DEFAULT_SCHEDULER_NAME)
 }
 
 fn is_assigned(pod: &Pod) -> bool {
-    pod.spec.as_ref().and_then(|s| s.node_name.as_deref()).is_some_and(|n| !n.is_empty())
+    pod.spec
+        .as_ref()
+        .and_then(|s| s.node_name.as_deref())
+        .is_some_and(|n| !n.is_empty())
 }
 
 fn is_terminal(pod: &Pod) -> bool {
-    matches!(pod.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Succeeded") | Some("Failed"))
+    matches!(
+        pod.status.as_ref().and_then(|s| s.phase.as_deref()),
+        Some("Succeeded") | Some("Failed")
+    )
 }
 
 impl Scheduler {
     /// A scheduler with the `default-scheduler` profile.
     pub fn new(client: kube::Client) -> Self {
-        Self::from_config(client, &KubeSchedulerConfiguration::default()).expect("default configuration is valid")
+        Self::from_config(client, &KubeSchedulerConfiguration::default())
+            .expect("default configuration is valid")
     }
 
     /// A scheduler from a `KubeSchedulerConfiguration`.
-    pub fn from_config(client: kube::Client, cfg: &KubeSchedulerConfiguration) -> Result<Self, Error> {
-        let handle = Handle { client: Some(client.clone()) };
+    pub fn from_config(
+        client: kube::Client,
+        cfg: &KubeSchedulerConfiguration,
+    ) -> Result<Self, Error> {
+        let handle = Handle {
+            client: Some(client.clone()),
+        };
         let profiles: Vec<Profile> = cfg.build_profiles(&handle)?;
-        let sort = profiles[0].framework.queue_sort().cloned().ok_or_else(|| Error::Config("no queueSort plugin".into()))?;
-        let queue = Arc::new(SchedulingQueue::new(sort, cfg.initial_backoff(), cfg.max_backoff()));
+        let sort = profiles[0]
+            .framework
+            .queue_sort()
+            .cloned()
+            .ok_or_else(|| Error::Config("no queueSort plugin".into()))?;
+        let queue = Arc::new(SchedulingQueue::new(
+            sort,
+            cfg.initial_backoff(),
+            cfg.max_backoff(),
+        ));
         let recorder = Recorder::new(
             client.clone(),
-            Reporter { controller: DEFAULT_SCHEDULER_NAME.into(), instance: Some("kernel-sched".into()) },
+            Reporter {
+                controller: DEFAULT_SCHEDULER_NAME.into(),
+                instance: Some("kernel-sched".into()),
+            },
         );
         Ok(Scheduler {
             client,
-            profiles: profiles.into_iter().map(|p| (p.scheduler_name, p.framework)).collect(),
+            profiles: profiles
+                .into_iter()
+                .map(|p| (p.scheduler_name, p.framework))
+                .collect(),
             queue,
             cache: Arc::new(Mutex::new(Cache::new())),
             metrics: Arc::default(),
@@ -131,10 +164,15 @@ impl Scheduler {
                         c.add_or_update_node(n);
                         c.node_count() > before
                     };
-                    self.queue.move_all_to_active_or_backoff(if added { ClusterEvent::NodeAdd } else { ClusterEvent::NodeUpdate });
+                    self.queue.move_all_to_active_or_backoff(if added {
+                        ClusterEvent::NodeAdd
+                    } else {
+                        ClusterEvent::NodeUpdate
+                    });
                 }
                 Event::Delete(n) => {
-                    Self::lock_cache(&self.cache).remove_node(n.metadata.name.as_deref().unwrap_or_default());
+                    Self::lock_cache(&self.cache)
+                        .remove_node(n.metadata.name.as_deref().unwrap_or_default());
                 }
                 Event::Init | Event::InitDone => {}
             }
@@ -151,7 +189,8 @@ impl Scheduler {
                 Event::Delete(p) => {
                     Self::lock_cache(&self.cache).remove_pod(&p);
                     self.queue.delete(&PodInfo::new(p));
-                    self.queue.move_all_to_active_or_backoff(ClusterEvent::PodDelete);
+                    self.queue
+                        .move_all_to_active_or_backoff(ClusterEvent::PodDelete);
                 }
                 Event::Init | Event::InitDone => {}
             }
@@ -163,14 +202,19 @@ impl Scheduler {
         if is_assigned(&p) {
             if is_terminal(&p) {
                 Self::lock_cache(&self.cache).remove_pod(&p);
-                self.queue.move_all_to_active_or_backoff(ClusterEvent::PodDelete);
+                self.queue
+                    .move_all_to_active_or_backoff(ClusterEvent::PodDelete);
                 return;
             }
             let info = PodInfo::new(p.clone());
             self.queue.delete(&info);
             Self::lock_cache(&self.cache).add_or_update_pod(p);
-            self.queue.move_all_to_active_or_backoff(ClusterEvent::PodChange);
-        } else if self.profiles.contains_key(scheduler_name(&p)) && p.metadata.deletion_timestamp.is_none() && !is_terminal(&p) {
+            self.queue
+                .move_all_to_active_or_backoff(ClusterEvent::PodChange);
+        } else if self.profiles.contains_key(scheduler_name(&p))
+            && p.metadata.deletion_timestamp.is_none()
+            && !is_terminal(&p)
+        {
             let info = Arc::new(PodInfo::new(p));
             if Self::lock_cache(&self.cache).is_assumed(&info) {
                 return; // our own binding in flight
@@ -189,7 +233,12 @@ impl Scheduler {
         Ok(())
     }
 
-    async fn schedule_one(self: &Arc<Self>, mut q: QueuedPodInfo, snapshot: &mut Snapshot, st: &mut ScheduleState) {
+    async fn schedule_one(
+        self: &Arc<Self>,
+        mut q: QueuedPodInfo,
+        snapshot: &mut Snapshot,
+        st: &mut ScheduleState,
+    ) {
         let pod = q.pod_info.clone();
         let Some(fwk) = self.profiles.get(scheduler_name(&pod.pod)).cloned() else {
             self.queue.done(&pod);
@@ -200,7 +249,10 @@ impl Scheduler {
         Self::lock_cache(&self.cache).update_snapshot(snapshot);
         let mut state = CycleState::new();
         let result = schedule_pod(&fwk, &mut state, &pod, snapshot, st);
-        self.metrics.scheduling_micros.fetch_add(started.elapsed().as_micros() as u64, std::sync::atomic::Ordering::Relaxed);
+        self.metrics.scheduling_micros.fetch_add(
+            started.elapsed().as_micros() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
         let node = match result {
             Ok(r) => r.suggested_host,
             Err(d) => {
@@ -216,12 +268,21 @@ impl Scheduler {
             return;
         }
         let s = fwk.run_reserve_plugins(&mut state, &pod, &node);
-        let s = if s.is_success() { fwk.run_permit_plugins(&mut state, &pod, &node).0 } else { s };
+        let s = if s.is_success() {
+            fwk.run_permit_plugins(&mut state, &pod, &node).0
+        } else {
+            s
+        };
         if !s.is_success() {
             // Waiting permits are not supported yet: treated as a rejection.
             fwk.run_unreserve_plugins(&mut state, &pod, &node);
             let _ = Self::lock_cache(&self.cache).forget_pod(&pod);
-            let d = Diagnosis { error: (s.code() == Code::Error).then(|| s.message()), pre_filter_msg: Some(s.message()), num_all_nodes: snapshot.num_nodes(), ..Default::default() };
+            let d = Diagnosis {
+                error: (s.code() == Code::Error).then(|| s.message()),
+                pre_filter_msg: Some(s.message()),
+                num_all_nodes: snapshot.num_nodes(),
+                ..Default::default()
+            };
             q.unschedulable_plugins.insert(s.plugin());
             self.handle_failure(q, cycle, d).await;
             return;
@@ -238,13 +299,25 @@ impl Scheduler {
                 Metrics::inc(&this.metrics.scheduled);
                 this.queue.done(&pod);
                 info!(pod = %pod.key(), node = %node, "bound");
-                this.record(&pod, EventType::Normal, "Scheduled", format!("Successfully assigned {} to {node}", pod.key())).await;
+                this.record(
+                    &pod,
+                    EventType::Normal,
+                    "Scheduled",
+                    format!("Successfully assigned {} to {node}", pod.key()),
+                )
+                .await;
             } else {
                 warn!(pod = %pod.key(), node = %node, status = %s, "binding failed");
                 fwk.run_unreserve_plugins(&mut state, &pod, &node);
                 let _ = Self::lock_cache(&this.cache).forget_pod(&pod);
                 Metrics::inc(&this.metrics.error);
-                this.record(&pod, EventType::Warning, "FailedScheduling", format!("Binding rejected: {}", s.message())).await;
+                this.record(
+                    &pod,
+                    EventType::Warning,
+                    "FailedScheduling",
+                    format!("Binding rejected: {}", s.message()),
+                )
+                .await;
                 this.queue.add_backoff(q);
                 this.queue.move_all_to_active_or_backoff(ClusterEvent::Any);
             }
@@ -273,13 +346,24 @@ impl Scheduler {
                     if let Err(e) = api.delete(&v.name, &DeleteParams::default()).await {
                         warn!(victim = %v.key(), error = %e, "preemption: deleting victim failed");
                     }
-                    self.record(v, EventType::Normal, "Preempted", format!("Preempted by pod {} on node {node}", pod.uid)).await;
+                    self.record(
+                        v,
+                        EventType::Normal,
+                        "Preempted",
+                        format!("Preempted by pod {} on node {node}", pod.uid),
+                    )
+                    .await;
                 }
                 nominated = Some(node);
             }
         }
-        self.record(&pod, EventType::Warning, "FailedScheduling", msg.clone()).await;
-        let reason = if d.is_error() { "SchedulerError" } else { "Unschedulable" };
+        self.record(&pod, EventType::Warning, "FailedScheduling", msg.clone())
+            .await;
+        let reason = if d.is_error() {
+            "SchedulerError"
+        } else {
+            "Unschedulable"
+        };
         let mut status = serde_json::json!({
             "conditions": [{
                 "type": "PodScheduled",
@@ -294,14 +378,23 @@ impl Scheduler {
         }
         let api: Api<Pod> = Api::namespaced(self.client.clone(), &pod.namespace);
         let patch = Patch::Strategic(serde_json::json!({ "status": status }));
-        if let Err(e) = api.patch_status(&pod.name, &PatchParams::default(), &patch).await {
+        if let Err(e) = api
+            .patch_status(&pod.name, &PatchParams::default(), &patch)
+            .await
+        {
             warn!(pod = %pod.key(), error = %e, "updating PodScheduled condition failed");
         }
     }
 
     async fn record(&self, pod: &PodInfo, type_: EventType, reason: &str, note: String) {
         let reference = pod.pod.object_ref(&());
-        let ev = KubeEvent { type_, reason: reason.into(), note: Some(note), action: "Scheduling".into(), secondary: None };
+        let ev = KubeEvent {
+            type_,
+            reason: reason.into(),
+            note: Some(note),
+            action: "Scheduling".into(),
+            secondary: None,
+        };
         if let Err(e) = self.recorder.publish(&ev, &reference).await {
             debug!(error = %e, "recording event failed");
         }

@@ -56,6 +56,8 @@ pub struct Snapshot {
     pub(crate) num_unschedulable: usize,
     /// Nodes with `NoSchedule`/`NoExecute` taints.
     pub(crate) num_hard_tainted: usize,
+    /// Nodes with `PreferNoSchedule` taints.
+    pub(crate) num_soft_tainted: usize,
 }
 
 impl Snapshot {
@@ -63,9 +65,15 @@ impl Snapshot {
     /// nodes are placed on it, others are ignored.
     pub fn new(nodes: impl IntoIterator<Item = Node>, pods: impl IntoIterator<Item = Pod>) -> Self {
         let mut infos: Vec<NodeInfo> = nodes.into_iter().map(NodeInfo::new).collect();
-        let index: FastMap<String, usize> = infos.iter().enumerate().map(|(i, n)| (n.name.clone(), i)).collect();
+        let index: FastMap<String, usize> = infos
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.name.clone(), i))
+            .collect();
         for pod in pods {
-            let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.clone()) else { continue };
+            let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.clone()) else {
+                continue;
+            };
             if let Some(&i) = index.get(&node) {
                 infos[i].add_pod(Arc::new(PodInfo::new(pod)));
             }
@@ -75,7 +83,11 @@ impl Snapshot {
 
     /// Builds a snapshot from node infos, in the given order.
     pub fn from_node_infos(node_infos: Vec<NodeInfo>, objects: Arc<ClusterObjects>) -> Self {
-        let mut s = Snapshot { node_infos, objects, ..Default::default() };
+        let mut s = Snapshot {
+            node_infos,
+            objects,
+            ..Default::default()
+        };
         s.rebuild_index();
         s.rebuild_images();
         s.rebuild_affinity_lists();
@@ -89,23 +101,65 @@ impl Snapshot {
     }
 
     pub(crate) fn rebuild_index(&mut self) {
-        self.index = self.node_infos.iter().enumerate().map(|(i, n)| (n.name.clone(), i)).collect();
+        self.index = self
+            .node_infos
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.name.clone(), i))
+            .collect();
         self.num_unschedulable = self.node_infos.iter().filter(|n| n.unschedulable).count();
-        self.num_hard_tainted = self.node_infos.iter().filter(|n| !n.hard_taints.is_empty()).count();
+        self.num_hard_tainted = self
+            .node_infos
+            .iter()
+            .filter(|n| !n.hard_taints.is_empty())
+            .count();
+        self.num_soft_tainted = self
+            .node_infos
+            .iter()
+            .filter(|n| !n.soft_taints.is_empty())
+            .count();
     }
 
-    /// Replaces node `i` with a fresh copy, keeping the counters right.
+    /// Replaces node `i` with a fresh copy, keeping the counters and lists right.
     pub(crate) fn replace(&mut self, i: usize, fresh: &NodeInfo) {
+        let old = &self.node_infos[i];
+        let update = |list: &mut Vec<usize>, had: bool, has: bool| {
+            if has && !had {
+                list.push(i);
+            } else if had && !has {
+                if let Some(p) = list.iter().position(|&x| x == i) {
+                    list.swap_remove(p);
+                }
+            }
+        };
+        update(
+            &mut self.have_pods_with_affinity,
+            !old.pods_with_affinity.is_empty(),
+            !fresh.pods_with_affinity.is_empty(),
+        );
+        update(
+            &mut self.have_pods_with_required_anti_affinity,
+            !old.pods_with_required_anti_affinity.is_empty(),
+            !fresh.pods_with_required_anti_affinity.is_empty(),
+        );
         let old = &mut self.node_infos[i];
-        self.num_unschedulable = self.num_unschedulable + usize::from(fresh.unschedulable) - usize::from(old.unschedulable);
-        self.num_hard_tainted =
-            self.num_hard_tainted + usize::from(!fresh.hard_taints.is_empty()) - usize::from(!old.hard_taints.is_empty());
+        self.num_unschedulable = self.num_unschedulable + usize::from(fresh.unschedulable)
+            - usize::from(old.unschedulable);
+        self.num_hard_tainted = self.num_hard_tainted + usize::from(!fresh.hard_taints.is_empty())
+            - usize::from(!old.hard_taints.is_empty());
+        self.num_soft_tainted = self.num_soft_tainted + usize::from(!fresh.soft_taints.is_empty())
+            - usize::from(!old.soft_taints.is_empty());
         old.clone_from(fresh);
     }
 
     /// Whether any node is cordoned.
     pub fn has_unschedulable_nodes(&self) -> bool {
         self.num_unschedulable > 0
+    }
+
+    /// Whether any node has a `PreferNoSchedule` taint.
+    pub fn has_soft_tainted_nodes(&self) -> bool {
+        self.num_soft_tainted > 0
     }
 
     /// Whether any node has a `NoSchedule` or `NoExecute` taint.
@@ -118,7 +172,10 @@ impl Snapshot {
         for n in &self.node_infos {
             for img in n.node.status.iter().flat_map(|s| s.images.iter().flatten()) {
                 for name in img.names.iter().flatten() {
-                    *self.image_num_nodes.entry(normalized_image_name(name)).or_default() += 1;
+                    *self
+                        .image_num_nodes
+                        .entry(normalized_image_name(name))
+                        .or_default() += 1;
                 }
             }
         }
@@ -159,12 +216,16 @@ impl Snapshot {
 
     /// Nodes with at least one pod that has pod affinity or anti-affinity.
     pub fn nodes_with_affinity_pods(&self) -> impl Iterator<Item = &NodeInfo> {
-        self.have_pods_with_affinity.iter().map(|&i| &self.node_infos[i])
+        self.have_pods_with_affinity
+            .iter()
+            .map(|&i| &self.node_infos[i])
     }
 
     /// Nodes with at least one pod that has required anti-affinity.
     pub fn nodes_with_required_anti_affinity_pods(&self) -> impl Iterator<Item = &NodeInfo> {
-        self.have_pods_with_required_anti_affinity.iter().map(|&i| &self.node_infos[i])
+        self.have_pods_with_required_anti_affinity
+            .iter()
+            .map(|&i| &self.node_infos[i])
     }
 
     /// On how many nodes an image (normalized name) is present.
@@ -179,6 +240,9 @@ impl Snapshot {
 
     /// The labels of a namespace, if known.
     pub fn namespace_labels(&self, ns: &str) -> Option<&Labels> {
+        if self.objects.namespace_labels.is_empty() {
+            return None;
+        }
         self.objects.namespace_labels.get(ns)
     }
 }

@@ -22,11 +22,21 @@ use crate::plugins::{LABEL_HOSTNAME, LABEL_ZONE};
 /// Starts a node builder with 32 CPUs, 64Gi memory, 110 pods and the hostname label set.
 pub fn node(name: &str) -> NodeBuilder {
     let mut b = NodeBuilder(Node {
-        metadata: ObjectMeta { name: Some(name.into()), ..Default::default() },
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            ..Default::default()
+        },
         spec: Some(NodeSpec::default()),
-        status: Some(NodeStatus { allocatable: Some(BTreeMap::new()), ..Default::default() }),
+        status: Some(NodeStatus {
+            allocatable: Some(BTreeMap::new()),
+            ..Default::default()
+        }),
     });
-    b = b.cpu("32").memory("64Gi").pods(110).label(LABEL_HOSTNAME, name);
+    b = b
+        .cpu("32")
+        .memory("64Gi")
+        .pods(110)
+        .label(LABEL_HOSTNAME, name);
     b
 }
 
@@ -37,7 +47,10 @@ pub struct NodeBuilder(pub Node);
 impl NodeBuilder {
     fn alloc(mut self, name: &str, q: &str) -> Self {
         let status = self.0.status.get_or_insert_with(Default::default);
-        status.allocatable.get_or_insert_with(Default::default).insert(name.into(), Quantity(q.into()));
+        status
+            .allocatable
+            .get_or_insert_with(Default::default)
+            .insert(name.into(), Quantity(q.into()));
         self
     }
     /// Allocatable CPU.
@@ -62,7 +75,11 @@ impl NodeBuilder {
     }
     /// A label.
     pub fn label(mut self, k: &str, v: &str) -> Self {
-        self.0.metadata.labels.get_or_insert_with(Default::default).insert(k.into(), v.into());
+        self.0
+            .metadata
+            .labels
+            .get_or_insert_with(Default::default)
+            .insert(k.into(), v.into());
         self
     }
     /// The zone label.
@@ -82,7 +99,10 @@ impl NodeBuilder {
     }
     /// Marks the node unschedulable (cordoned).
     pub fn unschedulable(mut self) -> Self {
-        self.0.spec.get_or_insert_with(Default::default).unschedulable = Some(true);
+        self.0
+            .spec
+            .get_or_insert_with(Default::default)
+            .unschedulable = Some(true);
         self
     }
     /// An image present on the node.
@@ -91,7 +111,10 @@ impl NodeBuilder {
         status
             .images
             .get_or_insert_with(Vec::new)
-            .push(ContainerImage { names: Some(vec![name.into()]), size_bytes: Some(size) });
+            .push(ContainerImage {
+                names: Some(vec![name.into()]),
+                size_bytes: Some(size),
+            });
         self
     }
     /// The node.
@@ -103,9 +126,17 @@ impl NodeBuilder {
 /// Starts a pod builder: namespace `default`, one container `c` without requests.
 pub fn pod(name: &str) -> PodBuilder {
     PodBuilder(Pod {
-        metadata: ObjectMeta { name: Some(name.into()), namespace: Some("default".into()), ..Default::default() },
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            namespace: Some("default".into()),
+            ..Default::default()
+        },
         spec: Some(PodSpec {
-            containers: vec![Container { name: "c".into(), image: Some("pause".into()), ..Default::default() }],
+            containers: vec![Container {
+                name: "c".into(),
+                image: Some("pause".into()),
+                ..Default::default()
+            }],
             ..Default::default()
         }),
         status: None,
@@ -140,20 +171,30 @@ impl PodBuilder {
             r.insert("memory".to_string(), Quantity(mem.into()));
         }
         let c = &mut self.spec().containers[0];
-        let res = c.resources.get_or_insert_with(ResourceRequirements::default);
+        let res = c
+            .resources
+            .get_or_insert_with(ResourceRequirements::default);
         res.requests.get_or_insert_with(Default::default).extend(r);
         self
     }
     /// A request of any resource on the first container.
     pub fn request(mut self, name: &str, q: &str) -> Self {
         let c = &mut self.spec().containers[0];
-        let res = c.resources.get_or_insert_with(ResourceRequirements::default);
-        res.requests.get_or_insert_with(Default::default).insert(name.into(), Quantity(q.into()));
+        let res = c
+            .resources
+            .get_or_insert_with(ResourceRequirements::default);
+        res.requests
+            .get_or_insert_with(Default::default)
+            .insert(name.into(), Quantity(q.into()));
         self
     }
     /// A label.
     pub fn label(mut self, k: &str, v: &str) -> Self {
-        self.0.metadata.labels.get_or_insert_with(Default::default).insert(k.into(), v.into());
+        self.0
+            .metadata
+            .labels
+            .get_or_insert_with(Default::default)
+            .insert(k.into(), v.into());
         self
     }
     /// `spec.priority`.
@@ -173,18 +214,24 @@ impl PodBuilder {
     }
     /// A `spec.nodeSelector` entry.
     pub fn node_selector(mut self, k: &str, v: &str) -> Self {
-        self.spec().node_selector.get_or_insert_with(Default::default).insert(k.into(), v.into());
+        self.spec()
+            .node_selector
+            .get_or_insert_with(Default::default)
+            .insert(k.into(), v.into());
         self
     }
     /// A toleration (`operator` `Equal` or `Exists`).
     pub fn toleration(mut self, key: &str, op: &str, value: &str, effect: &str) -> Self {
-        self.spec().tolerations.get_or_insert_with(Vec::new).push(Toleration {
-            key: (!key.is_empty()).then(|| key.into()),
-            operator: Some(op.into()),
-            value: (!value.is_empty()).then(|| value.into()),
-            effect: (!effect.is_empty()).then(|| effect.into()),
-            toleration_seconds: None,
-        });
+        self.spec()
+            .tolerations
+            .get_or_insert_with(Vec::new)
+            .push(Toleration {
+                key: (!key.is_empty()).then(|| key.into()),
+                operator: Some(op.into()),
+                value: (!value.is_empty()).then(|| value.into()),
+                effect: (!effect.is_empty()).then(|| effect.into()),
+                toleration_seconds: None,
+            });
         self
     }
     /// A host port on the first container.

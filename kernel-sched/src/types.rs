@@ -2,7 +2,7 @@
 //! plugins need precomputed once) and [`NodeInfo`] (a node with the sum of what its pods use),
 //! as upstream's `framework/types.go`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Node, Pod, PodAffinityTerm, Taint, WeightedPodAffinityTerm};
@@ -17,8 +17,9 @@ static EMPTY_LABELS: Labels = Labels::new();
 /// A compiled pod (anti-)affinity term, as upstream `framework.AffinityTerm`.
 #[derive(Clone, Debug)]
 pub struct AffinityTerm {
-    /// Namespaces the term applies to (explicit list, or the pod's own namespace).
-    pub namespaces: HashSet<String>,
+    /// Namespaces the term applies to (explicit list, or the pod's own namespace); usually
+    /// one or two, so a vector beats a hash set.
+    pub namespaces: Vec<String>,
     /// Label selector over pods (with `matchLabelKeys`/`mismatchLabelKeys` merged in).
     pub selector: Selector,
     /// The topology key (`kubernetes.io/hostname`, `topology.kubernetes.io/zone`, ...).
@@ -53,15 +54,20 @@ impl AffinityTerm {
                 }
             }
         }
-        let mut namespaces: HashSet<String> = term.namespaces.iter().flatten().cloned().collect();
+        let mut namespaces: Vec<String> = term.namespaces.iter().flatten().cloned().collect();
+        namespaces.sort();
+        namespaces.dedup();
         if namespaces.is_empty() && term.namespace_selector.is_none() {
-            namespaces.insert(pod_ns);
+            namespaces.push(pod_ns);
         }
         AffinityTerm {
             namespaces,
             selector,
             topology_key: term.topology_key.clone(),
-            namespace_selector: term.namespace_selector.as_ref().map(Selector::from_label_selector),
+            namespace_selector: term
+                .namespace_selector
+                .as_ref()
+                .map(Selector::from_label_selector),
         }
     }
 
@@ -74,6 +80,20 @@ impl AffinityTerm {
                 .as_ref()
                 .is_some_and(|s| s.is_empty() || ns_labels.is_some_and(|l| s.matches(l)));
         ns_ok && self.selector.matches(pod.labels())
+    }
+
+    /// Like [`matches`](Self::matches), looking the namespace labels up in the snapshot only
+    /// when a namespace selector needs them.
+    #[inline]
+    pub fn matches_in(&self, pod: &PodInfo, snapshot: &crate::Snapshot) -> bool {
+        if self.namespaces.contains(&pod.namespace) {
+            return self.selector.matches(pod.labels());
+        }
+        match &self.namespace_selector {
+            None => false,
+            Some(s) if s.is_empty() => self.selector.matches(pod.labels()),
+            Some(_) => self.matches(pod, snapshot.namespace_labels(&pod.namespace)),
+        }
     }
 }
 
@@ -147,7 +167,11 @@ impl PodInfo {
         let pa = affinity.and_then(|a| a.pod_affinity.as_ref());
         let paa = affinity.and_then(|a| a.pod_anti_affinity.as_ref());
         let req = |terms: Option<&Vec<PodAffinityTerm>>| -> Vec<AffinityTerm> {
-            terms.into_iter().flatten().map(|t| AffinityTerm::new(&pod, t)).collect()
+            terms
+                .into_iter()
+                .flatten()
+                .map(|t| AffinityTerm::new(&pod, t))
+                .collect()
         };
         let pref = |terms: Option<&Vec<WeightedPodAffinityTerm>>| -> Vec<WeightedAffinityTerm> {
             terms
@@ -164,7 +188,11 @@ impl PodInfo {
             for p in c.ports.iter().flatten() {
                 if let Some(hp) = p.host_port.filter(|p| *p > 0) {
                     host_ports.push(HostPort {
-                        ip: p.host_ip.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| "0.0.0.0".into()),
+                        ip: p
+                            .host_ip
+                            .clone()
+                            .filter(|s| !s.is_empty())
+                            .unwrap_or_else(|| "0.0.0.0".into()),
                         protocol: p.protocol.clone().unwrap_or_else(|| "TCP".into()),
                         port: hp,
                     });
@@ -178,12 +206,22 @@ impl PodInfo {
             priority: spec.and_then(|s| s.priority).unwrap_or(0),
             requests: pod_requests(&pod, false),
             non_zero_requests: pod_requests(&pod, true),
-            required_affinity_terms: req(pa.and_then(|a| a.required_during_scheduling_ignored_during_execution.as_ref())),
-            required_anti_affinity_terms: req(paa.and_then(|a| a.required_during_scheduling_ignored_during_execution.as_ref())),
-            preferred_affinity_terms: pref(pa.and_then(|a| a.preferred_during_scheduling_ignored_during_execution.as_ref())),
-            preferred_anti_affinity_terms: pref(
-                paa.and_then(|a| a.preferred_during_scheduling_ignored_during_execution.as_ref()),
-            ),
+            required_affinity_terms: req(pa.and_then(|a| {
+                a.required_during_scheduling_ignored_during_execution
+                    .as_ref()
+            })),
+            required_anti_affinity_terms: req(paa.and_then(|a| {
+                a.required_during_scheduling_ignored_during_execution
+                    .as_ref()
+            })),
+            preferred_affinity_terms: pref(pa.and_then(|a| {
+                a.preferred_during_scheduling_ignored_during_execution
+                    .as_ref()
+            })),
+            preferred_anti_affinity_terms: pref(paa.and_then(|a| {
+                a.preferred_during_scheduling_ignored_during_execution
+                    .as_ref()
+            })),
             host_ports,
             start_time: pod
                 .status
@@ -227,23 +265,23 @@ impl PodInfo {
 ///
 /// Fields read by every Filter call come first (`repr(C)`), so a filter pass over many
 /// nodes touches as few cache lines as possible.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 #[repr(C)]
 pub struct NodeInfo {
+    /// Pods on the node (bound or assumed).
+    pub pods: Vec<Arc<PodInfo>>,
     /// Allocatable resources (status.allocatable, falling back to capacity).
     pub allocatable: Resource,
     /// Sum of the pods' requests.
     pub requested: Resource,
-    /// Pods on the node (bound or assumed).
-    pub pods: Vec<Arc<PodInfo>>,
+    /// Sum of the pods' requests with scoring defaults.
+    pub non_zero_requested: Resource,
     /// Taints with effect `NoSchedule` or `NoExecute`.
     pub hard_taints: Vec<Taint>,
     /// Taints with effect `PreferNoSchedule`.
     pub soft_taints: Vec<Taint>,
     /// `spec.unschedulable`.
     pub unschedulable: bool,
-    /// Sum of the pods' requests with scoring defaults.
-    pub non_zero_requested: Resource,
     /// Node name.
     pub name: String,
     /// The node object.
@@ -260,6 +298,46 @@ pub struct NodeInfo {
     pub generation: u64,
 }
 
+impl Clone for NodeInfo {
+    fn clone(&self) -> Self {
+        NodeInfo {
+            allocatable: self.allocatable.clone(),
+            requested: self.requested.clone(),
+            pods: self.pods.clone(),
+            hard_taints: self.hard_taints.clone(),
+            soft_taints: self.soft_taints.clone(),
+            unschedulable: self.unschedulable,
+            non_zero_requested: self.non_zero_requested.clone(),
+            name: self.name.clone(),
+            node: self.node.clone(),
+            pods_with_affinity: self.pods_with_affinity.clone(),
+            pods_with_required_anti_affinity: self.pods_with_required_anti_affinity.clone(),
+            used_ports: self.used_ports.clone(),
+            images: self.images.clone(),
+            generation: self.generation,
+        }
+    }
+
+    /// Copies field by field, reusing this value's allocations (the snapshot refresh path).
+    fn clone_from(&mut self, src: &Self) {
+        self.allocatable.clone_from(&src.allocatable);
+        self.requested.clone_from(&src.requested);
+        self.pods.clone_from(&src.pods);
+        self.hard_taints.clone_from(&src.hard_taints);
+        self.soft_taints.clone_from(&src.soft_taints);
+        self.unschedulable = src.unschedulable;
+        self.non_zero_requested.clone_from(&src.non_zero_requested);
+        self.name.clone_from(&src.name);
+        self.node.clone_from(&src.node);
+        self.pods_with_affinity.clone_from(&src.pods_with_affinity);
+        self.pods_with_required_anti_affinity
+            .clone_from(&src.pods_with_required_anti_affinity);
+        self.used_ports.clone_from(&src.used_ports);
+        self.images.clone_from(&src.images);
+        self.generation = src.generation;
+    }
+}
+
 impl NodeInfo {
     /// A node info for `node` without pods.
     pub fn new(node: impl Into<Arc<Node>>) -> Self {
@@ -269,16 +347,25 @@ impl NodeInfo {
             .and_then(|s| s.allocatable.as_ref().or(s.capacity.as_ref()))
             .map(Resource::from_list)
             .unwrap_or_default();
-        let taints = node.spec.as_ref().and_then(|s| s.taints.clone()).unwrap_or_default();
-        let (soft_taints, hard_taints): (Vec<_>, Vec<_>) =
-            taints.into_iter().partition(|t| t.effect == "PreferNoSchedule");
+        let taints = node
+            .spec
+            .as_ref()
+            .and_then(|s| s.taints.clone())
+            .unwrap_or_default();
+        let (soft_taints, hard_taints): (Vec<_>, Vec<_>) = taints
+            .into_iter()
+            .partition(|t| t.effect == "PreferNoSchedule");
         let mut images = HashMap::new();
         for img in status.iter().flat_map(|s| s.images.iter().flatten()) {
             for name in img.names.iter().flatten() {
                 images.insert(normalized_image_name(name), img.size_bytes.unwrap_or(0));
             }
         }
-        let unschedulable = node.spec.as_ref().and_then(|s| s.unschedulable).unwrap_or(false);
+        let unschedulable = node
+            .spec
+            .as_ref()
+            .and_then(|s| s.unschedulable)
+            .unwrap_or(false);
         NodeInfo {
             name: node.metadata.name.clone().unwrap_or_default(),
             node,
@@ -302,7 +389,10 @@ impl NodeInfo {
         let mut fresh = NodeInfo::new(node);
         std::mem::swap(&mut fresh.pods, &mut self.pods);
         std::mem::swap(&mut fresh.pods_with_affinity, &mut self.pods_with_affinity);
-        std::mem::swap(&mut fresh.pods_with_required_anti_affinity, &mut self.pods_with_required_anti_affinity);
+        std::mem::swap(
+            &mut fresh.pods_with_required_anti_affinity,
+            &mut self.pods_with_required_anti_affinity,
+        );
         std::mem::swap(&mut fresh.used_ports, &mut self.used_ports);
         fresh.requested = std::mem::take(&mut self.requested);
         fresh.non_zero_requested = std::mem::take(&mut self.non_zero_requested);
@@ -343,7 +433,8 @@ impl NodeInfo {
         let i = self.pods.iter().position(|p| p.same_pod(pod))?;
         let removed = self.pods.swap_remove(i);
         self.pods_with_affinity.retain(|p| !p.same_pod(pod));
-        self.pods_with_required_anti_affinity.retain(|p| !p.same_pod(pod));
+        self.pods_with_required_anti_affinity
+            .retain(|p| !p.same_pod(pod));
         self.requested.sub(&removed.requests);
         self.non_zero_requested.milli_cpu -= removed.non_zero_requests.milli_cpu;
         self.non_zero_requested.memory -= removed.non_zero_requests.memory;

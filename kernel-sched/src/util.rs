@@ -46,6 +46,19 @@ pub(crate) fn div(a: i64, b: i64) -> i64 {
     q
 }
 
+/// `a / b` for `0 <= a`, `0 < b < 2^46` when the quotient is at most a few hundred (scores):
+/// a single floating-point division is then exact. Falls back to [`div`] otherwise.
+#[inline(always)]
+pub(crate) fn div_score(a: i64, b: i64) -> i64 {
+    // Error of the rounded quotient is below q·2^-53 < 2^-44 for q < 512, while a non-integer
+    // quotient is at least 1/b > 2^-46 away from the next integer... so keep b < 2^43 to have
+    // margin, and q < 512.
+    if a >= 0 && b > 0 && b < (1 << 43) && a < b.saturating_mul(512) {
+        return (a as f64 / b as f64) as i64;
+    }
+    div(a, b)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,6 +78,18 @@ mod tests {
             assert_eq!(div(small * 100, b), small * 100 / b);
         }
         assert_eq!(div(i64::MAX, 3), i64::MAX / 3);
+        let mut y: u64 = 12345;
+        for _ in 0..500_000 {
+            y ^= y << 13;
+            y ^= y >> 7;
+            y ^= y << 17;
+            let b = (y % (1 << 43)) as i64 + 1;
+            let a = ((y >> 7) as i64 % (b.saturating_mul(101))).abs();
+            assert_eq!(div_score(a, b), a / b, "{a}/{b}");
+            let b2 = (y % 1000) as i64 + 1;
+            let a2 = (y >> 20) as i64 % (b2 * 100 + 1);
+            assert_eq!(div_score(a2, b2), a2 / b2);
+        }
         assert_eq!(div(100, 3), 33);
         assert_eq!(div(99, 100), 0);
     }

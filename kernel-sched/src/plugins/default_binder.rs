@@ -22,7 +22,9 @@ pub struct DefaultBinder {
 
 impl std::fmt::Debug for DefaultBinder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DefaultBinder").field("client", &self.client.is_some()).finish()
+        f.debug_struct("DefaultBinder")
+            .field("client", &self.client.is_some())
+            .finish()
     }
 }
 
@@ -42,7 +44,11 @@ pub fn binding_for(pod: &PodInfo, node: &str) -> Binding {
             uid: (!pod.uid.is_empty()).then(|| pod.uid.clone()),
             ..Default::default()
         },
-        target: ObjectReference { kind: Some("Node".into()), name: Some(node.into()), ..Default::default() },
+        target: ObjectReference {
+            kind: Some("Node".into()),
+            name: Some(node.into()),
+            ..Default::default()
+        },
     }
 }
 
@@ -56,14 +62,27 @@ impl Plugin for DefaultBinder {
 }
 
 impl BindPlugin for DefaultBinder {
-    fn bind<'a>(&'a self, _: &'a CycleState, pod: &'a PodInfo, node: &'a str) -> BoxFuture<'a, Status> {
+    fn bind<'a>(
+        &'a self,
+        _: &'a CycleState,
+        pod: &'a PodInfo,
+        node: &'a str,
+    ) -> BoxFuture<'a, Status> {
         Box::pin(async move {
             let Some(client) = self.client.clone() else {
                 return Status::skip();
             };
             let api: Api<Pod> = Api::namespaced(client, &pod.namespace);
             let binding = binding_for(pod, node);
-            match api.create_subresource::<Binding, serde_json::Value>("binding", &pod.name, &PostParams::default(), &binding).await {
+            match api
+                .create_subresource::<Binding, serde_json::Value>(
+                    "binding",
+                    &pod.name,
+                    &PostParams::default(),
+                    &binding,
+                )
+                .await
+            {
                 Ok(_) => Status::success(),
                 Err(e) => Status::error(format!("binding rejected: {e}")),
             }

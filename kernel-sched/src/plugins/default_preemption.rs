@@ -8,7 +8,9 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use serde::Deserialize;
 
 use crate::diagnosis::Diagnosis;
-use crate::framework::{Code, CycleState, Framework, NodeToStatus, Plugin, PostFilterPlugin, PostFilterResult, Status};
+use crate::framework::{
+    Code, CycleState, Framework, NodeToStatus, Plugin, PostFilterPlugin, PostFilterResult, Status,
+};
 use crate::labels::Selector;
 use crate::snapshot::Snapshot;
 use crate::types::{NodeInfo, PodInfo};
@@ -41,7 +43,10 @@ fn hundred() -> i64 {
 
 impl Default for DefaultPreemptionArgs {
     fn default() -> Self {
-        DefaultPreemptionArgs { min_candidate_nodes_percentage: 10, min_candidate_nodes_absolute: 100 }
+        DefaultPreemptionArgs {
+            min_candidate_nodes_percentage: 10,
+            min_candidate_nodes_absolute: 100,
+        }
     }
 }
 
@@ -59,7 +64,8 @@ impl DefaultPreemption {
 
     /// How many candidates with victims are enough (upstream `GetOffsetAndNumCandidates`).
     fn num_candidates(&self, num_nodes: usize) -> usize {
-        let n = (num_nodes as i64 * self.args.min_candidate_nodes_percentage / 100).max(self.args.min_candidate_nodes_absolute);
+        let n = (num_nodes as i64 * self.args.min_candidate_nodes_percentage / 100)
+            .max(self.args.min_candidate_nodes_absolute);
         (n.max(0) as usize).min(num_nodes)
     }
 }
@@ -111,8 +117,16 @@ fn compile_pdbs(pdbs: &[PodDisruptionBudget]) -> Vec<Pdb> {
             Some(Pdb {
                 namespace: p.metadata.namespace.clone().unwrap_or_default(),
                 selector,
-                allowed: p.status.as_ref().map_or(0, |s| i64::from(s.disruptions_allowed)),
-                disrupted: p.status.as_ref().and_then(|s| s.disrupted_pods.as_ref()).map(|m| m.keys().cloned().collect()).unwrap_or_default(),
+                allowed: p
+                    .status
+                    .as_ref()
+                    .map_or(0, |s| i64::from(s.disruptions_allowed)),
+                disrupted: p
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.disrupted_pods.as_ref())
+                    .map(|m| m.keys().cloned().collect())
+                    .unwrap_or_default(),
             })
         })
         .collect()
@@ -125,7 +139,10 @@ fn split_by_pdb(pods: Vec<Arc<PodInfo>>, pdbs: &[Pdb]) -> (Vec<Arc<PodInfo>>, Ve
     for p in pods {
         let mut violates = false;
         for (i, pdb) in pdbs.iter().enumerate() {
-            if pdb.namespace != p.namespace || !pdb.selector.matches(p.labels()) || pdb.disrupted.contains(&p.name) {
+            if pdb.namespace != p.namespace
+                || !pdb.selector.matches(p.labels())
+                || pdb.disrupted.contains(&p.name)
+            {
                 continue;
             }
             allowed[i] -= 1;
@@ -155,7 +172,12 @@ impl DefaultPreemption {
     ) -> Result<(Vec<Arc<PodInfo>>, usize), Status> {
         let mut state = state.clone();
         let mut info = node.clone();
-        let mut potential: Vec<Arc<PodInfo>> = node.pods.iter().filter(|p| p.priority < pod.priority).cloned().collect();
+        let mut potential: Vec<Arc<PodInfo>> = node
+            .pods
+            .iter()
+            .filter(|p| p.priority < pod.priority)
+            .cloned()
+            .collect();
         if potential.is_empty() {
             return Err(Status::unresolvable(REASON_NO_VICTIMS));
         }
@@ -194,7 +216,10 @@ impl DefaultPreemption {
             }
         }
         if victims.is_empty() {
-            return Err(Status::error(format!("expected at least one victim pod on node {:?}", node.name)));
+            return Err(Status::error(format!(
+                "expected at least one victim pod on node {:?}",
+                node.name
+            )));
         }
         Ok((victims, violations))
     }
@@ -202,11 +227,26 @@ impl DefaultPreemption {
 
 /// Picks the best candidate (upstream `pickOneNodeForPreemption`).
 fn pick(candidates: &[Candidate]) -> usize {
-    let highest = |c: &Candidate| c.victims.iter().map(|v| v.priority).max().unwrap_or(i32::MIN);
-    let sum = |c: &Candidate| c.victims.iter().map(|v| i64::from(v.priority) + i64::from(i32::MAX) + 1).sum::<i64>();
+    let highest = |c: &Candidate| {
+        c.victims
+            .iter()
+            .map(|v| v.priority)
+            .max()
+            .unwrap_or(i32::MIN)
+    };
+    let sum = |c: &Candidate| {
+        c.victims
+            .iter()
+            .map(|v| i64::from(v.priority) + i64::from(i32::MAX) + 1)
+            .sum::<i64>()
+    };
     let latest_start_of_highest = |c: &Candidate| {
         let h = highest(c);
-        c.victims.iter().filter(|v| v.priority == h).filter_map(|v| v.start_time).min()
+        c.victims
+            .iter()
+            .filter(|v| v.priority == h)
+            .filter_map(|v| v.start_time)
+            .min()
     };
     let mut best: Vec<usize> = (0..candidates.len()).collect();
     let mut narrow = |key: &dyn Fn(&Candidate) -> i64| {
@@ -231,8 +271,17 @@ impl PostFilterPlugin for DefaultPreemption {
         snapshot: &Snapshot,
         statuses: &NodeToStatus,
     ) -> (Option<PostFilterResult>, Status) {
-        if pod.pod.spec.as_ref().and_then(|s| s.preemption_policy.as_deref()) == Some("Never") {
-            return (None, Status::unschedulable("preemption: not eligible due to preemptionPolicy=Never."));
+        if pod
+            .pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.preemption_policy.as_deref())
+            == Some("Never")
+        {
+            return (
+                None,
+                Status::unschedulable("preemption: not eligible due to preemptionPolicy=Never."),
+            );
         }
         let pdbs = compile_pdbs(&snapshot.objects().pdbs);
         let mut out = NodeToStatus::default();
@@ -241,21 +290,30 @@ impl PostFilterPlugin for DefaultPreemption {
         for (i, node) in snapshot.node_infos().iter().enumerate() {
             let st = statuses.get(&node.name);
             if st.is_some_and(|s| s.code() == Code::UnschedulableAndUnresolvable) {
-                out.map.insert(node.name.clone(), Status::unresolvable(REASON_NOT_HELPFUL));
+                out.map
+                    .insert(node.name.clone(), Status::unresolvable(REASON_NOT_HELPFUL));
                 continue;
             }
             if candidates.len() >= enough {
                 continue;
             }
             match self.select_victims(fwk, state, pod, node, snapshot, &pdbs) {
-                Ok((victims, pdb_violations)) => candidates.push(Candidate { node: i, victims, pdb_violations }),
+                Ok((victims, pdb_violations)) => candidates.push(Candidate {
+                    node: i,
+                    victims,
+                    pdb_violations,
+                }),
                 Err(s) => {
                     out.map.insert(node.name.clone(), s);
                 }
             }
         }
         if candidates.is_empty() {
-            let d = Diagnosis { num_all_nodes: snapshot.num_nodes(), node_to_status: out, ..Default::default() };
+            let d = Diagnosis {
+                num_all_nodes: snapshot.num_nodes(),
+                node_to_status: out,
+                ..Default::default()
+            };
             return (
                 Some(PostFilterResult::default()),
                 Status::unschedulable(format!("preemption: {}", d.fit_error_message())),
@@ -283,17 +341,42 @@ mod tests {
 
     fn run(p: k8s_openapi::api::core::v1::Pod, snap: &Snapshot) -> Result<String, Diagnosis> {
         let fwk = default_framework(&Handle::default());
-        crate::schedule_with(&fwk, &PodInfo::new(p), snap, &mut crate::ScheduleState::default())
+        crate::schedule_with(
+            &fwk,
+            &PodInfo::new(p),
+            snap,
+            &mut crate::ScheduleState::default(),
+        )
     }
 
     #[test]
     fn evicts_the_fewest_lowest_priority_pods() {
         let nodes = vec![node("a").cpu("2").obj(), node("b").cpu("2").obj()];
         let pods = vec![
-            pod("a-low").uid("1").node("a").req("1", "0").priority(1).obj(),
-            pod("a-mid").uid("2").node("a").req("1", "0").priority(5).obj(),
-            pod("b-low1").uid("3").node("b").req("1", "0").priority(1).obj(),
-            pod("b-low2").uid("4").node("b").req("1", "0").priority(1).obj(),
+            pod("a-low")
+                .uid("1")
+                .node("a")
+                .req("1", "0")
+                .priority(1)
+                .obj(),
+            pod("a-mid")
+                .uid("2")
+                .node("a")
+                .req("1", "0")
+                .priority(5)
+                .obj(),
+            pod("b-low1")
+                .uid("3")
+                .node("b")
+                .req("1", "0")
+                .priority(1)
+                .obj(),
+            pod("b-low2")
+                .uid("4")
+                .node("b")
+                .req("1", "0")
+                .priority(1)
+                .obj(),
         ];
         let snap = Snapshot::new(nodes, pods);
         let d = run(pod("hi").req("1", "0").priority(10).obj(), &snap).unwrap_err();
@@ -312,7 +395,11 @@ mod tests {
             pod("a1").uid("1").node("a").req("1", "0").priority(5).obj(),
             pod("b1").uid("2").node("b").req("1", "0").priority(2).obj(),
         ];
-        let d = run(pod("hi").req("1", "0").priority(10).obj(), &Snapshot::new(nodes, pods)).unwrap_err();
+        let d = run(
+            pod("hi").req("1", "0").priority(10).obj(),
+            &Snapshot::new(nodes, pods),
+        )
+        .unwrap_err();
         let r = d.post_filter_result.unwrap();
         assert_eq!(r.nominated_node_name.as_deref(), Some("b"));
         assert_eq!(r.victims[0].name, "b1");
@@ -322,36 +409,79 @@ mod tests {
     fn avoids_pdb_violations() {
         let nodes = vec![node("a").cpu("1").obj(), node("b").cpu("1").obj()];
         let pods = vec![
-            pod("guarded").uid("1").label("app", "db").node("a").req("1", "0").priority(1).obj(),
-            pod("free").uid("2").node("b").req("1", "0").priority(3).obj(),
+            pod("guarded")
+                .uid("1")
+                .label("app", "db")
+                .node("a")
+                .req("1", "0")
+                .priority(1)
+                .obj(),
+            pod("free")
+                .uid("2")
+                .node("b")
+                .req("1", "0")
+                .priority(3)
+                .obj(),
         ];
         let pdb = PodDisruptionBudget {
-            metadata: ObjectMeta { name: Some("db".into()), namespace: Some("default".into()), ..Default::default() },
+            metadata: ObjectMeta {
+                name: Some("db".into()),
+                namespace: Some("default".into()),
+                ..Default::default()
+            },
             spec: Some(PodDisruptionBudgetSpec {
-                selector: Some(LabelSelector { match_labels: Some([("app".to_string(), "db".to_string())].into()), match_expressions: None }),
+                selector: Some(LabelSelector {
+                    match_labels: Some([("app".to_string(), "db".to_string())].into()),
+                    match_expressions: None,
+                }),
                 ..Default::default()
             }),
-            status: Some(PodDisruptionBudgetStatus { disruptions_allowed: 0, ..Default::default() }),
+            status: Some(PodDisruptionBudgetStatus {
+                disruptions_allowed: 0,
+                ..Default::default()
+            }),
         };
-        let snap = Snapshot::new(nodes, pods).with_objects(ClusterObjects { pdbs: vec![pdb], ..Default::default() });
+        let snap = Snapshot::new(nodes, pods).with_objects(ClusterObjects {
+            pdbs: vec![pdb],
+            ..Default::default()
+        });
         let d = run(pod("hi").req("1", "0").priority(10).obj(), &snap).unwrap_err();
         // Without the PDB node a (victim priority 1) would win; the PDB makes b better.
-        assert_eq!(d.post_filter_result.unwrap().nominated_node_name.as_deref(), Some("b"));
+        assert_eq!(
+            d.post_filter_result.unwrap().nominated_node_name.as_deref(),
+            Some("b")
+        );
     }
 
     #[test]
     fn no_victims_and_policy_never_messages() {
-        let nodes = vec![node("a").cpu("1").obj(), node("b").cpu("1").taint("k", "v", "NoSchedule").obj()];
-        let pods = vec![pod("same").uid("1").node("a").req("1", "0").priority(10).obj()];
+        let nodes = vec![
+            node("a").cpu("1").obj(),
+            node("b").cpu("1").taint("k", "v", "NoSchedule").obj(),
+        ];
+        let pods = vec![pod("same")
+            .uid("1")
+            .node("a")
+            .req("1", "0")
+            .priority(10)
+            .obj()];
         let snap = Snapshot::new(nodes, pods);
         let d = run(pod("hi").req("1", "0").priority(10).obj(), &snap).unwrap_err();
         assert_eq!(
             d.to_string(),
             "0/2 nodes are available: 1 Insufficient cpu, 1 node(s) had untolerated taint {k: v}. preemption: 0/2 nodes are available: 1 No preemption victims found for incoming pod, 1 Preemption is not helpful for scheduling.."
         );
-        let never = pod("hi").req("1", "0").priority(100).with_spec(|s| s.preemption_policy = Some("Never".into())).obj();
+        let never = pod("hi")
+            .req("1", "0")
+            .priority(100)
+            .with_spec(|s| s.preemption_policy = Some("Never".into()))
+            .obj();
         let d = run(never, &snap).unwrap_err();
-        assert!(d.to_string().ends_with(" preemption: not eligible due to preemptionPolicy=Never.."), "{d}");
+        assert!(
+            d.to_string()
+                .ends_with(" preemption: not eligible due to preemptionPolicy=Never.."),
+            "{d}"
+        );
         assert!(d.post_filter_result.is_none());
     }
 }

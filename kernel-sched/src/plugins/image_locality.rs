@@ -39,15 +39,28 @@ struct PreScoreState {
 }
 
 impl PreScorePlugin for ImageLocality {
-    fn pre_score(&self, state: &mut CycleState, pod: &PodInfo, _: &[&NodeInfo], snapshot: &Snapshot) -> Status {
+    fn pre_score(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        _: &[&NodeInfo],
+        snapshot: &Snapshot,
+    ) -> Status {
         let spec = pod.pod.spec.as_ref();
-        let containers = spec.into_iter().flat_map(|s| s.init_containers.iter().flatten().chain(s.containers.iter()));
+        let containers = spec.into_iter().flat_map(|s| {
+            s.init_containers
+                .iter()
+                .flatten()
+                .chain(s.containers.iter())
+        });
         let total = snapshot.num_nodes().max(1) as f64;
         let mut images = Vec::new();
         let mut num_containers = 0;
         for c in containers {
             num_containers += 1;
-            let Some(img) = c.image.as_deref() else { continue };
+            let Some(img) = c.image.as_deref() else {
+                continue;
+            };
             let name = normalized_image_name(img);
             let n = snapshot.image_num_nodes(&name);
             if n > 0 {
@@ -58,14 +71,19 @@ impl PreScorePlugin for ImageLocality {
             // No node has any of the images: every node scores 0.
             return Status::skip();
         }
-        state.write(PreScoreState { images, num_containers });
+        state.write(PreScoreState {
+            images,
+            num_containers,
+        });
         Status::success()
     }
 }
 
 impl ScorePlugin for ImageLocality {
     fn score(&self, state: &CycleState, _: &PodInfo, node: &NodeInfo) -> Result<i64, Status> {
-        let s = state.read::<PreScoreState>().ok_or_else(|| Status::error("ImageLocality: no PreScore state"))?;
+        let s = state
+            .read::<PreScoreState>()
+            .ok_or_else(|| Status::error("ImageLocality: no PreScore state"))?;
         let mut sum = 0i64;
         for (name, spread) in &s.images {
             if let Some(size) = node.image_size(name) {

@@ -2,17 +2,17 @@
 //! anti-affinity of existing pods (Filter), and preferred terms of both sides (Score), all per
 //! topology domain (`topologyKey` value of the node a pod runs on).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde::Deserialize;
 
 use crate::framework::{
-    CycleState, FilterPlugin, NodeScore, Plugin, PreFilterPlugin, PreFilterResult, PreScorePlugin, ScorePlugin, Status,
-    MAX_NODE_SCORE,
+    CycleState, FilterPlugin, NodeScore, Plugin, PreFilterPlugin, PreFilterResult, PreScorePlugin,
+    ScorePlugin, Status, MAX_NODE_SCORE,
 };
 use crate::snapshot::Snapshot;
 use crate::types::{AffinityTerm, NodeInfo, PodInfo};
+use crate::util::FastMap;
 
 /// The plugin name.
 pub const NAME: &str = "InterPodAffinity";
@@ -21,7 +21,8 @@ pub const ERR_REASON_AFFINITY: &str = "node(s) didn't match pod affinity rules";
 /// Upstream reason: the incoming pod's anti-affinity is violated.
 pub const ERR_REASON_ANTI_AFFINITY: &str = "node(s) didn't match pod anti-affinity rules";
 /// Upstream reason: an existing pod's anti-affinity would be violated.
-pub const ERR_REASON_EXISTING_ANTI_AFFINITY: &str = "node(s) didn't satisfy existing pods anti-affinity rules";
+pub const ERR_REASON_EXISTING_ANTI_AFFINITY: &str =
+    "node(s) didn't satisfy existing pods anti-affinity rules";
 
 /// `InterPodAffinityArgs`.
 #[derive(Clone, Debug, Deserialize)]
@@ -38,7 +39,9 @@ fn one() -> i64 {
 
 impl Default for InterPodAffinityArgs {
     fn default() -> Self {
-        InterPodAffinityArgs { hard_pod_affinity_weight: 1 }
+        InterPodAffinityArgs {
+            hard_pod_affinity_weight: 1,
+        }
     }
 }
 
@@ -57,7 +60,9 @@ impl Default for InterPodAffinity {
 impl InterPodAffinity {
     /// Builds the plugin.
     pub fn new(args: InterPodAffinityArgs) -> Self {
-        InterPodAffinity { hard_pod_affinity_weight: args.hard_pod_affinity_weight }
+        InterPodAffinity {
+            hard_pod_affinity_weight: args.hard_pod_affinity_weight,
+        }
     }
 }
 
@@ -81,12 +86,19 @@ impl Plugin for InterPodAffinity {
 
 /// Counts per topology pair, looked up without allocating: `key → value → count`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct TopologyCounts(HashMap<String, HashMap<String, i64>>);
+pub struct TopologyCounts(FastMap<String, FastMap<String, i64>>);
 
 impl TopologyCounts {
     fn add(&mut self, key: &str, value: &str, delta: i64) {
-        let values = self.0.entry(key.to_string()).or_default();
-        let c = values.entry(value.to_string()).or_default();
+        // Look up before inserting: only new pairs allocate.
+        if !self.0.contains_key(key) {
+            self.0.insert(key.to_string(), FastMap::default());
+        }
+        let values = self.0.get_mut(key).expect("just inserted");
+        let c = match values.get_mut(value) {
+            Some(c) => c,
+            None => values.entry(value.to_string()).or_default(),
+        };
         *c += delta;
         if *c == 0 {
             values.remove(value);
@@ -98,7 +110,11 @@ impl TopologyCounts {
 
     /// The count of a pair.
     pub fn get(&self, key: &str, value: &str) -> i64 {
-        self.0.get(key).and_then(|v| v.get(value)).copied().unwrap_or(0)
+        self.0
+            .get(key)
+            .and_then(|v| v.get(value))
+            .copied()
+            .unwrap_or(0)
     }
 
     fn is_empty(&self) -> bool {
@@ -108,7 +124,11 @@ impl TopologyCounts {
     /// Whether any pair whose key is a label of the node has a positive count.
     fn any_on(&self, node: &NodeInfo) -> bool {
         let labels = node.labels();
-        self.0.iter().any(|(k, values)| labels.get(k).is_some_and(|v| values.get(v).is_some_and(|c| *c > 0)))
+        self.0.iter().any(|(k, values)| {
+            labels
+                .get(k)
+                .is_some_and(|v| values.get(v).is_some_and(|c| *c > 0))
+        })
     }
 }
 
@@ -123,18 +143,23 @@ struct PreFilterState {
 }
 
 fn matches_all(terms: &[AffinityTerm], pod: &PodInfo, snapshot: &Snapshot) -> bool {
-    let ns = snapshot.namespace_labels(&pod.namespace);
-    !terms.is_empty() && terms.iter().all(|t| t.matches(pod, ns))
+    !terms.is_empty() && terms.iter().all(|t| t.matches_in(pod, snapshot))
 }
 
 impl InterPodAffinity {
     /// Applies `existing` (on `node`) to the counts with `delta` (+1 add, -1 remove).
-    fn update(state: &mut PreFilterState, incoming: &PodInfo, existing: &PodInfo, node: &NodeInfo, snapshot: &Snapshot, delta: i64) {
+    fn update(
+        state: &mut PreFilterState,
+        incoming: &PodInfo,
+        existing: &PodInfo,
+        node: &NodeInfo,
+        snapshot: &Snapshot,
+        delta: i64,
+    ) {
         let labels = node.labels();
-        let incoming_ns = snapshot.namespace_labels(&incoming.namespace);
         for t in &existing.required_anti_affinity_terms {
             if let Some(v) = labels.get(&t.topology_key) {
-                if t.matches(incoming, incoming_ns) {
+                if t.matches_in(incoming, snapshot) {
                     state.existing_anti_affinity.add(&t.topology_key, v, delta);
                 }
             }
@@ -146,10 +171,9 @@ impl InterPodAffinity {
                 }
             }
         }
-        let existing_ns = snapshot.namespace_labels(&existing.namespace);
         for t in &incoming.required_anti_affinity_terms {
             if let Some(v) = labels.get(&t.topology_key) {
-                if t.matches(existing, existing_ns) {
+                if t.matches_in(existing, snapshot) {
                     state.anti_affinity.add(&t.topology_key, v, delta);
                 }
             }
@@ -158,19 +182,24 @@ impl InterPodAffinity {
 }
 
 impl PreFilterPlugin for InterPodAffinity {
-    fn pre_filter(&self, state: &mut CycleState, pod: &PodInfo, snapshot: &Snapshot) -> (Option<PreFilterResult>, Status) {
-        let has_terms = !pod.required_affinity_terms.is_empty() || !pod.required_anti_affinity_terms.is_empty();
+    fn pre_filter(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        snapshot: &Snapshot,
+    ) -> (Option<PreFilterResult>, Status) {
+        let has_terms =
+            !pod.required_affinity_terms.is_empty() || !pod.required_anti_affinity_terms.is_empty();
         if !has_terms && snapshot.have_pods_with_required_anti_affinity.is_empty() {
             return (None, Status::skip());
         }
         let mut s = PreFilterState::default();
-        let incoming_ns = snapshot.namespace_labels(&pod.namespace);
         for node in snapshot.nodes_with_required_anti_affinity_pods() {
             let labels = node.labels();
             for existing in &node.pods_with_required_anti_affinity {
                 for t in &existing.required_anti_affinity_terms {
                     if let Some(v) = labels.get(&t.topology_key) {
-                        if t.matches(pod, incoming_ns) {
+                        if t.matches_in(pod, snapshot) {
                             s.existing_anti_affinity.add(&t.topology_key, v, 1);
                         }
                     }
@@ -191,10 +220,9 @@ impl PreFilterPlugin for InterPodAffinity {
                     if pod.required_anti_affinity_terms.is_empty() {
                         continue;
                     }
-                    let ns = snapshot.namespace_labels(&existing.namespace);
                     for t in &pod.required_anti_affinity_terms {
                         if let Some(v) = labels.get(&t.topology_key) {
-                            if t.matches(existing, ns) {
+                            if t.matches_in(existing, snapshot) {
                                 s.anti_affinity.add(&t.topology_key, v, 1);
                             }
                         }
@@ -206,13 +234,27 @@ impl PreFilterPlugin for InterPodAffinity {
         (None, Status::success())
     }
 
-    fn add_pod(&self, state: &mut CycleState, pod: &PodInfo, added: &PodInfo, node: &NodeInfo, snapshot: &Snapshot) {
+    fn add_pod(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        added: &PodInfo,
+        node: &NodeInfo,
+        snapshot: &Snapshot,
+    ) {
         if let Some(s) = state.read_mut::<PreFilterState>() {
             Self::update(s, pod, added, node, snapshot, 1);
         }
     }
 
-    fn remove_pod(&self, state: &mut CycleState, pod: &PodInfo, removed: &PodInfo, node: &NodeInfo, snapshot: &Snapshot) {
+    fn remove_pod(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        removed: &PodInfo,
+        node: &NodeInfo,
+        snapshot: &Snapshot,
+    ) {
         if let Some(s) = state.read_mut::<PreFilterState>() {
             Self::update(s, pod, removed, node, snapshot, -1);
         }
@@ -241,7 +283,10 @@ impl FilterPlugin for InterPodAffinity {
                 }
             }
             if !pods_exist {
-                let self_match = pod.required_affinity_terms.iter().all(|t| t.matches(pod, None));
+                let self_match = pod
+                    .required_affinity_terms
+                    .iter()
+                    .all(|t| t.matches(pod, None));
                 if !(s.affinity.is_empty() && self_match) {
                     return Status::unresolvable(ERR_REASON_AFFINITY);
                 }
@@ -267,45 +312,50 @@ struct PreScoreState {
 }
 
 impl PreScorePlugin for InterPodAffinity {
-    fn pre_score(&self, state: &mut CycleState, pod: &PodInfo, _: &[&NodeInfo], snapshot: &Snapshot) -> Status {
-        let has_preferred = !pod.preferred_affinity_terms.is_empty() || !pod.preferred_anti_affinity_terms.is_empty();
+    fn pre_score(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        _: &[&NodeInfo],
+        snapshot: &Snapshot,
+    ) -> Status {
+        let has_preferred = !pod.preferred_affinity_terms.is_empty()
+            || !pod.preferred_anti_affinity_terms.is_empty();
         if !has_preferred && snapshot.have_pods_with_affinity.is_empty() {
             return Status::skip();
         }
         let mut score = TopologyCounts::default();
-        let incoming_ns = snapshot.namespace_labels(&pod.namespace);
         let mut visit = |node: &NodeInfo, existing: &PodInfo| {
             let labels = node.labels();
-            let existing_ns = snapshot.namespace_labels(&existing.namespace);
             let mut add = |t: &AffinityTerm, w: i64| {
                 if let Some(v) = labels.get(&t.topology_key) {
                     score.add(&t.topology_key, v, w);
                 }
             };
             for wt in &pod.preferred_affinity_terms {
-                if wt.term.matches(existing, existing_ns) {
+                if wt.term.matches_in(existing, snapshot) {
                     add(&wt.term, wt.weight);
                 }
             }
             for wt in &pod.preferred_anti_affinity_terms {
-                if wt.term.matches(existing, existing_ns) {
+                if wt.term.matches_in(existing, snapshot) {
                     add(&wt.term, -wt.weight);
                 }
             }
             if self.hard_pod_affinity_weight > 0 {
                 for t in &existing.required_affinity_terms {
-                    if t.matches(pod, incoming_ns) {
+                    if t.matches_in(pod, snapshot) {
                         add(t, self.hard_pod_affinity_weight);
                     }
                 }
             }
             for wt in &existing.preferred_affinity_terms {
-                if wt.term.matches(pod, incoming_ns) {
+                if wt.term.matches_in(pod, snapshot) {
                     add(&wt.term, wt.weight);
                 }
             }
             for wt in &existing.preferred_anti_affinity_terms {
-                if wt.term.matches(pod, incoming_ns) {
+                if wt.term.matches_in(pod, snapshot) {
                     add(&wt.term, -wt.weight);
                 }
             }
@@ -326,16 +376,24 @@ impl PreScorePlugin for InterPodAffinity {
         if score.is_empty() {
             return Status::skip();
         }
-        state.write(PreScoreState { topology_score: score });
+        state.write(PreScoreState {
+            topology_score: score,
+        });
         Status::success()
     }
 }
 
 impl ScorePlugin for InterPodAffinity {
     fn score(&self, state: &CycleState, _: &PodInfo, node: &NodeInfo) -> Result<i64, Status> {
-        let s = state.read::<PreScoreState>().ok_or_else(|| Status::error("InterPodAffinity: no PreScore state"))?;
+        let s = state
+            .read::<PreScoreState>()
+            .ok_or_else(|| Status::error("InterPodAffinity: no PreScore state"))?;
         let labels = node.labels();
-        Ok(s.topology_score.0.iter().filter_map(|(k, values)| labels.get(k).and_then(|v| values.get(v))).sum())
+        Ok(s.topology_score
+            .0
+            .iter()
+            .filter_map(|(k, values)| labels.get(k).and_then(|v| values.get(v)))
+            .sum())
     }
 
     fn normalize_score(&self, _: &CycleState, _: &PodInfo, scores: &mut [NodeScore]) -> Status {
@@ -343,7 +401,11 @@ impl ScorePlugin for InterPodAffinity {
         let max = scores.iter().map(|s| s.score).max().unwrap_or(0);
         let diff = max - min;
         for s in scores.iter_mut() {
-            s.score = if diff > 0 { (MAX_NODE_SCORE as f64 * ((s.score - min) as f64 / diff as f64)) as i64 } else { 0 };
+            s.score = if diff > 0 {
+                (MAX_NODE_SCORE as f64 * ((s.score - min) as f64 / diff as f64)) as i64
+            } else {
+                0
+            };
         }
         Status::success()
     }
@@ -356,7 +418,9 @@ mod tests {
     use crate::plugins::test_util::{filter, score};
     use crate::plugins::{LABEL_HOSTNAME, LABEL_ZONE};
     use crate::testing::{node, pod};
-    use k8s_openapi::api::core::v1::{Affinity, PodAffinity, PodAffinityTerm, PodAntiAffinity, WeightedPodAffinityTerm};
+    use k8s_openapi::api::core::v1::{
+        Affinity, PodAffinity, PodAffinityTerm, PodAntiAffinity, WeightedPodAffinityTerm,
+    };
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
     fn term(key: &str, value: &str, topology: &str) -> PodAffinityTerm {
@@ -372,24 +436,41 @@ mod tests {
 
     fn affinity(t: PodAffinityTerm) -> Affinity {
         Affinity {
-            pod_affinity: Some(PodAffinity { required_during_scheduling_ignored_during_execution: Some(vec![t]), ..Default::default() }),
+            pod_affinity: Some(PodAffinity {
+                required_during_scheduling_ignored_during_execution: Some(vec![t]),
+                ..Default::default()
+            }),
             ..Default::default()
         }
     }
 
     fn anti(t: PodAffinityTerm) -> Affinity {
         Affinity {
-            pod_anti_affinity: Some(PodAntiAffinity { required_during_scheduling_ignored_during_execution: Some(vec![t]), ..Default::default() }),
+            pod_anti_affinity: Some(PodAntiAffinity {
+                required_during_scheduling_ignored_during_execution: Some(vec![t]),
+                ..Default::default()
+            }),
             ..Default::default()
         }
     }
 
     fn zoned() -> Vec<k8s_openapi::api::core::v1::Node> {
-        vec![node("a").zone("z1").obj(), node("b").zone("z1").obj(), node("c").zone("z2").obj(), node("d").obj()]
+        vec![
+            node("a").zone("z1").obj(),
+            node("b").zone("z1").obj(),
+            node("c").zone("z2").obj(),
+            node("d").obj(),
+        ]
     }
 
-    fn codes(p: k8s_openapi::api::core::v1::Pod, pods: Vec<k8s_openapi::api::core::v1::Pod>) -> Vec<Code> {
-        filter(Arc::new(InterPodAffinity::default()), p, zoned(), pods).iter().map(|s| s.code()).collect()
+    fn codes(
+        p: k8s_openapi::api::core::v1::Pod,
+        pods: Vec<k8s_openapi::api::core::v1::Pod>,
+    ) -> Vec<Code> {
+        filter(Arc::new(InterPodAffinity::default()), p, zoned(), pods)
+            .iter()
+            .map(|s| s.code())
+            .collect()
     }
 
     use Code::{Success as S, Unschedulable as U, UnschedulableAndUnresolvable as X};
@@ -397,64 +478,105 @@ mod tests {
     #[test]
     fn required_affinity_follows_topology_domains() {
         let db = pod("db").label("app", "db").node("a").obj();
-        let web = pod("web").affinity(affinity(term("app", "db", LABEL_ZONE))).obj();
+        let web = pod("web")
+            .affinity(affinity(term("app", "db", LABEL_ZONE)))
+            .obj();
         // Same zone as the db pod (a, b) fits; other zone and zoneless nodes do not.
         assert_eq!(codes(web.clone(), vec![db]), vec![S, S, X, X]);
         // No db pod anywhere: the pod does not match its own term, so nothing fits.
         assert_eq!(codes(web, vec![]), vec![X, X, X, X]);
         // First pod of a self-affine group may go anywhere that has the topology key.
-        let first = pod("w0").label("app", "web").affinity(affinity(term("app", "web", LABEL_ZONE))).obj();
+        let first = pod("w0")
+            .label("app", "web")
+            .affinity(affinity(term("app", "web", LABEL_ZONE)))
+            .obj();
         assert_eq!(codes(first, vec![]), vec![S, S, S, X]);
     }
 
     #[test]
     fn required_anti_affinity_of_incoming_pod() {
         let other = pod("o").label("app", "web").node("a").obj();
-        let p = pod("p").affinity(anti(term("app", "web", LABEL_ZONE))).obj();
+        let p = pod("p")
+            .affinity(anti(term("app", "web", LABEL_ZONE)))
+            .obj();
         assert_eq!(codes(p.clone(), vec![other.clone()]), vec![U, U, S, S]);
-        let p = pod("p").affinity(anti(term("app", "web", LABEL_HOSTNAME))).obj();
+        let p = pod("p")
+            .affinity(anti(term("app", "web", LABEL_HOSTNAME)))
+            .obj();
         assert_eq!(codes(p, vec![other.clone()]), vec![U, S, S, S]);
         // Terms apply to the pod's own namespace by default.
-        let p = pod("p").namespace("other").affinity(anti(term("app", "web", LABEL_HOSTNAME))).obj();
+        let p = pod("p")
+            .namespace("other")
+            .affinity(anti(term("app", "web", LABEL_HOSTNAME)))
+            .obj();
         assert_eq!(codes(p, vec![other]), vec![S, S, S, S]);
     }
 
     #[test]
     fn existing_pods_anti_affinity_is_symmetric() {
-        let guard = pod("g").affinity(anti(term("app", "web", LABEL_ZONE))).node("c").obj();
-        assert_eq!(codes(pod("p").label("app", "web").obj(), vec![guard.clone()]), vec![S, S, U, S]);
-        assert_eq!(codes(pod("p").label("app", "db").obj(), vec![guard]), vec![S, S, S, S]);
+        let guard = pod("g")
+            .affinity(anti(term("app", "web", LABEL_ZONE)))
+            .node("c")
+            .obj();
+        assert_eq!(
+            codes(pod("p").label("app", "web").obj(), vec![guard.clone()]),
+            vec![S, S, U, S]
+        );
+        assert_eq!(
+            codes(pod("p").label("app", "db").obj(), vec![guard]),
+            vec![S, S, S, S]
+        );
     }
 
     #[test]
     fn preferred_terms_score_per_domain() {
         let pref = Affinity {
             pod_affinity: Some(PodAffinity {
-                preferred_during_scheduling_ignored_during_execution: Some(vec![WeightedPodAffinityTerm {
-                    weight: 10,
-                    pod_affinity_term: term("app", "db", LABEL_ZONE),
-                }]),
+                preferred_during_scheduling_ignored_during_execution: Some(vec![
+                    WeightedPodAffinityTerm {
+                        weight: 10,
+                        pod_affinity_term: term("app", "db", LABEL_ZONE),
+                    },
+                ]),
                 ..Default::default()
             }),
             pod_anti_affinity: Some(PodAntiAffinity {
-                preferred_during_scheduling_ignored_during_execution: Some(vec![WeightedPodAffinityTerm {
-                    weight: 5,
-                    pod_affinity_term: term("app", "cache", LABEL_HOSTNAME),
-                }]),
+                preferred_during_scheduling_ignored_during_execution: Some(vec![
+                    WeightedPodAffinityTerm {
+                        weight: 5,
+                        pod_affinity_term: term("app", "cache", LABEL_HOSTNAME),
+                    },
+                ]),
                 ..Default::default()
             }),
             node_affinity: None,
         };
-        let pods = vec![pod("db").label("app", "db").node("a").obj(), pod("cache").label("app", "cache").node("b").obj()];
+        let pods = vec![
+            pod("db").label("app", "db").node("a").obj(),
+            pod("cache").label("app", "cache").node("b").obj(),
+        ];
         // a: +10, b: +10-5 = 5, c: 0, d: 0 → min 0, max 10.
-        let s = score(Arc::new(InterPodAffinity::default()), pod("p").affinity(pref).obj(), zoned(), pods);
+        let s = score(
+            Arc::new(InterPodAffinity::default()),
+            pod("p").affinity(pref).obj(),
+            zoned(),
+            pods,
+        );
         assert_eq!(s, vec![100, 50, 0, 0]);
     }
 
     #[test]
     fn existing_pods_required_affinity_attracts_matching_pods() {
-        let friend = pod("f").affinity(affinity(term("app", "web", LABEL_HOSTNAME))).node("c").obj();
-        let s = score(Arc::new(InterPodAffinity::default()), pod("p").label("app", "web").obj(), zoned(), vec![friend]);
+        let friend = pod("f")
+            .affinity(affinity(term("app", "web", LABEL_HOSTNAME)))
+            .node("c")
+            .obj();
+        let s = score(
+            Arc::new(InterPodAffinity::default()),
+            pod("p").label("app", "web").obj(),
+            zoned(),
+            vec![friend],
+        );
         assert_eq!(s, vec![0, 0, 100, 0]);
     }
 }

@@ -8,8 +8,8 @@ use k8s_openapi::api::core::v1::NodeAffinity as NodeAffinitySpec;
 use serde::Deserialize;
 
 use crate::framework::{
-    default_normalize_score, CycleState, FilterPlugin, NodeScore, Plugin, PreFilterPlugin, PreFilterResult,
-    PreScorePlugin, ScorePlugin, Status, MAX_NODE_SCORE,
+    default_normalize_score, CycleState, FilterPlugin, NodeScore, Plugin, PreFilterPlugin,
+    PreFilterResult, PreScorePlugin, ScorePlugin, Status, MAX_NODE_SCORE,
 };
 use crate::labels::{Labels, NodeSelectorMatcher, PreferredNodeTerm};
 use crate::snapshot::Snapshot;
@@ -42,7 +42,10 @@ impl NodeAffinity {
     pub fn new(args: NodeAffinityArgs) -> Self {
         let a = args.added_affinity.unwrap_or_default();
         NodeAffinity {
-            added_required: a.required_during_scheduling_ignored_during_execution.as_ref().map(NodeSelectorMatcher::new),
+            added_required: a
+                .required_during_scheduling_ignored_during_execution
+                .as_ref()
+                .map(NodeSelectorMatcher::new),
             added_preferred: a
                 .preferred_during_scheduling_ignored_during_execution
                 .iter()
@@ -83,11 +86,16 @@ impl RequiredNodeAffinity {
     pub fn of(pod: &PodInfo) -> Self {
         let spec = pod.pod.spec.as_ref();
         RequiredNodeAffinity {
-            node_selector: spec.and_then(|s| s.node_selector.clone()).unwrap_or_default(),
+            node_selector: spec
+                .and_then(|s| s.node_selector.clone())
+                .unwrap_or_default(),
             required: spec
                 .and_then(|s| s.affinity.as_ref())
                 .and_then(|a| a.node_affinity.as_ref())
-                .and_then(|a| a.required_during_scheduling_ignored_during_execution.as_ref())
+                .and_then(|a| {
+                    a.required_during_scheduling_ignored_during_execution
+                        .as_ref()
+                })
                 .map(NodeSelectorMatcher::new),
         }
     }
@@ -100,8 +108,13 @@ impl RequiredNodeAffinity {
     /// Whether the node matches.
     pub fn matches(&self, node: &NodeInfo) -> bool {
         let labels = node.labels();
-        self.node_selector.iter().all(|(k, v)| labels.get(k) == Some(v))
-            && self.required.as_ref().is_none_or(|r| r.matches(&node.name, labels))
+        self.node_selector
+            .iter()
+            .all(|(k, v)| labels.get(k) == Some(v))
+            && self
+                .required
+                .as_ref()
+                .is_none_or(|r| r.matches(&node.name, labels))
     }
 }
 
@@ -122,20 +135,32 @@ fn pinned_node_names(pod: &PodInfo) -> Option<BTreeSet<String>> {
     let mut names = BTreeSet::new();
     for t in terms {
         let fields = t.match_fields.as_ref()?;
-        let f = fields.iter().find(|f| f.key == "metadata.name" && f.operator == "In")?;
+        let f = fields
+            .iter()
+            .find(|f| f.key == "metadata.name" && f.operator == "In")?;
         names.extend(f.values.iter().flatten().cloned());
     }
     (!names.is_empty()).then_some(names)
 }
 
 impl PreFilterPlugin for NodeAffinity {
-    fn pre_filter(&self, state: &mut CycleState, pod: &PodInfo, _: &Snapshot) -> (Option<PreFilterResult>, Status) {
+    fn pre_filter(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        _: &Snapshot,
+    ) -> (Option<PreFilterResult>, Status) {
         let req = RequiredNodeAffinity::of(pod);
         if req.is_empty() && self.added_required.is_none() {
             return (None, Status::skip());
         }
         state.write(req);
-        (pinned_node_names(pod).map(|n| PreFilterResult { node_names: Some(n) }), Status::success())
+        (
+            pinned_node_names(pod).map(|n| PreFilterResult {
+                node_names: Some(n),
+            }),
+            Status::success(),
+        )
     }
 }
 
@@ -168,7 +193,13 @@ struct PreScoreState {
 }
 
 impl PreScorePlugin for NodeAffinity {
-    fn pre_score(&self, state: &mut CycleState, pod: &PodInfo, _: &[&NodeInfo], _: &Snapshot) -> Status {
+    fn pre_score(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        _: &[&NodeInfo],
+        _: &Snapshot,
+    ) -> Status {
         let mut preferred = self.added_preferred.clone();
         if let Some(terms) = pod
             .pod
@@ -176,9 +207,16 @@ impl PreScorePlugin for NodeAffinity {
             .as_ref()
             .and_then(|s| s.affinity.as_ref())
             .and_then(|a| a.node_affinity.as_ref())
-            .and_then(|a| a.preferred_during_scheduling_ignored_during_execution.as_ref())
+            .and_then(|a| {
+                a.preferred_during_scheduling_ignored_during_execution
+                    .as_ref()
+            })
         {
-            preferred.extend(terms.iter().map(|t| PreferredNodeTerm::new(t.weight, &t.preference)));
+            preferred.extend(
+                terms
+                    .iter()
+                    .map(|t| PreferredNodeTerm::new(t.weight, &t.preference)),
+            );
         }
         if preferred.is_empty() {
             return Status::skip();
@@ -190,8 +228,14 @@ impl PreScorePlugin for NodeAffinity {
 
 impl ScorePlugin for NodeAffinity {
     fn score(&self, state: &CycleState, _: &PodInfo, node: &NodeInfo) -> Result<i64, Status> {
-        let s = state.read::<PreScoreState>().ok_or_else(|| Status::error("NodeAffinity: no PreScore state"))?;
-        Ok(s.preferred.iter().filter(|t| t.matches(&node.name, node.labels())).map(|t| t.weight).sum())
+        let s = state
+            .read::<PreScoreState>()
+            .ok_or_else(|| Status::error("NodeAffinity: no PreScore state"))?;
+        Ok(s.preferred
+            .iter()
+            .filter(|t| t.matches(&node.name, node.labels()))
+            .map(|t| t.weight)
+            .sum())
     }
 
     fn normalize_score(&self, _: &CycleState, _: &PodInfo, scores: &mut [NodeScore]) -> Status {
@@ -224,7 +268,10 @@ mod tests {
                 required_during_scheduling_ignored_during_execution: Some(NodeSelector {
                     node_selector_terms: terms
                         .into_iter()
-                        .map(|e| NodeSelectorTerm { match_expressions: Some(e), match_fields: None })
+                        .map(|e| NodeSelectorTerm {
+                            match_expressions: Some(e),
+                            match_fields: None,
+                        })
                         .collect(),
                 }),
                 preferred_during_scheduling_ignored_during_execution: None,
@@ -235,44 +282,82 @@ mod tests {
 
     #[test]
     fn node_selector_and_required_affinity() {
-        let nodes = vec![node("a").label("disk", "ssd").zone("z1").obj(), node("b").label("disk", "hdd").zone("z2").obj()];
-        let codes = |p| filter(Arc::new(NodeAffinity::default()), p, nodes.clone(), vec![]).iter().map(|s| s.code()).collect::<Vec<_>>();
+        let nodes = vec![
+            node("a").label("disk", "ssd").zone("z1").obj(),
+            node("b").label("disk", "hdd").zone("z2").obj(),
+        ];
+        let codes = |p| {
+            filter(Arc::new(NodeAffinity::default()), p, nodes.clone(), vec![])
+                .iter()
+                .map(|s| s.code())
+                .collect::<Vec<_>>()
+        };
         use Code::{Success as S, UnschedulableAndUnresolvable as U};
         // nodeSelector must match exactly.
-        assert_eq!(codes(pod("p").node_selector("disk", "ssd").obj()), vec![S, U]);
+        assert_eq!(
+            codes(pod("p").node_selector("disk", "ssd").obj()),
+            vec![S, U]
+        );
         // Terms are ORed.
-        let a = required(vec![vec![req("disk", "In", &["hdd"])], vec![req(crate::plugins::LABEL_ZONE, "In", &["z1"])]]);
+        let a = required(vec![
+            vec![req("disk", "In", &["hdd"])],
+            vec![req(crate::plugins::LABEL_ZONE, "In", &["z1"])],
+        ]);
         assert_eq!(codes(pod("p").affinity(a).obj()), vec![S, S]);
         // Requirements within a term are ANDed.
-        let a = required(vec![vec![req("disk", "In", &["ssd"]), req(crate::plugins::LABEL_ZONE, "NotIn", &["z1"])]]);
+        let a = required(vec![vec![
+            req("disk", "In", &["ssd"]),
+            req(crate::plugins::LABEL_ZONE, "NotIn", &["z1"]),
+        ]]);
         assert_eq!(codes(pod("p").affinity(a).obj()), vec![U, U]);
         // Both nodeSelector and affinity must be satisfied.
         let a = required(vec![vec![req("disk", "Exists", &[])]]);
-        assert_eq!(codes(pod("p").node_selector("disk", "hdd").affinity(a).obj()), vec![U, S]);
+        assert_eq!(
+            codes(pod("p").node_selector("disk", "hdd").affinity(a).obj()),
+            vec![U, S]
+        );
         // No constraints: everything fits.
         assert_eq!(codes(pod("p").obj()), vec![S, S]);
     }
 
     #[test]
     fn preferred_terms_sum_weights_and_normalize() {
-        let nodes = vec![node("a").label("disk", "ssd").obj(), node("b").label("gpu", "yes").obj(), node("c").obj()];
+        let nodes = vec![
+            node("a").label("disk", "ssd").obj(),
+            node("b").label("gpu", "yes").obj(),
+            node("c").obj(),
+        ];
         let a = Affinity {
             node_affinity: Some(NodeAffinitySpec {
                 preferred_during_scheduling_ignored_during_execution: Some(vec![
                     PreferredSchedulingTerm {
                         weight: 80,
-                        preference: NodeSelectorTerm { match_expressions: Some(vec![req("disk", "In", &["ssd"])]), match_fields: None },
+                        preference: NodeSelectorTerm {
+                            match_expressions: Some(vec![req("disk", "In", &["ssd"])]),
+                            match_fields: None,
+                        },
                     },
                     PreferredSchedulingTerm {
                         weight: 20,
-                        preference: NodeSelectorTerm { match_expressions: Some(vec![req("gpu", "Exists", &[])]), match_fields: None },
+                        preference: NodeSelectorTerm {
+                            match_expressions: Some(vec![req("gpu", "Exists", &[])]),
+                            match_fields: None,
+                        },
                     },
                 ]),
                 required_during_scheduling_ignored_during_execution: None,
             }),
             ..Default::default()
         };
-        assert_eq!(score(Arc::new(NodeAffinity::default()), pod("p").affinity(a).obj(), nodes, vec![]), vec![100, 25, 0]);
+        assert_eq!(
+            score(
+                Arc::new(NodeAffinity::default()),
+                pod("p").affinity(a).obj(),
+                nodes,
+                vec![]
+            ),
+            vec![100, 25, 0]
+        );
     }
 
     #[test]
@@ -282,7 +367,12 @@ mod tests {
                 {"matchExpressions": [{"key": "pool", "operator": "In", "values": ["batch"]}]}]}}
         }))
         .unwrap();
-        let s = filter(Arc::new(NodeAffinity::new(args)), pod("p").obj(), vec![node("a").label("pool", "batch").obj(), node("b").obj()], vec![]);
+        let s = filter(
+            Arc::new(NodeAffinity::new(args)),
+            pod("p").obj(),
+            vec![node("a").label("pool", "batch").obj(), node("b").obj()],
+            vec![],
+        );
         assert!(s[0].is_success());
         assert_eq!(s[1].reasons()[0], ERR_REASON_ENFORCED);
     }

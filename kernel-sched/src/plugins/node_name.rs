@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use crate::framework::{CycleState, FilterPlugin, Plugin, PreFilterPlugin, PreFilterResult, Status};
+use crate::framework::{
+    CycleState, FilterPlugin, Plugin, PreFilterPlugin, PreFilterResult, Status,
+};
 use crate::snapshot::Snapshot;
 use crate::types::{NodeInfo, PodInfo};
 
@@ -29,9 +31,20 @@ impl Plugin for NodeName {
 
 /// PreFilter only tells the framework when Filter cannot reject any node, so it is skipped.
 impl PreFilterPlugin for NodeName {
-    fn pre_filter(&self, _: &mut CycleState, pod: &PodInfo, _snapshot: &Snapshot) -> (Option<PreFilterResult>, Status) {
+    fn pre_filter(
+        &self,
+        _: &mut CycleState,
+        pod: &PodInfo,
+        _snapshot: &Snapshot,
+    ) -> (Option<PreFilterResult>, Status) {
         let _ = pod;
-        if pod.pod.spec.as_ref().and_then(|s| s.node_name.as_deref()).is_none_or(str::is_empty) {
+        if pod
+            .pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.node_name.as_deref())
+            .is_none_or(str::is_empty)
+        {
             (None, Status::skip())
         } else {
             (None, Status::success())
@@ -58,7 +71,11 @@ mod tests {
     #[test]
     fn only_the_named_node_fits() {
         // (pod nodeName, node, expected)
-        let cases = [(None, "n1", Code::Success), (Some("n1"), "n1", Code::Success), (Some("n2"), "n1", Code::UnschedulableAndUnresolvable)];
+        let cases = [
+            (None, "n1", Code::Success),
+            (Some("n1"), "n1", Code::Success),
+            (Some("n2"), "n1", Code::UnschedulableAndUnresolvable),
+        ];
         for (want, n, code) in cases {
             let mut p = pod("p");
             if let Some(w) = want {

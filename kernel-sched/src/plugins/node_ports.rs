@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use crate::framework::{CycleState, FilterPlugin, Plugin, PreFilterPlugin, PreFilterResult, Status};
+use crate::framework::{
+    CycleState, FilterPlugin, Plugin, PreFilterPlugin, PreFilterResult, Status,
+};
 use crate::snapshot::Snapshot;
 use crate::types::{NodeInfo, PodInfo};
 
@@ -28,7 +30,12 @@ impl Plugin for NodePorts {
 }
 
 impl PreFilterPlugin for NodePorts {
-    fn pre_filter(&self, _: &mut CycleState, pod: &PodInfo, _: &Snapshot) -> (Option<PreFilterResult>, Status) {
+    fn pre_filter(
+        &self,
+        _: &mut CycleState,
+        pod: &PodInfo,
+        _: &Snapshot,
+    ) -> (Option<PreFilterResult>, Status) {
         if pod.host_ports.is_empty() {
             (None, Status::skip())
         } else {
@@ -39,7 +46,10 @@ impl PreFilterPlugin for NodePorts {
 
 impl FilterPlugin for NodePorts {
     fn filter(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {
-        let conflict = pod.host_ports.iter().any(|want| node.used_ports.iter().any(|used| used.conflicts(want)));
+        let conflict = pod
+            .host_ports
+            .iter()
+            .any(|want| node.used_ports.iter().any(|used| used.conflicts(want)));
         if conflict {
             Status::unschedulable(ERR_REASON)
         } else {
@@ -62,14 +72,31 @@ mod tests {
             ((8080, "TCP", ""), (8080, "TCP", ""), Code::Unschedulable),
             ((8080, "TCP", ""), (8080, "UDP", ""), Code::Success),
             ((8080, "TCP", ""), (8081, "TCP", ""), Code::Success),
-            ((8080, "TCP", "10.0.0.1"), (8080, "TCP", "10.0.0.2"), Code::Success),
-            ((8080, "TCP", "10.0.0.1"), (8080, "TCP", ""), Code::Unschedulable),
-            ((8080, "TCP", ""), (8080, "TCP", "10.0.0.2"), Code::Unschedulable),
+            (
+                (8080, "TCP", "10.0.0.1"),
+                (8080, "TCP", "10.0.0.2"),
+                Code::Success,
+            ),
+            (
+                (8080, "TCP", "10.0.0.1"),
+                (8080, "TCP", ""),
+                Code::Unschedulable,
+            ),
+            (
+                (8080, "TCP", ""),
+                (8080, "TCP", "10.0.0.2"),
+                Code::Unschedulable,
+            ),
         ];
         for (have, want, code) in cases {
             let existing = pod("old").node("n").host_port(have.0, have.1, have.2).obj();
             let p = pod("new").host_port(want.0, want.1, want.2).obj();
-            let s = filter(Arc::new(NodePorts), p, vec![node("n").obj()], vec![existing]);
+            let s = filter(
+                Arc::new(NodePorts),
+                p,
+                vec![node("n").obj()],
+                vec![existing],
+            );
             assert_eq!(s[0].code(), code, "{have:?} vs {want:?}");
         }
     }

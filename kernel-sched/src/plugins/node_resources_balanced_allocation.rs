@@ -5,8 +5,12 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use crate::framework::{CycleState, NodeScore, Plugin, PreScorePlugin, ScorePlugin, Status, MAX_NODE_SCORE};
-use crate::plugins::node_resources_fit::{allocatable_and_requested, default_resources, pod_request_list, ResourceKind, ResourceSpec};
+use crate::framework::{
+    CycleState, NodeScore, Plugin, PreScorePlugin, ScorePlugin, Status, MAX_NODE_SCORE,
+};
+use crate::plugins::node_resources_fit::{
+    allocatable_and_requested, default_resources, pod_request_list, ResourceKind, ResourceSpec,
+};
 use crate::snapshot::Snapshot;
 use crate::types::{NodeInfo, PodInfo};
 
@@ -23,7 +27,9 @@ pub struct BalancedAllocationArgs {
 
 impl Default for BalancedAllocationArgs {
     fn default() -> Self {
-        BalancedAllocationArgs { resources: default_resources() }
+        BalancedAllocationArgs {
+            resources: default_resources(),
+        }
     }
 }
 
@@ -37,7 +43,14 @@ pub struct BalancedAllocation {
 impl BalancedAllocation {
     /// Builds the plugin.
     pub fn new(args: BalancedAllocationArgs) -> Self {
-        BalancedAllocation { kinds: args.resources.iter().map(|r| ResourceKind::of(&r.name)).collect(), resources: args.resources }
+        BalancedAllocation {
+            kinds: args
+                .resources
+                .iter()
+                .map(|r| ResourceKind::of(&r.name))
+                .collect(),
+            resources: args.resources,
+        }
     }
 }
 
@@ -59,8 +72,16 @@ struct PreScoreState {
 }
 
 impl PreScorePlugin for BalancedAllocation {
-    fn pre_score(&self, state: &mut CycleState, pod: &PodInfo, _: &[&NodeInfo], _: &Snapshot) -> Status {
-        state.write(PreScoreState { pod_requests: pod_request_list(pod, &self.resources, false) });
+    fn pre_score(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        _: &[&NodeInfo],
+        _: &Snapshot,
+    ) -> Status {
+        state.write(PreScoreState {
+            pod_requests: pod_request_list(pod, &self.resources, false),
+        });
         Status::success()
     }
 }
@@ -91,14 +112,22 @@ impl BalancedAllocation {
             2 => ((first - second) / 2.0).abs(),
             _ => {
                 let mean = sum / n as f64;
-                let var: f64 = (0..self.kinds.len()).filter_map(fraction).map(|f| (f - mean) * (f - mean)).sum();
+                let var: f64 = (0..self.kinds.len())
+                    .filter_map(fraction)
+                    .map(|f| (f - mean) * (f - mean))
+                    .sum();
                 (var / n as f64).sqrt()
             }
         };
         ((1.0 - std) * MAX_NODE_SCORE as f64) as i64
     }
 
-    fn requests<'a>(&self, state: &'a CycleState, pod: &PodInfo, fresh: &'a mut Vec<i64>) -> &'a [i64] {
+    fn requests<'a>(
+        &self,
+        state: &'a CycleState,
+        pod: &PodInfo,
+        fresh: &'a mut Vec<i64>,
+    ) -> &'a [i64] {
         match state.read::<PreScoreState>() {
             Some(s) => &s.pod_requests,
             None => {
@@ -115,10 +144,38 @@ impl ScorePlugin for BalancedAllocation {
         Ok(self.score_one(self.requests(state, pod, &mut fresh), node))
     }
 
-    fn score_nodes(&self, state: &CycleState, pod: &PodInfo, nodes: &[&NodeInfo], out: &mut Vec<NodeScore>) -> Result<(), Status> {
+    fn score_nodes(
+        &self,
+        state: &CycleState,
+        pod: &PodInfo,
+        nodes: &[&NodeInfo],
+        out: &mut Vec<NodeScore>,
+    ) -> Result<(), Status> {
         let mut fresh = Vec::new();
         let reqs = self.requests(state, pod, &mut fresh);
-        out.extend(nodes.iter().enumerate().map(|(i, n)| NodeScore { index: i, score: self.score_one(reqs, n) }));
+        if let [ResourceKind::Cpu, ResourceKind::Memory] = self.kinds.as_slice() {
+            // The default (cpu, memory): std = |f_cpu - f_mem| / 2, same as `score_one`.
+            let (pc, pm) = (reqs[0], reqs[1]);
+            out.extend(nodes.iter().enumerate().map(|(i, n)| {
+                let (ac, am) = (n.allocatable.milli_cpu, n.allocatable.memory);
+                let fc =
+                    (ac != 0).then(|| ((n.requested.milli_cpu + pc) as f64 / ac as f64).min(1.0));
+                let fm = (am != 0).then(|| ((n.requested.memory + pm) as f64 / am as f64).min(1.0));
+                let std = match (fc, fm) {
+                    (Some(c), Some(m)) => ((c - m) / 2.0).abs(),
+                    _ => 0.0,
+                };
+                NodeScore {
+                    index: i,
+                    score: ((1.0 - std) * MAX_NODE_SCORE as f64) as i64,
+                }
+            }));
+            return Ok(());
+        }
+        out.extend(nodes.iter().enumerate().map(|(i, n)| NodeScore {
+            index: i,
+            score: self.score_one(reqs, n),
+        }));
         Ok(())
     }
 }
@@ -134,9 +191,20 @@ mod tests {
         // Upstream balanced_allocation_test "resources requested, pods scheduled with resources,
         // differently sized nodes": pod 3000m/5000; node1 4000m/10000 → |0.75-0.5|/2 = .125 → 87;
         // node2 6000m/10000 → |0.5-0.5| = 0 → 100.
-        let nodes = vec![node("n1").cpu("4").memory("10000").obj(), node("n2").cpu("6").memory("10000").obj()];
+        let nodes = vec![
+            node("n1").cpu("4").memory("10000").obj(),
+            node("n2").cpu("6").memory("10000").obj(),
+        ];
         let p = pod("p").req("3", "5000").obj();
-        assert_eq!(score(Arc::new(BalancedAllocation::new(Default::default())), p, nodes, vec![]), vec![87, 100]);
+        assert_eq!(
+            score(
+                Arc::new(BalancedAllocation::new(Default::default())),
+                p,
+                nodes,
+                vec![]
+            ),
+            vec![87, 100]
+        );
     }
 
     #[test]
@@ -145,6 +213,14 @@ mod tests {
         let existing = vec![pod("e").node("n1").req("4", "0").obj()];
         // cpu fraction (4000+1000)/4000 capped to 1, memory 0.5 → std .25 → 75.
         let p = pod("p").req("1", "5000").obj();
-        assert_eq!(score(Arc::new(BalancedAllocation::new(Default::default())), p, nodes, existing), vec![75]);
+        assert_eq!(
+            score(
+                Arc::new(BalancedAllocation::new(Default::default())),
+                p,
+                nodes,
+                existing
+            ),
+            vec![75]
+        );
     }
 }

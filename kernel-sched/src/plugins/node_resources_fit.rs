@@ -8,13 +8,15 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use crate::framework::{
-    CycleState, FilterPlugin, NodeScore, Plugin, PreFilterPlugin, PreFilterResult, PreScorePlugin, ScorePlugin, Status,
-    MAX_NODE_SCORE,
+    CycleState, FilterPlugin, NodeScore, Plugin, PreFilterPlugin, PreFilterResult, PreScorePlugin,
+    ScorePlugin, Status, MAX_NODE_SCORE,
 };
-use crate::resources::{is_extended_resource_name, is_scalar_resource_name, Resource, CPU, EPHEMERAL_STORAGE, MEMORY};
+use crate::resources::{
+    is_extended_resource_name, is_scalar_resource_name, Resource, CPU, EPHEMERAL_STORAGE, MEMORY,
+};
 use crate::snapshot::Snapshot;
-use crate::util::div;
 use crate::types::{NodeInfo, PodInfo};
+use crate::util::div_score;
 use crate::Error;
 
 /// The plugin name.
@@ -38,7 +40,16 @@ fn one() -> i64 {
 
 /// `[cpu:1, memory:1]`, upstream's default scored resources.
 pub fn default_resources() -> Vec<ResourceSpec> {
-    vec![ResourceSpec { name: CPU.into(), weight: 1 }, ResourceSpec { name: MEMORY.into(), weight: 1 }]
+    vec![
+        ResourceSpec {
+            name: CPU.into(),
+            weight: 1,
+        },
+        ResourceSpec {
+            name: MEMORY.into(),
+            weight: 1,
+        },
+    ]
 }
 
 /// A point of the `RequestedToCapacityRatio` shape.
@@ -79,7 +90,11 @@ fn least() -> String {
 
 impl Default for ScoringStrategy {
     fn default() -> Self {
-        ScoringStrategy { type_: least(), resources: default_resources(), requested_to_capacity_ratio: None }
+        ScoringStrategy {
+            type_: least(),
+            resources: default_resources(),
+            requested_to_capacity_ratio: None,
+        }
     }
 }
 
@@ -129,17 +144,26 @@ impl NodeResourcesFit {
             "LeastAllocated" => Strategy::Least,
             "MostAllocated" => Strategy::Most,
             "RequestedToCapacityRatio" => {
-                let shape = s.requested_to_capacity_ratio.map(|r| r.shape).unwrap_or_default();
+                let shape = s
+                    .requested_to_capacity_ratio
+                    .map(|r| r.shape)
+                    .unwrap_or_default();
                 if shape.is_empty() {
-                    return Err(Error::Config("RequestedToCapacityRatio needs at least one shape point".into()));
+                    return Err(Error::Config(
+                        "RequestedToCapacityRatio needs at least one shape point".into(),
+                    ));
                 }
                 for w in shape.windows(2) {
                     if w[1].utilization <= w[0].utilization {
-                        return Err(Error::Config("shape utilization values must be strictly increasing".into()));
+                        return Err(Error::Config(
+                            "shape utilization values must be strictly increasing".into(),
+                        ));
                     }
                 }
                 for p in &shape {
-                    if !(0..=100).contains(&p.utilization) || !(0..=MAX_CUSTOM_PRIORITY_SCORE).contains(&p.score) {
+                    if !(0..=100).contains(&p.utilization)
+                        || !(0..=MAX_CUSTOM_PRIORITY_SCORE).contains(&p.score)
+                    {
                         return Err(Error::Config("shape point out of range".into()));
                     }
                 }
@@ -161,7 +185,11 @@ impl NodeResourcesFit {
         Ok(NodeResourcesFit {
             ignored_resources: args.ignored_resources,
             ignored_groups: args.ignored_resource_groups,
-            kinds: s.resources.iter().map(|r| ResourceKind::of(&r.name)).collect(),
+            kinds: s
+                .resources
+                .iter()
+                .map(|r| ResourceKind::of(&r.name))
+                .collect(),
             resources: s.resources,
             strategy,
         })
@@ -169,7 +197,9 @@ impl NodeResourcesFit {
 
     fn ignored(&self, name: &str) -> bool {
         self.ignored_resources.iter().any(|r| r == name)
-            || name.split_once('/').is_some_and(|(g, _)| self.ignored_groups.iter().any(|x| x == g))
+            || name
+                .split_once('/')
+                .is_some_and(|(g, _)| self.ignored_groups.iter().any(|x| x == g))
     }
 }
 
@@ -193,13 +223,41 @@ impl Plugin for NodeResourcesFit {
 
 /// Checks whether `req` fits on `node`; returns the failure as a status. Shared with
 /// preemption, which re-checks fit after removing victims.
+#[inline]
 pub fn fits(req: &Resource, node: &NodeInfo, ignored: impl Fn(&str) -> bool) -> Status {
+    // Fast path: everything fits (no allocation, no reasons).
+    let a = &node.allocatable;
+    let r = &node.requested;
+    let ok = |want: i64, alloc: i64, used: i64| want <= 0 || want <= alloc - used;
+    if (node.pods.len() as i64) < a.allowed_pod_number
+        && ok(req.milli_cpu, a.milli_cpu, r.milli_cpu)
+        && ok(req.memory, a.memory, r.memory)
+        && ok(
+            req.ephemeral_storage,
+            a.ephemeral_storage,
+            r.ephemeral_storage,
+        )
+        && req.scalar.iter().all(|(n, v)| {
+            ok(*v, a.scalar(n), r.scalar(n)) || (is_extended_resource_name(n) && ignored(n))
+        })
+    {
+        return Status::success();
+    }
+    fits_slow(req, node, ignored)
+}
+
+#[cold]
+fn fits_slow(req: &Resource, node: &NodeInfo, ignored: impl Fn(&str) -> bool) -> Status {
     let mut reasons: Vec<Cow<'static, str>> = Vec::new();
     let mut unresolvable = false;
     if node.pods.len() as i64 + 1 > node.allocatable.allowed_pod_number {
         reasons.push("Too many pods".into());
     }
-    if req.milli_cpu == 0 && req.memory == 0 && req.ephemeral_storage == 0 && req.scalar.iter().all(|(_, v)| *v == 0) {
+    if req.milli_cpu == 0
+        && req.memory == 0
+        && req.ephemeral_storage == 0
+        && req.scalar.iter().all(|(_, v)| *v == 0)
+    {
         return finish(reasons, unresolvable);
     }
     let a = &node.allocatable;
@@ -212,14 +270,29 @@ pub fn fits(req: &Resource, node: &NodeInfo, ignored: impl Fn(&str) -> bool) -> 
             reasons.push(reason);
         }
     };
-    check(req.milli_cpu, a.milli_cpu, r.milli_cpu, "Insufficient cpu".into());
+    check(
+        req.milli_cpu,
+        a.milli_cpu,
+        r.milli_cpu,
+        "Insufficient cpu".into(),
+    );
     check(req.memory, a.memory, r.memory, "Insufficient memory".into());
-    check(req.ephemeral_storage, a.ephemeral_storage, r.ephemeral_storage, "Insufficient ephemeral-storage".into());
+    check(
+        req.ephemeral_storage,
+        a.ephemeral_storage,
+        r.ephemeral_storage,
+        "Insufficient ephemeral-storage".into(),
+    );
     for (name, want) in &req.scalar {
         if *want == 0 || (is_extended_resource_name(name) && ignored(name)) {
             continue;
         }
-        check(*want, a.scalar(name), r.scalar(name), format!("Insufficient {name}").into());
+        check(
+            *want,
+            a.scalar(name),
+            r.scalar(name),
+            format!("Insufficient {name}").into(),
+        );
     }
     finish(reasons, unresolvable)
 }
@@ -228,7 +301,11 @@ fn finish(reasons: Vec<Cow<'static, str>>, unresolvable: bool) -> Status {
     if reasons.is_empty() {
         return Status::success();
     }
-    let code = if unresolvable { crate::Code::UnschedulableAndUnresolvable } else { crate::Code::Unschedulable };
+    let code = if unresolvable {
+        crate::Code::UnschedulableAndUnresolvable
+    } else {
+        crate::Code::Unschedulable
+    };
     let mut it = reasons.into_iter();
     let mut s = Status::new(code, it.next().expect("non-empty"));
     for r in it {
@@ -238,7 +315,12 @@ fn finish(reasons: Vec<Cow<'static, str>>, unresolvable: bool) -> Status {
 }
 
 impl PreFilterPlugin for NodeResourcesFit {
-    fn pre_filter(&self, _: &mut CycleState, _: &PodInfo, _: &Snapshot) -> (Option<PreFilterResult>, Status) {
+    fn pre_filter(
+        &self,
+        _: &mut CycleState,
+        _: &PodInfo,
+        _: &Snapshot,
+    ) -> (Option<PreFilterResult>, Status) {
         // Requests are precomputed in PodInfo; nothing else to prepare.
         (None, Status::success())
     }
@@ -258,8 +340,16 @@ struct PreScoreState {
 }
 
 /// The pod's request for each of `resources`; `non_zero` uses the scoring defaults.
-pub(crate) fn pod_request_list(pod: &PodInfo, resources: &[ResourceSpec], non_zero: bool) -> Vec<i64> {
-    let src = if non_zero { &pod.non_zero_requests } else { &pod.requests };
+pub(crate) fn pod_request_list(
+    pod: &PodInfo,
+    resources: &[ResourceSpec],
+    non_zero: bool,
+) -> Vec<i64> {
+    let src = if non_zero {
+        &pod.non_zero_requests
+    } else {
+        &pod.requests
+    };
     resources
         .iter()
         .map(|r| match r.name.as_str() {
@@ -292,12 +382,27 @@ impl ResourceKind {
 /// `(allocatable, requested-after-placing-the-pod)` of one resource on a node, as upstream
 /// `calculateResourceAllocatableRequest`; `(0, 0)` means "do not score this resource".
 #[inline(always)]
-pub(crate) fn allocatable_and_requested(node: &NodeInfo, kind: &ResourceKind, pod_request: i64, use_requested: bool) -> (i64, i64) {
-    let requested = if use_requested { &node.requested } else { &node.non_zero_requested };
+pub(crate) fn allocatable_and_requested(
+    node: &NodeInfo,
+    kind: &ResourceKind,
+    pod_request: i64,
+    use_requested: bool,
+) -> (i64, i64) {
+    let requested = if use_requested {
+        &node.requested
+    } else {
+        &node.non_zero_requested
+    };
     match kind {
-        ResourceKind::Cpu => (node.allocatable.milli_cpu, requested.milli_cpu + pod_request),
+        ResourceKind::Cpu => (
+            node.allocatable.milli_cpu,
+            requested.milli_cpu + pod_request,
+        ),
         ResourceKind::Memory => (node.allocatable.memory, requested.memory + pod_request),
-        ResourceKind::EphemeralStorage => (node.allocatable.ephemeral_storage, node.requested.ephemeral_storage + pod_request),
+        ResourceKind::EphemeralStorage => (
+            node.allocatable.ephemeral_storage,
+            node.requested.ephemeral_storage + pod_request,
+        ),
         ResourceKind::Other(name) => {
             let name = name.as_str();
             if pod_request == 0 && is_scalar_resource_name(name) {
@@ -319,20 +424,41 @@ fn broken_linear(shape: &[UtilizationShapePoint], p: i64) -> i64 {
                 return shape[0].score;
             }
             let prev = shape[i - 1];
-            return prev.score + (pt.score - prev.score) * (p - prev.utilization) / (pt.utilization - prev.utilization);
+            return prev.score
+                + (pt.score - prev.score) * (p - prev.utilization)
+                    / (pt.utilization - prev.utilization);
         }
     }
     shape[shape.len() - 1].score
 }
 
 impl PreScorePlugin for NodeResourcesFit {
-    fn pre_score(&self, state: &mut CycleState, pod: &PodInfo, _: &[&NodeInfo], _: &Snapshot) -> Status {
-        state.write(PreScoreState { pod_requests: pod_request_list(pod, &self.resources, true) });
+    fn pre_score(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        _: &[&NodeInfo],
+        _: &Snapshot,
+    ) -> Status {
+        state.write(PreScoreState {
+            pod_requests: pod_request_list(pod, &self.resources, true),
+        });
         Status::success()
     }
 }
 
 impl NodeResourcesFit {
+    /// Whether scoring is the default `LeastAllocated` over exactly cpu and memory, which has
+    /// a straight-line fast path.
+    fn default_least(&self) -> Option<(i64, i64)> {
+        match (&self.strategy, self.kinds.as_slice()) {
+            (Strategy::Least, [ResourceKind::Cpu, ResourceKind::Memory]) => {
+                Some((self.resources[0].weight, self.resources[1].weight))
+            }
+            _ => None,
+        }
+    }
+
     #[inline]
     fn score_one(&self, reqs: &[i64], node: &NodeInfo) -> i64 {
         let (mut total, mut weights) = (0i64, 0i64);
@@ -343,16 +469,24 @@ impl NodeResourcesFit {
             }
             match &self.strategy {
                 Strategy::Least => {
-                    let s = if req > alloc { 0 } else { div((alloc - req) * MAX_NODE_SCORE, alloc) };
+                    let s = if req > alloc {
+                        0
+                    } else {
+                        div_score((alloc - req) * MAX_NODE_SCORE, alloc)
+                    };
                     total += s * spec.weight;
                     weights += spec.weight;
                 }
                 Strategy::Most => {
-                    total += div(req.clamp(0, alloc) * MAX_NODE_SCORE, alloc) * spec.weight;
+                    total += div_score(req.clamp(0, alloc) * MAX_NODE_SCORE, alloc) * spec.weight;
                     weights += spec.weight;
                 }
                 Strategy::Ratio(shape) => {
-                    let s = if req > alloc { broken_linear(shape, 100) } else { broken_linear(shape, req * 100 / alloc) };
+                    let s = if req > alloc {
+                        broken_linear(shape, 100)
+                    } else {
+                        broken_linear(shape, req * 100 / alloc)
+                    };
                     if s > 0 {
                         total += s * spec.weight;
                         weights += spec.weight;
@@ -365,7 +499,7 @@ impl NodeResourcesFit {
         }
         match self.strategy {
             Strategy::Ratio(_) => ((total as f64) / (weights as f64)).round() as i64,
-            _ => div(total, weights),
+            _ => div_score(total, weights),
         }
     }
 }
@@ -378,7 +512,13 @@ impl ScorePlugin for NodeResourcesFit {
         }
     }
 
-    fn score_nodes(&self, state: &CycleState, pod: &PodInfo, nodes: &[&NodeInfo], out: &mut Vec<NodeScore>) -> Result<(), Status> {
+    fn score_nodes(
+        &self,
+        state: &CycleState,
+        pod: &PodInfo,
+        nodes: &[&NodeInfo],
+        out: &mut Vec<NodeScore>,
+    ) -> Result<(), Status> {
         let fresh;
         let reqs = match state.read::<PreScoreState>() {
             Some(s) => &s.pod_requests,
@@ -387,7 +527,38 @@ impl ScorePlugin for NodeResourcesFit {
                 &fresh
             }
         };
-        out.extend(nodes.iter().enumerate().map(|(i, n)| NodeScore { index: i, score: self.score_one(reqs, n) }));
+        if let Some((wc, wm)) = self.default_least() {
+            // Same arithmetic as `score_one`, without per-resource dispatch.
+            let (pc, pm) = (reqs[0], reqs[1]);
+            let least = |alloc: i64, req: i64| -> Option<i64> {
+                if alloc == 0 {
+                    None
+                } else if req > alloc {
+                    Some(0)
+                } else {
+                    Some(div_score((alloc - req) * MAX_NODE_SCORE, alloc))
+                }
+            };
+            out.extend(nodes.iter().enumerate().map(|(i, n)| {
+                let c = least(n.allocatable.milli_cpu, n.non_zero_requested.milli_cpu + pc);
+                let m = least(n.allocatable.memory, n.non_zero_requested.memory + pm);
+                let (t, w) = match (c, m) {
+                    (Some(c), Some(m)) => (c * wc + m * wm, wc + wm),
+                    (Some(c), None) => (c * wc, wc),
+                    (None, Some(m)) => (m * wm, wm),
+                    (None, None) => (0, 0),
+                };
+                NodeScore {
+                    index: i,
+                    score: if w == 0 { 0 } else { div_score(t, w) },
+                }
+            }));
+            return Ok(());
+        }
+        out.extend(nodes.iter().enumerate().map(|(i, n)| NodeScore {
+            index: i,
+            score: self.score_one(reqs, n),
+        }));
         Ok(())
     }
 }
@@ -406,23 +577,64 @@ mod tests {
     #[test]
     fn filter_reports_every_insufficient_resource() {
         // Node: 4 cpu, 8Gi; existing pod uses 3 cpu, 1Gi.
-        let n = || node("n").cpu("4").memory("8Gi").pods(3).resource("example.com/gpu", "1").obj();
+        let n = || {
+            node("n")
+                .cpu("4")
+                .memory("8Gi")
+                .pods(3)
+                .resource("example.com/gpu", "1")
+                .obj()
+        };
         let existing = || vec![pod("e").node("n").req("3", "1Gi").obj()];
         let cases: Vec<(crate::testing::PodBuilder, Code, Vec<&str>)> = vec![
             (pod("p").req("1", "1Gi"), Code::Success, vec![]),
-            (pod("p").req("1500m", "1Gi"), Code::Unschedulable, vec!["Insufficient cpu"]),
-            (pod("p").req("2", "8Gi"), Code::Unschedulable, vec!["Insufficient cpu", "Insufficient memory"]),
+            (
+                pod("p").req("1500m", "1Gi"),
+                Code::Unschedulable,
+                vec!["Insufficient cpu"],
+            ),
+            (
+                pod("p").req("2", "8Gi"),
+                Code::Unschedulable,
+                vec!["Insufficient cpu", "Insufficient memory"],
+            ),
             // More than the node has in total: preemption cannot help.
-            (pod("p").req("5", "0"), Code::UnschedulableAndUnresolvable, vec!["Insufficient cpu"]),
-            (pod("p").request("example.com/gpu", "2"), Code::UnschedulableAndUnresolvable, vec!["Insufficient example.com/gpu"]),
-            (pod("p").request("example.com/gpu", "1"), Code::Success, vec![]),
-            (pod("p").request("ephemeral-storage", "1Gi"), Code::UnschedulableAndUnresolvable, vec!["Insufficient ephemeral-storage"]),
+            (
+                pod("p").req("5", "0"),
+                Code::UnschedulableAndUnresolvable,
+                vec!["Insufficient cpu"],
+            ),
+            (
+                pod("p").request("example.com/gpu", "2"),
+                Code::UnschedulableAndUnresolvable,
+                vec!["Insufficient example.com/gpu"],
+            ),
+            (
+                pod("p").request("example.com/gpu", "1"),
+                Code::Success,
+                vec![],
+            ),
+            (
+                pod("p").request("ephemeral-storage", "1Gi"),
+                Code::UnschedulableAndUnresolvable,
+                vec!["Insufficient ephemeral-storage"],
+            ),
             // Best-effort pods always fit resource-wise.
             (pod("p"), Code::Success, vec![]),
         ];
         for (p, code, want) in cases {
-            let s = filter(Arc::new(NodeResourcesFit::default()), p.clone().obj(), vec![n()], existing());
-            assert_eq!(s[0].code(), code, "{:?}", p.0.spec.as_ref().unwrap().containers[0].resources);
+            let s = filter(
+                Arc::new(NodeResourcesFit::default()),
+                p.clone().obj(),
+                vec![n()],
+                existing(),
+            );
+            assert_eq!(
+                s[0].code(),
+                code,
+                "{:?}",
+                p.0.spec.as_ref().unwrap().containers[0].resources
+            );
             assert_eq!(reasons(&s[0]), want);
         }
     }
@@ -430,14 +642,24 @@ mod tests {
     #[test]
     fn filter_counts_pods() {
         let existing = vec![pod("a").node("n").obj(), pod("b").node("n").obj()];
-        let s = filter(Arc::new(NodeResourcesFit::default()), pod("p").obj(), vec![node("n").pods(2).obj()], existing);
+        let s = filter(
+            Arc::new(NodeResourcesFit::default()),
+            pod("p").obj(),
+            vec![node("n").pods(2).obj()],
+            existing,
+        );
         assert_eq!(reasons(&s[0]), vec!["Too many pods"]);
     }
 
     #[test]
     fn ignored_extended_resources_are_not_checked() {
         let p = plugin(serde_json::json!({"ignoredResourceGroups": ["example.com"]}));
-        let s = filter(p, pod("p").request("example.com/foo", "3").obj(), vec![node("n").obj()], vec![]);
+        let s = filter(
+            p,
+            pod("p").request("example.com/foo", "3").obj(),
+            vec![node("n").obj()],
+            vec![],
+        );
         assert!(s[0].is_success());
     }
 
@@ -446,17 +668,29 @@ mod tests {
         // Upstream least_allocated_test "nothing scheduled, resources requested, differently sized nodes":
         // pod 3000m/5000 bytes; node1 4000m/10000 → cpu (1000*100/4000)=25, mem 50 → 37;
         // node2 6000m/10000 → cpu 50, mem 50 → 50.
-        let nodes = vec![node("n1").cpu("4").memory("10000").obj(), node("n2").cpu("6").memory("10000").obj()];
+        let nodes = vec![
+            node("n1").cpu("4").memory("10000").obj(),
+            node("n2").cpu("6").memory("10000").obj(),
+        ];
         let p = pod("p").req("3", "5000").obj();
-        assert_eq!(score(Arc::new(NodeResourcesFit::default()), p, nodes, vec![]), vec![37, 50]);
+        assert_eq!(
+            score(Arc::new(NodeResourcesFit::default()), p, nodes, vec![]),
+            vec![37, 50]
+        );
     }
 
     #[test]
     fn most_allocated_prefers_fuller_nodes() {
         let p = plugin(serde_json::json!({"scoringStrategy": {"type": "MostAllocated"}}));
-        let nodes = vec![node("n1").cpu("4").memory("10000").obj(), node("n2").cpu("6").memory("10000").obj()];
+        let nodes = vec![
+            node("n1").cpu("4").memory("10000").obj(),
+            node("n2").cpu("6").memory("10000").obj(),
+        ];
         // n1: cpu 3000*100/4000=75, mem 50 → 62; n2: cpu 50, mem 50 → 50.
-        assert_eq!(score(p, pod("p").req("3", "5000").obj(), nodes, vec![]), vec![62, 50]);
+        assert_eq!(
+            score(p, pod("p").req("3", "5000").obj(), nodes, vec![]),
+            vec![62, 50]
+        );
     }
 
     #[test]
@@ -468,9 +702,15 @@ mod tests {
         }}));
         let nodes = vec![node("n1").cpu("4").obj(), node("n2").cpu("10").obj()];
         // utilization 75% → 75; 30% → 30 (bin packing).
-        assert_eq!(score(p, pod("p").req("3", "1Gi").obj(), nodes, vec![]), vec![75, 30]);
+        assert_eq!(
+            score(p, pod("p").req("3", "1Gi").obj(), nodes, vec![]),
+            vec![75, 30]
+        );
         assert!(NodeResourcesFit::new(
-            serde_json::from_value(serde_json::json!({"scoringStrategy": {"type": "RequestedToCapacityRatio"}})).unwrap()
+            serde_json::from_value(
+                serde_json::json!({"scoringStrategy": {"type": "RequestedToCapacityRatio"}})
+            )
+            .unwrap()
         )
         .is_err());
     }

@@ -5,9 +5,11 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Taint;
 
-use crate::framework::{CycleState, FilterPlugin, Plugin, PreFilterPlugin, PreFilterResult, Status};
-use crate::snapshot::Snapshot;
+use crate::framework::{
+    CycleState, FilterPlugin, Plugin, PreFilterPlugin, PreFilterResult, Status,
+};
 use crate::plugins::taint_toleration::tolerates;
+use crate::snapshot::Snapshot;
 use crate::types::{NodeInfo, PodInfo};
 
 /// The plugin name.
@@ -35,7 +37,12 @@ impl Plugin for NodeUnschedulable {
 
 /// PreFilter only tells the framework when Filter cannot reject any node, so it is skipped.
 impl PreFilterPlugin for NodeUnschedulable {
-    fn pre_filter(&self, _: &mut CycleState, pod: &PodInfo, snapshot: &Snapshot) -> (Option<PreFilterResult>, Status) {
+    fn pre_filter(
+        &self,
+        _: &mut CycleState,
+        pod: &PodInfo,
+        snapshot: &Snapshot,
+    ) -> (Option<PreFilterResult>, Status) {
         let _ = pod;
         if !snapshot.has_unschedulable_nodes() {
             (None, Status::skip())
@@ -56,7 +63,12 @@ impl FilterPlugin for NodeUnschedulable {
             value: None,
             time_added: None,
         };
-        let tolerations = pod.pod.spec.as_ref().and_then(|s| s.tolerations.as_deref()).unwrap_or(&[]);
+        let tolerations = pod
+            .pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.tolerations.as_deref())
+            .unwrap_or(&[]);
         if tolerations.iter().any(|t| tolerates(t, &taint)) {
             Status::success()
         } else {
@@ -74,12 +86,24 @@ mod tests {
 
     #[test]
     fn cordoned_nodes_reject_unless_tolerated() {
-        let s = filter(Arc::new(NodeUnschedulable), pod("p").obj(), vec![node("a").obj(), node("b").unschedulable().obj()], vec![]);
+        let s = filter(
+            Arc::new(NodeUnschedulable),
+            pod("p").obj(),
+            vec![node("a").obj(), node("b").unschedulable().obj()],
+            vec![],
+        );
         assert_eq!(s[0].code(), Code::Success);
         assert_eq!(s[1].code(), Code::UnschedulableAndUnresolvable);
         assert_eq!(reasons(&s[1]), vec![ERR_REASON]);
-        let tolerant = pod("p").toleration(TAINT_NODE_UNSCHEDULABLE, "Exists", "", "NoSchedule").obj();
-        let s = filter(Arc::new(NodeUnschedulable), tolerant, vec![node("b").unschedulable().obj()], vec![]);
+        let tolerant = pod("p")
+            .toleration(TAINT_NODE_UNSCHEDULABLE, "Exists", "", "NoSchedule")
+            .obj();
+        let s = filter(
+            Arc::new(NodeUnschedulable),
+            tolerant,
+            vec![node("b").unschedulable().obj()],
+            vec![],
+        );
         assert_eq!(s[0].code(), Code::Success);
     }
 }

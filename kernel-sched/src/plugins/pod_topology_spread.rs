@@ -11,8 +11,8 @@ use k8s_openapi::api::core::v1::TopologySpreadConstraint;
 use serde::Deserialize;
 
 use crate::framework::{
-    CycleState, FilterPlugin, NodeScore, Plugin, PreFilterPlugin, PreFilterResult, PreScorePlugin, ScorePlugin, Status,
-    MAX_NODE_SCORE,
+    CycleState, FilterPlugin, NodeScore, Plugin, PreFilterPlugin, PreFilterResult, PreScorePlugin,
+    ScorePlugin, Status, MAX_NODE_SCORE,
 };
 use crate::labels::{Labels, Selector};
 use crate::plugins::node_affinity::RequiredNodeAffinity;
@@ -25,9 +25,11 @@ use crate::Error;
 /// The plugin name.
 pub const NAME: &str = "PodTopologySpread";
 /// Upstream reason: the skew would exceed `maxSkew`.
-pub const ERR_REASON_CONSTRAINTS_NOT_MATCH: &str = "node(s) didn't match pod topology spread constraints";
+pub const ERR_REASON_CONSTRAINTS_NOT_MATCH: &str =
+    "node(s) didn't match pod topology spread constraints";
 /// Upstream reason: the node lacks a constraint's topology key.
-pub const ERR_REASON_NODE_LABEL_NOT_MATCH: &str = "node(s) didn't match pod topology spread constraints (missing required label)";
+pub const ERR_REASON_NODE_LABEL_NOT_MATCH: &str =
+    "node(s) didn't match pod topology spread constraints (missing required label)";
 
 /// `PodTopologySpreadArgs`.
 #[derive(Clone, Debug, Deserialize)]
@@ -47,7 +49,10 @@ fn system() -> String {
 
 impl Default for PodTopologySpreadArgs {
     fn default() -> Self {
-        PodTopologySpreadArgs { default_constraints: Vec::new(), defaulting_type: system() }
+        PodTopologySpreadArgs {
+            default_constraints: Vec::new(),
+            defaulting_type: system(),
+        }
     }
 }
 
@@ -88,15 +93,29 @@ impl PodTopologySpread {
         match args.defaulting_type.as_str() {
             "System" => {
                 if !args.default_constraints.is_empty() {
-                    return Err(Error::Config("defaultConstraints must be empty with defaultingType System".into()));
+                    return Err(Error::Config(
+                        "defaultConstraints must be empty with defaultingType System".into(),
+                    ));
                 }
-                Ok(PodTopologySpread { default_constraints: system_default_constraints(), system_defaulted: true })
+                Ok(PodTopologySpread {
+                    default_constraints: system_default_constraints(),
+                    system_defaulted: true,
+                })
             }
             "List" => {
-                if args.default_constraints.iter().any(|c| c.label_selector.is_some()) {
-                    return Err(Error::Config("defaultConstraints may not set labelSelector".into()));
+                if args
+                    .default_constraints
+                    .iter()
+                    .any(|c| c.label_selector.is_some())
+                {
+                    return Err(Error::Config(
+                        "defaultConstraints may not set labelSelector".into(),
+                    ));
                 }
-                Ok(PodTopologySpread { default_constraints: args.default_constraints, system_defaulted: false })
+                Ok(PodTopologySpread {
+                    default_constraints: args.default_constraints,
+                    system_defaulted: false,
+                })
             }
             other => Err(Error::Config(format!("unknown defaultingType {other:?}"))),
         }
@@ -104,13 +123,22 @@ impl PodTopologySpread {
 
     /// The constraints of `pod` with the given `whenUnsatisfiable`.
     fn constraints(&self, pod: &PodInfo, snapshot: &Snapshot, action: &str) -> Vec<Constraint> {
-        let declared = pod.pod.spec.as_ref().and_then(|s| s.topology_spread_constraints.as_ref()).filter(|c| !c.is_empty());
+        let declared = pod
+            .pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.topology_spread_constraints.as_ref())
+            .filter(|c| !c.is_empty());
         match declared {
             Some(cs) => cs
                 .iter()
                 .filter(|c| c.when_unsatisfiable == action)
                 .map(|c| {
-                    let mut sel = c.label_selector.as_ref().map(Selector::from_label_selector).unwrap_or_else(nothing);
+                    let mut sel = c
+                        .label_selector
+                        .as_ref()
+                        .map(Selector::from_label_selector)
+                        .unwrap_or_else(nothing);
                     for k in c.match_label_keys.iter().flatten() {
                         if let Some(v) = pod.labels().get(k) {
                             sel.add_equals(k, v);
@@ -120,7 +148,9 @@ impl PodTopologySpread {
                 })
                 .collect(),
             None => {
-                let Some(sel) = default_selector(pod, snapshot) else { return Vec::new() };
+                let Some(sel) = default_selector(pod, snapshot) else {
+                    return Vec::new();
+                };
                 self.default_constraints
                     .iter()
                     .filter(|c| c.when_unsatisfiable == action)
@@ -145,16 +175,34 @@ fn default_selector(pod: &PodInfo, snapshot: &Snapshot) -> Option<Selector> {
     let mut merged = Labels::new();
     let mut exprs = Vec::new();
     let mut found = false;
-    for svc in objs.services.iter().filter(|s| s.metadata.namespace.as_deref() == Some(&pod.namespace)) {
-        if let Some(sel) = svc.spec.as_ref().and_then(|s| s.selector.as_ref()).filter(|s| !s.is_empty()) {
+    for svc in objs
+        .services
+        .iter()
+        .filter(|s| s.metadata.namespace.as_deref() == Some(&pod.namespace))
+    {
+        if let Some(sel) = svc
+            .spec
+            .as_ref()
+            .and_then(|s| s.selector.as_ref())
+            .filter(|s| !s.is_empty())
+        {
             if Selector::from_map(sel).matches(labels) {
                 merged.extend(sel.clone());
                 found = true;
             }
         }
     }
-    for rc in objs.replication_controllers.iter().filter(|s| s.metadata.namespace.as_deref() == Some(&pod.namespace)) {
-        if let Some(sel) = rc.spec.as_ref().and_then(|s| s.selector.as_ref()).filter(|s| !s.is_empty()) {
+    for rc in objs
+        .replication_controllers
+        .iter()
+        .filter(|s| s.metadata.namespace.as_deref() == Some(&pod.namespace))
+    {
+        if let Some(sel) = rc
+            .spec
+            .as_ref()
+            .and_then(|s| s.selector.as_ref())
+            .filter(|s| !s.is_empty())
+        {
             if Selector::from_map(sel).matches(labels) {
                 merged.extend(sel.clone());
                 found = true;
@@ -211,13 +259,27 @@ impl Constraint {
         }
     }
 
-    fn includes_node(&self, pod: &PodInfo, node: &NodeInfo, affinity: &RequiredNodeAffinity) -> bool {
+    fn includes_node(
+        &self,
+        pod: &PodInfo,
+        node: &NodeInfo,
+        affinity: &RequiredNodeAffinity,
+    ) -> bool {
         if self.honor_node_affinity && !affinity.matches(node) {
             return false;
         }
         if self.honor_taints {
-            let tols = pod.pod.spec.as_ref().and_then(|s| s.tolerations.as_deref()).unwrap_or(&[]);
-            if !node.hard_taints.iter().all(|t| tols.iter().any(|tol| tolerates(tol, t))) {
+            let tols = pod
+                .pod
+                .spec
+                .as_ref()
+                .and_then(|s| s.tolerations.as_deref())
+                .unwrap_or(&[]);
+            if !node
+                .hard_taints
+                .iter()
+                .all(|t| tols.iter().any(|tol| tolerates(tol, t)))
+            {
                 return false;
             }
         }
@@ -227,7 +289,11 @@ impl Constraint {
     fn count(&self, node: &NodeInfo, ns: &str) -> i64 {
         node.pods
             .iter()
-            .filter(|p| p.namespace == ns && p.pod.metadata.deletion_timestamp.is_none() && self.selector.matches(p.labels()))
+            .filter(|p| {
+                p.namespace == ns
+                    && p.pod.metadata.deletion_timestamp.is_none()
+                    && self.selector.matches(p.labels())
+            })
             .count() as i64
     }
 }
@@ -254,11 +320,14 @@ impl PreFilterState {
     }
 
     fn update(&mut self, incoming: &PodInfo, other: &PodInfo, node: &NodeInfo, delta: i64) {
-        if other.namespace != incoming.namespace || !has_all_keys(node.labels(), &self.constraints) {
+        if other.namespace != incoming.namespace || !has_all_keys(node.labels(), &self.constraints)
+        {
             return;
         }
         for (i, c) in self.constraints.iter().enumerate() {
-            if !c.selector.matches(other.labels()) || !c.includes_node(incoming, node, &self.affinity) {
+            if !c.selector.matches(other.labels())
+                || !c.includes_node(incoming, node, &self.affinity)
+            {
                 continue;
             }
             let v = &node.labels()[&c.topology_key];
@@ -286,7 +355,12 @@ impl Plugin for PodTopologySpread {
 }
 
 impl PreFilterPlugin for PodTopologySpread {
-    fn pre_filter(&self, state: &mut CycleState, pod: &PodInfo, snapshot: &Snapshot) -> (Option<PreFilterResult>, Status) {
+    fn pre_filter(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        snapshot: &Snapshot,
+    ) -> (Option<PreFilterResult>, Status) {
         let constraints = self.constraints(pod, snapshot, "DoNotSchedule");
         if constraints.is_empty() {
             return (None, Status::skip());
@@ -302,20 +376,40 @@ impl PreFilterPlugin for PodTopologySpread {
                 if !c.includes_node(pod, node, &affinity) {
                     continue;
                 }
-                *counts[i].entry(labels[&c.topology_key].clone()).or_default() += c.count(node, &pod.namespace);
+                *counts[i]
+                    .entry(labels[&c.topology_key].clone())
+                    .or_default() += c.count(node, &pod.namespace);
             }
         }
-        state.write(PreFilterState { constraints, counts, affinity });
+        state.write(PreFilterState {
+            constraints,
+            counts,
+            affinity,
+        });
         (None, Status::success())
     }
 
-    fn add_pod(&self, state: &mut CycleState, pod: &PodInfo, added: &PodInfo, node: &NodeInfo, _: &Snapshot) {
+    fn add_pod(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        added: &PodInfo,
+        node: &NodeInfo,
+        _: &Snapshot,
+    ) {
         if let Some(s) = state.read_mut::<PreFilterState>() {
             s.update(pod, added, node, 1);
         }
     }
 
-    fn remove_pod(&self, state: &mut CycleState, pod: &PodInfo, removed: &PodInfo, node: &NodeInfo, _: &Snapshot) {
+    fn remove_pod(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        removed: &PodInfo,
+        node: &NodeInfo,
+        _: &Snapshot,
+    ) {
         if let Some(s) = state.read_mut::<PreFilterState>() {
             s.update(pod, removed, node, -1);
         }
@@ -353,8 +447,19 @@ struct PreScoreState {
 }
 
 impl PreScorePlugin for PodTopologySpread {
-    fn pre_score(&self, state: &mut CycleState, pod: &PodInfo, nodes: &[&NodeInfo], snapshot: &Snapshot) -> Status {
-        let declared = pod.pod.spec.as_ref().and_then(|s| s.topology_spread_constraints.as_ref()).is_some_and(|c| !c.is_empty());
+    fn pre_score(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        nodes: &[&NodeInfo],
+        snapshot: &Snapshot,
+    ) -> Status {
+        let declared = pod
+            .pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.topology_spread_constraints.as_ref())
+            .is_some_and(|c| !c.is_empty());
         let constraints = self.constraints(pod, snapshot, "ScheduleAnyway");
         if constraints.is_empty() || snapshot.num_nodes() == 0 {
             return Status::skip();
@@ -376,8 +481,8 @@ impl PreScorePlugin for PodTopologySpread {
                     continue;
                 }
                 let v = n.labels().get(&c.topology_key).cloned().unwrap_or_default();
-                if !s.counts[i].contains_key(&v) {
-                    s.counts[i].insert(v, 0);
+                if let std::collections::hash_map::Entry::Vacant(e) = s.counts[i].entry(v) {
+                    e.insert(0);
                     sizes[i] += 1;
                 }
             }
@@ -386,7 +491,11 @@ impl PreScorePlugin for PodTopologySpread {
             .iter()
             .enumerate()
             .map(|(i, c)| {
-                let size = if c.topology_key == LABEL_HOSTNAME { nodes.len() - s.ignored.len() } else { sizes[i] };
+                let size = if c.topology_key == LABEL_HOSTNAME {
+                    nodes.len() - s.ignored.len()
+                } else {
+                    sizes[i]
+                };
                 ((size + 2) as f64).ln()
             })
             .collect();
@@ -399,7 +508,11 @@ impl PreScorePlugin for PodTopologySpread {
                 if !c.includes_node(pod, node, &affinity) {
                     continue;
                 }
-                let v = node.labels().get(&c.topology_key).map(String::as_str).unwrap_or("");
+                let v = node
+                    .labels()
+                    .get(&c.topology_key)
+                    .map(String::as_str)
+                    .unwrap_or("");
                 if let Some(slot) = s.counts[i].get_mut(v) {
                     *slot += c.count(node, &pod.namespace);
                 }
@@ -413,13 +526,17 @@ impl PreScorePlugin for PodTopologySpread {
 
 impl ScorePlugin for PodTopologySpread {
     fn score(&self, state: &CycleState, _: &PodInfo, node: &NodeInfo) -> Result<i64, Status> {
-        let s = state.read::<PreScoreState>().ok_or_else(|| Status::error("PodTopologySpread: no PreScore state"))?;
+        let s = state
+            .read::<PreScoreState>()
+            .ok_or_else(|| Status::error("PodTopologySpread: no PreScore state"))?;
         if s.ignored.contains(&node.name) {
             return Ok(-1);
         }
         let mut score = 0.0;
         for (i, c) in s.constraints.iter().enumerate() {
-            let Some(v) = node.labels().get(&c.topology_key) else { continue };
+            let Some(v) = node.labels().get(&c.topology_key) else {
+                continue;
+            };
             let cnt = if c.topology_key == LABEL_HOSTNAME {
                 c.count(node, &s.namespace)
             } else {
@@ -462,7 +579,10 @@ mod tests {
             topology_key: key.into(),
             max_skew: skew,
             when_unsatisfiable: when.into(),
-            label_selector: Some(LabelSelector { match_labels: Some([("app".to_string(), "web".to_string())].into()), match_expressions: None }),
+            label_selector: Some(LabelSelector {
+                match_labels: Some([("app".to_string(), "web".to_string())].into()),
+                match_expressions: None,
+            }),
             ..Default::default()
         }
     }
@@ -475,22 +595,55 @@ mod tests {
     fn do_not_schedule_bounds_skew() {
         // Upstream filtering_test "pods spread across zones as 3/3, all nodes fit" style:
         // zone1 has 2 matching pods, zone2 has 0; maxSkew 1 → only zone2 fits.
-        let nodes = vec![node("a").zone("z1").obj(), node("b").zone("z1").obj(), node("c").zone("z2").obj(), node("d").obj()];
+        let nodes = vec![
+            node("a").zone("z1").obj(),
+            node("b").zone("z1").obj(),
+            node("c").zone("z2").obj(),
+            node("d").obj(),
+        ];
         let pods = vec![web("p1").node("a").obj(), web("p2").node("b").obj()];
-        let p = web("new").with_spec(|s| s.topology_spread_constraints = Some(vec![spread(LABEL_ZONE, 1, "DoNotSchedule")])).obj();
-        let s = filter(Arc::new(PodTopologySpread::default()), p.clone(), nodes.clone(), pods.clone());
+        let p = web("new")
+            .with_spec(|s| {
+                s.topology_spread_constraints = Some(vec![spread(LABEL_ZONE, 1, "DoNotSchedule")])
+            })
+            .obj();
+        let s = filter(
+            Arc::new(PodTopologySpread::default()),
+            p.clone(),
+            nodes.clone(),
+            pods.clone(),
+        );
         let codes: Vec<_> = s.iter().map(|s| s.code()).collect();
         use Code::{Success as S, Unschedulable as U, UnschedulableAndUnresolvable as X};
         assert_eq!(codes, vec![U, U, S, X]);
         assert_eq!(s[3].reasons()[0], ERR_REASON_NODE_LABEL_NOT_MATCH);
         // maxSkew 2: zone1 would be 3 - 0 = 3 > 2, still rejected; maxSkew 3 allows it.
-        let p3 = web("new").with_spec(|s| s.topology_spread_constraints = Some(vec![spread(LABEL_ZONE, 3, "DoNotSchedule")])).obj();
-        let s = filter(Arc::new(PodTopologySpread::default()), p3, nodes.clone(), pods.clone());
-        assert_eq!(s.iter().map(|s| s.code()).collect::<Vec<_>>(), vec![S, S, S, X]);
+        let p3 = web("new")
+            .with_spec(|s| {
+                s.topology_spread_constraints = Some(vec![spread(LABEL_ZONE, 3, "DoNotSchedule")])
+            })
+            .obj();
+        let s = filter(
+            Arc::new(PodTopologySpread::default()),
+            p3,
+            nodes.clone(),
+            pods.clone(),
+        );
+        assert_eq!(
+            s.iter().map(|s| s.code()).collect::<Vec<_>>(),
+            vec![S, S, S, X]
+        );
         // A pod not matching its own selector adds no skew: 2 - 0 = 2 > 1 still fails in z1.
-        let other = pod("o").with_spec(|s| s.topology_spread_constraints = Some(vec![spread(LABEL_ZONE, 1, "DoNotSchedule")])).obj();
+        let other = pod("o")
+            .with_spec(|s| {
+                s.topology_spread_constraints = Some(vec![spread(LABEL_ZONE, 1, "DoNotSchedule")])
+            })
+            .obj();
         let s = filter(Arc::new(PodTopologySpread::default()), other, nodes, pods);
-        assert_eq!(s.iter().map(|s| s.code()).collect::<Vec<_>>(), vec![U, U, S, X]);
+        assert_eq!(
+            s.iter().map(|s| s.code()).collect::<Vec<_>>(),
+            vec![U, U, S, X]
+        );
     }
 
     #[test]
@@ -498,24 +651,41 @@ mod tests {
         let nodes = vec![node("a").zone("z1").obj(), node("b").zone("z2").obj()];
         let pods = vec![web("p1").node("a").obj(), web("p2").node("b").obj()];
         let mut c = spread(LABEL_ZONE, 1, "DoNotSchedule");
-        let p = web("new").with_spec(|s| s.topology_spread_constraints = Some(vec![c.clone()])).obj();
-        let s = filter(Arc::new(PodTopologySpread::default()), p, nodes.clone(), pods.clone());
+        let p = web("new")
+            .with_spec(|s| s.topology_spread_constraints = Some(vec![c.clone()]))
+            .obj();
+        let s = filter(
+            Arc::new(PodTopologySpread::default()),
+            p,
+            nodes.clone(),
+            pods.clone(),
+        );
         assert!(s.iter().all(|s| s.is_success()), "1+1-1 <= 1");
         c.min_domains = Some(3);
-        let p = web("new").with_spec(|s| s.topology_spread_constraints = Some(vec![c])).obj();
+        let p = web("new")
+            .with_spec(|s| s.topology_spread_constraints = Some(vec![c]))
+            .obj();
         let s = filter(Arc::new(PodTopologySpread::default()), p, nodes, pods);
-        assert!(s.iter().all(|s| s.code() == Code::Unschedulable), "2 domains < minDomains 3: min is 0, 1+1-0 > 1");
+        assert!(
+            s.iter().all(|s| s.code() == Code::Unschedulable),
+            "2 domains < minDomains 3: min is 0, 1+1-0 > 1"
+        );
     }
 
     #[test]
     fn node_affinity_policy_excludes_domains() {
         // Pods in zone z2 sit on a node the incoming pod cannot use; with the default Honor
         // policy that domain is not counted, so z1 (0 pods) is the only domain and skew is fine.
-        let nodes = vec![node("a").zone("z1").label("pool", "x").obj(), node("b").zone("z2").obj()];
+        let nodes = vec![
+            node("a").zone("z1").label("pool", "x").obj(),
+            node("b").zone("z2").obj(),
+        ];
         let pods = vec![web("p1").node("b").obj(), web("p2").node("b").obj()];
         let p = web("new")
             .node_selector("pool", "x")
-            .with_spec(|s| s.topology_spread_constraints = Some(vec![spread(LABEL_ZONE, 1, "DoNotSchedule")]))
+            .with_spec(|s| {
+                s.topology_spread_constraints = Some(vec![spread(LABEL_ZONE, 1, "DoNotSchedule")])
+            })
             .obj();
         let s = filter(Arc::new(PodTopologySpread::default()), p, nodes, pods);
         assert!(s[0].is_success());
@@ -523,21 +693,43 @@ mod tests {
 
     #[test]
     fn schedule_anyway_prefers_emptier_domains() {
-        let nodes = vec![node("a").zone("z1").obj(), node("b").zone("z2").obj(), node("c").zone("z3").obj()];
-        let pods = vec![web("p1").node("a").obj(), web("p2").node("a").obj(), web("p3").node("b").obj()];
-        let p = web("new").with_spec(|s| s.topology_spread_constraints = Some(vec![spread(LABEL_ZONE, 1, "ScheduleAnyway")])).obj();
+        let nodes = vec![
+            node("a").zone("z1").obj(),
+            node("b").zone("z2").obj(),
+            node("c").zone("z3").obj(),
+        ];
+        let pods = vec![
+            web("p1").node("a").obj(),
+            web("p2").node("a").obj(),
+            web("p3").node("b").obj(),
+        ];
+        let p = web("new")
+            .with_spec(|s| {
+                s.topology_spread_constraints = Some(vec![spread(LABEL_ZONE, 1, "ScheduleAnyway")])
+            })
+            .obj();
         // weight ln(3+2)=1.609: raw a=round(3.22)=3, b=round(1.61)=2, c=0 → 100*(3+0-s)/3.
-        assert_eq!(score(Arc::new(PodTopologySpread::default()), p, nodes, pods), vec![0, 33, 100]);
+        assert_eq!(
+            score(Arc::new(PodTopologySpread::default()), p, nodes, pods),
+            vec![0, 33, 100]
+        );
     }
 
     #[test]
     fn system_defaults_use_the_service_selector() {
         let nodes = vec![node("a").zone("z1").obj(), node("b").zone("z1").obj()];
-        let pods = vec![web("p1").node("a").obj(), web("p2").node("a").obj(), web("p3").node("a").obj()];
+        let pods = vec![
+            web("p1").node("a").obj(),
+            web("p2").node("a").obj(),
+            web("p3").node("a").obj(),
+        ];
         let fwk_score = |objects: ClusterObjects| {
             let fwk = crate::framework::Framework::new(
                 "t",
-                vec![crate::framework::PluginEntry { plugin: Arc::new(PodTopologySpread::default()), weight: 1 }],
+                vec![crate::framework::PluginEntry {
+                    plugin: Arc::new(PodTopologySpread::default()),
+                    weight: 1,
+                }],
             );
             let snap = Snapshot::new(nodes.clone(), pods.clone()).with_objects(objects);
             let pi = PodInfo::new(web("new").obj());
@@ -548,12 +740,25 @@ mod tests {
         // Without a service the pod has no default constraints: no preference.
         assert_eq!(fwk_score(ClusterObjects::default()), vec![0, 0]);
         let svc = Service {
-            metadata: ObjectMeta { name: Some("web".into()), namespace: Some("default".into()), ..Default::default() },
-            spec: Some(ServiceSpec { selector: Some([("app".to_string(), "web".to_string())].into()), ..Default::default() }),
+            metadata: ObjectMeta {
+                name: Some("web".into()),
+                namespace: Some("default".into()),
+                ..Default::default()
+            },
+            spec: Some(ServiceSpec {
+                selector: Some([("app".to_string(), "web".to_string())].into()),
+                ..Default::default()
+            }),
             status: None,
         };
-        let objs = ClusterObjects { services: vec![svc], ..Default::default() };
+        let objs = ClusterObjects {
+            services: vec![svc],
+            ..Default::default()
+        };
         let s = fwk_score(objs);
-        assert!(s[1] > s[0], "hostname spreading prefers the empty node: {s:?}");
+        assert!(
+            s[1] > s[0],
+            "hostname spreading prefers the empty node: {s:?}"
+        );
     }
 }

@@ -6,9 +6,8 @@ use std::sync::Arc;
 use k8s_openapi::api::core::v1::{Taint, Toleration};
 
 use crate::framework::{
-    default_normalize_score, CycleState, FilterPlugin, NodeScore, Plugin, PreFilterPlugin, PreFilterResult, PreScorePlugin,
-    ScorePlugin, Status,
-    MAX_NODE_SCORE,
+    default_normalize_score, CycleState, FilterPlugin, NodeScore, Plugin, PreFilterPlugin,
+    PreFilterResult, PreScorePlugin, ScorePlugin, Status, MAX_NODE_SCORE,
 };
 use crate::snapshot::Snapshot;
 use crate::types::{NodeInfo, PodInfo};
@@ -58,12 +57,21 @@ impl Plugin for TaintToleration {
 }
 
 fn tolerations(pod: &PodInfo) -> &[Toleration] {
-    pod.pod.spec.as_ref().and_then(|s| s.tolerations.as_deref()).unwrap_or(&[])
+    pod.pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.tolerations.as_deref())
+        .unwrap_or(&[])
 }
 
 /// PreFilter only tells the framework when Filter cannot reject any node, so it is skipped.
 impl PreFilterPlugin for TaintToleration {
-    fn pre_filter(&self, _: &mut CycleState, pod: &PodInfo, snapshot: &Snapshot) -> (Option<PreFilterResult>, Status) {
+    fn pre_filter(
+        &self,
+        _: &mut CycleState,
+        pod: &PodInfo,
+        snapshot: &Snapshot,
+    ) -> (Option<PreFilterResult>, Status) {
         let _ = pod;
         if !snapshot.has_hard_tainted_nodes() {
             (None, Status::skip())
@@ -96,14 +104,25 @@ struct PreScoreState {
 }
 
 impl PreScorePlugin for TaintToleration {
-    fn pre_score(&self, state: &mut CycleState, pod: &PodInfo, nodes: &[&NodeInfo], _: &Snapshot) -> Status {
-        if nodes.iter().all(|n| n.soft_taints.is_empty()) {
+    fn pre_score(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        nodes: &[&NodeInfo],
+        snapshot: &Snapshot,
+    ) -> Status {
+        if !snapshot.has_soft_tainted_nodes() || nodes.iter().all(|n| n.soft_taints.is_empty()) {
             // Every node scores the same: nothing to do.
             return Status::skip();
         }
         let tolerations = tolerations(pod)
             .iter()
-            .filter(|t| matches!(t.effect.as_deref(), None | Some("") | Some("PreferNoSchedule")))
+            .filter(|t| {
+                matches!(
+                    t.effect.as_deref(),
+                    None | Some("") | Some("PreferNoSchedule")
+                )
+            })
             .cloned()
             .collect();
         state.write(PreScoreState { tolerations });
@@ -113,8 +132,14 @@ impl PreScorePlugin for TaintToleration {
 
 impl ScorePlugin for TaintToleration {
     fn score(&self, state: &CycleState, _pod: &PodInfo, node: &NodeInfo) -> Result<i64, Status> {
-        let s = state.read::<PreScoreState>().ok_or_else(|| Status::error("TaintToleration: no PreScore state"))?;
-        Ok(node.soft_taints.iter().filter(|taint| !s.tolerations.iter().any(|t| tolerates(t, taint))).count() as i64)
+        let s = state
+            .read::<PreScoreState>()
+            .ok_or_else(|| Status::error("TaintToleration: no PreScore state"))?;
+        Ok(node
+            .soft_taints
+            .iter()
+            .filter(|taint| !s.tolerations.iter().any(|t| tolerates(t, taint)))
+            .count() as i64)
     }
 
     fn normalize_score(&self, _: &CycleState, _: &PodInfo, scores: &mut [NodeScore]) -> Status {
@@ -136,11 +161,20 @@ mod tests {
         // (toleration key, op, value, effect) -> expected code
         let cases = [
             (None, Code::UnschedulableAndUnresolvable),
-            (Some(("dedicated", "Equal", "gpu", "NoSchedule")), Code::Success),
-            (Some(("dedicated", "Equal", "cpu", "NoSchedule")), Code::UnschedulableAndUnresolvable),
+            (
+                Some(("dedicated", "Equal", "gpu", "NoSchedule")),
+                Code::Success,
+            ),
+            (
+                Some(("dedicated", "Equal", "cpu", "NoSchedule")),
+                Code::UnschedulableAndUnresolvable,
+            ),
             (Some(("dedicated", "Exists", "", "")), Code::Success),
             (Some(("", "Exists", "", "")), Code::Success),
-            (Some(("dedicated", "Equal", "gpu", "NoExecute")), Code::UnschedulableAndUnresolvable),
+            (
+                Some(("dedicated", "Equal", "gpu", "NoExecute")),
+                Code::UnschedulableAndUnresolvable,
+            ),
         ];
         for (tol, code) in cases {
             let mut p = pod("p");
@@ -150,11 +184,19 @@ mod tests {
             let s = filter(Arc::new(TaintToleration), p.obj(), vec![n()], vec![]);
             assert_eq!(s[0].code(), code, "{tol:?}");
             if code != Code::Success {
-                assert_eq!(reasons(&s[0]), vec!["node(s) had untolerated taint {dedicated: gpu}"]);
+                assert_eq!(
+                    reasons(&s[0]),
+                    vec!["node(s) had untolerated taint {dedicated: gpu}"]
+                );
             }
         }
         // PreferNoSchedule never filters.
-        let s = filter(Arc::new(TaintToleration), pod("p").obj(), vec![node("n").taint("a", "b", "PreferNoSchedule").obj()], vec![]);
+        let s = filter(
+            Arc::new(TaintToleration),
+            pod("p").obj(),
+            vec![node("n").taint("a", "b", "PreferNoSchedule").obj()],
+            vec![],
+        );
         assert!(s[0].is_success());
     }
 
@@ -163,10 +205,26 @@ mod tests {
         let nodes = vec![
             node("clean").obj(),
             node("one").taint("a", "1", "PreferNoSchedule").obj(),
-            node("two").taint("a", "1", "PreferNoSchedule").taint("b", "2", "PreferNoSchedule").obj(),
+            node("two")
+                .taint("a", "1", "PreferNoSchedule")
+                .taint("b", "2", "PreferNoSchedule")
+                .obj(),
         ];
-        assert_eq!(score(Arc::new(TaintToleration), pod("p").obj(), nodes.clone(), vec![]), vec![100, 50, 0]);
-        let tolerant = pod("p").toleration("a", "Equal", "1", "PreferNoSchedule").obj();
-        assert_eq!(score(Arc::new(TaintToleration), tolerant, nodes, vec![]), vec![100, 100, 0]);
+        assert_eq!(
+            score(
+                Arc::new(TaintToleration),
+                pod("p").obj(),
+                nodes.clone(),
+                vec![]
+            ),
+            vec![100, 50, 0]
+        );
+        let tolerant = pod("p")
+            .toleration("a", "Equal", "1", "PreferNoSchedule")
+            .obj();
+        assert_eq!(
+            score(Arc::new(TaintToleration), tolerant, nodes, vec![]),
+            vec![100, 100, 0]
+        );
     }
 }
