@@ -2,7 +2,7 @@
 //! `RequestInfoFactory`), route to discovery or to the resource handlers, and render results.
 //!
 //! - [`read`]: get and list.
-//! - [`write`]: create, update, patch (JSON, merge, strategic, apply), delete, deletecollection.
+//! - [`write`](mod@write): create, update, patch (JSON, merge, strategic, apply), delete, deletecollection.
 //! - [`watch`]: watches, served from the [`WatchCache`](crate::watch_cache::WatchCache).
 //! - [`subresource`]: `scale`, `pods/binding`, `pods/eviction`, `namespaces/finalize`.
 
