@@ -448,3 +448,115 @@ async fn perf_smoke() {
     }
     eprintln!("20 filtered lists: {:?}", start.elapsed());
 }
+
+#[tokio::test]
+async fn malformed_input_never_yields_500() {
+    let server = ApiServer::builder().build().await.unwrap();
+    post(&server, CMS, cm("target")).await;
+    let bodies = [
+        json!([]),
+        json!("string"),
+        json!(42),
+        json!(null),
+        json!({"metadata": "x"}),
+        json!({"metadata": {"name": 5}}),
+        json!({"metadata": {"name": "ok", "labels": [1, 2]}}),
+        json!({"metadata": {"name": "ok", "labels": {"a": 1}}}),
+        json!({"metadata": {"name": "ok", "annotations": "x"}}),
+        json!({"metadata": {"name": "ok", "finalizers": "x"}}),
+        json!({"metadata": {"name": "ok", "managedFields": "x"}}),
+        json!({"apiVersion": 1, "kind": [], "metadata": {"name": "ok"}}),
+        json!({"metadata": {"name": "ok", "resourceVersion": "abc"}}),
+        json!({"metadata": {"name": "ok"}, "spec": "x", "status": 7}),
+    ];
+    let paths = [
+        "/api/v1/namespaces/default/configmaps",
+        "/api/v1/namespaces/default/pods",
+        "/apis/apps/v1/namespaces/default/deployments",
+        "/api/v1/nodes",
+        "/api/v1/namespaces",
+    ];
+    for path in paths {
+        for body in &bodies {
+            let (code, status) = post(&server, path, body.clone()).await;
+            assert!(code.as_u16() < 500, "POST {path} {body}: {code} {status}");
+        }
+    }
+    let targets = [
+        ("application/merge-patch+json", json!({"metadata": "x"})),
+        (
+            "application/merge-patch+json",
+            json!({"metadata": {"labels": [1]}}),
+        ),
+        ("application/merge-patch+json", json!("x")),
+        (
+            "application/strategic-merge-patch+json",
+            json!({"data": [1, 2]}),
+        ),
+        (
+            "application/strategic-merge-patch+json",
+            json!({"$patch": "delete"}),
+        ),
+        (
+            "application/json-patch+json",
+            json!([{"op": "remove", "path": "/metadata"}]),
+        ),
+        (
+            "application/json-patch+json",
+            json!([{"op": "replace", "path": "", "value": 1}]),
+        ),
+        ("application/json-patch+json", json!([{"op": "bogus"}])),
+        ("application/json-patch+json", json!({"op": "add"})),
+        (
+            "application/apply-patch+yaml",
+            json!({"metadata": {"name": "other"}}),
+        ),
+    ];
+    for (content_type, patch) in targets {
+        for path in [
+            format!("{CMS}/target"),
+            format!("{CMS}/target/status"),
+            format!("{CMS}/absent"),
+        ] {
+            let (code, status) = call(
+                &server,
+                Method::PATCH,
+                &format!("{path}?fieldManager=t"),
+                content_type,
+                serde_json::to_vec(&patch).unwrap(),
+            )
+            .await;
+            assert!(
+                code.as_u16() < 500,
+                "PATCH {path} {content_type} {patch}: {code} {status}"
+            );
+        }
+    }
+    for (method, path) in [
+        (Method::PUT, format!("{CMS}/target")),
+        (Method::DELETE, format!("{CMS}/target")),
+        (Method::GET, format!("{CMS}?limit=abc")),
+        (Method::GET, format!("{CMS}?continue=%%%")),
+        (Method::GET, format!("{CMS}?labelSelector=a%20in%20(")),
+        (Method::GET, format!("{CMS}?fieldSelector=nope")),
+        (Method::GET, format!("{CMS}?watch=1&resourceVersion=abc")),
+        (
+            Method::PUT,
+            "/api/v1/namespaces/default/configmaps/target/scale".to_string(),
+        ),
+        (
+            Method::POST,
+            "/api/v1/namespaces/default/pods/nope/binding".to_string(),
+        ),
+    ] {
+        let (code, status) = call(
+            &server,
+            method.clone(),
+            &path,
+            "application/json",
+            "{\"x\":1}",
+        )
+        .await;
+        assert!(code.as_u16() < 500, "{method} {path}: {code} {status}");
+    }
+}
