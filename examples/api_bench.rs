@@ -189,6 +189,10 @@ fn config_map(generate_name: &str) -> ConfigMap {
 }
 
 async fn load(client: &Client, total: usize, op: Op) -> Outcome {
+    load_with(client, total, op, CONCURRENCY).await
+}
+
+async fn load_with(client: &Client, total: usize, op: Op, concurrency: usize) -> Outcome {
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
     if matches!(op, Op::GetConfigMap | Op::ListLimit10)
         && cms.get_opt("bench-target").await.unwrap().is_none()
@@ -198,10 +202,10 @@ async fn load(client: &Client, total: usize, op: Op) -> Outcome {
         cm.metadata.generate_name = None;
         cms.create(&PostParams::default(), &cm).await.unwrap();
     }
-    let per_task = total.div_ceil(CONCURRENCY);
+    let per_task = total.div_ceil(concurrency);
     let start = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..CONCURRENCY {
+    for _ in 0..concurrency {
         let client = client.clone();
         tasks.push(tokio::spawn(async move {
             let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");

@@ -59,6 +59,21 @@ pub struct CachedEvent {
     pub object: Value,
     /// The object before the change, if it existed.
     pub prev: Option<Value>,
+    /// The encoded watch lines (ADDED, MODIFIED, DELETED), each made once and shared by every
+    /// watcher that sends it, as upstream's `cachingObject` does.
+    pub lines: [std::sync::OnceLock<bytes::Bytes>; 3],
+}
+
+impl CachedEvent {
+    /// The watch line of `kind` for this event, encoded by `encode` on first use only.
+    pub fn line(&self, kind: &str, encode: impl FnOnce() -> bytes::Bytes) -> bytes::Bytes {
+        let slot = match kind {
+            "ADDED" => 0,
+            "MODIFIED" => 1,
+            _ => 2,
+        };
+        self.lines[slot].get_or_init(encode).clone()
+    }
 }
 
 /// A stream of events after a revision.
@@ -258,6 +273,7 @@ fn convert(event: &kernel_store::Event) -> Result<CachedEvent> {
             key: event.kv.key.clone(),
             object: decode(&event.kv)?,
             prev,
+            lines: Default::default(),
         }),
         EventKind::Delete => {
             let mut object = prev.clone().unwrap_or_else(|| serde_json::json!({}));
@@ -271,6 +287,7 @@ fn convert(event: &kernel_store::Event) -> Result<CachedEvent> {
                 key: event.kv.key.clone(),
                 object,
                 prev,
+                lines: Default::default(),
             })
         }
     }

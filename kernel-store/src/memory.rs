@@ -171,4 +171,59 @@ mod tests {
             .unwrap();
         assert_eq!(recent.kvs[0].value, Bytes::from("94"));
     }
+
+    #[tokio::test]
+    async fn first_page_counts_track_creates_deletes_and_leases() {
+        let store = MemoryStore::new();
+        for i in 0..5 {
+            store
+                .create(&format!("/x/ns/{i}"), Bytes::from("v"), 0)
+                .await
+                .unwrap();
+        }
+        let lease = store.lease_grant(Duration::from_secs(60)).await.unwrap();
+        store
+            .create("/x/other/l", Bytes::from("v"), lease)
+            .await
+            .unwrap();
+        store.delete("/x/ns/0", None).await.unwrap();
+        store.delete("/x/ns/1", None).await.unwrap();
+        let kv = store.get("/x/ns/2").await.unwrap().unwrap();
+        store
+            .update("/x/ns/2", Bytes::from("w"), kv.mod_revision, 0)
+            .await
+            .unwrap();
+        let page = store
+            .range(RangeRequest::prefix("/x/ns/").with_limit(1))
+            .await
+            .unwrap();
+        assert_eq!((page.count, page.kvs.len(), page.more), (3, 1, true));
+        assert_eq!(
+            store
+                .range(RangeRequest::prefix("/x/").with_count_only())
+                .await
+                .unwrap()
+                .count,
+            4
+        );
+        store.lease_revoke(lease).await.unwrap();
+        assert_eq!(
+            store
+                .range(RangeRequest::prefix("/x/").with_count_only())
+                .await
+                .unwrap()
+                .count,
+            3
+        );
+        // A page at an older revision still counts by walking its keys.
+        let old = store
+            .range(
+                RangeRequest::prefix("/x/ns/")
+                    .with_limit(1)
+                    .with_revision(kv.mod_revision),
+            )
+            .await
+            .unwrap();
+        assert_eq!(old.count, 3);
+    }
 }

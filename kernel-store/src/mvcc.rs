@@ -78,6 +78,9 @@ pub(crate) struct Mvcc {
     keys: BTreeMap<String, Vec<Version>>,
     /// Keys with more than one version or a tombstone: what compaction must visit.
     trimmable: BTreeSet<String>,
+    /// Live keys (at the applied revision) under every directory-like prefix (ending in `/`):
+    /// the O(1) `count` of a first page at the current revision, as listing needs.
+    dir_counts: HashMap<String, usize>,
     /// The last applied revision.
     revision: Revision,
     /// The last published (visible) revision.
@@ -101,6 +104,7 @@ impl Mvcc {
         Mvcc {
             keys: BTreeMap::new(),
             trimmable: BTreeSet::new(),
+            dir_counts: HashMap::new(),
             revision: 1,
             visible: 1,
             compacted: 0,
@@ -166,6 +170,15 @@ impl Mvcc {
             }
         }
         mvcc.log = snapshot.log.into();
+        let live: Vec<String> = mvcc
+            .keys
+            .iter()
+            .filter(|(_, v)| v.last().is_some_and(|v| v.kv.is_some()))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in live {
+            mvcc.count_dirs(&key, true);
+        }
         mvcc
     }
 
@@ -230,11 +243,25 @@ impl Mvcc {
             Some(start) if start.as_str() > request.prefix.as_str() => start.as_str(),
             _ => request.prefix.as_str(),
         };
+        // A first page at the applied revision of a directory-like prefix: the count is known,
+        // so only `limit + 1` keys are visited.
+        let known_count = (request.start_key.is_none()
+            && revision == self.revision
+            && request.prefix.ends_with('/')
+            && (request.limit > 0 || request.count_only))
+            .then(|| self.dir_counts.get(&request.prefix).copied().unwrap_or(0));
+        if let (Some(count), true) = (known_count, request.count_only) {
+            response.count = count;
+            return Ok(response);
+        }
         for (key, versions) in self
             .keys
             .range::<str, _>((Bound::Included(start), Bound::Unbounded))
         {
             if !key.starts_with(&request.prefix) {
+                break;
+            }
+            if known_count.is_some() && response.more {
                 break;
             }
             let Some(kv) = at(versions, revision) else {
@@ -249,6 +276,9 @@ impl Mvcc {
             } else {
                 response.more = true;
             }
+        }
+        if let Some(count) = known_count {
+            response.count = count;
         }
         Ok(response)
     }
@@ -353,6 +383,11 @@ impl Mvcc {
             }
             EventKind::Delete => None,
         };
+        match (event.kind, event.prev_kv.is_some()) {
+            (EventKind::Put, false) => self.count_dirs(key, true),
+            (EventKind::Delete, true) => self.count_dirs(key, false),
+            _ => {}
+        }
         let versions = self.keys.entry(key.clone()).or_default();
         let trimmable = kv.is_none() || !versions.is_empty();
         versions.push(Version {
@@ -361,6 +396,24 @@ impl Mvcc {
         });
         if trimmable {
             self.trimmable.insert(key.clone());
+        }
+    }
+
+    /// Adds (or removes) `key` to the live count of each directory-like prefix above it.
+    fn count_dirs(&mut self, key: &str, add: bool) {
+        for (i, _) in key.match_indices('/') {
+            let dir = &key[..=i];
+            if dir.len() == key.len() {
+                break;
+            }
+            match self.dir_counts.get_mut(dir) {
+                Some(count) if add => *count += 1,
+                Some(count) => *count = count.saturating_sub(1),
+                None if add => {
+                    self.dir_counts.insert(dir.to_owned(), 1);
+                }
+                None => {}
+            }
         }
     }
 

@@ -151,7 +151,13 @@ pub async fn watch(ctx: &Ctx) -> Result<Response<Body>> {
                                 (true, false) => Some("DELETED"),
                                 (false, false) => None,
                             };
-                            kind.map(|k| line(k, object))
+                            kind.map(|k| {
+                                if def.strategy.conversion.is_some() {
+                                    line(k, object)
+                                } else {
+                                    event.line(k, || line(k, object))
+                                }
+                            })
                         }
                     }
                     Item::Error(e) => {
