@@ -13,11 +13,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use futures::{StreamExt, TryStreamExt};
+use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::runtime::events::{Event as KubeEvent, EventType, Recorder, Reporter};
 use kube::runtime::watcher::{self, Event};
+use kube::runtime::WatchStreamExt;
 use kube::Resource;
 use tracing::{debug, info, warn};
 
@@ -50,6 +51,70 @@ impl std::fmt::Debug for Scheduler {
             .field("profiles", &self.profiles.keys().collect::<Vec<_>>())
             .field("queue", &self.queue)
             .finish()
+    }
+}
+
+/// Raw mirrors of the non-node objects, by `namespace/name`.
+#[derive(Default)]
+struct ObjectStores {
+    namespaces: HashMap<String, serde_json::Value>,
+    pvcs: HashMap<String, serde_json::Value>,
+    pvs: HashMap<String, serde_json::Value>,
+    storage_classes: HashMap<String, serde_json::Value>,
+    pdbs: HashMap<String, serde_json::Value>,
+    services: HashMap<String, serde_json::Value>,
+    rcs: HashMap<String, serde_json::Value>,
+    replica_sets: HashMap<String, serde_json::Value>,
+    stateful_sets: HashMap<String, serde_json::Value>,
+}
+
+fn typed<T: serde::de::DeserializeOwned>(m: &HashMap<String, serde_json::Value>) -> Vec<T> {
+    m.values()
+        .filter_map(|v| serde_json::from_value(v.clone()).ok())
+        .collect()
+}
+
+impl ObjectStores {
+    fn to_cluster_objects(&self) -> crate::snapshot::ClusterObjects {
+        use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim};
+        use k8s_openapi::api::storage::v1::StorageClass;
+        let namespaces: Vec<Namespace> = typed(&self.namespaces);
+        let pvcs: Vec<PersistentVolumeClaim> = typed(&self.pvcs);
+        let classes: Vec<StorageClass> = typed(&self.storage_classes);
+        crate::snapshot::ClusterObjects {
+            namespace_labels: namespaces
+                .into_iter()
+                .map(|n| {
+                    (
+                        n.metadata.name.unwrap_or_default(),
+                        n.metadata.labels.unwrap_or_default(),
+                    )
+                })
+                .collect(),
+            pvcs: pvcs
+                .into_iter()
+                .map(|p| {
+                    (
+                        format!(
+                            "{}/{}",
+                            p.metadata.namespace.as_deref().unwrap_or(""),
+                            p.metadata.name.as_deref().unwrap_or("")
+                        ),
+                        p,
+                    )
+                })
+                .collect(),
+            pvs: typed(&self.pvs),
+            storage_classes: classes
+                .into_iter()
+                .map(|c| (c.metadata.name.clone().unwrap_or_default(), c))
+                .collect(),
+            pdbs: typed(&self.pdbs),
+            services: typed(&self.services),
+            replication_controllers: typed(&self.rcs),
+            replica_sets: typed(&self.replica_sets),
+            stateful_sets: typed(&self.stateful_sets),
+        }
     }
 }
 
@@ -137,11 +202,13 @@ impl Scheduler {
         cache.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Runs until a watch fails permanently or the queue is closed.
+    /// Runs until the task is dropped or the queue is closed. Watch failures are logged and
+    /// retried with backoff, as kube-scheduler keeps running through API outages.
     pub async fn run(self) -> Result<(), Error> {
         let this = Arc::new(self);
         let nodes = tokio::spawn(this.clone().watch_nodes());
         let pods = tokio::spawn(this.clone().watch_pods());
+        let objects = tokio::spawn(this.clone().watch_objects());
         let sched = tokio::spawn(this.clone().scheduling_loop());
         let r = tokio::select! {
             r = nodes => r,
@@ -149,13 +216,162 @@ impl Scheduler {
             r = sched => r,
         };
         this.queue.close();
+        objects.abort();
         r.map_err(|e| Error::Config(format!("scheduler task failed: {e}")))?
+    }
+
+    /// Watches the objects some plugins consult (namespaces, PVCs, PVs, storage classes, PDBs,
+    /// services, replication controllers, replica sets, stateful sets) into the cache.
+    async fn watch_objects(self: Arc<Self>) {
+        use k8s_openapi::api::apps::v1::{ReplicaSet, StatefulSet};
+        use k8s_openapi::api::core::v1::{
+            Namespace, PersistentVolume, PersistentVolumeClaim, ReplicationController, Service,
+        };
+        use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+        use k8s_openapi::api::storage::v1::StorageClass;
+        let state: Arc<Mutex<ObjectStores>> = Arc::default();
+        let c = &self.client;
+        let watches = vec![
+            self.clone()
+                .watch_kind(
+                    Api::<Namespace>::all(c.clone()),
+                    state.clone(),
+                    |s| &mut s.namespaces,
+                    ClusterEvent::PodChange,
+                )
+                .boxed(),
+            self.clone()
+                .watch_kind(
+                    Api::<PersistentVolumeClaim>::all(c.clone()),
+                    state.clone(),
+                    |s| &mut s.pvcs,
+                    ClusterEvent::VolumeChange,
+                )
+                .boxed(),
+            self.clone()
+                .watch_kind(
+                    Api::<PersistentVolume>::all(c.clone()),
+                    state.clone(),
+                    |s| &mut s.pvs,
+                    ClusterEvent::VolumeChange,
+                )
+                .boxed(),
+            self.clone()
+                .watch_kind(
+                    Api::<StorageClass>::all(c.clone()),
+                    state.clone(),
+                    |s| &mut s.storage_classes,
+                    ClusterEvent::VolumeChange,
+                )
+                .boxed(),
+            self.clone()
+                .watch_kind(
+                    Api::<PodDisruptionBudget>::all(c.clone()),
+                    state.clone(),
+                    |s| &mut s.pdbs,
+                    ClusterEvent::PodChange,
+                )
+                .boxed(),
+            self.clone()
+                .watch_kind(
+                    Api::<Service>::all(c.clone()),
+                    state.clone(),
+                    |s| &mut s.services,
+                    ClusterEvent::PodChange,
+                )
+                .boxed(),
+            self.clone()
+                .watch_kind(
+                    Api::<ReplicationController>::all(c.clone()),
+                    state.clone(),
+                    |s| &mut s.rcs,
+                    ClusterEvent::PodChange,
+                )
+                .boxed(),
+            self.clone()
+                .watch_kind(
+                    Api::<ReplicaSet>::all(c.clone()),
+                    state.clone(),
+                    |s| &mut s.replica_sets,
+                    ClusterEvent::PodChange,
+                )
+                .boxed(),
+            self.clone()
+                .watch_kind(
+                    Api::<StatefulSet>::all(c.clone()),
+                    state.clone(),
+                    |s| &mut s.stateful_sets,
+                    ClusterEvent::PodChange,
+                )
+                .boxed(),
+        ];
+        futures::future::join_all(watches).await;
+    }
+
+    /// Mirrors one kind into `stores` and republishes the cache's [`ClusterObjects`].
+    async fn watch_kind<K>(
+        self: Arc<Self>,
+        api: Api<K>,
+        stores: Arc<Mutex<ObjectStores>>,
+        field: fn(&mut ObjectStores) -> &mut HashMap<String, serde_json::Value>,
+        event: ClusterEvent,
+    ) where
+        K: kube::Resource
+            + Clone
+            + std::fmt::Debug
+            + serde::de::DeserializeOwned
+            + serde::Serialize
+            + Send
+            + Sync
+            + 'static,
+        K::DynamicType: Default,
+    {
+        let mut stream = watcher::watcher(api, watcher::Config::default())
+            .default_backoff()
+            .boxed();
+        while let Some(ev) = stream.next().await {
+            let (obj, deleted) = match ev {
+                Ok(Event::Apply(o)) | Ok(Event::InitApply(o)) => (o, false),
+                Ok(Event::Delete(o)) => (o, true),
+                Ok(Event::Init) | Ok(Event::InitDone) => continue,
+                Err(e) => {
+                    debug!(error = %e, "watch of scheduling-relevant objects failed; retrying");
+                    continue;
+                }
+            };
+            let key = format!(
+                "{}/{}",
+                obj.meta().namespace.as_deref().unwrap_or(""),
+                obj.meta().name.as_deref().unwrap_or("")
+            );
+            let objects = {
+                let mut s = stores.lock().unwrap_or_else(|e| e.into_inner());
+                let map = field(&mut s);
+                if deleted {
+                    map.remove(&key);
+                } else if let Ok(v) = serde_json::to_value(&obj) {
+                    map.insert(key, v);
+                }
+                s.to_cluster_objects()
+            };
+            Self::lock_cache(&self.cache).set_objects(objects);
+            self.queue.move_all_to_active_or_backoff(event);
+        }
     }
 
     async fn watch_nodes(self: Arc<Self>) -> Result<(), Error> {
         let api: Api<Node> = Api::all(self.client.clone());
-        let mut stream = watcher::watcher(api, watcher::Config::default()).boxed();
-        while let Some(ev) = stream.try_next().await? {
+        let mut stream = watcher::watcher(api, watcher::Config::default())
+            .default_backoff()
+            .boxed();
+        while let Some(ev) = stream.next().await {
+            let ev = match ev {
+                Ok(ev) => ev,
+                Err(e) => {
+                    warn!(error = %e, "node watch failed; retrying");
+                    continue;
+                }
+            };
             match ev {
                 Event::Apply(n) | Event::InitApply(n) => {
                     let added = {
@@ -182,8 +398,17 @@ impl Scheduler {
 
     async fn watch_pods(self: Arc<Self>) -> Result<(), Error> {
         let api: Api<Pod> = Api::all(self.client.clone());
-        let mut stream = watcher::watcher(api, watcher::Config::default()).boxed();
-        while let Some(ev) = stream.try_next().await? {
+        let mut stream = watcher::watcher(api, watcher::Config::default())
+            .default_backoff()
+            .boxed();
+        while let Some(ev) = stream.next().await {
+            let ev = match ev {
+                Ok(ev) => ev,
+                Err(e) => {
+                    warn!(error = %e, "pod watch failed; retrying");
+                    continue;
+                }
+            };
             match ev {
                 Event::Apply(p) | Event::InitApply(p) => self.on_pod(p),
                 Event::Delete(p) => {

@@ -24,7 +24,10 @@ fn full(v: serde_json::Value, code: StatusCode) -> Response<BoxBody<Bytes, Infal
 
 fn never() -> Response<BoxBody<Bytes, Infallible>> {
     let s = futures::stream::pending::<Result<http_body::Frame<Bytes>, Infallible>>();
-    Response::builder().status(200).body(StreamBody::new(s).boxed()).unwrap()
+    Response::builder()
+        .status(200)
+        .body(StreamBody::new(s).boxed())
+        .unwrap()
 }
 
 fn list(kind: &str, items: Vec<serde_json::Value>) -> serde_json::Value {
@@ -37,39 +40,74 @@ fn with_kind(mut v: serde_json::Value, kind: &str) -> serde_json::Value {
     v
 }
 
-fn fake_api(recorded: Recorded) -> kube::Client {
-    let n1 = with_kind(serde_json::to_value(node("n1").cpu("4").memory("8Gi").obj()).unwrap(), "Node");
-    let web = with_kind(serde_json::to_value(pod("web").uid("u-web").req("1", "1Gi").obj()).unwrap(), "Pod");
-    let huge = with_kind(serde_json::to_value(pod("huge").uid("u-huge").req("64", "1Gi").obj()).unwrap(), "Pod");
-    let other = with_kind(
-        serde_json::to_value(pod("other").uid("u-other").scheduler_name("someone-else").obj()).unwrap(),
-        "Pod",
-    );
+fn fake_api(
+    recorded: Recorded,
+    nodes: Vec<k8s_openapi::api::core::v1::Node>,
+    pods: Vec<k8s_openapi::api::core::v1::Pod>,
+) -> kube::Client {
+    let nodes: Vec<_> = nodes
+        .into_iter()
+        .map(|n| with_kind(serde_json::to_value(n).unwrap(), "Node"))
+        .collect();
+    let pods: Vec<_> = pods
+        .into_iter()
+        .map(|p| with_kind(serde_json::to_value(p).unwrap(), "Pod"))
+        .collect();
     let svc = tower::service_fn(move |req: Request<kube::client::Body>| {
         let recorded = recorded.clone();
-        let (n1, web, huge, other) = (n1.clone(), web.clone(), huge.clone(), other.clone());
+        let (nodes, pods) = (nodes.clone(), pods.clone());
         async move {
             let (parts, body) = req.into_parts();
-            let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+            let body = body
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
             let path = parts.uri.path().to_string();
             let query = parts.uri.query().unwrap_or("").to_string();
             let method = parts.method.to_string();
             let text = String::from_utf8_lossy(&body).to_string();
-            recorded.lock().unwrap().push((method.clone(), path.clone(), text.clone()));
+            recorded
+                .lock()
+                .unwrap()
+                .push((method.clone(), path.clone(), text.clone()));
             let watch = query.contains("watch=true") || query.contains("watch=1");
             let resp = match (method.as_str(), path.as_str()) {
                 ("GET", _) if watch => never(),
-                ("GET", "/api/v1/nodes") => full(list("NodeList", vec![n1]), StatusCode::OK),
-                ("GET", "/api/v1/pods") => full(list("PodList", vec![web, huge, other]), StatusCode::OK),
+                ("GET", "/api/v1/nodes") => full(list("NodeList", nodes), StatusCode::OK),
+                ("GET", "/api/v1/pods") => full(list("PodList", pods.clone()), StatusCode::OK),
                 ("POST", p) if p.ends_with("/binding") => full(
                     serde_json::json!({"apiVersion": "v1", "kind": "Status", "status": "Success", "metadata": {}}),
                     StatusCode::CREATED,
                 ),
-                ("PATCH", p) if p.ends_with("/status") => full(huge, StatusCode::OK),
-                ("POST", p) if p.contains("/events") => {
-                    full(serde_json::from_slice(&body).unwrap_or_default(), StatusCode::CREATED)
+                ("PATCH", p) if p.ends_with("/status") => {
+                    let name = p
+                        .trim_end_matches("/status")
+                        .rsplit('/')
+                        .next()
+                        .unwrap_or_default()
+                        .to_string();
+                    let pod = pods
+                        .iter()
+                        .find(|x| x["metadata"]["name"] == name.as_str())
+                        .cloned()
+                        .unwrap_or_default();
+                    full(pod, StatusCode::OK)
                 }
-                _ => full(serde_json::json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 404}), StatusCode::NOT_FOUND),
+                ("POST", p) if p.contains("/events") => full(
+                    serde_json::from_slice(&body).unwrap_or_default(),
+                    StatusCode::CREATED,
+                ),
+                // Other lists (PVCs, PDBs, services, ...) are empty.
+                ("GET", _) => full(list("List", vec![]), StatusCode::OK),
+                ("DELETE", _) => full(
+                    serde_json::json!({"apiVersion": "v1", "kind": "Status", "status": "Success", "metadata": {}}),
+                    StatusCode::OK,
+                ),
+                _ => full(
+                    serde_json::json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 404}),
+                    StatusCode::NOT_FOUND,
+                ),
             };
             Ok::<_, Infallible>(resp)
         }
@@ -80,11 +118,25 @@ fn fake_api(recorded: Recorded) -> kube::Client {
 #[tokio::test]
 async fn binds_fitting_pods_and_reports_unschedulable_ones() {
     let recorded: Recorded = Arc::default();
-    let scheduler = Scheduler::new(fake_api(recorded.clone()));
+    let pods = vec![
+        pod("web").uid("u-web").req("1", "1Gi").obj(),
+        pod("huge").uid("u-huge").req("64", "1Gi").obj(),
+        pod("other")
+            .uid("u-other")
+            .scheduler_name("someone-else")
+            .obj(),
+    ];
+    let scheduler = Scheduler::new(fake_api(
+        recorded.clone(),
+        vec![node("n1").cpu("4").memory("8Gi").obj()],
+        pods,
+    ));
     let metrics = scheduler.metrics();
     let run = tokio::spawn(scheduler.run());
 
-    let find = |pred: &dyn Fn(&(String, String, String)) -> bool| recorded.lock().unwrap().iter().find(|r| pred(r)).cloned();
+    let find = |pred: &dyn Fn(&(String, String, String)) -> bool| {
+        recorded.lock().unwrap().iter().find(|r| pred(r)).cloned()
+    };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     let (binding, status) = loop {
         let b = find(&|r| r.0 == "POST" && r.1.ends_with("/pods/web/binding"));
@@ -92,7 +144,11 @@ async fn binds_fitting_pods_and_reports_unschedulable_ones() {
         if let (Some(b), Some(s)) = (b.clone(), s.clone()) {
             break (b, s);
         }
-        assert!(tokio::time::Instant::now() < deadline, "timed out; saw {:?}", recorded.lock().unwrap());
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out; saw {:?}",
+            recorded.lock().unwrap()
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
 
@@ -117,13 +173,17 @@ async fn binds_fitting_pods_and_reports_unschedulable_ones() {
     // A FailedScheduling event was recorded for the unschedulable pod.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let ev = find(&|r| r.0 == "POST" && r.1.contains("/events") && r.2.contains("FailedScheduling"));
+        let ev =
+            find(&|r| r.0 == "POST" && r.1.contains("/events") && r.2.contains("FailedScheduling"));
         if let Some(ev) = ev {
             let v: serde_json::Value = serde_json::from_str(&ev.2).unwrap();
             assert_eq!(v["regarding"]["name"], "huge");
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "no FailedScheduling event");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no FailedScheduling event"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
@@ -132,5 +192,54 @@ async fn binds_fitting_pods_and_reports_unschedulable_ones() {
     let text = metrics.render();
     assert!(text.contains("result=\"scheduled\"} 1"), "{text}");
     assert!(text.contains("result=\"unschedulable\"} 1"), "{text}");
+    run.abort();
+}
+
+#[tokio::test]
+async fn preemption_deletes_victims_and_nominates_the_node() {
+    let recorded: Recorded = Arc::default();
+    let pods = vec![
+        pod("low")
+            .uid("u-low")
+            .node("n1")
+            .priority(1)
+            .req("4", "1Gi")
+            .obj(),
+        pod("high")
+            .uid("u-high")
+            .priority(1000)
+            .req("2", "1Gi")
+            .obj(),
+    ];
+    let scheduler = Scheduler::new(fake_api(
+        recorded.clone(),
+        vec![node("n1").cpu("4").memory("8Gi").obj()],
+        pods,
+    ));
+    let run = tokio::spawn(scheduler.run());
+    let find = |pred: &dyn Fn(&(String, String, String)) -> bool| {
+        recorded.lock().unwrap().iter().find(|r| pred(r)).cloned()
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let (delete, status) = loop {
+        let d = find(&|r| r.0 == "DELETE" && r.1.ends_with("/pods/low"));
+        let s = find(&|r| r.0 == "PATCH" && r.1.ends_with("/pods/high/status"));
+        if let (Some(d), Some(s)) = (d.clone(), s.clone()) {
+            break (d, s);
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out; saw {:?}",
+            recorded.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(delete.1, "/api/v1/namespaces/default/pods/low");
+    let s: serde_json::Value = serde_json::from_str(&status.2).unwrap();
+    assert_eq!(s["status"]["nominatedNodeName"], "n1");
+    assert_eq!(
+        s["status"]["conditions"][0]["message"],
+        "0/1 nodes are available: 1 Insufficient cpu."
+    );
     run.abort();
 }
