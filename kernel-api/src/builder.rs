@@ -183,6 +183,8 @@ impl ApiServerBuilder {
             Registry::new(store, self.prefix),
             self.watch_cache_capacity,
             Arc::new(self.admission),
+            authenticator.clone(),
+            self.authorizer.clone(),
             tls,
             token,
         ));

@@ -10,17 +10,6 @@ use crate::resources::{ResourceDef, Resources, Subresource};
 pub const AGGREGATED_CONTENT_TYPE: &str =
     "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
 
-const VERBS: [&str; 8] = [
-    "create",
-    "delete",
-    "deletecollection",
-    "get",
-    "list",
-    "patch",
-    "update",
-    "watch",
-];
-
 /// True if an `Accept` header asks for aggregated discovery (v2).
 pub fn wants_aggregated(accept: &str) -> bool {
     accept.split(',').any(|part| {
@@ -117,7 +106,7 @@ pub fn api_resource_list(resources: &Resources, group: &str, version: &str) -> O
             "singularName": d.singular,
             "namespaced": d.namespaced,
             "kind": d.kind,
-            "verbs": VERBS,
+            "verbs": d.verbs(),
         });
         if !d.short_names.is_empty() {
             r["shortNames"] = json!(d.short_names);
@@ -180,7 +169,7 @@ pub fn aggregated(resources: &Resources, legacy: bool) -> Value {
                     "responseKind": { "group": d.group, "version": d.version, "kind": d.kind },
                     "scope": if d.namespaced { "Namespaced" } else { "Cluster" },
                     "singularResource": d.singular,
-                    "verbs": VERBS,
+                    "verbs": d.verbs(),
                 });
                 if !d.short_names.is_empty() {
                     r["shortNames"] = json!(d.short_names);

@@ -5,8 +5,10 @@
 //! - [`write`](mod@write): create, update, patch (JSON, merge, strategic, apply), delete, deletecollection.
 //! - [`watch`]: watches, served from the [`WatchCache`](crate::watch_cache::WatchCache).
 //! - [`subresource`]: `scale`, `pods/binding`, `pods/eviction`, `namespaces/finalize`.
+//! - [`review`]: create-only reviews (access reviews, token reviews, `kubectl auth`).
 
 pub mod read;
+pub mod review;
 pub mod subresource;
 pub mod watch;
 pub mod write;
@@ -292,6 +294,30 @@ pub async fn handle_resource(
     };
     if def.namespaced && namespace.is_none() && !info.name.is_empty() {
         return Err(Error::NoRoute);
+    }
+    if def.strategy.create_only {
+        if info.verb != "create" || !info.name.is_empty() || subresource.is_some() {
+            return Err(Error::MethodNotAllowed(
+                "the server does not allow this method on the requested resource".into(),
+            ));
+        }
+        let namespace = if def.namespaced && !info.namespace.is_empty() {
+            Some(info.namespace.clone())
+        } else {
+            None
+        };
+        let ctx = Ctx {
+            shared,
+            def,
+            info,
+            namespace,
+            subresource,
+            query,
+            headers,
+            body,
+            user,
+        };
+        return review::create(&ctx).await;
     }
     if info.verb == "create" && !info.name.is_empty() && subresource.is_none() {
         return Err(Error::MethodNotAllowed(

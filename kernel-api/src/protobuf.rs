@@ -5,8 +5,8 @@
 //!
 //! The envelope is upstream's: the magic `k8s\0`, then a `runtime.Unknown` whose `raw` field holds
 //! the object message. Field numbers follow `k8s.io/api`'s `generated.proto` files. Covered:
-//! ConfigMap, Secret, Namespace, ServiceAccount, Service, Deployment, Job, CronJob, Eviction and
-//! DeleteOptions, with the fields kubectl's generators set (pod specs: containers with image,
+//! ConfigMap, Secret, Namespace, ServiceAccount, Service, Deployment, Job, CronJob, Eviction,
+//! DeleteOptions and the access and token reviews (`kubectl auth`), with the fields kubectl's generators set (pod specs: containers with image,
 //! command, args, ports, env and resources; not probes, volumes or affinity). Other kinds are
 //! refused with 415 UnsupportedMediaType. Responses are always JSON (clients list
 //! `application/json` in `Accept`).
@@ -264,6 +264,41 @@ const DELETE_OPTIONS: &[Field] = &[
     (5, "dryRun", Ty::RepStr),
 ];
 
+const RESOURCE_ATTRIBUTES: &[Field] = &[
+    (1, "namespace", Ty::Str),
+    (2, "verb", Ty::Str),
+    (3, "group", Ty::Str),
+    (4, "version", Ty::Str),
+    (5, "resource", Ty::Str),
+    (6, "subresource", Ty::Str),
+    (7, "name", Ty::Str),
+];
+const ACCESS_REVIEW: &[Field] = &[
+    (1, "metadata", Ty::Msg(OBJECT_META)),
+    (
+        2,
+        "spec",
+        Ty::Msg(&[
+            (1, "resourceAttributes", Ty::Msg(RESOURCE_ATTRIBUTES)),
+            (
+                2,
+                "nonResourceAttributes",
+                Ty::Msg(&[(1, "path", Ty::Str), (2, "verb", Ty::Str)]),
+            ),
+            (3, "user", Ty::Str),
+            (4, "groups", Ty::RepStr),
+            (6, "uid", Ty::Str),
+        ]),
+    ),
+];
+const TOKEN_REVIEW: &[Field] = &[
+    (1, "metadata", Ty::Msg(OBJECT_META)),
+    (
+        2,
+        "spec",
+        Ty::Msg(&[(1, "token", Ty::Str), (2, "audiences", Ty::RepStr)]),
+    ),
+];
 const EVICTION: &[Field] = &[
     (1, "metadata", Ty::Msg(OBJECT_META)),
     (2, "deleteOptions", Ty::Msg(DELETE_OPTIONS)),
@@ -281,6 +316,14 @@ fn table_for(api_version: &str, kind: &str) -> Option<&'static [Field]> {
         ("batch/v1", "Job") => JOB,
         ("batch/v1", "CronJob") => CRON_JOB,
         ("policy/v1", "Eviction") => EVICTION,
+        (
+            "authorization.k8s.io/v1",
+            "SelfSubjectAccessReview" | "SubjectAccessReview" | "LocalSubjectAccessReview",
+        ) => ACCESS_REVIEW,
+        ("authentication.k8s.io/v1", "SelfSubjectReview") => {
+            &[(1, "metadata", Ty::Msg(OBJECT_META))]
+        }
+        ("authentication.k8s.io/v1", "TokenReview") => TOKEN_REVIEW,
         _ => return None,
     })
 }

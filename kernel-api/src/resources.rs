@@ -77,6 +77,9 @@ pub struct Strategy {
     /// Conversion to and from the stored form, when this API version shares storage with another
     /// (events.k8s.io/v1 Events are stored as core v1 Events).
     pub conversion: Option<crate::conversion::Conversion>,
+    /// Create-only, never stored (reviews such as SelfSubjectAccessReview: the answer is
+    /// computed from the request, see `handlers/review.rs`).
+    pub create_only: bool,
     /// Objects expire this long after their last write (Events: one hour, upstream's
     /// `--event-ttl`), through a store lease.
     pub ttl: Option<std::time::Duration>,
@@ -170,6 +173,30 @@ impl ResourceDef {
         self.strategy.typed_check = Some(typed::<K>);
         self.strategy.schema = Some(crate::openapi::schema_of::<K>);
         self
+    }
+
+    /// Serves only `create`, computing the answer instead of storing the object.
+    pub fn create_only(mut self) -> Self {
+        self.strategy.create_only = true;
+        self
+    }
+
+    /// The verbs served on the main resource.
+    pub fn verbs(&self) -> &'static [&'static str] {
+        if self.strategy.create_only {
+            &["create"]
+        } else {
+            &[
+                "create",
+                "delete",
+                "deletecollection",
+                "get",
+                "list",
+                "patch",
+                "update",
+                "watch",
+            ]
+        }
     }
 
     /// Lets objects expire `ttl` after their last write.
@@ -442,6 +469,47 @@ pub fn builtin() -> Vec<ResourceDef> {
             .conversion(crate::conversion::EVENTS)
             .ttl(EVENT_TTL)
             .typed::<events::Event>(),
+        // authorization.k8s.io/v1 and authentication.k8s.io/v1 reviews (create-only, not stored)
+        ResourceDef::new(
+            "authorization.k8s.io/v1",
+            "SelfSubjectAccessReview",
+            "selfsubjectaccessreviews",
+            false,
+        )
+        .create_only()
+        .typed::<k8s_openapi::api::authorization::v1::SelfSubjectAccessReview>(),
+        ResourceDef::new(
+            "authorization.k8s.io/v1",
+            "SubjectAccessReview",
+            "subjectaccessreviews",
+            false,
+        )
+        .create_only()
+        .typed::<k8s_openapi::api::authorization::v1::SubjectAccessReview>(),
+        ResourceDef::new(
+            "authorization.k8s.io/v1",
+            "LocalSubjectAccessReview",
+            "localsubjectaccessreviews",
+            true,
+        )
+        .create_only()
+        .typed::<k8s_openapi::api::authorization::v1::LocalSubjectAccessReview>(),
+        ResourceDef::new(
+            "authentication.k8s.io/v1",
+            "SelfSubjectReview",
+            "selfsubjectreviews",
+            false,
+        )
+        .create_only()
+        .typed::<k8s_openapi::api::authentication::v1::SelfSubjectReview>(),
+        ResourceDef::new(
+            "authentication.k8s.io/v1",
+            "TokenReview",
+            "tokenreviews",
+            false,
+        )
+        .create_only()
+        .typed::<k8s_openapi::api::authentication::v1::TokenReview>(),
         // policy/v1
         ResourceDef::new(
             "policy/v1",

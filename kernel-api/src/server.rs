@@ -47,6 +47,10 @@ pub struct Shared {
     pub watch_cache: WatchCache,
     /// Admission plugins.
     pub admission: Arc<dyn Admission>,
+    /// The authenticator (also answers TokenReviews).
+    pub authenticator: Arc<dyn crate::auth::Authenticator>,
+    /// The authorizer (also answers SubjectAccessReviews).
+    pub authorizer: Arc<dyn crate::auth::Authorizer>,
     /// Wakes the built-in namespace finalizer.
     pub namespace_wakeup: Notify,
     /// Wakes the CRD reconcile loop.
@@ -64,11 +68,14 @@ pub struct Shared {
 
 impl Shared {
     /// Assembles the state.
+    #[allow(clippy::too_many_arguments)] // one call site, the builder
     pub(crate) fn new(
         resources: Arc<Resources>,
         registry: Registry,
         watch_cache_capacity: usize,
         admission: Arc<dyn Admission>,
+        authenticator: Arc<dyn crate::auth::Authenticator>,
+        authorizer: Arc<dyn crate::auth::Authorizer>,
         tls: TlsMaterial,
         token: String,
     ) -> Self {
@@ -77,6 +84,8 @@ impl Shared {
             watch_cache: WatchCache::new(registry.clone(), watch_cache_capacity),
             registry,
             admission,
+            authenticator,
+            authorizer,
             namespace_wakeup: Notify::new(),
             crd_wakeup: Notify::new(),
             metrics: Metrics::default(),

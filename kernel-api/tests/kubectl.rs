@@ -333,6 +333,15 @@ async fn kubectl_end_to_end() {
         .await;
     assert!(out.contains("echo"), "{out}");
 
+    // kubectl auth (SelfSubjectAccessReview, SelfSubjectReview).
+    let out = c.ok(&["auth", "can-i", "create", "pods"]).await;
+    assert_eq!(out.trim(), "yes");
+    let out = c.ok(&["auth", "whoami"]).await;
+    assert!(
+        out.contains("kubernetes-admin") && out.contains("system:masters"),
+        "{out}"
+    );
+
     // Errors come back as upstream phrases them.
     let typo = c.file(
         "typo.yaml",

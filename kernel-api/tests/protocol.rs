@@ -560,3 +560,48 @@ async fn malformed_input_never_yields_500() {
         assert!(code.as_u16() < 500, "{method} {path}: {code} {status}");
     }
 }
+
+#[tokio::test]
+async fn token_reviews_use_the_authenticator() {
+    let server = ApiServer::builder()
+        .token("secret")
+        .require_admin_token()
+        .build()
+        .await
+        .unwrap();
+    let review = |token: &str| json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": token}});
+    let request = |body: Value| {
+        Request::post("/apis/authentication.k8s.io/v1/tokenreviews")
+            .header("content-type", "application/json")
+            .header("authorization", "Bearer secret")
+            .body(Full::new(Bytes::from(serde_json::to_vec(&body).unwrap())))
+            .unwrap()
+    };
+    let response = server
+        .clone()
+        .oneshot(request(review("secret")))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let body: Value =
+        serde_json::from_slice(&response.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    assert_eq!(body["status"]["authenticated"], true);
+    assert_eq!(body["status"]["user"]["username"], "kubernetes-admin");
+    let response = server
+        .clone()
+        .oneshot(request(review("wrong")))
+        .await
+        .unwrap();
+    let body: Value =
+        serde_json::from_slice(&response.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    assert_eq!(body["status"]["authenticated"], false);
+    // Reviews are create-only.
+    let get = Request::get("/apis/authentication.k8s.io/v1/tokenreviews")
+        .header("authorization", "Bearer secret")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    assert_eq!(
+        server.clone().oneshot(get).await.unwrap().status(),
+        StatusCode::METHOD_NOT_ALLOWED
+    );
+}
