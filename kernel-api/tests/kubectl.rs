@@ -370,6 +370,13 @@ async fn kubectl_end_to_end() {
         .await;
     let out = watcher.await.unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.matches("NAME").count(), 1, "one header: {stdout}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("late") && l.split_whitespace().nth(1) == Some("1")),
+        "rows like the list's: {stdout}"
+    );
     assert!(
         stdout.contains("settings") && stdout.contains("late"),
         "get -w output: {stdout}"

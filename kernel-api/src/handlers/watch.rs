@@ -16,6 +16,13 @@ use crate::registry::ListOptions;
 use crate::status::{Error, Result};
 use crate::watch_cache::{CachedEvent, EventType};
 
+/// A one-row `meta.k8s.io/v1` Table for a watch event (as upstream sends to `kubectl get -w`).
+fn as_table(plural: &str, object: &Value) -> Value {
+    let mut table = crate::table::to_table(plural, std::slice::from_ref(object), true);
+    table["metadata"]["resourceVersion"] = object["metadata"]["resourceVersion"].clone();
+    table
+}
+
 fn line(kind: &str, object: &Value) -> Bytes {
     let mut bytes =
         serde_json::to_vec(&json!({ "type": kind, "object": object })).unwrap_or_default();
@@ -66,6 +73,9 @@ pub async fn watch(ctx: &Ctx) -> Result<Response<Body>> {
         move |obj: &Value| filter.matches(obj) && name_filter(obj)
     };
 
+    // `kubectl get -w` asks for Tables: every event then carries a one-row Table.
+    let table = ctx.wants_table().then(|| ctx.def.plural.clone());
+
     // Initial state: for resourceVersion "" / "0" or sendInitialEvents, synthetic ADDED events.
     let mut initial: Vec<Bytes> = Vec::new();
     let from = if rv.is_empty() || rv == "0" || send_initial {
@@ -83,7 +93,10 @@ pub async fn watch(ctx: &Ctx) -> Result<Response<Body>> {
                 },
             )
             .await?;
-        initial.extend(page.items.iter().map(|o| line("ADDED", o)));
+        initial.extend(page.items.iter().map(|o| match &table {
+            Some(plural) => line("ADDED", &as_table(plural, o)),
+            None => line("ADDED", o),
+        }));
         if send_initial && bookmarks {
             initial.push(line("BOOKMARK", &bookmark(ctx, page.revision, true)));
         }
@@ -152,7 +165,9 @@ pub async fn watch(ctx: &Ctx) -> Result<Response<Body>> {
                                 (false, false) => None,
                             };
                             kind.map(|k| {
-                                if def.strategy.conversion.is_some() {
+                                if let Some(plural) = &table {
+                                    line(k, &as_table(plural, object))
+                                } else if def.strategy.conversion.is_some() {
                                     line(k, object)
                                 } else {
                                     event.line(k, || line(k, object))
