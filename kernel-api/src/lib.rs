@@ -13,18 +13,34 @@
 //!
 //! ```text
 //!  http::Request<B> ─► ApiServer (collect body ≤ 3 MiB → 413, tracing span)
-//!     └─► filters.rs:  PanicRecovery ─► MaxInFlight + timeout ─► Authentication ─► Authorization
-//!         └─► server.rs Router ─┬─ /version /healthz /readyz /metrics /openapi (openapi.rs)
+//!     └─► filters/:  PanicRecovery ─► MaxInFlight + timeout ─► Authentication ─► Authorization
+//!         └─► server.rs Router ─┬─ /version /healthz /livez /readyz /metrics /openapi (openapi.rs)
 //!                               ├─ /api /apis … discovery (discovery.rs, legacy + aggregated v2)
 //!                               └─ resources (handlers.rs: RequestInfo → ResourceDef from resources.rs)
 //!                                    ├─ read.rs     get / list (selectors, limit/continue, Table via table.rs)
 //!                                    ├─ watch.rs    watch ◄── watch_cache.rs ◄── one Store::watch per resource
 //!                                    ├─ write.rs    create / update / patch (patch.rs, apply.rs) / delete
-//!                                    │     decode → defaults.rs → registry.rs strategy → admission.rs (mutating)
-//!                                    │     → validation.rs → admission.rs (validating) → Store CAS
-//!                                    └─ subresource.rs  status · scale · pods/binding · pods/eviction · namespaces/finalize
+//!                                    │     decode (JSON, YAML, protobuf.rs) → defaults.rs → registry.rs
+//!                                    │     strategy → allocator.rs (Services) → admission.rs (mutating)
+//!                                    │     → typed check / crd.rs schema → validation.rs
+//!                                    │     → admission.rs (validating) → conversion.rs → Store CAS
+//!                                    ├─ subresource.rs  status · scale · pods/binding · pods/eviction · namespaces/finalize
+//!                                    └─ review.rs   SelfSubjectAccessReview · TokenReview · … (not stored)
 //!  every error ─► status.rs: one Error enum ─► metav1.Status with upstream code and reason
+//!  background: crd.rs (serve CRDs, Established) · namespace finalizer (server.rs) · watch cache tasks
 //! ```
+//!
+//! ## What upstream behaviour is covered
+//!
+//! Resource versions are store revisions; optimistic concurrency (409 Conflict); `generation`
+//! bumps on spec changes (and Deployment annotations); status only through `/status`; `uid`,
+//! `creationTimestamp`, `generateName`, `managedFields` and server-side apply with conflicts;
+//! finalizers, graceful pod deletion, `propagationPolicy` finalizers for the GC; namespace
+//! lifecycle (404 for a missing namespace, 403 while terminating); ClusterIP and NodePort
+//! allocation and the `kubernetes` Service; `fieldValidation=Strict`; `dryRun=All`; paginated
+//! lists with expiring continue tokens; watches with bookmarks, initial events and 410 Gone after
+//! compaction; CustomResourceDefinitions with structural schemas; Events that expire after an
+//! hour and are shared between `v1` and `events.k8s.io/v1`.
 //!
 //! ## Example
 //!
