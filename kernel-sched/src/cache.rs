@@ -38,6 +38,9 @@ pub struct Cache {
     layout_dirty: bool,
     objects: Arc<ClusterObjects>,
     objects_generation: u64,
+    /// Pending pods nominated to nodes (pod key → (node, pod)).
+    nominated: FastMap<String, (String, Arc<PodInfo>)>,
+    nominated_dirty: bool,
     /// Nodes with a node object.
     node_count: usize,
 }
@@ -197,6 +200,9 @@ impl Cache {
         };
         let info = Arc::new(PodInfo::new(pod));
         let key = pod_key(&info);
+        if self.nominated.remove(&key).is_some() {
+            self.nominated_dirty = true;
+        }
         if let Some(st) = self.pods.remove(&key) {
             let old_node = st.node.clone();
             self.remove_from_node(&st.pod, &old_node);
@@ -213,8 +219,38 @@ impl Cache {
         );
     }
 
+    /// Records (or clears) a pending pod's `status.nominatedNodeName`.
+    pub fn update_nominated_pod(&mut self, pod: &Pod) {
+        let info = Arc::new(PodInfo::new(pod.clone()));
+        let key = pod_key(&info);
+        let assigned = pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.node_name.as_deref())
+            .is_some_and(|n| !n.is_empty());
+        let changed = match crate::snapshot::nominated_node(pod).filter(|_| !assigned) {
+            Some(node) => {
+                self.nominated.insert(key, (node, info));
+                true
+            }
+            None => self.nominated.remove(&key).is_some(),
+        };
+        if changed {
+            self.nominated_dirty = true;
+            self.generation += 1;
+        }
+    }
+
     /// A pod was deleted.
     pub fn remove_pod(&mut self, pod: &Pod) {
+        if self
+            .nominated
+            .remove(&pod_key(&PodInfo::new(pod.clone())))
+            .is_some()
+        {
+            self.nominated_dirty = true;
+            self.generation += 1;
+        }
         let info = PodInfo::new(pod.clone());
         if let Some(st) = self.pods.remove(&pod_key(&info)) {
             let node = st.node.clone();
@@ -246,6 +282,14 @@ impl Cache {
         let mut copied = 0;
         if self.objects_generation > snapshot.generation || snapshot.generation == 0 {
             snapshot.objects = self.objects.clone();
+        }
+        if self.nominated_dirty || snapshot.generation == 0 {
+            let mut by_node: FastMap<String, Vec<Arc<PodInfo>>> = FastMap::default();
+            for (node, p) in self.nominated.values() {
+                by_node.entry(node.clone()).or_default().push(p.clone());
+            }
+            snapshot.nominated = Arc::new(by_node);
+            self.nominated_dirty = false;
         }
         if self.layout_dirty
             || snapshot.generation == 0

@@ -152,6 +152,40 @@ fn run_post_filter(
     }
 }
 
+/// Runs the filters on `node`; if pods of at least the same priority are nominated to it
+/// (waiting for their victims to leave), the pod must also fit with them in place (upstream
+/// `RunFilterPluginsWithNominatedPods`).
+#[inline]
+fn filter_with_nominated(
+    fwk: &Framework,
+    active: &[usize],
+    state: &CycleState,
+    pod: &PodInfo,
+    node: &NodeInfo,
+    snapshot: &Snapshot,
+) -> crate::framework::Status {
+    let nominated = snapshot.nominated_pods(&node.name);
+    if nominated
+        .iter()
+        .any(|n| n.priority >= pod.priority && !n.same_pod(pod))
+    {
+        let mut info = node.clone();
+        let mut st = state.clone();
+        for n in nominated
+            .iter()
+            .filter(|n| n.priority >= pod.priority && !n.same_pod(pod))
+        {
+            info.add_pod(n.clone());
+            fwk.run_pre_filter_add_pod(&mut st, pod, n, &info, snapshot);
+        }
+        let s = fwk.run_active_filter_plugins(active, &st, pod, &info);
+        if !s.is_success() {
+            return s;
+        }
+    }
+    fwk.run_active_filter_plugins(active, state, pod, node)
+}
+
 /// Runs one scheduling cycle (without Reserve/Permit/Bind).
 pub fn schedule_pod(
     fwk: &Framework,
@@ -193,6 +227,27 @@ pub fn schedule_pod(
     let to_find = num_feasible_nodes_to_find(pct, candidate_count);
 
     let active = fwk.active_filters(state);
+
+    // A pod nominated by an earlier preemption tries its nominated node first.
+    if let Some(nominated) = crate::snapshot::nominated_node(&pod.pod) {
+        if let Some(node) = snapshot.get(&nominated) {
+            let allowed = restricted.as_ref().is_none_or(|idx| {
+                snapshot
+                    .position(&nominated)
+                    .is_some_and(|p| idx.contains(&p))
+            });
+            if allowed
+                && filter_with_nominated(fwk, &active, state, pod, node, snapshot).is_success()
+            {
+                return Ok(ScheduleResult {
+                    suggested_host: nominated,
+                    evaluated_nodes: 1,
+                    feasible_nodes: 1,
+                });
+            }
+        }
+    }
+
     let mut feasible: Vec<&NodeInfo> = Vec::with_capacity(to_find.min(candidate_count));
     let mut processed = 0;
     if candidate_count > 0 {
@@ -214,7 +269,7 @@ pub fn schedule_pod(
                 None => &all[k],
             };
             processed = i + 1;
-            let s = fwk.run_active_filter_plugins(&active, state, pod, node);
+            let s = filter_with_nominated(fwk, &active, state, pod, node, snapshot);
             if s.is_success() {
                 feasible.push(node);
                 if feasible.len() >= to_find {
@@ -321,6 +376,29 @@ mod tests {
         assert_eq!(st.next_start_node_index, 100);
         schedule_pod(&fwk, &mut CycleState::new(), &pi, &snap, &mut st).unwrap();
         assert_eq!(st.next_start_node_index, 0, "wrapped around");
+    }
+
+    #[test]
+    fn nominated_pods_reserve_room_and_get_their_node_first() {
+        let mut preemptor = pod("pre").uid("p1").req("3", "0").priority(100).obj();
+        preemptor.status = Some(k8s_openapi::api::core::v1::PodStatus {
+            nominated_node_name: Some("b".into()),
+            ..Default::default()
+        });
+        let nodes = vec![node("a").cpu("4").obj(), node("b").cpu("4").obj()];
+        let snap = Snapshot::new(nodes.clone(), vec![preemptor.clone()]);
+        // A lower-priority pod does not take the room reserved on b: it goes to a.
+        for _ in 0..20 {
+            assert_eq!(
+                schedule(&pod("low").req("2", "0").priority(1).obj(), &snap).unwrap(),
+                "a"
+            );
+        }
+        // The preemptor itself goes straight to its nominated node.
+        let snap = Snapshot::new(nodes, vec![]);
+        for _ in 0..20 {
+            assert_eq!(schedule(&preemptor, &snap).unwrap(), "b");
+        }
     }
 
     #[test]

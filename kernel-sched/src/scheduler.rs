@@ -440,6 +440,7 @@ impl Scheduler {
             && p.metadata.deletion_timestamp.is_none()
             && !is_terminal(&p)
         {
+            Self::lock_cache(&self.cache).update_nominated_pod(&p);
             let info = Arc::new(PodInfo::new(p));
             if Self::lock_cache(&self.cache).is_assumed(&info) {
                 return; // our own binding in flight

@@ -58,11 +58,14 @@ pub struct Snapshot {
     pub(crate) num_hard_tainted: usize,
     /// Nodes with `PreferNoSchedule` taints.
     pub(crate) num_soft_tainted: usize,
+    /// Pending pods nominated to a node by preemption, by node name.
+    pub(crate) nominated: Arc<FastMap<String, Vec<Arc<PodInfo>>>>,
 }
 
 impl Snapshot {
     /// Builds a snapshot from nodes and pods; pods with `spec.nodeName` naming one of the
-    /// nodes are placed on it, others are ignored.
+    /// nodes are placed on it; pending pods with `status.nominatedNodeName` reserve room on
+    /// that node for pods of lower priority; other pods are ignored.
     pub fn new(nodes: impl IntoIterator<Item = Node>, pods: impl IntoIterator<Item = Pod>) -> Self {
         let mut infos: Vec<NodeInfo> = nodes.into_iter().map(NodeInfo::new).collect();
         let index: FastMap<String, usize> = infos
@@ -70,15 +73,30 @@ impl Snapshot {
             .enumerate()
             .map(|(i, n)| (n.name.clone(), i))
             .collect();
+        let mut nominated: FastMap<String, Vec<Arc<PodInfo>>> = FastMap::default();
         for pod in pods {
-            let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.clone()) else {
+            let assigned = pod
+                .spec
+                .as_ref()
+                .and_then(|s| s.node_name.clone())
+                .filter(|n| !n.is_empty());
+            let Some(node) = assigned else {
+                // Pending pods nominated by preemption hold their room on the node.
+                if let Some(n) = nominated_node(&pod) {
+                    nominated
+                        .entry(n)
+                        .or_default()
+                        .push(Arc::new(PodInfo::new(pod)));
+                }
                 continue;
             };
             if let Some(&i) = index.get(&node) {
                 infos[i].add_pod(Arc::new(PodInfo::new(pod)));
             }
         }
-        Self::from_node_infos(infos, Arc::default())
+        let mut s = Self::from_node_infos(infos, Arc::default());
+        s.nominated = Arc::new(nominated);
+        s
     }
 
     /// Builds a snapshot from node infos, in the given order.
@@ -150,6 +168,14 @@ impl Snapshot {
         self.num_soft_tainted = self.num_soft_tainted + usize::from(!fresh.soft_taints.is_empty())
             - usize::from(!old.soft_taints.is_empty());
         old.clone_from(fresh);
+    }
+
+    /// Pending pods nominated to `node` (they will run there once their victims are gone).
+    pub fn nominated_pods(&self, node: &str) -> &[Arc<PodInfo>] {
+        if self.nominated.is_empty() {
+            return &[];
+        }
+        self.nominated.get(node).map_or(&[], Vec::as_slice)
     }
 
     /// Whether any node is cordoned.
@@ -245,6 +271,14 @@ impl Snapshot {
         }
         self.objects.namespace_labels.get(ns)
     }
+}
+
+/// `status.nominatedNodeName` of a pending pod.
+pub fn nominated_node(pod: &Pod) -> Option<String> {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.nominated_node_name.clone())
+        .filter(|n| !n.is_empty())
 }
 
 /// Normalizes an image name the way ImageLocality compares them: a missing tag means `:latest`.
