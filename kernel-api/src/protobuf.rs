@@ -5,8 +5,9 @@
 //!
 //! The envelope is upstream's: the magic `k8s\0`, then a `runtime.Unknown` whose `raw` field holds
 //! the object message. Field numbers follow `k8s.io/api`'s `generated.proto` files. Covered:
-//! ConfigMap, Secret, Namespace, ServiceAccount, Service, Deployment, Job, CronJob, Eviction,
-//! DeleteOptions and the access and token reviews (`kubectl auth`), with the fields kubectl's generators set (pod specs: containers with image,
+//! ConfigMap, Secret, Namespace, ServiceAccount, Service, ResourceQuota, Deployment, Job,
+//! CronJob, Eviction, PodDisruptionBudget, Role, ClusterRole, RoleBinding, ClusterRoleBinding,
+//! PriorityClass, DeleteOptions and the access and token reviews (`kubectl auth`), with the fields kubectl's generators set (pod specs: containers with image,
 //! command, args, ports, env and resources; not probes, volumes or affinity). Other kinds are
 //! refused with 415 UnsupportedMediaType. Responses are always JSON (clients list
 //! `application/json` in `Accept`).
@@ -299,6 +300,67 @@ const TOKEN_REVIEW: &[Field] = &[
         Ty::Msg(&[(1, "token", Ty::Str), (2, "audiences", Ty::RepStr)]),
     ),
 ];
+const POLICY_RULE: &[Field] = &[
+    (1, "verbs", Ty::RepStr),
+    (2, "apiGroups", Ty::RepStr),
+    (3, "resources", Ty::RepStr),
+    (4, "resourceNames", Ty::RepStr),
+    (5, "nonResourceURLs", Ty::RepStr),
+];
+const ROLE: &[Field] = &[
+    (1, "metadata", Ty::Msg(OBJECT_META)),
+    (2, "rules", Ty::RepMsg(POLICY_RULE)),
+];
+const ROLE_BINDING: &[Field] = &[
+    (1, "metadata", Ty::Msg(OBJECT_META)),
+    (
+        2,
+        "subjects",
+        Ty::RepMsg(&[
+            (1, "kind", Ty::Str),
+            (2, "apiGroup", Ty::Str),
+            (3, "name", Ty::Str),
+            (4, "namespace", Ty::Str),
+        ]),
+    ),
+    (
+        3,
+        "roleRef",
+        Ty::Msg(&[
+            (1, "apiGroup", Ty::Str),
+            (2, "kind", Ty::Str),
+            (3, "name", Ty::Str),
+        ]),
+    ),
+];
+const PRIORITY_CLASS: &[Field] = &[
+    (1, "metadata", Ty::Msg(OBJECT_META)),
+    (2, "value", Ty::PInt),
+    (3, "globalDefault", Ty::Bool),
+    (4, "description", Ty::Str),
+    (5, "preemptionPolicy", Ty::Str),
+];
+const RESOURCE_QUOTA: &[Field] = &[
+    (1, "metadata", Ty::Msg(OBJECT_META)),
+    (
+        2,
+        "spec",
+        Ty::Msg(&[(1, "hard", Ty::MapQuantity), (2, "scopes", Ty::RepStr)]),
+    ),
+];
+const POD_DISRUPTION_BUDGET: &[Field] = &[
+    (1, "metadata", Ty::Msg(OBJECT_META)),
+    (
+        2,
+        "spec",
+        Ty::Msg(&[
+            (1, "minAvailable", Ty::IntOrString),
+            (2, "selector", Ty::Msg(LABEL_SELECTOR)),
+            (3, "maxUnavailable", Ty::IntOrString),
+            (4, "unhealthyPodEvictionPolicy", Ty::Str),
+        ]),
+    ),
+];
 const EVICTION: &[Field] = &[
     (1, "metadata", Ty::Msg(OBJECT_META)),
     (2, "deleteOptions", Ty::Msg(DELETE_OPTIONS)),
@@ -316,6 +378,11 @@ fn table_for(api_version: &str, kind: &str) -> Option<&'static [Field]> {
         ("batch/v1", "Job") => JOB,
         ("batch/v1", "CronJob") => CRON_JOB,
         ("policy/v1", "Eviction") => EVICTION,
+        ("policy/v1", "PodDisruptionBudget") => POD_DISRUPTION_BUDGET,
+        ("rbac.authorization.k8s.io/v1", "Role" | "ClusterRole") => ROLE,
+        ("rbac.authorization.k8s.io/v1", "RoleBinding" | "ClusterRoleBinding") => ROLE_BINDING,
+        ("scheduling.k8s.io/v1", "PriorityClass") => PRIORITY_CLASS,
+        ("v1", "ResourceQuota") => RESOURCE_QUOTA,
         (
             "authorization.k8s.io/v1",
             "SelfSubjectAccessReview" | "SubjectAccessReview" | "LocalSubjectAccessReview",

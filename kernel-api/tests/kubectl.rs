@@ -333,6 +333,61 @@ async fn kubectl_end_to_end() {
         .await;
     assert!(out.contains("echo"), "{out}");
 
+    c.ok(&[
+        "create",
+        "role",
+        "reader",
+        "--verb=get,list",
+        "--resource=pods",
+    ])
+    .await;
+    c.ok(&[
+        "create",
+        "rolebinding",
+        "reader",
+        "--role=reader",
+        "--user=alice",
+    ])
+    .await;
+    c.ok(&[
+        "create",
+        "clusterrole",
+        "creader",
+        "--verb=get",
+        "--resource=nodes",
+    ])
+    .await;
+    c.ok(&["create", "priorityclass", "high", "--value=1000"])
+        .await;
+    c.ok(&["create", "quota", "q", "--hard=pods=10,cpu=2"])
+        .await;
+    c.ok(&[
+        "create",
+        "pdb",
+        "web",
+        "--selector=app=web",
+        "--min-available=1",
+    ])
+    .await;
+    let out = c
+        .ok(&[
+            "get",
+            "rolebinding",
+            "reader",
+            "-o",
+            "jsonpath={.roleRef.name} {.subjects[0].name}",
+        ])
+        .await;
+    assert_eq!(out.trim(), "reader alice");
+    let out = c
+        .ok(&["get", "quota", "q", "-o", "jsonpath={.spec.hard.cpu}"])
+        .await;
+    assert_eq!(out.trim(), "2");
+    let out = c
+        .ok(&["get", "pdb", "web", "-o", "jsonpath={.spec.minAvailable}"])
+        .await;
+    assert_eq!(out.trim(), "1");
+
     // kubectl auth (SelfSubjectAccessReview, SelfSubjectReview).
     let out = c.ok(&["auth", "can-i", "create", "pods"]).await;
     assert_eq!(out.trim(), "yes");
