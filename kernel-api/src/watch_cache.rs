@@ -13,7 +13,7 @@
 //! watcher from a revision older than the ring falls back to its own store watch (which fails
 //! with `Compacted`, i.e. 410 Gone, when the store no longer has that history either).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use futures::stream::{self, BoxStream, StreamExt};
@@ -86,6 +86,8 @@ struct CacheState {
     /// The newest revision the cache has seen (events or start).
     last_revision: Revision,
     sender: broadcast::Sender<Arc<CachedEvent>>,
+    /// Every object under the prefix as of `last_revision` (storage form), for lists.
+    objects: BTreeMap<String, Arc<Value>>,
 }
 
 /// The cache of one resource type (one storage prefix).
@@ -165,6 +167,32 @@ impl WatchCache {
         }
     }
 
+    /// The objects under `key_prefix` (within the resource `prefix`) and the revision they are
+    /// current at: upstream serves `resourceVersion=0` lists from its watch cache the same way.
+    /// `None` when the cache of `prefix` has stopped (the caller then reads the store).
+    ///
+    /// The state is consistent at that revision because the server writes one key per store
+    /// revision.
+    pub async fn list(
+        &self,
+        prefix: &str,
+        key_prefix: &str,
+    ) -> Result<Option<(Vec<Arc<Value>>, Revision)>> {
+        self.prune();
+        let cache = self.cache_for(prefix).await?;
+        let state = cache.state.lock().unwrap_or_else(|e| e.into_inner());
+        if state.valid_from == Revision::MAX {
+            return Ok(None);
+        }
+        let items = state
+            .objects
+            .range(key_prefix.to_owned()..)
+            .take_while(|(k, _)| k.starts_with(key_prefix))
+            .map(|(_, v)| v.clone())
+            .collect();
+        Ok(Some((items, state.last_revision)))
+    }
+
     /// The newest revision the cache of `prefix` has seen (for bookmarks).
     pub fn last_revision(&self, prefix: &str) -> Option<Revision> {
         let caches = self.caches.lock().unwrap_or_else(|e| e.into_inner());
@@ -200,6 +228,15 @@ impl WatchCache {
             .from_revision(start + 1)
             .with_prev_kv();
         let mut events = self.registry.store.watch(request).await?;
+        let initial = self
+            .registry
+            .store
+            .range(kernel_store::RangeRequest::prefix(prefix).with_revision(start))
+            .await?;
+        let mut objects = BTreeMap::new();
+        for kv in &initial.kvs {
+            objects.insert(kv.key.clone(), Arc::new(decode(kv)?));
+        }
         let (sender, _) = broadcast::channel(self.capacity.max(1024));
         let cache = Arc::new(ResourceCache {
             state: Mutex::new(CacheState {
@@ -207,6 +244,7 @@ impl WatchCache {
                 valid_from: start,
                 last_revision: start,
                 sender,
+                objects,
             }),
         });
         {
@@ -236,6 +274,16 @@ impl WatchCache {
                 };
                 let mut state = task_cache.state.lock().unwrap_or_else(|e| e.into_inner());
                 state.last_revision = event.revision;
+                match event.kind {
+                    EventType::Deleted => {
+                        state.objects.remove(&event.key);
+                    }
+                    _ => {
+                        state
+                            .objects
+                            .insert(event.key.clone(), Arc::new(event.object.clone()));
+                    }
+                }
                 state.ring.push_back(event.clone());
                 while state.ring.len() > capacity {
                     if let Some(old) = state.ring.pop_front() {

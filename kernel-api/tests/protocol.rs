@@ -605,3 +605,85 @@ async fn token_reviews_use_the_authenticator() {
         StatusCode::METHOD_NOT_ALLOWED
     );
 }
+
+#[tokio::test]
+async fn resource_version_zero_lists_come_from_the_watch_cache() {
+    let store = Arc::new(CountingStore {
+        inner: MemoryStore::new(),
+        watches: AtomicUsize::new(0),
+    });
+    let server = ApiServer::builder()
+        .store(store.clone())
+        .build()
+        .await
+        .unwrap();
+    post(&server, CMS, cm("one")).await;
+    let (code, list) = call(
+        &server,
+        Method::GET,
+        &format!("{CMS}?resourceVersion=0"),
+        "",
+        "",
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    post(&server, CMS, cm("two")).await;
+    let (_, created) = post(
+        &server,
+        "/api/v1/namespaces/kube-system/configmaps",
+        cm("elsewhere"),
+    )
+    .await;
+    // The cache follows writes; wait for it to see the last one.
+    let wanted = created["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .parse::<i64>()
+        .unwrap();
+    for _ in 0..50 {
+        let (_, list) = call(
+            &server,
+            Method::GET,
+            "/api/v1/configmaps?resourceVersion=0",
+            "",
+            "",
+        )
+        .await;
+        if list["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap()
+            .parse::<i64>()
+            .unwrap()
+            >= wanted
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (_, list) = call(
+        &server,
+        Method::GET,
+        &format!("{CMS}?resourceVersion=0&fieldSelector=metadata.name%3Dtwo"),
+        "",
+        "",
+    )
+    .await;
+    let names: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["two"]);
+    let (_, all) = call(
+        &server,
+        Method::GET,
+        "/api/v1/configmaps?resourceVersion=0",
+        "",
+        "",
+    )
+    .await;
+    assert_eq!(all["items"].as_array().unwrap().len(), 3);
+    assert_eq!(store.watches.load(Ordering::SeqCst), 1);
+}

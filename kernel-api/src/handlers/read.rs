@@ -109,6 +109,37 @@ pub async fn list(ctx: &Ctx) -> Result<Response<Body>> {
         }
         _ => None,
     };
+    // resourceVersion=0 ("any"): served from the watch cache, like upstream (limit ignored).
+    if ctx.param("resourceVersion") == Some("0") && ctx.param("continue").is_none() {
+        let prefix = ctx.shared.registry.list_prefix(&ctx.def, None);
+        let key_prefix = ctx
+            .shared
+            .registry
+            .list_prefix(&ctx.def, ctx.namespace.as_deref());
+        if let Some((objects, revision)) = ctx.shared.watch_cache.list(&prefix, &key_prefix).await?
+        {
+            let items: Vec<Value> = if ctx.def.strategy.conversion.is_some() {
+                objects
+                    .iter()
+                    .map(|o| crate::registry::from_storage(&ctx.def, (**o).clone()))
+                    .filter(|o| filter.matches(o))
+                    .collect()
+            } else {
+                objects
+                    .iter()
+                    .filter(|o| filter.matches(o))
+                    .map(|o| (**o).clone())
+                    .collect()
+            };
+            let list = json!({
+                "kind": ctx.def.list_kind(),
+                "apiVersion": ctx.def.api_version(),
+                "metadata": { "resourceVersion": revision.to_string() },
+                "items": items,
+            });
+            return respond(ctx, StatusCode::OK, list);
+        }
+    }
     let filter_fn = |obj: &Value| filter.matches(obj);
     let options = ListOptions {
         limit,
