@@ -687,3 +687,51 @@ async fn resource_version_zero_lists_come_from_the_watch_cache() {
     assert_eq!(all["items"].as_array().unwrap().len(), 3);
     assert_eq!(store.watches.load(Ordering::SeqCst), 1);
 }
+
+#[tokio::test]
+async fn evictions_respect_disruption_budgets() {
+    let server = ApiServer::builder().build().await.unwrap();
+    let pods = "/api/v1/namespaces/default/pods";
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "labels": {"app": "x"}},
+        "spec": {"containers": [{"name": "c", "image": "busybox"}]}});
+    post(&server, pods, pod).await;
+    let merge = |uri: String, body: Value| {
+        let server = server.clone();
+        async move {
+            call(
+                &server,
+                Method::PATCH,
+                &uri,
+                "application/merge-patch+json",
+                serde_json::to_vec(&body).unwrap(),
+            )
+            .await
+        }
+    };
+    merge(
+        format!("{pods}/p/status"),
+        json!({"status": {"phase": "Running"}}),
+    )
+    .await;
+    let pdbs = "/apis/policy/v1/namespaces/default/poddisruptionbudgets";
+    let pdb = json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "b"},
+        "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "x"}}}});
+    let (code, _) = post(&server, pdbs, pdb).await;
+    assert_eq!(code, StatusCode::CREATED);
+    let status = |allowed: i64| json!({"status": {"observedGeneration": 1, "disruptionsAllowed": allowed, "currentHealthy": 1, "desiredHealthy": 1, "expectedPods": 1}});
+    merge(format!("{pdbs}/b/status"), status(0)).await;
+    let eviction =
+        json!({"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "p"}});
+    let (code, body) = post(&server, &format!("{pods}/p/eviction"), eviction.clone()).await;
+    assert_eq!(code, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert!(body["message"]
+        .as_str()
+        .unwrap()
+        .contains("disruption budget"));
+    merge(format!("{pdbs}/b/status"), status(1)).await;
+    let (code, body) = post(&server, &format!("{pods}/p/eviction"), eviction).await;
+    assert_eq!(code, StatusCode::CREATED, "{body}");
+    let (_, pdb) = call(&server, Method::GET, &format!("{pdbs}/b"), "", "").await;
+    assert_eq!(pdb["status"]["disruptionsAllowed"], 0);
+    assert!(pdb["status"]["disruptedPods"]["p"].is_string());
+}

@@ -191,13 +191,101 @@ pub async fn binding(ctx: &Ctx) -> Result<Response<Body>> {
     Err(registry::conflict(&ctx.def, ctx.name()))
 }
 
-/// `POST pods/<name>/eviction`: deletes the pod with the eviction's delete options.
-/// (PodDisruptionBudgets are not consulted yet.)
+/// `POST pods/<name>/eviction`: deletes the pod with the eviction's delete options, unless
+/// its PodDisruptionBudget allows no disruption (429, which `kubectl drain` retries).
 pub async fn eviction(ctx: &Ctx) -> Result<Response<Body>> {
     let eviction = ctx.decode_body()?;
     let options = DeleteOptions::from_value(&eviction["deleteOptions"]);
+    let pod = ctx
+        .shared
+        .registry
+        .get(&ctx.def, ctx.namespace.as_deref(), ctx.name())
+        .await?;
+    let phase = pod["status"]["phase"].as_str().unwrap_or("Pending");
+    let can_ignore_budget = !pod["metadata"]["deletionTimestamp"].is_null()
+        || matches!(phase, "Pending" | "Succeeded" | "Failed");
+    if !can_ignore_budget && !ctx.dry_run() {
+        check_disruption_budget(ctx, &pod).await?;
+    }
     delete_object(ctx, ctx.name(), &options).await?;
     respond(ctx, StatusCode::CREATED, success_status(None))
+}
+
+/// Upstream's eviction check: at most one PodDisruptionBudget may select the pod; it must have
+/// been observed by the disruption controller and allow a disruption, which the eviction uses up.
+async fn check_disruption_budget(ctx: &Ctx, pod: &Value) -> Result<()> {
+    let Some(pdb_def) = ctx
+        .shared
+        .resources
+        .get("policy", "v1", "poddisruptionbudgets")
+    else {
+        return Ok(());
+    };
+    let labels = registry::labels_of(pod);
+    let refuse = |detail: String| {
+        Error::TooManyRequests(format!(
+            "Cannot evict pod as it would violate the pod's disruption budget. {detail}"
+        ))
+    };
+    for _ in 0..8 {
+        let budgets = ctx
+            .shared
+            .registry
+            .list(
+                &pdb_def,
+                ctx.namespace.as_deref(),
+                crate::registry::ListOptions::default(),
+            )
+            .await?;
+        let matching: Vec<&Value> = budgets
+            .items
+            .iter()
+            .filter(|pdb| {
+                let Ok(selector) = serde_json::from_value::<
+                    k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector,
+                >(pdb["spec"]["selector"].clone()) else {
+                    return false;
+                };
+                !pdb["spec"]["selector"].is_null()
+                    && crate::selector::LabelSelector::from_meta(&selector)
+                        .is_ok_and(|s| s.matches(&labels))
+            })
+            .collect();
+        let pdb = match matching.as_slice() {
+            [] => return Ok(()),
+            [one] => (*one).clone(),
+            _ => {
+                return Err(Error::internal(
+                    "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.",
+                ))
+            }
+        };
+        let name = registry::name_of(&pdb);
+        let generation = pdb["metadata"]["generation"].as_i64().unwrap_or(0);
+        if pdb["status"]["observedGeneration"].as_i64().unwrap_or(0) < generation {
+            return Err(refuse(format!(
+                "The disruption budget {name} is still being processed by the server."
+            )));
+        }
+        let allowed = pdb["status"]["disruptionsAllowed"].as_i64().unwrap_or(0);
+        if allowed <= 0 {
+            return Err(refuse(format!(
+                "The disruption budget {name} needs {} healthy pods and has {} currently",
+                pdb["status"]["desiredHealthy"].as_i64().unwrap_or(0),
+                pdb["status"]["currentHealthy"].as_i64().unwrap_or(0)
+            )));
+        }
+        let mut updated = pdb.clone();
+        updated["status"]["disruptionsAllowed"] = json!(allowed - 1);
+        updated["status"]["disruptedPods"][ctx.name()] = json!(registry::now_rfc3339());
+        let rv = revision_of(&pdb)?.unwrap_or(0);
+        match ctx.shared.registry.update(&pdb_def, &updated, rv).await {
+            Err(Error::Conflict { .. }) => continue,
+            Err(e) => return Err(e),
+            Ok(_) => return Ok(()),
+        }
+    }
+    Err(refuse(String::new()))
 }
 
 /// `PUT namespaces/<name>/finalize`: replaces `spec.finalizers` only.
