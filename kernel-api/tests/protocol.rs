@@ -468,6 +468,8 @@ async fn malformed_input_never_yields_500() {
         json!({"apiVersion": 1, "kind": [], "metadata": {"name": "ok"}}),
         json!({"metadata": {"name": "ok", "resourceVersion": "abc"}}),
         json!({"metadata": {"name": "ok"}, "spec": "x", "status": 7}),
+        json!({"metadata": {"name": "fresh"}, "spec": "x"}),
+        json!({"metadata": {"name": "fresh2"}, "spec": {"finalizers": "x"}, "status": []}),
     ];
     let paths = [
         "/api/v1/namespaces/default/configmaps",

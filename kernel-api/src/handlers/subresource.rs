@@ -102,6 +102,9 @@ pub async fn scale(ctx: &Ctx) -> Result<Response<Body>> {
             });
         }
         let mut new = current.clone();
+        if !(new["spec"].is_object() || new["spec"].is_null()) {
+            return Err(Error::bad_request("spec is not an object: cannot scale"));
+        }
         new["spec"]["replicas"] = json!(replicas);
         match update_object(ctx, new, &current, None, true).await {
             Err(Error::Conflict { .. }) => continue,
