@@ -139,3 +139,75 @@ impl Authorizer for AlwaysAllow {
         Decision::Allow
     }
 }
+
+/// Tokens issued through `serviceaccounts/<name>/token` (TokenRequest): opaque random strings
+/// held in memory until they expire (upstream issues signed JWTs that survive restarts).
+#[derive(Debug, Default)]
+pub struct ServiceAccountTokens {
+    tokens: std::sync::Mutex<HashMap<String, (UserInfo, std::time::Instant)>>,
+}
+
+impl ServiceAccountTokens {
+    /// Issues a token for service account `namespace/name` valid for `ttl`.
+    pub fn issue(
+        &self,
+        namespace: &str,
+        name: &str,
+        uid: &str,
+        ttl: std::time::Duration,
+    ) -> String {
+        use rand::Rng;
+        let mut rng = rand::thread_rng();
+        let secret: String = (0..40)
+            .map(|_| format!("{:x}", rng.gen_range(0..16u8)))
+            .collect();
+        let token = format!("kernel-sa.{secret}");
+        let user = UserInfo {
+            name: format!("system:serviceaccount:{namespace}:{name}"),
+            uid: uid.to_owned(),
+            groups: vec![
+                "system:serviceaccounts".into(),
+                format!("system:serviceaccounts:{namespace}"),
+                "system:authenticated".into(),
+            ],
+        };
+        let mut tokens = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
+        let now = std::time::Instant::now();
+        tokens.retain(|_, (_, expiry)| *expiry > now);
+        tokens.insert(token.clone(), (user, now + ttl));
+        token
+    }
+
+    /// The service account a live token was issued for.
+    pub fn lookup(&self, token: &str) -> Option<UserInfo> {
+        let tokens = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
+        tokens
+            .get(token)
+            .filter(|(_, expiry)| *expiry > std::time::Instant::now())
+            .map(|(user, _)| user.clone())
+    }
+}
+
+/// Accepts tokens issued by [`ServiceAccountTokens`], and asks `inner` about everything else.
+pub struct WithServiceAccountTokens {
+    /// The issued tokens.
+    pub tokens: std::sync::Arc<ServiceAccountTokens>,
+    /// The authenticator for every other request.
+    pub inner: std::sync::Arc<dyn Authenticator>,
+}
+
+#[async_trait]
+impl Authenticator for WithServiceAccountTokens {
+    async fn authenticate(&self, request: &http::request::Parts) -> Result<Option<UserInfo>> {
+        let header = request
+            .headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        if let Some(token) = header.and_then(|h| h.strip_prefix("Bearer ")) {
+            if let Some(user) = self.tokens.lookup(token.trim()) {
+                return Ok(Some(user));
+            }
+        }
+        self.inner.authenticate(request).await
+    }
+}

@@ -178,7 +178,13 @@ impl ApiServerBuilder {
         } else {
             self.authenticator
         };
-        let shared = Arc::new(Shared::new(
+        let service_account_tokens = Arc::new(crate::auth::ServiceAccountTokens::default());
+        let authenticator: Arc<dyn Authenticator> =
+            Arc::new(crate::auth::WithServiceAccountTokens {
+                tokens: service_account_tokens.clone(),
+                inner: authenticator,
+            });
+        let mut shared = Shared::new(
             resources,
             Registry::new(store, self.prefix),
             self.watch_cache_capacity,
@@ -187,7 +193,9 @@ impl ApiServerBuilder {
             self.authorizer.clone(),
             tls,
             token,
-        ));
+        );
+        shared.service_account_tokens = service_account_tokens;
+        let shared = Arc::new(shared);
         bootstrap_namespaces(&shared).await?;
         spawn_namespace_finalizer(Arc::downgrade(&shared));
         crate::crd::reconcile(&shared).await?;

@@ -46,6 +46,12 @@ fn sub_kind(def: &ResourceDef, sub: Subresource) -> (String, String, String, Vec
             "Namespace".into(),
             vec!["update"],
         ),
+        Subresource::Token => (
+            "authentication.k8s.io".into(),
+            "v1".into(),
+            "TokenRequest".into(),
+            vec!["create"],
+        ),
     }
 }
 

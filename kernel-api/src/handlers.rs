@@ -350,6 +350,7 @@ pub async fn handle_resource(
         ("create", Some(Binding)) => subresource::binding(&ctx).await,
         ("create", Some(Eviction)) => subresource::eviction(&ctx).await,
         ("update", Some(Finalize)) => subresource::finalize(&ctx).await,
+        ("create", Some(Token)) => subresource::token(&ctx).await,
         _ => Err(Error::MethodNotAllowed(
             "the server does not allow this method on the requested resource".into(),
         )),

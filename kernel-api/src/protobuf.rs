@@ -361,6 +361,27 @@ const POD_DISRUPTION_BUDGET: &[Field] = &[
         ]),
     ),
 ];
+const TOKEN_REQUEST: &[Field] = &[
+    (1, "metadata", Ty::Msg(OBJECT_META)),
+    (
+        2,
+        "spec",
+        Ty::Msg(&[
+            (1, "audiences", Ty::RepStr),
+            (
+                3,
+                "boundObjectRef",
+                Ty::Msg(&[
+                    (1, "kind", Ty::Str),
+                    (2, "apiVersion", Ty::Str),
+                    (3, "name", Ty::Str),
+                    (4, "uid", Ty::Str),
+                ]),
+            ),
+            (4, "expirationSeconds", Ty::PInt),
+        ]),
+    ),
+];
 const EVICTION: &[Field] = &[
     (1, "metadata", Ty::Msg(OBJECT_META)),
     (2, "deleteOptions", Ty::Msg(DELETE_OPTIONS)),
@@ -391,6 +412,7 @@ fn table_for(api_version: &str, kind: &str) -> Option<&'static [Field]> {
             &[(1, "metadata", Ty::Msg(OBJECT_META))]
         }
         ("authentication.k8s.io/v1", "TokenReview") => TOKEN_REVIEW,
+        ("authentication.k8s.io/v1", "TokenRequest") => TOKEN_REQUEST,
         _ => return None,
     })
 }

@@ -22,6 +22,8 @@ pub enum Subresource {
     Eviction,
     /// `namespaces/finalize`: updates `spec.finalizers`.
     Finalize,
+    /// `serviceaccounts/token`: issues a token for the service account (TokenRequest).
+    Token,
 }
 
 impl Subresource {
@@ -33,6 +35,7 @@ impl Subresource {
             Subresource::Binding => "binding",
             Subresource::Eviction => "eviction",
             Subresource::Finalize => "finalize",
+            Subresource::Token => "token",
         }
     }
 
@@ -44,6 +47,7 @@ impl Subresource {
             "binding" => Subresource::Binding,
             "eviction" => Subresource::Eviction,
             "finalize" => Subresource::Finalize,
+            "token" => Subresource::Token,
             _ => return None,
         })
     }
@@ -291,6 +295,7 @@ pub fn builtin() -> Vec<ResourceDef> {
         ResourceDef::new("v1", "Secret", "secrets", true).typed::<core::Secret>(),
         ResourceDef::new("v1", "ServiceAccount", "serviceaccounts", true)
             .short(&["sa"])
+            .with(&[Token])
             .typed::<core::ServiceAccount>(),
         ResourceDef::new("v1", "Event", "events", true)
             .short(&["ev"])

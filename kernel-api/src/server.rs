@@ -51,6 +51,8 @@ pub struct Shared {
     pub authenticator: Arc<dyn crate::auth::Authenticator>,
     /// The authorizer (also answers SubjectAccessReviews).
     pub authorizer: Arc<dyn crate::auth::Authorizer>,
+    /// Tokens issued through `serviceaccounts/<name>/token`.
+    pub service_account_tokens: Arc<crate::auth::ServiceAccountTokens>,
     /// Wakes the built-in namespace finalizer.
     pub namespace_wakeup: Notify,
     /// Wakes the CRD reconcile loop.
@@ -86,6 +88,7 @@ impl Shared {
             admission,
             authenticator,
             authorizer,
+            service_account_tokens: Arc::default(),
             namespace_wakeup: Notify::new(),
             crd_wakeup: Notify::new(),
             metrics: Metrics::default(),

@@ -308,6 +308,19 @@ async fn kubectl_end_to_end() {
         .await;
     assert_eq!(out.trim(), "YWRtaW4=");
     c.ok(&["create", "serviceaccount", "robot"]).await;
+    // TokenRequest: a token for the service account, accepted by the server.
+    let token = c.ok(&["create", "token", "robot"]).await;
+    let out = c
+        .ok(&[
+            "--token",
+            token.trim(),
+            "auth",
+            "whoami",
+            "-o",
+            "jsonpath={.status.userInfo.username}",
+        ])
+        .await;
+    assert_eq!(out.trim(), "system:serviceaccount:default:robot");
     c.ok(&["create", "service", "clusterip", "svc1", "--tcp=80:8080"])
         .await;
     let out = c

@@ -305,3 +305,59 @@ pub async fn finalize(ctx: &Ctx) -> Result<Response<Body>> {
     ctx.shared.namespace_wakeup.notify_one();
     respond(ctx, StatusCode::OK, updated)
 }
+
+/// `POST serviceaccounts/<name>/token` (TokenRequest): a bearer token for the service account,
+/// accepted by this server's authentication (see [`crate::auth::ServiceAccountTokens`]).
+pub async fn token(ctx: &Ctx) -> Result<Response<Body>> {
+    let sa = ctx
+        .shared
+        .registry
+        .get(&ctx.def, ctx.namespace.as_deref(), ctx.name())
+        .await?;
+    let request = if ctx.body.iter().all(u8::is_ascii_whitespace) {
+        json!({})
+    } else {
+        ctx.decode_body()?
+    };
+    let expiration = request["spec"]["expirationSeconds"]
+        .as_i64()
+        .unwrap_or(3600);
+    if expiration < 600 {
+        return Err(Error::Invalid {
+            kind: "TokenRequest".into(),
+            group: "authentication.k8s.io".into(),
+            name: ctx.name().into(),
+            causes: vec![crate::status::StatusCause::new(
+                "FieldValueInvalid",
+                "spec.expirationSeconds",
+                format!(
+                    "Invalid value: {expiration}: may not specify a duration less than 10 minutes"
+                ),
+            )],
+        });
+    }
+    let audiences = match request["spec"]["audiences"].as_array() {
+        Some(a) if !a.is_empty() => Value::Array(a.clone()),
+        _ => json!(["https://kubernetes.default.svc.cluster.local"]),
+    };
+    let namespace = ctx.namespace.clone().unwrap_or_default();
+    let uid = sa["metadata"]["uid"].as_str().unwrap_or_default();
+    let token = ctx.shared.service_account_tokens.issue(
+        &namespace,
+        ctx.name(),
+        uid,
+        std::time::Duration::from_secs(expiration as u64),
+    );
+    let mut spec = json!({ "audiences": audiences, "expirationSeconds": expiration });
+    if request["spec"]["boundObjectRef"].is_object() {
+        spec["boundObjectRef"] = request["spec"]["boundObjectRef"].clone();
+    }
+    let response = json!({
+        "apiVersion": "authentication.k8s.io/v1",
+        "kind": "TokenRequest",
+        "metadata": { "name": ctx.name(), "namespace": namespace, "creationTimestamp": registry::now_rfc3339() },
+        "spec": spec,
+        "status": { "token": token, "expirationTimestamp": registry::rfc3339_in(expiration) },
+    });
+    respond(ctx, StatusCode::CREATED, response)
+}
