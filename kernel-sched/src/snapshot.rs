@@ -58,6 +58,11 @@ pub struct Snapshot {
     pub(crate) num_hard_tainted: usize,
     /// Nodes with `PreferNoSchedule` taints.
     pub(crate) num_soft_tainted: usize,
+    /// Whether no two nodes share a `kubernetes.io/hostname` value (then a hostname topology
+    /// domain is a single node, which lets InterPodAffinity check such terms node-locally).
+    pub(crate) hostname_unique: bool,
+    /// Sum of [`NodeInfo::pods_affecting_affinity_score`].
+    pub(crate) num_pods_affecting_affinity_score: usize,
     /// Pending pods nominated to a node by preemption, by node name.
     pub(crate) nominated: Arc<FastMap<String, Vec<Arc<PodInfo>>>>,
 }
@@ -136,6 +141,31 @@ impl Snapshot {
             .iter()
             .filter(|n| !n.soft_taints.is_empty())
             .count();
+        self.recompute_hostname_unique();
+        self.num_pods_affecting_affinity_score = self
+            .node_infos
+            .iter()
+            .map(|n| n.pods_affecting_affinity_score)
+            .sum();
+    }
+
+    /// Whether any placed pod has terms that affect InterPodAffinity scoring.
+    pub fn has_pods_affecting_affinity_score(&self) -> bool {
+        self.num_pods_affecting_affinity_score > 0
+    }
+
+    fn recompute_hostname_unique(&mut self) {
+        let mut seen = std::collections::HashSet::with_capacity(self.node_infos.len());
+        self.hostname_unique = self
+            .node_infos
+            .iter()
+            .filter_map(|n| n.labels().get(crate::plugins::LABEL_HOSTNAME))
+            .all(|h| seen.insert(h.as_str()));
+    }
+
+    /// Whether hostname labels are unique across nodes.
+    pub fn hostname_unique(&self) -> bool {
+        self.hostname_unique
     }
 
     /// Replaces node `i` with a fresh copy, keeping the counters and lists right.
@@ -160,7 +190,12 @@ impl Snapshot {
             !old.pods_with_required_anti_affinity.is_empty(),
             !fresh.pods_with_required_anti_affinity.is_empty(),
         );
+        let hostname_changed = old.labels().get(crate::plugins::LABEL_HOSTNAME)
+            != fresh.labels().get(crate::plugins::LABEL_HOSTNAME);
         let old = &mut self.node_infos[i];
+        self.num_pods_affecting_affinity_score = self.num_pods_affecting_affinity_score
+            + fresh.pods_affecting_affinity_score
+            - old.pods_affecting_affinity_score;
         self.num_unschedulable = self.num_unschedulable + usize::from(fresh.unschedulable)
             - usize::from(old.unschedulable);
         self.num_hard_tainted = self.num_hard_tainted + usize::from(!fresh.hard_taints.is_empty())
@@ -168,6 +203,9 @@ impl Snapshot {
         self.num_soft_tainted = self.num_soft_tainted + usize::from(!fresh.soft_taints.is_empty())
             - usize::from(!old.soft_taints.is_empty());
         old.clone_from(fresh);
+        if hostname_changed {
+            self.recompute_hostname_unique();
+        }
     }
 
     /// Pending pods nominated to `node` (they will run there once their victims are gone).

@@ -154,6 +154,9 @@ pub struct PodInfo {
     pub preferred_anti_affinity_terms: Vec<WeightedAffinityTerm>,
     /// Host ports requested by the containers.
     pub host_ports: Vec<HostPort>,
+    /// Whether some required anti-affinity term uses a topology key other than
+    /// `kubernetes.io/hostname`.
+    pub has_non_hostname_anti_affinity: bool,
     /// Start time (or creation time), for preemption tie-breaks.
     pub start_time: Option<Timestamp>,
 }
@@ -222,6 +225,7 @@ impl PodInfo {
                 a.preferred_during_scheduling_ignored_during_execution
                     .as_ref()
             })),
+            has_non_hostname_anti_affinity: false,
             host_ports,
             start_time: pod
                 .status
@@ -231,6 +235,7 @@ impl PodInfo {
                 .map(|t| t.0),
             pod,
         }
+        .finish()
     }
 
     /// The pod's labels.
@@ -238,9 +243,24 @@ impl PodInfo {
         self.pod.metadata.labels.as_ref().unwrap_or(&EMPTY_LABELS)
     }
 
+    fn finish(mut self) -> Self {
+        self.has_non_hostname_anti_affinity = self
+            .required_anti_affinity_terms
+            .iter()
+            .any(|t| t.topology_key != crate::plugins::LABEL_HOSTNAME);
+        self
+    }
+
     /// `namespace/name`.
     pub fn key(&self) -> String {
         format!("{}/{}", self.namespace, self.name)
+    }
+
+    /// Whether this pod, once placed, can change other pods' InterPodAffinity scores.
+    pub fn affects_affinity_score(&self) -> bool {
+        !(self.required_affinity_terms.is_empty()
+            && self.preferred_affinity_terms.is_empty()
+            && self.preferred_anti_affinity_terms.is_empty())
     }
 
     /// Whether the pod declares any pod affinity or anti-affinity.
@@ -290,6 +310,11 @@ pub struct NodeInfo {
     pub pods_with_affinity: Vec<Arc<PodInfo>>,
     /// The subset of `pods` with required anti-affinity.
     pub pods_with_required_anti_affinity: Vec<Arc<PodInfo>>,
+    /// How many of those have a term keyed on something other than the hostname.
+    pub pods_with_non_hostname_anti_affinity: usize,
+    /// Pods whose terms can change another pod's InterPodAffinity score (required or
+    /// preferred affinity, preferred anti-affinity).
+    pub pods_affecting_affinity_score: usize,
     /// Host ports in use.
     pub used_ports: Vec<HostPort>,
     /// Images on the node: normalized name → size in bytes.
@@ -312,6 +337,8 @@ impl Clone for NodeInfo {
             node: self.node.clone(),
             pods_with_affinity: self.pods_with_affinity.clone(),
             pods_with_required_anti_affinity: self.pods_with_required_anti_affinity.clone(),
+            pods_with_non_hostname_anti_affinity: self.pods_with_non_hostname_anti_affinity,
+            pods_affecting_affinity_score: self.pods_affecting_affinity_score,
             used_ports: self.used_ports.clone(),
             images: self.images.clone(),
             generation: self.generation,
@@ -332,6 +359,8 @@ impl Clone for NodeInfo {
         self.pods_with_affinity.clone_from(&src.pods_with_affinity);
         self.pods_with_required_anti_affinity
             .clone_from(&src.pods_with_required_anti_affinity);
+        self.pods_with_non_hostname_anti_affinity = src.pods_with_non_hostname_anti_affinity;
+        self.pods_affecting_affinity_score = src.pods_affecting_affinity_score;
         self.used_ports.clone_from(&src.used_ports);
         self.images.clone_from(&src.images);
         self.generation = src.generation;
@@ -372,6 +401,8 @@ impl NodeInfo {
             pods: Vec::new(),
             pods_with_affinity: Vec::new(),
             pods_with_required_anti_affinity: Vec::new(),
+            pods_with_non_hostname_anti_affinity: 0,
+            pods_affecting_affinity_score: 0,
             used_ports: Vec::new(),
             requested: Resource::default(),
             non_zero_requested: Resource::default(),
@@ -394,6 +425,8 @@ impl NodeInfo {
             &mut self.pods_with_required_anti_affinity,
         );
         std::mem::swap(&mut fresh.used_ports, &mut self.used_ports);
+        fresh.pods_with_non_hostname_anti_affinity = self.pods_with_non_hostname_anti_affinity;
+        fresh.pods_affecting_affinity_score = self.pods_affecting_affinity_score;
         fresh.requested = std::mem::take(&mut self.requested);
         fresh.non_zero_requested = std::mem::take(&mut self.non_zero_requested);
         fresh.generation = self.generation;
@@ -425,6 +458,12 @@ impl NodeInfo {
         if !pod.required_anti_affinity_terms.is_empty() {
             self.pods_with_required_anti_affinity.push(pod.clone());
         }
+        if pod.has_non_hostname_anti_affinity {
+            self.pods_with_non_hostname_anti_affinity += 1;
+        }
+        if pod.affects_affinity_score() {
+            self.pods_affecting_affinity_score += 1;
+        }
         self.pods.push(pod);
     }
 
@@ -432,6 +471,12 @@ impl NodeInfo {
     pub fn remove_pod(&mut self, pod: &PodInfo) -> Option<Arc<PodInfo>> {
         let i = self.pods.iter().position(|p| p.same_pod(pod))?;
         let removed = self.pods.swap_remove(i);
+        if removed.has_non_hostname_anti_affinity {
+            self.pods_with_non_hostname_anti_affinity -= 1;
+        }
+        if removed.affects_affinity_score() {
+            self.pods_affecting_affinity_score -= 1;
+        }
         self.pods_with_affinity.retain(|p| !p.same_pod(pod));
         self.pods_with_required_anti_affinity
             .retain(|p| !p.same_pod(pod));

@@ -10,6 +10,7 @@ use crate::framework::{
     CycleState, FilterPlugin, NodeScore, Plugin, PreFilterPlugin, PreFilterResult, PreScorePlugin,
     ScorePlugin, Status, MAX_NODE_SCORE,
 };
+use crate::plugins::LABEL_HOSTNAME;
 use crate::snapshot::Snapshot;
 use crate::types::{AffinityTerm, NodeInfo, PodInfo};
 use crate::util::FastMap;
@@ -134,12 +135,21 @@ impl TopologyCounts {
 
 #[derive(Clone, Debug, Default)]
 struct PreFilterState {
+    /// Hostnames are unique: hostname-keyed anti-affinity terms are checked on the node itself
+    /// in Filter instead of being counted here (same result, no scan of the whole cluster).
+    local: bool,
+    /// Namespace labels, for namespace selectors evaluated in Filter.
+    objects: Arc<crate::snapshot::ClusterObjects>,
     /// Pairs where existing pods' required anti-affinity matches the incoming pod.
     existing_anti_affinity: TopologyCounts,
     /// Pairs with existing pods matching all of the incoming pod's required affinity terms.
     affinity: TopologyCounts,
     /// Pairs with existing pods matching one of the incoming pod's required anti-affinity terms.
     anti_affinity: TopologyCounts,
+}
+
+fn is_local(local: bool, t: &AffinityTerm) -> bool {
+    local && t.topology_key == LABEL_HOSTNAME
 }
 
 fn matches_all(terms: &[AffinityTerm], pod: &PodInfo, snapshot: &Snapshot) -> bool {
@@ -157,7 +167,11 @@ impl InterPodAffinity {
         delta: i64,
     ) {
         let labels = node.labels();
+        let local = state.local;
         for t in &existing.required_anti_affinity_terms {
+            if is_local(local, t) {
+                continue;
+            }
             if let Some(v) = labels.get(&t.topology_key) {
                 if t.matches_in(incoming, snapshot) {
                     state.existing_anti_affinity.add(&t.topology_key, v, delta);
@@ -172,6 +186,9 @@ impl InterPodAffinity {
             }
         }
         for t in &incoming.required_anti_affinity_terms {
+            if is_local(local, t) {
+                continue;
+            }
             if let Some(v) = labels.get(&t.topology_key) {
                 if t.matches_in(existing, snapshot) {
                     state.anti_affinity.add(&t.topology_key, v, delta);
@@ -193,11 +210,22 @@ impl PreFilterPlugin for InterPodAffinity {
         if !has_terms && snapshot.have_pods_with_required_anti_affinity.is_empty() {
             return (None, Status::skip());
         }
-        let mut s = PreFilterState::default();
+        let local = snapshot.hostname_unique();
+        let mut s = PreFilterState {
+            local,
+            objects: snapshot.objects.clone(),
+            ..Default::default()
+        };
         for node in snapshot.nodes_with_required_anti_affinity_pods() {
+            if local && node.pods_with_non_hostname_anti_affinity == 0 {
+                continue; // all their terms are checked node-locally in Filter
+            }
             let labels = node.labels();
             for existing in &node.pods_with_required_anti_affinity {
                 for t in &existing.required_anti_affinity_terms {
+                    if is_local(local, t) {
+                        continue;
+                    }
                     if let Some(v) = labels.get(&t.topology_key) {
                         if t.matches_in(pod, snapshot) {
                             s.existing_anti_affinity.add(&t.topology_key, v, 1);
@@ -206,7 +234,11 @@ impl PreFilterPlugin for InterPodAffinity {
                 }
             }
         }
-        if has_terms {
+        let nonlocal_anti = pod
+            .required_anti_affinity_terms
+            .iter()
+            .any(|t| !is_local(local, t));
+        if !pod.required_affinity_terms.is_empty() || nonlocal_anti {
             for node in snapshot.node_infos() {
                 let labels = node.labels();
                 for existing in &node.pods {
@@ -217,10 +249,13 @@ impl PreFilterPlugin for InterPodAffinity {
                             }
                         }
                     }
-                    if pod.required_anti_affinity_terms.is_empty() {
+                    if !nonlocal_anti {
                         continue;
                     }
                     for t in &pod.required_anti_affinity_terms {
+                        if is_local(local, t) {
+                            continue;
+                        }
                         if let Some(v) = labels.get(&t.topology_key) {
                             if t.matches_in(existing, snapshot) {
                                 s.anti_affinity.add(&t.topology_key, v, 1);
@@ -299,8 +334,32 @@ impl FilterPlugin for InterPodAffinity {
                 }
             }
         }
+        if s.local && labels.contains_key(LABEL_HOSTNAME) {
+            let ns = |p: &PodInfo| s.objects.namespace_labels.get(&p.namespace);
+            for t in pod
+                .required_anti_affinity_terms
+                .iter()
+                .filter(|t| t.topology_key == LABEL_HOSTNAME)
+            {
+                if node.pods.iter().any(|p| t.matches(p, ns(p))) {
+                    return Status::unschedulable(ERR_REASON_ANTI_AFFINITY);
+                }
+            }
+        }
         if !s.existing_anti_affinity.is_empty() && s.existing_anti_affinity.any_on(node) {
             return Status::unschedulable(ERR_REASON_EXISTING_ANTI_AFFINITY);
+        }
+        if s.local && labels.contains_key(LABEL_HOSTNAME) {
+            let incoming_ns = s.objects.namespace_labels.get(&pod.namespace);
+            for existing in &node.pods_with_required_anti_affinity {
+                let hit = existing
+                    .required_anti_affinity_terms
+                    .iter()
+                    .any(|t| t.topology_key == LABEL_HOSTNAME && t.matches(pod, incoming_ns));
+                if hit {
+                    return Status::unschedulable(ERR_REASON_EXISTING_ANTI_AFFINITY);
+                }
+            }
         }
         Status::success()
     }
@@ -321,7 +380,7 @@ impl PreScorePlugin for InterPodAffinity {
     ) -> Status {
         let has_preferred = !pod.preferred_affinity_terms.is_empty()
             || !pod.preferred_anti_affinity_terms.is_empty();
-        if !has_preferred && snapshot.have_pods_with_affinity.is_empty() {
+        if !has_preferred && !snapshot.has_pods_affecting_affinity_score() {
             return Status::skip();
         }
         let mut score = TopologyCounts::default();
@@ -368,6 +427,9 @@ impl PreScorePlugin for InterPodAffinity {
             }
         } else {
             for node in snapshot.nodes_with_affinity_pods() {
+                if node.pods_affecting_affinity_score == 0 {
+                    continue;
+                }
                 for existing in &node.pods_with_affinity {
                     visit(node, existing);
                 }
@@ -510,6 +572,46 @@ mod tests {
             .affinity(anti(term("app", "web", LABEL_HOSTNAME)))
             .obj();
         assert_eq!(codes(p, vec![other]), vec![S, S, S, S]);
+    }
+
+    #[test]
+    fn hostname_terms_follow_the_label_not_the_node() {
+        // Two nodes sharing a hostname label value form one domain (the node-local fast path
+        // must not apply); distinct values keep domains separate.
+        let shared = vec![
+            node("a").label(LABEL_HOSTNAME, "h").obj(),
+            node("b").label(LABEL_HOSTNAME, "h").obj(),
+            node("c").obj(),
+        ];
+        let other = pod("o").label("app", "web").node("a").obj();
+        let p = pod("p")
+            .affinity(anti(term("app", "web", LABEL_HOSTNAME)))
+            .obj();
+        let codes: Vec<Code> = filter(
+            Arc::new(InterPodAffinity::default()),
+            p.clone(),
+            shared.clone(),
+            vec![other.clone()],
+        )
+        .iter()
+        .map(|s| s.code())
+        .collect();
+        assert_eq!(codes, vec![U, U, S]);
+        // Symmetric direction: an existing pod's hostname anti-affinity also covers node b.
+        let guard = pod("g")
+            .affinity(anti(term("app", "web", LABEL_HOSTNAME)))
+            .node("a")
+            .obj();
+        let codes: Vec<Code> = filter(
+            Arc::new(InterPodAffinity::default()),
+            pod("w").label("app", "web").obj(),
+            shared,
+            vec![guard],
+        )
+        .iter()
+        .map(|s| s.code())
+        .collect();
+        assert_eq!(codes, vec![U, U, S]);
     }
 
     #[test]
