@@ -86,13 +86,24 @@ impl AffinityTerm {
     /// when a namespace selector needs them.
     #[inline]
     pub fn matches_in(&self, pod: &PodInfo, snapshot: &crate::Snapshot) -> bool {
+        self.matches_lazy(pod, || snapshot.namespace_labels(&pod.namespace))
+    }
+
+    /// Like [`matches`](Self::matches), calling `ns_labels` only when a namespace selector
+    /// needs the pod's namespace labels.
+    #[inline]
+    pub fn matches_lazy<'a>(
+        &self,
+        pod: &PodInfo,
+        ns_labels: impl FnOnce() -> Option<&'a Labels>,
+    ) -> bool {
         if self.namespaces.contains(&pod.namespace) {
             return self.selector.matches(pod.labels());
         }
         match &self.namespace_selector {
             None => false,
             Some(s) if s.is_empty() => self.selector.matches(pod.labels()),
-            Some(_) => self.matches(pod, snapshot.namespace_labels(&pod.namespace)),
+            Some(_) => self.matches(pod, ns_labels()),
         }
     }
 }

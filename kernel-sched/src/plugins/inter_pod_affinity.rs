@@ -335,13 +335,16 @@ impl FilterPlugin for InterPodAffinity {
             }
         }
         if s.local && labels.contains_key(LABEL_HOSTNAME) {
-            let ns = |p: &PodInfo| s.objects.namespace_labels.get(&p.namespace);
             for t in pod
                 .required_anti_affinity_terms
                 .iter()
                 .filter(|t| t.topology_key == LABEL_HOSTNAME)
             {
-                if node.pods.iter().any(|p| t.matches(p, ns(p))) {
+                if node
+                    .pods
+                    .iter()
+                    .any(|p| t.matches_lazy(p, || s.objects.namespace_labels.get(&p.namespace)))
+                {
                     return Status::unschedulable(ERR_REASON_ANTI_AFFINITY);
                 }
             }
@@ -350,12 +353,11 @@ impl FilterPlugin for InterPodAffinity {
             return Status::unschedulable(ERR_REASON_EXISTING_ANTI_AFFINITY);
         }
         if s.local && labels.contains_key(LABEL_HOSTNAME) {
-            let incoming_ns = s.objects.namespace_labels.get(&pod.namespace);
             for existing in &node.pods_with_required_anti_affinity {
-                let hit = existing
-                    .required_anti_affinity_terms
-                    .iter()
-                    .any(|t| t.topology_key == LABEL_HOSTNAME && t.matches(pod, incoming_ns));
+                let hit = existing.required_anti_affinity_terms.iter().any(|t| {
+                    t.topology_key == LABEL_HOSTNAME
+                        && t.matches_lazy(pod, || s.objects.namespace_labels.get(&pod.namespace))
+                });
                 if hit {
                     return Status::unschedulable(ERR_REASON_EXISTING_ANTI_AFFINITY);
                 }
