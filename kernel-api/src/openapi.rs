@@ -95,7 +95,8 @@ pub fn build(resources: &[ResourceDef], version: &str) -> OpenApiDocs {
     }
     docs.v3_index = Bytes::from(serde_json::to_vec(&json!({ "paths": index })).unwrap_or_default());
     let all: Vec<&ResourceDef> = resources.iter().collect();
-    docs.v2 = Bytes::from(serde_json::to_vec(&document(Dialect::V2, &all, version)).unwrap_or_default());
+    docs.v2 =
+        Bytes::from(serde_json::to_vec(&document(Dialect::V2, &all, version)).unwrap_or_default());
     docs
 }
 
@@ -112,7 +113,10 @@ fn document(dialect: Dialect, resources: &[&ResourceDef], version: &str) -> Valu
     for resource in resources {
         let name = resource.strategy.schema.and_then(|schema| {
             let reference = schema(&mut generator);
-            reference.get("$ref").and_then(Value::as_str).map(|r| r.rsplit('/').next().unwrap_or(r).to_owned())
+            reference
+                .get("$ref")
+                .and_then(Value::as_str)
+                .map(|r| r.rsplit('/').next().unwrap_or(r).to_owned())
         });
         kinds.push((resource, name));
     }
@@ -120,11 +124,25 @@ fn document(dialect: Dialect, resources: &[&ResourceDef], version: &str) -> Valu
     for (resource, name) in &kinds {
         if let Some(definition) = name.as_ref().and_then(|n| definitions.get_mut(n)) {
             if let Some(object) = definition.as_object_mut() {
-                let gvks = object.entry("x-kubernetes-group-version-kind").or_insert_with(|| json!([]));
+                let gvks = object
+                    .entry("x-kubernetes-group-version-kind")
+                    .or_insert_with(|| json!([]));
                 if let Some(list) = gvks.as_array_mut() {
                     list.push(gvk(resource));
                 }
             }
+        }
+    }
+    let mut annotated = std::collections::HashSet::new();
+    for (resource, name) in &kinds {
+        if let Some(name) = name {
+            annotate_patch_strategies(
+                &mut definitions,
+                name,
+                &resource.kind,
+                &mut Vec::new(),
+                &mut annotated,
+            );
         }
     }
     let mut paths = Map::new();
@@ -133,13 +151,81 @@ fn document(dialect: Dialect, resources: &[&ResourceDef], version: &str) -> Valu
     }
     let info = json!({ "title": "Kubernetes", "version": version });
     match dialect {
-        Dialect::V2 => json!({ "swagger": "2.0", "info": info, "paths": paths, "definitions": definitions }),
+        Dialect::V2 => {
+            json!({ "swagger": "2.0", "info": info, "paths": paths, "definitions": definitions })
+        }
         Dialect::V3 => json!({
             "openapi": "3.0.0",
             "info": info,
             "paths": paths,
             "components": { "schemas": definitions },
         }),
+    }
+}
+
+/// Marks list properties with upstream's `x-kubernetes-patch-strategy` / `-merge-key`, walking
+/// the definitions from a kind's root so that kubectl's client-side apply merges lists (e.g.
+/// containers by name) as upstream's schemas tell it to. The strategies come from
+/// [`patch::field_strategy`](crate::patch::field_strategy), the same table strategic merge
+/// patches use. Each shared definition is annotated once, from the first kind that reaches it.
+fn annotate_patch_strategies(
+    definitions: &mut Map<String, Value>,
+    name: &str,
+    kind: &str,
+    path: &mut Vec<String>,
+    visited: &mut std::collections::HashSet<String>,
+) {
+    if !visited.insert(name.to_owned()) || path.len() > 12 {
+        return;
+    }
+    let Some(properties) = definitions
+        .get(name)
+        .and_then(|d| d.get("properties"))
+        .and_then(Value::as_object)
+        .cloned()
+    else {
+        return;
+    };
+    for (field, schema) in properties {
+        path.push(field.clone());
+        let is_array = schema.get("type").and_then(Value::as_str) == Some("array");
+        let target = if is_array {
+            schema.get("items")
+        } else {
+            Some(&schema)
+        };
+        if is_array {
+            let segments: Vec<&str> = path.iter().map(String::as_str).collect();
+            let extensions = match crate::patch::field_strategy(kind, &segments) {
+                crate::patch::ListStrategy::MergeKey(key) => Some(
+                    json!({ "x-kubernetes-patch-merge-key": key, "x-kubernetes-patch-strategy": "merge" }),
+                ),
+                crate::patch::ListStrategy::MergePrimitive => {
+                    Some(json!({ "x-kubernetes-patch-strategy": "merge" }))
+                }
+                crate::patch::ListStrategy::Replace => None,
+            };
+            if let (Some(extensions), Some(property)) = (
+                extensions,
+                definitions
+                    .get_mut(name)
+                    .and_then(|d| d.get_mut("properties"))
+                    .and_then(|p| p.get_mut(field.as_str()))
+                    .and_then(Value::as_object_mut),
+            ) {
+                if let Some(extensions) = extensions.as_object() {
+                    property.extend(extensions.clone());
+                }
+            }
+        }
+        if let Some(child) = target
+            .and_then(|t| t.get("$ref"))
+            .and_then(Value::as_str)
+            .map(|r| r.rsplit('/').next().unwrap_or(r).to_owned())
+        {
+            annotate_patch_strategies(definitions, &child, kind, path, visited);
+        }
+        path.pop();
     }
 }
 
@@ -150,7 +236,12 @@ fn gvk(resource: &ResourceDef) -> Value {
 /// The query parameters of a write, as upstream lists them.
 const WRITE_PARAMS: [&str; 3] = ["dryRun", "fieldManager", "fieldValidation"];
 
-fn add_paths(dialect: Dialect, paths: &mut Map<String, Value>, resource: &ResourceDef, schema: Option<&str>) {
+fn add_paths(
+    dialect: Dialect,
+    paths: &mut Map<String, Value>,
+    resource: &ResourceDef,
+    schema: Option<&str>,
+) {
     let base = format!("/{}", gv_path(resource));
     let collection = if resource.namespaced {
         format!("{base}/namespaces/{{namespace}}/{}", resource.plural)
@@ -159,12 +250,25 @@ fn add_paths(dialect: Dialect, paths: &mut Map<String, Value>, resource: &Resour
     };
     let item = format!("{collection}/{{name}}");
     let object = schema.map(|s| json!({ "$ref": format!("{}{s}", dialect.refs()) }));
-    let scope_params: Vec<&str> = if resource.namespaced { vec!["namespace"] } else { vec![] };
+    let scope_params: Vec<&str> = if resource.namespaced {
+        vec!["namespace"]
+    } else {
+        vec![]
+    };
     let mut item_params = scope_params.clone();
     item_params.push("name");
 
     let op = |action: &str, verb: &str, path_params: &[&str], query: &[&str], body: bool| {
-        operation(dialect, resource, action, verb, path_params, query, body, object.as_ref())
+        operation(
+            dialect,
+            resource,
+            action,
+            verb,
+            path_params,
+            query,
+            body,
+            object.as_ref(),
+        )
     };
     paths.insert(
         collection.clone(),
@@ -245,12 +349,28 @@ fn operation(
     } else {
         vec!["application/json", "application/yaml"]
     };
-    let body_schema = if is_patch { any.clone() } else { schema.clone() };
-    let response_schema = if action == "list" || action == "deletecollection" { any } else { schema };
+    let body_schema = if is_patch {
+        any.clone()
+    } else {
+        schema.clone()
+    };
+    let response_schema = if action == "list" || action == "deletecollection" {
+        any
+    } else {
+        schema
+    };
     let mut op = Map::new();
     op.insert(
         "operationId".into(),
-        json!(format!("{verb}{}{}", if resource.namespaced { "Namespaced" } else { "" }, resource.kind)),
+        json!(format!(
+            "{verb}{}{}",
+            if resource.namespaced {
+                "Namespaced"
+            } else {
+                ""
+            },
+            resource.kind
+        )),
     );
     op.insert("x-kubernetes-action".into(), json!(action));
     op.insert("x-kubernetes-group-version-kind".into(), gvk(resource));
@@ -260,14 +380,25 @@ fn operation(
                 parameters.push(json!({ "name": "body", "in": "body", "required": true, "schema": body_schema }));
                 op.insert("consumes".into(), json!(content_types));
             }
-            op.insert("produces".into(), json!(["application/json", "application/yaml"]));
-            op.insert("responses".into(), json!({ "200": { "description": "OK", "schema": response_schema } }));
+            op.insert(
+                "produces".into(),
+                json!(["application/json", "application/yaml"]),
+            );
+            op.insert(
+                "responses".into(),
+                json!({ "200": { "description": "OK", "schema": response_schema } }),
+            );
         }
         Dialect::V3 => {
             if body {
-                let content: Map<String, Value> =
-                    content_types.iter().map(|t| (t.to_string(), json!({ "schema": body_schema }))).collect();
-                op.insert("requestBody".into(), json!({ "content": content, "required": true }));
+                let content: Map<String, Value> = content_types
+                    .iter()
+                    .map(|t| (t.to_string(), json!({ "schema": body_schema })))
+                    .collect();
+                op.insert(
+                    "requestBody".into(),
+                    json!({ "content": content, "required": true }),
+                );
             }
             op.insert(
                 "responses".into(),
@@ -287,14 +418,19 @@ mod tests {
     use super::*;
 
     fn pods() -> ResourceDef {
-        crate::resources::builtin().into_iter().find(|r| r.plural == "pods").expect("pods are served")
+        crate::resources::builtin()
+            .into_iter()
+            .find(|r| r.plural == "pods")
+            .expect("pods are served")
     }
 
     #[test]
     fn v3_index_lists_group_versions_with_hashes() {
         let docs = build(&crate::resources::builtin(), "v1.33.0");
         let index: Value = serde_json::from_slice(&docs.v3_index).unwrap();
-        let url = index["paths"]["apis/apps/v1"]["serverRelativeURL"].as_str().unwrap();
+        let url = index["paths"]["apis/apps/v1"]["serverRelativeURL"]
+            .as_str()
+            .unwrap();
         assert!(url.starts_with("/openapi/v3/apis/apps/v1?hash="), "{url}");
         assert!(docs.v3_document("api/v1").is_some());
     }
@@ -305,8 +441,14 @@ mod tests {
         let doc: Value = serde_json::from_slice(docs.v3_document("api/v1").unwrap()).unwrap();
         let pod = &doc["components"]["schemas"]["io.k8s.api.core.v1.Pod"];
         assert_eq!(pod["x-kubernetes-group-version-kind"][0]["kind"], "Pod");
-        assert!(pod["properties"]["spec"].is_object(), "schema has the spec property");
-        assert!(doc["components"]["schemas"]["io.k8s.api.core.v1.Container"]["properties"]["image"].is_object());
+        assert!(
+            pod["properties"]["spec"].is_object(),
+            "schema has the spec property"
+        );
+        assert!(
+            doc["components"]["schemas"]["io.k8s.api.core.v1.Container"]["properties"]["image"]
+                .is_object()
+        );
         let patch = &doc["paths"]["/api/v1/namespaces/{namespace}/pods/{name}"]["patch"];
         assert_eq!(patch["x-kubernetes-group-version-kind"]["kind"], "Pod");
         let params = patch["parameters"].as_array().unwrap();
@@ -315,12 +457,32 @@ mod tests {
     }
 
     #[test]
+    fn list_fields_carry_upstream_patch_strategies() {
+        let deployments = crate::resources::builtin()
+            .into_iter()
+            .find(|r| r.plural == "deployments")
+            .unwrap();
+        let docs = build(&[deployments], "v1.33.0");
+        let doc: Value = serde_json::from_slice(docs.v3_document("apis/apps/v1").unwrap()).unwrap();
+        let containers =
+            &doc["components"]["schemas"]["io.k8s.api.core.v1.PodSpec"]["properties"]["containers"];
+        assert_eq!(containers["x-kubernetes-patch-merge-key"], "name");
+        assert_eq!(containers["x-kubernetes-patch-strategy"], "merge");
+        let ports =
+            &doc["components"]["schemas"]["io.k8s.api.core.v1.Container"]["properties"]["ports"];
+        assert_eq!(ports["x-kubernetes-patch-merge-key"], "containerPort");
+    }
+
+    #[test]
     fn v2_uses_definitions_refs() {
         let docs = build(&[pods()], "v1.33.0");
         let doc: Value = serde_json::from_slice(&docs.v2).unwrap();
         assert_eq!(doc["swagger"], "2.0");
         let get = &doc["paths"]["/api/v1/namespaces/{namespace}/pods/{name}"]["get"];
-        assert_eq!(get["responses"]["200"]["schema"]["$ref"], "#/definitions/io.k8s.api.core.v1.Pod");
+        assert_eq!(
+            get["responses"]["200"]["schema"]["$ref"],
+            "#/definitions/io.k8s.api.core.v1.Pod"
+        );
         assert!(doc["definitions"]["io.k8s.api.core.v1.Pod"].is_object());
     }
 }
