@@ -8,7 +8,6 @@
 //! Writes `DIR/kubeconfig` (admin, CA embedded) once listening, answers `/readyz`, creates the
 //! built-in namespaces, and stops cleanly on SIGTERM or Ctrl-C.
 
-
 // The binary (not the library) chooses the allocator: mimalloc suits the many small JSON nodes
 // the server allocates (about 25% more pod creates/s than glibc malloc in examples/api_bench).
 #[global_allocator]
@@ -29,12 +28,19 @@ struct Args {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: apiserver --data-dir DIR [--store memory|file|etcd:URLS] [--port N] [--bind ADDR]");
+    eprintln!(
+        "usage: apiserver --data-dir DIR [--store memory|file|etcd:URLS] [--port N] [--bind ADDR]"
+    );
     std::process::exit(2)
 }
 
 fn parse_args() -> Args {
-    let mut args = Args { data_dir: PathBuf::new(), store: "memory".into(), port: 6443, bind: "127.0.0.1".into() };
+    let mut args = Args {
+        data_dir: PathBuf::new(),
+        store: "memory".into(),
+        port: 6443,
+        bind: "127.0.0.1".into(),
+    };
     let mut it = std::env::args().skip(1);
     let mut have_dir = false;
     while let Some(arg) = it.next() {
@@ -42,7 +48,12 @@ fn parse_args() -> Args {
             Some((f, v)) => (f.to_owned(), Some(v.to_owned())),
             None => (arg.clone(), None),
         };
-        let mut value = || inline.clone().or_else(|| it.next()).unwrap_or_else(|| usage());
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| it.next())
+                .unwrap_or_else(|| usage())
+        };
         match flag.as_str() {
             "--data-dir" => {
                 args.data_dir = PathBuf::from(value());
@@ -66,17 +77,24 @@ async fn open_store(args: &Args) -> Result<Arc<dyn Store>, Box<dyn std::error::E
         "memory" => Arc::new(MemoryStore::new()),
         "file" => Arc::new(FileStore::open(args.data_dir.join("store.redb"))?),
         etcd if etcd.starts_with("etcd:") => {
-            let urls: Vec<String> = etcd["etcd:".len()..].split(',').map(str::to_owned).collect();
+            let urls: Vec<String> = etcd["etcd:".len()..]
+                .split(',')
+                .map(str::to_owned)
+                .collect();
             Arc::new(EtcdStore::connect(EtcdConfig::new(urls)).await?)
         }
-        other => return Err(format!("unknown store {other:?}: use memory, file or etcd:URLS").into()),
+        other => {
+            return Err(format!("unknown store {other:?}: use memory, file or etcd:URLS").into())
+        }
     })
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
         .init();
     let args = parse_args();
     std::fs::create_dir_all(&args.data_dir)?;
