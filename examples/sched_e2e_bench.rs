@@ -245,13 +245,17 @@ async fn run(case: Case) -> Result<Outcome, BoxError> {
 
 /// Watches the pending pods from `rv` and records, per pod name, when the watch first showed
 /// it with `spec.nodeName` set. Restarts the watch from the last resource version seen if the
-/// server ends it.
+/// server ends it; if the server expires it (410, the watcher fell behind), re-lists as an
+/// informer would, records the pods bound by then at the time of the list, and watches on from
+/// the list's resource version.
 async fn watch_binds(
     pods: Api<Pod>,
     mut rv: String,
     bound: Arc<Mutex<HashMap<String, Instant>>>,
 ) -> Result<(), BoxError> {
-    let wp = WatchParams::default().labels(&format!("{}={}", PENDING_LABEL.0, PENDING_LABEL.1));
+    let selector = format!("{}={}", PENDING_LABEL.0, PENDING_LABEL.1);
+    let wp = WatchParams::default().labels(&selector);
+    let mut relists = 0usize;
     loop {
         let mut stream = pods.watch(&wp, &rv).await?.boxed();
         while let Some(event) = stream.try_next().await? {
@@ -272,6 +276,21 @@ async fn watch_binds(
                 }
                 WatchEvent::Deleted(_) => {}
                 WatchEvent::Bookmark(b) => rv = b.metadata.resource_version,
+                WatchEvent::Error(status) if status.code == 410 => {
+                    relists += 1;
+                    eprintln!("pod watch expired (410); re-list #{relists}");
+                    let list = pods.list(&ListParams::default().labels(&selector)).await?;
+                    let seen = Instant::now();
+                    let mut bound = bound.lock().unwrap_or_else(|e| e.into_inner());
+                    for pod in list.items {
+                        let on_node = pod.spec.as_ref().is_some_and(|s| s.node_name.is_some());
+                        if let (true, Some(name)) = (on_node, pod.metadata.name) {
+                            bound.entry(name).or_insert(seen);
+                        }
+                    }
+                    rv = list.metadata.resource_version.unwrap_or_default();
+                    break;
+                }
                 WatchEvent::Error(status) => return Err(format!("watch error: {status:?}").into()),
             }
         }
