@@ -185,9 +185,19 @@ async fn kubectl_end_to_end() {
     let manifest = c.file("app.yaml", MANIFEST);
     let out = c.ok(&["apply", "-f", manifest.to_str().unwrap()]).await;
     assert!(out.contains("deployment.apps/web created"), "{out}");
-    // Re-applying changes nothing (kubectl may still send a no-op patch: "configured").
+    // Re-applying changes nothing: the OpenAPI merge keys let kubectl compute an empty patch.
     let out = c.ok(&["apply", "-f", manifest.to_str().unwrap()]).await;
-    assert!(out.contains("deployment.apps/web"), "{out}");
+    assert!(out.contains("deployment.apps/web unchanged"), "{out}");
+    assert!(out.contains("configmap/settings unchanged"), "{out}");
+
+    // `kubectl explain` reads the OpenAPI v3 documents.
+    let out = c.ok(&["explain", "deployment.spec.replicas"]).await;
+    assert!(
+        out.contains("KIND:       Deployment") && out.contains("replicas <integer>"),
+        "{out}"
+    );
+    let out = c.ok(&["explain", "pods.spec.containers"]).await;
+    assert!(out.contains("image"), "{out}");
 
     // Table printing, wide, yaml, json, jsonpath.
     let out = c.ok(&["get", "pods"]).await;
