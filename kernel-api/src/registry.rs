@@ -461,7 +461,7 @@ pub fn typed_check(def: &ResourceDef, obj: &mut Value, strict: bool) -> Result<(
     };
     let round_trip = check(obj).map_err(cannot)?;
     let mut unknown = Vec::new();
-    prune_unknown(obj, &round_trip, String::new(), &mut unknown);
+    prune_unknown(obj, &round_trip, &mut Vec::new(), &mut unknown);
     if strict && !unknown.is_empty() {
         let fields: Vec<String> = unknown
             .iter()
@@ -476,21 +476,34 @@ pub fn typed_check(def: &ResourceDef, obj: &mut Value, strict: bool) -> Result<(
 }
 
 /// Removes from `obj` the (non-null) fields `known` lacks, recording their paths.
-fn prune_unknown(obj: &mut Value, known: &Value, path: String, unknown: &mut Vec<String>) {
+///
+/// `path` is a stack of segments, joined into a string only for an unknown field, so the common
+/// case (nothing unknown) allocates nothing.
+fn prune_unknown(
+    obj: &mut Value,
+    known: &Value,
+    path: &mut Vec<String>,
+    unknown: &mut Vec<String>,
+) {
     match (obj, known) {
         (Value::Object(map), Value::Object(known_map)) => {
             let mut drop = Vec::new();
             for (k, v) in map.iter_mut() {
-                let child = if path.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{path}.{k}")
-                };
                 match known_map.get(k) {
-                    Some(kv) => prune_unknown(v, kv, child, unknown),
+                    Some(kv) if kv.is_object() || kv.is_array() => {
+                        path.push(k.clone());
+                        prune_unknown(v, kv, path, unknown);
+                        path.pop();
+                    }
+                    Some(_) => {}
                     None if v.is_null() => {}
                     None => {
-                        unknown.push(child);
+                        let mut field = join_path(path);
+                        if !field.is_empty() {
+                            field.push('.');
+                        }
+                        field.push_str(k);
+                        unknown.push(field);
                         drop.push(k.clone());
                     }
                 }
@@ -501,11 +514,25 @@ fn prune_unknown(obj: &mut Value, known: &Value, path: String, unknown: &mut Vec
         }
         (Value::Array(items), Value::Array(known_items)) => {
             for (i, (item, known_item)) in items.iter_mut().zip(known_items).enumerate() {
-                prune_unknown(item, known_item, format!("{path}[{i}]"), unknown);
+                path.push(format!("[{i}]"));
+                prune_unknown(item, known_item, path, unknown);
+                path.pop();
             }
         }
         _ => {}
     }
+}
+
+/// `spec.containers[0].ports` from its segments.
+fn join_path(path: &[String]) -> String {
+    let mut out = String::new();
+    for segment in path {
+        if !out.is_empty() && !segment.starts_with('[') {
+            out.push('.');
+        }
+        out.push_str(segment);
+    }
+    out
 }
 
 /// Runs validation (validation.rs) and turns field errors into a 422.
@@ -787,6 +814,23 @@ mod tests {
         let err = typed_check(&def, &mut obj, true).unwrap_err().to_string();
         assert!(
             err.ends_with("strict decoding error: unknown field \"dta\""),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn unknown_nested_fields_are_named_by_their_path() {
+        let def =
+            ResourceDef::new("v1", "Pod", "pods", true).typed::<k8s_openapi::api::core::v1::Pod>();
+        let mut obj = json!({"metadata": {"name": "p"}, "spec": {"containers": [
+            {"name": "a", "image": "x"},
+            {"name": "b", "imagee": "y", "ports": [{"containerPort": 80, "hostt": 1}]}
+        ]}});
+        let err = typed_check(&def, &mut obj, true).unwrap_err().to_string();
+        assert!(
+            err.ends_with(
+                "unknown field \"spec.containers[1].imagee\", unknown field \"spec.containers[1].ports[0].hostt\""
+            ),
             "{err}"
         );
     }
