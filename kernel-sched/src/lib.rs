@@ -56,6 +56,7 @@ pub mod cache;
 pub mod config;
 pub mod diagnosis;
 mod error;
+pub mod events;
 pub mod framework;
 pub mod labels;
 pub mod metrics;

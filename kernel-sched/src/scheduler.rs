@@ -16,7 +16,6 @@ use std::time::Instant;
 use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
-use kube::runtime::events::{Event as KubeEvent, EventType, Recorder, Reporter};
 use kube::runtime::watcher::{self, Event};
 use kube::runtime::WatchStreamExt;
 use kube::Resource;
@@ -25,6 +24,7 @@ use tracing::{debug, info, warn};
 use crate::cache::Cache;
 use crate::config::{KubeSchedulerConfiguration, Profile};
 use crate::diagnosis::Diagnosis;
+use crate::events::{EventRecorder, EventType, Record};
 use crate::framework::{Code, CycleState, Framework, QueuedPodInfo};
 use crate::metrics::Metrics;
 use crate::plugins::Handle;
@@ -42,7 +42,9 @@ pub struct Scheduler {
     cache: Arc<Mutex<Cache>>,
     metrics: Arc<Metrics>,
     percentage_of_nodes_to_score: i32,
-    recorder: Recorder,
+    events: EventRecorder,
+    /// The event writer task, taken and spawned by [`Scheduler::run`].
+    event_writer: Mutex<Option<futures::future::BoxFuture<'static, ()>>>,
 }
 
 impl std::fmt::Debug for Scheduler {
@@ -167,13 +169,8 @@ impl Scheduler {
             cfg.initial_backoff(),
             cfg.max_backoff(),
         ));
-        let recorder = Recorder::new(
-            client.clone(),
-            Reporter {
-                controller: DEFAULT_SCHEDULER_NAME.into(),
-                instance: Some("kernel-sched".into()),
-            },
-        );
+        let (events, event_writer) =
+            EventRecorder::new(client.clone(), DEFAULT_SCHEDULER_NAME, "kernel-sched");
         Ok(Scheduler {
             client,
             profiles: profiles
@@ -184,7 +181,8 @@ impl Scheduler {
             cache: Arc::new(Mutex::new(Cache::new())),
             metrics: Arc::default(),
             percentage_of_nodes_to_score: cfg.percentage_of_nodes_to_score.unwrap_or(0),
-            recorder,
+            events,
+            event_writer: Mutex::new(Some(event_writer.boxed())),
         })
     }
 
@@ -205,6 +203,12 @@ impl Scheduler {
     /// Runs until the task is dropped or the queue is closed. Watch failures are logged and
     /// retried with backoff, as kube-scheduler keeps running through API outages.
     pub async fn run(self) -> Result<(), Error> {
+        let writer = self
+            .event_writer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        let writer = writer.map(tokio::spawn);
         let this = Arc::new(self);
         let nodes = tokio::spawn(this.clone().watch_nodes());
         let pods = tokio::spawn(this.clone().watch_pods());
@@ -217,6 +221,9 @@ impl Scheduler {
         };
         this.queue.close();
         objects.abort();
+        if let Some(w) = writer {
+            w.abort();
+        }
         r.map_err(|e| Error::Config(format!("scheduler task failed: {e}")))?
     }
 
@@ -530,8 +537,7 @@ impl Scheduler {
                     EventType::Normal,
                     "Scheduled",
                     format!("Successfully assigned {} to {node}", pod.key()),
-                )
-                .await;
+                );
             } else {
                 warn!(pod = %pod.key(), node = %node, status = %s, "binding failed");
                 fwk.run_unreserve_plugins(&mut state, &pod, &node);
@@ -542,8 +548,7 @@ impl Scheduler {
                     EventType::Warning,
                     "FailedScheduling",
                     format!("Binding rejected: {}", s.message()),
-                )
-                .await;
+                );
                 this.queue.add_backoff(q);
                 this.queue.move_all_to_active_or_backoff(ClusterEvent::Any);
             }
@@ -577,14 +582,12 @@ impl Scheduler {
                         EventType::Normal,
                         "Preempted",
                         format!("Preempted by pod {} on node {node}", pod.uid),
-                    )
-                    .await;
+                    );
                 }
                 nominated = Some(node);
             }
         }
-        self.record(&pod, EventType::Warning, "FailedScheduling", msg.clone())
-            .await;
+        self.record(&pod, EventType::Warning, "FailedScheduling", msg.clone());
         let reason = if d.is_error() {
             "SchedulerError"
         } else {
@@ -612,17 +615,19 @@ impl Scheduler {
         }
     }
 
-    async fn record(&self, pod: &PodInfo, type_: EventType, reason: &str, note: String) {
-        let reference = pod.pod.object_ref(&());
-        let ev = KubeEvent {
+    /// Queues an event about `pod`; never waits (see [`EventRecorder`]).
+    fn record(&self, pod: &PodInfo, type_: EventType, reason: &str, note: String) {
+        let action = match reason {
+            "Scheduled" => "Binding",
+            "Preempted" => "Preempting",
+            _ => "Scheduling",
+        };
+        self.events.record(Record {
+            regarding: pod.pod.object_ref(&()),
             type_,
             reason: reason.into(),
-            note: Some(note),
-            action: "Scheduling".into(),
-            secondary: None,
-        };
-        if let Err(e) = self.recorder.publish(&ev, &reference).await {
-            debug!(error = %e, "recording event failed");
-        }
+            action: action.into(),
+            note,
+        });
     }
 }
