@@ -178,18 +178,22 @@ impl Registry {
 
     /// Creates an object (its name must be set). Fails with AlreadyExists.
     pub async fn create(&self, def: &ResourceDef, obj: &Value) -> Result<Value> {
+        let revision = self.insert(def, obj).await?;
+        with_revision(obj.clone(), revision)
+    }
+
+    /// Creates an object (its name must be set) and returns the revision it was written at,
+    /// without copying it (the caller sets `resourceVersion` on its own value with
+    /// [`with_revision`]). Fails with AlreadyExists.
+    pub async fn insert(&self, def: &ResourceDef, obj: &Value) -> Result<Revision> {
         let (namespace, name) = (namespace_of(obj), name_of(obj));
         let key = self.key(def, namespace.as_deref(), &name);
         match self
             .store
-            .create(
-                &key,
-                encode(&to_storage(def, obj.clone()))?,
-                self.lease_for(def).await?,
-            )
+            .create(&key, encode(def, obj)?, self.lease_for(def).await?)
             .await
         {
-            Ok(kv) => with_revision(obj.clone(), kv.mod_revision),
+            Ok(kv) => Ok(kv.mod_revision),
             Err(kernel_store::Error::AlreadyExists { .. }) => Err(Error::AlreadyExists {
                 resource: def.qualified(),
                 name,
@@ -205,19 +209,31 @@ impl Registry {
         obj: &Value,
         expected: Revision,
     ) -> Result<Value> {
+        let revision = self.replace(def, obj, expected).await?;
+        with_revision(obj.clone(), revision)
+    }
+
+    /// Replaces an object if it is still at revision `expected` and returns the revision it
+    /// was written at, without copying it.
+    pub async fn replace(
+        &self,
+        def: &ResourceDef,
+        obj: &Value,
+        expected: Revision,
+    ) -> Result<Revision> {
         let (namespace, name) = (namespace_of(obj), name_of(obj));
         let key = self.key(def, namespace.as_deref(), &name);
         match self
             .store
             .update(
                 &key,
-                encode(&to_storage(def, obj.clone()))?,
+                encode(def, obj)?,
                 expected,
                 self.lease_for(def).await?,
             )
             .await
         {
-            Ok(kv) => with_revision(obj.clone(), kv.mod_revision),
+            Ok(kv) => Ok(kv.mod_revision),
             Err(kernel_store::Error::Conflict { .. }) => Err(conflict(def, &name)),
             Err(kernel_store::Error::NotFound { .. }) => Err(not_found(def, &name)),
             Err(e) => Err(e.into()),
@@ -283,17 +299,62 @@ pub fn decode(kv: &KeyValue) -> Result<Value> {
     with_revision(obj, kv.mod_revision)
 }
 
-fn with_revision(mut obj: Value, revision: Revision) -> Result<Value> {
+/// `obj` with `metadata.resourceVersion` set to `revision`.
+pub fn with_revision(mut obj: Value, revision: Revision) -> Result<Value> {
     meta_mut(&mut obj).insert("resourceVersion".into(), json!(revision.to_string()));
     Ok(obj)
 }
 
-fn encode(obj: &Value) -> Result<Bytes> {
-    let mut obj = obj.clone();
-    meta_mut(&mut obj).remove("resourceVersion");
-    Ok(Bytes::from(
-        serde_json::to_vec(&obj).map_err(Error::internal)?,
-    ))
+/// The stored bytes of an object of `def`: its storage form as JSON without
+/// `metadata.resourceVersion` (serialized without copying the object when `def` stores the API
+/// form as it is).
+fn encode(def: &ResourceDef, obj: &Value) -> Result<Bytes> {
+    let bytes = match def.strategy.conversion {
+        Some(c) => serde_json::to_vec(&WithoutRevision(&(c.to_storage)(obj.clone()))),
+        None => serde_json::to_vec(&WithoutRevision(obj)),
+    };
+    Ok(Bytes::from(bytes.map_err(Error::internal)?))
+}
+
+/// Serializes an object skipping `metadata.resourceVersion`.
+struct WithoutRevision<'a>(&'a Value);
+
+impl serde::Serialize for WithoutRevision<'_> {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let Value::Object(fields) = self.0 else {
+            return self.0.serialize(serializer);
+        };
+        let mut map = serializer.serialize_map(Some(fields.len()))?;
+        for (k, v) in fields {
+            match v {
+                Value::Object(meta) if k == "metadata" => {
+                    map.serialize_entry(k, &MetadataWithoutRevision(meta))?
+                }
+                _ => map.serialize_entry(k, v)?,
+            }
+        }
+        map.end()
+    }
+}
+
+/// `metadata` without `resourceVersion`.
+struct MetadataWithoutRevision<'a>(&'a Map<String, Value>);
+
+impl serde::Serialize for MetadataWithoutRevision<'_> {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        serializer.collect_map(
+            self.0
+                .iter()
+                .filter(|(k, _)| k.as_str() != "resourceVersion"),
+        )
+    }
 }
 
 fn encode_continue(revision: Revision, start: &str) -> String {

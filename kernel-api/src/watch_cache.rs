@@ -55,10 +55,11 @@ pub struct CachedEvent {
     pub revision: Revision,
     /// The storage key.
     pub key: String,
-    /// The object after the change (for a delete: its last state, with the delete's revision).
-    pub object: Value,
+    /// The object after the change (for a delete: its last state, with the delete's revision);
+    /// shared with the cache's object map.
+    pub object: Arc<Value>,
     /// The object before the change, if it existed.
-    pub prev: Option<Value>,
+    pub prev: Option<Arc<Value>>,
     /// The encoded watch lines (ADDED, MODIFIED, DELETED), each made once and shared by every
     /// watcher that sends it, as upstream's `cachingObject` does.
     pub lines: [std::sync::OnceLock<bytes::Bytes>; 3],
@@ -208,8 +209,10 @@ impl WatchCache {
         let events = self.registry.store.watch(request).await?;
         Ok(events
             .map(|e| {
-                e.map_err(Error::from)
-                    .and_then(|e| convert(&e).map(Arc::new))
+                e.map_err(Error::from).and_then(|e| {
+                    let prev = e.prev_kv.as_ref().map(decode).transpose()?.map(Arc::new);
+                    convert(&e, prev).map(Arc::new)
+                })
             })
             .boxed())
     }
@@ -265,7 +268,23 @@ impl WatchCache {
                     _ = stop.changed() => None,
                 };
                 let Some(event) = event else { break };
-                let event = match event.map_err(Error::from).and_then(|e| convert(&e)) {
+                // The previous state is the cache's own copy (the task is the only writer of
+                // the object map), so it is not decoded again from the store's prev_kv.
+                let event = event.map_err(Error::from).and_then(|e| {
+                    let cached = task_cache
+                        .state
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .objects
+                        .get(&e.kv.key)
+                        .cloned();
+                    let prev = match cached {
+                        Some(prev) => Some(prev),
+                        None => e.prev_kv.as_ref().map(decode).transpose()?.map(Arc::new),
+                    };
+                    convert(&e, prev)
+                });
+                let event = match event {
                     Ok(event) => Arc::new(event),
                     Err(error) => {
                         tracing::warn!(prefix = %prefix_owned, %error, "watch cache stopped");
@@ -281,7 +300,7 @@ impl WatchCache {
                     _ => {
                         state
                             .objects
-                            .insert(event.key.clone(), Arc::new(event.object.clone()));
+                            .insert(event.key.clone(), event.object.clone());
                     }
                 }
                 state.ring.push_back(event.clone());
@@ -308,8 +327,8 @@ impl WatchCache {
     }
 }
 
-fn convert(event: &kernel_store::Event) -> Result<CachedEvent> {
-    let prev = event.prev_kv.as_ref().map(decode).transpose()?;
+/// The cached form of a store event, given the object's previous state.
+fn convert(event: &kernel_store::Event, prev: Option<Arc<Value>>) -> Result<CachedEvent> {
     match event.kind {
         EventKind::Put => Ok(CachedEvent {
             kind: if prev.is_some() {
@@ -319,12 +338,15 @@ fn convert(event: &kernel_store::Event) -> Result<CachedEvent> {
             },
             revision: event.kv.mod_revision,
             key: event.kv.key.clone(),
-            object: decode(&event.kv)?,
+            object: Arc::new(decode(&event.kv)?),
             prev,
             lines: Default::default(),
         }),
         EventKind::Delete => {
-            let mut object = prev.clone().unwrap_or_else(|| serde_json::json!({}));
+            let mut object = prev
+                .as_deref()
+                .cloned()
+                .unwrap_or_else(|| serde_json::json!({}));
             crate::registry::meta_mut(&mut object).insert(
                 "resourceVersion".into(),
                 Value::String(event.kv.mod_revision.to_string()),
@@ -333,7 +355,7 @@ fn convert(event: &kernel_store::Event) -> Result<CachedEvent> {
                 kind: EventType::Deleted,
                 revision: event.kv.mod_revision,
                 key: event.kv.key.clone(),
-                object,
+                object: Arc::new(object),
                 prev,
                 lines: Default::default(),
             })

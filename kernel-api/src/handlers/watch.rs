@@ -149,12 +149,12 @@ pub async fn watch(ctx: &Ctx) -> Result<Response<Body>> {
                                 match def.strategy.conversion {
                                     Some(c) => {
                                         converted = (
-                                            (c.from_storage)(event.object.clone()),
-                                            event.prev.clone().map(c.from_storage),
+                                            (c.from_storage)((*event.object).clone()),
+                                            event.prev.as_deref().cloned().map(c.from_storage),
                                         );
                                         (&converted.0, converted.1.as_ref())
                                     }
-                                    None => (&event.object, event.prev.as_ref()),
+                                    None => (&*event.object, event.prev.as_deref()),
                                 };
                             let now = event.kind != EventType::Deleted && matches(object);
                             let before = prev.is_some_and(&matches);

@@ -125,7 +125,7 @@ pub async fn create_object(
     let generated = registry::generated_prefix(&obj).filter(|_| unnamed);
     let mut attempts = 0;
     let created = loop {
-        match ctx.shared.registry.create(&ctx.def, &obj).await {
+        match ctx.shared.registry.insert(&ctx.def, &obj).await {
             Err(Error::AlreadyExists { .. }) if generated.is_some() && attempts < 7 => {
                 attempts += 1;
                 let prefix = generated.as_deref().unwrap_or_default();
@@ -134,7 +134,7 @@ pub async fn create_object(
                     serde_json::json!(format!("{prefix}{}", registry::random_suffix())),
                 );
             }
-            other => break other?,
+            other => break registry::with_revision(obj, other?)?,
         }
     };
     if ctx.def.kind == "Namespace" {
@@ -206,7 +206,12 @@ pub async fn update_object(
     if new == *current {
         return Ok(new);
     }
-    let updated = ctx.shared.registry.update(&ctx.def, &new, expected).await?;
+    let revision = ctx
+        .shared
+        .registry
+        .replace(&ctx.def, &new, expected)
+        .await?;
+    let updated = registry::with_revision(new, revision)?;
     crd_written(ctx, &updated);
     Ok(updated)
 }
