@@ -15,7 +15,7 @@ use kernel_store::{KeyValue, RangeRequest, Revision, Store};
 use rand::Rng;
 use serde_json::{json, Map, Value};
 
-use crate::resources::{ResourceDef, Subresource};
+use crate::resources::{PathSegment, ResourceDef, Subresource};
 use crate::status::{Error, Result, StatusCause};
 
 /// Storage of API objects over any [`Store`].
@@ -520,9 +520,12 @@ pub fn typed_check(def: &ResourceDef, obj: &mut Value, strict: bool) -> Result<(
             def.kind, def.version, def.kind
         ))
     };
-    let round_trip = check(obj).map_err(cannot)?;
     let mut unknown = Vec::new();
-    prune_unknown(obj, &round_trip, &mut Vec::new(), &mut unknown);
+    for path in check(obj).map_err(cannot)? {
+        if remove_field(obj, &path) {
+            unknown.push(join_path(&path));
+        }
+    }
     if strict && !unknown.is_empty() {
         let fields: Vec<String> = unknown
             .iter()
@@ -536,62 +539,46 @@ pub fn typed_check(def: &ResourceDef, obj: &mut Value, strict: bool) -> Result<(
     Ok(())
 }
 
-/// Removes from `obj` the (non-null) fields `known` lacks, recording their paths.
-///
-/// `path` is a stack of segments, joined into a string only for an unknown field, so the common
-/// case (nothing unknown) allocates nothing.
-fn prune_unknown(
-    obj: &mut Value,
-    known: &Value,
-    path: &mut Vec<String>,
-    unknown: &mut Vec<String>,
-) {
-    match (obj, known) {
-        (Value::Object(map), Value::Object(known_map)) => {
-            let mut drop = Vec::new();
-            for (k, v) in map.iter_mut() {
-                match known_map.get(k) {
-                    Some(kv) if kv.is_object() || kv.is_array() => {
-                        path.push(k.clone());
-                        prune_unknown(v, kv, path, unknown);
-                        path.pop();
-                    }
-                    Some(_) => {}
-                    None if v.is_null() => {}
-                    None => {
-                        let mut field = join_path(path);
-                        if !field.is_empty() {
-                            field.push('.');
-                        }
-                        field.push_str(k);
-                        unknown.push(field);
-                        drop.push(k.clone());
-                    }
-                }
-            }
-            for k in drop {
-                map.remove(&k);
-            }
+/// Removes the field at `path` from `obj` unless it is null (a null unknown field is not an
+/// error upstream either); whether something was removed.
+fn remove_field(obj: &mut Value, path: &[PathSegment]) -> bool {
+    let Some((PathSegment::Field(last), parents)) = path.split_last() else {
+        return false;
+    };
+    let mut at = obj;
+    for segment in parents {
+        let next = match segment {
+            PathSegment::Field(k) => at.get_mut(k.as_str()),
+            PathSegment::Index(i) => at.get_mut(*i),
+        };
+        match next {
+            Some(v) => at = v,
+            None => return false,
         }
-        (Value::Array(items), Value::Array(known_items)) => {
-            for (i, (item, known_item)) in items.iter_mut().zip(known_items).enumerate() {
-                path.push(format!("[{i}]"));
-                prune_unknown(item, known_item, path, unknown);
-                path.pop();
-            }
-        }
-        _ => {}
+    }
+    match at.as_object_mut() {
+        Some(map) if map.get(last).is_some_and(|v| !v.is_null()) => map.remove(last).is_some(),
+        _ => false,
     }
 }
 
 /// `spec.containers[0].ports` from its segments.
-fn join_path(path: &[String]) -> String {
+fn join_path(path: &[PathSegment]) -> String {
     let mut out = String::new();
     for segment in path {
-        if !out.is_empty() && !segment.starts_with('[') {
-            out.push('.');
+        match segment {
+            PathSegment::Field(k) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(k);
+            }
+            PathSegment::Index(i) => {
+                out.push('[');
+                out.push_str(&i.to_string());
+                out.push(']');
+            }
         }
-        out.push_str(segment);
     }
     out
 }

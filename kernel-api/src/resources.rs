@@ -54,9 +54,18 @@ impl Subresource {
 }
 
 /// A check that an object decodes as its typed Kubernetes struct (malformed objects get 400).
-/// Returns the object as the typed struct sees it (decoded and encoded again), so fields the
-/// type does not know are missing from the result.
-pub type TypedCheck = fn(&Value) -> Result<Value, String>;
+/// Returns the paths of the fields the type does not know (each a list of segments), found while
+/// decoding, without encoding the object again.
+pub type TypedCheck = fn(&Value) -> Result<Vec<Vec<PathSegment>>, String>;
+
+/// One step of a path into a JSON object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PathSegment {
+    /// A field of an object.
+    Field(String),
+    /// An element of an array.
+    Index(usize),
+}
 
 /// Per-resource behaviour of the generic registry (upstream's `RESTCreateStrategy` and friends).
 #[derive(Clone, Copy, Debug, Default)]
@@ -119,9 +128,34 @@ pub struct ResourceDef {
     pub custom_schema: Option<std::sync::Arc<Value>>,
 }
 
-fn typed<K: DeserializeOwned + serde::Serialize>(value: &Value) -> Result<Value, String> {
-    let typed = K::deserialize(value).map_err(|e| e.to_string())?;
-    serde_json::to_value(typed).map_err(|e| e.to_string())
+fn typed<K: DeserializeOwned>(value: &Value) -> Result<Vec<Vec<PathSegment>>, String> {
+    let mut unknown = Vec::new();
+    let _: K = serde_ignored::deserialize(value, |path| {
+        let mut segments = Vec::new();
+        push_segments(&path, &mut segments);
+        unknown.push(segments);
+    })
+    .map_err(|e| e.to_string())?;
+    Ok(unknown)
+}
+
+/// Appends the segments of `path` (root first) to `out`.
+fn push_segments(path: &serde_ignored::Path<'_>, out: &mut Vec<PathSegment>) {
+    use serde_ignored::Path;
+    match path {
+        Path::Root => {}
+        Path::Seq { parent, index } => {
+            push_segments(parent, out);
+            out.push(PathSegment::Index(*index));
+        }
+        Path::Map { parent, key } => {
+            push_segments(parent, out);
+            out.push(PathSegment::Field(key.clone()));
+        }
+        Path::Some { parent }
+        | Path::NewtypeStruct { parent }
+        | Path::NewtypeVariant { parent } => push_segments(parent, out),
+    }
 }
 
 impl ResourceDef {
