@@ -15,6 +15,12 @@ use kernel_sched::plugins::{default_framework, Handle, LABEL_HOSTNAME};
 use kernel_sched::testing::{node, pod};
 use kernel_sched::{schedule_pod, Cache, CycleState, PodInfo, ScheduleState, Snapshot};
 
+// The binary (not the library) chooses the allocator, as the workspace's other bench binaries
+// do: the scheduler's cache allocates and frees many small pod and node entries.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// One bench case: its name and the pods it schedules.
 struct Case {
     name: &'static str,
     make_pod: fn(usize) -> Pod,
