@@ -514,6 +514,15 @@ impl Inner {
     }
 }
 
+/// A gRPC client on `channel` that accepts responses of any size, as upstream's etcd client
+/// does (`MaxCallRecvMsgSize` = `math.MaxInt32`): a full list of 10,000 pods is ~17 MB, far over
+/// tonic's 4 MiB default. etcd itself bounds requests (`--max-request-bytes`).
+pub(crate) fn grpc_client(channel: Channel) -> tonic::client::Grpc<Channel> {
+    tonic::client::Grpc::new(channel)
+        .max_decoding_message_size(i32::MAX as usize)
+        .max_encoding_message_size(i32::MAX as usize)
+}
+
 /// One unary gRPC call on `channel`.
 async fn unary<Req, Resp>(
     channel: &Channel,
@@ -524,7 +533,7 @@ where
     Req: prost::Message + 'static,
     Resp: prost::Message + Default + 'static,
 {
-    let mut grpc = tonic::client::Grpc::new(channel.clone());
+    let mut grpc = grpc_client(channel.clone());
     grpc.ready()
         .await
         .map_err(|e| Status::unavailable(format!("etcd connection not ready: {e}")))?;
@@ -858,7 +867,7 @@ async fn keep_alive_once(
     channel: Channel,
     lease: LeaseId,
 ) -> Result<proto::LeaseKeepAliveResponse, Status> {
-    let mut grpc = tonic::client::Grpc::new(channel);
+    let mut grpc = grpc_client(channel);
     grpc.ready()
         .await
         .map_err(|e| Status::unavailable(format!("etcd connection not ready: {e}")))?;

@@ -159,3 +159,25 @@ async fn calls_fail_transiently_while_etcd_is_down_and_recover() {
         Bytes::from("1")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ranges_larger_than_four_mebibytes_are_read_whole() {
+    let Some(etcd) = kernel_testing::etcd().await else {
+        return;
+    };
+    let store = connect(&etcd, "").await;
+    // 6 values of 1 MiB: one range answer of ~6 MiB, over tonic's default 4 MiB limit.
+    let value = Bytes::from(vec![b'x'; 1 << 20]);
+    for i in 0..6 {
+        store
+            .create(&format!("/big/k{i}"), value.clone(), 0)
+            .await
+            .expect("create");
+    }
+    let all = store
+        .range(kernel_store::RangeRequest::prefix("/big/"))
+        .await
+        .expect("a 6 MiB range is read");
+    assert_eq!(all.kvs.len(), 6);
+    assert!(all.kvs.iter().all(|kv| kv.value.len() == 1 << 20));
+}

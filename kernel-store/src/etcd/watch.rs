@@ -165,7 +165,7 @@ async fn open_stream(
 > {
     let (requests, rx) = mpsc::channel(4);
     requests.try_send(create).expect("a fresh channel has room");
-    let mut grpc = tonic::client::Grpc::new(channel);
+    let mut grpc = super::grpc_client(channel);
     grpc.ready()
         .await
         .map_err(|e| Status::unavailable(format!("etcd connection not ready: {e}")))?;
