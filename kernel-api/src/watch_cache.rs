@@ -128,7 +128,7 @@ impl WatchCache {
     /// `from`.
     pub async fn watch(&self, prefix: &str, from: Revision) -> Result<EventStream> {
         self.prune();
-        let cache = self.cache_for(prefix).await?;
+        let cache = self.cache_for(prefix, Some(from)).await?;
         let subscribed = {
             let state = cache.state.lock().unwrap_or_else(|e| e.into_inner());
             if from >= state.valid_from {
@@ -180,7 +180,7 @@ impl WatchCache {
         key_prefix: &str,
     ) -> Result<Option<(Vec<Arc<Value>>, Revision)>> {
         self.prune();
-        let cache = self.cache_for(prefix).await?;
+        let cache = self.cache_for(prefix, None).await?;
         let state = cache.state.lock().unwrap_or_else(|e| e.into_inner());
         if state.valid_from == Revision::MAX {
             return Ok(None);
@@ -217,7 +217,10 @@ impl WatchCache {
             .boxed())
     }
 
-    async fn cache_for(&self, prefix: &str) -> Result<Arc<ResourceCache>> {
+    /// The cache of `prefix`, opened if needed. A cache opened for a watch from revision
+    /// `from` starts there (when the store still has it), so that watch and every other one
+    /// from the same list are served by the cache instead of each by its own store watch.
+    async fn cache_for(&self, prefix: &str, from: Option<Revision>) -> Result<Arc<ResourceCache>> {
         if let Some(cache) = self
             .caches
             .lock()
@@ -226,16 +229,21 @@ impl WatchCache {
         {
             return Ok(cache.clone());
         }
-        let start = self.registry.store.current_revision().await?;
+        let current = self.registry.store.current_revision().await?;
+        let (start, initial) = match from.filter(|f| *f > 0 && *f < current) {
+            Some(from) => match self.initial_state(prefix, from).await {
+                Ok(initial) => (from, initial),
+                Err(kernel_store::Error::Compacted { .. }) => {
+                    (current, self.initial_state(prefix, current).await?)
+                }
+                Err(e) => return Err(e.into()),
+            },
+            None => (current, self.initial_state(prefix, current).await?),
+        };
         let request = WatchRequest::prefix(prefix)
             .from_revision(start + 1)
             .with_prev_kv();
         let mut events = self.registry.store.watch(request).await?;
-        let initial = self
-            .registry
-            .store
-            .range(kernel_store::RangeRequest::prefix(prefix).with_revision(start))
-            .await?;
         let mut objects = BTreeMap::new();
         for kv in &initial.kvs {
             objects.insert(kv.key.clone(), Arc::new(decode(kv)?));
@@ -318,6 +326,16 @@ impl WatchCache {
             state.valid_from = Revision::MAX;
         });
         Ok(cache)
+    }
+
+    /// Every object under `prefix` at `revision`.
+    async fn initial_state(
+        &self,
+        prefix: &str,
+        revision: Revision,
+    ) -> kernel_store::Result<kernel_store::RangeResponse> {
+        let range = kernel_store::RangeRequest::prefix(prefix).with_revision(revision);
+        self.registry.store.range(range).await
     }
 
     /// Drops every cache whose store watch has ended (called before serving a watch).

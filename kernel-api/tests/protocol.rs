@@ -264,6 +264,9 @@ async fn watch_cache_uses_one_store_watch_for_many_watchers() {
         .as_str()
         .unwrap()
         .to_owned();
+    // A write after the list: the watchers' revision is older than the store's when the first
+    // one opens the cache, which must still start at their revision and serve them all.
+    post(&server, CMS, cm("before-watchers")).await;
     let mut watchers = Vec::new();
     for i in 0..50 {
         let server = server.clone();
