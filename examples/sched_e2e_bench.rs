@@ -182,7 +182,8 @@ async fn run(case: Case) -> Result<Outcome, BoxError> {
         .resource_version
         .unwrap_or_default();
     let bound: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
-    let watch = tokio::spawn(watch_binds(pods.clone(), rv, bound.clone()));
+    let bindings: Api<PodBinding> = Api::namespaced(client.clone(), NAMESPACE);
+    let watch = tokio::spawn(watch_binds(bindings, rv, bound.clone()));
 
     let start = Instant::now();
     let created: Vec<(usize, Instant)> = futures::stream::iter(0..case.pods)
@@ -243,13 +244,66 @@ async fn run(case: Case) -> Result<Outcome, BoxError> {
     })
 }
 
+/// The part of a Pod the bench's watch reads: its name and `spec.nodeName`. Decoding only these
+/// (serde skips the rest) keeps the bench's own watch cheap next to the scheduler it measures.
+#[derive(Clone, Debug, serde::Deserialize)]
+struct PodBinding {
+    metadata: kube::api::ObjectMeta,
+    #[serde(default)]
+    spec: Option<PodBindingSpec>,
+}
+
+/// `spec.nodeName` of a [`PodBinding`].
+#[derive(Clone, Debug, serde::Deserialize)]
+struct PodBindingSpec {
+    #[serde(rename = "nodeName")]
+    node_name: Option<String>,
+}
+
+impl serde::Serialize for PodBinding {
+    fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        Err(serde::ser::Error::custom(
+            "the bench never writes PodBinding",
+        ))
+    }
+}
+
+impl kube::Resource for PodBinding {
+    type DynamicType = ();
+    type Scope = kube::core::NamespaceResourceScope;
+
+    fn kind(_: &()) -> std::borrow::Cow<'_, str> {
+        "Pod".into()
+    }
+    fn group(_: &()) -> std::borrow::Cow<'_, str> {
+        "".into()
+    }
+    fn version(_: &()) -> std::borrow::Cow<'_, str> {
+        "v1".into()
+    }
+    fn plural(_: &()) -> std::borrow::Cow<'_, str> {
+        "pods".into()
+    }
+    fn meta(&self) -> &kube::api::ObjectMeta {
+        &self.metadata
+    }
+    fn meta_mut(&mut self) -> &mut kube::api::ObjectMeta {
+        &mut self.metadata
+    }
+}
+
+/// Whether a watched pod has been bound.
+fn is_bound(pod: &PodBinding) -> bool {
+    pod.spec.as_ref().is_some_and(|s| s.node_name.is_some())
+}
+
 /// Watches the pending pods from `rv` and records, per pod name, when the watch first showed
 /// it with `spec.nodeName` set. Restarts the watch from the last resource version seen if the
 /// server ends it; if the server expires it (410, the watcher fell behind), re-lists as an
 /// informer would, records the pods bound by then at the time of the list, and watches on from
 /// the list's resource version.
 async fn watch_binds(
-    pods: Api<Pod>,
+    pods: Api<PodBinding>,
     mut rv: String,
     bound: Arc<Mutex<HashMap<String, Instant>>>,
 ) -> Result<(), BoxError> {
@@ -265,8 +319,7 @@ async fn watch_binds(
                     if let Some(v) = &pod.metadata.resource_version {
                         rv.clone_from(v);
                     }
-                    let on_node = pod.spec.as_ref().is_some_and(|s| s.node_name.is_some());
-                    if let (true, Some(name)) = (on_node, pod.metadata.name) {
+                    if let (true, Some(name)) = (is_bound(&pod), pod.metadata.name) {
                         bound
                             .lock()
                             .unwrap_or_else(|e| e.into_inner())
@@ -283,8 +336,7 @@ async fn watch_binds(
                     let seen = Instant::now();
                     let mut bound = bound.lock().unwrap_or_else(|e| e.into_inner());
                     for pod in list.items {
-                        let on_node = pod.spec.as_ref().is_some_and(|s| s.node_name.is_some());
-                        if let (true, Some(name)) = (on_node, pod.metadata.name) {
+                        if let (true, Some(name)) = (is_bound(&pod), pod.metadata.name) {
                             bound.entry(name).or_insert(seen);
                         }
                     }

@@ -61,7 +61,7 @@ impl Default for ApiServerBuilder {
             require_token: false,
             max_in_flight: 600,
             request_timeout: Duration::from_secs(60),
-            watch_cache_capacity: 1024,
+            watch_cache_capacity: 10 * 1024,
             extra_resources: Vec::new(),
         }
     }
@@ -143,7 +143,10 @@ impl ApiServerBuilder {
         self
     }
 
-    /// Recent events kept per resource type by the watch cache (default 1024).
+    /// Recent events kept per resource type by the watch cache (default 10,240), which is also
+    /// how far a watcher may fall behind before it is ended with 410 Gone. Upstream sizes its
+    /// cache between 100 and 102,400 events by the event rate; 10,240 holds a few seconds of
+    /// writes at full speed.
     pub fn watch_cache_capacity(mut self, capacity: usize) -> Self {
         self.watch_cache_capacity = capacity;
         self
