@@ -270,7 +270,7 @@ fn build_framework(
         instances.insert(n.to_string(), i.clone());
         Ok(i)
     };
-    let mut fwk = Framework::new(name, Vec::new());
+    let mut fwk = Framework::new(name, Vec::new()).with_waiting_pods(handle.waiting_pods.clone());
 
     // For each extension point: explicitly enabled first, then multiPoint plugins that
     // implement it, minus the point's disabled set.

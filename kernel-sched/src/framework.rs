@@ -7,6 +7,12 @@
 //!           → PreBind → Bind → PostBind            (Unreserve on any failure after Reserve)
 //! ```
 //!
+//! Permit may answer `Wait` (with a timeout per plugin, capped at
+//! [`MAX_PERMIT_TIMEOUT`](crate::waiting_pods::MAX_PERMIT_TIMEOUT)): the pod then becomes a
+//! [`WaitingPod`] in the framework's [`WaitingPods`] and the scheduling cycle ends with the pod
+//! assumed; the binding cycle awaits [`Framework::wait_on_permit`] before PreBind. Plugins
+//! allow or reject waiting pods through [`Handle::waiting_pods`](crate::plugins::Handle).
+//!
 //! Every plugin implements [`Plugin`] and opts into extension points by returning itself from
 //! the matching `as_*` method, so one plugin instance can serve several points (as upstream).
 
@@ -21,6 +27,7 @@ use futures::future::BoxFuture;
 
 use crate::snapshot::Snapshot;
 use crate::types::{NodeInfo, PodInfo};
+pub use crate::waiting_pods::{WaitingPod, WaitingPods};
 
 /// The highest score a Score plugin may return after normalization.
 pub const MAX_NODE_SCORE: i64 = 100;
@@ -479,7 +486,9 @@ pub trait ReservePlugin: Plugin {
 
 /// Permit: approve, deny or delay the binding.
 pub trait PermitPlugin: Plugin {
-    /// `Success`, a rejection, or `Wait` with a timeout.
+    /// `Success`, a rejection, or `Wait` with a timeout (capped at 15 minutes); a waiting pod
+    /// proceeds once every plugin that answered `Wait` has allowed it through
+    /// [`WaitingPods`].
     fn permit(&self, state: &mut CycleState, pod: &PodInfo, node: &str) -> (Status, Duration);
 }
 
@@ -552,6 +561,7 @@ pub struct Framework {
     pub(crate) pre_bind: Vec<Arc<dyn PreBindPlugin>>,
     pub(crate) bind: Vec<Arc<dyn BindPlugin>>,
     pub(crate) post_bind: Vec<Arc<dyn PostBindPlugin>>,
+    pub(crate) waiting_pods: WaitingPods,
 }
 
 impl fmt::Debug for Framework {
@@ -589,6 +599,7 @@ impl Framework {
             pre_bind: Vec::new(),
             bind: Vec::new(),
             post_bind: Vec::new(),
+            waiting_pods: WaitingPods::default(),
         };
         for e in multi_point {
             let p = e.plugin;
@@ -614,6 +625,34 @@ impl Framework {
     pub fn with_percentage_of_nodes_to_score(mut self, p: Option<i32>) -> Self {
         self.percentage_of_nodes_to_score = p;
         self
+    }
+
+    /// Uses `waiting_pods` as this framework's map of pods held at Permit (shared by the
+    /// profiles of one scheduler and given to plugins through their
+    /// [`Handle`](crate::plugins::Handle)). By default each framework has its own.
+    pub fn with_waiting_pods(mut self, waiting_pods: WaitingPods) -> Self {
+        self.waiting_pods = waiting_pods;
+        self
+    }
+
+    /// The pods held at Permit (upstream `Handle` waiting-pod methods).
+    pub fn waiting_pods(&self) -> &WaitingPods {
+        &self.waiting_pods
+    }
+
+    /// The pod with this UID held at Permit, if any.
+    pub fn get_waiting_pod(&self, uid: &str) -> Option<Arc<WaitingPod>> {
+        self.waiting_pods.get_waiting_pod(uid)
+    }
+
+    /// Calls `f` on every pod held at Permit.
+    pub fn iterate_over_waiting_pods(&self, f: impl FnMut(&Arc<WaitingPod>)) {
+        self.waiting_pods.iterate_over_waiting_pods(f)
+    }
+
+    /// Rejects the pod with this UID if it is held at Permit; whether it was.
+    pub fn reject_waiting_pod(&self, uid: &str) -> bool {
+        self.waiting_pods.reject_waiting_pod(uid)
     }
 
     /// The profile (scheduler) name.
@@ -849,27 +888,54 @@ impl Framework {
         }
     }
 
-    /// Runs Permit plugins: the first rejection wins; otherwise `Wait` with the shortest timeout
-    /// if any plugin waits.
+    /// Runs Permit plugins (upstream `RunPermitPlugins`): the first rejection wins (an
+    /// error is wrapped as `running Permit plugin "<name>": ...`); if no plugin rejects and
+    /// some answer `Wait`, the pod is added to [`WaitingPods`] waiting on those plugins, each
+    /// with its timeout capped at [`MAX_PERMIT_TIMEOUT`](crate::waiting_pods::MAX_PERMIT_TIMEOUT),
+    /// and `Wait` is returned. Await the outcome with [`wait_on_permit`](Self::wait_on_permit).
     pub fn run_permit_plugins(
         &self,
         state: &mut CycleState,
-        pod: &PodInfo,
+        pod: &Arc<PodInfo>,
         node: &str,
-    ) -> (Status, Duration) {
-        let mut wait: Option<Duration> = None;
+    ) -> Status {
+        let mut waiting: Vec<(&'static str, Duration)> = Vec::new();
         for p in &self.permit {
             let (s, d) = p.permit(state, pod, node);
             match s.code() {
                 Code::Success => {}
-                Code::Wait => wait = Some(wait.map_or(d, |w| w.min(d))),
-                _ => return (s.with_plugin(p.name()), Duration::ZERO),
+                Code::Wait => waiting.push((p.name(), d)),
+                _ if s.is_rejected() => return s.with_plugin(p.name()),
+                _ => {
+                    return Status::error(format!(
+                        "running Permit plugin {:?}: {}",
+                        p.name(),
+                        s.message()
+                    ))
+                    .with_plugin(p.name())
+                }
             }
         }
-        match wait {
-            Some(d) => (Status::from_code(Code::Wait), d),
-            None => (Status::success(), Duration::ZERO),
+        if waiting.is_empty() {
+            return Status::success();
         }
+        self.waiting_pods
+            .add(Arc::new(WaitingPod::new(pod.clone(), waiting)));
+        Status::new(
+            Code::Wait,
+            format!(
+                "one or more plugins asked to wait and no plugin rejected pod {:?}",
+                pod.name
+            ),
+        )
+    }
+
+    /// Waits until `pod`, if held at Permit, is allowed by every waiting plugin (`Success`),
+    /// rejected, or timed out (`Unschedulable`, with the rejecting plugin and message, e.g.
+    /// `rejected due to timeout after waiting 10s at plugin Gang`); a pod that is not waiting
+    /// returns `Success` at once (upstream `WaitOnPermit`).
+    pub async fn wait_on_permit(&self, pod: &PodInfo) -> Status {
+        self.waiting_pods.wait_on_permit(&pod.uid).await
     }
 
     /// Runs PreBind plugins.

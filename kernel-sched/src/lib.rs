@@ -27,6 +27,7 @@
 //! * [`plugins`]: the default plugins and the [`Registry`](plugins::Registry).
 //! * [`types`]: [`PodInfo`], [`NodeInfo`]; [`snapshot`]: [`Snapshot`]; [`cache`]: [`Cache`].
 //! * [`queue`]: [`SchedulingQueue`]; [`config`]: `KubeSchedulerConfiguration` → [`Profile`]s.
+//! * [`waiting_pods`]: pods held at Permit ([`WaitingPods`](waiting_pods::WaitingPods)).
 //! * [`schedule_one`]: the algorithm; [`scheduler`]: the `kube::Client` runner.
 //! * [`resources`]: Kubernetes quantities; [`labels`]: label and node selectors.
 //!
@@ -69,6 +70,7 @@ pub mod snapshot;
 pub mod testing;
 pub mod types;
 mod util;
+pub mod waiting_pods;
 
 pub use cache::Cache;
 pub use config::{KubeSchedulerConfiguration, Profile};

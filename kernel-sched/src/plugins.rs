@@ -20,7 +20,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::framework::{Framework, Plugin, PluginEntry};
+use crate::framework::{Framework, Plugin, PluginEntry, WaitingPods};
 use crate::Error;
 
 pub mod default_binder;
@@ -43,17 +43,29 @@ pub const LABEL_HOSTNAME: &str = "kubernetes.io/hostname";
 /// `topology.kubernetes.io/zone`.
 pub const LABEL_ZONE: &str = "topology.kubernetes.io/zone";
 
-/// What a plugin factory may use: the API client, when running against a cluster.
+/// What a plugin factory may use: the API client, when running against a cluster, and the
+/// pods held at Permit (shared with the frameworks built from this handle).
 #[derive(Clone, Default)]
 pub struct Handle {
     /// The client (absent for the pure algorithm).
     pub client: Option<kube::Client>,
+    /// The pods held at Permit (upstream `Handle.GetWaitingPod`/`IterateOverWaitingPods`/
+    /// `RejectWaitingPod`): a plugin keeps a clone to allow or reject waiting pods later.
+    pub waiting_pods: WaitingPods,
+}
+
+impl Handle {
+    /// The pods held at Permit.
+    pub fn waiting_pods(&self) -> &WaitingPods {
+        &self.waiting_pods
+    }
 }
 
 impl std::fmt::Debug for Handle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Handle")
             .field("client", &self.client.is_some())
+            .field("waiting_pods", &self.waiting_pods.len())
             .finish()
     }
 }
@@ -218,6 +230,7 @@ pub fn default_framework(handle: &Handle) -> Framework {
         })
         .collect();
     Framework::new(crate::DEFAULT_SCHEDULER_NAME, entries)
+        .with_waiting_pods(handle.waiting_pods.clone())
 }
 
 #[cfg(test)]

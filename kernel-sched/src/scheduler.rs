@@ -3,11 +3,17 @@
 //! * watches nodes and pods (kube-runtime watchers): bound pods feed the [`Cache`], pending
 //!   pods whose `spec.schedulerName` has a profile feed the [`SchedulingQueue`];
 //! * node and pod events move parked pods back to the active queue;
-//! * each cycle updates the snapshot, runs [`schedule_pod`], assumes the pod in the cache and
-//!   binds asynchronously through `pods/binding` (DefaultBinder);
+//! * each cycle updates the snapshot, runs [`schedule_pod`], assumes the pod in the cache,
+//!   runs Reserve and Permit, and binds asynchronously through `pods/binding` (DefaultBinder);
+//! * a pod a Permit plugin asks to wait stays assumed as a [`WaitingPod`](crate::framework::WaitingPod)
+//!   (see [`Scheduler::waiting_pods`]) while the next pods are scheduled; its binding cycle
+//!   first awaits the permit: once allowed it binds, if rejected or timed out it is
+//!   unreserved, forgotten in the cache and requeued as unschedulable
+//!   (`0/1 nodes are available: 1 rejected due to timeout after waiting 10s at plugin X.`)
+//!   with a `FailedScheduling` event;
 //! * failures record a `FailedScheduling` event and set `PodScheduled=False`
-//!   (reason `Unschedulable`) through `pods/status`; preemption deletes the victims and sets
-//!   `status.nominatedNodeName`.
+//!   (reason `Unschedulable`) through `pods/status`; preemption deletes the victims (rejects
+//!   those held at Permit, as upstream) and sets `status.nominatedNodeName`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -25,9 +31,9 @@ use crate::cache::Cache;
 use crate::config::{KubeSchedulerConfiguration, Profile};
 use crate::diagnosis::Diagnosis;
 use crate::events::{EventRecorder, EventType, Record};
-use crate::framework::{Code, CycleState, Framework, QueuedPodInfo};
+use crate::framework::{Code, CycleState, Framework, NodeToStatus, QueuedPodInfo, WaitingPods};
 use crate::metrics::Metrics;
-use crate::plugins::Handle;
+use crate::plugins::{Handle, Registry};
 use crate::queue::{ClusterEvent, SchedulingQueue};
 use crate::schedule_one::{schedule_pod, ScheduleState};
 use crate::snapshot::Snapshot;
@@ -43,6 +49,7 @@ pub struct Scheduler {
     metrics: Arc<Metrics>,
     percentage_of_nodes_to_score: i32,
     events: EventRecorder,
+    waiting_pods: WaitingPods,
     /// The event writer task, taken and spawned by [`Scheduler::run`].
     event_writer: Mutex<Option<futures::future::BoxFuture<'static, ()>>>,
 }
@@ -155,10 +162,22 @@ impl Scheduler {
         client: kube::Client,
         cfg: &KubeSchedulerConfiguration,
     ) -> Result<Self, Error> {
+        Self::from_config_with(client, cfg, &Registry::in_tree())
+    }
+
+    /// A scheduler from a `KubeSchedulerConfiguration` whose plugins come from `registry`
+    /// (in-tree plus out-of-tree plugins).
+    pub fn from_config_with(
+        client: kube::Client,
+        cfg: &KubeSchedulerConfiguration,
+        registry: &Registry,
+    ) -> Result<Self, Error> {
+        let waiting_pods = WaitingPods::default();
         let handle = Handle {
             client: Some(client.clone()),
+            waiting_pods: waiting_pods.clone(),
         };
-        let profiles: Vec<Profile> = cfg.build_profiles(&handle)?;
+        let profiles: Vec<Profile> = cfg.build_profiles_with(registry, &handle)?;
         let sort = profiles[0]
             .framework
             .queue_sort()
@@ -182,6 +201,7 @@ impl Scheduler {
             metrics: Arc::default(),
             percentage_of_nodes_to_score: cfg.percentage_of_nodes_to_score.unwrap_or(0),
             events,
+            waiting_pods,
             event_writer: Mutex::new(Some(event_writer.boxed())),
         })
     }
@@ -189,6 +209,11 @@ impl Scheduler {
     /// The counters.
     pub fn metrics(&self) -> Arc<Metrics> {
         self.metrics.clone()
+    }
+
+    /// The pods held at Permit, shared by every profile (allow or reject them from outside).
+    pub fn waiting_pods(&self) -> &WaitingPods {
+        &self.waiting_pods
     }
 
     /// The queue (for inspection).
@@ -419,6 +444,10 @@ impl Scheduler {
             match ev {
                 Event::Apply(p) | Event::InitApply(p) => self.on_pod(p),
                 Event::Delete(p) => {
+                    // Upstream rejects a deleted pod held at Permit ("removed").
+                    if let Some(uid) = p.metadata.uid.as_deref() {
+                        self.waiting_pods.reject_waiting_pod(uid);
+                    }
                     Self::lock_cache(&self.cache).remove_pod(&p);
                     self.queue.delete(&PodInfo::new(p));
                     self.queue
@@ -502,12 +531,11 @@ impl Scheduler {
         }
         let s = fwk.run_reserve_plugins(&mut state, &pod, &node);
         let s = if s.is_success() {
-            fwk.run_permit_plugins(&mut state, &pod, &node).0
+            fwk.run_permit_plugins(&mut state, &pod, &node)
         } else {
             s
         };
-        if !s.is_success() {
-            // Waiting permits are not supported yet: treated as a rejection.
+        if !s.is_success() && s.code() != Code::Wait {
             fwk.run_unreserve_plugins(&mut state, &pod, &node);
             let _ = Self::lock_cache(&self.cache).forget_pod(&pod);
             let d = Diagnosis {
@@ -520,39 +548,84 @@ impl Scheduler {
             self.handle_failure(q, cycle, d).await;
             return;
         }
+        if s.code() == Code::Wait {
+            debug!(pod = %pod.key(), node = %node, "waiting on permit");
+        }
         // Binding cycle, off the scheduling loop.
         let this = self.clone();
         tokio::spawn(async move {
-            let mut s = fwk.run_pre_bind_plugins(&state, &pod, &node).await;
-            if s.is_success() {
-                s = fwk.run_bind_plugins(&state, &pod, &node).await;
-            }
-            if s.is_success() {
-                fwk.run_post_bind_plugins(&state, &pod, &node);
-                Metrics::inc(&this.metrics.scheduled);
-                this.queue.done(&pod);
-                info!(pod = %pod.key(), node = %node, "bound");
-                this.record(
-                    &pod,
-                    EventType::Normal,
-                    "Scheduled",
-                    format!("Successfully assigned {} to {node}", pod.key()),
-                );
-            } else {
-                warn!(pod = %pod.key(), node = %node, status = %s, "binding failed");
-                fwk.run_unreserve_plugins(&mut state, &pod, &node);
-                let _ = Self::lock_cache(&this.cache).forget_pod(&pod);
-                Metrics::inc(&this.metrics.error);
-                this.record(
-                    &pod,
-                    EventType::Warning,
-                    "FailedScheduling",
-                    format!("Binding rejected: {}", s.message()),
-                );
-                this.queue.add_backoff(q);
-                this.queue.move_all_to_active_or_backoff(ClusterEvent::Any);
-            }
+            this.binding_cycle(fwk, state, q, cycle, node).await;
         });
+    }
+
+    /// Awaits the permit, then PreBind/Bind/PostBind; on failure Unreserve, forget the assumed
+    /// pod and requeue it.
+    async fn binding_cycle(
+        self: Arc<Self>,
+        fwk: Arc<Framework>,
+        mut state: CycleState,
+        mut q: QueuedPodInfo,
+        cycle: u64,
+        node: String,
+    ) {
+        let pod = q.pod_info.clone();
+        let permit = fwk.wait_on_permit(&pod).await;
+        if !permit.is_success() {
+            warn!(pod = %pod.key(), node = %node, status = %permit, "permit not granted");
+            fwk.run_unreserve_plugins(&mut state, &pod, &node);
+            let forgotten = Self::lock_cache(&self.cache).forget_pod(&pod).is_ok();
+            let d = if permit.is_rejected() {
+                // Upstream: a FitError on the one node tried.
+                q.unschedulable_plugins.insert(permit.plugin());
+                let mut node_to_status = NodeToStatus::default();
+                node_to_status.map.insert(node.clone(), permit.clone());
+                Diagnosis {
+                    num_all_nodes: 1,
+                    node_to_status,
+                    unschedulable_plugins: [permit.plugin()].into(),
+                    ..Default::default()
+                }
+            } else {
+                Diagnosis::from_error(permit.message())
+            };
+            self.handle_failure(q, cycle, d).await;
+            if forgotten {
+                // The assumed pod's resources are free again (after requeueing the pod itself,
+                // so that it stays unschedulable, as upstream).
+                self.queue
+                    .move_all_to_active_or_backoff(ClusterEvent::PodDelete);
+            }
+            return;
+        }
+        let mut s = fwk.run_pre_bind_plugins(&state, &pod, &node).await;
+        if s.is_success() {
+            s = fwk.run_bind_plugins(&state, &pod, &node).await;
+        }
+        if s.is_success() {
+            fwk.run_post_bind_plugins(&state, &pod, &node);
+            Metrics::inc(&self.metrics.scheduled);
+            self.queue.done(&pod);
+            info!(pod = %pod.key(), node = %node, "bound");
+            self.record(
+                &pod,
+                EventType::Normal,
+                "Scheduled",
+                format!("Successfully assigned {} to {node}", pod.key()),
+            );
+        } else {
+            warn!(pod = %pod.key(), node = %node, status = %s, "binding failed");
+            fwk.run_unreserve_plugins(&mut state, &pod, &node);
+            let _ = Self::lock_cache(&self.cache).forget_pod(&pod);
+            Metrics::inc(&self.metrics.error);
+            self.record(
+                &pod,
+                EventType::Warning,
+                "FailedScheduling",
+                format!("Binding rejected: {}", s.message()),
+            );
+            self.queue.add_backoff(q);
+            self.queue.move_all_to_active_or_backoff(ClusterEvent::Any);
+        }
     }
 
     async fn handle_failure(&self, q: QueuedPodInfo, cycle: u64, d: Diagnosis) {
@@ -573,9 +646,14 @@ impl Scheduler {
                 Metrics::inc(&self.metrics.preemption_attempts);
                 for v in &r.victims {
                     Metrics::inc(&self.metrics.preemption_victims);
-                    let api: Api<Pod> = Api::namespaced(self.client.clone(), &v.namespace);
-                    if let Err(e) = api.delete(&v.name, &DeleteParams::default()).await {
-                        warn!(victim = %v.key(), error = %e, "preemption: deleting victim failed");
+                    if let Some(wp) = self.waiting_pods.get_waiting_pod(&v.uid) {
+                        // A victim held at Permit is rejected rather than deleted (upstream).
+                        wp.reject(crate::plugins::default_preemption::NAME, "preempted");
+                    } else {
+                        let api: Api<Pod> = Api::namespaced(self.client.clone(), &v.namespace);
+                        if let Err(e) = api.delete(&v.name, &DeleteParams::default()).await {
+                            warn!(victim = %v.key(), error = %e, "preemption: deleting victim failed");
+                        }
                     }
                     self.record(
                         v,
@@ -629,5 +707,299 @@ impl Scheduler {
             action: action.into(),
             note,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::framework::{PermitPlugin, Plugin, ReservePlugin, Status};
+    use crate::testing::{node, pod};
+
+    type Requests = Arc<Mutex<Vec<(String, String, String)>>>;
+
+    /// A client whose API server records every request and answers `{}`.
+    fn fake_client() -> (kube::Client, Requests) {
+        let requests: Requests = Arc::default();
+        let seen = requests.clone();
+        let svc = tower::service_fn(move |req: http::Request<kube::client::Body>| {
+            let seen = seen.clone();
+            async move {
+                use http_body_util::BodyExt;
+                let (parts, body) = req.into_parts();
+                let body = body
+                    .collect()
+                    .await
+                    .map(|b| b.to_bytes())
+                    .unwrap_or_default();
+                seen.lock().unwrap().push((
+                    parts.method.to_string(),
+                    parts.uri.path().to_string(),
+                    String::from_utf8_lossy(&body).into_owned(),
+                ));
+                let resp = http::Response::builder()
+                    .status(201)
+                    .header("content-type", "application/json")
+                    .body(kube::client::Body::from(b"{}".to_vec()))
+                    .unwrap();
+                Ok::<_, std::convert::Infallible>(resp)
+            }
+        });
+        (kube::Client::new(svc, "default"), requests)
+    }
+
+    /// Reserve + Permit plugin: asks every pod to wait `timeout`; records Unreserve calls.
+    struct Gate {
+        name: &'static str,
+        timeout: Duration,
+        unreserved: Arc<Mutex<Vec<String>>>,
+    }
+
+    impl Plugin for Gate {
+        fn name(&self) -> &'static str {
+            self.name
+        }
+        fn as_reserve(self: Arc<Self>) -> Option<Arc<dyn ReservePlugin>> {
+            Some(self)
+        }
+        fn as_permit(self: Arc<Self>) -> Option<Arc<dyn PermitPlugin>> {
+            Some(self)
+        }
+    }
+
+    impl ReservePlugin for Gate {
+        fn reserve(&self, _: &mut CycleState, _: &PodInfo, _: &str) -> Status {
+            Status::success()
+        }
+        fn unreserve(&self, _: &mut CycleState, pod: &PodInfo, _: &str) {
+            self.unreserved.lock().unwrap().push(pod.name.clone());
+        }
+    }
+
+    impl PermitPlugin for Gate {
+        fn permit(&self, _: &mut CycleState, _: &PodInfo, _: &str) -> (Status, Duration) {
+            (Status::from_code(Code::Wait), self.timeout)
+        }
+    }
+
+    struct Harness {
+        sched: Arc<Scheduler>,
+        requests: Requests,
+        unreserved: Arc<Mutex<Vec<String>>>,
+    }
+
+    /// A scheduler with one node, the default plugins and `gates` (name, timeout) as
+    /// Reserve/Permit plugins; its event writer runs.
+    fn harness(gates: &[(&'static str, Duration)]) -> Harness {
+        let (client, requests) = fake_client();
+        let unreserved: Arc<Mutex<Vec<String>>> = Arc::default();
+        let mut registry = Registry::in_tree();
+        let mut enabled = String::new();
+        for &(name, timeout) in gates {
+            let u = unreserved.clone();
+            registry.register(name, move |_, _| {
+                Ok(Arc::new(Gate {
+                    name,
+                    timeout,
+                    unreserved: u.clone(),
+                }))
+            });
+            enabled.push_str(&format!("{{name: {name}}},"));
+        }
+        let cfg = KubeSchedulerConfiguration::from_yaml(&format!(
+            "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n\
+             profiles:\n- plugins:\n    multiPoint:\n      enabled: [{enabled}]\n"
+        ))
+        .unwrap();
+        let sched = Arc::new(Scheduler::from_config_with(client, &cfg, &registry).unwrap());
+        Scheduler::lock_cache(&sched.cache).add_or_update_node(node("n1").obj());
+        let writer = sched.event_writer.lock().unwrap().take().unwrap();
+        tokio::spawn(writer);
+        Harness {
+            sched,
+            requests,
+            unreserved,
+        }
+    }
+
+    impl Harness {
+        /// Queues `name` and runs one scheduling cycle.
+        async fn schedule(&self, name: &str) -> Arc<PodInfo> {
+            let info = Arc::new(PodInfo::new(pod(name).uid(name).obj()));
+            self.sched.queue.add(info.clone());
+            let q = self.sched.queue.pop().await.unwrap();
+            let mut snapshot = Snapshot::default();
+            let mut st = ScheduleState::default();
+            self.sched.schedule_one(q, &mut snapshot, &mut st).await;
+            info
+        }
+
+        fn requests_to(&self, suffix: &str) -> Vec<String> {
+            self.requests
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|(_, path, _)| path.ends_with(suffix))
+                .map(|(m, _, body)| format!("{m} {body}"))
+                .collect()
+        }
+
+        /// Lets the spawned binding cycle and the event writer run.
+        async fn settle(&self) {
+            for _ in 0..50 {
+                tokio::task::yield_now().await;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+
+        fn assumed(&self, p: &PodInfo) -> bool {
+            Scheduler::lock_cache(&self.sched.cache).is_assumed(p)
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn waiting_pod_allowed_from_outside_binds() {
+        let h = harness(&[("Gate", Duration::from_secs(30))]);
+        let p = h.schedule("web").await;
+        h.settle().await;
+        // Held at Permit, assumed on its node, not bound; the next pod can be scheduled.
+        let wp = h
+            .sched
+            .waiting_pods()
+            .get_waiting_pod("web")
+            .expect("waiting");
+        assert_eq!(wp.pod().name, "web");
+        assert_eq!(wp.pending_plugins(), vec!["Gate"]);
+        assert!(h.assumed(&p));
+        assert!(h.requests_to("/binding").is_empty());
+        let mut seen = Vec::new();
+        h.sched
+            .waiting_pods()
+            .iterate_over_waiting_pods(|w| seen.push(w.pod().name.clone()));
+        assert_eq!(seen, vec!["web"]);
+
+        wp.allow("Gate");
+        h.settle().await;
+        let bindings = h.requests_to("/namespaces/default/pods/web/binding");
+        assert_eq!(bindings.len(), 1, "{:?}", h.requests.lock().unwrap());
+        assert!(bindings[0].contains(r#""name":"n1""#), "{}", bindings[0]);
+        assert!(h.sched.waiting_pods().is_empty());
+        assert!(h.unreserved.lock().unwrap().is_empty());
+        assert_eq!(
+            h.sched
+                .metrics
+                .scheduled
+                .load(std::sync::atomic::Ordering::Relaxed),
+            1
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn waiting_pod_rejected_is_unreserved_and_requeued() {
+        let h = harness(&[("Gate", Duration::from_secs(30))]);
+        let p = h.schedule("web").await;
+        h.settle().await;
+        let wp = h.sched.waiting_pods().get_waiting_pod("web").unwrap();
+        wp.reject("Gate", "gang incomplete");
+        h.settle().await;
+        assert!(h.requests_to("/binding").is_empty());
+        assert_eq!(*h.unreserved.lock().unwrap(), vec!["web".to_string()]);
+        assert!(!h.assumed(&p), "forgotten in the cache");
+        assert!(h.sched.waiting_pods().is_empty());
+        // Back in the queue as unschedulable, with the upstream FitError message.
+        assert_eq!(h.sched.queue.lens(), (0, 0, 1));
+        let msg = "0/1 nodes are available: 1 gang incomplete.";
+        let status = h.requests_to("/namespaces/default/pods/web/status");
+        assert_eq!(status.len(), 1);
+        assert!(status[0].contains(msg), "{}", status[0]);
+        assert!(status[0].contains("Unschedulable"), "{}", status[0]);
+        let events = h.requests_to("/events");
+        assert!(
+            events
+                .iter()
+                .any(|e| e.contains("FailedScheduling") && e.contains(msg)),
+            "{events:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn waiting_pod_times_out() {
+        let h = harness(&[("Gate", Duration::from_secs(10))]);
+        let p = h.schedule("web").await;
+        h.settle().await;
+        assert!(h.sched.waiting_pods().get_waiting_pod("web").is_some());
+        tokio::time::sleep(Duration::from_secs(11)).await;
+        h.settle().await;
+        assert!(h.sched.waiting_pods().is_empty());
+        assert!(h.requests_to("/binding").is_empty());
+        assert_eq!(*h.unreserved.lock().unwrap(), vec!["web".to_string()]);
+        assert!(!h.assumed(&p));
+        let status = h.requests_to("/namespaces/default/pods/web/status");
+        assert!(
+            status[0].contains(
+                "0/1 nodes are available: 1 rejected due to timeout after waiting 10s at plugin Gate."
+            ),
+            "{}",
+            status[0]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn pod_waiting_on_two_plugins_needs_both() {
+        let h = harness(&[
+            ("GateA", Duration::from_secs(30)),
+            ("GateB", Duration::from_secs(30)),
+        ]);
+        h.schedule("web").await;
+        h.settle().await;
+        let wp = h.sched.waiting_pods().get_waiting_pod("web").unwrap();
+        assert_eq!(wp.pending_plugins(), vec!["GateA", "GateB"]);
+        wp.allow("GateA");
+        h.settle().await;
+        assert_eq!(wp.pending_plugins(), vec!["GateB"]);
+        assert!(
+            h.requests_to("/binding").is_empty(),
+            "one allow is not enough"
+        );
+        wp.allow("GateB");
+        h.settle().await;
+        assert_eq!(h.requests_to("/binding").len(), 1);
+        assert!(h.sched.waiting_pods().is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn plugins_reach_waiting_pods_through_their_handle() {
+        let (client, _) = fake_client();
+        let seen: Arc<Mutex<Option<WaitingPods>>> = Arc::default();
+        let mut registry = Registry::in_tree();
+        let s = seen.clone();
+        registry.register("Gate", move |_, handle| {
+            *s.lock().unwrap() = Some(handle.waiting_pods().clone());
+            Ok(Arc::new(Gate {
+                name: "Gate",
+                timeout: Duration::from_secs(5),
+                unreserved: Arc::default(),
+            }))
+        });
+        let cfg = KubeSchedulerConfiguration::from_yaml(
+            "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n\
+             profiles:\n- plugins:\n    multiPoint:\n      enabled: [{name: Gate}]\n",
+        )
+        .unwrap();
+        let sched = Scheduler::from_config_with(client, &cfg, &registry).unwrap();
+        let fwk = sched.profiles[DEFAULT_SCHEDULER_NAME].clone();
+        let info = Arc::new(PodInfo::new(pod("web").uid("u1").obj()));
+        let s = fwk.run_permit_plugins(&mut CycleState::new(), &info, "n1");
+        assert_eq!(s.code(), Code::Wait);
+        // The plugin's handle, the framework and the scheduler share one map.
+        let from_handle = seen.lock().unwrap().clone().unwrap();
+        assert!(from_handle.get_waiting_pod("u1").is_some());
+        assert!(fwk.get_waiting_pod("u1").is_some());
+        assert_eq!(sched.waiting_pods().len(), 1);
+        from_handle.get_waiting_pod("u1").unwrap().allow("Gate");
+        assert!(fwk.wait_on_permit(&info).await.is_success());
+        assert!(sched.waiting_pods().is_empty());
     }
 }
