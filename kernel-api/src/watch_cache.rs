@@ -101,6 +101,9 @@ pub struct WatchCache {
     registry: Registry,
     capacity: usize,
     caches: Mutex<HashMap<String, Arc<ResourceCache>>>,
+    /// Held while a cache is being opened, so that many watchers arriving at once open one
+    /// cache (one store watch, one initial read) instead of one each.
+    opening: tokio::sync::Mutex<()>,
     /// Dropped with the cache: every cache task then stops (and closes its store watch).
     stop: tokio::sync::watch::Sender<()>,
 }
@@ -120,6 +123,7 @@ impl WatchCache {
             registry,
             capacity: capacity.max(16),
             caches: Mutex::new(HashMap::new()),
+            opening: tokio::sync::Mutex::new(()),
             stop: tokio::sync::watch::channel(()).0,
         }
     }
@@ -221,13 +225,19 @@ impl WatchCache {
     /// `from` starts there (when the store still has it), so that watch and every other one
     /// from the same list are served by the cache instead of each by its own store watch.
     async fn cache_for(&self, prefix: &str, from: Option<Revision>) -> Result<Arc<ResourceCache>> {
-        if let Some(cache) = self
-            .caches
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(prefix)
-        {
-            return Ok(cache.clone());
+        let open = || {
+            self.caches
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(prefix)
+                .cloned()
+        };
+        if let Some(cache) = open() {
+            return Ok(cache);
+        }
+        let _opening = self.opening.lock().await;
+        if let Some(cache) = open() {
+            return Ok(cache);
         }
         let current = self.registry.store.current_revision().await?;
         let (start, initial) = match from.filter(|f| *f > 0 && *f < current) {
