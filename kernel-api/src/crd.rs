@@ -12,9 +12,11 @@
 //! does not declare are pruned (refused with `fieldValidation=Strict`) unless
 //! `x-kubernetes-preserve-unknown-fields`; `default`s are filled in.
 //!
-//! Not yet: `pattern`, `format`, CEL rules (`x-kubernetes-validations`), conversion between
-//! versions (every version reads the stored object as is), custom scale paths (the scale
-//! subresource uses `.spec.replicas` / `.status.replicas`).
+//! Versions convert with upstream's `None` strategy: every served version reads the one stored
+//! object, with its own `apiVersion`.
+//!
+//! Not yet: `pattern`, `format`, CEL rules (`x-kubernetes-validations`), `Webhook` conversion,
+//! custom scale paths (the scale subresource uses `.spec.replicas` / `.status.replicas`).
 
 use std::sync::Weak;
 use std::time::Duration;

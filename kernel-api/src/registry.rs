@@ -259,11 +259,35 @@ impl Registry {
 }
 
 /// The API form of a stored object of `def` (see [`crate::conversion`]).
+///
+/// A custom resource served in several versions is stored once; read through any version it
+/// comes back with that version's `apiVersion`, as upstream's `None` conversion strategy does.
 pub fn from_storage(def: &ResourceDef, obj: Value) -> Value {
-    match def.strategy.conversion {
+    let mut obj = match def.strategy.conversion {
         Some(c) => (c.from_storage)(obj),
         None => obj,
+    };
+    if needs_version_rewrite(def, &obj) {
+        if let Some(map) = obj.as_object_mut() {
+            map.insert("apiVersion".into(), json!(def.api_version()));
+        }
     }
+    obj
+}
+
+/// Whether `obj` (stored form) reads differently through `def`: a conversion, or a custom
+/// resource stored under another version.
+pub fn needs_conversion(def: &ResourceDef, obj: &Value) -> bool {
+    def.strategy.conversion.is_some() || needs_version_rewrite(def, obj)
+}
+
+/// Whether `obj` is a custom resource stored under a version other than `def`'s.
+fn needs_version_rewrite(def: &ResourceDef, obj: &Value) -> bool {
+    def.strategy.custom
+        && obj
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .is_some_and(|v| v != def.api_version())
 }
 
 /// The stored form of an object of `def`.
@@ -662,7 +686,13 @@ pub fn prepare_create(def: &ResourceDef, obj: &mut Value, namespace: Option<&str
     } else {
         meta.remove("generation");
     }
-    if def.has(Subresource::Status) && !def.strategy.keep_status_on_create {
+    if def.has(Subresource::Status) && def.strategy.custom {
+        // Upstream's custom resource strategy drops `status` on create (built-in strategies
+        // reset it to the empty struct instead).
+        if let Some(map) = obj.as_object_mut() {
+            map.remove("status");
+        }
+    } else if def.has(Subresource::Status) && !def.strategy.keep_status_on_create {
         let status = match def.kind.as_str() {
             "Pod" if def.group.is_empty() => {
                 json!({ "phase": "Pending", "qosClass": pod_qos_class(obj) })

@@ -145,17 +145,20 @@ pub async fn watch(ctx: &Ctx) -> Result<Response<Body>> {
                             None
                         } else {
                             let converted;
-                            let (object, prev): (&Value, Option<&Value>) =
-                                match def.strategy.conversion {
-                                    Some(c) => {
-                                        converted = (
-                                            (c.from_storage)((*event.object).clone()),
-                                            event.prev.as_deref().cloned().map(c.from_storage),
-                                        );
-                                        (&converted.0, converted.1.as_ref())
-                                    }
-                                    None => (&*event.object, event.prev.as_deref()),
-                                };
+                            let convert = crate::registry::needs_conversion(&def, &event.object);
+                            let (object, prev): (&Value, Option<&Value>) = if convert {
+                                converted = (
+                                    crate::registry::from_storage(&def, (*event.object).clone()),
+                                    event
+                                        .prev
+                                        .as_deref()
+                                        .cloned()
+                                        .map(|p| crate::registry::from_storage(&def, p)),
+                                );
+                                (&converted.0, converted.1.as_ref())
+                            } else {
+                                (&*event.object, event.prev.as_deref())
+                            };
                             let now = event.kind != EventType::Deleted && matches(object);
                             let before = prev.is_some_and(&matches);
                             let kind = match (before, now) {
@@ -167,7 +170,7 @@ pub async fn watch(ctx: &Ctx) -> Result<Response<Body>> {
                             kind.map(|k| {
                                 if let Some(plural) = &table {
                                     line(k, &as_table(plural, object))
-                                } else if def.strategy.conversion.is_some() {
+                                } else if convert {
                                     line(k, object)
                                 } else {
                                     event.line(k, || line(k, object))
