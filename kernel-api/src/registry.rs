@@ -686,7 +686,7 @@ pub fn prepare_create(def: &ResourceDef, obj: &mut Value, namespace: Option<&str
     } else {
         meta.remove("generation");
     }
-    if def.has(Subresource::Status) && def.strategy.custom {
+    if def.has(Subresource::Status) && (def.strategy.custom || def.strategy.drop_status_on_create) {
         // Upstream's custom resource strategy drops `status` on create (built-in strategies
         // reset it to the empty struct instead).
         if let Some(map) = obj.as_object_mut() {

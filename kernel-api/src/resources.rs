@@ -87,6 +87,9 @@ pub struct Strategy {
     /// A custom resource (served for a CustomResourceDefinition): no built-in defaulting or
     /// kind-specific validation.
     pub custom: bool,
+    /// Drop `status` on create, as upstream's custom resource strategy does (set for custom
+    /// resources, from CRDs or registered from Rust with [`ResourceDef::of`]).
+    pub drop_status_on_create: bool,
     /// Conversion to and from the stored form, when this API version shares storage with another
     /// (events.k8s.io/v1 Events are stored as core v1 Events).
     pub conversion: Option<crate::conversion::Conversion>,
@@ -204,6 +207,34 @@ impl ResourceDef {
     pub fn generation(mut self) -> Self {
         self.strategy.generation = true;
         self
+    }
+
+    /// A custom resource served from a Rust type, registered when the server is built
+    /// (`ApiServer::builder().resource(ResourceDef::of::<Widget>())`): group, version, kind,
+    /// plural and scope come from its `kube::Resource` impl (e.g. `#[derive(CustomResource)]`),
+    /// objects are checked by decoding them as `K`, its schema is served in OpenAPI, and
+    /// `status` given on create is dropped as for any custom resource. Add subresources with
+    /// [`with`](Self::with).
+    pub fn of<K>() -> Self
+    where
+        K: kube::Resource<DynamicType = ()>
+            + DeserializeOwned
+            + serde::Serialize
+            + schemars::JsonSchema
+            + 'static,
+        K::Scope: 'static,
+    {
+        let namespaced = std::any::TypeId::of::<K::Scope>()
+            == std::any::TypeId::of::<k8s_openapi::NamespaceResourceScope>();
+        let mut def = ResourceDef::new(
+            &K::api_version(&()),
+            &K::kind(&()),
+            &K::plural(&()),
+            namespaced,
+        )
+        .typed::<K>();
+        def.strategy.drop_status_on_create = true;
+        def
     }
 
     /// Checks objects by decoding them as `K`.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kernel_api::ApiServer;
+use kernel_api::{ApiServer, ResourceDef, Subresource};
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams};
 use kube::runtime::{reflector, watcher, WatchStreamExt};
 use kube::{Api, Client, CustomResource, CustomResourceExt, ResourceExt};
@@ -50,10 +50,13 @@ async fn establish(client: &Client, crd: &CustomResourceDefinition, ar: &ApiReso
     panic!("{} was never served", ar.plural);
 }
 
-/// Typed CRUD, the status subresource, a watcher and a reflector of `Widget` through `client`.
-async fn widget_round_trip(client: Client) {
-    let ar = ApiResource::erase::<Widget>(&());
-    establish(&client, &Widget::crd(), &ar).await;
+/// Typed CRUD, the status subresource, a watcher and a reflector of `Widget` through `client`
+/// (after creating its CRD, when `crd`).
+async fn widget_round_trip(client: Client, crd: bool) {
+    if crd {
+        let ar = ApiResource::erase::<Widget>(&());
+        establish(&client, &Widget::crd(), &ar).await;
+    }
     let widgets: Api<Widget> = Api::namespaced(client.clone(), "default");
 
     let (reader, writer) = reflector::store::<Widget>();
@@ -124,7 +127,7 @@ async fn widget_round_trip(client: Client) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn derived_custom_resource_in_process() {
     let server = ApiServer::builder().build().await.unwrap();
-    widget_round_trip(Client::new(server, "default")).await;
+    widget_round_trip(Client::new(server, "default"), true).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -138,7 +141,38 @@ async fn derived_custom_resource_over_https() {
     let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
         .await
         .unwrap();
-    widget_round_trip(Client::try_from(config).unwrap()).await;
+    widget_round_trip(Client::try_from(config).unwrap(), true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_custom_resource_registered_at_build_time() {
+    let server = ApiServer::builder()
+        .resource(ResourceDef::of::<Widget>().with(&[Subresource::Status]))
+        .build()
+        .await
+        .unwrap();
+    let client = Client::new(server, "default");
+    // Served from the start, without a CRD object.
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    assert!(crds
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+    widget_round_trip(client.clone(), false).await;
+    // Objects are checked against the Rust type: a string where it has a number is a 400.
+    let widgets: Api<DynamicObject> =
+        Api::namespaced_with(client, "default", &ApiResource::erase::<Widget>(&()));
+    let bad: DynamicObject = serde_json::from_value(serde_json::json!({
+        "apiVersion": "example.com/v1", "kind": "Widget",
+        "metadata": { "name": "bad" }, "spec": { "size": "three", "color": "red" }
+    }))
+    .unwrap();
+    match widgets.create(&PostParams::default(), &bad).await {
+        Err(kube::Error::Api(s)) => assert_eq!(s.code, 400, "{s:?}"),
+        other => panic!("expected 400, got {other:?}"),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
