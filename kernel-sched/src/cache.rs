@@ -53,6 +53,18 @@ fn pod_key(pod: &PodInfo) -> String {
     }
 }
 
+/// [`pod_key`] of a pod object, without building its [`PodInfo`].
+fn object_key(pod: &Pod) -> String {
+    match pod.metadata.uid.as_deref().filter(|u| !u.is_empty()) {
+        Some(uid) => uid.to_owned(),
+        None => format!(
+            "{}/{}",
+            pod.metadata.namespace.as_deref().unwrap_or_default(),
+            pod.metadata.name.as_deref().unwrap_or_default()
+        ),
+    }
+}
+
 impl Cache {
     /// An empty cache.
     pub fn new() -> Self {
@@ -221,8 +233,7 @@ impl Cache {
 
     /// Records (or clears) a pending pod's `status.nominatedNodeName`.
     pub fn update_nominated_pod(&mut self, pod: &Pod) {
-        let info = Arc::new(PodInfo::new(pod.clone()));
-        let key = pod_key(&info);
+        let key = object_key(pod);
         let assigned = pod
             .spec
             .as_ref()
@@ -230,6 +241,7 @@ impl Cache {
             .is_some_and(|n| !n.is_empty());
         let changed = match crate::snapshot::nominated_node(pod).filter(|_| !assigned) {
             Some(node) => {
+                let info = Arc::new(PodInfo::new(pod.clone()));
                 self.nominated.insert(key, (node, info));
                 true
             }
@@ -243,11 +255,7 @@ impl Cache {
 
     /// A pod was deleted.
     pub fn remove_pod(&mut self, pod: &Pod) {
-        if self
-            .nominated
-            .remove(&pod_key(&PodInfo::new(pod.clone())))
-            .is_some()
-        {
+        if self.nominated.remove(&object_key(pod)).is_some() {
             self.nominated_dirty = true;
             self.generation += 1;
         }

@@ -274,8 +274,13 @@ impl SchedulingQueue {
 
     /// A pod was deleted or got scheduled by someone else.
     pub fn delete(&self, pod: &PodInfo) {
+        self.delete_key(&pod.key());
+    }
+
+    /// [`delete`](Self::delete) by `namespace/name`.
+    pub fn delete_key(&self, key: &str) {
         // Heap entries of removed pods are skipped lazily on pop.
-        self.lock().pods.remove(&pod.key());
+        self.lock().pods.remove(key);
     }
 
     /// Takes the next pod without waiting; `None` if the active queue is empty.

@@ -467,8 +467,11 @@ impl Scheduler {
                     .move_all_to_active_or_backoff(ClusterEvent::PodDelete);
                 return;
             }
-            let info = PodInfo::new(p.clone());
-            self.queue.delete(&info);
+            self.queue.delete_key(&format!(
+                "{}/{}",
+                p.metadata.namespace.as_deref().unwrap_or_default(),
+                p.metadata.name.as_deref().unwrap_or_default()
+            ));
             Self::lock_cache(&self.cache).add_or_update_pod(p);
             self.queue
                 .move_all_to_active_or_backoff(ClusterEvent::PodChange);
