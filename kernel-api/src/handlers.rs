@@ -295,31 +295,13 @@ pub async fn handle_resource(
     if def.namespaced && namespace.is_none() && !info.name.is_empty() {
         return Err(Error::NoRoute);
     }
-    if def.strategy.create_only {
-        if info.verb != "create" || !info.name.is_empty() || subresource.is_some() {
-            return Err(Error::MethodNotAllowed(
-                "the server does not allow this method on the requested resource".into(),
-            ));
-        }
-        let namespace = if def.namespaced && !info.namespace.is_empty() {
-            Some(info.namespace.clone())
-        } else {
-            None
-        };
-        let ctx = Ctx {
-            shared,
-            def,
-            info,
-            namespace,
-            subresource,
-            query,
-            headers,
-            body,
-            user,
-        };
-        return review::create(&ctx).await;
-    }
-    if info.verb == "create" && !info.name.is_empty() && subresource.is_none() {
+    let create_only = def.strategy.create_only;
+    let wrong_method = if create_only {
+        info.verb != "create" || !info.name.is_empty() || subresource.is_some()
+    } else {
+        info.verb == "create" && !info.name.is_empty() && subresource.is_none()
+    };
+    if wrong_method {
         return Err(Error::MethodNotAllowed(
             "the server does not allow this method on the requested resource".into(),
         ));
@@ -336,6 +318,9 @@ pub async fn handle_resource(
         body,
         user,
     };
+    if create_only {
+        return review::create(&ctx).await;
+    }
     use Subresource::*;
     match (verb.as_str(), subresource) {
         ("get", None | Some(Status)) => read::get(&ctx).await,
