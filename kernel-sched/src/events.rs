@@ -142,7 +142,7 @@ impl Writer {
     async fn run(mut self, rx: mpsc::Receiver<Record>) {
         let client = self.client.clone();
         let mut last_gc = Instant::now();
-        tokio_stream_from(rx)
+        tokio_stream::wrappers::ReceiverStream::new(rx)
             .filter_map(move |record| {
                 let now = Instant::now();
                 if now.duration_since(last_gc) > CACHE_TTL {
@@ -218,13 +218,6 @@ impl Writer {
         );
         Some(Write::Create(event))
     }
-}
-
-/// A stream over an mpsc receiver.
-fn tokio_stream_from<T: Send + 'static>(
-    mut rx: mpsc::Receiver<T>,
-) -> impl futures::Stream<Item = T> + Send {
-    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 
 /// Performs one write; failures are logged, as upstream's recorder only logs them.
