@@ -541,11 +541,23 @@ impl Scheduler {
         if !s.is_success() && s.code() != Code::Wait {
             fwk.run_unreserve_plugins(&mut state, &pod, &node);
             let _ = Self::lock_cache(&self.cache).forget_pod(&pod);
-            let d = Diagnosis {
-                error: (s.code() == Code::Error).then(|| s.message()),
-                pre_filter_msg: Some(s.message()),
-                num_all_nodes: snapshot.num_nodes(),
-                ..Default::default()
+            let d = if s.is_rejected() {
+                // Upstream: a FitError on the one node tried (`0/1 nodes are available: 1 ...`).
+                let mut node_to_status = NodeToStatus::default();
+                node_to_status.map.insert(node.clone(), s.clone());
+                Diagnosis {
+                    num_all_nodes: 1,
+                    node_to_status,
+                    unschedulable_plugins: [s.plugin()].into(),
+                    ..Default::default()
+                }
+            } else {
+                Diagnosis {
+                    error: (s.code() == Code::Error).then(|| s.message()),
+                    pre_filter_msg: Some(s.message()),
+                    num_all_nodes: snapshot.num_nodes(),
+                    ..Default::default()
+                }
             };
             q.unschedulable_plugins.insert(s.plugin());
             self.handle_failure(q, cycle, d).await;
