@@ -74,24 +74,67 @@ fn child_fields(child: &Value) -> FieldSet {
     }
 }
 
+/// The metadata fields a manager can own; the rest of `metadata` is the system's.
+const OWNED_METADATA: [&str; 4] = ["labels", "annotations", "finalizers", "ownerReferences"];
+
+/// Whether a root field can be owned by a manager (not `apiVersion`/`kind`, nor `status` when
+/// it is skipped).
+fn owned_root_field(key: &str, skip_status: bool) -> bool {
+    !matches!(key, "apiVersion" | "kind") && !(skip_status && key == "status")
+}
+
 /// The fields of an object a manager can own (not apiVersion/kind or system metadata).
 fn root_fields(obj: &Value, skip_status: bool) -> FieldSet {
-    let mut set = fields_of(obj);
-    set.remove("f:apiVersion");
-    set.remove("f:kind");
-    if skip_status {
-        set.remove("f:status");
-    }
-    if let Some(Value::Object(meta)) = set.get_mut("f:metadata") {
-        meta.retain(|k, _| {
-            matches!(
-                k.as_str(),
-                "f:labels" | "f:annotations" | "f:finalizers" | "f:ownerReferences"
-            )
-        });
-        if meta.is_empty() {
-            set.remove("f:metadata");
+    let mut set = FieldSet::new();
+    let Some(obj) = obj.as_object() else {
+        return set;
+    };
+    for (k, child) in obj {
+        if !owned_root_field(k, skip_status) {
+            continue;
         }
+        if k == "metadata" {
+            let mut meta = FieldSet::new();
+            for key in OWNED_METADATA {
+                if let Some(v) = child.get(key) {
+                    meta.insert(format!("f:{key}"), Value::Object(child_fields(v)));
+                }
+            }
+            if !meta.is_empty() {
+                set.insert("f:metadata".into(), Value::Object(meta));
+            }
+            continue;
+        }
+        set.insert(format!("f:{k}"), Value::Object(child_fields(child)));
+    }
+    set
+}
+
+/// The owned fields (as [`root_fields`]) whose value differs between `new` and `old`, compared
+/// in place: neither object is copied.
+fn changed_root_fields(new: &Value, old: &Value, skip_status: bool) -> FieldSet {
+    let mut set = FieldSet::new();
+    let (Some(n), Some(o)) = (new.as_object(), old.as_object()) else {
+        return changed_fields(new, old);
+    };
+    for (k, v) in n {
+        if !owned_root_field(k, skip_status) {
+            continue;
+        }
+        let before = o.get(k);
+        if k == "metadata" {
+            let mut meta = FieldSet::new();
+            for key in OWNED_METADATA {
+                if let Some(v) = v.get(key) {
+                    changed_field(&mut meta, key, v, before.and_then(|b| b.get(key)));
+                }
+            }
+            if !meta.is_empty() {
+                set.insert("f:metadata".into(), Value::Object(meta));
+            }
+            continue;
+        }
+        changed_field(&mut set, k, v, before);
     }
     set
 }
@@ -103,40 +146,44 @@ fn changed_fields(new: &Value, old: &Value) -> FieldSet {
         return set;
     };
     for (k, v) in n {
-        let before = o.and_then(|o| o.get(k));
-        if before == Some(v) {
-            continue;
-        }
-        let node = match (v, before) {
-            (Value::Object(_), Some(b @ Value::Object(_))) => changed_fields(v, b),
-            (Value::Array(items), Some(Value::Array(old_items)))
-                if keyed(items) && (old_items.is_empty() || keyed(old_items)) =>
-            {
-                let mut node = FieldSet::new();
-                for item in items {
-                    let key = item_key(item).unwrap_or_default();
-                    match old_items
-                        .iter()
-                        .find(|o| item_key(o).as_deref() == Some(key.as_str()))
-                    {
-                        Some(old_item) if old_item == item => {}
-                        Some(old_item) => {
-                            node.insert(key, Value::Object(changed_fields(item, old_item)));
-                        }
-                        None => {
-                            let mut n = fields_of(item);
-                            n.insert(".".into(), json!({}));
-                            node.insert(key, Value::Object(n));
-                        }
-                    }
-                }
-                node
-            }
-            _ => child_fields(v),
-        };
-        set.insert(format!("f:{k}"), Value::Object(node));
+        changed_field(&mut set, k, v, o.and_then(|o| o.get(k)));
     }
     set
+}
+
+/// Adds field `k` (now `v`, `before` earlier) to `set` if its value changed.
+fn changed_field(set: &mut FieldSet, k: &str, v: &Value, before: Option<&Value>) {
+    if before == Some(v) {
+        return;
+    }
+    let node = match (v, before) {
+        (Value::Object(_), Some(b @ Value::Object(_))) => changed_fields(v, b),
+        (Value::Array(items), Some(Value::Array(old_items)))
+            if keyed(items) && (old_items.is_empty() || keyed(old_items)) =>
+        {
+            let mut node = FieldSet::new();
+            for item in items {
+                let key = item_key(item).unwrap_or_default();
+                match old_items
+                    .iter()
+                    .find(|o| item_key(o).as_deref() == Some(key.as_str()))
+                {
+                    Some(old_item) if old_item == item => {}
+                    Some(old_item) => {
+                        node.insert(key, Value::Object(changed_fields(item, old_item)));
+                    }
+                    None => {
+                        let mut n = fields_of(item);
+                        n.insert(".".into(), json!({}));
+                        node.insert(key, Value::Object(n));
+                    }
+                }
+            }
+            node
+        }
+        _ => child_fields(v),
+    };
+    set.insert(format!("f:{k}"), Value::Object(node));
 }
 
 fn leaves(set: &FieldSet, prefix: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
@@ -402,11 +449,7 @@ pub fn record_update(
 ) {
     let skip_status = subresource.is_none();
     let changed = match old {
-        Some(old) => {
-            let mut changed = changed_fields(&strip(new), &strip(old));
-            restrict(&mut changed, skip_status && old.get("status").is_some());
-            changed
-        }
+        Some(old) => changed_root_fields(new, old, skip_status && old.get("status").is_some()),
         None => root_fields(new, false),
     };
     let mut entries = match old {
@@ -434,36 +477,6 @@ pub fn record_update(
     );
     union(&mut entry.fields, &changed);
     store_entries(new, entries);
-}
-
-fn strip(obj: &Value) -> Value {
-    let mut v = obj.clone();
-    if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
-        meta.retain(|k, _| {
-            matches!(
-                k.as_str(),
-                "labels" | "annotations" | "finalizers" | "ownerReferences"
-            )
-        });
-    }
-    if let Some(o) = v.as_object_mut() {
-        o.remove("apiVersion");
-        o.remove("kind");
-    }
-    v
-}
-
-fn restrict(set: &mut FieldSet, skip_status: bool) {
-    if skip_status {
-        set.remove("f:status");
-    }
-    if set
-        .get("f:metadata")
-        .and_then(Value::as_object)
-        .is_some_and(Map::is_empty)
-    {
-        set.remove("f:metadata");
-    }
 }
 
 /// Server-side apply of `applied` by `manager` onto `live` (None: the object does not exist).
