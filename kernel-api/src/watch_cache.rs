@@ -63,6 +63,9 @@ pub struct CachedEvent {
     /// The encoded watch lines (ADDED, MODIFIED, DELETED), each made once and shared by every
     /// watcher that sends it, as upstream's `cachingObject` does.
     pub lines: [std::sync::OnceLock<bytes::Bytes>; 3],
+    /// The stored bytes of a put (the object without `resourceVersion`): its watch lines are
+    /// these bytes with the revision spliced in, not a new serialization of `object`.
+    pub stored: Option<bytes::Bytes>,
 }
 
 impl CachedEvent {
@@ -74,6 +77,91 @@ impl CachedEvent {
             _ => 2,
         };
         self.lines[slot].get_or_init(encode).clone()
+    }
+
+    /// The watch line `{"type":kind,"object":…}` built from the stored bytes (with
+    /// `metadata.resourceVersion` spliced in), if this event is a put whose bytes have a
+    /// top-level `metadata` object. The object is the same JSON as [`CachedEvent::object`].
+    pub fn stored_line(&self, kind: &str) -> Option<bytes::Bytes> {
+        let stored = self.stored.as_deref()?;
+        let at = metadata_members(stored)?;
+        let revision = self.revision.to_string();
+        let mut line = Vec::with_capacity(stored.len() + kind.len() + revision.len() + 64);
+        line.extend_from_slice(b"{\"type\":\"");
+        line.extend_from_slice(kind.as_bytes());
+        line.extend_from_slice(b"\",\"object\":");
+        line.extend_from_slice(&stored[..at]);
+        line.extend_from_slice(b"\"resourceVersion\":\"");
+        line.extend_from_slice(revision.as_bytes());
+        line.push(b'"');
+        if stored.get(at) != Some(&b'}') {
+            line.push(b',');
+        }
+        line.extend_from_slice(&stored[at..]);
+        line.extend_from_slice(b"}\n");
+        Some(bytes::Bytes::from(line))
+    }
+}
+
+/// The offset just inside the top-level `metadata` object of a compact JSON object (as
+/// serde_json writes it: no whitespace), i.e. where its first member starts.
+fn metadata_members(json: &[u8]) -> Option<usize> {
+    let mut i = 1;
+    if json.first() != Some(&b'{') {
+        return None;
+    }
+    loop {
+        if json.get(i)? != &b'"' {
+            return None;
+        }
+        let key_end = string_end(json, i)?;
+        let key = &json[i + 1..key_end - 1];
+        if json.get(key_end)? != &b':' {
+            return None;
+        }
+        i = key_end + 1;
+        if key == b"metadata" {
+            return (json.get(i)? == &b'{').then_some(i + 1);
+        }
+        i = value_end(json, i)?;
+        match json.get(i)? {
+            b',' => i += 1,
+            _ => return None,
+        }
+    }
+}
+
+/// The offset after the string starting (at its opening quote) at `start`.
+fn string_end(json: &[u8], start: usize) -> Option<usize> {
+    let mut i = start + 1;
+    loop {
+        match json.get(i)? {
+            b'\\' => i += 2,
+            b'"' => return Some(i + 1),
+            _ => i += 1,
+        }
+    }
+}
+
+/// The offset after the JSON value starting at `start` (where the `,` or closing bracket
+/// that follows it is).
+fn value_end(json: &[u8], start: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut i = start;
+    loop {
+        match *json.get(i)? {
+            b'"' => i = string_end(json, i)?,
+            b'{' | b'[' => {
+                depth += 1;
+                i += 1;
+            }
+            b'}' | b']' if depth > 0 => {
+                depth -= 1;
+                i += 1;
+            }
+            b',' | b'}' | b']' if depth == 0 => return Some(i),
+            _ => i += 1,
+        }
     }
 }
 
@@ -89,6 +177,9 @@ struct CacheState {
     sender: broadcast::Sender<Arc<CachedEvent>>,
     /// Every object under the prefix as of `last_revision` (storage form), for lists.
     objects: BTreeMap<String, Arc<Value>>,
+    /// Objects the server just wrote, by key, with the revision they were written at: the
+    /// task takes one instead of decoding the store's bytes when its event arrives.
+    handed: HashMap<String, (Revision, Arc<Value>)>,
 }
 
 /// The cache of one resource type (one storage prefix).
@@ -198,6 +289,28 @@ impl WatchCache {
         Ok(Some((items, state.last_revision)))
     }
 
+    /// Hands the cache of `prefix` the object the server has just written at `key` and
+    /// `revision` (storage form, `resourceVersion` set), so that it need not decode the
+    /// store's bytes of that write again. Nothing happens when no cache is open for `prefix`
+    /// or it has already passed `revision`.
+    pub fn hand_over(&self, prefix: &str, key: &str, revision: Revision, object: &Arc<Value>) {
+        let Some(cache) = self
+            .caches
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(prefix)
+            .cloned()
+        else {
+            return;
+        };
+        let mut state = cache.state.lock().unwrap_or_else(|e| e.into_inner());
+        if state.last_revision < revision && state.valid_from != Revision::MAX {
+            state
+                .handed
+                .insert(key.to_owned(), (revision, object.clone()));
+        }
+    }
+
     /// The newest revision the cache of `prefix` has seen (for bookmarks).
     pub fn last_revision(&self, prefix: &str) -> Option<Revision> {
         let caches = self.caches.lock().unwrap_or_else(|e| e.into_inner());
@@ -215,7 +328,7 @@ impl WatchCache {
             .map(|e| {
                 e.map_err(Error::from).and_then(|e| {
                     let prev = e.prev_kv.as_ref().map(decode).transpose()?.map(Arc::new);
-                    convert(&e, prev).map(Arc::new)
+                    convert(&e, prev, None).map(Arc::new)
                 })
             })
             .boxed())
@@ -266,6 +379,7 @@ impl WatchCache {
                 last_revision: start,
                 sender,
                 objects,
+                handed: HashMap::new(),
             }),
         });
         {
@@ -288,19 +402,28 @@ impl WatchCache {
                 let Some(event) = event else { break };
                 // The previous state is the cache's own copy (the task is the only writer of
                 // the object map), so it is not decoded again from the store's prev_kv.
+                // A put's object is the writer's own decoded copy when it handed one over.
                 let event = event.map_err(Error::from).and_then(|e| {
-                    let cached = task_cache
-                        .state
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .objects
-                        .get(&e.kv.key)
-                        .cloned();
+                    let (cached, handed) = {
+                        let mut state = task_cache.state.lock().unwrap_or_else(|e| e.into_inner());
+                        let handed = match state.handed.remove(&e.kv.key) {
+                            Some((revision, object)) if revision == e.kv.mod_revision => {
+                                Some(object)
+                            }
+                            Some(later) if later.0 > e.kv.mod_revision => {
+                                state.handed.insert(e.kv.key.clone(), later);
+                                None
+                            }
+                            _ => None,
+                        };
+                        (state.objects.get(&e.kv.key).cloned(), handed)
+                    };
                     let prev = match cached {
                         Some(prev) => Some(prev),
                         None => e.prev_kv.as_ref().map(decode).transpose()?.map(Arc::new),
                     };
-                    convert(&e, prev)
+                    let handed = handed.filter(|_| e.kind == EventKind::Put);
+                    convert(&e, prev, handed)
                 });
                 let event = match event {
                     Ok(event) => Arc::new(event),
@@ -311,6 +434,14 @@ impl WatchCache {
                 };
                 let mut state = task_cache.state.lock().unwrap_or_else(|e| e.into_inner());
                 state.last_revision = event.revision;
+                // An object handed over for this revision after the lookup above is stale now.
+                if state
+                    .handed
+                    .get(&event.key)
+                    .is_some_and(|(revision, _)| *revision <= event.revision)
+                {
+                    state.handed.remove(&event.key);
+                }
                 match event.kind {
                     EventType::Deleted => {
                         state.objects.remove(&event.key);
@@ -355,8 +486,13 @@ impl WatchCache {
     }
 }
 
-/// The cached form of a store event, given the object's previous state.
-fn convert(event: &kernel_store::Event, prev: Option<Arc<Value>>) -> Result<CachedEvent> {
+/// The cached form of a store event, given the object's previous state and, for a put, the
+/// object already decoded (handed over by the writer), if any.
+fn convert(
+    event: &kernel_store::Event,
+    prev: Option<Arc<Value>>,
+    object: Option<Arc<Value>>,
+) -> Result<CachedEvent> {
     match event.kind {
         EventKind::Put => Ok(CachedEvent {
             kind: if prev.is_some() {
@@ -366,9 +502,13 @@ fn convert(event: &kernel_store::Event, prev: Option<Arc<Value>>) -> Result<Cach
             },
             revision: event.kv.mod_revision,
             key: event.kv.key.clone(),
-            object: Arc::new(decode(&event.kv)?),
+            object: match object {
+                Some(object) => object,
+                None => Arc::new(decode(&event.kv)?),
+            },
             prev,
             lines: Default::default(),
+            stored: Some(event.kv.value.clone()),
         }),
         EventKind::Delete => {
             let mut object = prev
@@ -386,7 +526,59 @@ fn convert(event: &kernel_store::Event, prev: Option<Arc<Value>>) -> Result<Cach
                 object: Arc::new(object),
                 prev,
                 lines: Default::default(),
+                stored: None,
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn put(stored: &Value, revision: Revision) -> CachedEvent {
+        let bytes = bytes::Bytes::from(serde_json::to_vec(stored).unwrap());
+        let mut object = stored.clone();
+        crate::registry::meta_mut(&mut object)
+            .insert("resourceVersion".into(), json!(revision.to_string()));
+        CachedEvent {
+            kind: EventType::Added,
+            revision,
+            key: "/registry/x".into(),
+            object: Arc::new(object),
+            prev: None,
+            lines: Default::default(),
+            stored: Some(bytes),
+        }
+    }
+
+    #[test]
+    fn stored_line_is_the_object_with_its_revision() {
+        // Keys sorting before `metadata` hold look-alikes of it: only the top-level one counts.
+        let objects = [
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a", "labels": {"x": "y"}}, "spec": {"nodeName": "n"}}),
+            json!({"a": {"metadata": {"name": "inner"}}, "b": ["\"metadata\":{", {"metadata": {}}], "c": 1.5, "metadata": {}}),
+            json!({"data": {"k": "v\\\"metadata\\\":{"}, "kind": "ConfigMap", "metadata": {"name": "c"}}),
+        ];
+        for (i, stored) in objects.iter().enumerate() {
+            let event = put(stored, 40 + i as Revision);
+            let line = event.stored_line("MODIFIED").expect("a line");
+            assert_eq!(line.last(), Some(&b'\n'));
+            let parsed: Value = serde_json::from_slice(&line).unwrap();
+            assert_eq!(
+                parsed,
+                json!({"type": "MODIFIED", "object": *event.object}),
+                "object {i}"
+            );
+        }
+    }
+
+    #[test]
+    fn stored_line_needs_a_top_level_metadata_object() {
+        assert!(put(&json!({"kind": "X"}), 3).stored_line("ADDED").is_none());
+        let mut event = put(&json!({"metadata": {}}), 3);
+        event.stored = Some(bytes::Bytes::from_static(b"{\"metadata\":null}"));
+        assert!(event.stored_line("ADDED").is_none());
     }
 }

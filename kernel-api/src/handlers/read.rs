@@ -54,7 +54,12 @@ impl Filter {
 }
 
 /// Renders one object or a list, as a Table when the client asked for one.
-pub fn respond(ctx: &Ctx, code: StatusCode, value: Value) -> Result<Response<Body>> {
+pub fn respond(
+    ctx: &Ctx,
+    code: StatusCode,
+    value: impl std::borrow::Borrow<Value>,
+) -> Result<Response<Body>> {
+    let value = value.borrow();
     if ctx.wants_table() {
         let items: Vec<Value> = match value.get("items").and_then(Value::as_array) {
             Some(items) => items.clone(),
@@ -71,7 +76,7 @@ pub fn respond(ctx: &Ctx, code: StatusCode, value: Value) -> Result<Response<Bod
             return Ok(json_response(code, &table));
         }
     }
-    Ok(json_response(code, &value))
+    Ok(json_response(code, value))
 }
 
 /// `GET …/<resource>/<name>` (and `…/status`).

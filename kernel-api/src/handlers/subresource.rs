@@ -166,29 +166,38 @@ pub async fn binding(ctx: &Ctx) -> Result<Response<Body>> {
                 )));
             }
         }
-        let mut new = current.clone();
+        // Binding writes both spec and status, bypassing the status-preserving update strategy.
+        let expected = revision_of(&current)?.unwrap_or(0);
+        let mut new = current;
         new["spec"]["nodeName"] = json!(node);
         if let Some(annotations) = binding["metadata"]["annotations"].as_object() {
             for (k, v) in annotations {
                 new["metadata"]["annotations"][k] = v.clone();
             }
         }
-        let mut conditions: Vec<Value> = new["status"]["conditions"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        conditions.retain(|c| c["type"] != "PodScheduled");
-        conditions.push(json!({ "type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": registry::now_rfc3339() }));
-        new["status"]["conditions"] = Value::Array(conditions);
-        // Binding writes both spec and status, bypassing the status-preserving update strategy.
-        let expected = revision_of(&current)?.unwrap_or(0);
+        let conditions = &mut new["status"]["conditions"];
+        if let Some(list) = conditions.as_array_mut() {
+            list.retain(|c| c["type"] != "PodScheduled");
+        } else {
+            *conditions = json!([]);
+        }
+        if let Some(list) = conditions.as_array_mut() {
+            list.push(json!({ "type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": registry::now_rfc3339() }));
+        }
         if ctx.dry_run() {
             return respond(ctx, StatusCode::CREATED, success_status(None));
         }
-        match ctx.shared.registry.update(&ctx.def, &new, expected).await {
+        match ctx.shared.registry.replace(&ctx.def, &new, expected).await {
             Err(Error::Conflict { .. }) => continue,
             Err(e) => return Err(e),
-            Ok(_) => return respond(ctx, StatusCode::CREATED, success_status(None)),
+            Ok(revision) => {
+                super::write::hand_to_watch_cache(
+                    ctx,
+                    registry::with_revision(new, revision)?,
+                    revision,
+                );
+                return respond(ctx, StatusCode::CREATED, success_status(None));
+            }
         }
     }
     Err(registry::conflict(&ctx.def, ctx.name()))

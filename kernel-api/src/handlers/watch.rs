@@ -173,7 +173,9 @@ pub async fn watch(ctx: &Ctx) -> Result<Response<Body>> {
                                 } else if convert {
                                     line(k, object)
                                 } else {
-                                    event.line(k, || line(k, object))
+                                    event.line(k, || {
+                                        event.stored_line(k).unwrap_or_else(|| line(k, object))
+                                    })
                                 }
                             })
                         }

@@ -5,7 +5,10 @@
 //! `prepare_update`) → managedFields → mutating admission → typed check → validation →
 //! validating admission → namespace lifecycle → store (compare-and-swap on the revision).
 
+use std::sync::Arc;
+
 use http::{Response, StatusCode};
+use kernel_store::Revision;
 use serde_json::{json, Value};
 
 use super::read::{respond, Filter};
@@ -91,7 +94,7 @@ pub async fn create_object(
     mut obj: Value,
     operation: Operation,
     applied: Option<bool>,
-) -> Result<Value> {
+) -> Result<Arc<Value>> {
     registry::check_type(&ctx.def, &mut obj)?;
     if !ctx.def.strategy.custom {
         defaults::apply_defaults(&ctx.def.plural, &mut obj);
@@ -118,7 +121,7 @@ pub async fn create_object(
     admit(ctx, operation, &mut obj, None).await?;
     check_namespace(ctx, &name_of(&obj)).await?;
     if ctx.dry_run() {
-        return Ok(obj);
+        return Ok(Arc::new(obj));
     }
     // Upstream (RetryGenerateName, on by default since v1.32) retries a name collision of a
     // `generateName` create with fresh suffixes before answering 409.
@@ -134,7 +137,10 @@ pub async fn create_object(
                     serde_json::json!(format!("{prefix}{}", registry::random_suffix())),
                 );
             }
-            other => break registry::with_revision(obj, other?)?,
+            other => {
+                let revision = other?;
+                break hand_to_watch_cache(ctx, registry::with_revision(obj, revision)?, revision);
+            }
         }
     };
     if ctx.def.kind == "Namespace" {
@@ -171,7 +177,7 @@ pub async fn update_object(
     current: &Value,
     subresource: Option<Subresource>,
     record_manager: bool,
-) -> Result<Value> {
+) -> Result<Arc<Value>> {
     registry::check_type(&ctx.def, &mut new)?;
     if subresource.is_none() && !ctx.def.strategy.custom {
         defaults::apply_defaults(&ctx.def.plural, &mut new);
@@ -193,7 +199,7 @@ pub async fn update_object(
     admit(ctx, Operation::Update, &mut new, Some(current)).await?;
     let expected = revision_of(current)?.unwrap_or(0);
     if ctx.dry_run() {
-        return Ok(new);
+        return Ok(Arc::new(new));
     }
     if should_delete_now(&new) {
         let name = name_of(current);
@@ -201,19 +207,34 @@ pub async fn update_object(
             .registry
             .delete(&ctx.def, ctx.namespace.as_deref(), &name, Some(expected))
             .await?;
-        return Ok(new);
+        return Ok(Arc::new(new));
     }
     if new == *current {
-        return Ok(new);
+        return Ok(Arc::new(new));
     }
     let revision = ctx
         .shared
         .registry
         .replace(&ctx.def, &new, expected)
         .await?;
-    let updated = registry::with_revision(new, revision)?;
+    let updated = hand_to_watch_cache(ctx, registry::with_revision(new, revision)?, revision);
     crd_written(ctx, &updated);
     Ok(updated)
+}
+
+/// `obj`, just written at `revision`, shared with the watch cache so that the cache need not
+/// decode the store's bytes of the same write (only for resources stored as served).
+pub fn hand_to_watch_cache(ctx: &Ctx, obj: Value, revision: Revision) -> Arc<Value> {
+    let obj = Arc::new(obj);
+    let def = &ctx.def;
+    if !def.strategy.custom && def.strategy.conversion.is_none() {
+        let registry = &ctx.shared.registry;
+        let key = registry.key(def, registry::namespace_of(&obj).as_deref(), &name_of(&obj));
+        ctx.shared
+            .watch_cache
+            .hand_over(&registry.list_prefix(def, None), &key, revision, &obj);
+    }
+    obj
 }
 
 fn is_crd(def: &ResourceDef) -> bool {
