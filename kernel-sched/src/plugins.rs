@@ -9,7 +9,7 @@
 //! | [`NodeAffinity`](node_affinity::NodeAffinity) | PreFilter, Filter, PreScore, Score |
 //! | [`NodePorts`](node_ports::NodePorts) | PreFilter, Filter |
 //! | [`NodeResourcesFit`](node_resources_fit::NodeResourcesFit) | PreFilter, Filter, PreScore, Score |
-//! | [`VolumeBinding`](volume_binding::VolumeBinding) | PreFilter, Filter |
+//! | [`VolumeBinding`](volume_binding::VolumeBinding) | PreFilter, Filter, Reserve, PreBind |
 //! | [`PodTopologySpread`](pod_topology_spread::PodTopologySpread) | PreFilter, Filter, PreScore, Score |
 //! | [`InterPodAffinity`](inter_pod_affinity::InterPodAffinity) | PreFilter, Filter, PreScore, Score |
 //! | [`DefaultPreemption`](default_preemption::DefaultPreemption) | PostFilter |
@@ -132,8 +132,11 @@ impl Registry {
                 node_resources_fit::NAME,
             )?)?))
         });
-        r.register(volume_binding::NAME, |_, _| {
-            Ok(Arc::new(volume_binding::VolumeBinding))
+        r.register(volume_binding::NAME, |a, h| {
+            Ok(Arc::new(volume_binding::VolumeBinding::new(
+                args(a, volume_binding::NAME)?,
+                h.client.clone(),
+            )?))
         });
         r.register(pod_topology_spread::NAME, |a, _| {
             Ok(Arc::new(pod_topology_spread::PodTopologySpread::new(
