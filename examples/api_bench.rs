@@ -48,6 +48,12 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// Parses `[memory|etcd|all] [requests-per-test]`, runs the chosen stores and prints the table.
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // mimalloc gives emptied pages back to the OS 10 ms after they empty; under a steady write
+    // load that churn faults (and zeroes) fresh pages all the time, about a tenth of the CPU in
+    // the scheduler bench. A server keeps them for 10 s.
+    // SAFETY: mimalloc keeps its options in atomics; setting one is sound from any thread.
+    // (`mi_option_purge_delay` is option 15 of mimalloc.h; the -sys crate names no constant.)
+    unsafe { libmimalloc_sys::mi_option_set(15, 10_000) };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let which = args.first().cloned().unwrap_or_else(|| "memory".into());
     let requests: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(10_000);

@@ -80,7 +80,11 @@ const OWNED_METADATA: [&str; 4] = ["labels", "annotations", "finalizers", "owner
 /// Whether a root field can be owned by a manager (not `apiVersion`/`kind`, nor `status` when
 /// it is skipped).
 fn owned_root_field(key: &str, skip_status: bool) -> bool {
-    !matches!(key, "apiVersion" | "kind") && !(skip_status && key == "status")
+    match key {
+        "apiVersion" | "kind" => false,
+        "status" => !skip_status,
+        _ => true,
+    }
 }
 
 /// The fields of an object a manager can own (not apiVersion/kind or system metadata).
