@@ -387,22 +387,22 @@ fn entries_of(obj: &Value) -> Vec<Entry> {
 }
 
 fn store_entries(obj: &mut Value, entries: Vec<Entry>) {
+    // Built by moving each entry's field set in (`json!` would copy it).
     let list: Vec<Value> = entries
         .into_iter()
         .filter(|e| !e.fields.is_empty())
         .map(|e| {
-            let mut v = json!({
-                "manager": e.manager,
-                "operation": e.operation,
-                "apiVersion": e.api_version,
-                "time": e.time,
-                "fieldsType": "FieldsV1",
-                "fieldsV1": e.fields,
-            });
+            let mut v = Map::new();
+            v.insert("manager".into(), Value::String(e.manager));
+            v.insert("operation".into(), Value::String(e.operation));
+            v.insert("apiVersion".into(), Value::String(e.api_version));
+            v.insert("time".into(), Value::String(e.time));
+            v.insert("fieldsType".into(), Value::String("FieldsV1".into()));
+            v.insert("fieldsV1".into(), Value::Object(e.fields));
             if !e.subresource.is_empty() {
-                v["subresource"] = json!(e.subresource);
+                v.insert("subresource".into(), Value::String(e.subresource));
             }
-            v
+            Value::Object(v)
         })
         .collect();
     if list.is_empty() {
@@ -464,11 +464,17 @@ pub fn record_update(
         store_entries(new, entries);
         return;
     }
-    let leaves = all_leaves(&changed);
-    for entry in entries.iter_mut() {
-        if entry.manager != manager || entry.operation != "Update" {
-            for leaf in &leaves {
-                remove(&mut entry.fields, leaf);
+    // Fields this manager now sets are no longer owned by the others' Update entries.
+    if entries
+        .iter()
+        .any(|e| e.manager != manager || e.operation != "Update")
+    {
+        let leaves = all_leaves(&changed);
+        for entry in entries.iter_mut() {
+            if entry.manager != manager || entry.operation != "Update" {
+                for leaf in &leaves {
+                    remove(&mut entry.fields, leaf);
+                }
             }
         }
     }
@@ -479,7 +485,11 @@ pub fn record_update(
         subresource.unwrap_or_default(),
         api_version,
     );
-    union(&mut entry.fields, &changed);
+    if entry.fields.is_empty() {
+        entry.fields = changed;
+    } else {
+        union(&mut entry.fields, &changed);
+    }
     store_entries(new, entries);
 }
 

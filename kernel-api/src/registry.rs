@@ -100,6 +100,22 @@ impl Registry {
         }
     }
 
+    /// Reads only the parts of one object that `T` names (cheaper than [`Registry::get`] when
+    /// a caller needs a field or two). For resources stored as served (no conversion).
+    pub async fn get_partial<T: serde::de::DeserializeOwned>(
+        &self,
+        def: &ResourceDef,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<T> {
+        let key = self.key(def, namespace, name);
+        match self.store.get(&key).await? {
+            Some(kv) => serde_json::from_slice(&kv.value)
+                .map_err(|e| Error::internal(format!("stored object {key} is corrupt: {e}"))),
+            None => Err(not_found(def, name)),
+        }
+    }
+
     /// Lists objects, a page at a time.
     pub async fn list(
         &self,

@@ -67,9 +67,26 @@ pub async fn check_namespace(ctx: &Ctx, name: &str) -> Result<()> {
     let Some(ns_def) = ctx.shared.resources.get("", "v1", "namespaces") else {
         return Ok(());
     };
-    let namespace = ctx.shared.registry.get(&ns_def, None, ns).await?;
-    if !namespace["metadata"]["deletionTimestamp"].is_null()
-        || namespace["status"]["phase"] == "Terminating"
+    // Only the two fields the check needs are decoded.
+    #[derive(serde::Deserialize, Default)]
+    #[serde(default, rename_all = "camelCase")]
+    struct Metadata {
+        deletion_timestamp: Option<String>,
+    }
+    #[derive(serde::Deserialize, Default)]
+    #[serde(default)]
+    struct Status {
+        phase: Option<String>,
+    }
+    #[derive(serde::Deserialize, Default)]
+    #[serde(default)]
+    struct Namespace {
+        metadata: Metadata,
+        status: Status,
+    }
+    let namespace: Namespace = ctx.shared.registry.get_partial(&ns_def, None, ns).await?;
+    if namespace.metadata.deletion_timestamp.is_some()
+        || namespace.status.phase.as_deref() == Some("Terminating")
     {
         return Err(Error::NamespaceTerminating {
             resource: ctx.def.qualified(),
