@@ -62,6 +62,7 @@ pub mod framework;
 pub mod labels;
 pub mod metrics;
 pub mod plugins;
+mod pod_watch;
 pub mod queue;
 pub mod resources;
 pub mod schedule_one;

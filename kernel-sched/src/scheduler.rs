@@ -34,6 +34,7 @@ use crate::events::{EventRecorder, EventType, Record};
 use crate::framework::{Code, CycleState, Framework, NodeToStatus, QueuedPodInfo, WaitingPods};
 use crate::metrics::Metrics;
 use crate::plugins::{Handle, Registry};
+use crate::pod_watch::WatchedPod;
 use crate::queue::{ClusterEvent, SchedulingQueue};
 use crate::schedule_one::{schedule_pod, ScheduleState};
 use crate::snapshot::Snapshot;
@@ -429,7 +430,7 @@ impl Scheduler {
     }
 
     async fn watch_pods(self: Arc<Self>) -> Result<(), Error> {
-        let api: Api<Pod> = Api::all(self.client.clone());
+        let api: Api<WatchedPod> = Api::all(self.client.clone());
         let mut stream = watcher::watcher(api, watcher::Config::default())
             .default_backoff()
             .boxed();
@@ -442,8 +443,8 @@ impl Scheduler {
                 }
             };
             match ev {
-                Event::Apply(p) | Event::InitApply(p) => self.on_pod(p),
-                Event::Delete(p) => {
+                Event::Apply(WatchedPod(p)) | Event::InitApply(WatchedPod(p)) => self.on_pod(p),
+                Event::Delete(WatchedPod(p)) => {
                     // Upstream rejects a deleted pod held at Permit ("removed").
                     if let Some(uid) = p.metadata.uid.as_deref() {
                         self.waiting_pods.reject_waiting_pod(uid);

@@ -670,13 +670,11 @@ impl PreBindPlugin for VolumeBinding {
         pod: &'a PodInfo,
         node: &'a str,
     ) -> BoxFuture<'a, Status> {
+        // Most pods bind no volume: answer them without allocating the (large) binding future.
+        let Some(r) = state.read::<Reserved>().filter(|r| !r.bindings.is_empty()) else {
+            return Box::pin(std::future::ready(Status::success()));
+        };
         Box::pin(async move {
-            let Some(r) = state.read::<Reserved>() else {
-                return Status::success();
-            };
-            if r.bindings.is_empty() {
-                return Status::success();
-            }
             let Some(client) = self.client.clone() else {
                 debug!(pod = %pod.key(), "no client: volume bindings left to the caller");
                 return Status::success();
