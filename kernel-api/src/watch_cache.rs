@@ -311,6 +311,23 @@ impl WatchCache {
         }
     }
 
+    /// The cached object at `key` (under the resource `prefix`), if a cache of `prefix` is
+    /// open: possibly older than the store's. Upstream's `GuaranteedUpdate` takes the same
+    /// first guess and retries from the store when the write finds it stale.
+    pub fn get(&self, prefix: &str, key: &str) -> Option<Arc<Value>> {
+        let cache = self
+            .caches
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(prefix)
+            .cloned()?;
+        let state = cache.state.lock().unwrap_or_else(|e| e.into_inner());
+        if state.valid_from == Revision::MAX {
+            return None;
+        }
+        state.objects.get(key).cloned()
+    }
+
     /// The newest revision the cache of `prefix` has seen (for bookmarks).
     pub fn last_revision(&self, prefix: &str) -> Option<Revision> {
         let caches = self.caches.lock().unwrap_or_else(|e| e.into_inner());

@@ -353,6 +353,44 @@ async fn pods_binding_and_graceful_delete() {
     assert_eq!(status_code(pods.get("p").await.unwrap_err()).0, 404);
 }
 
+/// Binding starts from the watch cache's copy of the pod when a pod watch is open; a stale copy
+/// must neither let a second binding through nor refuse a recreated pod.
+#[tokio::test]
+async fn pods_binding_with_a_watch_cache_open() {
+    let (_server, client) = client().await;
+    let pods: Api<Pod> = Api::default_namespaced(client.clone());
+    // A watch opens the pods' watch cache.
+    let _watch = pods
+        .watch(&kube::api::WatchParams::default(), "0")
+        .await
+        .unwrap()
+        .boxed();
+    let pod: Pod = serde_json::from_value(json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}})).unwrap();
+    let bind = |node: &str| {
+        let binding = json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "p"}, "target": {"kind": "Node", "name": node}});
+        http::Request::post("/api/v1/namespaces/default/pods/p/binding")
+            .header("content-type", "application/json")
+            .body(serde_json::to_vec(&binding).unwrap())
+            .unwrap()
+    };
+    for round in 0..20 {
+        pods.create(&PostParams::default(), &pod).await.unwrap();
+        let _: serde_json::Value = client.request(bind("n1")).await.unwrap();
+        // At once again: the cache may still hold the unbound pod; the store says bound.
+        let err = client
+            .request::<serde_json::Value>(bind("n2"))
+            .await
+            .unwrap_err();
+        assert_eq!(status_code(err).0, 409, "round {round}");
+        let node = pods.get("p").await.unwrap().spec.unwrap().node_name;
+        assert_eq!(node.as_deref(), Some("n1"), "round {round}");
+        // Recreated under the same name: the cache may still hold the bound pod.
+        pods.delete("p", &DeleteParams::default().grace_period(0))
+            .await
+            .unwrap();
+    }
+}
+
 #[tokio::test]
 async fn finalizers_hold_deletion() {
     let (_server, client) = client().await;

@@ -3,6 +3,7 @@
 
 use http::{Method, Response, StatusCode};
 use serde_json::{json, Value};
+use std::sync::Arc;
 
 use super::read::respond;
 use super::write::{apply_patch_document, delete_object, update_object, DeleteOptions};
@@ -135,12 +136,38 @@ pub async fn binding(ctx: &Ctx) -> Result<Response<Body>> {
         name: ctx.name().into(),
         message,
     };
+    // The first attempt starts from the watch cache's copy of the pod, if it has one (as
+    // upstream's GuaranteedUpdate does): a stale copy fails the checks or the compare-and-swap
+    // below, and every later attempt reads the store.
+    let registry = &ctx.shared.registry;
+    let mut cached = if ctx.def.strategy.conversion.is_none() {
+        let key = registry.key(&ctx.def, ctx.namespace.as_deref(), ctx.name());
+        ctx.shared
+            .watch_cache
+            .get(&registry.list_prefix(&ctx.def, None), &key)
+    } else {
+        None
+    };
     for _ in 0..8 {
-        let current = ctx
-            .shared
-            .registry
-            .get(&ctx.def, ctx.namespace.as_deref(), ctx.name())
-            .await?;
+        let from_cache = cached.is_some();
+        let current = match cached.take() {
+            Some(object) => Arc::unwrap_or_clone(object),
+            None => {
+                registry
+                    .get(&ctx.def, ctx.namespace.as_deref(), ctx.name())
+                    .await?
+            }
+        };
+        let rejected = !current["metadata"]["deletionTimestamp"].is_null()
+            || current["spec"]["nodeName"]
+                .as_str()
+                .is_some_and(|n| !n.is_empty())
+            || binding["metadata"]["uid"]
+                .as_str()
+                .is_some_and(|u| !u.is_empty() && current["metadata"]["uid"].as_str() != Some(u));
+        if rejected && from_cache {
+            continue;
+        }
         if !current["metadata"]["deletionTimestamp"].is_null() {
             return Err(conflict(format!(
                 "pod {} is being deleted, cannot be assigned to a host",
