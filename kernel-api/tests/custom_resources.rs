@@ -113,6 +113,12 @@ async fn widget_round_trip(client: Client, crd: bool) {
         .unwrap()
         .expect("stream ended");
     assert_eq!(seen.name_any(), "w1");
+    // When the watcher's first list already saw the ready widget, the event comes before the
+    // list is complete, and the reflector's store fills at the list's end.
+    tokio::time::timeout(Duration::from_secs(10), reader.wait_until_ready())
+        .await
+        .expect("the reflector completes its first list")
+        .unwrap();
     assert_eq!(reader.state().len(), 1, "the reflector holds the widget");
 
     let list = widgets.list(&Default::default()).await.unwrap();
