@@ -642,16 +642,23 @@ impl Resources {
 
     /// Looks a resource up by group, version and plural.
     pub fn get(&self, group: &str, version: &str, plural: &str) -> Option<Arc<ResourceDef>> {
-        self.all()
-            .into_iter()
-            .find(|d| d.group == group && d.version == version && d.plural == plural)
+        self.find(|d| d.group == group && d.version == version && d.plural == plural)
     }
 
     /// The resource of a kind in a group (any version).
     pub fn by_kind(&self, group: &str, kind: &str) -> Option<Arc<ResourceDef>> {
-        self.all()
-            .into_iter()
-            .find(|d| d.group == group && d.kind == kind)
+        self.find(|d| d.group == group && d.kind == kind)
+    }
+
+    /// The first served resource matching `matches`, looked up in place (every request does
+    /// this: no copy of the list).
+    fn find(&self, matches: impl Fn(&ResourceDef) -> bool) -> Option<Arc<ResourceDef>> {
+        self.defs
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .find(|d| matches(d))
+            .cloned()
     }
 
     /// Every served resource.
