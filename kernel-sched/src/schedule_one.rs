@@ -186,6 +186,9 @@ fn filter_with_nominated(
     fwk.run_active_filter_plugins(active, state, pod, node)
 }
 
+/// How many nodes the filter pass checks per run (see [`schedule_pod`]).
+const FILTER_RUN: usize = 32;
+
 /// Runs one scheduling cycle (without Reserve/Permit/Bind).
 pub fn schedule_pod(
     fwk: &Framework,
@@ -256,30 +259,58 @@ pub fn schedule_pod(
         } else {
             st.next_start_node_index % candidate_count
         };
+        let node_at = |k: usize| -> &NodeInfo {
+            match &restricted {
+                Some(idx) => &all[idx[k]],
+                None => &all[k],
+            }
+        };
+        // Without nominated pods, nodes are filtered a run at a time (one dynamic call per
+        // plugin and run); a run never reaches past the feasible nodes still wanted, so the
+        // search stops exactly where the node-by-node one would.
+        let batched = snapshot.nominated.is_empty();
+        let mut run: Vec<&NodeInfo> = Vec::with_capacity(FILTER_RUN);
+        let mut statuses = Vec::with_capacity(FILTER_RUN);
         let mut k = start;
-        for i in 0..candidate_count {
-            if i > 0 {
+        let mut i = 0;
+        'search: while i < candidate_count {
+            let n = if batched {
+                FILTER_RUN
+                    .min(candidate_count - i)
+                    .min(to_find - feasible.len())
+            } else {
+                1
+            };
+            run.clear();
+            for _ in 0..n {
+                run.push(node_at(k));
                 k += 1;
                 if k == candidate_count {
                     k = 0;
                 }
             }
-            let node: &NodeInfo = match &restricted {
-                Some(idx) => &all[idx[k]],
-                None => &all[k],
-            };
-            processed = i + 1;
-            let s = filter_with_nominated(fwk, &active, state, pod, node, snapshot);
-            if s.is_success() {
-                feasible.push(node);
-                if feasible.len() >= to_find {
-                    break;
-                }
-            } else if s.code() == Code::Error {
-                return Err(Diagnosis::from_error(s.message()));
+            if batched {
+                fwk.run_active_filter_plugins_on(&active, state, pod, &run, &mut statuses);
             } else {
-                d.unschedulable_plugins.insert(s.plugin());
-                d.node_to_status.map.insert(node.name.clone(), s);
+                statuses.clear();
+                statuses.push(filter_with_nominated(
+                    fwk, &active, state, pod, run[0], snapshot,
+                ));
+            }
+            for (node, s) in run.iter().zip(statuses.drain(..)) {
+                i += 1;
+                processed = i;
+                if s.is_success() {
+                    feasible.push(node);
+                    if feasible.len() >= to_find {
+                        break 'search;
+                    }
+                } else if s.code() == Code::Error {
+                    return Err(Diagnosis::from_error(s.message()));
+                } else {
+                    d.unschedulable_plugins.insert(s.plugin());
+                    d.node_to_status.map.insert(node.name.clone(), s);
+                }
             }
         }
         if restricted.is_none() {
@@ -416,6 +447,62 @@ mod tests {
             seen.len(),
             4,
             "identical nodes are all chosen sometimes: {seen:?}"
+        );
+    }
+
+    /// The filter pass works in runs of nodes; where it stops, what it counts and which
+    /// rejections it records must be those of a node-by-node search.
+    #[test]
+    fn filtering_in_runs_stops_where_a_node_by_node_search_would() {
+        // Every third node is too small for the pod, and some fail a second plugin too.
+        let nodes: Vec<_> = (0..200)
+            .map(|i| {
+                let n = node(&format!("n{i:03}"));
+                let n = if i % 3 == 0 {
+                    n.cpu("100m")
+                } else {
+                    n.cpu("4")
+                };
+                if i % 7 == 0 {
+                    n.taint("t", "x", "NoSchedule").obj()
+                } else {
+                    n.obj()
+                }
+            })
+            .collect();
+        let fits = |i: usize| i % 3 != 0 && i % 7 != 0;
+        let snap = Snapshot::new(nodes, vec![]);
+        let fwk = default_framework(&Handle::default());
+        let pi = PodInfo::new(pod("p").req("1", "1Gi").obj());
+        for start in [0, 37, 190] {
+            let mut st = ScheduleState::with_seed(7);
+            st.percentage_of_nodes_to_score = 30; // never fewer than 100 feasible nodes wanted
+            st.next_start_node_index = start;
+            let r = schedule_pod(&fwk, &mut CycleState::new(), &pi, &snap, &mut st).unwrap();
+            let (mut found, mut visited) = (0, 0);
+            while found < 100 {
+                if fits((start + visited) % 200) {
+                    found += 1;
+                }
+                visited += 1;
+            }
+            assert_eq!(
+                (r.evaluated_nodes, r.feasible_nodes),
+                (visited, 100),
+                "from {start}"
+            );
+            assert_eq!(st.next_start_node_index, (start + visited) % 200);
+        }
+        // Nothing fits: each node counts under its first failing plugin (TaintToleration runs
+        // before NodeResourcesFit, as upstream).
+        let big = PodInfo::new(pod("big").req("64", "1Gi").obj());
+        let mut st = ScheduleState::with_seed(7);
+        let d = schedule_pod(&fwk, &mut CycleState::new(), &big, &snap, &mut st).unwrap_err();
+        assert_eq!(d.node_to_status.map.len(), 200);
+        let message = d.to_string();
+        assert!(
+            message.starts_with("0/200 nodes are available: 171 Insufficient cpu, 29 node(s) had untolerated taint {t: x}."),
+            "{message}"
         );
     }
 

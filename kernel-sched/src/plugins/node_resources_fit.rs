@@ -550,7 +550,13 @@ impl ScorePlugin for NodeResourcesFit {
                 };
                 NodeScore {
                     index: i,
-                    score: if w == 0 { 0 } else { div_score(t, w) },
+                    // Scores are never negative: halving (the default weights 1 + 1) is a shift,
+                    // not one more division per node.
+                    score: match w {
+                        0 => 0,
+                        2 => t >> 1,
+                        _ => div_score(t, w),
+                    },
                 }
             }));
             return Ok(());
