@@ -415,8 +415,9 @@ pub trait FilterPlugin: Plugin {
     /// Checks one node.
     fn filter(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status;
 
-    /// Checks a run of nodes: `out[i]` is the status of `nodes[i]`, and only entries still
-    /// successful on entry are checked (a node an earlier plugin rejected stays rejected).
+    /// Checks a run of at most 64 nodes: bit `i` of `open` says whether `nodes[i]` is still
+    /// feasible; this plugin checks only those, clears the bit of every node it rejects and
+    /// pushes `(i, status)` for it onto `failed`.
     ///
     /// The provided body calls [`filter`](Self::filter) per node. It is compiled for each
     /// plugin type, so the framework pays one dynamic call per plugin and run of nodes instead
@@ -426,11 +427,16 @@ pub trait FilterPlugin: Plugin {
         state: &CycleState,
         pod: &PodInfo,
         nodes: &[&NodeInfo],
-        out: &mut [Status],
+        open: &mut u64,
+        failed: &mut Vec<(usize, Status)>,
     ) {
-        for (node, status) in nodes.iter().zip(out.iter_mut()) {
-            if status.is_success() {
-                *status = self.filter(state, pod, node);
+        for (i, node) in nodes.iter().enumerate().take(64) {
+            if *open & (1 << i) != 0 {
+                let s = self.filter(state, pod, node);
+                if !s.is_success() {
+                    *open &= !(1 << i);
+                    failed.push((i, s));
+                }
             }
         }
     }
@@ -785,34 +791,38 @@ impl Framework {
         Status::success()
     }
 
-    /// Runs the given Filter plugins on a run of nodes, one [`FilterPlugin::filter_nodes`]
-    /// call per plugin: `out` ends with one status per node, as
-    /// [`run_active_filter_plugins`](Self::run_active_filter_plugins) would give it.
+    /// Runs the given Filter plugins on a run of at most 64 nodes, one
+    /// [`FilterPlugin::filter_nodes`] call per plugin. Returns the feasible nodes as a bit
+    /// mask (bit `i` for `nodes[i]`); `failed` gets `(i, status)` for every other node, the
+    /// status [`run_active_filter_plugins`](Self::run_active_filter_plugins) would give it,
+    /// in node order.
     pub fn run_active_filter_plugins_on(
         &self,
         active: &[usize],
         state: &CycleState,
         pod: &PodInfo,
         nodes: &[&NodeInfo],
-        out: &mut Vec<Status>,
-    ) {
-        out.clear();
-        out.resize_with(nodes.len(), Status::success);
+        failed: &mut Vec<(usize, Status)>,
+    ) -> u64 {
+        failed.clear();
+        let mut open = match nodes.len() {
+            0 => 0,
+            n if n >= 64 => u64::MAX,
+            n => (1u64 << n) - 1,
+        };
         for &i in active {
-            let p = &self.filter[i];
-            p.filter_nodes(state, pod, nodes, out);
-            let mut any_left = false;
-            for s in out.iter_mut() {
-                if s.is_success() {
-                    any_left = true;
-                } else if s.plugin.is_empty() {
-                    s.plugin = p.name();
-                }
-            }
-            if !any_left {
+            if open == 0 {
                 break;
             }
+            let p = &self.filter[i];
+            let before = failed.len();
+            p.filter_nodes(state, pod, nodes, &mut open, failed);
+            for (_, s) in &mut failed[before..] {
+                s.plugin = p.name();
+            }
         }
+        failed.sort_unstable_by_key(|(i, _)| *i);
+        open
     }
 
     /// Updates PreFilter state for a pod added to `node` (preemption simulation).

@@ -187,7 +187,7 @@ fn filter_with_nominated(
 }
 
 /// How many nodes the filter pass checks per run (see [`schedule_pod`]).
-const FILTER_RUN: usize = 32;
+const FILTER_RUN: usize = 64;
 
 /// Runs one scheduling cycle (without Reserve/Permit/Bind).
 pub fn schedule_pod(
@@ -270,7 +270,7 @@ pub fn schedule_pod(
         // search stops exactly where the node-by-node one would.
         let batched = snapshot.nominated.is_empty();
         let mut run: Vec<&NodeInfo> = Vec::with_capacity(FILTER_RUN);
-        let mut statuses = Vec::with_capacity(FILTER_RUN);
+        let mut failed = Vec::new();
         let mut k = start;
         let mut i = 0;
         'search: while i < candidate_count {
@@ -289,28 +289,37 @@ pub fn schedule_pod(
                     k = 0;
                 }
             }
-            if batched {
-                fwk.run_active_filter_plugins_on(&active, state, pod, &run, &mut statuses);
+            let open = if batched {
+                fwk.run_active_filter_plugins_on(&active, state, pod, &run, &mut failed)
             } else {
-                statuses.clear();
-                statuses.push(filter_with_nominated(
-                    fwk, &active, state, pod, run[0], snapshot,
-                ));
-            }
-            for (node, s) in run.iter().zip(statuses.drain(..)) {
+                failed.clear();
+                let s = filter_with_nominated(fwk, &active, state, pod, run[0], snapshot);
+                if s.is_success() {
+                    1
+                } else {
+                    failed.push((0, s));
+                    0
+                }
+            };
+            let mut failures = failed.drain(..);
+            for (j, node) in run.iter().enumerate() {
                 i += 1;
                 processed = i;
-                if s.is_success() {
+                if open & (1 << j) != 0 {
                     feasible.push(node);
                     if feasible.len() >= to_find {
                         break 'search;
                     }
-                } else if s.code() == Code::Error {
-                    return Err(Diagnosis::from_error(s.message()));
-                } else {
-                    d.unschedulable_plugins.insert(s.plugin());
-                    d.node_to_status.map.insert(node.name.clone(), s);
+                    continue;
                 }
+                let Some((_, s)) = failures.next() else {
+                    continue;
+                };
+                if s.code() == Code::Error {
+                    return Err(Diagnosis::from_error(s.message()));
+                }
+                d.unschedulable_plugins.insert(s.plugin());
+                d.node_to_status.map.insert(node.name.clone(), s);
             }
         }
         if restricted.is_none() {
@@ -347,21 +356,18 @@ pub fn schedule_pod(
     let totals = fwk
         .run_score_plugins(state, pod, &feasible, snapshot)
         .map_err(|s| Diagnosis::from_error(s.message()))?;
-    // Reservoir sampling among the top scores: ties broken uniformly at random.
-    let mut best = 0;
-    let mut count = 1u64;
-    for i in 1..totals.len() {
-        if totals[i] > totals[best] {
-            best = i;
-            count = 1;
-        } else if totals[i] == totals[best] {
-            count += 1;
-            // Uniform in 0..count by multiply-shift (no division).
-            if ((u128::from(st.next_u64()) * u128::from(count)) >> 64) == 0 {
-                best = i;
-            }
-        }
-    }
+    // Ties among the top scores are broken uniformly at random, as upstream's reservoir
+    // sampling does, with one random draw: count the top nodes, then take the r-th.
+    let top = totals.iter().copied().max().unwrap_or_default();
+    let ties = totals.iter().filter(|t| **t == top).count() as u64;
+    // Uniform in 0..ties by multiply-shift (no division).
+    let r = ((u128::from(st.next_u64()) * u128::from(ties)) >> 64) as usize;
+    let best = totals
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| **t == top)
+        .nth(r)
+        .map_or(0, |(i, _)| i);
     Ok(ScheduleResult {
         suggested_host: feasible[best].name.clone(),
         evaluated_nodes: processed,
