@@ -1,6 +1,5 @@
-//! Permit `Wait` through the whole `Scheduler` (watches, queue, cache, binding cycle) against a
-//! small stateful fake API server: pods can be created and deleted, bindings set
-//! `spec.nodeName`, and every change is streamed to the scheduler's pod watch.
+//! Permit `Wait` through the whole `Scheduler` (watches, queue, cache, binding cycle) against
+//! the real API server in process, with every request the scheduler sends recorded on the way:
 //!
 //! * a pod held at Permit that is deleted from the API is rejected (upstream
 //!   `handleDeletePod` → `RejectWaitingPod`), unreserved and forgotten, never bound, and its
@@ -10,213 +9,37 @@
 //! * a pod rejected at Permit with `Unschedulable` is parked as unschedulable with upstream's
 //!   `FitError` message (`0/1 nodes are available: 1 <reason>.`).
 
-use std::collections::BTreeMap;
-use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
-use futures::StreamExt;
-use http::{Request, Response, StatusCode};
-use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Full, StreamBody};
+use http::Request;
+use http_body_util::BodyExt;
 use k8s_openapi::api::core::v1::{Node, Pod};
-use kernel_sched::framework::{PermitPlugin, Plugin, ReservePlugin};
-use kernel_sched::plugins::Registry;
-use kernel_sched::testing::{node, pod};
-use kernel_sched::waiting_pods::WaitingPods;
-use kernel_sched::{
+use kernel::api::ApiServer;
+use kernel::sched::framework::{PermitPlugin, Plugin, ReservePlugin};
+use kernel::sched::plugins::Registry;
+use kernel::sched::testing::{node, pod};
+use kernel::sched::waiting_pods::WaitingPods;
+use kernel::sched::{
     Code, CycleState, KubeSchedulerConfiguration, PodInfo, Scheduler, SchedulingQueue, Status,
 };
+use kernel::store::MemoryStore;
 use kube::api::{Api, DeleteParams, PostParams};
-use serde_json::{json, Value};
-use tokio::sync::broadcast;
-use tokio_stream::wrappers::BroadcastStream;
-
-type Body = BoxBody<Bytes, Infallible>;
+use serde_json::Value;
+use tower::ServiceExt;
 
 /// Every request: (method, path, body).
 type Recorded = Arc<Mutex<Vec<(String, String, String)>>>;
 
-/// The fake API server's state: pods in namespace `default`, by name, and the watch log.
-struct State {
-    nodes: Vec<Value>,
-    pods: BTreeMap<String, Value>,
-    rv: u64,
-    /// Every pod watch event so far, with its resource version (replayed to late watchers).
-    log: Vec<(u64, String)>,
-    tx: broadcast::Sender<String>,
-}
-
-impl State {
-    /// Records a pod watch event (`ADDED`, `MODIFIED`, `DELETED`) and streams it.
-    fn emit(&mut self, type_: &str, mut obj: Value) -> Value {
-        self.rv += 1;
-        obj["metadata"]["resourceVersion"] = self.rv.to_string().into();
-        let line = format!("{}\n", json!({"type": type_, "object": obj}));
-        self.log.push((self.rv, line.clone()));
-        let _ = self.tx.send(line);
-        obj
-    }
-}
-
-fn full(v: Value, code: StatusCode) -> Response<Body> {
-    Response::builder()
-        .status(code)
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(v.to_string())).boxed())
-        .unwrap()
-}
-
-fn not_found(what: &str) -> Response<Body> {
-    full(
-        json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-               "message": format!("{what} not found"), "reason": "NotFound", "code": 404}),
-        StatusCode::NOT_FOUND,
-    )
-}
-
-fn success() -> Value {
-    json!({"apiVersion": "v1", "kind": "Status", "status": "Success", "metadata": {}})
-}
-
-fn never() -> Response<Body> {
-    let s = futures::stream::pending::<Result<http_body::Frame<Bytes>, Infallible>>();
-    Response::builder()
-        .status(200)
-        .body(BodyExt::boxed(StreamBody::new(s)))
-        .unwrap()
-}
-
-fn list(kind: &str, rv: u64, items: Vec<Value>) -> Value {
-    json!({"apiVersion": "v1", "kind": kind, "metadata": {"resourceVersion": rv.to_string()}, "items": items})
-}
-
-fn with_kind(mut v: Value, kind: &str) -> Value {
-    v["apiVersion"] = "v1".into();
-    v["kind"] = kind.into();
-    v
-}
-
-fn query_param<'a>(query: &'a str, key: &str) -> Option<&'a str> {
-    query
-        .split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .find(|(k, _)| *k == key)
-        .map(|(_, v)| v)
-}
-
-/// The pod name in `/api/v1/namespaces/default/pods/<name>[/<sub>]`.
-fn pod_name(path: &str) -> Option<(String, Option<String>)> {
-    let rest = path.strip_prefix("/api/v1/namespaces/default/pods/")?;
-    let mut it = rest.splitn(2, '/');
-    let name = it.next()?.to_string();
-    Some((name, it.next().map(str::to_string)))
-}
-
-fn handle(
-    state: &Mutex<State>,
-    method: &str,
-    path: &str,
-    query: &str,
-    body: &[u8],
-) -> Response<Body> {
-    let watch = query_param(query, "watch").is_some_and(|w| w == "true" || w == "1");
-    let mut st = state.lock().unwrap();
-    match (method, path) {
-        ("GET", "/api/v1/pods") if watch => {
-            let since: u64 = query_param(query, "resourceVersion")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0);
-            // Replay and subscribe under the lock, so that no event is missed.
-            let replay: Vec<String> = st
-                .log
-                .iter()
-                .filter(|(rv, _)| *rv > since)
-                .map(|(_, l)| l.clone())
-                .collect();
-            let rx = st.tx.subscribe();
-            let live = BroadcastStream::new(rx).filter_map(|r| async move { r.ok() });
-            let s = futures::stream::iter(replay)
-                .chain(live)
-                .map(|l| Ok::<_, Infallible>(http_body::Frame::data(Bytes::from(l))));
-            Response::builder()
-                .status(200)
-                .header("content-type", "application/json")
-                .body(BodyExt::boxed(StreamBody::new(s)))
-                .unwrap()
-        }
-        ("GET", _) if watch => never(),
-        ("GET", "/api/v1/nodes") => full(list("NodeList", st.rv, st.nodes.clone()), StatusCode::OK),
-        ("GET", "/api/v1/pods") => full(
-            list("PodList", st.rv, st.pods.values().cloned().collect()),
-            StatusCode::OK,
-        ),
-        ("GET", _) => full(list("List", st.rv, vec![]), StatusCode::OK),
-        ("POST", "/api/v1/namespaces/default/pods") => {
-            let p: Value = serde_json::from_slice(body).unwrap();
-            let name = p["metadata"]["name"].as_str().unwrap().to_string();
-            let p = st.emit("ADDED", with_kind(p, "Pod"));
-            st.pods.insert(name, p.clone());
-            full(p, StatusCode::CREATED)
-        }
-        ("POST", p) if p.contains("/events") => full(
-            serde_json::from_slice(body).unwrap_or_default(),
-            StatusCode::CREATED,
-        ),
-        (m, p) => {
-            let Some((name, sub)) = pod_name(p) else {
-                return not_found(p);
-            };
-            let Some(mut obj) = st.pods.get(&name).cloned() else {
-                return not_found(&format!("pods \"{name}\""));
-            };
-            match (m, sub.as_deref()) {
-                ("POST", Some("binding")) => {
-                    let b: Value = serde_json::from_slice(body).unwrap();
-                    obj["spec"]["nodeName"] = b["target"]["name"].clone();
-                    let obj = st.emit("MODIFIED", obj);
-                    st.pods.insert(name, obj);
-                    full(success(), StatusCode::CREATED)
-                }
-                ("PATCH", Some("status")) => full(obj, StatusCode::OK),
-                ("DELETE", None) => {
-                    st.pods.remove(&name);
-                    let obj = st.emit("DELETED", obj);
-                    full(obj, StatusCode::OK)
-                }
-                _ => not_found(p),
-            }
-        }
-    }
-}
-
-/// A client of a fake API server holding `nodes` and `pods`, recording every request.
-fn fake_api(recorded: Recorded, nodes: Vec<Node>, pods: Vec<Pod>) -> kube::Client {
-    let (tx, _) = broadcast::channel(1024);
-    let state = Arc::new(Mutex::new(State {
-        nodes: nodes
-            .into_iter()
-            .map(|n| with_kind(serde_json::to_value(n).unwrap(), "Node"))
-            .collect(),
-        pods: BTreeMap::new(),
-        rv: 1,
-        log: Vec::new(),
-        tx,
-    }));
-    {
-        let mut st = state.lock().unwrap();
-        for p in pods {
-            let v = with_kind(serde_json::to_value(&p).unwrap(), "Pod");
-            st.rv += 1;
-            let mut v = v;
-            v["metadata"]["resourceVersion"] = st.rv.to_string().into();
-            st.pods.insert(p.metadata.name.clone().unwrap(), v);
-        }
-    }
+/// A client of a fresh in-process API server that records every request it sends.
+async fn recording_api(recorded: Recorded) -> kube::Client {
+    let server = ApiServer::builder()
+        .store(Arc::new(MemoryStore::new()))
+        .build()
+        .await
+        .unwrap();
     let svc = tower::service_fn(move |req: Request<kube::client::Body>| {
-        let recorded = recorded.clone();
-        let state = state.clone();
+        let (recorded, server) = (recorded.clone(), server.clone());
         async move {
             let (parts, body) = req.into_parts();
             let body = body
@@ -224,15 +47,17 @@ fn fake_api(recorded: Recorded, nodes: Vec<Node>, pods: Vec<Pod>) -> kube::Clien
                 .await
                 .map(|b| b.to_bytes())
                 .unwrap_or_default();
-            let path = parts.uri.path().to_string();
-            let query = parts.uri.query().unwrap_or("").to_string();
-            let method = parts.method.to_string();
             recorded.lock().unwrap().push((
-                method.clone(),
-                path.clone(),
+                parts.method.to_string(),
+                parts.uri.path().to_string(),
                 String::from_utf8_lossy(&body).into_owned(),
             ));
-            Ok::<_, Infallible>(handle(&state, &method, &path, &query, &body))
+            server
+                .oneshot(Request::from_parts(
+                    parts,
+                    kube::client::Body::from(body.to_vec()),
+                ))
+                .await
         }
     });
     kube::Client::new(svc, "default")
@@ -310,11 +135,18 @@ impl Drop for Harness {
 /// waits until it has bound a `probe` pod (so it knows the node), then creates `pods`.
 async fn start(pods: Vec<Pod>) -> Harness {
     let recorded: Recorded = Arc::default();
-    let client = fake_api(
-        recorded.clone(),
-        vec![node("n1").cpu("4").memory("8Gi").obj()],
-        vec![pod("probe").uid("u-probe").obj()],
-    );
+    let client = recording_api(recorded.clone()).await;
+    Api::<Node>::all(client.clone())
+        .create(
+            &PostParams::default(),
+            &node("n1").cpu("4").memory("8Gi").obj(),
+        )
+        .await
+        .unwrap();
+    Api::<Pod>::namespaced(client.clone(), "default")
+        .create(&PostParams::default(), &pod("probe").obj())
+        .await
+        .unwrap();
     let permits: Arc<Mutex<Vec<String>>> = Arc::default();
     let unreserved: Arc<Mutex<Vec<String>>> = Arc::default();
     let mut registry = Registry::in_tree();
@@ -400,6 +232,14 @@ impl Harness {
         }
     }
 
+    /// Whether a pod of this name is held at Permit.
+    fn is_waiting(&self, name: &str) -> bool {
+        let mut found = false;
+        self.waiting
+            .iterate_over_waiting_pods(|w| found |= w.pod().name == name);
+        found
+    }
+
     fn pods(&self) -> Api<Pod> {
         Api::namespaced(self.client.clone(), "default")
     }
@@ -408,15 +248,12 @@ impl Harness {
 #[tokio::test]
 async fn deleted_waiting_pod_is_rejected_unreserved_and_never_bound() {
     let h = start(vec![pod("waiter")
-        .uid("u-waiter")
         .label("gate", "wait")
         .req("3", "1Gi")
         .obj()])
     .await;
-    h.until("waiter held at Permit", |h| {
-        h.waiting.get_waiting_pod("u-waiter").is_some()
-    })
-    .await;
+    h.until("waiter held at Permit", |h| h.is_waiting("waiter"))
+        .await;
     assert!(h.bindings("waiter").is_empty());
     assert_eq!(h.queue.lens(), (0, 0, 0), "in flight, not queued");
 
@@ -432,10 +269,7 @@ async fn deleted_waiting_pod_is_rejected_unreserved_and_never_bound() {
 
     // Its 3 CPUs are free again: another 3-CPU pod binds to the 4-CPU node.
     h.pods()
-        .create(
-            &PostParams::default(),
-            &pod("next").uid("u-next").req("3", "1Gi").obj(),
-        )
+        .create(&PostParams::default(), &pod("next").req("3", "1Gi").obj())
         .await
         .unwrap();
     h.until("next bound", |h| !h.bindings("next").is_empty())
@@ -455,26 +289,18 @@ async fn deleted_waiting_pod_is_rejected_unreserved_and_never_bound() {
 #[tokio::test]
 async fn waiting_victim_is_rejected_not_deleted_and_preemptor_binds() {
     let h = start(vec![pod("low")
-        .uid("u-low")
         .label("gate", "wait")
         .priority(1)
         .req("3", "1Gi")
         .obj()])
     .await;
-    h.until("low held at Permit", |h| {
-        h.waiting.get_waiting_pod("u-low").is_some()
-    })
-    .await;
+    h.until("low held at Permit", |h| h.is_waiting("low")).await;
 
     // A higher-priority pod that only fits if `low` goes.
     h.pods()
         .create(
             &PostParams::default(),
-            &pod("high")
-                .uid("u-high")
-                .priority(1000)
-                .req("3", "1Gi")
-                .obj(),
+            &pod("high").priority(1000).req("3", "1Gi").obj(),
         )
         .await
         .unwrap();
@@ -499,13 +325,13 @@ async fn waiting_victim_is_rejected_not_deleted_and_preemptor_binds() {
             .is_empty(),
         "a waiting victim is rejected, not deleted"
     );
-    assert!(h.waiting.get_waiting_pod("u-low").is_none());
+    assert!(!h.is_waiting("low"));
+    let high_uid = h.pods().get("high").await.unwrap().metadata.uid.unwrap();
+    let note = format!("Preempted by pod {high_uid} on node n1");
     h.until("Preempted event for low", |h| {
-        h.events("low", "Preempted").iter().any(|e| {
-            e["note"]
-                .as_str()
-                .is_some_and(|n| n == "Preempted by pod u-high on node n1")
-        })
+        h.events("low", "Preempted")
+            .iter()
+            .any(|e| e["note"].as_str() == Some(note.as_str()))
     })
     .await;
     // Upstream requeues the rejected victim (it is still in the API): it keeps pending, with
@@ -522,7 +348,6 @@ async fn waiting_victim_is_rejected_not_deleted_and_preemptor_binds() {
 #[tokio::test]
 async fn permit_rejection_parks_pod_as_unschedulable_with_upstream_message() {
     let h = start(vec![pod("denied")
-        .uid("u-denied")
         .label("gate", "deny")
         .req("1", "1Gi")
         .obj()])
