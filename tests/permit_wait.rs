@@ -9,13 +9,12 @@
 //! * a pod rejected at Permit with `Unschedulable` is parked as unschedulable with upstream's
 //!   `FitError` message (`0/1 nodes are available: 1 <reason>.`).
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use http::Request;
-use http_body_util::BodyExt;
 use k8s_openapi::api::core::v1::{Node, Pod};
-use kernel::api::ApiServer;
 use kernel::sched::framework::{PermitPlugin, Plugin, ReservePlugin};
 use kernel::sched::plugins::Registry;
 use kernel::sched::testing::{node, pod};
@@ -23,45 +22,10 @@ use kernel::sched::waiting_pods::WaitingPods;
 use kernel::sched::{
     Code, CycleState, KubeSchedulerConfiguration, PodInfo, Scheduler, SchedulingQueue, Status,
 };
-use kernel::store::MemoryStore;
 use kube::api::{Api, DeleteParams, PostParams};
 use serde_json::Value;
-use tower::ServiceExt;
 
-/// Every request: (method, path, body).
-type Recorded = Arc<Mutex<Vec<(String, String, String)>>>;
-
-/// A client of a fresh in-process API server that records every request it sends.
-async fn recording_api(recorded: Recorded) -> kube::Client {
-    let server = ApiServer::builder()
-        .store(Arc::new(MemoryStore::new()))
-        .build()
-        .await
-        .unwrap();
-    let svc = tower::service_fn(move |req: Request<kube::client::Body>| {
-        let (recorded, server) = (recorded.clone(), server.clone());
-        async move {
-            let (parts, body) = req.into_parts();
-            let body = body
-                .collect()
-                .await
-                .map(|b| b.to_bytes())
-                .unwrap_or_default();
-            recorded.lock().unwrap().push((
-                parts.method.to_string(),
-                parts.uri.path().to_string(),
-                String::from_utf8_lossy(&body).into_owned(),
-            ));
-            server
-                .oneshot(Request::from_parts(
-                    parts,
-                    kube::client::Body::from(body.to_vec()),
-                ))
-                .await
-        }
-    });
-    kube::Client::new(svc, "default")
-}
+use common::{recording_api, Recorded};
 
 /// Reserve + Permit plugin driven by the pod's `gate` label: `wait` waits 10 minutes, `deny`
 /// rejects with `Unschedulable`, anything else passes. Records Permit and Unreserve calls.

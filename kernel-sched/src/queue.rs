@@ -13,6 +13,7 @@ use std::collections::{BinaryHeap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use k8s_openapi::api::core::v1::Pod;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
@@ -262,11 +263,18 @@ impl SchedulingQueue {
                 self.add(pod);
             }
             Some((w, q)) => {
-                q.pod_info = pod;
                 let w = *w;
-                if (w == Where::Gated && !gated(&q.pod_info)) || w == Where::Unschedulable {
+                // Upstream (`isPodUpdated`): an unschedulable pod is retried only when
+                // something but its status (e.g. the condition the scheduler itself just
+                // wrote), resourceVersion, generation, managedFields or finalizers changed.
+                let changed = pod_updated(&q.pod_info.pod, &pod.pod);
+                q.pod_info = pod;
+                if w == Where::Gated && !gated(&q.pod_info) {
                     let q = q.clone();
                     self.push_active(&mut inner, key, q, now);
+                } else if w == Where::Unschedulable && changed {
+                    let q = q.clone();
+                    self.requeue(&mut inner, key, q, now);
                 }
             }
         }
@@ -420,16 +428,22 @@ impl SchedulingQueue {
             .collect();
         for k in keys {
             let (_, q) = inner.pods.remove(&k).expect("present");
-            let until = q.timestamp + self.backoff_duration(q.attempts);
-            if until > now {
-                inner.backoff.push(BackoffEntry {
-                    until,
-                    key: k.clone(),
-                });
-                inner.pods.insert(k, (Where::Backoff, q));
-            } else {
-                self.push_active(&mut inner, k, q, now);
-            }
+            self.requeue(&mut inner, k, q, now);
+        }
+    }
+
+    /// Moves an unschedulable pod to the backoff queue while it is still backing off, else to
+    /// the active queue.
+    fn requeue(&self, inner: &mut Inner, key: String, q: QueuedPodInfo, now: Instant) {
+        let until = q.timestamp + self.backoff_duration(q.attempts);
+        if until > now {
+            inner.backoff.push(BackoffEntry {
+                until,
+                key: key.clone(),
+            });
+            inner.pods.insert(key, (Where::Backoff, q));
+        } else {
+            self.push_active(inner, key, q, now);
         }
     }
 
@@ -447,6 +461,23 @@ impl SchedulingQueue {
         }
         c
     }
+}
+
+/// Whether `new` differs from `old` in anything but status, resourceVersion, generation,
+/// managedFields and finalizers (upstream `isPodUpdated`).
+fn pod_updated(old: &Pod, new: &Pod) -> bool {
+    let (a, b) = (&old.metadata, &new.metadata);
+    old.spec != new.spec
+        || a.name != b.name
+        || a.namespace != b.namespace
+        || a.uid != b.uid
+        || a.labels != b.labels
+        || a.annotations != b.annotations
+        || a.owner_references != b.owner_references
+        || a.deletion_timestamp != b.deletion_timestamp
+        || a.deletion_grace_period_seconds != b.deletion_grace_period_seconds
+        || a.generate_name != b.generate_name
+        || a.creation_timestamp != b.creation_timestamp
 }
 
 #[cfg(test)]
@@ -510,6 +541,40 @@ mod tests {
         q.move_all_to_active_or_backoff(ClusterEvent::PodChange);
         assert_eq!(q.lens(), (0, 0, 1));
         q.move_all_to_active_or_backoff(ClusterEvent::PodDelete);
+        assert_eq!(q.try_pop().unwrap().pod_info.name, "p");
+    }
+
+    /// Upstream `isPodUpdated`: the scheduler's own status write does not retry the pod; a
+    /// change to its spec or labels does, through backoff while it is backing off.
+    #[tokio::test(start_paused = true)]
+    async fn unschedulable_pods_retry_only_when_more_than_status_changed() {
+        let q = SchedulingQueue::default();
+        let base = pod("p").obj();
+        q.add(Arc::new(PodInfo::new(base.clone())));
+        let mut p = q.try_pop().unwrap();
+        let cycle = q.scheduling_cycle();
+        p.unschedulable_plugins
+            .insert(crate::plugins::node_resources_fit::NAME);
+        q.add_unschedulable(p, cycle);
+
+        let mut status_only = base.clone();
+        status_only.metadata.resource_version = Some("9".into());
+        status_only.status = Some(k8s_openapi::api::core::v1::PodStatus {
+            phase: Some("Pending".into()),
+            ..Default::default()
+        });
+        q.update(Arc::new(PodInfo::new(status_only.clone())));
+        assert_eq!(q.lens(), (0, 0, 1), "a status write leaves it parked");
+
+        let mut relabelled = status_only;
+        relabelled.metadata.labels = Some([("app".to_string(), "x".to_string())].into());
+        q.update(Arc::new(PodInfo::new(relabelled)));
+        assert_eq!(
+            q.lens(),
+            (0, 1, 0),
+            "changed while backing off: backoff queue"
+        );
+        tokio::time::advance(Duration::from_millis(1001)).await;
         assert_eq!(q.try_pop().unwrap().pod_info.name, "p");
     }
 
