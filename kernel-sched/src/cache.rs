@@ -1,6 +1,10 @@
 //! [`Cache`]: the scheduler's own view of nodes and pods, including *assumed* pods — pods the
 //! scheduler placed whose binding has not been confirmed by a watch event yet — so the next
 //! cycle already sees the previous decision (upstream `internal/cache`).
+//!
+//! An assumed pod stays until its bound pod arrives from the watch or the binding cycle
+//! forgets it on failure: it never expires, as upstream's (`durationToExpireAssumedPod = 0`
+//! since kubernetes#106361, where expiry raced with slow bindings and counted pods twice).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
