@@ -13,7 +13,7 @@ use kernel::sched::testing::{node, pod};
 use kernel::sched::Scheduler;
 use kube::api::{Api, PostParams};
 
-use common::{recording_api, Recorded};
+use common::{recording_api, until_recorded, Recorded};
 
 /// A recording client of a fresh API server holding `nodes` and `pods` (namespace `default`).
 async fn cluster(recorded: &Recorded, nodes: Vec<Node>, pods: Vec<Pod>) -> kube::Client {
@@ -55,19 +55,15 @@ async fn binds_fitting_pods_and_reports_unschedulable_ones() {
     let find = |pred: &dyn Fn(&(String, String, String)) -> bool| {
         recorded.lock().unwrap().iter().find(|r| pred(r)).cloned()
     };
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    let (binding, status) = loop {
-        let b = find(&|r| r.0 == "POST" && r.1.ends_with("/pods/web/binding"));
-        let s = find(&|r| r.0 == "PATCH" && r.1.ends_with("/pods/huge/status"));
-        if let (Some(b), Some(s)) = (b.clone(), s.clone()) {
-            break (b, s);
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out; saw {:?}",
-            recorded.lock().unwrap()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    let [binding, status] = &until_recorded(
+        &recorded,
+        &[
+            &|r| r.0 == "POST" && r.1.ends_with("/pods/web/binding"),
+            &|r| r.0 == "PATCH" && r.1.ends_with("/pods/huge/status"),
+        ],
+    )
+    .await[..] else {
+        unreachable!("one request per predicate")
     };
 
     // pods/binding with a core/v1 Binding targeting the only node.
@@ -129,22 +125,14 @@ async fn preemption_deletes_victims_and_nominates_the_node() {
         .await,
     );
     let run = tokio::spawn(scheduler.run());
-    let find = |pred: &dyn Fn(&(String, String, String)) -> bool| {
-        recorded.lock().unwrap().iter().find(|r| pred(r)).cloned()
-    };
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    let (delete, status) = loop {
-        let d = find(&|r| r.0 == "DELETE" && r.1.ends_with("/pods/low"));
-        let s = find(&|r| r.0 == "PATCH" && r.1.ends_with("/pods/high/status"));
-        if let (Some(d), Some(s)) = (d.clone(), s.clone()) {
-            break (d, s);
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out; saw {:?}",
-            recorded.lock().unwrap()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    let [delete, status] = &until_recorded(
+        &recorded,
+        &[&|r| r.0 == "DELETE" && r.1.ends_with("/pods/low"), &|r| {
+            r.0 == "PATCH" && r.1.ends_with("/pods/high/status")
+        }],
+    )
+    .await[..] else {
+        unreachable!("one request per predicate")
     };
     assert_eq!(delete.1, "/api/v1/namespaces/default/pods/low");
     let s: serde_json::Value = serde_json::from_str(&status.2).unwrap();

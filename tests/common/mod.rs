@@ -1,7 +1,11 @@
 //! Shared by the top-level tests: a client of a fresh in-process API server that records
 //! every request it sends, so a test can check what a component wrote as well as the result.
 
+// Each test binary uses its own subset of these helpers.
+#![allow(dead_code)]
+
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use http::Request;
 use http_body_util::BodyExt;
@@ -10,7 +14,7 @@ use kernel::store::MemoryStore;
 use tower::ServiceExt;
 
 /// Every request: (method, path, body).
-pub type Recorded = Arc<Mutex<Vec<(String, String, String)>>>;
+pub type Recorded = Arc<Mutex<Vec<RecordedRequest>>>;
 
 /// A client of a fresh in-process API server that records every request it sends.
 pub async fn recording_api(recorded: Recorded) -> kube::Client {
@@ -42,4 +46,34 @@ pub async fn recording_api(recorded: Recorded) -> kube::Client {
         }
     });
     kube::Client::new(svc, "default")
+}
+
+/// A recorded request: (method, path, body).
+pub type RecordedRequest = (String, String, String);
+
+/// Waits (up to 20 s) until, for every predicate, some recorded request matches it; returns
+/// the first match of each, in the predicates' order.
+pub async fn until_recorded(
+    recorded: &Recorded,
+    preds: &[&dyn Fn(&RecordedRequest) -> bool],
+) -> Vec<RecordedRequest> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let found: Vec<Option<RecordedRequest>> = {
+            let seen = recorded.lock().unwrap();
+            preds
+                .iter()
+                .map(|p| seen.iter().find(|r| p(r)).cloned())
+                .collect()
+        };
+        if found.iter().all(Option::is_some) {
+            return found.into_iter().flatten().collect();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out; saw {:?}",
+            recorded.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

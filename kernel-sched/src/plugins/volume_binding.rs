@@ -922,6 +922,22 @@ mod tests {
     use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
+    /// A pod named `name` mounting claim `claim` as volume `data`.
+    fn pod_with_claim(name: &str, claim: &str) -> k8s_openapi::api::core::v1::Pod {
+        pod(name)
+            .with_spec(|s| {
+                s.volumes = Some(vec![Volume {
+                    name: "data".into(),
+                    persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+                        claim_name: claim.into(),
+                        read_only: None,
+                    }),
+                    ..Default::default()
+                }])
+            })
+            .obj()
+    }
+
     fn pvc(name: &str, class: &str, volume: Option<&str>) -> PersistentVolumeClaim {
         PersistentVolumeClaim {
             metadata: ObjectMeta {
@@ -984,18 +1000,7 @@ mod tests {
                 weight: 0,
             }],
         );
-        let p = pod("p")
-            .with_spec(|s| {
-                s.volumes = Some(vec![Volume {
-                    name: "data".into(),
-                    persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
-                        claim_name: claim.into(),
-                        read_only: None,
-                    }),
-                    ..Default::default()
-                }])
-            })
-            .obj();
+        let p = pod_with_claim("p", claim);
         let snap =
             Snapshot::new(vec![node("a").obj(), node("b").obj()], vec![]).with_objects(objects);
         let pi = PodInfo::new(p);
@@ -1107,18 +1112,7 @@ mod tests {
                 weight: 0,
             }],
         );
-        let p = pod(pod_name)
-            .with_spec(|s| {
-                s.volumes = Some(vec![Volume {
-                    name: "data".into(),
-                    persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
-                        claim_name: claim.into(),
-                        read_only: None,
-                    }),
-                    ..Default::default()
-                }])
-            })
-            .obj();
+        let p = pod_with_claim(pod_name, claim);
         let snap = Snapshot::new(vec![node("a").obj(), node("b").obj()], vec![])
             .with_objects(objs.clone());
         let pi = PodInfo::new(p);
