@@ -9,7 +9,7 @@
 //! Pods with `spec.schedulingGates` are held until the gates are removed.
 
 use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -133,9 +133,32 @@ struct Inner {
     active: BinaryHeap<ActiveEntry>,
     backoff: BinaryHeap<BackoffEntry>,
     pods: HashMap<String, (Where, QueuedPodInfo)>,
+    /// Keys of the pods parked as unschedulable, and maybe of some that have left since
+    /// (checked against `pods`, dropped when found gone): the scans of parked pods on every
+    /// pop and cluster event visit these, not every queued pod.
+    unschedulable: HashSet<String>,
     scheduling_cycle: u64,
     move_request_cycle: u64,
     closed: bool,
+}
+
+impl Inner {
+    /// The keys of the parked (unschedulable) pods that `pick` selects; forgets keys of pods
+    /// no longer parked.
+    fn parked(&mut self, pick: impl Fn(&QueuedPodInfo) -> bool) -> Vec<String> {
+        let pods = &self.pods;
+        let mut picked = Vec::new();
+        self.unschedulable.retain(|k| match pods.get(k) {
+            Some((Where::Unschedulable, q)) => {
+                if pick(q) {
+                    picked.push(k.clone());
+                }
+                true
+            }
+            _ => false,
+        });
+        picked
+    }
 }
 
 /// The scheduling queue. Cheap to share (`Arc`), safe to use from many tasks.
@@ -188,6 +211,7 @@ impl SchedulingQueue {
                 active: BinaryHeap::new(),
                 backoff: BinaryHeap::new(),
                 pods: HashMap::new(),
+                unschedulable: HashSet::new(),
                 scheduling_cycle: 0,
                 move_request_cycle: 0,
                 closed: false,
@@ -364,6 +388,7 @@ impl SchedulingQueue {
             });
             inner.pods.insert(key, (Where::Backoff, q));
         } else {
+            inner.unschedulable.insert(key.clone());
             inner.pods.insert(key, (Where::Unschedulable, q));
         }
     }
@@ -396,15 +421,9 @@ impl SchedulingQueue {
             self.push_active(inner, b.key, q, now);
         }
         // Pods parked too long are retried anyway.
-        let stale: Vec<String> = inner
-            .pods
-            .iter()
-            .filter(|(_, (w, q))| {
-                *w == Where::Unschedulable
-                    && now.duration_since(q.timestamp) > DEFAULT_POD_MAX_IN_UNSCHEDULABLE_DURATION
-            })
-            .map(|(k, _)| k.clone())
-            .collect();
+        let stale = inner.parked(|q| {
+            now.duration_since(q.timestamp) > DEFAULT_POD_MAX_IN_UNSCHEDULABLE_DURATION
+        });
         for k in stale {
             let (_, q) = inner.pods.remove(&k).expect("present");
             self.push_active(inner, k, q, now);
@@ -417,15 +436,7 @@ impl SchedulingQueue {
         let now = Instant::now();
         let mut inner = self.lock();
         inner.move_request_cycle = inner.scheduling_cycle;
-        let keys: Vec<String> = inner
-            .pods
-            .iter()
-            .filter(|(_, (w, q))| {
-                *w == Where::Unschedulable
-                    && q.unschedulable_plugins.iter().any(|p| event.may_help(p))
-            })
-            .map(|(k, _)| k.clone())
-            .collect();
+        let keys = inner.parked(|q| q.unschedulable_plugins.iter().any(|p| event.may_help(p)));
         for k in keys {
             let (_, q) = inner.pods.remove(&k).expect("present");
             self.requeue(&mut inner, k, q, now);
