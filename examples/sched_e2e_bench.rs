@@ -82,6 +82,11 @@ struct Outcome {
 }
 
 fn main() -> Result<(), BoxError> {
+    // Logs only when asked for (`RUST_LOG=warn`): the bench's own output stays a table.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     // mimalloc gives emptied pages back to the OS 10 ms after they empty; under a steady write
     // load that churn faults (and zeroes) fresh pages all the time, about a tenth of the CPU in
     // the scheduler bench. A server keeps them for 10 s.
@@ -178,7 +183,9 @@ async fn run(case: Case) -> Result<Outcome, BoxError> {
         setup.elapsed().as_secs_f64()
     );
 
-    let scheduler = tokio::spawn(Scheduler::new(client.clone()).run());
+    let scheduler = Scheduler::new(client.clone());
+    let metrics = scheduler.metrics();
+    let scheduler = tokio::spawn(scheduler.run());
 
     // One watch on the pending pods, from the resource version of a list taken now.
     let rv = pods
@@ -238,6 +245,13 @@ async fn run(case: Case) -> Result<Outcome, BoxError> {
     };
     watch.abort();
     scheduler.abort();
+    let attempts = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+    eprintln!(
+        "scheduling attempts: {} scheduled, {} unschedulable, {} error",
+        attempts(&metrics.scheduled),
+        attempts(&metrics.unschedulable),
+        attempts(&metrics.error)
+    );
 
     let bound = std::mem::take(&mut *bound.lock().unwrap_or_else(|e| e.into_inner()));
     let mut latencies: Vec<Duration> = created

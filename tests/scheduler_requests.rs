@@ -13,7 +13,7 @@ use kernel::sched::testing::{node, pod};
 use kernel::sched::Scheduler;
 use kube::api::{Api, PostParams};
 
-use common::{recording_api, until_recorded, Recorded};
+use common::{recording_api, recording_api_delaying, until_recorded, Recorded};
 
 /// A recording client of a fresh API server holding `nodes` and `pods` (namespace `default`).
 async fn cluster(recorded: &Recorded, nodes: Vec<Node>, pods: Vec<Pod>) -> kube::Client {
@@ -106,6 +106,9 @@ async fn binds_fitting_pods_and_reports_unschedulable_ones() {
     let text = metrics.render();
     assert!(text.contains("result=\"scheduled\"} 1"), "{text}");
     assert!(text.contains("result=\"unschedulable\"} 1"), "{text}");
+    // Scheduling waited for the node and pod watches' first lists (upstream WaitForCacheSync):
+    // no attempt failed for want of nodes.
+    assert!(text.contains("result=\"error\"} 0"), "{text}");
     run.abort();
 }
 
@@ -141,5 +144,42 @@ async fn preemption_deletes_victims_and_nominates_the_node() {
         s["status"]["conditions"][0]["message"],
         "0/1 nodes are available: 1 Insufficient cpu."
     );
+    run.abort();
+}
+
+/// Upstream waits for its informers' first lists before scheduling (`WaitForCacheSync`): with
+/// the node list slow, a pending pod must not be tried against an empty node cache (which
+/// would fail it with "no nodes available" and send it to backoff).
+#[tokio::test]
+async fn scheduling_waits_for_the_first_node_list() {
+    let recorded: Recorded = Arc::default();
+    let client = recording_api_delaying(
+        recorded.clone(),
+        "/api/v1/nodes",
+        Duration::from_millis(300),
+    )
+    .await;
+    Api::<Node>::all(client.clone())
+        .create(
+            &PostParams::default(),
+            &node("n1").cpu("4").memory("8Gi").obj(),
+        )
+        .await
+        .unwrap();
+    Api::<Pod>::namespaced(client.clone(), "default")
+        .create(&PostParams::default(), &pod("web").req("1", "1Gi").obj())
+        .await
+        .unwrap();
+    let scheduler = Scheduler::new(client);
+    let metrics = scheduler.metrics();
+    let run = tokio::spawn(scheduler.run());
+    until_recorded(
+        &recorded,
+        &[&|r| r.0 == "POST" && r.1.ends_with("/pods/web/binding")],
+    )
+    .await;
+    let text = metrics.render();
+    assert!(text.contains("result=\"error\"} 0"), "{text}");
+    assert!(text.contains("result=\"scheduled\"} 1"), "{text}");
     run.abort();
 }

@@ -53,7 +53,15 @@ pub struct Scheduler {
     waiting_pods: WaitingPods,
     /// The event writer task, taken and spawned by [`Scheduler::run`].
     event_writer: Mutex<Option<futures::future::BoxFuture<'static, ()>>>,
+    /// How many of the node and pod watches have completed their first list: scheduling starts
+    /// at [`SYNCED_WATCHES`], as upstream's `WaitForCacheSync` before `Run`.
+    synced: tokio::sync::watch::Sender<usize>,
 }
+
+/// The watches the scheduling loop waits for (nodes and pods). The other objects' watches are
+/// not waited for: a pod that needs one of them before it has listed fails and is retried when
+/// the object arrives.
+const SYNCED_WATCHES: usize = 2;
 
 impl std::fmt::Debug for Scheduler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -204,6 +212,7 @@ impl Scheduler {
             events,
             waiting_pods,
             event_writer: Mutex::new(Some(event_writer.boxed())),
+            synced: tokio::sync::watch::channel(0).0,
         })
     }
 
@@ -397,6 +406,7 @@ impl Scheduler {
         let mut stream = watcher::watcher(api, watcher::Config::default())
             .default_backoff()
             .boxed();
+        let mut listed = false;
         while let Some(ev) = stream.next().await {
             let ev = match ev {
                 Ok(ev) => ev,
@@ -423,7 +433,8 @@ impl Scheduler {
                     Self::lock_cache(&self.cache)
                         .remove_node(n.metadata.name.as_deref().unwrap_or_default());
                 }
-                Event::Init | Event::InitDone => {}
+                Event::InitDone => self.mark_listed(&mut listed),
+                Event::Init => {}
             }
         }
         Ok(())
@@ -434,6 +445,7 @@ impl Scheduler {
         let mut stream = watcher::watcher(api, watcher::Config::default())
             .default_backoff()
             .boxed();
+        let mut listed = false;
         while let Some(ev) = stream.next().await {
             let ev = match ev {
                 Ok(ev) => ev,
@@ -454,7 +466,8 @@ impl Scheduler {
                     self.queue
                         .move_all_to_active_or_backoff(ClusterEvent::PodDelete);
                 }
-                Event::Init | Event::InitDone => {}
+                Event::InitDone => self.mark_listed(&mut listed),
+                Event::Init => {}
             }
         }
         Ok(())
@@ -489,7 +502,18 @@ impl Scheduler {
         }
     }
 
+    /// Counts a node or pod watch's first completed list (once per watch).
+    fn mark_listed(&self, listed: &mut bool) {
+        if !std::mem::replace(listed, true) {
+            self.synced.send_modify(|n| *n += 1);
+        }
+    }
+
     async fn scheduling_loop(self: Arc<Self>) -> Result<(), Error> {
+        let mut synced = self.synced.subscribe();
+        if synced.wait_for(|n| *n >= SYNCED_WATCHES).await.is_err() {
+            return Ok(());
+        }
         let mut snapshot = Snapshot::default();
         let mut st = ScheduleState::default();
         st.percentage_of_nodes_to_score = self.percentage_of_nodes_to_score;

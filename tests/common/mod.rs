@@ -18,6 +18,16 @@ pub type Recorded = Arc<Mutex<Vec<RecordedRequest>>>;
 
 /// A client of a fresh in-process API server that records every request it sends.
 pub async fn recording_api(recorded: Recorded) -> kube::Client {
+    recording_api_delaying(recorded, "", Duration::ZERO).await
+}
+
+/// [`recording_api`] whose plain GETs (lists, not watches) of `path` are answered only after
+/// `delay`: a slow first list, to test what a component does before it has one.
+pub async fn recording_api_delaying(
+    recorded: Recorded,
+    path: &'static str,
+    delay: Duration,
+) -> kube::Client {
     let server = ApiServer::builder()
         .store(Arc::new(MemoryStore::new()))
         .build()
@@ -32,6 +42,12 @@ pub async fn recording_api(recorded: Recorded) -> kube::Client {
                 .await
                 .map(|b| b.to_bytes())
                 .unwrap_or_default();
+            let is_list = parts.method == http::Method::GET
+                && parts.uri.path() == path
+                && !parts.uri.query().unwrap_or("").contains("watch");
+            if is_list {
+                tokio::time::sleep(delay).await;
+            }
             recorded.lock().unwrap().push((
                 parts.method.to_string(),
                 parts.uri.path().to_string(),
