@@ -273,7 +273,7 @@ async fn run(case: Case) -> Result<Outcome, BoxError> {
     })
 }
 
-/// The part of a Pod the bench's watch reads: its name and `spec.nodeName`. Decoding only these
+/// The part of a Pod the bench's watch reads: its name, resourceVersion and `spec.nodeName`. Decoding only these
 /// (serde skips the rest, `managedFields` included) keeps the bench's own watch cheap next to
 /// the scheduler it measures.
 #[derive(Clone, Debug, serde::Deserialize)]
@@ -291,10 +291,12 @@ struct PodBindingWire {
     spec: Option<PodBindingSpec>,
 }
 
-/// `metadata.name` of a [`PodBindingWire`].
+/// `metadata.name` and `metadata.resourceVersion` of a [`PodBindingWire`].
 #[derive(serde::Deserialize)]
 struct PodName {
     name: Option<String>,
+    #[serde(rename = "resourceVersion")]
+    resource_version: Option<String>,
 }
 
 impl From<PodBindingWire> for PodBinding {
@@ -302,6 +304,7 @@ impl From<PodBindingWire> for PodBinding {
         PodBinding {
             metadata: kube::api::ObjectMeta {
                 name: wire.metadata.name,
+                resource_version: wire.metadata.resource_version,
                 ..Default::default()
             },
             spec: wire.spec,
