@@ -8,8 +8,9 @@
 //! Defaults: 5,000 nodes, 10,000 existing (already bound) pods, 10,000 pods to schedule. Every
 //! node has 4 cpu, 32Gi memory and room for 110 pods, and is Ready; every pod requests 100m cpu
 //! and 64Mi memory. The bench creates the nodes and the existing pods (bound round-robin through
-//! `spec.nodeName`), starts a `kernel_sched::Scheduler` on an in-process `kube::Client`, opens
-//! one pod watch, creates the pending pods 64 at a time and waits (up to 10 minutes) until the
+//! `spec.nodeName`), starts a `kernel_sched::Scheduler` on an in-process `kube::Client` and
+//! waits until it has listed nodes and pods (scheduler_perf's scheduler, too, runs before the
+//! measured pods are created), opens one pod watch, creates the pending pods 64 at a time and waits (up to 10 minutes) until the
 //! watch has seen every one of them get `spec.nodeName`.
 //!
 //! It prints, per case: the total time from the first create to the last bind observed, the
@@ -183,9 +184,13 @@ async fn run(case: Case) -> Result<Outcome, BoxError> {
         setup.elapsed().as_secs_f64()
     );
 
+    // As upstream's scheduler_perf, the scheduler runs and has listed the cluster before the
+    // measured pods are created.
     let scheduler = Scheduler::new(client.clone());
     let metrics = scheduler.metrics();
+    let synced = scheduler.synced();
     let scheduler = tokio::spawn(scheduler.run());
+    synced.await;
 
     // One watch on the pending pods, from the resource version of a list taken now.
     let rv = pods

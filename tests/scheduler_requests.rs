@@ -172,7 +172,11 @@ async fn scheduling_waits_for_the_first_node_list() {
         .unwrap();
     let scheduler = Scheduler::new(client);
     let metrics = scheduler.metrics();
+    let synced = scheduler.synced();
     let run = tokio::spawn(scheduler.run());
+    tokio::time::timeout(Duration::from_secs(10), synced)
+        .await
+        .expect("the scheduler reports its first lists done");
     until_recorded(
         &recorded,
         &[&|r| r.0 == "POST" && r.1.ends_with("/pods/web/binding")],

@@ -216,6 +216,16 @@ impl Scheduler {
         })
     }
 
+    /// Resolves once the scheduler's node and pod watches have completed their first lists,
+    /// i.e. once [`run`](Self::run) starts scheduling (upstream's informers `HasSynced`). Take
+    /// it before calling `run`.
+    pub fn synced(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut synced = self.synced.subscribe();
+        async move {
+            let _ = synced.wait_for(|n| *n >= SYNCED_WATCHES).await;
+        }
+    }
+
     /// The counters.
     pub fn metrics(&self) -> Arc<Metrics> {
         self.metrics.clone()
