@@ -10,8 +10,8 @@
 //! and 64Mi memory. The bench creates the nodes and the existing pods (bound round-robin through
 //! `spec.nodeName`), starts a `kernel_sched::Scheduler` on an in-process `kube::Client` and
 //! waits until it has listed nodes and pods (scheduler_perf's scheduler, too, runs before the
-//! measured pods are created), opens one pod watch, creates the pending pods 64 at a time and waits (up to 10 minutes) until the
-//! watch has seen every one of them get `spec.nodeName`.
+//! measured pods are created), opens one pod watch, creates the pending pods 64 at a time and
+//! waits (up to 10 minutes) until the watch has seen every one of them get `spec.nodeName`.
 //!
 //! It prints, per case: the total time from the first create to the last bind observed, the
 //! throughput, and the p50/p99 per-pod latency from the acknowledged create to the bind
