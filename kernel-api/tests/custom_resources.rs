@@ -64,7 +64,12 @@ async fn widget_round_trip(client: Client, crd: bool) {
         .applied_objects()
         .try_filter(|w| std::future::ready(w.status.as_ref().is_some_and(|s| s.ready)))
         .boxed();
-    let reflected = tokio::spawn(async move { ready_widgets.try_next().await });
+    // The task hands the stream back with the first ready widget, so the reflector (the
+    // stream's writer) lives on until its store is checked below.
+    let reflected = tokio::spawn(async move {
+        let first = ready_widgets.try_next().await;
+        (first, ready_widgets)
+    });
 
     let mut w = Widget::new(
         "w1",
@@ -106,19 +111,27 @@ async fn widget_round_trip(client: Client, crd: bool) {
     assert_eq!(patched.status, Some(WidgetStatus { ready: true }));
     assert_eq!(patched.spec.size, 5, "a status write leaves the spec alone");
 
-    let seen = tokio::time::timeout(Duration::from_secs(10), reflected)
+    let (first, mut ready_widgets) = tokio::time::timeout(Duration::from_secs(10), reflected)
         .await
         .expect("the watcher sees the status change")
-        .unwrap()
-        .unwrap()
-        .expect("stream ended");
+        .unwrap();
+    let seen = first.unwrap().expect("stream ended");
     assert_eq!(seen.name_any(), "w1");
     // When the watcher's first list already saw the ready widget, the event comes before the
-    // list is complete, and the reflector's store fills at the list's end.
-    tokio::time::timeout(Duration::from_secs(10), reader.wait_until_ready())
-        .await
-        .expect("the reflector completes its first list")
-        .unwrap();
+    // list is complete, and the reflector's store fills at the list's end: keep driving the
+    // stream until the store is ready.
+    let ready = reader.wait_until_ready();
+    tokio::pin!(ready);
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            tokio::select! {
+                r = &mut ready => break r.unwrap(),
+                _ = ready_widgets.try_next() => {}
+            }
+        }
+    })
+    .await
+    .expect("the reflector completes its first list");
     assert_eq!(reader.state().len(), 1, "the reflector holds the widget");
 
     let list = widgets.list(&Default::default()).await.unwrap();
