@@ -14,7 +14,7 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::Pod;
 use kernel::sched::framework::{PermitPlugin, Plugin, ReservePlugin};
 use kernel::sched::plugins::Registry;
 use kernel::sched::testing::{node, pod};
@@ -25,7 +25,7 @@ use kernel::sched::{
 use kube::api::{Api, DeleteParams, PostParams};
 use serde_json::Value;
 
-use common::{recording_api, Recorded};
+use common::{populate, recording_api, Recorded};
 
 /// Reserve + Permit plugin driven by the pod's `gate` label: `wait` waits 10 minutes, `deny`
 /// rejects with `Unschedulable`, anything else passes. Records Permit and Unreserve calls.
@@ -100,17 +100,12 @@ impl Drop for Harness {
 async fn start(pods: Vec<Pod>) -> Harness {
     let recorded: Recorded = Arc::default();
     let client = recording_api(recorded.clone()).await;
-    Api::<Node>::all(client.clone())
-        .create(
-            &PostParams::default(),
-            &node("n1").cpu("4").memory("8Gi").obj(),
-        )
-        .await
-        .unwrap();
-    Api::<Pod>::namespaced(client.clone(), "default")
-        .create(&PostParams::default(), &pod("probe").obj())
-        .await
-        .unwrap();
+    populate(
+        &client,
+        vec![node("n1").cpu("4").memory("8Gi").obj()],
+        vec![pod("probe").obj()],
+    )
+    .await;
     let permits: Arc<Mutex<Vec<String>>> = Arc::default();
     let unreserved: Arc<Mutex<Vec<String>>> = Arc::default();
     let mut registry = Registry::in_tree();

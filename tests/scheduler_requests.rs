@@ -11,25 +11,13 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kernel::sched::testing::{node, pod};
 use kernel::sched::Scheduler;
-use kube::api::{Api, PostParams};
 
-use common::{recording_api, recording_api_delaying, until_recorded, Recorded};
+use common::{populate, recording_api, recording_api_delaying, until_recorded, Recorded};
 
 /// A recording client of a fresh API server holding `nodes` and `pods` (namespace `default`).
 async fn cluster(recorded: &Recorded, nodes: Vec<Node>, pods: Vec<Pod>) -> kube::Client {
     let client = recording_api(recorded.clone()).await;
-    for n in nodes {
-        Api::<Node>::all(client.clone())
-            .create(&PostParams::default(), &n)
-            .await
-            .unwrap();
-    }
-    for p in pods {
-        Api::<Pod>::namespaced(client.clone(), "default")
-            .create(&PostParams::default(), &p)
-            .await
-            .unwrap();
-    }
+    populate(&client, nodes, pods).await;
     client
 }
 
@@ -37,8 +25,8 @@ async fn cluster(recorded: &Recorded, nodes: Vec<Node>, pods: Vec<Pod>) -> kube:
 async fn binds_fitting_pods_and_reports_unschedulable_ones() {
     let recorded: Recorded = Arc::default();
     let pods = vec![
-        pod("web").uid("u-web").req("1", "1Gi").obj(),
-        pod("huge").uid("u-huge").req("64", "1Gi").obj(),
+        pod("web").req("1", "1Gi").obj(),
+        pod("huge").req("64", "1Gi").obj(),
         pod("other").scheduler_name("someone-else").obj(),
     ];
     let scheduler = Scheduler::new(
@@ -159,17 +147,12 @@ async fn scheduling_waits_for_the_first_node_list() {
         Duration::from_millis(300),
     )
     .await;
-    Api::<Node>::all(client.clone())
-        .create(
-            &PostParams::default(),
-            &node("n1").cpu("4").memory("8Gi").obj(),
-        )
-        .await
-        .unwrap();
-    Api::<Pod>::namespaced(client.clone(), "default")
-        .create(&PostParams::default(), &pod("web").req("1", "1Gi").obj())
-        .await
-        .unwrap();
+    populate(
+        &client,
+        vec![node("n1").cpu("4").memory("8Gi").obj()],
+        vec![pod("web").req("1", "1Gi").obj()],
+    )
+    .await;
     let scheduler = Scheduler::new(client);
     let metrics = scheduler.metrics();
     let synced = scheduler.synced();

@@ -125,9 +125,14 @@ where
     }
 }
 
+/// The node pod `name` is bound to now, if any.
+async fn bound_node(pods: &Api<Pod>, name: &str) -> Option<String> {
+    pods.get(name).await.unwrap().spec.and_then(|s| s.node_name)
+}
+
 async fn node_of(pods: &Api<Pod>, name: &str) -> String {
-    eventually(&format!("pod {name} to be scheduled"), || async {
-        pods.get(name).await.unwrap().spec.and_then(|s| s.node_name)
+    eventually(&format!("pod {name} to be scheduled"), || {
+        bound_node(pods, name)
     })
     .await
 }
@@ -249,14 +254,7 @@ async fn static_pv_is_bound_to_the_claim_on_the_node_of_the_volume() {
     })
     .await;
     assert!(message.starts_with("0/2 nodes are available"), "{message}");
-    assert!(pods
-        .get(loser)
-        .await
-        .unwrap()
-        .spec
-        .unwrap()
-        .node_name
-        .is_none());
+    assert_eq!(bound_node(&pods, loser).await, None);
     let other_claim = if claim == "data-1" {
         "data-2"
     } else {
@@ -310,14 +308,7 @@ async fn provisioned_claim_gets_the_selected_node_and_the_pod_waits_for_the_prov
     );
     // PreBind is waiting for the provisioner: the pod is not bound yet.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(pods
-        .get("app")
-        .await
-        .unwrap()
-        .spec
-        .unwrap()
-        .node_name
-        .is_none());
+    assert_eq!(bound_node(&pods, "app").await, None);
 
     provision(&client, "dyn", "fast", &selected).await;
     assert_eq!(node_of(&pods, "app").await, selected);
@@ -359,14 +350,7 @@ async fn binding_fails_after_the_bind_timeout_and_the_pod_is_retried() {
     })
     .await;
     assert!(asked.elapsed() >= Duration::from_millis(900));
-    assert!(pods
-        .get("app")
-        .await
-        .unwrap()
-        .spec
-        .unwrap()
-        .node_name
-        .is_none());
+    assert_eq!(bound_node(&pods, "app").await, None);
 
     // A late provisioner: the retried pod is bound.
     provision(&client, "dyn", "slow", "node-b").await;

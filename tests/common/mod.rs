@@ -9,8 +9,10 @@ use std::time::Duration;
 
 use http::Request;
 use http_body_util::BodyExt;
+use k8s_openapi::api::core::v1::{Node, Pod};
 use kernel::api::ApiServer;
 use kernel::store::MemoryStore;
+use kube::api::{Api, PostParams};
 use tower::ServiceExt;
 
 /// Every request: (method, path, body).
@@ -91,5 +93,21 @@ pub async fn until_recorded(
             recorded.lock().unwrap()
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Creates `nodes` and `pods` (in namespace `default`) through `client`.
+pub async fn populate(client: &kube::Client, nodes: Vec<Node>, pods: Vec<Pod>) {
+    for n in nodes {
+        Api::<Node>::all(client.clone())
+            .create(&PostParams::default(), &n)
+            .await
+            .unwrap();
+    }
+    for p in pods {
+        Api::<Pod>::namespaced(client.clone(), "default")
+            .create(&PostParams::default(), &p)
+            .await
+            .unwrap();
     }
 }
