@@ -12,6 +12,9 @@
 //!
 //! ## Modules
 //!
+//! * [`labels`]: label selectors ([`labels::Selector`]: the `a=b,c!=d,e in (x,y),!f` syntax,
+//!   `metav1.LabelSelector` conversion, matching, canonical `Display`) and compiled node
+//!   selectors ([`labels::NodeSelector`]).
 //! * [`fields`]: field selectors and escaping; [`fields::FieldError`] and [`fields::Path`], the
 //!   `field.ErrorList` of validation.
 //! * [`names`]: DNS-1123/1035 names, qualified names, label values, config map keys,
@@ -32,6 +35,7 @@
 
 mod error;
 pub mod fields;
+pub mod labels;
 pub mod names;
 
 pub use error::{Error, QuantityError, Result};
