@@ -17,6 +17,8 @@
 //!   selectors ([`labels::NodeSelector`]).
 //! * [`fields`]: field selectors and escaping; [`fields::FieldError`] and [`fields::Path`], the
 //!   `field.ErrorList` of validation.
+//! * [`quantity`]: [`quantity::Quantity`], exact resource amounts with upstream's parsing,
+//!   rounding, arithmetic and formatting.
 //! * [`names`]: DNS-1123/1035 names, qualified names, label values, config map keys,
 //!   `generateName`.
 //! * [`Error`]: the crate's one error type.
@@ -24,12 +26,26 @@
 //! ## Example
 //!
 //! ```
-//! use kernel_core::fields::Selector;
-//! use kernel_core::names::is_dns1123_label;
+//! use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+//! use kernel_core::labels::{Labels, Selector};
+//! use kernel_core::quantity::Quantity;
 //!
-//! assert!(is_dns1123_label("web-0").is_empty());
-//! let sel: Selector = "spec.nodeName=n1".parse()?;
-//! assert_eq!(sel.to_string(), "spec.nodeName=n1");
+//! // A metav1.LabelSelector, as a Deployment carries it.
+//! let sel = Selector::from_meta(&LabelSelector {
+//!     match_labels: Some([("app".to_string(), "web".to_string())].into()),
+//!     match_expressions: None,
+//! })?;
+//! let pod_labels: Labels = [("app".to_string(), "web".to_string())].into();
+//! assert!(sel.matches(&pod_labels));
+//! assert_eq!(sel.to_string(), "app=web");
+//!
+//! // The same selector in the string syntax `kubectl get -l` uses.
+//! assert_eq!(Selector::parse("app=web")?, sel);
+//!
+//! // Quantities are exact and format like upstream.
+//! let cpu: Quantity = "1.5".parse()?;
+//! assert_eq!(cpu.milli_value(), 1500);
+//! assert_eq!(cpu.to_string(), "1500m");
 //! # Ok::<(), kernel_core::Error>(())
 //! ```
 
@@ -37,5 +53,6 @@ mod error;
 pub mod fields;
 pub mod labels;
 pub mod names;
+pub mod quantity;
 
 pub use error::{Error, QuantityError, Result};
