@@ -21,6 +21,10 @@
 //!   rounding, arithmetic and formatting.
 //! * [`names`]: DNS-1123/1035 names, qualified names, label values, config map keys,
 //!   `generateName`.
+//! * [`well_known`]: well-known label, taint and annotation keys.
+//! * [`scheduling`]: tolerations vs. taints, a pod's required and preferred node affinity.
+//! * [`pod`]: effective pod requests and limits (sidecars, init containers, overhead), QoS
+//!   class, resource-name predicates, priority.
 //! * [`Error`]: the crate's one error type.
 //!
 //! ## Example
@@ -53,6 +57,9 @@ mod error;
 pub mod fields;
 pub mod labels;
 pub mod names;
+pub mod pod;
 pub mod quantity;
+pub mod scheduling;
+pub mod well_known;
 
 pub use error::{Error, QuantityError, Result};
