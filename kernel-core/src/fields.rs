@@ -42,6 +42,7 @@ pub struct Term {
 
 impl Term {
     /// Whether the term holds when the field has value `actual`.
+    #[inline]
     pub fn matches_value(&self, actual: &str) -> bool {
         (actual == self.value) != self.negated
     }

@@ -215,6 +215,7 @@ impl Requirement {
     }
 
     /// Whether this requirement holds for a label with value `value` (`None`: absent).
+    #[inline]
     pub fn matches_value(&self, value: Option<&str>) -> bool {
         match self.operator {
             Operator::In | Operator::Equals | Operator::DoubleEquals => {
@@ -421,11 +422,13 @@ impl Selector {
     }
 
     /// True for the select-everything selector (`Selector.Empty()`).
+    #[inline]
     pub fn is_empty(&self) -> bool {
         !self.nothing && self.requirements.is_empty()
     }
 
     /// True for the select-nothing selector.
+    #[inline]
     pub fn is_nothing(&self) -> bool {
         self.nothing
     }

@@ -79,29 +79,10 @@ pub(crate) fn matches_qualified_name(s: &str) -> bool {
 }
 
 /// `[a-z0-9]([-a-z0-9]*[a-z0-9])?`
-fn matches_dns1123_label(s: &str) -> bool {
+pub(crate) fn matches_dns1123_label(s: &str) -> bool {
     let b = s.as_bytes();
     let ok = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
     !b.is_empty() && ok(b[0]) && ok(b[b.len() - 1]) && b.iter().all(|&c| ok(c) || c == b'-')
-}
-
-/// Whether `s` is a valid DNS-1123 subdomain, without building messages.
-pub(crate) fn dns1123_subdomain_ok(s: &str) -> bool {
-    s.len() <= DNS1123_SUBDOMAIN_MAX_LENGTH && s.split('.').all(matches_dns1123_label)
-}
-
-/// Whether `s` is a valid qualified name (see [`is_qualified_name`]), without building messages.
-pub(crate) fn qualified_name_ok(s: &str) -> bool {
-    let (prefix, name) = match s.split_once('/') {
-        Some((p, n)) => (Some(p), n),
-        None => (None, s),
-    };
-    if name.contains('/') {
-        return false;
-    }
-    prefix.is_none_or(|p| !p.is_empty() && dns1123_subdomain_ok(p))
-        && name.len() <= DNS1123_LABEL_MAX_LENGTH
-        && matches_qualified_name(name)
 }
 
 /// Upstream `IsDNS1123Label` (namespace names, container names, ...).
@@ -380,23 +361,6 @@ mod tests {
             is_qualified_name(&"a".repeat(64)),
             vec!["name part must be no more than 63 characters"]
         );
-        // The non-allocating twin agrees with the message form.
-        for s in [
-            "example.com/my-key",
-            "/a",
-            "a/b/c",
-            "Upper.com/a",
-            "a_",
-            "",
-            "a/",
-            "k",
-        ] {
-            assert_eq!(
-                qualified_name_ok(s),
-                is_qualified_name(s).is_empty(),
-                "{s:?}"
-            );
-        }
     }
 
     #[test]

@@ -29,7 +29,10 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::{Container, Pod};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity as WireQuantity;
 
-use crate::names::qualified_name_ok;
+use crate::names::{
+    matches_dns1123_label, matches_qualified_name, DNS1123_LABEL_MAX_LENGTH,
+    DNS1123_SUBDOMAIN_MAX_LENGTH,
+};
 use crate::quantity::{Format, Quantity};
 
 /// `cpu`, in cores (`250m` is a quarter core).
@@ -79,7 +82,16 @@ pub fn is_extended_resource_name(name: &str) -> bool {
     if is_native_resource(name) || name.starts_with(DEFAULT_RESOURCE_REQUESTS_PREFIX) {
         return false;
     }
-    qualified_name_ok(&format!("{DEFAULT_RESOURCE_REQUESTS_PREFIX}{name}"))
+    // `requests.<domain>/<name>` must be a qualified name; checked in place, without building
+    // the string (this runs on the scheduler's fit path).
+    let Some((domain, n)) = name.split_once('/') else {
+        return false;
+    };
+    DEFAULT_RESOURCE_REQUESTS_PREFIX.len() + domain.len() <= DNS1123_SUBDOMAIN_MAX_LENGTH
+        && domain.split('.').all(matches_dns1123_label)
+        && !n.contains('/')
+        && n.len() <= DNS1123_LABEL_MAX_LENGTH
+        && matches_qualified_name(n)
 }
 
 /// Whether `name` is a huge page resource (upstream `IsHugePageResourceName`).
@@ -696,6 +708,21 @@ mod tests {
         ] {
             assert_eq!(is_extended_resource_name(name), extended, "extended {name}");
             assert_eq!(is_scalar_resource_name(name), scalar, "scalar {name}");
+        }
+        for name in [
+            "example.com/gpu",
+            "a.b/c_d.E",
+            "-x.com/y",
+            "x.com/",
+            ".com/x",
+            "a/b/c",
+            &format!("{}/x", "a".repeat(245)),
+        ] {
+            assert_eq!(
+                is_extended_resource_name(name),
+                crate::names::is_qualified_name(&format!("requests.{name}")).is_empty(),
+                "{name}"
+            );
         }
         assert!(is_native_resource("cpu"));
         assert!(is_native_resource("kubernetes.io/x"));

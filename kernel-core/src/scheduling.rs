@@ -38,6 +38,7 @@ pub const TAINT_EFFECT_NO_EXECUTE: &str = "NoExecute";
 /// must match unless the toleration's is empty; the key must match unless the toleration's is
 /// empty; then operator `Exists` tolerates any value, `Equal` (or empty) only an equal value.
 /// Any other operator tolerates nothing.
+#[inline]
 pub fn tolerates_taint(toleration: &Toleration, taint: &Taint) -> bool {
     if let Some(e) = toleration.effect.as_deref().filter(|e| !e.is_empty()) {
         if e != taint.effect {
@@ -59,6 +60,7 @@ pub fn tolerates_taint(toleration: &Toleration, taint: &Taint) -> bool {
 }
 
 /// Whether any of `tolerations` tolerates `taint` (upstream `TolerationsTolerateTaint`).
+#[inline]
 pub fn tolerations_tolerate_taint(tolerations: &[Toleration], taint: &Taint) -> bool {
     tolerations.iter().any(|t| tolerates_taint(t, taint))
 }
@@ -78,6 +80,7 @@ pub fn find_matching_untolerated_taint<'a>(
 
 /// The filter the scheduler uses for hard taints: effect `NoSchedule` or `NoExecute`
 /// (upstream `helper.DoNotScheduleTaintsFilterFunc`).
+#[inline]
 pub fn is_do_not_schedule_taint(taint: &Taint) -> bool {
     taint.effect == TAINT_EFFECT_NO_SCHEDULE || taint.effect == TAINT_EFFECT_NO_EXECUTE
 }
@@ -200,6 +203,7 @@ impl PreferredSchedulingTerms {
     }
 
     /// The sum of the weights of the terms a node with this name and labels matches.
+    #[inline]
     pub fn score(&self, node_name: &str, labels: &Labels) -> i64 {
         self.terms
             .iter()
