@@ -5,17 +5,18 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use kernel_core::pod::{
+    is_extended_resource_name, is_scalar_resource_name, RESOURCE_CPU as CPU,
+    RESOURCE_EPHEMERAL_STORAGE as EPHEMERAL_STORAGE, RESOURCE_MEMORY as MEMORY,
+};
 use serde::Deserialize;
 
 use crate::framework::{
     CycleState, FilterPlugin, NodeScore, Plugin, PreFilterPlugin, PreFilterResult, PreScorePlugin,
     ScorePlugin, Status, MAX_NODE_SCORE,
 };
-use crate::resources::{
-    is_extended_resource_name, is_scalar_resource_name, Resource, CPU, EPHEMERAL_STORAGE, MEMORY,
-};
 use crate::snapshot::Snapshot;
-use crate::types::{NodeInfo, PodInfo};
+use crate::types::{NodeInfo, PodInfo, Resource};
 use crate::util::div_score;
 use crate::Error;
 
