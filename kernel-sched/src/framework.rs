@@ -13,8 +13,9 @@
 //! assumed; the binding cycle awaits [`Framework::wait_on_permit`] before PreBind. Plugins
 //! allow or reject waiting pods through [`Handle::waiting_pods`](crate::plugins::Handle).
 //!
-//! Every plugin implements [`Plugin`] and opts into extension points by returning itself from
-//! the matching `as_*` method, so one plugin instance can serve several points (as upstream).
+//! Every plugin implements [`Plugin`] and states the extension points it serves once, as an
+//! [`ExtensionPoints`] value (`ExtensionPoints::of(self).filter().score().into()`), so one
+//! plugin instance can serve several points (as upstream) without per-point boilerplate.
 //!
 //! The parts, one file each (every item is re-exported here):
 //!
@@ -22,15 +23,18 @@
 //! * [`cycle_state`]: [`CycleState`] and the [`StateData`] kept in it;
 //! * [`plugins`]: the base [`Plugin`] trait and one trait per extension point, with the values
 //!   they exchange ([`NodeScore`], [`PreFilterResult`], [`NodeToStatus`], ...);
+//! * [`extension_points`]: [`ExtensionPoints`], the points one plugin instance serves;
 //! * [`runtime`]: [`Framework`], which runs the extension points in order.
 
 pub mod cycle_state;
+pub mod extension_points;
 pub mod plugins;
 pub mod runtime;
 pub mod status;
 
 pub use crate::waiting_pods::{WaitingPod, WaitingPods};
 pub use cycle_state::{CycleState, StateData};
+pub use extension_points::{ExtensionPoints, ExtensionPointsOf};
 pub use plugins::{
     default_normalize_score, BindPlugin, FilterPlugin, NodeScore, NodeToStatus, PermitPlugin,
     Plugin, PostBindPlugin, PostFilterPlugin, PostFilterResult, PreBindPlugin, PreFilterPlugin,

@@ -765,7 +765,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::framework::{PermitPlugin, Plugin, ReservePlugin, Status};
+    use crate::framework::{ExtensionPoints, PermitPlugin, Plugin, ReservePlugin, Status};
     use crate::testing::{node, pod};
 
     type Requests = Arc<Mutex<Vec<(String, String, String)>>>;
@@ -811,11 +811,8 @@ mod tests {
         fn name(&self) -> &'static str {
             self.name
         }
-        fn as_reserve(self: Arc<Self>) -> Option<Arc<dyn ReservePlugin>> {
-            Some(self)
-        }
-        fn as_permit(self: Arc<Self>) -> Option<Arc<dyn PermitPlugin>> {
-            Some(self)
+        fn extension_points(self: Arc<Self>) -> ExtensionPoints {
+            ExtensionPoints::of(self).reserve().permit().into()
         }
     }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 
-use super::{CycleState, Framework, Status};
+use super::{CycleState, ExtensionPoints, Framework, Status};
 use crate::snapshot::Snapshot;
 use crate::types::{NodeInfo, PodInfo};
 
@@ -48,54 +48,71 @@ impl PartialEq for PodInfo {
 }
 impl Eq for PodInfo {}
 
-/// Base trait of every plugin: its name, and views onto the extension points it implements.
+/// Base trait of every plugin: its name and the extension points it serves.
+///
+/// A plugin implements the trait of each point it serves ([`FilterPlugin`], [`ScorePlugin`],
+/// ...) and lists those points once in [`extension_points`](Self::extension_points); one
+/// instance can serve several points, as upstream. Out-of-tree plugins are registered with
+/// [`Registry::register`](crate::plugins::Registry::register) and enabled by name in the
+/// configuration:
+///
+/// ```
+/// use std::sync::Arc;
+/// use kernel_sched::framework::{CycleState, ExtensionPoints, FilterPlugin, Plugin, Status};
+/// use kernel_sched::plugins::{Handle, Registry};
+/// use kernel_sched::testing::{node, pod};
+/// use kernel_sched::{schedule_with, KubeSchedulerConfiguration, NodeInfo, PodInfo, ScheduleState, Snapshot};
+///
+/// /// Keeps pods off nodes whose name starts with `gpu-`.
+/// struct NoGpu;
+///
+/// impl Plugin for NoGpu {
+///     fn name(&self) -> &'static str {
+///         "NoGpu"
+///     }
+///     fn extension_points(self: Arc<Self>) -> ExtensionPoints {
+///         ExtensionPoints::of(self).filter().into()
+///     }
+/// }
+///
+/// impl FilterPlugin for NoGpu {
+///     fn filter(&self, _: &CycleState, _: &PodInfo, node: &NodeInfo) -> Status {
+///         if node.name.starts_with("gpu-") {
+///             Status::unresolvable("node is reserved for GPU pods")
+///         } else {
+///             Status::success()
+///         }
+///     }
+/// }
+///
+/// let mut registry = Registry::in_tree();
+/// registry.register("NoGpu", |_args, _handle| Ok(Arc::new(NoGpu)));
+/// let cfg = KubeSchedulerConfiguration::from_yaml(
+///     "apiVersion: kubescheduler.config.k8s.io/v1\n\
+///      kind: KubeSchedulerConfiguration\n\
+///      profiles:\n- plugins:\n    multiPoint:\n      enabled: [{name: NoGpu}]\n",
+/// )
+/// .unwrap();
+/// let profiles = cfg.build_profiles_with(&registry, &Handle::default()).unwrap();
+/// let fwk = &profiles[0].framework;
+/// assert!(fwk.filter_plugin_names().contains(&"NoGpu"));
+///
+/// let snapshot = Snapshot::new(
+///     vec![node("gpu-1").cpu("64").obj(), node("cpu-1").cpu("4").obj()],
+///     vec![],
+/// );
+/// let web = PodInfo::new(pod("web").req("1", "1Gi").obj());
+/// let chosen = schedule_with(fwk, &web, &snapshot, &mut ScheduleState::default()).unwrap();
+/// assert_eq!(chosen, "cpu-1");
+/// ```
 pub trait Plugin: Send + Sync + 'static {
     /// The registered name (`NodeResourcesFit`, ...).
     fn name(&self) -> &'static str;
-    /// This plugin as a QueueSort plugin.
-    fn as_queue_sort(self: Arc<Self>) -> Option<Arc<dyn QueueSortPlugin>> {
-        None
-    }
-    /// This plugin as a PreFilter plugin.
-    fn as_pre_filter(self: Arc<Self>) -> Option<Arc<dyn PreFilterPlugin>> {
-        None
-    }
-    /// This plugin as a Filter plugin.
-    fn as_filter(self: Arc<Self>) -> Option<Arc<dyn FilterPlugin>> {
-        None
-    }
-    /// This plugin as a PostFilter plugin.
-    fn as_post_filter(self: Arc<Self>) -> Option<Arc<dyn PostFilterPlugin>> {
-        None
-    }
-    /// This plugin as a PreScore plugin.
-    fn as_pre_score(self: Arc<Self>) -> Option<Arc<dyn PreScorePlugin>> {
-        None
-    }
-    /// This plugin as a Score plugin.
-    fn as_score(self: Arc<Self>) -> Option<Arc<dyn ScorePlugin>> {
-        None
-    }
-    /// This plugin as a Reserve plugin.
-    fn as_reserve(self: Arc<Self>) -> Option<Arc<dyn ReservePlugin>> {
-        None
-    }
-    /// This plugin as a Permit plugin.
-    fn as_permit(self: Arc<Self>) -> Option<Arc<dyn PermitPlugin>> {
-        None
-    }
-    /// This plugin as a PreBind plugin.
-    fn as_pre_bind(self: Arc<Self>) -> Option<Arc<dyn PreBindPlugin>> {
-        None
-    }
-    /// This plugin as a Bind plugin.
-    fn as_bind(self: Arc<Self>) -> Option<Arc<dyn BindPlugin>> {
-        None
-    }
-    /// This plugin as a PostBind plugin.
-    fn as_post_bind(self: Arc<Self>) -> Option<Arc<dyn PostBindPlugin>> {
-        None
-    }
+
+    /// The extension points this plugin serves, e.g.
+    /// `ExtensionPoints::of(self).pre_filter().filter().into()`. Called once per instance,
+    /// when a framework is assembled.
+    fn extension_points(self: Arc<Self>) -> ExtensionPoints;
 }
 
 /// Orders the active queue.

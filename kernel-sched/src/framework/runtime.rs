@@ -75,21 +75,20 @@ impl Framework {
             waiting_pods: WaitingPods::default(),
         };
         for e in multi_point {
-            let p = e.plugin;
+            let x = e.plugin.extension_points();
             if f.queue_sort.is_none() {
-                f.queue_sort = p.clone().as_queue_sort();
+                f.queue_sort = x.queue_sort;
             }
-            f.pre_filter.extend(p.clone().as_pre_filter());
-            f.filter.extend(p.clone().as_filter());
-            f.post_filter.extend(p.clone().as_post_filter());
-            f.pre_score.extend(p.clone().as_pre_score());
-            f.score
-                .extend(p.clone().as_score().map(|s| (s, e.weight.max(1))));
-            f.reserve.extend(p.clone().as_reserve());
-            f.permit.extend(p.clone().as_permit());
-            f.pre_bind.extend(p.clone().as_pre_bind());
-            f.bind.extend(p.clone().as_bind());
-            f.post_bind.extend(p.as_post_bind());
+            f.pre_filter.extend(x.pre_filter);
+            f.filter.extend(x.filter);
+            f.post_filter.extend(x.post_filter);
+            f.pre_score.extend(x.pre_score);
+            f.score.extend(x.score.map(|s| (s, e.weight.max(1))));
+            f.reserve.extend(x.reserve);
+            f.permit.extend(x.permit);
+            f.pre_bind.extend(x.pre_bind);
+            f.bind.extend(x.bind);
+            f.post_bind.extend(x.post_bind);
         }
         f
     }

@@ -9,7 +9,8 @@ use serde::Deserialize;
 
 use crate::diagnosis::Diagnosis;
 use crate::framework::{
-    Code, CycleState, Framework, NodeToStatus, Plugin, PostFilterPlugin, PostFilterResult, Status,
+    Code, CycleState, ExtensionPoints, Framework, NodeToStatus, Plugin, PostFilterPlugin,
+    PostFilterResult, Status,
 };
 use crate::labels::Selector;
 use crate::snapshot::Snapshot;
@@ -74,8 +75,8 @@ impl Plugin for DefaultPreemption {
     fn name(&self) -> &'static str {
         NAME
     }
-    fn as_post_filter(self: Arc<Self>) -> Option<Arc<dyn PostFilterPlugin>> {
-        Some(self)
+    fn extension_points(self: Arc<Self>) -> ExtensionPoints {
+        ExtensionPoints::of(self).post_filter().into()
     }
 }
 

@@ -42,8 +42,8 @@ use serde::Deserialize;
 use tracing::{debug, info, warn};
 
 use crate::framework::{
-    CycleState, FilterPlugin, Plugin, PreBindPlugin, PreFilterPlugin, PreFilterResult,
-    ReservePlugin, Status,
+    CycleState, ExtensionPoints, FilterPlugin, Plugin, PreBindPlugin, PreFilterPlugin,
+    PreFilterResult, ReservePlugin, Status,
 };
 use crate::labels::{NodeSelectorMatcher, Selector};
 use crate::resources::parse_quantity;
@@ -193,17 +193,13 @@ impl Plugin for VolumeBinding {
     fn name(&self) -> &'static str {
         NAME
     }
-    fn as_pre_filter(self: Arc<Self>) -> Option<Arc<dyn PreFilterPlugin>> {
-        Some(self)
-    }
-    fn as_filter(self: Arc<Self>) -> Option<Arc<dyn FilterPlugin>> {
-        Some(self)
-    }
-    fn as_reserve(self: Arc<Self>) -> Option<Arc<dyn ReservePlugin>> {
-        Some(self)
-    }
-    fn as_pre_bind(self: Arc<Self>) -> Option<Arc<dyn PreBindPlugin>> {
-        Some(self)
+    fn extension_points(self: Arc<Self>) -> ExtensionPoints {
+        ExtensionPoints::of(self)
+            .pre_filter()
+            .filter()
+            .reserve()
+            .pre_bind()
+            .into()
     }
 }
 
