@@ -59,6 +59,7 @@ pub mod diagnosis;
 mod error;
 pub mod events;
 pub mod framework;
+mod informer;
 pub mod labels;
 pub mod metrics;
 pub mod plugins;

@@ -339,7 +339,7 @@ impl FilterPlugin for InterPodAffinity {
                 if node
                     .pods
                     .iter()
-                    .any(|p| t.matches_lazy(p, || s.objects.namespace_labels.get(&p.namespace)))
+                    .any(|p| t.matches_lazy(p, || s.objects.namespace_labels(&p.namespace)))
                 {
                     return Status::unschedulable(ERR_REASON_ANTI_AFFINITY);
                 }
@@ -352,7 +352,7 @@ impl FilterPlugin for InterPodAffinity {
             for existing in &node.pods_with_required_anti_affinity {
                 let hit = existing.required_anti_affinity_terms.iter().any(|t| {
                     t.topology_key == LABEL_HOSTNAME
-                        && t.matches_lazy(pod, || s.objects.namespace_labels.get(&pod.namespace))
+                        && t.matches_lazy(pod, || s.objects.namespace_labels(&pod.namespace))
                 });
                 if hit {
                     return Status::unschedulable(ERR_REASON_EXISTING_ANTI_AFFINITY);

@@ -175,11 +175,8 @@ fn default_selector(pod: &PodInfo, snapshot: &Snapshot) -> Option<Selector> {
     let mut merged = Labels::new();
     let mut exprs = Vec::new();
     let mut found = false;
-    for svc in objs
-        .services
-        .iter()
-        .filter(|s| s.metadata.namespace.as_deref() == Some(&pod.namespace))
-    {
+    let in_ns = |ns: &Option<String>| ns.as_deref() == Some(pod.namespace.as_str());
+    for svc in objs.services.state_filter(|s| in_ns(&s.metadata.namespace)) {
         if let Some(sel) = svc
             .spec
             .as_ref()
@@ -194,8 +191,7 @@ fn default_selector(pod: &PodInfo, snapshot: &Snapshot) -> Option<Selector> {
     }
     for rc in objs
         .replication_controllers
-        .iter()
-        .filter(|s| s.metadata.namespace.as_deref() == Some(&pod.namespace))
+        .state_filter(|s| in_ns(&s.metadata.namespace))
     {
         if let Some(sel) = rc
             .spec
@@ -209,15 +205,18 @@ fn default_selector(pod: &PodInfo, snapshot: &Snapshot) -> Option<Selector> {
             }
         }
     }
-    let ls = objs
+    let replica_sets = objs
         .replica_sets
+        .state_filter(|s| in_ns(&s.metadata.namespace));
+    let stateful_sets = objs
+        .stateful_sets
+        .state_filter(|s| in_ns(&s.metadata.namespace));
+    let ls = replica_sets
         .iter()
-        .filter(|s| s.metadata.namespace.as_deref() == Some(&pod.namespace))
         .filter_map(|r| r.spec.as_ref().map(|s| &s.selector))
         .chain(
-            objs.stateful_sets
+            stateful_sets
                 .iter()
-                .filter(|s| s.metadata.namespace.as_deref() == Some(&pod.namespace))
                 .filter_map(|r| r.spec.as_ref().map(|s| &s.selector)),
         );
     for sel in ls {
@@ -747,10 +746,7 @@ mod tests {
             }),
             status: None,
         };
-        let objs = ClusterObjects {
-            services: vec![svc],
-            ..Default::default()
-        };
+        let objs = ClusterObjects::default().with([svc]);
         let s = fwk_score(objs);
         assert!(
             s[1] > s[0],
