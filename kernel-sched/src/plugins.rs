@@ -17,8 +17,7 @@
 //! | [`ImageLocality`](image_locality::ImageLocality) | Score |
 //! | [`DefaultBinder`](default_binder::DefaultBinder) | Bind |
 //!
-//! Each plugin states its points once, in its
-//! [`Plugin::extension_points`](crate::framework::Plugin::extension_points); out-of-tree
+//! Each plugin states its points once, in its [`Plugin::extension_points`]; out-of-tree
 //! plugins join through [`Registry::register`] (example on [`Plugin`]).
 
 use std::collections::HashMap;

@@ -273,7 +273,7 @@ pub trait ReservePlugin: Plugin {
 pub trait PermitPlugin: Plugin {
     /// `Success`, a rejection, or `Wait` with a timeout (capped at 15 minutes); a waiting pod
     /// proceeds once every plugin that answered `Wait` has allowed it through
-    /// [`WaitingPods`].
+    /// [`WaitingPods`](super::WaitingPods).
     fn permit(&self, state: &mut CycleState, pod: &PodInfo, node: &str) -> (Status, Duration);
 }
 
