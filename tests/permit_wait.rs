@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Pod;
-use kernel::sched::framework::{PermitPlugin, Plugin, ReservePlugin};
+use kernel::sched::framework::{ExtensionPoints, PermitPlugin, Plugin, ReservePlugin};
 use kernel::sched::plugins::Registry;
 use kernel::sched::testing::{node, pod};
 use kernel::sched::waiting_pods::WaitingPods;
@@ -48,11 +48,8 @@ impl Plugin for Gate {
     fn name(&self) -> &'static str {
         GATE
     }
-    fn as_reserve(self: Arc<Self>) -> Option<Arc<dyn ReservePlugin>> {
-        Some(self)
-    }
-    fn as_permit(self: Arc<Self>) -> Option<Arc<dyn PermitPlugin>> {
-        Some(self)
+    fn extension_points(self: Arc<Self>) -> ExtensionPoints {
+        ExtensionPoints::of(self).reserve().permit().into()
     }
 }
 

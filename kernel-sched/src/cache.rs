@@ -144,7 +144,8 @@ impl Cache {
         self.layout_dirty = true;
     }
 
-    /// Replaces the non-node objects (PVCs, PDBs, services, ...).
+    /// Replaces the non-node objects (PVCs, PDBs, services, ...). They are reflector stores
+    /// (see [`ClusterObjects`]), kept current by their informers, so a scheduler sets them once.
     pub fn set_objects(&mut self, objects: ClusterObjects) {
         self.objects = Arc::new(objects);
         self.generation += 1;
@@ -205,7 +206,8 @@ impl Cache {
     }
 
     /// A pod bound to a node was observed (add or update). Confirms an assumed pod.
-    pub fn add_or_update_pod(&mut self, pod: Pod) {
+    pub fn add_or_update_pod(&mut self, pod: impl Into<Arc<Pod>>) {
+        let pod: Arc<Pod> = pod.into();
         let Some(node) = pod
             .spec
             .as_ref()
@@ -263,8 +265,7 @@ impl Cache {
             self.nominated_dirty = true;
             self.generation += 1;
         }
-        let info = PodInfo::new(pod.clone());
-        if let Some(st) = self.pods.remove(&pod_key(&info)) {
+        if let Some(st) = self.pods.remove(&object_key(pod)) {
             let node = st.node.clone();
             self.remove_from_node(&st.pod, &node);
         }

@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::framework::{Framework, Plugin};
+use crate::framework::{ExtensionPoints, Framework};
 use crate::plugins::{Handle, Registry, DEFAULT_PLUGINS};
 use crate::Error;
 
@@ -261,12 +261,15 @@ fn build_framework(
         .iter()
         .filter_map(|c| c.args.as_ref().map(|a| (c.name.as_str(), a)))
         .collect();
-    let mut instances: HashMap<String, Arc<dyn Plugin>> = HashMap::new();
-    let mut instance = |n: &str| -> Result<Arc<dyn Plugin>, Error> {
+    // One instance per plugin, serving every point it is enabled at.
+    let mut instances: HashMap<String, ExtensionPoints> = HashMap::new();
+    let mut instance = |n: &str| -> Result<ExtensionPoints, Error> {
         if let Some(i) = instances.get(n) {
             return Ok(i.clone());
         }
-        let i = registry.build(n, args.get(n).copied(), handle)?;
+        let i = registry
+            .build(n, args.get(n).copied(), handle)?
+            .extension_points();
         instances.insert(n.to_string(), i.clone());
         Ok(i)
     };
@@ -275,7 +278,7 @@ fn build_framework(
     // For each extension point: explicitly enabled first, then multiPoint plugins that
     // implement it, minus the point's disabled set.
     macro_rules! point {
-        ($set:ident, $as:ident, $field:ident) => {{
+        ($set:ident) => {{
             let set = &plugins.$set;
             let mut names: Vec<(String, i64)> = set
                 .enabled
@@ -293,9 +296,9 @@ fn build_framework(
             }
             let mut out = Vec::new();
             for (n, w) in names {
-                let plugin = instance(&n)?;
+                let points = instance(&n)?;
                 let explicit = set.enabled.iter().any(|e| e.name == n);
-                match plugin.$as() {
+                match points.$set {
                     Some(p) => out.push((p, w)),
                     None if explicit => {
                         return Err(Error::Config(format!(
@@ -309,30 +312,18 @@ fn build_framework(
             out
         }};
     }
-    let qs = point!(queue_sort, as_queue_sort, queue_sort);
+    let qs = point!(queue_sort);
     if qs.len() > 1 {
         return Err(Error::Config(
             "only one queueSort plugin can be enabled".into(),
         ));
     }
     fwk.queue_sort = qs.into_iter().next().map(|(p, _)| p);
-    fwk.pre_filter = point!(pre_filter, as_pre_filter, pre_filter)
-        .into_iter()
-        .map(|(p, _)| p)
-        .collect();
-    fwk.filter = point!(filter, as_filter, filter)
-        .into_iter()
-        .map(|(p, _)| p)
-        .collect();
-    fwk.post_filter = point!(post_filter, as_post_filter, post_filter)
-        .into_iter()
-        .map(|(p, _)| p)
-        .collect();
-    fwk.pre_score = point!(pre_score, as_pre_score, pre_score)
-        .into_iter()
-        .map(|(p, _)| p)
-        .collect();
-    let score = point!(score, as_score, score);
+    fwk.pre_filter = point!(pre_filter).into_iter().map(|(p, _)| p).collect();
+    fwk.filter = point!(filter).into_iter().map(|(p, _)| p).collect();
+    fwk.post_filter = point!(post_filter).into_iter().map(|(p, _)| p).collect();
+    fwk.pre_score = point!(pre_score).into_iter().map(|(p, _)| p).collect();
+    let score = point!(score);
     fwk.score = score
         .into_iter()
         .map(|(p, w)| {
@@ -347,26 +338,11 @@ fn build_framework(
             (p, w)
         })
         .collect();
-    fwk.reserve = point!(reserve, as_reserve, reserve)
-        .into_iter()
-        .map(|(p, _)| p)
-        .collect();
-    fwk.permit = point!(permit, as_permit, permit)
-        .into_iter()
-        .map(|(p, _)| p)
-        .collect();
-    fwk.pre_bind = point!(pre_bind, as_pre_bind, pre_bind)
-        .into_iter()
-        .map(|(p, _)| p)
-        .collect();
-    fwk.bind = point!(bind, as_bind, bind)
-        .into_iter()
-        .map(|(p, _)| p)
-        .collect();
-    fwk.post_bind = point!(post_bind, as_post_bind, post_bind)
-        .into_iter()
-        .map(|(p, _)| p)
-        .collect();
+    fwk.reserve = point!(reserve).into_iter().map(|(p, _)| p).collect();
+    fwk.permit = point!(permit).into_iter().map(|(p, _)| p).collect();
+    fwk.pre_bind = point!(pre_bind).into_iter().map(|(p, _)| p).collect();
+    fwk.bind = point!(bind).into_iter().map(|(p, _)| p).collect();
+    fwk.post_bind = point!(post_bind).into_iter().map(|(p, _)| p).collect();
     if fwk.queue_sort.is_none() {
         return Err(Error::Config(format!(
             "profile {name:?}: no queueSort plugin"

@@ -15,20 +15,28 @@
 //! ## Parts
 //!
 //! ```text
-//!  watch pods/nodes ──► Cache (bound + assumed pods) ──update_snapshot──► Snapshot (per cycle)
-//!        │                                                                   │
-//!        └──► SchedulingQueue (active / backoff / unschedulable) ──pop──► schedule_pod
-//!                                                                            │
+//!  informers (watcher → reflector store → handler), one per kind:
+//!    nodes, pods ──► Cache (bound + assumed pods) ──update_snapshot──► Snapshot (per cycle)
+//!    namespaces, PVCs, PVs, ... ──► ClusterObjects (the stores) ──shared──┘      │
+//!    pending pods ──► SchedulingQueue (active / backoff / unschedulable) ──pop──► schedule_pod
+//!                                                                                  │
 //!   Framework (one per profile): PreFilter → Filter → PostFilter → PreScore → Score
 //!                                → Reserve → Permit → PreBind → Bind → PostBind
 //! ```
 //!
-//! * [`framework`]: [`Status`]/[`Code`], [`CycleState`], the plugin traits, [`Framework`].
-//! * [`plugins`]: the default plugins and the [`Registry`](plugins::Registry).
-//! * [`types`]: [`PodInfo`], [`NodeInfo`]; [`snapshot`]: [`Snapshot`]; [`cache`]: [`Cache`].
+//! * [`framework`]: [`Status`]/[`Code`], [`CycleState`], the plugin traits and the
+//!   [`ExtensionPoints`](framework::ExtensionPoints) each plugin states, [`Framework`] (one
+//!   file each under `framework/`).
+//! * [`plugins`]: the default plugins and the [`Registry`](plugins::Registry) (out-of-tree
+//!   plugins register there).
+//! * [`types`]: [`PodInfo`], [`NodeInfo`]; [`snapshot`]: [`Snapshot`] and the
+//!   [`ClusterObjects`](snapshot::ClusterObjects) stores plugins read; [`cache`]: [`Cache`].
 //! * [`queue`]: [`SchedulingQueue`]; [`config`]: `KubeSchedulerConfiguration` → [`Profile`]s.
 //! * [`waiting_pods`]: pods held at Permit ([`WaitingPods`](waiting_pods::WaitingPods)).
-//! * [`schedule_one`]: the algorithm; [`scheduler`]: the `kube::Client` runner.
+//! * [`schedule_one`]: the algorithm; [`scheduler`]: the `kube::Client` runner, fed by one
+//!   generic informer loop per watched kind (kube-runtime watcher → reflector store → event
+//!   handler; each event costs the changed object, re-lists after 410 Gone report what
+//!   vanished).
 //! * Label and node selectors, quantities, tolerations and pod requests come from
 //!   [`kernel_core`], shared with every other component.
 //!
@@ -60,6 +68,7 @@ pub mod diagnosis;
 mod error;
 pub mod events;
 pub mod framework;
+mod informer;
 pub mod metrics;
 pub mod plugins;
 mod pod_watch;

@@ -3,9 +3,9 @@
 //! | plugin | extension points |
 //! |---|---|
 //! | [`PrioritySort`](queue_sort::PrioritySort) | QueueSort |
-//! | [`NodeUnschedulable`](node_unschedulable::NodeUnschedulable) | Filter |
-//! | [`NodeName`](node_name::NodeName) | Filter |
-//! | [`TaintToleration`](taint_toleration::TaintToleration) | Filter, PreScore, Score |
+//! | [`NodeUnschedulable`](node_unschedulable::NodeUnschedulable) | PreFilter, Filter |
+//! | [`NodeName`](node_name::NodeName) | PreFilter, Filter |
+//! | [`TaintToleration`](taint_toleration::TaintToleration) | PreFilter, Filter, PreScore, Score |
 //! | [`NodeAffinity`](node_affinity::NodeAffinity) | PreFilter, Filter, PreScore, Score |
 //! | [`NodePorts`](node_ports::NodePorts) | PreFilter, Filter |
 //! | [`NodeResourcesFit`](node_resources_fit::NodeResourcesFit) | PreFilter, Filter, PreScore, Score |
@@ -16,6 +16,9 @@
 //! | [`NodeResourcesBalancedAllocation`](node_resources_balanced_allocation::BalancedAllocation) | PreScore, Score |
 //! | [`ImageLocality`](image_locality::ImageLocality) | Score |
 //! | [`DefaultBinder`](default_binder::DefaultBinder) | Bind |
+//!
+//! Each plugin states its points once, in its [`Plugin::extension_points`]; out-of-tree
+//! plugins join through [`Registry::register`] (example on [`Plugin`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -281,5 +284,50 @@ pub(crate) mod test_util {
     /// The reasons of a status, as strings.
     pub fn reasons(s: &Status) -> Vec<String> {
         s.reasons().iter().map(|r| r.to_string()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The module docs' table, checked against what each plugin states.
+    #[test]
+    fn in_tree_plugins_serve_the_documented_points() {
+        let table = [
+            (queue_sort::NAME, "QueueSort"),
+            (node_unschedulable::NAME, "PreFilter, Filter"),
+            (node_name::NAME, "PreFilter, Filter"),
+            (taint_toleration::NAME, "PreFilter, Filter, PreScore, Score"),
+            (node_affinity::NAME, "PreFilter, Filter, PreScore, Score"),
+            (node_ports::NAME, "PreFilter, Filter"),
+            (
+                node_resources_fit::NAME,
+                "PreFilter, Filter, PreScore, Score",
+            ),
+            (volume_binding::NAME, "PreFilter, Filter, Reserve, PreBind"),
+            (
+                pod_topology_spread::NAME,
+                "PreFilter, Filter, PreScore, Score",
+            ),
+            (
+                inter_pod_affinity::NAME,
+                "PreFilter, Filter, PreScore, Score",
+            ),
+            (default_preemption::NAME, "PostFilter"),
+            (node_resources_balanced_allocation::NAME, "PreScore, Score"),
+            (image_locality::NAME, "PreScore, Score"),
+            (default_binder::NAME, "Bind"),
+        ];
+        let registry = Registry::in_tree();
+        for (name, points) in table {
+            let x = registry
+                .build(name, None, &Handle::default())
+                .unwrap()
+                .extension_points();
+            assert_eq!(x.name(), name);
+            assert_eq!(x.points().join(", "), points, "{name}");
+        }
+        assert_eq!(table.len(), DEFAULT_PLUGINS.len());
     }
 }

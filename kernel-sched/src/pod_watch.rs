@@ -1,19 +1,31 @@
-//! The pod type of the scheduler's own pod watch: a [`Pod`] decoded without
-//! `metadata.managedFields`, which the scheduler never reads and which is the costliest part of
-//! a pod to decode (an untyped JSON tree per manager). Upstream's scheduler likewise drops
-//! managed fields from its informers' objects (`TransformStripManagedFields`).
+//! The pod type of the scheduler's pod informer: a [`Pod`] decoded without
+//! `metadata.managedFields`, behind an [`Arc`].
+//!
+//! * **Without managed fields**: the scheduler never reads them, and they are the costliest
+//!   part of a pod to decode (an untyped JSON tree per manager). Measured on the pending pod
+//!   of `sched_e2e_bench` as the API server stores it (one manager): 10.7 µs as a `Pod`,
+//!   6.1 µs as a `WatchedPod`. Upstream's scheduler likewise drops managed fields from its
+//!   informers' objects (`TransformStripManagedFields`).
+//! * **Behind an `Arc`**: the reflector clones every object it stores (a deep clone of that
+//!   pod: 3.8 µs), and the scheduler's [`Cache`](crate::Cache) and queue hold the same pod as
+//!   a [`PodInfo`](crate::PodInfo) (itself an `Arc<Pod>`): cloning a `WatchedPod` is a
+//!   reference count, so the store and the cache share one decoded pod.
+//!
+//! It runs through the same generic informer as every other kind
+//! ([`informer::run`](crate::informer)); only the decode differs.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Pod, PodSpec, PodStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time};
 use kube::Resource;
 use serde::Deserialize;
 
-/// A pod as the scheduler's pod watch decodes it (see the module docs).
+/// A pod as the scheduler's pod informer decodes it (see the module docs).
 #[derive(Clone, Debug, Default)]
-pub(crate) struct WatchedPod(pub Pod);
+pub(crate) struct WatchedPod(pub Arc<Pod>);
 
 /// The wire form: `metadata` without `managedFields` (unknown fields are skipped unparsed).
 #[derive(Deserialize)]
@@ -50,7 +62,7 @@ impl<'de> Deserialize<'de> for WatchedPod {
             spec,
             status,
         } = Wire::deserialize(d)?;
-        Ok(WatchedPod(Pod {
+        Ok(WatchedPod(Arc::new(Pod {
             metadata: ObjectMeta {
                 annotations: m.annotations,
                 creation_timestamp: m.creation_timestamp,
@@ -70,7 +82,7 @@ impl<'de> Deserialize<'de> for WatchedPod {
             },
             spec,
             status,
-        }))
+        })))
     }
 }
 
@@ -94,7 +106,7 @@ impl Resource for WatchedPod {
         &self.0.metadata
     }
     fn meta_mut(&mut self) -> &mut ObjectMeta {
-        &mut self.0.metadata
+        &mut Arc::make_mut(&mut self.0).metadata
     }
 }
 
@@ -124,6 +136,6 @@ mod tests {
         let WatchedPod(pod) = serde_json::from_value(wire).unwrap();
         let mut expected = full;
         expected.metadata.managed_fields = None;
-        assert_eq!(pod, expected);
+        assert_eq!(*pod, expected);
     }
 }

@@ -1,8 +1,14 @@
 //! [`Scheduler`]: runs the framework against a cluster through a `kube::Client` only.
 //!
-//! * watches nodes and pods (kube-runtime watchers): bound pods feed the [`Cache`], pending
-//!   pods whose `spec.schedulerName` has a profile feed the [`SchedulingQueue`];
-//! * node and pod events move parked pods back to the active queue;
+//! * runs one informer per kind (a kube-runtime watcher into a reflector store, with an event
+//!   handler; see the `informer` module): nodes and bound pods feed the [`Cache`], pending
+//!   pods whose `spec.schedulerName` has a profile feed the [`SchedulingQueue`], and the
+//!   objects plugins consult (namespaces, PVCs, PVs, storage classes, PDBs, services,
+//!   replication controllers, replica sets, stateful sets) stay in their stores
+//!   ([`ClusterObjects`], shared with every snapshot) where plugins read them; scheduling
+//!   starts once every informer has listed ([`Scheduler::synced`]);
+//! * each event costs the changed object only; node, pod and object events move the parked
+//!   pods they may help back to the active queue;
 //! * each cycle updates the snapshot, runs [`schedule_pod`], assumes the pod in the cache,
 //!   runs Reserve and Permit, and binds asynchronously through `pods/binding` (DefaultBinder);
 //! * a pod a Permit plugin asks to wait stays assumed as a [`WaitingPod`](crate::framework::WaitingPod)
@@ -19,11 +25,15 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use futures::{FutureExt, StreamExt};
-use k8s_openapi::api::core::v1::{Node, Pod};
+use futures::FutureExt;
+use k8s_openapi::api::apps::v1::{ReplicaSet, StatefulSet};
+use k8s_openapi::api::core::v1::{
+    Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod, ReplicationController, Service,
+};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
-use kube::runtime::watcher::{self, Event};
-use kube::runtime::WatchStreamExt;
+use kube::runtime::reflector::{self, store::Writer};
 use kube::Resource;
 use tracing::{debug, info, warn};
 
@@ -32,12 +42,13 @@ use crate::config::{KubeSchedulerConfiguration, Profile};
 use crate::diagnosis::Diagnosis;
 use crate::events::{EventRecorder, EventType, Record};
 use crate::framework::{Code, CycleState, Framework, NodeToStatus, QueuedPodInfo, WaitingPods};
+use crate::informer::{self, EventHandler};
 use crate::metrics::Metrics;
 use crate::plugins::{Handle, Registry};
 use crate::pod_watch::WatchedPod;
 use crate::queue::{ClusterEvent, SchedulingQueue};
 use crate::schedule_one::{schedule_pod, ScheduleState};
-use crate::snapshot::Snapshot;
+use crate::snapshot::{ClusterObjects, Snapshot};
 use crate::types::PodInfo;
 use crate::{Error, DEFAULT_SCHEDULER_NAME};
 
@@ -53,15 +64,18 @@ pub struct Scheduler {
     waiting_pods: WaitingPods,
     /// The event writer task, taken and spawned by [`Scheduler::run`].
     event_writer: Mutex<Option<futures::future::BoxFuture<'static, ()>>>,
-    /// How many of the node and pod watches have completed their first list: scheduling starts
-    /// at [`SYNCED_WATCHES`], as upstream's `WaitForCacheSync` before `Run`.
+    /// The informers' stores of the objects plugins consult (shared with the cache).
+    objects: ClusterObjects,
+    /// The informers' writers, until [`Scheduler::run`] starts them.
+    writers: Mutex<Option<Writers>>,
+    /// How many informers have completed their first list: scheduling starts at [`INFORMERS`],
+    /// as upstream's `WaitForCacheSync` before `Run`.
     synced: tokio::sync::watch::Sender<usize>,
 }
 
-/// The watches the scheduling loop waits for (nodes and pods). The other objects' watches are
-/// not waited for: a pod that needs one of them before it has listed fails and is retried when
-/// the object arrives.
-const SYNCED_WATCHES: usize = 2;
+/// The informers [`Scheduler::run`] starts, all waited for: nodes, pods and the nine kinds of
+/// [`ClusterObjects`].
+const INFORMERS: usize = 11;
 
 impl std::fmt::Debug for Scheduler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -72,68 +86,58 @@ impl std::fmt::Debug for Scheduler {
     }
 }
 
-/// Raw mirrors of the non-node objects, by `namespace/name`.
-#[derive(Default)]
-struct ObjectStores {
-    namespaces: HashMap<String, serde_json::Value>,
-    pvcs: HashMap<String, serde_json::Value>,
-    pvs: HashMap<String, serde_json::Value>,
-    storage_classes: HashMap<String, serde_json::Value>,
-    pdbs: HashMap<String, serde_json::Value>,
-    services: HashMap<String, serde_json::Value>,
-    rcs: HashMap<String, serde_json::Value>,
-    replica_sets: HashMap<String, serde_json::Value>,
-    stateful_sets: HashMap<String, serde_json::Value>,
+/// The reflector writers of the informers' stores, taken by [`Scheduler::run`] (each moves
+/// into its reflector).
+struct Writers {
+    nodes: Writer<Node>,
+    pods: Writer<WatchedPod>,
+    namespaces: Writer<Namespace>,
+    pvcs: Writer<PersistentVolumeClaim>,
+    pvs: Writer<PersistentVolume>,
+    storage_classes: Writer<StorageClass>,
+    pdbs: Writer<PodDisruptionBudget>,
+    services: Writer<Service>,
+    replication_controllers: Writer<ReplicationController>,
+    replica_sets: Writer<ReplicaSet>,
+    stateful_sets: Writer<StatefulSet>,
 }
 
-fn typed<T: serde::de::DeserializeOwned>(m: &HashMap<String, serde_json::Value>) -> Vec<T> {
-    m.values()
-        .filter_map(|v| serde_json::from_value(v.clone()).ok())
-        .collect()
-}
-
-impl ObjectStores {
-    fn to_cluster_objects(&self) -> crate::snapshot::ClusterObjects {
-        use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim};
-        use k8s_openapi::api::storage::v1::StorageClass;
-        let namespaces: Vec<Namespace> = typed(&self.namespaces);
-        let pvcs: Vec<PersistentVolumeClaim> = typed(&self.pvcs);
-        let classes: Vec<StorageClass> = typed(&self.storage_classes);
-        crate::snapshot::ClusterObjects {
-            namespace_labels: namespaces
-                .into_iter()
-                .map(|n| {
-                    (
-                        n.metadata.name.unwrap_or_default(),
-                        n.metadata.labels.unwrap_or_default(),
-                    )
-                })
-                .collect(),
-            pvcs: pvcs
-                .into_iter()
-                .map(|p| {
-                    (
-                        format!(
-                            "{}/{}",
-                            p.metadata.namespace.as_deref().unwrap_or(""),
-                            p.metadata.name.as_deref().unwrap_or("")
-                        ),
-                        p,
-                    )
-                })
-                .collect(),
-            pvs: typed(&self.pvs),
-            storage_classes: classes
-                .into_iter()
-                .map(|c| (c.metadata.name.clone().unwrap_or_default(), c))
-                .collect(),
-            pdbs: typed(&self.pdbs),
-            services: typed(&self.services),
-            replication_controllers: typed(&self.rcs),
-            replica_sets: typed(&self.replica_sets),
-            stateful_sets: typed(&self.stateful_sets),
-        }
-    }
+/// The informers' stores, empty, and their writers.
+fn informer_stores() -> (ClusterObjects, Writers) {
+    let (namespaces, namespaces_w) = reflector::store();
+    let (pvcs, pvcs_w) = reflector::store();
+    let (pvs, pvs_w) = reflector::store();
+    let (storage_classes, storage_classes_w) = reflector::store();
+    let (pdbs, pdbs_w) = reflector::store();
+    let (services, services_w) = reflector::store();
+    let (replication_controllers, replication_controllers_w) = reflector::store();
+    let (replica_sets, replica_sets_w) = reflector::store();
+    let (stateful_sets, stateful_sets_w) = reflector::store();
+    let objects = ClusterObjects {
+        namespaces,
+        pvcs,
+        pvs,
+        storage_classes,
+        pdbs,
+        services,
+        replication_controllers,
+        replica_sets,
+        stateful_sets,
+    };
+    let writers = Writers {
+        nodes: Writer::default(),
+        pods: Writer::default(),
+        namespaces: namespaces_w,
+        pvcs: pvcs_w,
+        pvs: pvs_w,
+        storage_classes: storage_classes_w,
+        pdbs: pdbs_w,
+        services: services_w,
+        replication_controllers: replication_controllers_w,
+        replica_sets: replica_sets_w,
+        stateful_sets: stateful_sets_w,
+    };
+    (objects, writers)
 }
 
 /// The scheduler name a pod asks for.
@@ -199,6 +203,9 @@ impl Scheduler {
         ));
         let (events, event_writer) =
             EventRecorder::new(client.clone(), DEFAULT_SCHEDULER_NAME, "kernel-sched");
+        let (objects, writers) = informer_stores();
+        let mut cache = Cache::new();
+        cache.set_objects(objects.clone());
         Ok(Scheduler {
             client,
             profiles: profiles
@@ -206,23 +213,25 @@ impl Scheduler {
                 .map(|p| (p.scheduler_name, p.framework))
                 .collect(),
             queue,
-            cache: Arc::new(Mutex::new(Cache::new())),
+            cache: Arc::new(Mutex::new(cache)),
             metrics: Arc::default(),
             percentage_of_nodes_to_score: cfg.percentage_of_nodes_to_score.unwrap_or(0),
             events,
             waiting_pods,
             event_writer: Mutex::new(Some(event_writer.boxed())),
+            objects,
+            writers: Mutex::new(Some(writers)),
             synced: tokio::sync::watch::channel(0).0,
         })
     }
 
-    /// Resolves once the scheduler's node and pod watches have completed their first lists,
-    /// i.e. once [`run`](Self::run) starts scheduling (upstream's informers `HasSynced`). Take
-    /// it before calling `run`.
+    /// Resolves once every informer of the scheduler (nodes, pods and the objects plugins
+    /// consult) has completed its first list, i.e. once [`run`](Self::run) starts scheduling
+    /// (upstream's `WaitForCacheSync` on its informers). Take it before calling `run`.
     pub fn synced(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
         let mut synced = self.synced.subscribe();
         async move {
-            let _ = synced.wait_for(|n| *n >= SYNCED_WATCHES).await;
+            let _ = synced.wait_for(|n| *n >= INFORMERS).await;
         }
     }
 
@@ -241,6 +250,17 @@ impl Scheduler {
         self.queue.clone()
     }
 
+    /// The cache of nodes, bound and assumed pods (for inspection).
+    pub fn cache(&self) -> Arc<Mutex<Cache>> {
+        self.cache.clone()
+    }
+
+    /// The informers' stores of the objects plugins consult (upstream's listers), kept current
+    /// once [`run`](Self::run) has started.
+    pub fn objects(&self) -> &ClusterObjects {
+        &self.objects
+    }
+
     fn lock_cache(cache: &Mutex<Cache>) -> std::sync::MutexGuard<'_, Cache> {
         cache.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -254,236 +274,119 @@ impl Scheduler {
             .unwrap_or_else(|e| e.into_inner())
             .take();
         let writer = writer.map(tokio::spawn);
+        let writers = self
+            .writers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         let this = Arc::new(self);
-        let nodes = tokio::spawn(this.clone().watch_nodes());
-        let pods = tokio::spawn(this.clone().watch_pods());
-        let objects = tokio::spawn(this.clone().watch_objects());
+        let Some(w) = writers else {
+            return Err(Error::Config("scheduler informers already started".into()));
+        };
+        let c = &this.client;
+        let nodes = tokio::spawn(informer::run(
+            Api::<Node>::all(c.clone()),
+            w.nodes,
+            NodeEvents(this.clone()),
+            "nodes",
+        ));
+        let pods = tokio::spawn(informer::run(
+            Api::<WatchedPod>::all(c.clone()),
+            w.pods,
+            PodEvents(this.clone()),
+            "pods",
+        ));
+        let objects = |event| ObjectEvents(this.clone(), event);
+        let others = [
+            tokio::spawn(informer::run(
+                Api::<Namespace>::all(c.clone()),
+                w.namespaces,
+                objects(ClusterEvent::PodChange),
+                "namespaces",
+            )),
+            tokio::spawn(informer::run(
+                Api::<PersistentVolumeClaim>::all(c.clone()),
+                w.pvcs,
+                objects(ClusterEvent::VolumeChange),
+                "persistentvolumeclaims",
+            )),
+            tokio::spawn(informer::run(
+                Api::<PersistentVolume>::all(c.clone()),
+                w.pvs,
+                objects(ClusterEvent::VolumeChange),
+                "persistentvolumes",
+            )),
+            tokio::spawn(informer::run(
+                Api::<StorageClass>::all(c.clone()),
+                w.storage_classes,
+                objects(ClusterEvent::VolumeChange),
+                "storageclasses",
+            )),
+            tokio::spawn(informer::run(
+                Api::<PodDisruptionBudget>::all(c.clone()),
+                w.pdbs,
+                objects(ClusterEvent::PodChange),
+                "poddisruptionbudgets",
+            )),
+            tokio::spawn(informer::run(
+                Api::<Service>::all(c.clone()),
+                w.services,
+                objects(ClusterEvent::PodChange),
+                "services",
+            )),
+            tokio::spawn(informer::run(
+                Api::<ReplicationController>::all(c.clone()),
+                w.replication_controllers,
+                objects(ClusterEvent::PodChange),
+                "replicationcontrollers",
+            )),
+            tokio::spawn(informer::run(
+                Api::<ReplicaSet>::all(c.clone()),
+                w.replica_sets,
+                objects(ClusterEvent::PodChange),
+                "replicasets",
+            )),
+            tokio::spawn(informer::run(
+                Api::<StatefulSet>::all(c.clone()),
+                w.stateful_sets,
+                objects(ClusterEvent::PodChange),
+                "statefulsets",
+            )),
+        ];
         let sched = tokio::spawn(this.clone().scheduling_loop());
         let r = tokio::select! {
-            r = nodes => r,
-            r = pods => r,
+            r = nodes => r.map(Ok),
+            r = pods => r.map(Ok),
             r = sched => r,
         };
         this.queue.close();
-        objects.abort();
+        for task in others {
+            task.abort();
+        }
         if let Some(w) = writer {
             w.abort();
         }
         r.map_err(|e| Error::Config(format!("scheduler task failed: {e}")))?
     }
 
-    /// Watches the objects some plugins consult (namespaces, PVCs, PVs, storage classes, PDBs,
-    /// services, replication controllers, replica sets, stateful sets) into the cache.
-    async fn watch_objects(self: Arc<Self>) {
-        use k8s_openapi::api::apps::v1::{ReplicaSet, StatefulSet};
-        use k8s_openapi::api::core::v1::{
-            Namespace, PersistentVolume, PersistentVolumeClaim, ReplicationController, Service,
-        };
-        use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-        use k8s_openapi::api::storage::v1::StorageClass;
-        let state: Arc<Mutex<ObjectStores>> = Arc::default();
-        let c = &self.client;
-        let watches = vec![
-            self.clone()
-                .watch_kind(
-                    Api::<Namespace>::all(c.clone()),
-                    state.clone(),
-                    |s| &mut s.namespaces,
-                    ClusterEvent::PodChange,
-                )
-                .boxed(),
-            self.clone()
-                .watch_kind(
-                    Api::<PersistentVolumeClaim>::all(c.clone()),
-                    state.clone(),
-                    |s| &mut s.pvcs,
-                    ClusterEvent::VolumeChange,
-                )
-                .boxed(),
-            self.clone()
-                .watch_kind(
-                    Api::<PersistentVolume>::all(c.clone()),
-                    state.clone(),
-                    |s| &mut s.pvs,
-                    ClusterEvent::VolumeChange,
-                )
-                .boxed(),
-            self.clone()
-                .watch_kind(
-                    Api::<StorageClass>::all(c.clone()),
-                    state.clone(),
-                    |s| &mut s.storage_classes,
-                    ClusterEvent::VolumeChange,
-                )
-                .boxed(),
-            self.clone()
-                .watch_kind(
-                    Api::<PodDisruptionBudget>::all(c.clone()),
-                    state.clone(),
-                    |s| &mut s.pdbs,
-                    ClusterEvent::PodChange,
-                )
-                .boxed(),
-            self.clone()
-                .watch_kind(
-                    Api::<Service>::all(c.clone()),
-                    state.clone(),
-                    |s| &mut s.services,
-                    ClusterEvent::PodChange,
-                )
-                .boxed(),
-            self.clone()
-                .watch_kind(
-                    Api::<ReplicationController>::all(c.clone()),
-                    state.clone(),
-                    |s| &mut s.rcs,
-                    ClusterEvent::PodChange,
-                )
-                .boxed(),
-            self.clone()
-                .watch_kind(
-                    Api::<ReplicaSet>::all(c.clone()),
-                    state.clone(),
-                    |s| &mut s.replica_sets,
-                    ClusterEvent::PodChange,
-                )
-                .boxed(),
-            self.clone()
-                .watch_kind(
-                    Api::<StatefulSet>::all(c.clone()),
-                    state.clone(),
-                    |s| &mut s.stateful_sets,
-                    ClusterEvent::PodChange,
-                )
-                .boxed(),
-        ];
-        futures::future::join_all(watches).await;
-    }
-
-    /// Mirrors one kind into `stores` and republishes the cache's [`ClusterObjects`].
-    async fn watch_kind<K>(
-        self: Arc<Self>,
-        api: Api<K>,
-        stores: Arc<Mutex<ObjectStores>>,
-        field: fn(&mut ObjectStores) -> &mut HashMap<String, serde_json::Value>,
-        event: ClusterEvent,
-    ) where
-        K: kube::Resource
-            + Clone
-            + std::fmt::Debug
-            + serde::de::DeserializeOwned
-            + serde::Serialize
-            + Send
-            + Sync
-            + 'static,
-        K::DynamicType: Default,
-    {
-        let mut stream = watcher::watcher(api, watcher::Config::default())
-            .default_backoff()
-            .boxed();
-        while let Some(ev) = stream.next().await {
-            let (obj, deleted) = match ev {
-                Ok(Event::Apply(o)) | Ok(Event::InitApply(o)) => (o, false),
-                Ok(Event::Delete(o)) => (o, true),
-                Ok(Event::Init) | Ok(Event::InitDone) => continue,
-                Err(e) => {
-                    debug!(error = %e, "watch of scheduling-relevant objects failed; retrying");
-                    continue;
-                }
-            };
-            let key = format!(
-                "{}/{}",
-                obj.meta().namespace.as_deref().unwrap_or(""),
-                obj.meta().name.as_deref().unwrap_or("")
-            );
-            let objects = {
-                let mut s = stores.lock().unwrap_or_else(|e| e.into_inner());
-                let map = field(&mut s);
-                if deleted {
-                    map.remove(&key);
-                } else if let Ok(v) = serde_json::to_value(&obj) {
-                    map.insert(key, v);
-                }
-                s.to_cluster_objects()
-            };
-            Self::lock_cache(&self.cache).set_objects(objects);
-            self.queue.move_all_to_active_or_backoff(event);
+    /// A pod was deleted (or found gone by a re-list).
+    fn on_pod_delete(&self, p: &Pod) {
+        // Upstream rejects a deleted pod held at Permit ("removed").
+        if let Some(uid) = p.metadata.uid.as_deref() {
+            self.waiting_pods.reject_waiting_pod(uid);
         }
+        Self::lock_cache(&self.cache).remove_pod(p);
+        self.queue.delete_key(&format!(
+            "{}/{}",
+            p.metadata.namespace.as_deref().unwrap_or_default(),
+            p.metadata.name.as_deref().unwrap_or_default()
+        ));
+        self.queue
+            .move_all_to_active_or_backoff(ClusterEvent::PodDelete);
     }
 
-    async fn watch_nodes(self: Arc<Self>) -> Result<(), Error> {
-        let api: Api<Node> = Api::all(self.client.clone());
-        let mut stream = watcher::watcher(api, watcher::Config::default())
-            .default_backoff()
-            .boxed();
-        let mut listed = false;
-        while let Some(ev) = stream.next().await {
-            let ev = match ev {
-                Ok(ev) => ev,
-                Err(e) => {
-                    warn!(error = %e, "node watch failed; retrying");
-                    continue;
-                }
-            };
-            match ev {
-                Event::Apply(n) | Event::InitApply(n) => {
-                    let added = {
-                        let mut c = Self::lock_cache(&self.cache);
-                        let before = c.node_count();
-                        c.add_or_update_node(n);
-                        c.node_count() > before
-                    };
-                    self.queue.move_all_to_active_or_backoff(if added {
-                        ClusterEvent::NodeAdd
-                    } else {
-                        ClusterEvent::NodeUpdate
-                    });
-                }
-                Event::Delete(n) => {
-                    Self::lock_cache(&self.cache)
-                        .remove_node(n.metadata.name.as_deref().unwrap_or_default());
-                }
-                Event::InitDone => self.mark_listed(&mut listed),
-                Event::Init => {}
-            }
-        }
-        Ok(())
-    }
-
-    async fn watch_pods(self: Arc<Self>) -> Result<(), Error> {
-        let api: Api<WatchedPod> = Api::all(self.client.clone());
-        let mut stream = watcher::watcher(api, watcher::Config::default())
-            .default_backoff()
-            .boxed();
-        let mut listed = false;
-        while let Some(ev) = stream.next().await {
-            let ev = match ev {
-                Ok(ev) => ev,
-                Err(e) => {
-                    warn!(error = %e, "pod watch failed; retrying");
-                    continue;
-                }
-            };
-            match ev {
-                Event::Apply(WatchedPod(p)) | Event::InitApply(WatchedPod(p)) => self.on_pod(p),
-                Event::Delete(WatchedPod(p)) => {
-                    // Upstream rejects a deleted pod held at Permit ("removed").
-                    if let Some(uid) = p.metadata.uid.as_deref() {
-                        self.waiting_pods.reject_waiting_pod(uid);
-                    }
-                    Self::lock_cache(&self.cache).remove_pod(&p);
-                    self.queue.delete(&PodInfo::new(p));
-                    self.queue
-                        .move_all_to_active_or_backoff(ClusterEvent::PodDelete);
-                }
-                Event::InitDone => self.mark_listed(&mut listed),
-                Event::Init => {}
-            }
-        }
-        Ok(())
-    }
-
-    fn on_pod(&self, p: Pod) {
+    /// A pod was added or changed.
+    fn on_pod(&self, p: Arc<Pod>) {
         if is_assigned(&p) {
             if is_terminal(&p) {
                 Self::lock_cache(&self.cache).remove_pod(&p);
@@ -512,16 +415,14 @@ impl Scheduler {
         }
     }
 
-    /// Counts a node or pod watch's first completed list (once per watch).
-    fn mark_listed(&self, listed: &mut bool) {
-        if !std::mem::replace(listed, true) {
-            self.synced.send_modify(|n| *n += 1);
-        }
+    /// Counts an informer's first completed list.
+    fn mark_synced(&self) {
+        self.synced.send_modify(|n| *n += 1);
     }
 
     async fn scheduling_loop(self: Arc<Self>) -> Result<(), Error> {
         let mut synced = self.synced.subscribe();
-        if synced.wait_for(|n| *n >= SYNCED_WATCHES).await.is_err() {
+        if synced.wait_for(|n| *n >= INFORMERS).await.is_err() {
             return Ok(());
         }
         let mut snapshot = Snapshot::default();
@@ -760,12 +661,77 @@ impl Scheduler {
     }
 }
 
+// === impl EventHandler: what each informer's events do ===
+
+/// Nodes feed the cache; an added or changed node may let parked pods fit.
+struct NodeEvents(Arc<Scheduler>);
+
+impl EventHandler<Node> for NodeEvents {
+    fn on_apply(&self, node: Node) {
+        let added = {
+            let mut c = Scheduler::lock_cache(&self.0.cache);
+            let before = c.node_count();
+            c.add_or_update_node(node);
+            c.node_count() > before
+        };
+        self.0.queue.move_all_to_active_or_backoff(if added {
+            ClusterEvent::NodeAdd
+        } else {
+            ClusterEvent::NodeUpdate
+        });
+    }
+
+    fn on_delete(&self, node: &Node) {
+        Scheduler::lock_cache(&self.0.cache)
+            .remove_node(node.metadata.name.as_deref().unwrap_or_default());
+    }
+
+    fn on_synced(&self) {
+        self.0.mark_synced();
+    }
+}
+
+/// Bound pods feed the cache, pending pods of our profiles the queue.
+struct PodEvents(Arc<Scheduler>);
+
+impl EventHandler<WatchedPod> for PodEvents {
+    fn on_apply(&self, WatchedPod(pod): WatchedPod) {
+        self.0.on_pod(pod);
+    }
+
+    fn on_delete(&self, WatchedPod(pod): &WatchedPod) {
+        self.0.on_pod_delete(pod);
+    }
+
+    fn on_synced(&self) {
+        self.0.mark_synced();
+    }
+}
+
+/// The objects plugins consult live in the informers' stores, which the plugins read; an event
+/// only moves the parked pods it may help.
+struct ObjectEvents(Arc<Scheduler>, ClusterEvent);
+
+impl<K> EventHandler<K> for ObjectEvents {
+    fn on_apply(&self, _: K) {
+        self.0.queue.move_all_to_active_or_backoff(self.1);
+    }
+
+    fn on_delete(&self, _: &K) {
+        self.0.queue.move_all_to_active_or_backoff(self.1);
+    }
+
+    fn on_synced(&self) {
+        self.0.mark_synced();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::framework::{PermitPlugin, Plugin, ReservePlugin, Status};
+    use crate::framework::{ExtensionPoints, PermitPlugin, Plugin, ReservePlugin, Status};
     use crate::testing::{node, pod};
 
     type Requests = Arc<Mutex<Vec<(String, String, String)>>>;
@@ -811,11 +777,8 @@ mod tests {
         fn name(&self) -> &'static str {
             self.name
         }
-        fn as_reserve(self: Arc<Self>) -> Option<Arc<dyn ReservePlugin>> {
-            Some(self)
-        }
-        fn as_permit(self: Arc<Self>) -> Option<Arc<dyn PermitPlugin>> {
-            Some(self)
+        fn extension_points(self: Arc<Self>) -> ExtensionPoints {
+            ExtensionPoints::of(self).reserve().permit().into()
         }
     }
 

@@ -9,37 +9,160 @@ use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::{ReplicaSet, StatefulSet};
 use k8s_openapi::api::core::v1::{
-    Node, PersistentVolume, PersistentVolumeClaim, Pod, ReplicationController, Service,
+    Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod, ReplicationController, Service,
 };
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::storage::v1::StorageClass;
 use kernel_core::labels::Labels;
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::watcher;
+use kube::Resource;
 
 use crate::types::{NodeInfo, PodInfo};
 use crate::util::FastMap;
 
 /// Non-node objects some plugins consult: namespaces (for namespace selectors), volumes,
 /// disruption budgets and the workload objects behind default topology spreading.
-#[derive(Clone, Debug, Default)]
+///
+/// Each kind is a kube-runtime reflector [`Store`] (upstream's listers): the
+/// [`Scheduler`](crate::Scheduler) keeps them current from its watches, one object per event,
+/// and plugins read what they need when they need it ([`Store::get`] for one object,
+/// [`Store::state`] or [`Store::state_filter`] for a kind), so nothing is rebuilt per event.
+/// Clones share the stores. For the pure algorithm and tests, [`with`](Self::with) gives a kind
+/// a fixed set of objects:
+///
+/// ```
+/// use k8s_openapi::api::core::v1::PersistentVolumeClaim;
+/// use kernel_sched::snapshot::ClusterObjects;
+///
+/// let mut claim = PersistentVolumeClaim::default();
+/// claim.metadata.name = Some("data".into());
+/// claim.metadata.namespace = Some("default".into());
+/// let objects = ClusterObjects::default().with([claim]);
+/// assert!(objects.pvc("default", "data").is_some());
+/// assert!(objects.pvc("other", "data").is_none());
+/// ```
+#[derive(Clone, Debug)]
 pub struct ClusterObjects {
-    /// Namespace labels by namespace name.
-    pub namespace_labels: HashMap<String, Labels>,
-    /// PersistentVolumeClaims by `namespace/name`.
-    pub pvcs: HashMap<String, PersistentVolumeClaim>,
+    /// Namespaces (their labels feed namespace selectors).
+    pub namespaces: Store<Namespace>,
+    /// PersistentVolumeClaims.
+    pub pvcs: Store<PersistentVolumeClaim>,
     /// PersistentVolumes.
-    pub pvs: Vec<PersistentVolume>,
-    /// StorageClasses by name.
-    pub storage_classes: HashMap<String, StorageClass>,
+    pub pvs: Store<PersistentVolume>,
+    /// StorageClasses.
+    pub storage_classes: Store<StorageClass>,
     /// PodDisruptionBudgets.
-    pub pdbs: Vec<PodDisruptionBudget>,
+    pub pdbs: Store<PodDisruptionBudget>,
     /// Services (their selectors feed default topology spreading).
-    pub services: Vec<Service>,
+    pub services: Store<Service>,
     /// ReplicationControllers.
-    pub replication_controllers: Vec<ReplicationController>,
+    pub replication_controllers: Store<ReplicationController>,
     /// ReplicaSets.
-    pub replica_sets: Vec<ReplicaSet>,
+    pub replica_sets: Store<ReplicaSet>,
     /// StatefulSets.
-    pub stateful_sets: Vec<StatefulSet>,
+    pub stateful_sets: Store<StatefulSet>,
+}
+
+impl Default for ClusterObjects {
+    /// No objects of any kind.
+    fn default() -> Self {
+        ClusterObjects {
+            namespaces: fixed_store([]),
+            pvcs: fixed_store([]),
+            pvs: fixed_store([]),
+            storage_classes: fixed_store([]),
+            pdbs: fixed_store([]),
+            services: fixed_store([]),
+            replication_controllers: fixed_store([]),
+            replica_sets: fixed_store([]),
+            stateful_sets: fixed_store([]),
+        }
+    }
+}
+
+/// A store holding exactly `objects`, as after a watch's first list.
+pub fn fixed_store<K: ClusterObject>(objects: impl IntoIterator<Item = K>) -> Store<K> {
+    let (reader, mut writer) = reflector::store();
+    writer.apply_watcher_event(&watcher::Event::Init);
+    for o in objects {
+        writer.apply_watcher_event(&watcher::Event::InitApply(o));
+    }
+    writer.apply_watcher_event(&watcher::Event::InitDone);
+    reader
+}
+
+impl ClusterObjects {
+    /// These objects with kind `K`'s store replaced by one holding exactly `objects`.
+    pub fn with<K: ClusterObject>(mut self, objects: impl IntoIterator<Item = K>) -> Self {
+        *K::store_mut(&mut self) = fixed_store(objects);
+        self
+    }
+
+    /// The claim `namespace/name`.
+    pub fn pvc(&self, namespace: &str, name: &str) -> Option<Arc<PersistentVolumeClaim>> {
+        self.pvcs.get(&ObjectRef::new(name).within(namespace))
+    }
+
+    /// The volume `name`.
+    pub fn pv(&self, name: &str) -> Option<Arc<PersistentVolume>> {
+        self.pvs.get(&ObjectRef::new(name))
+    }
+
+    /// The storage class `name`.
+    pub fn storage_class(&self, name: &str) -> Option<Arc<StorageClass>> {
+        self.storage_classes.get(&ObjectRef::new(name))
+    }
+
+    /// The labels of namespace `name`, if the namespace is known.
+    pub fn namespace_labels(&self, name: &str) -> Option<NamespaceLabels> {
+        self.namespaces
+            .get(&ObjectRef::new(name))
+            .map(NamespaceLabels)
+    }
+}
+
+/// A kind [`ClusterObjects`] holds a store of.
+pub trait ClusterObject:
+    Resource<DynamicType = ()> + Clone + std::fmt::Debug + Send + Sync + 'static
+{
+    /// This kind's store in `objects`.
+    fn store_mut(objects: &mut ClusterObjects) -> &mut Store<Self>;
+}
+
+macro_rules! cluster_objects {
+    ($($kind:ty => $field:ident),* $(,)?) => {$(
+        impl ClusterObject for $kind {
+            fn store_mut(objects: &mut ClusterObjects) -> &mut Store<Self> {
+                &mut objects.$field
+            }
+        }
+    )*};
+}
+
+cluster_objects! {
+    Namespace => namespaces,
+    PersistentVolumeClaim => pvcs,
+    PersistentVolume => pvs,
+    StorageClass => storage_classes,
+    PodDisruptionBudget => pdbs,
+    Service => services,
+    ReplicationController => replication_controllers,
+    ReplicaSet => replica_sets,
+    StatefulSet => stateful_sets,
+}
+
+/// A namespace's labels, borrowed from the namespace object in its store (no copy).
+#[derive(Clone, Debug)]
+pub struct NamespaceLabels(Arc<Namespace>);
+
+impl std::ops::Deref for NamespaceLabels {
+    type Target = Labels;
+
+    fn deref(&self) -> &Labels {
+        static NONE: Labels = Labels::new();
+        self.0.metadata.labels.as_ref().unwrap_or(&NONE)
+    }
 }
 
 /// A point-in-time view of nodes and their pods (upstream `cache.Snapshot`).
@@ -303,11 +426,8 @@ impl Snapshot {
     }
 
     /// The labels of a namespace, if known.
-    pub fn namespace_labels(&self, ns: &str) -> Option<&Labels> {
-        if self.objects.namespace_labels.is_empty() {
-            return None;
-        }
-        self.objects.namespace_labels.get(ns)
+    pub fn namespace_labels(&self, ns: &str) -> Option<NamespaceLabels> {
+        self.objects.namespace_labels(ns)
     }
 }
 

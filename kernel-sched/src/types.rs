@@ -214,10 +214,10 @@ impl AffinityTerm {
     /// Like [`matches`](Self::matches), calling `ns_labels` only when a namespace selector
     /// needs the pod's namespace labels.
     #[inline]
-    pub fn matches_lazy<'a>(
+    pub fn matches_lazy<L: std::ops::Deref<Target = Labels>>(
         &self,
         pod: &PodInfo,
-        ns_labels: impl FnOnce() -> Option<&'a Labels>,
+        ns_labels: impl FnOnce() -> Option<L>,
     ) -> bool {
         if self.namespaces.contains(&pod.namespace) {
             return self.selector.matches(pod.labels());
@@ -225,7 +225,7 @@ impl AffinityTerm {
         match &self.namespace_selector {
             None => false,
             Some(s) if s.is_empty() => self.selector.matches(pod.labels()),
-            Some(_) => self.matches(pod, ns_labels()),
+            Some(_) => self.matches(pod, ns_labels().as_deref()),
         }
     }
 }

@@ -35,8 +35,60 @@ pub async fn recording_api_delaying(
         .build()
         .await
         .unwrap();
+    tap(server, recorded, path, delay, None)
+}
+
+/// Holds back the watch responses of some paths: while paused, nothing reads their bodies, so
+/// the API server's watch cache overtakes those watchers and ends them with 410 Gone once they
+/// are more than its broadcast capacity behind (1,024 events with the smallest watch cache,
+/// which [`recording_api_pausing`] configures); their clients must re-list.
+#[derive(Clone)]
+pub struct WatchPause {
+    paths: &'static [&'static str],
+    paused: Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+impl WatchPause {
+    /// Pauses nothing yet; [`pause`](Self::pause) holds back the watches of `paths`.
+    pub fn new(paths: &'static [&'static str]) -> Self {
+        WatchPause {
+            paths,
+            paused: Arc::new(tokio::sync::watch::channel(false).0),
+        }
+    }
+
+    /// Stops reading the watched paths' responses.
+    pub fn pause(&self) {
+        self.paused.send_replace(true);
+    }
+
+    /// Reads them again.
+    pub fn resume(&self) {
+        self.paused.send_replace(false);
+    }
+}
+
+/// [`recording_api`] whose watches of `pause`'s paths can be held back (see [`WatchPause`]).
+pub async fn recording_api_pausing(recorded: Recorded, pause: WatchPause) -> kube::Client {
+    let server = ApiServer::builder()
+        .store(Arc::new(MemoryStore::new()))
+        .watch_cache_capacity(16)
+        .build()
+        .await
+        .unwrap();
+    tap(server, recorded, "", Duration::ZERO, Some(pause))
+}
+
+/// The recording tap in front of `server` (see [`recording_api_delaying`], [`WatchPause`]).
+fn tap(
+    server: ApiServer,
+    recorded: Recorded,
+    path: &'static str,
+    delay: Duration,
+    pause: Option<WatchPause>,
+) -> kube::Client {
     let svc = tower::service_fn(move |req: Request<kube::client::Body>| {
-        let (recorded, server) = (recorded.clone(), server.clone());
+        let (recorded, server, pause) = (recorded.clone(), server.clone(), pause.clone());
         async move {
             let (parts, body) = req.into_parts();
             let body = body
@@ -55,12 +107,33 @@ pub async fn recording_api_delaying(
                 parts.uri.path().to_string(),
                 String::from_utf8_lossy(&body).into_owned(),
             ));
-            server
+            let pausable = pause.filter(|p| {
+                p.paths.contains(&parts.uri.path())
+                    && parts.uri.query().unwrap_or("").contains("watch=true")
+            });
+            let resp = server
                 .oneshot(Request::from_parts(
                     parts,
                     kube::client::Body::from(body.to_vec()),
                 ))
-                .await
+                .await?;
+            let Some(pause) = pausable else {
+                return Ok::<_, std::convert::Infallible>(resp);
+            };
+            let (parts, body) = resp.into_parts();
+            let frames = http_body_util::BodyStream::new(body);
+            let gated = futures::stream::unfold(
+                (frames, pause.paused.subscribe()),
+                |(mut frames, mut paused)| async move {
+                    let _ = paused.wait_for(|p| !*p).await;
+                    let frame = futures::StreamExt::next(&mut frames).await?;
+                    Some((frame, (frames, paused)))
+                },
+            );
+            Ok(http::Response::from_parts(
+                parts,
+                http_body_util::BodyExt::boxed_unsync(http_body_util::StreamBody::new(gated)),
+            ))
         }
     });
     kube::Client::new(svc, "default")

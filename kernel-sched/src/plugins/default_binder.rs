@@ -7,7 +7,7 @@ use k8s_openapi::api::core::v1::{Binding, ObjectReference, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, PostParams};
 
-use crate::framework::{BindPlugin, CycleState, Plugin, Status};
+use crate::framework::{BindPlugin, CycleState, ExtensionPoints, Plugin, Status};
 use crate::types::PodInfo;
 
 /// The plugin name.
@@ -56,8 +56,8 @@ impl Plugin for DefaultBinder {
     fn name(&self) -> &'static str {
         NAME
     }
-    fn as_bind(self: Arc<Self>) -> Option<Arc<dyn BindPlugin>> {
-        Some(self)
+    fn extension_points(self: Arc<Self>) -> ExtensionPoints {
+        ExtensionPoints::of(self).bind().into()
     }
 }
 

@@ -10,7 +10,8 @@ use serde::Deserialize;
 
 use crate::diagnosis::Diagnosis;
 use crate::framework::{
-    Code, CycleState, Framework, NodeToStatus, Plugin, PostFilterPlugin, PostFilterResult, Status,
+    Code, CycleState, ExtensionPoints, Framework, NodeToStatus, Plugin, PostFilterPlugin,
+    PostFilterResult, Status,
 };
 use crate::snapshot::Snapshot;
 use crate::types::{NodeInfo, PodInfo};
@@ -74,8 +75,8 @@ impl Plugin for DefaultPreemption {
     fn name(&self) -> &'static str {
         NAME
     }
-    fn as_post_filter(self: Arc<Self>) -> Option<Arc<dyn PostFilterPlugin>> {
-        Some(self)
+    fn extension_points(self: Arc<Self>) -> ExtensionPoints {
+        ExtensionPoints::of(self).post_filter().into()
     }
 }
 
@@ -106,7 +107,7 @@ struct Pdb {
     disrupted: Vec<String>,
 }
 
-fn compile_pdbs(pdbs: &[PodDisruptionBudget]) -> Vec<Pdb> {
+fn compile_pdbs(pdbs: &[Arc<PodDisruptionBudget>]) -> Vec<Pdb> {
     pdbs.iter()
         .filter_map(|p| {
             let sel = p.spec.as_ref()?.selector.as_ref()?;
@@ -285,7 +286,7 @@ impl PostFilterPlugin for DefaultPreemption {
                 Status::unschedulable("preemption: not eligible due to preemptionPolicy=Never."),
             );
         }
-        let pdbs = compile_pdbs(&snapshot.objects().pdbs);
+        let pdbs = compile_pdbs(&snapshot.objects().pdbs.state());
         let mut out = NodeToStatus::default();
         let mut candidates = Vec::new();
         let enough = self.num_candidates(snapshot.num_nodes());
@@ -443,10 +444,7 @@ mod tests {
                 ..Default::default()
             }),
         };
-        let snap = Snapshot::new(nodes, pods).with_objects(ClusterObjects {
-            pdbs: vec![pdb],
-            ..Default::default()
-        });
+        let snap = Snapshot::new(nodes, pods).with_objects(ClusterObjects::default().with([pdb]));
         let d = run(pod("hi").req("1", "0").priority(10).obj(), &snap).unwrap_err();
         // Without the PDB node a (victim priority 1) would win; the PDB makes b better.
         assert_eq!(

@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use crate::framework::{CycleState, Plugin, PreScorePlugin, ScorePlugin, Status, MAX_NODE_SCORE};
+use crate::framework::{
+    CycleState, ExtensionPoints, Plugin, PreScorePlugin, ScorePlugin, Status, MAX_NODE_SCORE,
+};
 use crate::snapshot::{normalized_image_name, Snapshot};
 use crate::types::{NodeInfo, PodInfo};
 
@@ -23,11 +25,8 @@ impl Plugin for ImageLocality {
     fn name(&self) -> &'static str {
         NAME
     }
-    fn as_pre_score(self: Arc<Self>) -> Option<Arc<dyn PreScorePlugin>> {
-        Some(self)
-    }
-    fn as_score(self: Arc<Self>) -> Option<Arc<dyn ScorePlugin>> {
-        Some(self)
+    fn extension_points(self: Arc<Self>) -> ExtensionPoints {
+        ExtensionPoints::of(self).pre_score().score().into()
     }
 }
 

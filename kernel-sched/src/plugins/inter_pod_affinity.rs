@@ -7,8 +7,8 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use crate::framework::{
-    CycleState, FilterPlugin, NodeScore, Plugin, PreFilterPlugin, PreFilterResult, PreScorePlugin,
-    ScorePlugin, Status, MAX_NODE_SCORE,
+    CycleState, ExtensionPoints, FilterPlugin, NodeScore, Plugin, PreFilterPlugin, PreFilterResult,
+    PreScorePlugin, ScorePlugin, Status, MAX_NODE_SCORE,
 };
 use crate::plugins::LABEL_HOSTNAME;
 use crate::snapshot::Snapshot;
@@ -71,17 +71,13 @@ impl Plugin for InterPodAffinity {
     fn name(&self) -> &'static str {
         NAME
     }
-    fn as_pre_filter(self: Arc<Self>) -> Option<Arc<dyn PreFilterPlugin>> {
-        Some(self)
-    }
-    fn as_filter(self: Arc<Self>) -> Option<Arc<dyn FilterPlugin>> {
-        Some(self)
-    }
-    fn as_pre_score(self: Arc<Self>) -> Option<Arc<dyn PreScorePlugin>> {
-        Some(self)
-    }
-    fn as_score(self: Arc<Self>) -> Option<Arc<dyn ScorePlugin>> {
-        Some(self)
+    fn extension_points(self: Arc<Self>) -> ExtensionPoints {
+        ExtensionPoints::of(self)
+            .pre_filter()
+            .filter()
+            .pre_score()
+            .score()
+            .into()
     }
 }
 
@@ -348,7 +344,7 @@ impl FilterPlugin for InterPodAffinity {
                 if node
                     .pods
                     .iter()
-                    .any(|p| t.matches_lazy(p, || s.objects.namespace_labels.get(&p.namespace)))
+                    .any(|p| t.matches_lazy(p, || s.objects.namespace_labels(&p.namespace)))
                 {
                     return Status::unschedulable(ERR_REASON_ANTI_AFFINITY);
                 }
@@ -361,7 +357,7 @@ impl FilterPlugin for InterPodAffinity {
             for existing in &node.pods_with_required_anti_affinity {
                 let hit = existing.required_anti_affinity_terms.iter().any(|t| {
                     t.topology_key == LABEL_HOSTNAME
-                        && t.matches_lazy(pod, || s.objects.namespace_labels.get(&pod.namespace))
+                        && t.matches_lazy(pod, || s.objects.namespace_labels(&pod.namespace))
                 });
                 if hit {
                     return Status::unschedulable(ERR_REASON_EXISTING_ANTI_AFFINITY);

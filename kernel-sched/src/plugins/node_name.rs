@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::framework::{
-    CycleState, FilterPlugin, Plugin, PreFilterPlugin, PreFilterResult, Status,
+    CycleState, ExtensionPoints, FilterPlugin, Plugin, PreFilterPlugin, PreFilterResult, Status,
 };
 use crate::snapshot::Snapshot;
 use crate::types::{NodeInfo, PodInfo};
@@ -21,11 +21,8 @@ impl Plugin for NodeName {
     fn name(&self) -> &'static str {
         NAME
     }
-    fn as_pre_filter(self: Arc<Self>) -> Option<Arc<dyn PreFilterPlugin>> {
-        Some(self)
-    }
-    fn as_filter(self: Arc<Self>) -> Option<Arc<dyn FilterPlugin>> {
-        Some(self)
+    fn extension_points(self: Arc<Self>) -> ExtensionPoints {
+        ExtensionPoints::of(self).pre_filter().filter().into()
     }
 }
 

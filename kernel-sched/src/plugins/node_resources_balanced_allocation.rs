@@ -6,7 +6,8 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use crate::framework::{
-    CycleState, NodeScore, Plugin, PreScorePlugin, ScorePlugin, Status, MAX_NODE_SCORE,
+    CycleState, ExtensionPoints, NodeScore, Plugin, PreScorePlugin, ScorePlugin, Status,
+    MAX_NODE_SCORE,
 };
 use crate::plugins::node_resources_fit::{
     allocatable_and_requested, default_resources, pod_request_list, ResourceKind, ResourceSpec,
@@ -58,11 +59,8 @@ impl Plugin for BalancedAllocation {
     fn name(&self) -> &'static str {
         NAME
     }
-    fn as_pre_score(self: Arc<Self>) -> Option<Arc<dyn PreScorePlugin>> {
-        Some(self)
-    }
-    fn as_score(self: Arc<Self>) -> Option<Arc<dyn ScorePlugin>> {
-        Some(self)
+    fn extension_points(self: Arc<Self>) -> ExtensionPoints {
+        ExtensionPoints::of(self).pre_score().score().into()
     }
 }
 

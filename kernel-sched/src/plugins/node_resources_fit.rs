@@ -12,8 +12,8 @@ use kernel_core::pod::{
 use serde::Deserialize;
 
 use crate::framework::{
-    CycleState, FilterPlugin, NodeScore, Plugin, PreFilterPlugin, PreFilterResult, PreScorePlugin,
-    ScorePlugin, Status, MAX_NODE_SCORE,
+    CycleState, ExtensionPoints, FilterPlugin, NodeScore, Plugin, PreFilterPlugin, PreFilterResult,
+    PreScorePlugin, ScorePlugin, Status, MAX_NODE_SCORE,
 };
 use crate::snapshot::Snapshot;
 use crate::types::{NodeInfo, PodInfo, Resource};
@@ -208,17 +208,13 @@ impl Plugin for NodeResourcesFit {
     fn name(&self) -> &'static str {
         NAME
     }
-    fn as_pre_filter(self: Arc<Self>) -> Option<Arc<dyn PreFilterPlugin>> {
-        Some(self)
-    }
-    fn as_filter(self: Arc<Self>) -> Option<Arc<dyn FilterPlugin>> {
-        Some(self)
-    }
-    fn as_pre_score(self: Arc<Self>) -> Option<Arc<dyn PreScorePlugin>> {
-        Some(self)
-    }
-    fn as_score(self: Arc<Self>) -> Option<Arc<dyn ScorePlugin>> {
-        Some(self)
+    fn extension_points(self: Arc<Self>) -> ExtensionPoints {
+        ExtensionPoints::of(self)
+            .pre_filter()
+            .filter()
+            .pre_score()
+            .score()
+            .into()
     }
 }
 

@@ -7,7 +7,7 @@ use k8s_openapi::api::core::v1::Taint;
 use kernel_core::scheduling::{tolerations_tolerate_taint, TAINT_EFFECT_NO_SCHEDULE};
 
 use crate::framework::{
-    CycleState, FilterPlugin, Plugin, PreFilterPlugin, PreFilterResult, Status,
+    CycleState, ExtensionPoints, FilterPlugin, Plugin, PreFilterPlugin, PreFilterResult, Status,
 };
 use crate::snapshot::Snapshot;
 use crate::types::{NodeInfo, PodInfo};
@@ -26,11 +26,8 @@ impl Plugin for NodeUnschedulable {
     fn name(&self) -> &'static str {
         NAME
     }
-    fn as_pre_filter(self: Arc<Self>) -> Option<Arc<dyn PreFilterPlugin>> {
-        Some(self)
-    }
-    fn as_filter(self: Arc<Self>) -> Option<Arc<dyn FilterPlugin>> {
-        Some(self)
+    fn extension_points(self: Arc<Self>) -> ExtensionPoints {
+        ExtensionPoints::of(self).pre_filter().filter().into()
     }
 }
 

@@ -13,8 +13,8 @@ use kernel_core::scheduling::{find_matching_untolerated_taint, RequiredNodeAffin
 use serde::Deserialize;
 
 use crate::framework::{
-    CycleState, FilterPlugin, NodeScore, Plugin, PreFilterPlugin, PreFilterResult, PreScorePlugin,
-    ScorePlugin, Status, MAX_NODE_SCORE,
+    CycleState, ExtensionPoints, FilterPlugin, NodeScore, Plugin, PreFilterPlugin, PreFilterResult,
+    PreScorePlugin, ScorePlugin, Status, MAX_NODE_SCORE,
 };
 use crate::plugins::{LABEL_HOSTNAME, LABEL_ZONE};
 use crate::snapshot::Snapshot;
@@ -187,11 +187,8 @@ fn default_selector(pod: &PodInfo, snapshot: &Snapshot) -> Option<Selector> {
     let mut merged = Labels::new();
     let mut exprs = Vec::new();
     let mut found = false;
-    for svc in objs
-        .services
-        .iter()
-        .filter(|s| s.metadata.namespace.as_deref() == Some(&pod.namespace))
-    {
+    let in_ns = |ns: &Option<String>| ns.as_deref() == Some(pod.namespace.as_str());
+    for svc in objs.services.state_filter(|s| in_ns(&s.metadata.namespace)) {
         if let Some(sel) = svc
             .spec
             .as_ref()
@@ -206,8 +203,7 @@ fn default_selector(pod: &PodInfo, snapshot: &Snapshot) -> Option<Selector> {
     }
     for rc in objs
         .replication_controllers
-        .iter()
-        .filter(|s| s.metadata.namespace.as_deref() == Some(&pod.namespace))
+        .state_filter(|s| in_ns(&s.metadata.namespace))
     {
         if let Some(sel) = rc
             .spec
@@ -221,15 +217,18 @@ fn default_selector(pod: &PodInfo, snapshot: &Snapshot) -> Option<Selector> {
             }
         }
     }
-    let ls = objs
+    let replica_sets = objs
         .replica_sets
+        .state_filter(|s| in_ns(&s.metadata.namespace));
+    let stateful_sets = objs
+        .stateful_sets
+        .state_filter(|s| in_ns(&s.metadata.namespace));
+    let ls = replica_sets
         .iter()
-        .filter(|s| s.metadata.namespace.as_deref() == Some(&pod.namespace))
         .filter_map(|r| r.spec.as_ref().map(|s| &s.selector))
         .chain(
-            objs.stateful_sets
+            stateful_sets
                 .iter()
-                .filter(|s| s.metadata.namespace.as_deref() == Some(&pod.namespace))
                 .filter_map(|r| r.spec.as_ref().map(|s| &s.selector)),
         );
     for sel in ls {
@@ -351,17 +350,13 @@ impl Plugin for PodTopologySpread {
     fn name(&self) -> &'static str {
         NAME
     }
-    fn as_pre_filter(self: Arc<Self>) -> Option<Arc<dyn PreFilterPlugin>> {
-        Some(self)
-    }
-    fn as_filter(self: Arc<Self>) -> Option<Arc<dyn FilterPlugin>> {
-        Some(self)
-    }
-    fn as_pre_score(self: Arc<Self>) -> Option<Arc<dyn PreScorePlugin>> {
-        Some(self)
-    }
-    fn as_score(self: Arc<Self>) -> Option<Arc<dyn ScorePlugin>> {
-        Some(self)
+    fn extension_points(self: Arc<Self>) -> ExtensionPoints {
+        ExtensionPoints::of(self)
+            .pre_filter()
+            .filter()
+            .pre_score()
+            .score()
+            .into()
     }
 }
 
@@ -778,10 +773,7 @@ mod tests {
             }),
             status: None,
         };
-        let objs = ClusterObjects {
-            services: vec![svc],
-            ..Default::default()
-        };
+        let objs = ClusterObjects::default().with([svc]);
         let s = fwk_score(objs);
         assert!(
             s[1] > s[0],

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::framework::{Plugin, QueueSortPlugin, QueuedPodInfo};
+use crate::framework::{ExtensionPoints, Plugin, QueueSortPlugin, QueuedPodInfo};
 
 /// The plugin name.
 pub const NAME: &str = "PrioritySort";
@@ -15,8 +15,8 @@ impl Plugin for PrioritySort {
     fn name(&self) -> &'static str {
         NAME
     }
-    fn as_queue_sort(self: Arc<Self>) -> Option<Arc<dyn QueueSortPlugin>> {
-        Some(self)
+    fn extension_points(self: Arc<Self>) -> ExtensionPoints {
+        ExtensionPoints::of(self).queue_sort().into()
     }
 }
 

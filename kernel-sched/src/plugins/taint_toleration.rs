@@ -9,8 +9,8 @@ use kernel_core::scheduling::{
 };
 
 use crate::framework::{
-    default_normalize_score, CycleState, FilterPlugin, NodeScore, Plugin, PreFilterPlugin,
-    PreFilterResult, PreScorePlugin, ScorePlugin, Status, MAX_NODE_SCORE,
+    default_normalize_score, CycleState, ExtensionPoints, FilterPlugin, NodeScore, Plugin,
+    PreFilterPlugin, PreFilterResult, PreScorePlugin, ScorePlugin, Status, MAX_NODE_SCORE,
 };
 use crate::snapshot::Snapshot;
 use crate::types::{NodeInfo, PodInfo};
@@ -26,17 +26,13 @@ impl Plugin for TaintToleration {
     fn name(&self) -> &'static str {
         NAME
     }
-    fn as_pre_filter(self: Arc<Self>) -> Option<Arc<dyn PreFilterPlugin>> {
-        Some(self)
-    }
-    fn as_filter(self: Arc<Self>) -> Option<Arc<dyn FilterPlugin>> {
-        Some(self)
-    }
-    fn as_pre_score(self: Arc<Self>) -> Option<Arc<dyn PreScorePlugin>> {
-        Some(self)
-    }
-    fn as_score(self: Arc<Self>) -> Option<Arc<dyn ScorePlugin>> {
-        Some(self)
+    fn extension_points(self: Arc<Self>) -> ExtensionPoints {
+        ExtensionPoints::of(self)
+            .pre_filter()
+            .filter()
+            .pre_score()
+            .score()
+            .into()
     }
 }
 

@@ -45,8 +45,8 @@ use serde::Deserialize;
 use tracing::{debug, info, warn};
 
 use crate::framework::{
-    CycleState, FilterPlugin, Plugin, PreBindPlugin, PreFilterPlugin, PreFilterResult,
-    ReservePlugin, Status,
+    CycleState, ExtensionPoints, FilterPlugin, Plugin, PreBindPlugin, PreFilterPlugin,
+    PreFilterResult, ReservePlugin, Status,
 };
 use crate::snapshot::{ClusterObjects, Snapshot};
 use crate::types::{NodeInfo, PodInfo};
@@ -161,14 +161,11 @@ impl VolumeBinding {
             return;
         }
         assumed.retain(|pv_name, claim_key| {
-            let Some(pv) = objs
-                .pvs
-                .iter()
-                .find(|pv| pv.metadata.name.as_deref() == Some(pv_name.as_str()))
-            else {
+            let Some(pv) = objs.pv(pv_name) else {
                 return false;
             };
-            let Some(pvc) = objs.pvcs.get(claim_key) else {
+            let (ns, name) = claim_key.split_once('/').unwrap_or(("", claim_key));
+            let Some(pvc) = objs.pvc(ns, name) else {
                 return false;
             };
             let claim_bound = pvc
@@ -180,7 +177,7 @@ impl VolumeBinding {
                 .spec
                 .as_ref()
                 .and_then(|s| s.claim_ref.as_ref())
-                .is_some_and(|r| !claim_ref_is(r, pvc));
+                .is_some_and(|r| !claim_ref_is(r, &pvc));
             let keep = !claim_bound && !elsewhere;
             if !keep {
                 debug!(pv = %pv_name, claim = %claim_key, "assumed volume caught up; dropped");
@@ -194,17 +191,13 @@ impl Plugin for VolumeBinding {
     fn name(&self) -> &'static str {
         NAME
     }
-    fn as_pre_filter(self: Arc<Self>) -> Option<Arc<dyn PreFilterPlugin>> {
-        Some(self)
-    }
-    fn as_filter(self: Arc<Self>) -> Option<Arc<dyn FilterPlugin>> {
-        Some(self)
-    }
-    fn as_reserve(self: Arc<Self>) -> Option<Arc<dyn ReservePlugin>> {
-        Some(self)
-    }
-    fn as_pre_bind(self: Arc<Self>) -> Option<Arc<dyn PreBindPlugin>> {
-        Some(self)
+    fn extension_points(self: Arc<Self>) -> ExtensionPoints {
+        ExtensionPoints::of(self)
+            .pre_filter()
+            .filter()
+            .reserve()
+            .pre_bind()
+            .into()
     }
 }
 
@@ -213,7 +206,7 @@ impl Plugin for VolumeBinding {
 /// A PV that could be bound to an unbound claim.
 #[derive(Clone, Debug)]
 struct Candidate {
-    /// Index into `ClusterObjects::pvs`.
+    /// Index into `State::pvs`.
     pv: usize,
     affinity: Option<NodeSelector>,
 }
@@ -221,8 +214,10 @@ struct Candidate {
 /// An unbound claim with delayed binding.
 #[derive(Clone, Debug)]
 struct UnboundClaim {
-    /// `namespace/name`, the key into `ClusterObjects::pvcs`.
+    /// `namespace/name`.
     key: String,
+    /// The claim, as PreFilter found it.
+    pvc: Arc<PersistentVolumeClaim>,
     /// Matching PVs, best first: pre-bound to this claim, then smallest, then by name.
     candidates: Vec<Candidate>,
     /// The class's provisioner, when it provisions dynamically.
@@ -234,7 +229,7 @@ struct UnboundClaim {
 /// What one unbound claim gets on one node (index-aligned with `State::unbound`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Choice {
-    /// The PV at this index of `ClusterObjects::pvs`.
+    /// The PV at this index of `State::pvs`.
     Static(usize),
     /// Dynamic provisioning.
     Provision,
@@ -242,7 +237,8 @@ enum Choice {
 
 #[derive(Clone)]
 struct State {
-    objects: Arc<ClusterObjects>,
+    /// The PVs as PreFilter listed them (only when some claim is unbound).
+    pvs: Vec<Arc<PersistentVolume>>,
     /// Node affinities of the volumes of bound claims (`None` = any node).
     bound: Vec<Option<NodeSelector>>,
     /// Unbound delayed claims, smallest request first (as upstream).
@@ -263,12 +259,12 @@ struct Reserved {
 enum Binding {
     /// Bind the claim to the PV (both as seen when the decision was made).
     Static {
-        pvc: Box<PersistentVolumeClaim>,
-        pv: Box<PersistentVolume>,
+        pvc: Arc<PersistentVolumeClaim>,
+        pv: Arc<PersistentVolume>,
     },
     /// Ask `provisioner` to provision the claim on the node.
     Provision {
-        pvc: Box<PersistentVolumeClaim>,
+        pvc: Arc<PersistentVolumeClaim>,
         provisioner: String,
     },
 }
@@ -445,9 +441,11 @@ impl PreFilterPlugin for VolumeBinding {
             return (None, Status::skip());
         }
         claim_names.dedup();
-        let objs = snapshot.objects.clone();
-        self.prune_assumed(&objs);
+        let objs = snapshot.objects();
+        self.prune_assumed(objs);
         let assumed = self.lock_assumed().clone();
+        // Listed once, for the first unbound claim (upstream lists PVs per class likewise).
+        let mut pvs: Option<Vec<Arc<PersistentVolume>>> = None;
         let mut bound = Vec::new();
         let mut unbound: Vec<(i64, UnboundClaim)> = Vec::new();
         for name in claim_names {
@@ -455,7 +453,7 @@ impl PreFilterPlugin for VolumeBinding {
             if unbound.iter().any(|(_, c)| c.key == key) {
                 continue;
             }
-            let Some(pvc) = objs.pvcs.get(&key) else {
+            let Some(pvc) = objs.pvc(&pod.namespace, name) else {
                 return (
                     None,
                     Status::unresolvable(format!("persistentvolumeclaim \"{name}\" not found")),
@@ -481,12 +479,8 @@ impl PreFilterPlugin for VolumeBinding {
                         .map(|(pv, _)| pv.as_str())
                 });
             if let Some(vol) = volume {
-                match objs
-                    .pvs
-                    .iter()
-                    .find(|pv| pv.metadata.name.as_deref() == Some(vol))
-                {
-                    Some(pv) => bound.push(pv_affinity(pv)),
+                match objs.pv(vol) {
+                    Some(pv) => bound.push(pv_affinity(&pv)),
                     None => {
                         return (
                             None,
@@ -500,8 +494,7 @@ impl PreFilterPlugin for VolumeBinding {
                 .and_then(|s| s.storage_class_name.as_deref())
                 .unwrap_or("");
             let Some(class) = objs
-                .storage_classes
-                .get(class_name)
+                .storage_class(class_name)
                 .filter(|c| c.volume_binding_mode.as_deref() == Some("WaitForFirstConsumer"))
             else {
                 return (None, Status::unresolvable(ERR_REASON_UNBOUND_IMMEDIATE));
@@ -509,8 +502,8 @@ impl PreFilterPlugin for VolumeBinding {
             let provisioner = (!class.provisioner.is_empty()
                 && class.provisioner != NO_PROVISIONER)
                 .then(|| class.provisioner.clone());
-            let mut candidates: Vec<(bool, i64, &str, Candidate)> = objs
-                .pvs
+            let pvs = pvs.get_or_insert_with(|| objs.pvs.state());
+            let mut candidates: Vec<(bool, i64, &str, Candidate)> = pvs
                 .iter()
                 .enumerate()
                 .filter(|(_, pv)| {
@@ -518,11 +511,11 @@ impl PreFilterPlugin for VolumeBinding {
                         .name
                         .as_ref()
                         .is_some_and(|n| assumed.contains_key(n))
-                        && pv_matches(pv, pvc, class_name)
+                        && pv_matches(pv, &pvc, class_name)
                 })
                 .map(|(i, pv)| {
                     (
-                        !pre_bound_to(pv, pvc),
+                        !pre_bound_to(pv, &pvc),
                         pv_capacity(pv),
                         pv.metadata.name.as_deref().unwrap_or(""),
                         Candidate {
@@ -534,19 +527,20 @@ impl PreFilterPlugin for VolumeBinding {
                 .collect();
             candidates.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
             unbound.push((
-                storage_request(pvc),
+                storage_request(&pvc),
                 UnboundClaim {
                     key,
+                    allowed_topologies: allowed_topologies(&class),
+                    pvc,
                     candidates: candidates.into_iter().map(|c| c.3).collect(),
                     provisioner,
-                    allowed_topologies: allowed_topologies(class),
                 },
             ));
         }
         // Smaller claims choose first (stable: pod order among equals).
         unbound.sort_by_key(|(request, _)| *request);
         state.write(State {
-            objects: objs,
+            pvs: pvs.unwrap_or_default(),
             bound,
             unbound: unbound.into_iter().map(|(_, c)| c).collect(),
             by_node: Arc::default(),
@@ -602,14 +596,10 @@ impl ReservePlugin for VolumeBinding {
         let mut reserved = Reserved::default();
         let mut assumed = self.lock_assumed();
         for (claim, choice) in s.unbound.iter().zip(choices) {
-            let Some(pvc) = s.objects.pvcs.get(&claim.key) else {
-                // PreFilter found it in these very objects.
-                release(&mut assumed, &reserved.assumed);
-                return Status::error(format!("claim {} vanished from the snapshot", claim.key));
-            };
+            let pvc = &claim.pvc;
             match choice {
                 Choice::Static(i) => {
-                    let pv = &s.objects.pvs[i];
+                    let pv = &s.pvs[i];
                     let pv_name = pv.metadata.name.clone().unwrap_or_default();
                     if let Some(other) = assumed.get(&pv_name).filter(|c| **c != claim.key) {
                         let msg = format!(
@@ -623,14 +613,14 @@ impl ReservePlugin for VolumeBinding {
                     }
                     debug!(pod = %pod.key(), claim = %claim.key, pv = %pv_name, node, "assumed volume");
                     reserved.bindings.push(Binding::Static {
-                        pvc: Box::new(pvc.clone()),
-                        pv: Box::new(pv.clone()),
+                        pvc: pvc.clone(),
+                        pv: pv.clone(),
                     });
                 }
                 Choice::Provision => {
                     debug!(pod = %pod.key(), claim = %claim.key, node, "claim to be provisioned");
                     reserved.bindings.push(Binding::Provision {
-                        pvc: Box::new(pvc.clone()),
+                        pvc: pvc.clone(),
                         provisioner: claim.provisioner.clone().unwrap_or_default(),
                     });
                 }
@@ -1019,7 +1009,7 @@ mod tests {
 
     #[test]
     fn volume_binding_cases() {
-        let mut objs = ClusterObjects::default();
+        let objs = ClusterObjects::default();
         // Missing claim.
         let s = run(objs.clone(), "data");
         assert_eq!(
@@ -1027,41 +1017,31 @@ mod tests {
             "persistentvolumeclaim \"data\" not found"
         );
         // Bound claim whose PV lives on node b.
-        objs.pvcs
-            .insert("default/data".into(), pvc("data", "local", Some("pv-b")));
-        objs.pvs.push(pv("pv-b", "local", "b"));
+        let objs = objs
+            .with([pvc("data", "local", Some("pv-b"))])
+            .with([pv("pv-b", "local", "b")]);
         let s = run(objs.clone(), "data");
         assert_eq!(s[0].reasons()[0], ERR_REASON_NODE_CONFLICT);
         assert!(s[1].is_success());
         // Unbound claim, WaitForFirstConsumer, no provisioner: only nodes with a free PV fit.
-        objs.pvcs
-            .insert("default/data".into(), pvc("data", "local", None));
-        objs.storage_classes.insert(
-            "local".into(),
-            class(
-                "local",
-                "WaitForFirstConsumer",
-                "kubernetes.io/no-provisioner",
-            ),
-        );
+        let objs = objs.with([pvc("data", "local", None)]).with([class(
+            "local",
+            "WaitForFirstConsumer",
+            "kubernetes.io/no-provisioner",
+        )]);
         let s = run(objs.clone(), "data");
         assert_eq!(s[0].reasons()[0], ERR_REASON_BIND_CONFLICT);
         assert!(s[1].is_success());
         // Unbound Immediate claim: wait for the PV controller.
-        objs.storage_classes.insert(
-            "local".into(),
-            class("local", "Immediate", "csi.example.com"),
-        );
+        let objs = objs.with([class("local", "Immediate", "csi.example.com")]);
         assert_eq!(
             run(objs.clone(), "data")[0].reasons()[0],
             ERR_REASON_UNBOUND_IMMEDIATE
         );
         // Dynamic provisioning with WaitForFirstConsumer: any node.
-        objs.storage_classes.insert(
-            "local".into(),
-            class("local", "WaitForFirstConsumer", "csi.example.com"),
-        );
-        objs.pvs.clear();
+        let objs = objs
+            .with([class("local", "WaitForFirstConsumer", "csi.example.com")])
+            .with(Vec::<PersistentVolume>::new());
         assert!(run(objs, "data").iter().all(|s| s.is_success()));
     }
 
@@ -1082,21 +1062,18 @@ mod tests {
     }
 
     fn wffc_objects(pvs: Vec<PersistentVolume>, claims: &[(&str, &str)]) -> ClusterObjects {
-        let mut objs = ClusterObjects::default();
-        objs.storage_classes.insert(
-            "local".into(),
-            class(
+        ClusterObjects::default()
+            .with([class(
                 "local",
                 "WaitForFirstConsumer",
                 "kubernetes.io/no-provisioner",
-            ),
-        );
-        for (name, request) in claims {
-            objs.pvcs
-                .insert(format!("default/{name}"), sized_pvc(name, request));
-        }
-        objs.pvs = pvs;
-        objs
+            )])
+            .with(
+                claims
+                    .iter()
+                    .map(|(name, request)| sized_pvc(name, request)),
+            )
+            .with(pvs)
     }
 
     /// One scheduling cycle of `pod_name` (using claim `claim`) against nodes a and b with a
@@ -1207,7 +1184,7 @@ mod tests {
     #[test]
     fn volume_binding_assumption_gives_way_to_the_informer() {
         let plugin = Arc::new(VolumeBinding::default());
-        let mut objs = wffc_objects(vec![sized_pv("pv-b", "b", "1Gi")], &[("c1", "1Gi")]);
+        let objs = wffc_objects(vec![sized_pv("pv-b", "b", "1Gi")], &[("c1", "1Gi")]);
         let (fwk, p1, mut st1, _) = cycle(&plugin, &objs, "p1", "c1");
         assert!(fwk.run_reserve_plugins(&mut st1, &p1, "b").is_success());
         // A second pod sharing the in-flight claim sees it bound to the assumed PV.
@@ -1216,20 +1193,16 @@ mod tests {
         assert!(s[1].is_success());
         assert_eq!(assumed(&plugin).len(), 1);
         // Once the snapshot shows the claim bound, the assumption is dropped.
-        objs.pvcs
-            .get_mut("default/c1")
-            .unwrap()
-            .spec
-            .as_mut()
-            .unwrap()
-            .volume_name = Some("pv-b".into());
+        let mut bound = sized_pvc("c1", "1Gi");
+        bound.spec.as_mut().unwrap().volume_name = Some("pv-b".into());
+        let objs = objs.with([bound]);
         let _ = cycle(&plugin, &objs, "p2", "c1");
         assert!(assumed(&plugin).is_empty());
     }
 
     #[test]
     fn volume_binding_provisioning_and_args() {
-        let mut objs = wffc_objects(vec![], &[("c1", "1Gi")]);
+        let objs = wffc_objects(vec![], &[("c1", "1Gi")]);
         // No PV, no provisioner: nowhere.
         let plugin = Arc::new(VolumeBinding::default());
         let (_, _, _, s) = cycle(&plugin, &objs, "p1", "c1");
@@ -1242,7 +1215,7 @@ mod tests {
                 values: vec!["b".into()],
             }]),
         }]);
-        objs.storage_classes.insert("local".into(), c);
+        let objs = objs.with([c]);
         let (fwk, p1, mut st1, s) = cycle(&plugin, &objs, "p1", "c1");
         assert_eq!(s[0].reasons()[0], ERR_REASON_BIND_CONFLICT);
         assert!(s[1].is_success());
