@@ -17,7 +17,8 @@ use crate::filters::{
 };
 use crate::registry::Registry;
 use crate::resources::{ResourceDef, Resources};
-use crate::server::{bootstrap_namespaces, spawn_namespace_finalizer, ApiServer, Router, Shared};
+use crate::server::{bootstrap_namespaces, spawn_namespace_finalizer, ApiServer, Router};
+use crate::shared::Shared;
 use crate::status::Result;
 use crate::tls::TlsMaterial;
 

@@ -25,7 +25,7 @@ use serde_json::{json, Value};
 
 use crate::registry::{name_of, now_rfc3339, revision_of, ListOptions};
 use crate::resources::{ResourceDef, Subresource};
-use crate::server::Shared;
+use crate::shared::Shared;
 use crate::status::{Error, Result, StatusCause};
 
 /// The resource definitions a CRD object asks to serve (one per served version).

@@ -24,7 +24,7 @@ use serde_json::Value;
 
 use crate::auth::{Attributes, UserInfo};
 use crate::resources::{ResourceDef, Subresource};
-use crate::server::Shared;
+use crate::shared::Shared;
 use crate::status::{Error, Result};
 
 /// The response body type of the [`ApiServer`](crate::ApiServer) service.

@@ -95,10 +95,12 @@ pub mod registry;
 pub mod resources;
 pub mod selector;
 pub mod server;
+pub mod shared;
 pub mod status;
 pub mod table;
 pub mod tls;
 pub mod validation;
+pub mod version;
 pub mod watch_cache;
 
 pub use admission::{Admission, AdmissionChain, AdmissionRequest, AlwaysAdmit, Operation};
@@ -108,9 +110,10 @@ pub use auth::{
 };
 pub use builder::ApiServerBuilder;
 pub use resources::{ResourceDef, Resources, Strategy, Subresource};
-pub use server::{ApiServer, Serving, GIT_VERSION};
+pub use server::{ApiServer, Serving};
 pub use status::{Error, Result, StatusCause};
 pub use tls::TlsMaterial;
+pub use version::GIT_VERSION;
 
 /// Server-side printing: the `meta.k8s.io/v1` Table for `objects` of `resource`.
 pub(crate) fn table_output(

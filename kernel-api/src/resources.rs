@@ -58,6 +58,17 @@ impl Subresource {
 /// decoding, without encoding the object again.
 pub type TypedCheck = fn(&Value) -> Result<Vec<Vec<PathSegment>>, String>;
 
+/// Produces a kind's schema in a generator (usually a `$ref` into its definitions); the OpenAPI
+/// documents are built from these.
+pub type SchemaFn = fn(&mut schemars::SchemaGenerator) -> schemars::Schema;
+
+/// The [`SchemaFn`] of a k8s-openapi (or any `JsonSchema`) type.
+pub fn schema_of<K: schemars::JsonSchema>(
+    generator: &mut schemars::SchemaGenerator,
+) -> schemars::Schema {
+    generator.subschema_for::<K>()
+}
+
 /// One step of a path into a JSON object.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PathSegment {
@@ -83,7 +94,7 @@ pub struct Strategy {
     /// Decode check against the k8s-openapi type, when one exists.
     pub typed_check: Option<TypedCheck>,
     /// The OpenAPI schema of the kind, when one is known (served at `/openapi/v2` and `/openapi/v3`).
-    pub schema: Option<crate::openapi::SchemaFn>,
+    pub schema: Option<SchemaFn>,
     /// A custom resource (served for a CustomResourceDefinition): no built-in defaulting or
     /// kind-specific validation.
     pub custom: bool,
@@ -127,7 +138,7 @@ pub struct ResourceDef {
     /// Key segment under the store prefix (`pods`, or `<group>/<plural>` for custom resources).
     pub storage: String,
     /// The `openAPIV3Schema` of a custom resource version (structural validation, pruning and
-    /// defaulting in [`crate::crd`]).
+    /// defaulting when the object is written).
     pub custom_schema: Option<std::sync::Arc<Value>>,
 }
 
@@ -240,7 +251,7 @@ impl ResourceDef {
     /// Checks objects by decoding them as `K`.
     pub fn typed<K: DeserializeOwned + serde::Serialize + schemars::JsonSchema>(mut self) -> Self {
         self.strategy.typed_check = Some(typed::<K>);
-        self.strategy.schema = Some(crate::openapi::schema_of::<K>);
+        self.strategy.schema = Some(schema_of::<K>);
         self
     }
 
