@@ -69,7 +69,8 @@ pub fn defs_for(crd: &Value) -> Vec<ResourceDef> {
         if version["subresources"]["scale"].is_object() {
             def.subresources.push(Subresource::Scale);
         }
-        def.strategy.custom = true;
+        def.flags.custom = true;
+        def.strategy = crate::strategy::custom_resource();
         if let Some(schema) = version["schema"]["openAPIV3Schema"].as_object() {
             def.custom_schema = Some(std::sync::Arc::new(Value::Object(schema.clone())));
         }
@@ -98,7 +99,7 @@ pub fn register(shared: &Shared, crd: &Value) {
     let defs = defs_for(crd);
     shared
         .resources
-        .remove_where(|d| d.strategy.custom && d.group == group && d.plural == plural);
+        .remove_where(|d| d.flags.custom && d.group == group && d.plural == plural);
     if crd["metadata"]["deletionTimestamp"].is_null() {
         for def in defs {
             shared.resources.insert(def);
@@ -152,7 +153,7 @@ pub(crate) async fn reconcile(shared: &Shared) -> Result<()> {
         .collect();
     let before = shared.resources.all().len();
     shared.resources.remove_where(|d| {
-        d.strategy.custom && !live.iter().any(|(g, p)| *g == d.group && *p == d.plural)
+        d.flags.custom && !live.iter().any(|(g, p)| *g == d.group && *p == d.plural)
     });
     if shared.resources.all().len() != before {
         shared.invalidate_openapi();

@@ -295,7 +295,7 @@ pub async fn handle_resource(
     if def.namespaced && namespace.is_none() && !info.name.is_empty() {
         return Err(Error::NoRoute);
     }
-    let create_only = def.strategy.create_only;
+    let create_only = def.flags.create_only;
     let wrong_method = if create_only {
         info.verb != "create" || !info.name.is_empty() || subresource.is_some()
     } else {

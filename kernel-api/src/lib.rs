@@ -97,6 +97,7 @@ pub mod selector;
 pub mod server;
 pub mod shared;
 pub mod status;
+pub mod strategy;
 pub mod table;
 pub mod tls;
 pub mod validation;
@@ -109,10 +110,12 @@ pub use auth::{
     TokenAuthenticator, UserInfo,
 };
 pub use builder::ApiServerBuilder;
-pub use resources::{ResourceDef, Resources, Strategy, Subresource};
+pub use resources::{Flags, ResourceDef, Resources, Subresource};
 pub use server::{ApiServer, Serving};
 pub use status::{Error, Result, StatusCause};
+pub use strategy::{Column, Deletion, Strategy};
 pub use tls::TlsMaterial;
+pub use validation::{FieldError, FieldErrorKind};
 pub use version::GIT_VERSION;
 
 /// Server-side printing: the `meta.k8s.io/v1` Table for `objects` of `resource`.

@@ -103,7 +103,7 @@ fn document(dialect: Dialect, resources: &[&ResourceDef], version: &str) -> Valu
     let mut generator = dialect.generator();
     let mut kinds: Vec<(&ResourceDef, Option<String>)> = Vec::new();
     for resource in resources {
-        let name = resource.strategy.schema.and_then(|schema| {
+        let name = resource.flags.schema.and_then(|schema| {
             let reference = schema(&mut generator);
             reference
                 .get("$ref")

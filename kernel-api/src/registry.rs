@@ -186,7 +186,7 @@ impl Registry {
 
     /// A fresh lease for objects of `def` that expire (0 for none).
     async fn lease_for(&self, def: &ResourceDef) -> Result<kernel_store::LeaseId> {
-        match def.strategy.ttl {
+        match def.flags.ttl {
             Some(ttl) => Ok(self.store.lease_grant(ttl).await?),
             None => Ok(0),
         }
@@ -279,7 +279,7 @@ impl Registry {
 /// A custom resource served in several versions is stored once; read through any version it
 /// comes back with that version's `apiVersion`, as upstream's `None` conversion strategy does.
 pub fn from_storage(def: &ResourceDef, obj: Value) -> Value {
-    let mut obj = match def.strategy.conversion {
+    let mut obj = match def.flags.conversion {
         Some(c) => (c.from_storage)(obj),
         None => obj,
     };
@@ -294,12 +294,12 @@ pub fn from_storage(def: &ResourceDef, obj: Value) -> Value {
 /// Whether `obj` (stored form) reads differently through `def`: a conversion, or a custom
 /// resource stored under another version.
 pub fn needs_conversion(def: &ResourceDef, obj: &Value) -> bool {
-    def.strategy.conversion.is_some() || needs_version_rewrite(def, obj)
+    def.flags.conversion.is_some() || needs_version_rewrite(def, obj)
 }
 
 /// Whether `obj` is a custom resource stored under a version other than `def`'s.
 fn needs_version_rewrite(def: &ResourceDef, obj: &Value) -> bool {
-    def.strategy.custom
+    def.flags.custom
         && obj
             .get("apiVersion")
             .and_then(Value::as_str)
@@ -308,7 +308,7 @@ fn needs_version_rewrite(def: &ResourceDef, obj: &Value) -> bool {
 
 /// The stored form of an object of `def`.
 pub fn to_storage(def: &ResourceDef, obj: Value) -> Value {
-    match def.strategy.conversion {
+    match def.flags.conversion {
         Some(c) => (c.to_storage)(obj),
         None => obj,
     }
@@ -349,7 +349,7 @@ pub fn with_revision(mut obj: Value, revision: Revision) -> Result<Value> {
 /// `metadata.resourceVersion` (serialized without copying the object when `def` stores the API
 /// form as it is).
 fn encode(def: &ResourceDef, obj: &Value) -> Result<Bytes> {
-    let bytes = match def.strategy.conversion {
+    let bytes = match def.flags.conversion {
         Some(c) => serde_json::to_vec(&WithoutRevision(&(c.to_storage)(obj.clone()))),
         None => serde_json::to_vec(&WithoutRevision(obj)),
     };
@@ -551,7 +551,7 @@ pub fn check_type(def: &ResourceDef, obj: &mut Value) -> Result<()> {
 /// `strict` (`fieldValidation=Strict`, kubectl's default), refused with upstream's
 /// `strict decoding error: unknown field "spec.replicass"`.
 pub fn typed_check(def: &ResourceDef, obj: &mut Value, strict: bool) -> Result<()> {
-    let Some(check) = def.strategy.typed_check else {
+    let Some(check) = def.flags.typed_check else {
         return Ok(());
     };
     let cannot = |e: String| {
@@ -627,7 +627,7 @@ fn join_path(path: &[PathSegment]) -> String {
 pub fn validate(def: &ResourceDef, obj: &Value, old: Option<&Value>) -> Result<()> {
     let name = name_of(obj);
     let causes: Vec<StatusCause> =
-        crate::validation::validate(if def.strategy.custom { "" } else { &def.plural }, obj, old)
+        crate::validation::validate(if def.flags.custom { "" } else { &def.plural }, obj, old)
             .into_iter()
             .map(StatusCause::from)
             .collect();
@@ -697,18 +697,18 @@ pub fn prepare_create(def: &ResourceDef, obj: &mut Value, namespace: Option<&str
     meta.remove("deletionTimestamp");
     meta.remove("deletionGracePeriodSeconds");
     meta.remove("selfLink");
-    if def.strategy.generation {
+    if def.flags.generation {
         meta.insert("generation".into(), json!(1));
     } else {
         meta.remove("generation");
     }
-    if def.has(Subresource::Status) && (def.strategy.custom || def.strategy.drop_status_on_create) {
+    if def.has(Subresource::Status) && (def.flags.custom || def.flags.drop_status_on_create) {
         // Upstream's custom resource strategy drops `status` on create (built-in strategies
         // reset it to the empty struct instead).
         if let Some(map) = obj.as_object_mut() {
             map.remove("status");
         }
-    } else if def.has(Subresource::Status) && !def.strategy.keep_status_on_create {
+    } else if def.has(Subresource::Status) && !def.flags.keep_status_on_create {
         let status = match def.kind.as_str() {
             "Pod" if def.group.is_empty() => {
                 json!({ "phase": "Pending", "qosClass": pod_qos_class(obj) })
@@ -837,7 +837,7 @@ pub fn prepare_update(
             }
         }
     }
-    if def.strategy.generation {
+    if def.flags.generation {
         let strip = |v: &Value| {
             let mut v = v.clone();
             if let Some(m) = v.as_object_mut() {
@@ -848,7 +848,7 @@ pub fn prepare_update(
             v
         };
         let mut changed = strip(new) != strip(old);
-        if def.strategy.generation_on_annotations {
+        if def.flags.generation_on_annotations {
             changed |= new["metadata"]["annotations"] != old["metadata"]["annotations"];
         }
         if changed {

@@ -9,6 +9,8 @@ use std::sync::{Arc, RwLock};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::strategy::Strategy;
+
 /// A subresource a resource serves, besides the main resource.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Subresource {
@@ -78,9 +80,10 @@ pub enum PathSegment {
     Index(usize),
 }
 
-/// Per-resource behaviour of the generic registry (upstream's `RESTCreateStrategy` and friends).
+/// The generic registry's settings for one resource (what upstream sets on its
+/// `genericregistry.Store`); per-kind behaviour is the [`Strategy`].
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Strategy {
+pub struct Flags {
     /// Maintain `metadata.generation`: 1 on create, +1 when anything but metadata and status changes.
     pub generation: bool,
     /// Also bump the generation when annotations change (Deployments do).
@@ -133,8 +136,10 @@ pub struct ResourceDef {
     pub namespaced: bool,
     /// Served subresources.
     pub subresources: Vec<Subresource>,
-    /// Storage behaviour.
-    pub strategy: Strategy,
+    /// Per-kind behaviour (defaulting, prepare, validation, printing, selectable fields).
+    pub strategy: Arc<dyn Strategy>,
+    /// Settings of the generic registry.
+    pub flags: Flags,
     /// Key segment under the store prefix (`pods`, or `<group>/<plural>` for custom resources).
     pub storage: String,
     /// The `openAPIV3Schema` of a custom resource version (structural validation, pruning and
@@ -174,7 +179,8 @@ fn push_segments(path: &serde_ignored::Path<'_>, out: &mut Vec<PathSegment>) {
 
 impl ResourceDef {
     /// A resource in `group_version` (`"v1"` or `"apps/v1"`) with defaults: no short names or
-    /// categories, no subresources, generic strategy.
+    /// categories, no subresources, and the [`Strategy`] of the kind if kube-apiserver serves
+    /// it (by group and kind), else every strategy default.
     pub fn new(group_version: &str, kind: &str, plural: &str, namespaced: bool) -> Self {
         let (group, version) = match group_version.split_once('/') {
             Some((g, v)) => (g, v),
@@ -190,7 +196,8 @@ impl ResourceDef {
             categories: Vec::new(),
             namespaced,
             subresources: Vec::new(),
-            strategy: Strategy::default(),
+            strategy: crate::strategy::builtin(group, kind),
+            flags: Flags::default(),
             storage: plural.into(),
             custom_schema: None,
         }
@@ -216,7 +223,7 @@ impl ResourceDef {
 
     /// Maintains `metadata.generation`.
     pub fn generation(mut self) -> Self {
-        self.strategy.generation = true;
+        self.flags.generation = true;
         self
     }
 
@@ -244,26 +251,33 @@ impl ResourceDef {
             namespaced,
         )
         .typed::<K>();
-        def.strategy.drop_status_on_create = true;
+        def.flags.drop_status_on_create = true;
+        def.strategy = crate::strategy::custom_resource();
         def
+    }
+
+    /// Replaces the per-kind behaviour.
+    pub fn strategy(mut self, strategy: impl Strategy) -> Self {
+        self.strategy = Arc::new(strategy);
+        self
     }
 
     /// Checks objects by decoding them as `K`.
     pub fn typed<K: DeserializeOwned + serde::Serialize + schemars::JsonSchema>(mut self) -> Self {
-        self.strategy.typed_check = Some(typed::<K>);
-        self.strategy.schema = Some(schema_of::<K>);
+        self.flags.typed_check = Some(typed::<K>);
+        self.flags.schema = Some(schema_of::<K>);
         self
     }
 
     /// Serves only `create`, computing the answer instead of storing the object.
     pub fn create_only(mut self) -> Self {
-        self.strategy.create_only = true;
+        self.flags.create_only = true;
         self
     }
 
     /// The verbs served on the main resource.
     pub fn verbs(&self) -> &'static [&'static str] {
-        if self.strategy.create_only {
+        if self.flags.create_only {
             &["create"]
         } else {
             &[
@@ -281,13 +295,13 @@ impl ResourceDef {
 
     /// Lets objects expire `ttl` after their last write.
     pub fn ttl(mut self, ttl: std::time::Duration) -> Self {
-        self.strategy.ttl = Some(ttl);
+        self.flags.ttl = Some(ttl);
         self
     }
 
     /// Stores objects in another shape (see [`crate::conversion`]).
     pub fn conversion(mut self, conversion: crate::conversion::Conversion) -> Self {
-        self.strategy.conversion = Some(conversion);
+        self.flags.conversion = Some(conversion);
         self
     }
 
@@ -607,17 +621,17 @@ pub fn builtin() -> Vec<ResourceDef> {
 
 impl ResourceDef {
     fn graceful(mut self) -> Self {
-        self.strategy.graceful_delete = true;
+        self.flags.graceful_delete = true;
         self
     }
 
     fn keep_status(mut self) -> Self {
-        self.strategy.keep_status_on_create = true;
+        self.flags.keep_status_on_create = true;
         self
     }
 
     fn generation_on_annotations(mut self) -> Self {
-        self.strategy.generation_on_annotations = true;
+        self.flags.generation_on_annotations = true;
         self
     }
 }
@@ -706,7 +720,7 @@ mod tests {
         assert!(pods.has(Subresource::Binding));
         let deploy = resources.get("apps", "v1", "deployments").unwrap();
         assert_eq!(deploy.qualified(), "deployments.apps");
-        assert!(deploy.strategy.generation_on_annotations);
+        assert!(deploy.flags.generation_on_annotations);
         assert!(resources.groups().iter().any(|(g, _)| g == "policy"));
     }
 }

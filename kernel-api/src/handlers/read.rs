@@ -123,7 +123,7 @@ pub async fn list(ctx: &Ctx) -> Result<Response<Body>> {
             .list_prefix(&ctx.def, ctx.namespace.as_deref());
         if let Some((objects, revision)) = ctx.shared.watch_cache.list(&prefix, &key_prefix).await?
         {
-            let items: Vec<Value> = if ctx.def.strategy.conversion.is_some() {
+            let items: Vec<Value> = if ctx.def.flags.conversion.is_some() {
                 objects
                     .iter()
                     .map(|o| crate::registry::from_storage(&ctx.def, (**o).clone()))

@@ -113,7 +113,7 @@ pub async fn create_object(
     applied: Option<bool>,
 ) -> Result<Arc<Value>> {
     registry::check_type(&ctx.def, &mut obj)?;
-    if !ctx.def.strategy.custom {
+    if !ctx.def.flags.custom {
         defaults::apply_defaults(&ctx.def.plural, &mut obj);
     }
     let unnamed = obj
@@ -196,7 +196,7 @@ pub async fn update_object(
     record_manager: bool,
 ) -> Result<Arc<Value>> {
     registry::check_type(&ctx.def, &mut new)?;
-    if subresource.is_none() && !ctx.def.strategy.custom {
+    if subresource.is_none() && !ctx.def.flags.custom {
         defaults::apply_defaults(&ctx.def.plural, &mut new);
     }
     prepare_update(&ctx.def, &mut new, current, subresource)?;
@@ -244,7 +244,7 @@ pub async fn update_object(
 pub fn hand_to_watch_cache(ctx: &Ctx, obj: Value, revision: Revision) -> Arc<Value> {
     let obj = Arc::new(obj);
     let def = &ctx.def;
-    if !def.strategy.custom && def.strategy.conversion.is_none() {
+    if !def.flags.custom && def.flags.conversion.is_none() {
         let registry = &ctx.shared.registry;
         let key = registry.key(def, registry::namespace_of(&obj).as_deref(), &name_of(&obj));
         ctx.shared
@@ -560,7 +560,7 @@ pub async fn delete_object(
                 meta_mut(&mut marked).insert("deletionGracePeriodSeconds".into(), json!(0));
             }
             keep = true;
-        } else if def.strategy.graceful_delete {
+        } else if def.flags.graceful_delete {
             let bound = current["spec"]["nodeName"]
                 .as_str()
                 .is_some_and(|n| !n.is_empty());
@@ -640,7 +640,7 @@ pub async fn delete_object(
             Err(Error::Conflict { .. }) => continue,
             Err(e) => return Err(e),
             Ok(deleted) => {
-                if def.strategy.graceful_delete {
+                if def.flags.graceful_delete {
                     return Ok((StatusCode::OK, marked));
                 }
                 let mut details =
