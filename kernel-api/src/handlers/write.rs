@@ -20,7 +20,7 @@ use crate::registry::{
 };
 use crate::resources::{ResourceDef, Subresource};
 use crate::status::{success_status, Error, Result};
-use crate::{allocator, apply, defaults, patch};
+use crate::{allocator, apply, patch};
 
 fn is_service(def: &ResourceDef) -> bool {
     def.group.is_empty() && def.kind == "Service"
@@ -113,9 +113,7 @@ pub async fn create_object(
     applied: Option<bool>,
 ) -> Result<Arc<Value>> {
     registry::check_type(&ctx.def, &mut obj)?;
-    if !ctx.def.flags.custom {
-        defaults::apply_defaults(&ctx.def.plural, &mut obj);
-    }
+    ctx.def.strategy.defaults(&mut obj);
     let unnamed = obj
         .pointer("/metadata/name")
         .and_then(Value::as_str)
@@ -196,8 +194,8 @@ pub async fn update_object(
     record_manager: bool,
 ) -> Result<Arc<Value>> {
     registry::check_type(&ctx.def, &mut new)?;
-    if subresource.is_none() && !ctx.def.flags.custom {
-        defaults::apply_defaults(&ctx.def.plural, &mut new);
+    if subresource.is_none() {
+        ctx.def.strategy.defaults(&mut new);
     }
     prepare_update(&ctx.def, &mut new, current, subresource)?;
     if record_manager {

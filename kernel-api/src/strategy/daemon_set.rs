@@ -1,9 +1,28 @@
 //! The strategy of apps/v1 DaemonSet (`daemonsets`): upstream's `pkg/registry/apps/daemonset/strategy.go`.
 
+use serde_json::{json, Value};
+
+use crate::defaults::{child, default_template_in, set};
 use crate::strategy::Strategy;
 
 /// The DaemonSet strategy.
 #[derive(Debug)]
 pub(crate) struct DaemonSet;
 
-impl Strategy for DaemonSet {}
+impl Strategy for DaemonSet {
+    fn defaults(&self, obj: &mut Value) {
+        let Some(o) = obj.as_object_mut() else {
+            return;
+        };
+        let spec = child(o, "spec");
+        let us = child(spec, "updateStrategy");
+        set(us, "type", json!("RollingUpdate"));
+        if us.get("type").and_then(Value::as_str) == Some("RollingUpdate") {
+            let ru = child(us, "rollingUpdate");
+            set(ru, "maxUnavailable", json!(1));
+            set(ru, "maxSurge", json!(0));
+        }
+        set(spec, "revisionHistoryLimit", json!(10));
+        default_template_in(spec);
+    }
+}

@@ -1,9 +1,31 @@
 //! The strategy of core/v1 Namespace (`namespaces`): upstream's `pkg/registry/core/namespace/strategy.go`.
 
+use serde_json::{json, Value};
+
+use crate::defaults::{child, set};
 use crate::strategy::Strategy;
 
 /// The Namespace strategy.
 #[derive(Debug)]
 pub(crate) struct Namespace;
 
-impl Strategy for Namespace {}
+impl Strategy for Namespace {
+    fn defaults(&self, obj: &mut Value) {
+        let Some(o) = obj.as_object_mut() else {
+            return;
+        };
+        // SetDefaults_Namespace: the immutable name label.
+        let name = o
+            .get("metadata")
+            .and_then(|m| m.get("name"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        if !name.is_empty() {
+            let labels = child(child(o, "metadata"), "labels");
+            labels.insert("kubernetes.io/metadata.name".to_string(), json!(name));
+        }
+        set(child(o, "status"), "phase", json!("Active"));
+        set(child(o, "spec"), "finalizers", json!(["kubernetes"]));
+    }
+}

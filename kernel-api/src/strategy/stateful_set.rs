@@ -1,9 +1,43 @@
 //! The strategy of apps/v1 StatefulSet (`statefulsets`): upstream's `pkg/registry/apps/statefulset/strategy.go`.
 
+use serde_json::{json, Value};
+
+use crate::defaults::{child, default_pvc_spec, default_template_in, set};
 use crate::strategy::Strategy;
 
 /// The StatefulSet strategy.
 #[derive(Debug)]
 pub(crate) struct StatefulSet;
 
-impl Strategy for StatefulSet {}
+impl Strategy for StatefulSet {
+    fn defaults(&self, obj: &mut Value) {
+        let Some(o) = obj.as_object_mut() else {
+            return;
+        };
+        let spec = child(o, "spec");
+        set(spec, "replicas", json!(1));
+        set(spec, "podManagementPolicy", json!("OrderedReady"));
+        let us = child(spec, "updateStrategy");
+        // An explicit RollingUpdate without parameters stays without.
+        if us.get("type").is_none_or(Value::is_null) {
+            us.insert("type".to_string(), json!("RollingUpdate"));
+            child(us, "rollingUpdate");
+        }
+        if us.get("type").and_then(Value::as_str) == Some("RollingUpdate") {
+            if let Some(ru) = us.get_mut("rollingUpdate").and_then(Value::as_object_mut) {
+                set(ru, "partition", json!(0));
+            }
+        }
+        set(spec, "revisionHistoryLimit", json!(10));
+        let retention = child(spec, "persistentVolumeClaimRetentionPolicy");
+        set(retention, "whenDeleted", json!("Retain"));
+        set(retention, "whenScaled", json!("Retain"));
+        if let Some(Value::Array(claims)) = spec.get_mut("volumeClaimTemplates") {
+            for c in claims.iter_mut().filter_map(Value::as_object_mut) {
+                default_pvc_spec(child(c, "spec"));
+                set(child(c, "status"), "phase", json!("Pending"));
+            }
+        }
+        default_template_in(spec);
+    }
+}
