@@ -626,11 +626,10 @@ fn join_path(path: &[PathSegment]) -> String {
 /// Runs validation (validation.rs) and turns field errors into a 422.
 pub fn validate(def: &ResourceDef, obj: &Value, old: Option<&Value>) -> Result<()> {
     let name = name_of(obj);
-    let causes: Vec<StatusCause> =
-        crate::validation::validate(if def.flags.custom { "" } else { &def.plural }, obj, old)
-            .into_iter()
-            .map(StatusCause::from)
-            .collect();
+    let causes: Vec<StatusCause> = crate::validation::validate(&*def.strategy, obj, old)
+        .into_iter()
+        .map(StatusCause::from)
+        .collect();
     if causes.is_empty() {
         Ok(())
     } else {

@@ -19,9 +19,10 @@ use std::fmt;
 use serde_json::{Map, Value};
 
 use crate::selector::{
-    is_dns1123_label, is_dns1123_subdomain, is_qualified_name, is_valid_label_value, max_len_error,
-    regex_error, LabelSelector,
+    is_dns1123_label, is_qualified_name, is_valid_label_value, max_len_error, regex_error,
+    LabelSelector,
 };
+use crate::strategy::Strategy;
 
 /// The kind of a field error (upstream `field.ErrorType`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -210,29 +211,29 @@ pub fn aggregate_message(errs: &[FieldError]) -> String {
 
 // ---------------------------------------------------------------------------
 
-const IMMUTABLE: &str = "field is immutable";
-const NEGATIVE: &str = "must be greater than or equal to 0";
+pub(crate) const IMMUTABLE: &str = "field is immutable";
+pub(crate) const NEGATIVE: &str = "must be greater than or equal to 0";
 const TOTAL_ANNOTATION_SIZE: usize = 256 * 1024;
-const MAX_CONFIG_SIZE: usize = 1024 * 1024;
+pub(crate) const MAX_CONFIG_SIZE: usize = 1024 * 1024;
 const DNS1035_LABEL_ERR_MSG: &str = "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character";
 const DNS1035_LABEL_FMT: &str = "[a-z]([-a-z0-9]*[a-z0-9])?";
 
-fn get<'a>(obj: &'a Value, ptr: &str) -> Option<&'a Value> {
+pub(crate) fn get<'a>(obj: &'a Value, ptr: &str) -> Option<&'a Value> {
     obj.pointer(ptr).filter(|v| !v.is_null())
 }
 
-fn s<'a>(obj: &'a Value, ptr: &str) -> &'a str {
+pub(crate) fn s<'a>(obj: &'a Value, ptr: &str) -> &'a str {
     obj.pointer(ptr).and_then(Value::as_str).unwrap_or("")
 }
 
-fn arr<'a>(obj: &'a Value, ptr: &str) -> &'a [Value] {
+pub(crate) fn arr<'a>(obj: &'a Value, ptr: &str) -> &'a [Value] {
     obj.pointer(ptr)
         .and_then(Value::as_array)
         .map(Vec::as_slice)
         .unwrap_or(&[])
 }
 
-fn obj_map<'a>(obj: &'a Value, ptr: &str) -> Option<&'a Map<String, Value>> {
+pub(crate) fn obj_map<'a>(obj: &'a Value, ptr: &str) -> Option<&'a Map<String, Value>> {
     obj.pointer(ptr).and_then(Value::as_object)
 }
 
@@ -273,7 +274,7 @@ pub fn is_valid_path_segment_name(v: &str) -> Vec<String> {
 }
 
 /// Upstream `IsValidPortNum`.
-fn is_valid_port_num(p: i64) -> Vec<String> {
+pub(crate) fn is_valid_port_num(p: i64) -> Vec<String> {
     if (1..=65535).contains(&p) {
         Vec::new()
     } else {
@@ -282,7 +283,7 @@ fn is_valid_port_num(p: i64) -> Vec<String> {
 }
 
 /// Upstream `IsValidPortName` (IANA_SVC_NAME).
-fn is_valid_port_name(p: &str) -> Vec<String> {
+pub(crate) fn is_valid_port_name(p: &str) -> Vec<String> {
     let mut errs = Vec::new();
     if p.len() > 15 {
         errs.push(max_len_error(15));
@@ -334,20 +335,6 @@ pub fn is_config_map_key(k: &str) -> Vec<String> {
     errs
 }
 
-/// Which name rule a resource's `metadata.name` follows: DNS-1123 label for
-/// namespaces, DNS-1035 label for services, path segment for RBAC, DNS-1123
-/// subdomain for everything else (custom resources included, as upstream).
-fn name_rule(resource: &str) -> fn(&str) -> Vec<String> {
-    match resource {
-        "namespaces" => is_dns1123_label,
-        "services" => is_dns1035_label,
-        "roles" | "clusterroles" | "rolebindings" | "clusterrolebindings" => {
-            is_valid_path_segment_name
-        }
-        _ => is_dns1123_subdomain,
-    }
-}
-
 /// For `generateName`: a trailing '-' is allowed (upstream `maskTrailingDash`).
 fn mask_trailing_dash(name: &str) -> String {
     if name.len() > 1 && name.ends_with('-') {
@@ -358,7 +345,11 @@ fn mask_trailing_dash(name: &str) -> String {
 }
 
 /// Label map validation (`ValidateLabels`), errors reported at `path`.
-fn validate_labels(labels: Option<&Map<String, Value>>, path: &str, errs: &mut Vec<FieldError>) {
+pub(crate) fn validate_labels(
+    labels: Option<&Map<String, Value>>,
+    path: &str,
+    errs: &mut Vec<FieldError>,
+) {
     for (k, v) in labels.into_iter().flatten() {
         for m in is_qualified_name(k) {
             errs.push(FieldError::invalid(path, &Value::String(k.clone()), &m));
@@ -370,10 +361,10 @@ fn validate_labels(labels: Option<&Map<String, Value>>, path: &str, errs: &mut V
     }
 }
 
-fn validate_meta(resource: &str, obj: &Value, errs: &mut Vec<FieldError>) {
+fn validate_meta(strategy: &dyn Strategy, obj: &Value, errs: &mut Vec<FieldError>) {
     let name = s(obj, "/metadata/name");
     let generate = s(obj, "/metadata/generateName");
-    let rule = name_rule(resource);
+    let rule = |name: &str| strategy.validate_name(name);
     if !generate.is_empty() {
         for m in rule(&mask_trailing_dash(generate)) {
             errs.push(FieldError::invalid(
@@ -438,7 +429,7 @@ fn validate_meta(resource: &str, obj: &Value, errs: &mut Vec<FieldError>) {
     }
 }
 
-fn validate_nonnegative(obj: &Value, ptr: &str, path: &str, errs: &mut Vec<FieldError>) {
+pub(crate) fn validate_nonnegative(obj: &Value, ptr: &str, path: &str, errs: &mut Vec<FieldError>) {
     if let Some(v) = get(obj, ptr) {
         if v.as_i64().is_some_and(|n| n < 0) {
             errs.push(FieldError::invalid(path, v, NEGATIVE));
@@ -446,7 +437,13 @@ fn validate_nonnegative(obj: &Value, ptr: &str, path: &str, errs: &mut Vec<Field
     }
 }
 
-fn validate_enum(obj: &Value, ptr: &str, path: &str, valid: &[&str], errs: &mut Vec<FieldError>) {
+pub(crate) fn validate_enum(
+    obj: &Value,
+    ptr: &str,
+    path: &str,
+    valid: &[&str],
+    errs: &mut Vec<FieldError>,
+) {
     if let Some(v) = get(obj, ptr) {
         let vs = v.as_str().unwrap_or_default();
         if !vs.is_empty() && !valid.contains(&vs) {
@@ -455,7 +452,7 @@ fn validate_enum(obj: &Value, ptr: &str, path: &str, valid: &[&str], errs: &mut 
     }
 }
 
-fn validate_container(
+pub(crate) fn validate_container(
     c: &Value,
     path: &str,
     names: &mut HashSet<String>,
@@ -541,7 +538,7 @@ fn validate_container(
 
 /// Container resources: quantities parse, are non-negative, and requests
 /// do not exceed limits (`ValidateContainerResourceRequirements`, subset).
-fn validate_resources(c: &Value, path: &str, errs: &mut Vec<FieldError>) {
+pub(crate) fn validate_resources(c: &Value, path: &str, errs: &mut Vec<FieldError>) {
     let limits = obj_map(c, "/resources/limits");
     for (kind, map) in [
         ("limits", limits),
@@ -586,7 +583,7 @@ fn validate_resources(c: &Value, path: &str, errs: &mut Vec<FieldError>) {
 }
 
 /// Pod spec rules (`ValidatePodSpec`, subset) at `path` (e.g. `spec`).
-fn validate_pod_spec(spec: &Value, path: &str, errs: &mut Vec<FieldError>) {
+pub(crate) fn validate_pod_spec(spec: &Value, path: &str, errs: &mut Vec<FieldError>) {
     let containers = arr(spec, "/containers");
     let mut names = HashSet::new();
     if containers.is_empty() {
@@ -653,7 +650,7 @@ fn validate_pod_spec(spec: &Value, path: &str, errs: &mut Vec<FieldError>) {
 }
 
 /// `spec.selector` + `spec.template` rules shared by the apps workloads.
-fn validate_workload(kind: &str, obj: &Value, errs: &mut Vec<FieldError>) {
+pub(crate) fn validate_workload(kind: &str, obj: &Value, errs: &mut Vec<FieldError>) {
     validate_nonnegative(obj, "/spec/replicas", "spec.replicas", errs);
     validate_nonnegative(obj, "/spec/minReadySeconds", "spec.minReadySeconds", errs);
     validate_nonnegative(
@@ -706,7 +703,11 @@ fn validate_workload(kind: &str, obj: &Value, errs: &mut Vec<FieldError>) {
 
 /// Parses `sel` as a `metav1.LabelSelector`; reports it and checks that it
 /// selects the template's labels.
-fn check_selector_matches_template(obj: &Value, sel: &Value, errs: &mut Vec<FieldError>) {
+pub(crate) fn check_selector_matches_template(
+    obj: &Value,
+    sel: &Value,
+    errs: &mut Vec<FieldError>,
+) {
     let parsed = LabelSelector::from_meta_json(sel);
     match parsed {
         Err(e) => errs.push(FieldError::invalid("spec.selector", sel, &e)),
@@ -730,7 +731,7 @@ fn check_selector_matches_template(obj: &Value, sel: &Value, errs: &mut Vec<Fiel
     }
 }
 
-fn validate_job_spec(spec: &Value, path: &str, errs: &mut Vec<FieldError>) {
+pub(crate) fn validate_job_spec(spec: &Value, path: &str, errs: &mut Vec<FieldError>) {
     for f in [
         "parallelism",
         "completions",
@@ -767,141 +768,7 @@ fn validate_job_spec(spec: &Value, path: &str, errs: &mut Vec<FieldError>) {
     );
 }
 
-fn validate_service(obj: &Value, errs: &mut Vec<FieldError>) {
-    let ty = match s(obj, "/spec/type") {
-        "" => "ClusterIP",
-        t => t,
-    };
-    validate_enum(
-        obj,
-        "/spec/type",
-        "spec.type",
-        &["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"],
-        errs,
-    );
-    let headless = s(obj, "/spec/clusterIP") == "None";
-    let ports = arr(obj, "/spec/ports");
-    if ty == "ExternalName" {
-        let en = s(obj, "/spec/externalName");
-        if en.is_empty() {
-            errs.push(FieldError::required("spec.externalName", ""));
-        } else {
-            for m in is_dns1123_subdomain(en.trim_end_matches('.')) {
-                errs.push(FieldError::invalid(
-                    "spec.externalName",
-                    &Value::String(en.into()),
-                    &m,
-                ));
-            }
-        }
-    } else if ports.is_empty() && !headless {
-        errs.push(FieldError::required("spec.ports", ""));
-    }
-    let require_name = ports.len() > 1;
-    let mut names = HashSet::new();
-    let mut keys = HashSet::new();
-    for (i, p) in ports.iter().enumerate() {
-        let pp = format!("spec.ports[{i}]");
-        let name = s(p, "/name");
-        if require_name && name.is_empty() {
-            errs.push(FieldError::required(format!("{pp}.name"), ""));
-        } else if !name.is_empty() {
-            for m in is_dns1123_label(name) {
-                errs.push(FieldError::invalid(
-                    format!("{pp}.name"),
-                    &Value::String(name.into()),
-                    &m,
-                ));
-            }
-            if !names.insert(name.to_string()) {
-                errs.push(FieldError::duplicate(
-                    format!("{pp}.name"),
-                    &Value::String(name.into()),
-                ));
-            }
-        }
-        let port = get(p, "/port").cloned().unwrap_or(Value::from(0));
-        for m in is_valid_port_num(port.as_i64().unwrap_or(0)) {
-            errs.push(FieldError::invalid(format!("{pp}.port"), &port, &m));
-        }
-        validate_enum(
-            p,
-            "/protocol",
-            &format!("{pp}.protocol"),
-            &["SCTP", "TCP", "UDP"],
-            errs,
-        );
-        match get(p, "/targetPort") {
-            Some(Value::Number(n)) => {
-                for m in is_valid_port_num(n.as_i64().unwrap_or(0)) {
-                    errs.push(FieldError::invalid(
-                        format!("{pp}.targetPort"),
-                        &Value::Number(n.clone()),
-                        &m,
-                    ));
-                }
-            }
-            Some(Value::String(t)) => {
-                for m in is_valid_port_name(t) {
-                    errs.push(FieldError::invalid(
-                        format!("{pp}.targetPort"),
-                        &Value::String(t.clone()),
-                        &m,
-                    ));
-                }
-            }
-            _ => {}
-        }
-        if let Some(np) = get(p, "/nodePort") {
-            if np.as_i64() != Some(0) {
-                if ty == "ClusterIP" {
-                    errs.push(FieldError::forbidden(
-                        format!("{pp}.nodePort"),
-                        "may not be used when `type` is 'ClusterIP'",
-                    ));
-                } else {
-                    for m in is_valid_port_num(np.as_i64().unwrap_or(0)) {
-                        errs.push(FieldError::invalid(format!("{pp}.nodePort"), np, &m));
-                    }
-                }
-            }
-        }
-        let key = format!(
-            "{}/{}",
-            port,
-            match s(p, "/protocol") {
-                "" => "TCP",
-                x => x,
-            }
-        );
-        if !keys.insert(key.clone()) {
-            errs.push(FieldError::duplicate(pp, &Value::String(key)));
-        }
-    }
-    validate_enum(
-        obj,
-        "/spec/sessionAffinity",
-        "spec.sessionAffinity",
-        &["ClientIP", "None"],
-        errs,
-    );
-    validate_labels(obj_map(obj, "/spec/selector"), "spec.selector", errs);
-    for f in ["ipFamilies", "clusterIPs"] {
-        let n = arr(obj, &format!("/spec/{f}")).len();
-        if n > 2 {
-            errs.push(FieldError::too_many(format!("spec.{f}"), n, 2));
-        }
-    }
-    validate_enum(
-        obj,
-        "/spec/ipFamilyPolicy",
-        "spec.ipFamilyPolicy",
-        &["SingleStack", "PreferDualStack", "RequireDualStack"],
-        errs,
-    );
-}
-
-fn validate_data_keys(obj: &Value, binary: bool, errs: &mut Vec<FieldError>) -> usize {
+pub(crate) fn validate_data_keys(obj: &Value, binary: bool, errs: &mut Vec<FieldError>) -> usize {
     let mut total = 0;
     let mut seen = HashSet::new();
     let fields: &[&str] = if binary {
@@ -939,53 +806,9 @@ fn validate_data_keys(obj: &Value, binary: bool, errs: &mut Vec<FieldError>) -> 
     total
 }
 
-fn validate_secret(obj: &Value, errs: &mut Vec<FieldError>) {
-    let total = validate_data_keys(obj, false, errs);
-    if total > MAX_CONFIG_SIZE {
-        errs.push(FieldError::too_long("data", MAX_CONFIG_SIZE));
-    }
-    let has = |k: &str| {
-        obj.pointer(&format!(
-            "/data/{}",
-            k.replace('~', "~0").replace('/', "~1")
-        ))
-        .is_some()
-            || obj
-                .pointer(&format!(
-                    "/stringData/{}",
-                    k.replace('~', "~0").replace('/', "~1")
-                ))
-                .is_some()
-    };
-    let required: &[&str] = match s(obj, "/type") {
-        "kubernetes.io/tls" => &["tls.crt", "tls.key"],
-        "kubernetes.io/dockerconfigjson" => &[".dockerconfigjson"],
-        "kubernetes.io/dockercfg" => &[".dockercfg"],
-        "kubernetes.io/ssh-auth" => &["ssh-privatekey"],
-        _ => &[],
-    };
-    for k in required {
-        if !has(k) {
-            errs.push(FieldError::required(format!("data[{k}]"), ""));
-        }
-    }
-    if s(obj, "/type") == "kubernetes.io/service-account-token"
-        && s(
-            obj,
-            "/metadata/annotations/kubernetes.io~1service-account.name",
-        )
-        .is_empty()
-    {
-        errs.push(FieldError::required(
-            "metadata.annotations[kubernetes.io/service-account.name]",
-            "",
-        ));
-    }
-}
-
-/// Validates `obj` of plural `resource` ("pods", …): object metadata and the
-/// per-kind rules on create; with `old = Some(previous)` also the update rules
-/// (immutable fields).
+/// Validates `obj` with the rules of its kind's `strategy`: object metadata (the name by
+/// [`Strategy::validate_name`]), then [`Strategy::validate`]; with `old = Some(previous)` also
+/// the metadata update rules and [`Strategy::validate_update`] (immutable fields).
 ///
 /// Checked: metadata name (DNS-1123 subdomain for most kinds, DNS-1123 label
 /// for namespaces, DNS-1035 label for services as upstream, path segment for
@@ -1001,99 +824,28 @@ fn validate_secret(obj: &Value, errs: &mut Vec<FieldError>) {
 /// Not checked: namespace presence (the server's job), resources/quantities,
 /// probes, affinity, security contexts, owner references, and most of
 /// upstream's long tail.
-pub fn validate(resource: &str, obj: &Value, old: Option<&Value>) -> Vec<FieldError> {
+pub(crate) fn validate(
+    strategy: &dyn Strategy,
+    obj: &Value,
+    old: Option<&Value>,
+) -> Vec<FieldError> {
     let mut errs = Vec::new();
-    validate_meta(resource, obj, &mut errs);
-    match resource {
-        "pods" => {
-            let spec = obj.get("spec").cloned().unwrap_or(Value::Null);
-            validate_pod_spec(&spec, "spec", &mut errs);
-        }
-        "podtemplates" => {
-            let spec = obj
-                .pointer("/template/spec")
-                .cloned()
-                .unwrap_or(Value::Null);
-            validate_pod_spec(&spec, "template.spec", &mut errs);
-        }
-        "services" => validate_service(obj, &mut errs),
-        "deployments" => validate_workload("deployment", obj, &mut errs),
-        "replicasets" => validate_workload("replicaset", obj, &mut errs),
-        "statefulsets" => {
-            validate_workload("statefulset", obj, &mut errs);
-            validate_enum(
-                obj,
-                "/spec/podManagementPolicy",
-                "spec.podManagementPolicy",
-                &["OrderedReady", "Parallel"],
-                &mut errs,
-            );
-        }
-        "daemonsets" => validate_workload("daemonset", obj, &mut errs),
-        "jobs" => {
-            let spec = obj.get("spec").cloned().unwrap_or(Value::Null);
-            validate_job_spec(&spec, "spec", &mut errs);
-            if let Some(sel) = get(obj, "/spec/selector") {
-                if obj.pointer("/spec/manualSelector").and_then(Value::as_bool) == Some(true)
-                    || old.is_none()
-                {
-                    check_selector_matches_template(obj, sel, &mut errs);
-                }
-            }
-        }
-        "cronjobs" => {
-            if s(obj, "/spec/schedule").trim().is_empty() {
-                errs.push(FieldError::required("spec.schedule", ""));
-            }
-            let name = s(obj, "/metadata/name");
-            if name.len() > 52 {
-                errs.push(FieldError::invalid(
-                    "metadata.name",
-                    &Value::String(name.into()),
-                    "must be no more than 52 characters",
-                ));
-            }
-            validate_enum(
-                obj,
-                "/spec/concurrencyPolicy",
-                "spec.concurrencyPolicy",
-                &["Allow", "Forbid", "Replace"],
-                &mut errs,
-            );
-            validate_nonnegative(
-                obj,
-                "/spec/successfulJobsHistoryLimit",
-                "spec.successfulJobsHistoryLimit",
-                &mut errs,
-            );
-            validate_nonnegative(
-                obj,
-                "/spec/failedJobsHistoryLimit",
-                "spec.failedJobsHistoryLimit",
-                &mut errs,
-            );
-            let spec = obj
-                .pointer("/spec/jobTemplate/spec")
-                .cloned()
-                .unwrap_or(Value::Null);
-            validate_job_spec(&spec, "spec.jobTemplate.spec", &mut errs);
-        }
-        "configmaps" => {
-            let total = validate_data_keys(obj, true, &mut errs);
-            if total > MAX_CONFIG_SIZE {
-                errs.push(FieldError::too_long("", MAX_CONFIG_SIZE));
-            }
-        }
-        "secrets" => validate_secret(obj, &mut errs),
-        _ => {}
-    }
+    validate_meta(strategy, obj, &mut errs);
+    errs.extend(strategy.validate(obj, old));
     if let Some(old) = old {
-        validate_update(resource, obj, old, &mut errs);
+        validate_meta_update(obj, old, &mut errs);
+        errs.extend(strategy.validate_update(obj, old));
     }
     errs
 }
 
-fn immutable(new: &Value, old: &Value, ptr: &str, path: &str, errs: &mut Vec<FieldError>) {
+pub(crate) fn immutable(
+    new: &Value,
+    old: &Value,
+    ptr: &str,
+    path: &str,
+    errs: &mut Vec<FieldError>,
+) {
     let n = new.pointer(ptr).unwrap_or(&Value::Null);
     let o = old.pointer(ptr).unwrap_or(&Value::Null);
     if n != o {
@@ -1101,118 +853,9 @@ fn immutable(new: &Value, old: &Value, ptr: &str, path: &str, errs: &mut Vec<Fie
     }
 }
 
-/// Tolerations are equal ignoring `tolerationSeconds`.
-fn same_toleration(a: &Value, b: &Value) -> bool {
-    let strip = |v: &Value| {
-        let mut v = v.clone();
-        if let Some(m) = v.as_object_mut() {
-            m.remove("tolerationSeconds");
-            m.retain(|_, x| !x.is_null() && x != "");
-        }
-        v
-    };
-    strip(a) == strip(b)
-}
-
-const POD_UPDATE_FORBIDDEN: &str = "pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)";
-
-fn validate_pod_update(new: &Value, old: &Value, errs: &mut Vec<FieldError>) {
-    let new_spec = new.get("spec").cloned().unwrap_or(Value::Null);
-    let old_spec = old.get("spec").cloned().unwrap_or(Value::Null);
-
-    // activeDeadlineSeconds: may be set, or decreased, never removed.
-    match (
-        get(&new_spec, "/activeDeadlineSeconds"),
-        get(&old_spec, "/activeDeadlineSeconds"),
-    ) {
-        (Some(n), Some(o)) if n.as_i64() > o.as_i64() => errs.push(FieldError::invalid(
-            "spec.activeDeadlineSeconds",
-            n,
-            "must be less than or equal to previous value",
-        )),
-        (None, Some(_)) => errs.push(FieldError::invalid(
-            "spec.activeDeadlineSeconds",
-            &Value::Null,
-            "must not update from a positive integer to nil value",
-        )),
-        _ => {}
-    }
-
-    // tolerations: only additions (tolerationSeconds may change).
-    let new_tols = arr(&new_spec, "/tolerations");
-    for o in arr(&old_spec, "/tolerations") {
-        if !new_tols.iter().any(|n| same_toleration(n, o)) {
-            errs.push(FieldError::forbidden(
-                "spec.tolerations",
-                "existing toleration can not be modified except its tolerationSeconds",
-            ));
-            break;
-        }
-    }
-
-    // Everything else must be unchanged: munge the mutable fields of the new
-    // spec into a copy of the old one and compare.
-    let mut munged = new_spec.clone();
-    if let (Some(m), Some(o)) = (munged.as_object_mut(), old_spec.as_object()) {
-        for f in [
-            "activeDeadlineSeconds",
-            "tolerations",
-            "terminationGracePeriodSeconds",
-        ] {
-            match o.get(f) {
-                Some(v) => m.insert(f.to_string(), v.clone()),
-                None => m.remove(f),
-            };
-        }
-        for list in ["containers", "initContainers"] {
-            let old_list = o.get(list).and_then(Value::as_array);
-            if let (Some(Value::Array(nl)), Some(ol)) = (m.get_mut(list), old_list) {
-                if nl.len() == ol.len() {
-                    for (n, o) in nl.iter_mut().zip(ol) {
-                        if let (Some(nm), Some(img)) = (n.as_object_mut(), o.get("image")) {
-                            nm.insert("image".to_string(), img.clone());
-                        }
-                    }
-                }
-            }
-        }
-    }
-    if munged != old_spec {
-        errs.push(FieldError::forbidden(
-            "spec",
-            &format!("{POD_UPDATE_FORBIDDEN}\n{}", spec_diff(&old_spec, &munged)),
-        ));
-    }
-}
-
-/// A short description of what differs between two specs (the top-level
-/// fields), standing in for upstream's `cmp.Diff` output.
-fn spec_diff(old: &Value, new: &Value) -> String {
-    let empty = Map::new();
-    let o = old.as_object().unwrap_or(&empty);
-    let n = new.as_object().unwrap_or(&empty);
-    let mut keys: Vec<&String> = o.keys().chain(n.keys()).collect();
-    keys.sort();
-    keys.dedup();
-    let mut out = String::from("  core.PodSpec{\n");
-    for k in keys {
-        let (a, b) = (o.get(k), n.get(k));
-        if a != b {
-            if let Some(a) = a {
-                out.push_str(&format!("-  {k}: {a}\n"));
-            }
-            if let Some(b) = b {
-                out.push_str(&format!("+  {k}: {b}\n"));
-            }
-        }
-    }
-    out.push_str("  }\n");
-    out
-}
-
 /// Parses a resource quantity ("1Gi", "500M", "1.5", "100m", "1e3") into a
 /// number, for comparisons only.
-fn parse_quantity(q: &str) -> Option<f64> {
+pub(crate) fn parse_quantity(q: &str) -> Option<f64> {
     let q = q.trim();
     let split = q
         .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+' || c == '-'))
@@ -1242,7 +885,8 @@ fn parse_quantity(q: &str) -> Option<f64> {
     Some(n * mult)
 }
 
-fn validate_update(resource: &str, new: &Value, old: &Value, errs: &mut Vec<FieldError>) {
+/// The metadata update rules (`ValidateObjectMetaUpdate`, subset).
+fn validate_meta_update(new: &Value, old: &Value, errs: &mut Vec<FieldError>) {
     immutable(new, old, "/metadata/name", "metadata.name", errs);
     immutable(new, old, "/metadata/namespace", "metadata.namespace", errs);
     for (ptr, path) in [
@@ -1254,137 +898,17 @@ fn validate_update(resource: &str, new: &Value, old: &Value, errs: &mut Vec<Fiel
             immutable(new, old, ptr, path, errs);
         }
     }
-    match resource {
-        "pods" => validate_pod_update(new, old, errs),
-        "deployments" | "replicasets" | "daemonsets" => {
-            immutable(new, old, "/spec/selector", "spec.selector", errs)
-        }
-        "statefulsets" => {
-            immutable(new, old, "/spec/selector", "spec.selector", errs);
-            let strip = |v: &Value| {
-                let mut spec = v.get("spec").cloned().unwrap_or(Value::Null);
-                if let Some(m) = spec.as_object_mut() {
-                    for f in [
-                        "replicas",
-                        "ordinals",
-                        "template",
-                        "updateStrategy",
-                        "persistentVolumeClaimRetentionPolicy",
-                        "minReadySeconds",
-                        "selector",
-                    ] {
-                        m.remove(f);
-                    }
-                }
-                spec
-            };
-            if strip(new) != strip(old) {
-                errs.push(FieldError::forbidden(
-                    "spec",
-                    "updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden",
-                ));
-            }
-        }
-        "jobs" => {
-            immutable(new, old, "/spec/selector", "spec.selector", errs);
-            immutable(new, old, "/spec/template", "spec.template", errs);
-            immutable(
-                new,
-                old,
-                "/spec/completionMode",
-                "spec.completionMode",
-                errs,
-            );
-        }
-        "services" => {
-            let external = |v: &Value| s(v, "/spec/type") == "ExternalName";
-            let old_ip = s(old, "/spec/clusterIP");
-            let new_ip = s(new, "/spec/clusterIP");
-            if !external(old)
-                && !external(new)
-                && !old_ip.is_empty()
-                && !new_ip.is_empty()
-                && new_ip != old_ip
-            {
-                errs.push(FieldError::invalid(
-                    "spec.clusterIP",
-                    &Value::String(new_ip.into()),
-                    IMMUTABLE,
-                ));
-            }
-        }
-        "persistentvolumeclaims" => {
-            let strip = |v: &Value| {
-                let mut spec = v.get("spec").cloned().unwrap_or(Value::Null);
-                if let Some(m) = spec.as_object_mut() {
-                    m.remove("volumeAttributesClassName");
-                    if let Some(r) = m.get_mut("resources").and_then(Value::as_object_mut) {
-                        r.remove("requests");
-                    }
-                    // A claim may be bound after creation.
-                    if old.pointer("/spec/volumeName").is_none() {
-                        m.remove("volumeName");
-                    }
-                }
-                spec
-            };
-            let mut strip_old = strip(old);
-            if old.pointer("/spec/volumeName").is_none() {
-                if let Some(m) = strip_old.as_object_mut() {
-                    m.remove("volumeName");
-                }
-            }
-            if strip(new) != strip_old {
-                errs.push(FieldError::forbidden(
-                    "spec",
-                    "spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims",
-                ));
-            }
-            let q = |v: &Value| parse_quantity(s(v, "/spec/resources/requests/storage"));
-            if let (Some(n), Some(o)) = (q(new), q(old)) {
-                if n < o {
-                    errs.push(FieldError::forbidden(
-                        "spec.resources.requests.storage",
-                        "field can not be less than previous value",
-                    ));
-                }
-            }
-        }
-        "configmaps" | "secrets" => {
-            let was_immutable = old.get("immutable").and_then(Value::as_bool) == Some(true);
-            if was_immutable {
-                if new.get("immutable").and_then(Value::as_bool) != Some(true) {
-                    errs.push(FieldError::forbidden(
-                        "immutable",
-                        "field is immutable when `immutable` is set",
-                    ));
-                }
-                let data_fields: &[&str] = if resource == "configmaps" {
-                    &["data", "binaryData"]
-                } else {
-                    &["data"]
-                };
-                for f in data_fields {
-                    if new.get(*f) != old.get(*f) {
-                        errs.push(FieldError::forbidden(
-                            *f,
-                            "field is immutable when `immutable` is set",
-                        ));
-                    }
-                }
-            }
-            if resource == "secrets" && get(new, "/type").is_some() {
-                immutable(new, old, "/type", "type", errs);
-            }
-        }
-        _ => {}
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// Validates with the strategy of the built-in resource `resource` ("pods", …).
+    fn validate(resource: &str, obj: &Value, old: Option<&Value>) -> Vec<FieldError> {
+        super::validate(&*crate::strategy::for_plural(resource), obj, old)
+    }
 
     fn pod() -> Value {
         json!({

@@ -4,6 +4,7 @@ use serde_json::{json, Value};
 
 use crate::defaults::{child, default_template_in, set};
 use crate::strategy::Strategy;
+use crate::validation::{s, validate_enum, validate_job_spec, validate_nonnegative, FieldError};
 
 /// The CronJob strategy.
 #[derive(Debug)]
@@ -26,5 +27,45 @@ impl Strategy for CronJob {
         {
             default_template_in(js);
         }
+    }
+
+    fn validate(&self, obj: &Value, _old: Option<&Value>) -> Vec<FieldError> {
+        let mut errs = Vec::new();
+        if s(obj, "/spec/schedule").trim().is_empty() {
+            errs.push(FieldError::required("spec.schedule", ""));
+        }
+        let name = s(obj, "/metadata/name");
+        if name.len() > 52 {
+            errs.push(FieldError::invalid(
+                "metadata.name",
+                &Value::String(name.into()),
+                "must be no more than 52 characters",
+            ));
+        }
+        validate_enum(
+            obj,
+            "/spec/concurrencyPolicy",
+            "spec.concurrencyPolicy",
+            &["Allow", "Forbid", "Replace"],
+            &mut errs,
+        );
+        validate_nonnegative(
+            obj,
+            "/spec/successfulJobsHistoryLimit",
+            "spec.successfulJobsHistoryLimit",
+            &mut errs,
+        );
+        validate_nonnegative(
+            obj,
+            "/spec/failedJobsHistoryLimit",
+            "spec.failedJobsHistoryLimit",
+            &mut errs,
+        );
+        let spec = obj
+            .pointer("/spec/jobTemplate/spec")
+            .cloned()
+            .unwrap_or(Value::Null);
+        validate_job_spec(&spec, "spec.jobTemplate.spec", &mut errs);
+        errs
     }
 }

@@ -4,6 +4,7 @@ use serde_json::{json, Value};
 
 use crate::defaults::{child, default_template_in, set};
 use crate::strategy::Strategy;
+use crate::validation::{immutable, validate_workload, FieldError};
 
 /// The Deployment strategy.
 #[derive(Debug)]
@@ -26,5 +27,18 @@ impl Strategy for Deployment {
         set(spec, "revisionHistoryLimit", json!(10));
         set(spec, "progressDeadlineSeconds", json!(600));
         default_template_in(spec);
+    }
+
+    fn validate(&self, obj: &Value, _old: Option<&Value>) -> Vec<FieldError> {
+        let mut errs = Vec::new();
+        validate_workload("deployment", obj, &mut errs);
+        errs
+    }
+
+    fn validate_update(&self, new: &Value, old: &Value) -> Vec<FieldError> {
+        let mut out = Vec::new();
+        let errs = &mut out;
+        immutable(new, old, "/spec/selector", "spec.selector", errs);
+        out
     }
 }

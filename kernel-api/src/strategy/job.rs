@@ -4,6 +4,9 @@ use serde_json::{json, Map, Value};
 
 use crate::defaults::{child, default_template_in, set};
 use crate::strategy::Strategy;
+use crate::validation::{
+    check_selector_matches_template, get, immutable, validate_job_spec, FieldError,
+};
 
 /// The Job strategy.
 #[derive(Debug)]
@@ -31,6 +34,35 @@ impl Strategy for Job {
                 meta.insert("labels".to_string(), labels);
             }
         }
+    }
+
+    fn validate(&self, obj: &Value, old: Option<&Value>) -> Vec<FieldError> {
+        let mut errs = Vec::new();
+        let spec = obj.get("spec").cloned().unwrap_or(Value::Null);
+        validate_job_spec(&spec, "spec", &mut errs);
+        if let Some(sel) = get(obj, "/spec/selector") {
+            if obj.pointer("/spec/manualSelector").and_then(Value::as_bool) == Some(true)
+                || old.is_none()
+            {
+                check_selector_matches_template(obj, sel, &mut errs);
+            }
+        }
+        errs
+    }
+
+    fn validate_update(&self, new: &Value, old: &Value) -> Vec<FieldError> {
+        let mut out = Vec::new();
+        let errs = &mut out;
+        immutable(new, old, "/spec/selector", "spec.selector", errs);
+        immutable(new, old, "/spec/template", "spec.template", errs);
+        immutable(
+            new,
+            old,
+            "/spec/completionMode",
+            "spec.completionMode",
+            errs,
+        );
+        out
     }
 }
 

@@ -3,6 +3,7 @@
 use serde_json::{json, Value};
 
 use crate::defaults::{child, set};
+use crate::selector::is_dns1123_label;
 use crate::strategy::Strategy;
 
 /// The Namespace strategy.
@@ -27,5 +28,10 @@ impl Strategy for Namespace {
         }
         set(child(o, "status"), "phase", json!("Active"));
         set(child(o, "spec"), "finalizers", json!(["kubernetes"]));
+    }
+
+    /// A DNS-1123 label, as upstream requires of namespace names.
+    fn validate_name(&self, name: &str) -> Vec<String> {
+        is_dns1123_label(name)
     }
 }

@@ -4,6 +4,7 @@ use serde_json::{json, Map, Value};
 
 use crate::defaults::{child, default_pod_spec, set};
 use crate::strategy::Strategy;
+use crate::validation::{arr, get, validate_pod_spec, FieldError};
 
 /// The Pod strategy.
 #[derive(Debug)]
@@ -21,6 +22,20 @@ impl Strategy for Pod {
         set(spec, "priority", json!(0));
         set(spec, "preemptionPolicy", json!("PreemptLowerPriority"));
         default_tolerations(spec);
+    }
+
+    fn validate(&self, obj: &Value, _old: Option<&Value>) -> Vec<FieldError> {
+        let mut errs = Vec::new();
+        let spec = obj.get("spec").cloned().unwrap_or(Value::Null);
+        validate_pod_spec(&spec, "spec", &mut errs);
+        errs
+    }
+
+    fn validate_update(&self, new: &Value, old: &Value) -> Vec<FieldError> {
+        let mut out = Vec::new();
+        let errs = &mut out;
+        validate_pod_update(new, old, errs);
+        out
     }
 }
 
@@ -88,4 +103,113 @@ fn default_tolerations(spec: &mut Map<String, Value>) {
             }));
         }
     }
+}
+
+/// Tolerations are equal ignoring `tolerationSeconds`.
+fn same_toleration(a: &Value, b: &Value) -> bool {
+    let strip = |v: &Value| {
+        let mut v = v.clone();
+        if let Some(m) = v.as_object_mut() {
+            m.remove("tolerationSeconds");
+            m.retain(|_, x| !x.is_null() && x != "");
+        }
+        v
+    };
+    strip(a) == strip(b)
+}
+
+const POD_UPDATE_FORBIDDEN: &str = "pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)";
+
+fn validate_pod_update(new: &Value, old: &Value, errs: &mut Vec<FieldError>) {
+    let new_spec = new.get("spec").cloned().unwrap_or(Value::Null);
+    let old_spec = old.get("spec").cloned().unwrap_or(Value::Null);
+
+    // activeDeadlineSeconds: may be set, or decreased, never removed.
+    match (
+        get(&new_spec, "/activeDeadlineSeconds"),
+        get(&old_spec, "/activeDeadlineSeconds"),
+    ) {
+        (Some(n), Some(o)) if n.as_i64() > o.as_i64() => errs.push(FieldError::invalid(
+            "spec.activeDeadlineSeconds",
+            n,
+            "must be less than or equal to previous value",
+        )),
+        (None, Some(_)) => errs.push(FieldError::invalid(
+            "spec.activeDeadlineSeconds",
+            &Value::Null,
+            "must not update from a positive integer to nil value",
+        )),
+        _ => {}
+    }
+
+    // tolerations: only additions (tolerationSeconds may change).
+    let new_tols = arr(&new_spec, "/tolerations");
+    for o in arr(&old_spec, "/tolerations") {
+        if !new_tols.iter().any(|n| same_toleration(n, o)) {
+            errs.push(FieldError::forbidden(
+                "spec.tolerations",
+                "existing toleration can not be modified except its tolerationSeconds",
+            ));
+            break;
+        }
+    }
+
+    // Everything else must be unchanged: munge the mutable fields of the new
+    // spec into a copy of the old one and compare.
+    let mut munged = new_spec.clone();
+    if let (Some(m), Some(o)) = (munged.as_object_mut(), old_spec.as_object()) {
+        for f in [
+            "activeDeadlineSeconds",
+            "tolerations",
+            "terminationGracePeriodSeconds",
+        ] {
+            match o.get(f) {
+                Some(v) => m.insert(f.to_string(), v.clone()),
+                None => m.remove(f),
+            };
+        }
+        for list in ["containers", "initContainers"] {
+            let old_list = o.get(list).and_then(Value::as_array);
+            if let (Some(Value::Array(nl)), Some(ol)) = (m.get_mut(list), old_list) {
+                if nl.len() == ol.len() {
+                    for (n, o) in nl.iter_mut().zip(ol) {
+                        if let (Some(nm), Some(img)) = (n.as_object_mut(), o.get("image")) {
+                            nm.insert("image".to_string(), img.clone());
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if munged != old_spec {
+        errs.push(FieldError::forbidden(
+            "spec",
+            &format!("{POD_UPDATE_FORBIDDEN}\n{}", spec_diff(&old_spec, &munged)),
+        ));
+    }
+}
+
+/// A short description of what differs between two specs (the top-level
+/// fields), standing in for upstream's `cmp.Diff` output.
+fn spec_diff(old: &Value, new: &Value) -> String {
+    let empty = Map::new();
+    let o = old.as_object().unwrap_or(&empty);
+    let n = new.as_object().unwrap_or(&empty);
+    let mut keys: Vec<&String> = o.keys().chain(n.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    let mut out = String::from("  core.PodSpec{\n");
+    for k in keys {
+        let (a, b) = (o.get(k), n.get(k));
+        if a != b {
+            if let Some(a) = a {
+                out.push_str(&format!("-  {k}: {a}\n"));
+            }
+            if let Some(b) = b {
+                out.push_str(&format!("+  {k}: {b}\n"));
+            }
+        }
+    }
+    out.push_str("  }\n");
+    out
 }

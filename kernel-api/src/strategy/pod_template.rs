@@ -4,6 +4,7 @@ use serde_json::Value;
 
 use crate::defaults::{child, default_pod_template};
 use crate::strategy::Strategy;
+use crate::validation::{validate_pod_spec, FieldError};
 
 /// The PodTemplate strategy.
 #[derive(Debug)]
@@ -15,5 +16,15 @@ impl Strategy for PodTemplate {
             return;
         };
         default_pod_template(child(o, "template"));
+    }
+
+    fn validate(&self, obj: &Value, _old: Option<&Value>) -> Vec<FieldError> {
+        let mut errs = Vec::new();
+        let spec = obj
+            .pointer("/template/spec")
+            .cloned()
+            .unwrap_or(Value::Null);
+        validate_pod_spec(&spec, "template.spec", &mut errs);
+        errs
     }
 }

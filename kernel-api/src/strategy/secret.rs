@@ -4,6 +4,7 @@ use serde_json::{json, Value};
 
 use crate::defaults::set;
 use crate::strategy::Strategy;
+use crate::validation::{get, immutable, s, validate_data_keys, FieldError, MAX_CONFIG_SIZE};
 
 /// The Secret strategy.
 #[derive(Debug)]
@@ -15,5 +16,79 @@ impl Strategy for Secret {
             return;
         };
         set(o, "type", json!("Opaque"));
+    }
+
+    fn validate(&self, obj: &Value, _old: Option<&Value>) -> Vec<FieldError> {
+        let mut errs = Vec::new();
+        validate_secret(obj, &mut errs);
+        errs
+    }
+
+    fn validate_update(&self, new: &Value, old: &Value) -> Vec<FieldError> {
+        let mut out = Vec::new();
+        let errs = &mut out;
+        let was_immutable = old.get("immutable").and_then(Value::as_bool) == Some(true);
+        if was_immutable {
+            if new.get("immutable").and_then(Value::as_bool) != Some(true) {
+                errs.push(FieldError::forbidden(
+                    "immutable",
+                    "field is immutable when `immutable` is set",
+                ));
+            }
+            if new.get("data") != old.get("data") {
+                errs.push(FieldError::forbidden(
+                    "data",
+                    "field is immutable when `immutable` is set",
+                ));
+            }
+        }
+        if get(new, "/type").is_some() {
+            immutable(new, old, "/type", "type", errs);
+        }
+        out
+    }
+}
+
+fn validate_secret(obj: &Value, errs: &mut Vec<FieldError>) {
+    let total = validate_data_keys(obj, false, errs);
+    if total > MAX_CONFIG_SIZE {
+        errs.push(FieldError::too_long("data", MAX_CONFIG_SIZE));
+    }
+    let has = |k: &str| {
+        obj.pointer(&format!(
+            "/data/{}",
+            k.replace('~', "~0").replace('/', "~1")
+        ))
+        .is_some()
+            || obj
+                .pointer(&format!(
+                    "/stringData/{}",
+                    k.replace('~', "~0").replace('/', "~1")
+                ))
+                .is_some()
+    };
+    let required: &[&str] = match s(obj, "/type") {
+        "kubernetes.io/tls" => &["tls.crt", "tls.key"],
+        "kubernetes.io/dockerconfigjson" => &[".dockerconfigjson"],
+        "kubernetes.io/dockercfg" => &[".dockercfg"],
+        "kubernetes.io/ssh-auth" => &["ssh-privatekey"],
+        _ => &[],
+    };
+    for k in required {
+        if !has(k) {
+            errs.push(FieldError::required(format!("data[{k}]"), ""));
+        }
+    }
+    if s(obj, "/type") == "kubernetes.io/service-account-token"
+        && s(
+            obj,
+            "/metadata/annotations/kubernetes.io~1service-account.name",
+        )
+        .is_empty()
+    {
+        errs.push(FieldError::required(
+            "metadata.annotations[kubernetes.io/service-account.name]",
+            "",
+        ));
     }
 }

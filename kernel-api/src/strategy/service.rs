@@ -1,9 +1,16 @@
 //! The strategy of core/v1 Service (`services`): upstream's `pkg/registry/core/service/strategy.go`.
 
+use std::collections::HashSet;
+
 use serde_json::{json, Map, Value};
 
 use crate::defaults::{child, set};
+use crate::selector::{is_dns1123_label, is_dns1123_subdomain};
 use crate::strategy::Strategy;
+use crate::validation::{
+    arr, get, is_dns1035_label, is_valid_port_name, is_valid_port_num, obj_map, s, validate_enum,
+    validate_labels, FieldError, IMMUTABLE,
+};
 
 /// The Service strategy.
 #[derive(Debug)]
@@ -35,6 +42,38 @@ impl Strategy for Service {
                 }
             }
         }
+    }
+
+    fn validate(&self, obj: &Value, _old: Option<&Value>) -> Vec<FieldError> {
+        let mut errs = Vec::new();
+        validate_service(obj, &mut errs);
+        errs
+    }
+
+    fn validate_update(&self, new: &Value, old: &Value) -> Vec<FieldError> {
+        let mut out = Vec::new();
+        let errs = &mut out;
+        let external = |v: &Value| s(v, "/spec/type") == "ExternalName";
+        let old_ip = s(old, "/spec/clusterIP");
+        let new_ip = s(new, "/spec/clusterIP");
+        if !external(old)
+            && !external(new)
+            && !old_ip.is_empty()
+            && !new_ip.is_empty()
+            && new_ip != old_ip
+        {
+            errs.push(FieldError::invalid(
+                "spec.clusterIP",
+                &Value::String(new_ip.into()),
+                IMMUTABLE,
+            ));
+        }
+        out
+    }
+
+    /// A DNS-1035 label, as upstream requires of service names.
+    fn validate_name(&self, name: &str) -> Vec<String> {
+        is_dns1035_label(name)
     }
 }
 
@@ -83,4 +122,138 @@ fn default_service(spec: &mut Map<String, Value>) {
     if ty == "LoadBalancer" {
         set(spec, "allocateLoadBalancerNodePorts", json!(true));
     }
+}
+
+fn validate_service(obj: &Value, errs: &mut Vec<FieldError>) {
+    let ty = match s(obj, "/spec/type") {
+        "" => "ClusterIP",
+        t => t,
+    };
+    validate_enum(
+        obj,
+        "/spec/type",
+        "spec.type",
+        &["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"],
+        errs,
+    );
+    let headless = s(obj, "/spec/clusterIP") == "None";
+    let ports = arr(obj, "/spec/ports");
+    if ty == "ExternalName" {
+        let en = s(obj, "/spec/externalName");
+        if en.is_empty() {
+            errs.push(FieldError::required("spec.externalName", ""));
+        } else {
+            for m in is_dns1123_subdomain(en.trim_end_matches('.')) {
+                errs.push(FieldError::invalid(
+                    "spec.externalName",
+                    &Value::String(en.into()),
+                    &m,
+                ));
+            }
+        }
+    } else if ports.is_empty() && !headless {
+        errs.push(FieldError::required("spec.ports", ""));
+    }
+    let require_name = ports.len() > 1;
+    let mut names = HashSet::new();
+    let mut keys = HashSet::new();
+    for (i, p) in ports.iter().enumerate() {
+        let pp = format!("spec.ports[{i}]");
+        let name = s(p, "/name");
+        if require_name && name.is_empty() {
+            errs.push(FieldError::required(format!("{pp}.name"), ""));
+        } else if !name.is_empty() {
+            for m in is_dns1123_label(name) {
+                errs.push(FieldError::invalid(
+                    format!("{pp}.name"),
+                    &Value::String(name.into()),
+                    &m,
+                ));
+            }
+            if !names.insert(name.to_string()) {
+                errs.push(FieldError::duplicate(
+                    format!("{pp}.name"),
+                    &Value::String(name.into()),
+                ));
+            }
+        }
+        let port = get(p, "/port").cloned().unwrap_or(Value::from(0));
+        for m in is_valid_port_num(port.as_i64().unwrap_or(0)) {
+            errs.push(FieldError::invalid(format!("{pp}.port"), &port, &m));
+        }
+        validate_enum(
+            p,
+            "/protocol",
+            &format!("{pp}.protocol"),
+            &["SCTP", "TCP", "UDP"],
+            errs,
+        );
+        match get(p, "/targetPort") {
+            Some(Value::Number(n)) => {
+                for m in is_valid_port_num(n.as_i64().unwrap_or(0)) {
+                    errs.push(FieldError::invalid(
+                        format!("{pp}.targetPort"),
+                        &Value::Number(n.clone()),
+                        &m,
+                    ));
+                }
+            }
+            Some(Value::String(t)) => {
+                for m in is_valid_port_name(t) {
+                    errs.push(FieldError::invalid(
+                        format!("{pp}.targetPort"),
+                        &Value::String(t.clone()),
+                        &m,
+                    ));
+                }
+            }
+            _ => {}
+        }
+        if let Some(np) = get(p, "/nodePort") {
+            if np.as_i64() != Some(0) {
+                if ty == "ClusterIP" {
+                    errs.push(FieldError::forbidden(
+                        format!("{pp}.nodePort"),
+                        "may not be used when `type` is 'ClusterIP'",
+                    ));
+                } else {
+                    for m in is_valid_port_num(np.as_i64().unwrap_or(0)) {
+                        errs.push(FieldError::invalid(format!("{pp}.nodePort"), np, &m));
+                    }
+                }
+            }
+        }
+        let key = format!(
+            "{}/{}",
+            port,
+            match s(p, "/protocol") {
+                "" => "TCP",
+                x => x,
+            }
+        );
+        if !keys.insert(key.clone()) {
+            errs.push(FieldError::duplicate(pp, &Value::String(key)));
+        }
+    }
+    validate_enum(
+        obj,
+        "/spec/sessionAffinity",
+        "spec.sessionAffinity",
+        &["ClientIP", "None"],
+        errs,
+    );
+    validate_labels(obj_map(obj, "/spec/selector"), "spec.selector", errs);
+    for f in ["ipFamilies", "clusterIPs"] {
+        let n = arr(obj, &format!("/spec/{f}")).len();
+        if n > 2 {
+            errs.push(FieldError::too_many(format!("spec.{f}"), n, 2));
+        }
+    }
+    validate_enum(
+        obj,
+        "/spec/ipFamilyPolicy",
+        "spec.ipFamilyPolicy",
+        &["SingleStack", "PreferDualStack", "RequireDualStack"],
+        errs,
+    );
 }

@@ -4,6 +4,7 @@ use serde_json::{json, Value};
 
 use crate::defaults::{child, default_pvc_spec, default_template_in, set};
 use crate::strategy::Strategy;
+use crate::validation::{immutable, validate_enum, validate_workload, FieldError};
 
 /// The StatefulSet strategy.
 #[derive(Debug)]
@@ -39,5 +40,48 @@ impl Strategy for StatefulSet {
             }
         }
         default_template_in(spec);
+    }
+
+    fn validate(&self, obj: &Value, _old: Option<&Value>) -> Vec<FieldError> {
+        let mut errs = Vec::new();
+        validate_workload("statefulset", obj, &mut errs);
+        validate_enum(
+            obj,
+            "/spec/podManagementPolicy",
+            "spec.podManagementPolicy",
+            &["OrderedReady", "Parallel"],
+            &mut errs,
+        );
+        errs
+    }
+
+    fn validate_update(&self, new: &Value, old: &Value) -> Vec<FieldError> {
+        let mut out = Vec::new();
+        let errs = &mut out;
+        immutable(new, old, "/spec/selector", "spec.selector", errs);
+        let strip = |v: &Value| {
+            let mut spec = v.get("spec").cloned().unwrap_or(Value::Null);
+            if let Some(m) = spec.as_object_mut() {
+                for f in [
+                    "replicas",
+                    "ordinals",
+                    "template",
+                    "updateStrategy",
+                    "persistentVolumeClaimRetentionPolicy",
+                    "minReadySeconds",
+                    "selector",
+                ] {
+                    m.remove(f);
+                }
+            }
+            spec
+        };
+        if strip(new) != strip(old) {
+            errs.push(FieldError::forbidden(
+                "spec",
+                "updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden",
+            ));
+        }
+        out
     }
 }
