@@ -87,6 +87,7 @@ pub mod defaults;
 pub mod discovery;
 pub mod filters;
 pub mod handlers;
+mod json;
 pub mod kubeconfig;
 pub mod openapi;
 pub mod patch;
@@ -117,12 +118,3 @@ pub use strategy::{Column, Deletion, Strategy};
 pub use tls::TlsMaterial;
 pub use validation::{FieldError, FieldErrorKind};
 pub use version::GIT_VERSION;
-
-/// Server-side printing: the `meta.k8s.io/v1` Table for `objects` of `resource`.
-pub(crate) fn table_output(
-    resource: &str,
-    objects: &[serde_json::Value],
-    wide: bool,
-) -> Option<serde_json::Value> {
-    Some(table::to_table(resource, objects, wide))
-}

@@ -18,6 +18,7 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
+use crate::json::{arr, s};
 use crate::selector::{
     is_dns1123_label, is_qualified_name, is_valid_label_value, max_len_error, regex_error,
     LabelSelector,
@@ -220,17 +221,6 @@ const DNS1035_LABEL_FMT: &str = "[a-z]([-a-z0-9]*[a-z0-9])?";
 
 pub(crate) fn get<'a>(obj: &'a Value, ptr: &str) -> Option<&'a Value> {
     obj.pointer(ptr).filter(|v| !v.is_null())
-}
-
-pub(crate) fn s<'a>(obj: &'a Value, ptr: &str) -> &'a str {
-    obj.pointer(ptr).and_then(Value::as_str).unwrap_or("")
-}
-
-pub(crate) fn arr<'a>(obj: &'a Value, ptr: &str) -> &'a [Value] {
-    obj.pointer(ptr)
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or(&[])
 }
 
 pub(crate) fn obj_map<'a>(obj: &'a Value, ptr: &str) -> Option<&'a Map<String, Value>> {

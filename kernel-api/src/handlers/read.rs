@@ -66,15 +66,14 @@ pub fn respond(
             None => vec![value.clone()],
         };
         // Like upstream, always every column: kubectl hides `priority: 1` ones unless `-o wide`.
-        if let Some(mut table) = crate::table_output(&ctx.def.plural, &items, true) {
-            if let Some(meta) = value.get("metadata") {
-                table["metadata"]["resourceVersion"] = meta["resourceVersion"].clone();
-                if let Some(c) = meta.get("continue") {
-                    table["metadata"]["continue"] = c.clone();
-                }
+        let mut table = crate::table::to_table(&*ctx.def.strategy, &items, true);
+        if let Some(meta) = value.get("metadata") {
+            table["metadata"]["resourceVersion"] = meta["resourceVersion"].clone();
+            if let Some(c) = meta.get("continue") {
+                table["metadata"]["continue"] = c.clone();
             }
-            return Ok(json_response(code, &table));
         }
+        return Ok(json_response(code, &table));
     }
     Ok(json_response(code, value))
 }

@@ -1,8 +1,10 @@
 //! The strategy of core/v1 ConfigMap (`configmaps`): upstream's `pkg/registry/core/configmap/strategy.go`.
 
-use serde_json::Value;
+use k8s_openapi::jiff::Timestamp;
+use serde_json::{json, Map, Value};
 
-use crate::strategy::Strategy;
+use crate::strategy::{Column, Strategy};
+use crate::table::{age, age_col, c, name, name_col};
 use crate::validation::{validate_data_keys, FieldError, MAX_CONFIG_SIZE};
 
 /// The ConfigMap strategy.
@@ -40,5 +42,25 @@ impl Strategy for ConfigMap {
             }
         }
         out
+    }
+
+    fn columns(&self) -> Vec<Column> {
+        vec![
+            name_col(),
+            c("Data", "string", 0, "Data contains the configuration data."),
+            age_col(),
+        ]
+    }
+
+    fn cells(&self, obj: &Value, now: Timestamp) -> Vec<Value> {
+        let n = obj
+            .get("data")
+            .and_then(Value::as_object)
+            .map_or(0, Map::len)
+            + obj
+                .get("binaryData")
+                .and_then(Value::as_object)
+                .map_or(0, Map::len);
+        vec![name(obj), json!(n), age(obj, now)]
     }
 }

@@ -1,9 +1,14 @@
 //! The strategy of apps/v1 Deployment (`deployments`): upstream's `pkg/registry/apps/deployment/strategy.go`.
 
+use k8s_openapi::jiff::Timestamp;
 use serde_json::{json, Value};
 
 use crate::defaults::{child, default_template_in, set};
-use crate::strategy::Strategy;
+use crate::strategy::{Column, Strategy};
+use crate::table::{
+    age, age_col, c, container_columns, format_selector, i, layout_containers, name, name_col,
+    selector_column,
+};
 use crate::validation::{immutable, validate_workload, FieldError};
 
 /// The Deployment strategy.
@@ -40,5 +45,36 @@ impl Strategy for Deployment {
         let errs = &mut out;
         immutable(new, old, "/spec/selector", "spec.selector", errs);
         out
+    }
+
+    fn columns(&self) -> Vec<Column> {
+        let mut v = vec![
+            name_col(),
+            c("Ready", "string", 0, "Number of the pod with ready state"),
+            c("Up-to-date", "integer", 0, "Total number of non-terminated pods targeted by this deployment that have the desired template spec."),
+            c("Available", "integer", 0, "Total number of available pods (ready for at least minReadySeconds) targeted by this deployment."),
+            age_col(),
+        ];
+        v.extend(container_columns());
+        v.push(selector_column());
+        v
+    }
+
+    fn cells(&self, obj: &Value, now: Timestamp) -> Vec<Value> {
+        let (cn, im) = layout_containers(obj, "/spec/template/spec/containers");
+        vec![
+            name(obj),
+            json!(format!(
+                "{}/{}",
+                i(obj, "/status/readyReplicas"),
+                i(obj, "/spec/replicas")
+            )),
+            json!(i(obj, "/status/updatedReplicas")),
+            json!(i(obj, "/status/availableReplicas")),
+            age(obj, now),
+            json!(cn),
+            json!(im),
+            json!(format_selector(obj, "/spec/selector")),
+        ]
     }
 }

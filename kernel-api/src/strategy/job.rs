@@ -1,9 +1,14 @@
 //! The strategy of batch/v1 Job (`jobs`): upstream's `pkg/registry/batch/job/strategy.go`.
 
+use k8s_openapi::jiff::Timestamp;
 use serde_json::{json, Map, Value};
 
 use crate::defaults::{child, default_template_in, set};
-use crate::strategy::Strategy;
+use crate::strategy::{Column, Strategy};
+use crate::table::{
+    age, age_col, c, condition_true, container_columns, format_selector, human_duration, i,
+    layout_containers, name, name_col, selector_column,
+};
 use crate::validation::{
     check_selector_matches_template, get, immutable, validate_job_spec, FieldError,
 };
@@ -64,6 +69,33 @@ impl Strategy for Job {
         );
         out
     }
+
+    fn columns(&self) -> Vec<Column> {
+        let mut v = vec![
+            name_col(),
+            c("Status", "string", 0, "Status of the job."),
+            c(
+                "Completions",
+                "string",
+                0,
+                "The desired number of successfully finished pods the job should be run with.",
+            ),
+            c(
+                "Duration",
+                "string",
+                0,
+                "Time required to complete the job.",
+            ),
+            age_col(),
+        ];
+        v.extend(container_columns());
+        v.push(selector_column());
+        v
+    }
+
+    fn cells(&self, obj: &Value, now: Timestamp) -> Vec<Value> {
+        job_cells(obj, now)
+    }
 }
 
 fn default_job_spec(spec: &mut Map<String, Value>) {
@@ -86,4 +118,59 @@ fn default_job_spec(spec: &mut Map<String, Value>) {
     };
     set(spec, "podReplacementPolicy", json!(policy));
     default_template_in(spec);
+}
+
+fn job_cells(job: &Value, now: Timestamp) -> Vec<Value> {
+    let conds = "/status/conditions";
+    let status = if condition_true(job, conds, "Complete") {
+        "Complete"
+    } else if condition_true(job, conds, "Failed") {
+        "Failed"
+    } else if job.pointer("/metadata/deletionTimestamp").is_some() {
+        "Terminating"
+    } else if condition_true(job, conds, "Suspended") {
+        "Suspended"
+    } else if condition_true(job, conds, "FailureTarget") {
+        "FailureTarget"
+    } else if condition_true(job, conds, "SuccessCriteriaMet") {
+        "SuccessCriteriaMet"
+    } else {
+        "Running"
+    };
+    let succeeded = i(job, "/status/succeeded");
+    let completions = match job.pointer("/spec/completions").and_then(Value::as_i64) {
+        Some(c) => format!("{succeeded}/{c}"),
+        None => {
+            let p = job
+                .pointer("/spec/parallelism")
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
+            if p > 1 {
+                format!("{succeeded}/1 of {p}")
+            } else {
+                format!("{succeeded}/1")
+            }
+        }
+    };
+    let ts = |p: &str| {
+        job.pointer(p)
+            .and_then(Value::as_str)
+            .and_then(|t| t.parse::<Timestamp>().ok())
+    };
+    let duration = match (ts("/status/startTime"), ts("/status/completionTime")) {
+        (Some(start), Some(end)) => human_duration(end.duration_since(start)),
+        (Some(start), None) => human_duration(now.duration_since(start)),
+        _ => String::new(),
+    };
+    let (cn, im) = layout_containers(job, "/spec/template/spec/containers");
+    vec![
+        name(job),
+        json!(status),
+        json!(completions),
+        json!(duration),
+        age(job, now),
+        json!(cn),
+        json!(im),
+        json!(format_selector(job, "/spec/selector")),
+    ]
 }

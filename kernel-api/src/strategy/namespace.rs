@@ -1,10 +1,13 @@
 //! The strategy of core/v1 Namespace (`namespaces`): upstream's `pkg/registry/core/namespace/strategy.go`.
 
+use k8s_openapi::jiff::Timestamp;
 use serde_json::{json, Value};
 
 use crate::defaults::{child, set};
+use crate::json::s;
 use crate::selector::is_dns1123_label;
-use crate::strategy::Strategy;
+use crate::strategy::{Column, Strategy};
+use crate::table::{age, age_col, c, name, name_col};
 
 /// The Namespace strategy.
 #[derive(Debug)]
@@ -33,5 +36,17 @@ impl Strategy for Namespace {
     /// A DNS-1123 label, as upstream requires of namespace names.
     fn validate_name(&self, name: &str) -> Vec<String> {
         is_dns1123_label(name)
+    }
+
+    fn columns(&self) -> Vec<Column> {
+        vec![
+            name_col(),
+            c("Status", "string", 0, "The status of the namespace"),
+            age_col(),
+        ]
+    }
+
+    fn cells(&self, obj: &Value, now: Timestamp) -> Vec<Value> {
+        vec![name(obj), json!(s(obj, "/status/phase")), age(obj, now)]
     }
 }

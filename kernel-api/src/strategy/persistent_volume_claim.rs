@@ -1,10 +1,13 @@
 //! The strategy of core/v1 PersistentVolumeClaim (`persistentvolumeclaims`): upstream's `pkg/registry/core/persistentvolumeclaim/strategy.go`.
 
+use k8s_openapi::jiff::Timestamp;
 use serde_json::{json, Value};
 
 use crate::defaults::{child, default_pvc_spec, set};
-use crate::strategy::Strategy;
-use crate::validation::{parse_quantity, s, FieldError};
+use crate::json::{arr, s};
+use crate::strategy::{Column, Strategy};
+use crate::table::{access_modes, age, age_col, c, name, name_col, unset};
+use crate::validation::{parse_quantity, FieldError};
 
 /// The PersistentVolumeClaim strategy.
 #[derive(Debug)]
@@ -58,5 +61,47 @@ impl Strategy for PersistentVolumeClaim {
             }
         }
         out
+    }
+
+    fn columns(&self) -> Vec<Column> {
+        vec![
+            name_col(),
+            c("Status", "string", 0, "phase represents the current phase of PersistentVolumeClaim."),
+            c("Volume", "string", 0, "volumeName is the binding reference to the PersistentVolume backing this claim."),
+            c("Capacity", "string", 0, "capacity represents the actual resources of the underlying volume."),
+            c("Access Modes", "string", 0, "accessModes contains the desired access modes the volume should have."),
+            c("StorageClass", "string", 0, "storageClassName is the name of the StorageClass required by the claim."),
+            c("VolumeAttributesClass", "string", 0, "volumeAttributesClassName may be used to set the VolumeAttributesClass used by this claim."),
+            age_col(),
+            c("VolumeMode", "string", 1, "volumeMode defines what type of volume is required by the claim."),
+        ]
+    }
+
+    fn cells(&self, obj: &Value, now: Timestamp) -> Vec<Value> {
+        let bound = s(obj, "/spec/volumeName");
+        let (capacity, modes) = if bound.is_empty() {
+            (String::new(), String::new())
+        } else {
+            (
+                s(obj, "/status/capacity/storage").to_string(),
+                access_modes(arr(obj, "/status/accessModes")),
+            )
+        };
+        let phase = if obj.pointer("/metadata/deletionTimestamp").is_some() {
+            "Terminating"
+        } else {
+            s(obj, "/status/phase")
+        };
+        vec![
+            name(obj),
+            json!(phase),
+            json!(bound),
+            json!(capacity),
+            json!(modes),
+            json!(s(obj, "/spec/storageClassName")),
+            json!(unset(s(obj, "/spec/volumeAttributesClassName"))),
+            age(obj, now),
+            json!(unset(s(obj, "/spec/volumeMode"))),
+        ]
     }
 }

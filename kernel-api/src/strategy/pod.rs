@@ -1,10 +1,13 @@
 //! The strategy of core/v1 Pod (`pods`): upstream's `pkg/registry/core/pod/strategy.go`.
 
+use k8s_openapi::jiff::Timestamp;
 use serde_json::{json, Map, Value};
 
 use crate::defaults::{child, default_pod_spec, set};
-use crate::strategy::Strategy;
-use crate::validation::{arr, get, validate_pod_spec, FieldError};
+use crate::json::{arr, s};
+use crate::strategy::{Column, Strategy};
+use crate::table::{age, age_col, c, condition_true, human_duration, i, name, name_col, or_none};
+use crate::validation::{get, validate_pod_spec, FieldError};
 
 /// The Pod strategy.
 #[derive(Debug)]
@@ -36,6 +39,32 @@ impl Strategy for Pod {
         let errs = &mut out;
         validate_pod_update(new, old, errs);
         out
+    }
+
+    fn columns(&self) -> Vec<Column> {
+        vec![
+            name_col(),
+            c("Ready", "string", 0, "The aggregate readiness state of this pod for accepting traffic."),
+            c("Status", "string", 0, "The aggregate status of the containers in this pod."),
+            c("Restarts", "string", 0, "The number of times the containers in this pod have been restarted and when the last container in this pod has restarted."),
+            age_col(),
+            c("IP", "string", 1, "IP address allocated to the pod."),
+            c("Node", "string", 1, "Name of the node the pod is scheduled onto."),
+            c("Nominated Node", "string", 1, "Name of the node the pod is nominated onto for preemption."),
+            c("Readiness Gates", "string", 1, "Pod readiness gates that are true out of all gates."),
+        ]
+    }
+
+    fn cells(&self, obj: &Value, now: Timestamp) -> Vec<Value> {
+        pod_cells(obj, now)
+    }
+
+    /// Completed pods carry a `Completed` row condition (kubectl hides them unless `-a`).
+    fn row_conditions(&self, obj: &Value) -> Option<Value> {
+        let phase = s(obj, "/status/phase");
+        (phase == "Succeeded" || phase == "Failed").then(|| {
+            json!([{"type": "Completed", "status": "True", "reason": phase, "message": "The pod has completed successfully."}])
+        })
     }
 }
 
@@ -212,4 +241,164 @@ fn spec_diff(old: &Value, new: &Value) -> String {
     }
     out.push_str("  }\n");
     out
+}
+
+fn pod_cells(pod: &Value, now: Timestamp) -> Vec<Value> {
+    let init_specs = arr(pod, "/spec/initContainers");
+    let is_sidecar = |name: &str| {
+        init_specs
+            .iter()
+            .any(|c| s(c, "/name") == name && s(c, "/restartPolicy") == "Always")
+    };
+    let total = arr(pod, "/spec/containers").len()
+        + init_specs
+            .iter()
+            .filter(|c| s(c, "/restartPolicy") == "Always")
+            .count();
+    let mut ready = 0;
+    let mut restarts = 0i64;
+    let mut sidecar_restarts = 0i64;
+    let mut last_restart: Option<Timestamp> = None;
+    let mut last_sidecar_restart: Option<Timestamp> = None;
+    let phase = s(pod, "/status/phase");
+    let mut reason = phase.to_string();
+    if !s(pod, "/status/reason").is_empty() {
+        reason = s(pod, "/status/reason").to_string();
+    }
+    if arr(pod, "/status/conditions")
+        .iter()
+        .any(|c| s(c, "/type") == "PodScheduled" && s(c, "/reason") == "SchedulingGated")
+    {
+        reason = "SchedulingGated".to_string();
+    }
+    let finished_at = |c: &Value| {
+        c.pointer("/lastState/terminated/finishedAt")
+            .and_then(Value::as_str)
+            .and_then(|t| t.parse::<Timestamp>().ok())
+    };
+    let later = |a: Option<Timestamp>, b: Option<Timestamp>| match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
+
+    let mut initializing = false;
+    let init_statuses = arr(pod, "/status/initContainerStatuses");
+    for (idx, cs) in init_statuses.iter().enumerate() {
+        restarts += i(cs, "/restartCount");
+        last_restart = later(last_restart, finished_at(cs));
+        let sidecar = is_sidecar(s(cs, "/name"));
+        if sidecar {
+            sidecar_restarts += i(cs, "/restartCount");
+            last_sidecar_restart = later(last_sidecar_restart, finished_at(cs));
+        }
+        let terminated = cs.pointer("/state/terminated");
+        let waiting_reason = s(cs, "/state/waiting/reason");
+        if terminated.is_some_and(|t| i(t, "/exitCode") == 0) {
+            continue;
+        }
+        if sidecar && cs.get("started").and_then(Value::as_bool) == Some(true) {
+            if cs.get("ready").and_then(Value::as_bool) == Some(true) {
+                ready += 1;
+            }
+            continue;
+        }
+        if let Some(t) = terminated {
+            let r = s(t, "/reason");
+            reason = if !r.is_empty() {
+                format!("Init:{r}")
+            } else if i(t, "/signal") != 0 {
+                format!("Init:Signal:{}", i(t, "/signal"))
+            } else {
+                format!("Init:ExitCode:{}", i(t, "/exitCode"))
+            };
+        } else if !waiting_reason.is_empty() && waiting_reason != "PodInitializing" {
+            reason = format!("Init:{waiting_reason}");
+        } else {
+            reason = format!("Init:{}/{}", idx, init_specs.len());
+        }
+        initializing = true;
+        break;
+    }
+
+    if !initializing || condition_true(pod, "/status/conditions", "Initialized") {
+        restarts = sidecar_restarts;
+        last_restart = last_sidecar_restart;
+        let mut has_running = false;
+        for cs in arr(pod, "/status/containerStatuses").iter().rev() {
+            restarts += i(cs, "/restartCount");
+            last_restart = later(last_restart, finished_at(cs));
+            let waiting = s(cs, "/state/waiting/reason");
+            let terminated = cs.pointer("/state/terminated");
+            if !waiting.is_empty() {
+                reason = waiting.to_string();
+            } else if let Some(t) = terminated {
+                let r = s(t, "/reason");
+                reason = if !r.is_empty() {
+                    r.to_string()
+                } else if i(t, "/signal") != 0 {
+                    format!("Signal:{}", i(t, "/signal"))
+                } else {
+                    format!("ExitCode:{}", i(t, "/exitCode"))
+                };
+            } else if cs.get("ready").and_then(Value::as_bool) == Some(true)
+                && cs.pointer("/state/running").is_some()
+            {
+                has_running = true;
+                ready += 1;
+            }
+        }
+        if reason == "Completed" && has_running {
+            reason = if condition_true(pod, "/status/conditions", "Ready") {
+                "Running".to_string()
+            } else {
+                "NotReady".to_string()
+            };
+        }
+    }
+
+    if pod.pointer("/metadata/deletionTimestamp").is_some() {
+        if s(pod, "/status/reason") == "NodeLost" {
+            reason = "Unknown".to_string();
+        } else if phase != "Succeeded" && phase != "Failed" {
+            reason = "Terminating".to_string();
+        }
+    }
+
+    let restarts_str = match last_restart {
+        Some(t) if restarts != 0 => {
+            format!(
+                "{} ({} ago)",
+                restarts,
+                human_duration(now.duration_since(t))
+            )
+        }
+        _ => restarts.to_string(),
+    };
+
+    let ip = arr(pod, "/status/podIPs")
+        .first()
+        .map(|p| s(p, "/ip"))
+        .filter(|ip| !ip.is_empty())
+        .unwrap_or_else(|| s(pod, "/status/podIP"));
+    let gates = arr(pod, "/spec/readinessGates");
+    let gates_str = if gates.is_empty() {
+        "<none>".to_string()
+    } else {
+        let t = gates
+            .iter()
+            .filter(|g| condition_true(pod, "/status/conditions", s(g, "/conditionType")))
+            .count();
+        format!("{}/{}", t, gates.len())
+    };
+    vec![
+        name(pod),
+        json!(format!("{ready}/{total}")),
+        json!(reason),
+        json!(restarts_str),
+        age(pod, now),
+        json!(or_none(ip)),
+        json!(or_none(s(pod, "/spec/nodeName"))),
+        json!(or_none(s(pod, "/status/nominatedNodeName"))),
+        json!(gates_str),
+    ]
 }

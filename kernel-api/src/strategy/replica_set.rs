@@ -1,9 +1,14 @@
 //! The strategy of apps/v1 ReplicaSet (`replicasets`): upstream's `pkg/registry/apps/replicaset/strategy.go`.
 
+use k8s_openapi::jiff::Timestamp;
 use serde_json::{json, Value};
 
 use crate::defaults::{child, default_template_in, set};
-use crate::strategy::Strategy;
+use crate::strategy::{Column, Strategy};
+use crate::table::{
+    age, age_col, c, container_columns, format_selector, i, layout_containers, name, name_col,
+    selector_column,
+};
 use crate::validation::{immutable, validate_workload, FieldError};
 
 /// The ReplicaSet strategy.
@@ -31,5 +36,48 @@ impl Strategy for ReplicaSet {
         let errs = &mut out;
         immutable(new, old, "/spec/selector", "spec.selector", errs);
         out
+    }
+
+    fn columns(&self) -> Vec<Column> {
+        let mut v = vec![
+            name_col(),
+            c(
+                "Desired",
+                "integer",
+                0,
+                "Replicas is the number of desired replicas.",
+            ),
+            c(
+                "Current",
+                "integer",
+                0,
+                "Replicas is the most recently observed number of replicas.",
+            ),
+            c(
+                "Ready",
+                "integer",
+                0,
+                "The number of ready replicas for this replica set.",
+            ),
+            age_col(),
+        ];
+        v.extend(container_columns());
+        v.push(selector_column());
+        v
+    }
+
+    fn cells(&self, obj: &Value, now: Timestamp) -> Vec<Value> {
+        let (cn, im) = layout_containers(obj, "/spec/template/spec/containers");
+        let sel = format_selector(obj, "/spec/selector");
+        vec![
+            name(obj),
+            json!(i(obj, "/spec/replicas")),
+            json!(i(obj, "/status/replicas")),
+            json!(i(obj, "/status/readyReplicas")),
+            age(obj, now),
+            json!(cn),
+            json!(im),
+            json!(sel),
+        ]
     }
 }

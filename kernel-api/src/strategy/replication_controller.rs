@@ -1,9 +1,12 @@
 //! The strategy of core/v1 ReplicationController (`replicationcontrollers`): upstream's `pkg/registry/core/replicationcontroller/strategy.go`.
 
+use k8s_openapi::jiff::Timestamp;
 use serde_json::{json, Map, Value};
 
+use super::replica_set::ReplicaSet;
 use crate::defaults::{child, default_pod_template, set};
-use crate::strategy::Strategy;
+use crate::strategy::{Column, Strategy};
+use crate::table::{age, format_labels, i, layout_containers, name, string_map};
 
 /// The ReplicationController strategy.
 #[derive(Debug)]
@@ -38,5 +41,25 @@ impl Strategy for ReplicationController {
         {
             default_pod_template(t);
         }
+    }
+
+    /// The columns of ReplicaSets.
+    fn columns(&self) -> Vec<Column> {
+        ReplicaSet.columns()
+    }
+
+    fn cells(&self, obj: &Value, now: Timestamp) -> Vec<Value> {
+        let (cn, im) = layout_containers(obj, "/spec/template/spec/containers");
+        let sel = format_labels(&string_map(obj, "/spec/selector"));
+        vec![
+            name(obj),
+            json!(i(obj, "/spec/replicas")),
+            json!(i(obj, "/status/replicas")),
+            json!(i(obj, "/status/readyReplicas")),
+            age(obj, now),
+            json!(cn),
+            json!(im),
+            json!(sel),
+        ]
     }
 }

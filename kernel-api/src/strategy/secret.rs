@@ -1,10 +1,13 @@
 //! The strategy of core/v1 Secret (`secrets`): upstream's `pkg/registry/core/secret/strategy.go`.
 
-use serde_json::{json, Value};
+use k8s_openapi::jiff::Timestamp;
+use serde_json::{json, Map, Value};
 
 use crate::defaults::set;
-use crate::strategy::Strategy;
-use crate::validation::{get, immutable, s, validate_data_keys, FieldError, MAX_CONFIG_SIZE};
+use crate::json::s;
+use crate::strategy::{Column, Strategy};
+use crate::table::{age, age_col, c, name, name_col};
+use crate::validation::{get, immutable, validate_data_keys, FieldError, MAX_CONFIG_SIZE};
 
 /// The Secret strategy.
 #[derive(Debug)]
@@ -46,6 +49,28 @@ impl Strategy for Secret {
             immutable(new, old, "/type", "type", errs);
         }
         out
+    }
+
+    fn columns(&self) -> Vec<Column> {
+        vec![
+            name_col(),
+            c(
+                "Type",
+                "string",
+                0,
+                "Used to facilitate programmatic handling of secret data.",
+            ),
+            c("Data", "string", 0, "Data contains the secret data."),
+            age_col(),
+        ]
+    }
+
+    fn cells(&self, obj: &Value, now: Timestamp) -> Vec<Value> {
+        let n = obj
+            .get("data")
+            .and_then(Value::as_object)
+            .map_or(0, Map::len);
+        vec![name(obj), json!(s(obj, "/type")), json!(n), age(obj, now)]
     }
 }
 

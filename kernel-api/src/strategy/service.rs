@@ -2,13 +2,18 @@
 
 use std::collections::HashSet;
 
+use k8s_openapi::jiff::Timestamp;
 use serde_json::{json, Map, Value};
 
 use crate::defaults::{child, set};
+use crate::json::{arr, s};
 use crate::selector::{is_dns1123_label, is_dns1123_subdomain};
-use crate::strategy::Strategy;
+use crate::strategy::{Column, Strategy};
+use crate::table::{
+    age, age_col, c, format_labels, i, load_balancer_status, name, name_col, or_none, string_map,
+};
 use crate::validation::{
-    arr, get, is_dns1035_label, is_valid_port_name, is_valid_port_num, obj_map, s, validate_enum,
+    get, is_dns1035_label, is_valid_port_name, is_valid_port_num, obj_map, validate_enum,
     validate_labels, FieldError, IMMUTABLE,
 };
 
@@ -74,6 +79,22 @@ impl Strategy for Service {
     /// A DNS-1035 label, as upstream requires of service names.
     fn validate_name(&self, name: &str) -> Vec<String> {
         is_dns1035_label(name)
+    }
+
+    fn columns(&self) -> Vec<Column> {
+        vec![
+            name_col(),
+            c("Type", "string", 0, "type determines how the Service is exposed."),
+            c("Cluster-IP", "string", 0, "clusterIP is the IP address of the service."),
+            c("External-IP", "string", 0, "List of IP addresses for which nodes in the cluster will also accept traffic for this service."),
+            c("Port(s)", "string", 0, "The list of ports that are exposed by this service."),
+            age_col(),
+            c("Selector", "string", 1, "Route service traffic to pods with label keys and values matching this selector."),
+        ]
+    }
+
+    fn cells(&self, obj: &Value, now: Timestamp) -> Vec<Value> {
+        service_cells(obj, now)
     }
 }
 
@@ -256,4 +277,63 @@ fn validate_service(obj: &Value, errs: &mut Vec<FieldError>) {
         &["SingleStack", "PreferDualStack", "RequireDualStack"],
         errs,
     );
+}
+
+fn service_cells(svc: &Value, now: Timestamp) -> Vec<Value> {
+    let ty = match s(svc, "/spec/type") {
+        "" => "ClusterIP",
+        t => t,
+    };
+    let cluster_ip = arr(svc, "/spec/clusterIPs")
+        .first()
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| s(svc, "/spec/clusterIP"));
+    let external_ips: Vec<String> = arr(svc, "/spec/externalIPs")
+        .iter()
+        .filter_map(Value::as_str)
+        .map(str::to_string)
+        .collect();
+    let external = match ty {
+        "ClusterIP" | "NodePort" => or_none(&external_ips.join(",")),
+        "LoadBalancer" => {
+            let lb = load_balancer_status(svc, "/status/loadBalancer/ingress", true);
+            let mut all: Vec<String> = if lb.is_empty() {
+                Vec::new()
+            } else {
+                lb.split(',').map(str::to_string).collect()
+            };
+            all.extend(external_ips);
+            if all.is_empty() {
+                "<pending>".to_string()
+            } else {
+                all.join(",")
+            }
+        }
+        "ExternalName" => s(svc, "/spec/externalName").to_string(),
+        _ => "<unknown>".to_string(),
+    };
+    let ports: Vec<String> = arr(svc, "/spec/ports")
+        .iter()
+        .map(|p| {
+            let proto = match s(p, "/protocol") {
+                "" => "TCP",
+                x => x,
+            };
+            let node_port = i(p, "/nodePort");
+            if node_port > 0 {
+                format!("{}:{}/{}", i(p, "/port"), node_port, proto)
+            } else {
+                format!("{}/{}", i(p, "/port"), proto)
+            }
+        })
+        .collect();
+    vec![
+        name(svc),
+        json!(ty),
+        json!(or_none(cluster_ip)),
+        json!(external),
+        json!(or_none(&ports.join(","))),
+        age(svc, now),
+        json!(format_labels(&string_map(svc, "/spec/selector"))),
+    ]
 }

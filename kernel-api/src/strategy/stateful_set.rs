@@ -1,9 +1,11 @@
 //! The strategy of apps/v1 StatefulSet (`statefulsets`): upstream's `pkg/registry/apps/statefulset/strategy.go`.
 
+use k8s_openapi::jiff::Timestamp;
 use serde_json::{json, Value};
 
 use crate::defaults::{child, default_pvc_spec, default_template_in, set};
-use crate::strategy::Strategy;
+use crate::strategy::{Column, Strategy};
+use crate::table::{age, age_col, c, container_columns, i, layout_containers, name, name_col};
 use crate::validation::{immutable, validate_enum, validate_workload, FieldError};
 
 /// The StatefulSet strategy.
@@ -83,5 +85,30 @@ impl Strategy for StatefulSet {
             ));
         }
         out
+    }
+
+    fn columns(&self) -> Vec<Column> {
+        let mut v = vec![
+            name_col(),
+            c("Ready", "string", 0, "Number of the pod with ready state"),
+            age_col(),
+        ];
+        v.extend(container_columns());
+        v
+    }
+
+    fn cells(&self, obj: &Value, now: Timestamp) -> Vec<Value> {
+        let (cn, im) = layout_containers(obj, "/spec/template/spec/containers");
+        vec![
+            name(obj),
+            json!(format!(
+                "{}/{}",
+                i(obj, "/status/readyReplicas"),
+                i(obj, "/spec/replicas")
+            )),
+            age(obj, now),
+            json!(cn),
+            json!(im),
+        ]
     }
 }
