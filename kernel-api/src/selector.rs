@@ -4,9 +4,9 @@
 //! lexer/parser, `Requirement` matching and `String()` form),
 //! `k8s.io/apimachinery/pkg/fields/selector.go` (field selector terms and value
 //! escaping), `k8s.io/apimachinery/pkg/apis/meta/v1/helpers.go`
-//! (`LabelSelectorAsSelector`) and the per-resource `*ToSelectableFields`
-//! functions of the Kubernetes registry (which fields each resource supports
-//! in a `fieldSelector`).
+//! (`LabelSelectorAsSelector`). Which fields each kind supports in a
+//! `fieldSelector` (upstream's `*ToSelectableFields`) is its
+//! [`Strategy::selectable_fields`](crate::strategy::Strategy::selectable_fields).
 //!
 //! Everything here is pure: no I/O, no clock.
 
@@ -918,40 +918,32 @@ impl FieldSelector {
         self.terms.is_empty()
     }
 
-    /// The first field of this selector that `resource` does not support, if
-    /// any (the server answers 400 `field label not supported: <field>`).
-    pub fn unsupported_field(&self, resource: &str) -> Option<&str> {
+    /// The first field of this selector for which `supported` is false, if any (the server
+    /// answers 400 `field label not supported: <field>`).
+    pub fn unsupported_field(&self, supported: impl Fn(&str) -> bool) -> Option<&str> {
         self.terms
             .iter()
-            .find(|t| !Self::is_supported(resource, &t.field))
+            .find(|t| !supported(&t.field))
             .map(|t| t.field.as_str())
     }
 
     /// `Err` with upstream's 400 message (`field label not supported: <f>`)
-    /// when a field of this selector is not selectable on `resource`.
-    pub fn check_supported(&self, resource: &str) -> Result<(), String> {
-        match self.unsupported_field(resource) {
+    /// when a field of this selector is not `supported`.
+    pub fn check_supported(&self, supported: impl Fn(&str) -> bool) -> Result<(), String> {
+        match self.unsupported_field(supported) {
             Some(f) => Err(format!("field label not supported: {f}")),
             None => Ok(()),
         }
     }
 
-    /// Whether every term holds for `obj` (a `resource` object). A missing or
-    /// unsupported field compares as the empty string, as upstream's
-    /// `fields.Set` lookups do.
-    pub fn matches(&self, resource: &str, obj: &Value) -> bool {
+    /// Whether every term holds for an object whose fields have the values `value` gives
+    /// (`None`: a missing or unsupported field, which compares as the empty string, as
+    /// upstream's `fields.Set` lookups do).
+    pub fn matches(&self, value: impl Fn(&str) -> Option<String>) -> bool {
         self.terms.iter().all(|t| {
-            let v = field_value(resource, obj, &t.field).unwrap_or_default();
+            let v = value(&t.field).unwrap_or_default();
             (v == t.value) != t.negated
         })
-    }
-
-    /// Whether `resource` (plural, lowercase) supports selecting on `field`.
-    pub fn is_supported(resource: &str, field: &str) -> bool {
-        if matches!(field, "metadata.name" | "metadata.namespace") {
-            return true;
-        }
-        resource_fields(resource).contains(&field)
     }
 }
 
@@ -968,129 +960,9 @@ impl fmt::Display for FieldSelector {
     }
 }
 
-/// The selectable fields of a resource beyond `metadata.name` and
-/// `metadata.namespace`.
-fn resource_fields(resource: &str) -> &'static [&'static str] {
-    match resource {
-        "pods" => &[
-            "spec.nodeName",
-            "spec.restartPolicy",
-            "spec.schedulerName",
-            "spec.serviceAccountName",
-            "spec.hostNetwork",
-            "status.phase",
-            "status.podIP",
-            "status.nominatedNodeName",
-        ],
-        "events" => &[
-            "involvedObject.kind",
-            "involvedObject.namespace",
-            "involvedObject.name",
-            "involvedObject.uid",
-            "involvedObject.apiVersion",
-            "involvedObject.resourceVersion",
-            "involvedObject.fieldPath",
-            "reason",
-            "reportingComponent",
-            "source",
-            "type",
-        ],
-        "secrets" => &["type"],
-        "nodes" => &["spec.unschedulable"],
-        "namespaces" => &["status.phase"],
-        "replicasets" | "replicationcontrollers" => &["status.replicas"],
-        "jobs" => &["status.successful"],
-        "certificatesigningrequests" => &["spec.signerName"],
-        _ => &[],
-    }
-}
-
-fn str_at(obj: &Value, ptr: &str) -> String {
-    obj.pointer(ptr)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string()
-}
-
-fn bool_at(obj: &Value, ptr: &str) -> String {
-    obj.pointer(ptr)
-        .and_then(Value::as_bool)
-        .unwrap_or(false)
-        .to_string()
-}
-
-fn int_at(obj: &Value, ptr: &str) -> String {
-    obj.pointer(ptr)
-        .and_then(Value::as_i64)
-        .unwrap_or(0)
-        .to_string()
-}
-
-/// An `events.k8s.io/v1` Event seen in `core/v1` shape (`regarding` as
-/// `involvedObject`, `note` as `message`, the `deprecated*` fields as their
-/// core names), the way upstream stores both as one internal type. `None`
-/// for an event that is already in core shape.
-pub fn core_event_view(ev: &Value) -> Option<Value> {
-    if ev.get("involvedObject").is_some() || ev.get("regarding").is_none() {
-        return None;
-    }
-    let mut out = ev.clone();
-    let m = out.as_object_mut()?;
-    let moves = [
-        ("regarding", "involvedObject"),
-        ("note", "message"),
-        ("deprecatedFirstTimestamp", "firstTimestamp"),
-        ("deprecatedLastTimestamp", "lastTimestamp"),
-        ("deprecatedCount", "count"),
-        ("deprecatedSource", "source"),
-        ("reportingController", "reportingComponent"),
-        ("reportingInstance", "reportingInstance"),
-    ];
-    for (from, to) in moves {
-        if let Some(v) = m.remove(from) {
-            m.insert(to.to_string(), v);
-        }
-    }
-    Some(out)
-}
-
-/// The string value of a selectable `field` of `obj`, formatted as upstream
-/// does (booleans `true`/`false`, integers in decimal, missing strings `""`).
-/// `None` when `resource` does not support the field.
-pub fn field_value(resource: &str, obj: &Value, field: &str) -> Option<String> {
-    if !FieldSelector::is_supported(resource, field) {
-        return None;
-    }
-    if resource == "events" {
-        if let Some(core) = core_event_view(obj) {
-            return field_value(resource, &core, field);
-        }
-    }
-    Some(match (resource, field) {
-        (_, "metadata.name") => str_at(obj, "/metadata/name"),
-        (_, "metadata.namespace") => str_at(obj, "/metadata/namespace"),
-        ("pods", "spec.hostNetwork") => bool_at(obj, "/spec/hostNetwork"),
-        ("pods", "status.podIP") => obj
-            .pointer("/status/podIPs/0/ip")
-            .or_else(|| obj.pointer("/status/podIP"))
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string(),
-        ("events", "source") => str_at(obj, "/source/component"),
-        ("nodes", "spec.unschedulable") => bool_at(obj, "/spec/unschedulable"),
-        (_, "status.replicas") => int_at(obj, "/status/replicas"),
-        ("jobs", "status.successful") => int_at(obj, "/status/succeeded"),
-        (_, f) => {
-            let ptr: String = f.split('.').map(|p| format!("/{p}")).collect();
-            str_at(obj, &ptr)
-        }
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs
@@ -1295,128 +1167,6 @@ mod tests {
         for (s, want) in errs {
             let e = FieldSelector::parse(s).unwrap_err();
             assert!(e.contains(want), "{s}: {e}");
-        }
-    }
-
-    #[test]
-    fn field_selector_matching_table() {
-        let pod = json!({
-            "metadata": {"name": "p1", "namespace": "default"},
-            "spec": {"nodeName": "n1", "restartPolicy": "Always", "hostNetwork": true},
-            "status": {"phase": "Running", "podIPs": [{"ip": "10.0.0.1"}]}
-        });
-        let cases: &[(&str, bool)] = &[
-            ("", true),
-            ("metadata.name=p1", true),
-            ("metadata.name=p2", false),
-            ("metadata.namespace=default,spec.nodeName=n1", true),
-            ("spec.nodeName!=n1", false),
-            ("spec.schedulerName=", true),
-            ("spec.schedulerName!=", false),
-            ("spec.hostNetwork=true", true),
-            ("status.podIP=10.0.0.1", true),
-            ("status.phase!=Pending", true),
-        ];
-        for (s, want) in cases {
-            let sel = FieldSelector::parse(s).unwrap();
-            assert_eq!(sel.matches("pods", &pod), *want, "{s}");
-        }
-    }
-
-    #[test]
-    fn field_support_and_values() {
-        assert!(FieldSelector::is_supported("configmaps", "metadata.name"));
-        assert!(!FieldSelector::is_supported("configmaps", "data.x"));
-        assert!(FieldSelector::is_supported("pods", "spec.nodeName"));
-        assert!(!FieldSelector::is_supported("services", "spec.nodeName"));
-        let sel = FieldSelector::parse("metadata.name=a,spec.foo=b").unwrap();
-        assert_eq!(sel.unsupported_field("pods"), Some("spec.foo"));
-        assert_eq!(
-            sel.check_supported("pods").unwrap_err(),
-            "field label not supported: spec.foo"
-        );
-        assert!(FieldSelector::parse("spec.nodeName=a")
-            .unwrap()
-            .check_supported("pods")
-            .is_ok());
-
-        let cases: Vec<(&str, Value, &str, Option<&str>)> = vec![
-            (
-                "nodes",
-                json!({"spec": {}}),
-                "spec.unschedulable",
-                Some("false"),
-            ),
-            (
-                "nodes",
-                json!({"spec": {"unschedulable": true}}),
-                "spec.unschedulable",
-                Some("true"),
-            ),
-            ("secrets", json!({"type": "Opaque"}), "type", Some("Opaque")),
-            (
-                "events",
-                json!({"source": {"component": "kubelet"}}),
-                "source",
-                Some("kubelet"),
-            ),
-            (
-                "events",
-                json!({"involvedObject": {"kind": "Pod"}}),
-                "involvedObject.kind",
-                Some("Pod"),
-            ),
-            (
-                "replicasets",
-                json!({"status": {"replicas": 3}}),
-                "status.replicas",
-                Some("3"),
-            ),
-            (
-                "replicationcontrollers",
-                json!({}),
-                "status.replicas",
-                Some("0"),
-            ),
-            (
-                "jobs",
-                json!({"status": {"succeeded": 2}}),
-                "status.successful",
-                Some("2"),
-            ),
-            (
-                "namespaces",
-                json!({"status": {"phase": "Active"}}),
-                "status.phase",
-                Some("Active"),
-            ),
-            (
-                "certificatesigningrequests",
-                json!({"spec": {"signerName": "x/y"}}),
-                "spec.signerName",
-                Some("x/y"),
-            ),
-            (
-                "events",
-                json!({"regarding": {"kind": "Node", "name": "n1"}, "deprecatedSource": {"component": "kubelet"}}),
-                "involvedObject.name",
-                Some("n1"),
-            ),
-            (
-                "events",
-                json!({"regarding": {"kind": "Node"}, "deprecatedSource": {"component": "kubelet"}}),
-                "source",
-                Some("kubelet"),
-            ),
-            ("pods", json!({}), "spec.nodeName", Some("")),
-            ("pods", json!({}), "spec.bogus", None),
-        ];
-        for (res, obj, field, want) in cases {
-            assert_eq!(
-                field_value(res, &obj, field).as_deref(),
-                want,
-                "{res} {field}"
-            );
         }
     }
 }

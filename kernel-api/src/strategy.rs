@@ -20,6 +20,7 @@ use std::sync::Arc;
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{json, Value};
 
+use crate::json::str_at;
 use crate::resources::{ResourceDef, Subresource};
 use crate::validation::FieldError;
 
@@ -187,8 +188,7 @@ pub trait Strategy: Send + Sync + fmt::Debug + 'static {
     /// `true`/`false`, integers in decimal, a missing string `""`. Default: the string at the
     /// field's path.
     fn field_value(&self, obj: &Value, field: &str) -> String {
-        let ptr: String = field.split('.').map(|p| format!("/{p}")).collect();
-        str_at(obj, &ptr)
+        crate::json::field_at(obj, field)
     }
 }
 
@@ -258,14 +258,6 @@ impl Column {
     }
 }
 
-/// The string at `ptr`, or `""`.
-fn str_at(obj: &Value, ptr: &str) -> String {
-    obj.pointer(ptr)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string()
-}
-
 /// Whether anything but `metadata`, `status`, `apiVersion` and `kind` differs.
 fn spec_changed(new: &Value, old: &Value) -> bool {
     let strip = |v: &Value| {
@@ -278,6 +270,26 @@ fn spec_changed(new: &Value, old: &Value) -> bool {
         v
     };
     strip(new) != strip(old)
+}
+
+/// Whether a `fieldSelector` may name `field` for objects of `strategy`'s kind: `metadata.name`,
+/// `metadata.namespace` and the kind's [`Strategy::selectable_fields`].
+pub(crate) fn selectable(strategy: &dyn Strategy, field: &str) -> bool {
+    matches!(field, "metadata.name" | "metadata.namespace")
+        || strategy.selectable_fields().contains(&field)
+}
+
+/// The value of a selectable `field` of `obj` (see [`Strategy::field_value`]); `None` when
+/// the kind does not support the field.
+pub(crate) fn field_value(strategy: &dyn Strategy, obj: &Value, field: &str) -> Option<String> {
+    if !selectable(strategy, field) {
+        return None;
+    }
+    Some(match field {
+        "metadata.name" => str_at(obj, "/metadata/name"),
+        "metadata.namespace" => str_at(obj, "/metadata/namespace"),
+        _ => strategy.field_value(obj, field),
+    })
 }
 
 /// The strategy of a built-in kind, by API group and kind; the defaults for any other.
@@ -375,4 +387,135 @@ pub(crate) fn for_plural(plural: &str) -> Arc<dyn Strategy> {
         }
     };
     builtin(kind.0, kind.1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::selector::FieldSelector;
+
+    #[test]
+    fn field_selector_matching_table() {
+        let pod = json!({
+            "metadata": {"name": "p1", "namespace": "default"},
+            "spec": {"nodeName": "n1", "restartPolicy": "Always", "hostNetwork": true},
+            "status": {"phase": "Running", "podIPs": [{"ip": "10.0.0.1"}]}
+        });
+        let cases: &[(&str, bool)] = &[
+            ("", true),
+            ("metadata.name=p1", true),
+            ("metadata.name=p2", false),
+            ("metadata.namespace=default,spec.nodeName=n1", true),
+            ("spec.nodeName!=n1", false),
+            ("spec.schedulerName=", true),
+            ("spec.schedulerName!=", false),
+            ("spec.hostNetwork=true", true),
+            ("status.podIP=10.0.0.1", true),
+            ("status.phase!=Pending", true),
+        ];
+        let pods = for_plural("pods");
+        for (s, want) in cases {
+            let sel = FieldSelector::parse(s).unwrap();
+            assert_eq!(sel.matches(|f| field_value(&*pods, &pod, f)), *want, "{s}");
+        }
+    }
+
+    #[test]
+    fn field_support_and_values() {
+        let supported = |res: &str, f: &str| selectable(&*for_plural(res), f);
+        assert!(supported("configmaps", "metadata.name"));
+        assert!(!supported("configmaps", "data.x"));
+        assert!(supported("pods", "spec.nodeName"));
+        assert!(!supported("services", "spec.nodeName"));
+        let pods = |f: &str| supported("pods", f);
+        let sel = FieldSelector::parse("metadata.name=a,spec.foo=b").unwrap();
+        assert_eq!(sel.unsupported_field(pods), Some("spec.foo"));
+        assert_eq!(
+            sel.check_supported(pods).unwrap_err(),
+            "field label not supported: spec.foo"
+        );
+        assert!(FieldSelector::parse("spec.nodeName=a")
+            .unwrap()
+            .check_supported(pods)
+            .is_ok());
+
+        let cases: Vec<(&str, Value, &str, Option<&str>)> = vec![
+            (
+                "nodes",
+                json!({"spec": {}}),
+                "spec.unschedulable",
+                Some("false"),
+            ),
+            (
+                "nodes",
+                json!({"spec": {"unschedulable": true}}),
+                "spec.unschedulable",
+                Some("true"),
+            ),
+            ("secrets", json!({"type": "Opaque"}), "type", Some("Opaque")),
+            (
+                "events",
+                json!({"source": {"component": "kubelet"}}),
+                "source",
+                Some("kubelet"),
+            ),
+            (
+                "events",
+                json!({"involvedObject": {"kind": "Pod"}}),
+                "involvedObject.kind",
+                Some("Pod"),
+            ),
+            (
+                "replicasets",
+                json!({"status": {"replicas": 3}}),
+                "status.replicas",
+                Some("3"),
+            ),
+            (
+                "replicationcontrollers",
+                json!({}),
+                "status.replicas",
+                Some("0"),
+            ),
+            (
+                "jobs",
+                json!({"status": {"succeeded": 2}}),
+                "status.successful",
+                Some("2"),
+            ),
+            (
+                "namespaces",
+                json!({"status": {"phase": "Active"}}),
+                "status.phase",
+                Some("Active"),
+            ),
+            (
+                "certificatesigningrequests",
+                json!({"spec": {"signerName": "x/y"}}),
+                "spec.signerName",
+                Some("x/y"),
+            ),
+            (
+                "events",
+                json!({"regarding": {"kind": "Node", "name": "n1"}, "deprecatedSource": {"component": "kubelet"}}),
+                "involvedObject.name",
+                Some("n1"),
+            ),
+            (
+                "events",
+                json!({"regarding": {"kind": "Node"}, "deprecatedSource": {"component": "kubelet"}}),
+                "source",
+                Some("kubelet"),
+            ),
+            ("pods", json!({}), "spec.nodeName", Some("")),
+            ("pods", json!({}), "spec.bogus", None),
+        ];
+        for (res, obj, field, want) in cases {
+            assert_eq!(
+                field_value(&*for_plural(res), &obj, field).as_deref(),
+                want,
+                "{res} {field}"
+            );
+        }
+    }
 }

@@ -1,5 +1,7 @@
 //! `get` and `list`.
 
+use std::sync::Arc;
+
 use http::{Response, StatusCode};
 use serde_json::{json, Value};
 
@@ -7,11 +9,12 @@ use super::{json_response, Body, Ctx};
 use crate::registry::{labels_of, ListOptions};
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::status::{Error, Result};
+use crate::strategy::{field_value, Strategy};
 
 /// Label and field selectors of a list or watch.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Filter {
-    resource: String,
+    strategy: Arc<dyn Strategy>,
     label: Option<LabelSelector>,
     field: Option<FieldSelector>,
 }
@@ -30,7 +33,7 @@ impl Filter {
             .transpose()
             .map_err(|e| Error::bad_request(format!("invalid field selector: {e}")))?;
         Ok(Filter {
-            resource: ctx.def.plural.clone(),
+            strategy: ctx.def.strategy.clone(),
             label,
             field,
         })
@@ -49,7 +52,17 @@ impl Filter {
             && self
                 .field
                 .as_ref()
-                .is_none_or(|f| f.matches(&self.resource, obj))
+                .is_none_or(|f| f.matches(|field| field_value(&*self.strategy, obj, field)))
+    }
+}
+
+impl Default for Filter {
+    fn default() -> Self {
+        Filter {
+            strategy: crate::strategy::generic(),
+            label: None,
+            field: None,
+        }
     }
 }
 

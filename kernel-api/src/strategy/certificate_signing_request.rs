@@ -67,4 +67,8 @@ impl Strategy for CertificateSigningRequest {
             json!(conds.join(",")),
         ]
     }
+
+    fn selectable_fields(&self) -> &'static [&'static str] {
+        &["spec.signerName"]
+    }
 }

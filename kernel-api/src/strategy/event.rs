@@ -3,7 +3,7 @@
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{json, Value};
 
-use crate::json::s;
+use crate::json::{field_at, s, str_at};
 use crate::strategy::{Column, Strategy};
 use crate::table::{c, i, name, name_col, translate_timestamp_since};
 
@@ -30,10 +30,36 @@ impl Strategy for Event {
     fn cells(&self, obj: &Value, now: Timestamp) -> Vec<Value> {
         event_cells(obj, now)
     }
+
+    fn selectable_fields(&self) -> &'static [&'static str] {
+        &[
+            "involvedObject.kind",
+            "involvedObject.namespace",
+            "involvedObject.name",
+            "involvedObject.uid",
+            "involvedObject.apiVersion",
+            "involvedObject.resourceVersion",
+            "involvedObject.fieldPath",
+            "reason",
+            "reportingComponent",
+            "source",
+            "type",
+        ]
+    }
+
+    fn field_value(&self, obj: &Value, field: &str) -> String {
+        if let Some(core) = core_event_view(obj) {
+            return self.field_value(&core, field);
+        }
+        match field {
+            "source" => str_at(obj, "/source/component"),
+            f => field_at(obj, f),
+        }
+    }
 }
 
 fn event_cells(ev: &Value, now: Timestamp) -> Vec<Value> {
-    if let Some(core) = crate::selector::core_event_view(ev) {
+    if let Some(core) = core_event_view(ev) {
         return event_cells(&core, now);
     }
     let first = ev
@@ -76,4 +102,32 @@ fn event_cells(ev: &Value, now: Timestamp) -> Vec<Value> {
         json!(count.to_string()),
         name(ev),
     ]
+}
+
+/// An `events.k8s.io/v1` Event seen in `core/v1` shape (`regarding` as
+/// `involvedObject`, `note` as `message`, the `deprecated*` fields as their
+/// core names), the way upstream stores both as one internal type. `None`
+/// for an event that is already in core shape.
+fn core_event_view(ev: &Value) -> Option<Value> {
+    if ev.get("involvedObject").is_some() || ev.get("regarding").is_none() {
+        return None;
+    }
+    let mut out = ev.clone();
+    let m = out.as_object_mut()?;
+    let moves = [
+        ("regarding", "involvedObject"),
+        ("note", "message"),
+        ("deprecatedFirstTimestamp", "firstTimestamp"),
+        ("deprecatedLastTimestamp", "lastTimestamp"),
+        ("deprecatedCount", "count"),
+        ("deprecatedSource", "source"),
+        ("reportingController", "reportingComponent"),
+        ("reportingInstance", "reportingInstance"),
+    ];
+    for (from, to) in moves {
+        if let Some(v) = m.remove(from) {
+            m.insert(to.to_string(), v);
+        }
+    }
+    Some(out)
 }

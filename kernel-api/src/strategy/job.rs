@@ -4,6 +4,7 @@ use k8s_openapi::jiff::Timestamp;
 use serde_json::{json, Map, Value};
 
 use crate::defaults::{child, default_template_in, set};
+use crate::json::{field_at, int_at};
 use crate::strategy::{Column, Strategy};
 use crate::table::{
     age, age_col, c, condition_true, container_columns, format_selector, human_duration, i,
@@ -95,6 +96,17 @@ impl Strategy for Job {
 
     fn cells(&self, obj: &Value, now: Timestamp) -> Vec<Value> {
         job_cells(obj, now)
+    }
+
+    fn selectable_fields(&self) -> &'static [&'static str] {
+        &["status.successful"]
+    }
+
+    fn field_value(&self, obj: &Value, field: &str) -> String {
+        match field {
+            "status.successful" => int_at(obj, "/status/succeeded"),
+            f => field_at(obj, f),
+        }
     }
 }
 

@@ -49,4 +49,8 @@ impl Strategy for Namespace {
     fn cells(&self, obj: &Value, now: Timestamp) -> Vec<Value> {
         vec![name(obj), json!(s(obj, "/status/phase")), age(obj, now)]
     }
+
+    fn selectable_fields(&self) -> &'static [&'static str] {
+        &["status.phase"]
+    }
 }

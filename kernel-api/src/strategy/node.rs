@@ -4,7 +4,7 @@ use k8s_openapi::jiff::Timestamp;
 use serde_json::{json, Value};
 
 use crate::defaults::set;
-use crate::json::{arr, s};
+use crate::json::{arr, bool_at, field_at, s};
 use crate::strategy::{Column, Strategy};
 use crate::table::{age, age_col, c, condition, name, name_col, or_none, string_map};
 
@@ -72,6 +72,17 @@ impl Strategy for Node {
 
     fn cells(&self, obj: &Value, now: Timestamp) -> Vec<Value> {
         node_cells(obj, now)
+    }
+
+    fn selectable_fields(&self) -> &'static [&'static str] {
+        &["spec.unschedulable"]
+    }
+
+    fn field_value(&self, obj: &Value, field: &str) -> String {
+        match field {
+            "spec.unschedulable" => bool_at(obj, "/spec/unschedulable"),
+            f => field_at(obj, f),
+        }
     }
 }
 

@@ -4,7 +4,7 @@ use k8s_openapi::jiff::Timestamp;
 use serde_json::{json, Map, Value};
 
 use crate::defaults::{child, default_pod_spec, set};
-use crate::json::{arr, s};
+use crate::json::{arr, bool_at, field_at, s};
 use crate::strategy::{Column, Strategy};
 use crate::table::{age, age_col, c, condition_true, human_duration, i, name, name_col, or_none};
 use crate::validation::{get, validate_pod_spec, FieldError};
@@ -65,6 +65,32 @@ impl Strategy for Pod {
         (phase == "Succeeded" || phase == "Failed").then(|| {
             json!([{"type": "Completed", "status": "True", "reason": phase, "message": "The pod has completed successfully."}])
         })
+    }
+
+    fn selectable_fields(&self) -> &'static [&'static str] {
+        &[
+            "spec.nodeName",
+            "spec.restartPolicy",
+            "spec.schedulerName",
+            "spec.serviceAccountName",
+            "spec.hostNetwork",
+            "status.phase",
+            "status.podIP",
+            "status.nominatedNodeName",
+        ]
+    }
+
+    fn field_value(&self, obj: &Value, field: &str) -> String {
+        match field {
+            "spec.hostNetwork" => bool_at(obj, "/spec/hostNetwork"),
+            "status.podIP" => obj
+                .pointer("/status/podIPs/0/ip")
+                .or_else(|| obj.pointer("/status/podIP"))
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            f => field_at(obj, f),
+        }
     }
 }
 

@@ -4,6 +4,7 @@ use k8s_openapi::jiff::Timestamp;
 use serde_json::{json, Value};
 
 use crate::defaults::{child, default_template_in, set};
+use crate::json::{field_at, int_at};
 use crate::strategy::{Column, Strategy};
 use crate::table::{
     age, age_col, c, container_columns, format_selector, i, layout_containers, name, name_col,
@@ -79,5 +80,16 @@ impl Strategy for ReplicaSet {
             json!(im),
             json!(sel),
         ]
+    }
+
+    fn selectable_fields(&self) -> &'static [&'static str] {
+        &["status.replicas"]
+    }
+
+    fn field_value(&self, obj: &Value, field: &str) -> String {
+        match field {
+            "status.replicas" => int_at(obj, "/status/replicas"),
+            f => field_at(obj, f),
+        }
     }
 }

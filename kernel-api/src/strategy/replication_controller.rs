@@ -5,6 +5,7 @@ use serde_json::{json, Map, Value};
 
 use super::replica_set::ReplicaSet;
 use crate::defaults::{child, default_pod_template, set};
+use crate::json::{field_at, int_at};
 use crate::strategy::{Column, Strategy};
 use crate::table::{age, format_labels, i, layout_containers, name, string_map};
 
@@ -61,5 +62,16 @@ impl Strategy for ReplicationController {
             json!(im),
             json!(sel),
         ]
+    }
+
+    fn selectable_fields(&self) -> &'static [&'static str] {
+        &["status.replicas"]
+    }
+
+    fn field_value(&self, obj: &Value, field: &str) -> String {
+        match field {
+            "status.replicas" => int_at(obj, "/status/replicas"),
+            f => field_at(obj, f),
+        }
     }
 }

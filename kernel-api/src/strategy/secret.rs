@@ -72,6 +72,10 @@ impl Strategy for Secret {
             .map_or(0, Map::len);
         vec![name(obj), json!(s(obj, "/type")), json!(n), age(obj, now)]
     }
+
+    fn selectable_fields(&self) -> &'static [&'static str] {
+        &["type"]
+    }
 }
 
 fn validate_secret(obj: &Value, errs: &mut Vec<FieldError>) {
