@@ -701,69 +701,8 @@ pub fn prepare_create(def: &ResourceDef, obj: &mut Value, namespace: Option<&str
     } else {
         meta.remove("generation");
     }
-    if def.has(Subresource::Status) && (def.flags.custom || def.flags.drop_status_on_create) {
-        // Upstream's custom resource strategy drops `status` on create (built-in strategies
-        // reset it to the empty struct instead).
-        if let Some(map) = obj.as_object_mut() {
-            map.remove("status");
-        }
-    } else if def.has(Subresource::Status) && !def.flags.keep_status_on_create {
-        let status = match def.kind.as_str() {
-            "Pod" if def.group.is_empty() => {
-                json!({ "phase": "Pending", "qosClass": pod_qos_class(obj) })
-            }
-            _ => json!({}),
-        };
-        obj["status"] = status;
-    }
-    kind_specific_create(def, obj);
+    def.strategy.prepare_for_create(def, obj);
     Ok(())
-}
-
-fn kind_specific_create(def: &ResourceDef, obj: &mut Value) {
-    if !def.group.is_empty() {
-        return;
-    }
-    if def.kind == "Namespace" {
-        obj["status"] = json!({ "phase": "Active" });
-        let finalizers = &mut obj["spec"]["finalizers"];
-        if !finalizers
-            .as_array()
-            .is_some_and(|f| f.iter().any(|v| v == "kubernetes"))
-        {
-            *finalizers = json!(["kubernetes"]);
-        }
-    }
-}
-
-/// Upstream's QoS class of a pod: Guaranteed, Burstable or BestEffort.
-pub fn pod_qos_class(pod: &Value) -> &'static str {
-    let containers: Vec<&Value> = ["containers", "initContainers"]
-        .iter()
-        .filter_map(|k| pod["spec"][k].as_array())
-        .flatten()
-        .collect();
-    let mut any = false;
-    let mut guaranteed = true;
-    for c in &containers {
-        let requests = c["resources"]["requests"].as_object();
-        let limits = c["resources"]["limits"].as_object();
-        if requests.is_some_and(|r| !r.is_empty()) || limits.is_some_and(|l| !l.is_empty()) {
-            any = true;
-        }
-        for res in ["cpu", "memory"] {
-            let limit = limits.and_then(|l| l.get(res));
-            let request = requests.and_then(|r| r.get(res)).or(limit);
-            if limit.is_none() || request != limit {
-                guaranteed = false;
-            }
-        }
-    }
-    match (any, guaranteed) {
-        (false, _) => "BestEffort",
-        (true, true) => "Guaranteed",
-        (true, false) => "Burstable",
-    }
 }
 
 /// Carries system fields over from `old`, keeps the status (main resource) or everything but
@@ -826,34 +765,10 @@ pub fn prepare_update(
         };
     }
     meta.remove("selfLink");
-    if def.has(Subresource::Status) {
-        match old.get("status") {
-            Some(s) => new["status"] = s.clone(),
-            None => {
-                if let Some(m) = new.as_object_mut() {
-                    m.remove("status");
-                }
-            }
-        }
-    }
-    if def.flags.generation {
-        let strip = |v: &Value| {
-            let mut v = v.clone();
-            if let Some(m) = v.as_object_mut() {
-                for field in ["metadata", "status", "apiVersion", "kind"] {
-                    m.remove(field);
-                }
-            }
-            v
-        };
-        let mut changed = strip(new) != strip(old);
-        if def.flags.generation_on_annotations {
-            changed |= new["metadata"]["annotations"] != old["metadata"]["annotations"];
-        }
-        if changed {
-            let generation = old["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
-            meta_mut(new).insert("generation".into(), json!(generation));
-        }
+    def.strategy.prepare_for_update(def, new, old);
+    if def.flags.generation && def.strategy.generation_changed(new, old) {
+        let generation = old["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
+        meta_mut(new).insert("generation".into(), json!(generation));
     }
     Ok(())
 }
@@ -929,21 +844,9 @@ mod tests {
     }
 
     #[test]
-    fn qos_classes() {
-        assert_eq!(
-            pod_qos_class(&json!({"spec":{"containers":[{"name":"a"}]}})),
-            "BestEffort"
-        );
-        let g =
-            json!({"spec":{"containers":[{"resources":{"limits":{"cpu":"1","memory":"1Gi"}}}]}});
-        assert_eq!(pod_qos_class(&g), "Guaranteed");
-        let b = json!({"spec":{"containers":[{"resources":{"requests":{"cpu":"1"}}}]}});
-        assert_eq!(pod_qos_class(&b), "Burstable");
-    }
-
-    #[test]
     fn generation_bumps_on_spec_only() {
         let def = ResourceDef::new("apps/v1", "Deployment", "deployments", true).generation();
+        assert_eq!(format!("{:?}", def.strategy), "Deployment");
         let old = json!({"metadata":{"name":"a","generation":1},"spec":{"replicas":1}});
         let mut same = json!({"metadata":{"name":"a","labels":{"x":"y"}},"spec":{"replicas":1}});
         prepare_update(&def, &mut same, &old, None).unwrap();

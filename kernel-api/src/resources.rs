@@ -86,11 +86,6 @@ pub enum PathSegment {
 pub struct Flags {
     /// Maintain `metadata.generation`: 1 on create, +1 when anything but metadata and status changes.
     pub generation: bool,
-    /// Also bump the generation when annotations change (Deployments do).
-    pub generation_on_annotations: bool,
-    /// Keep `status` given on create (Nodes); otherwise a resource with a status subresource
-    /// starts with an empty status.
-    pub keep_status_on_create: bool,
     /// Graceful deletion: deletes set `deletionTimestamp` and wait for a delete with grace 0
     /// (Pods bound to a node).
     pub graceful_delete: bool,
@@ -98,12 +93,9 @@ pub struct Flags {
     pub typed_check: Option<TypedCheck>,
     /// The OpenAPI schema of the kind, when one is known (served at `/openapi/v2` and `/openapi/v3`).
     pub schema: Option<SchemaFn>,
-    /// A custom resource (served for a CustomResourceDefinition): no built-in defaulting or
-    /// kind-specific validation.
+    /// Served for a CustomResourceDefinition: its versions share one stored object (read back
+    /// with the version's `apiVersion`) and the CRD loop removes it with its CRD.
     pub custom: bool,
-    /// Drop `status` on create, as upstream's custom resource strategy does (set for custom
-    /// resources, from CRDs or registered from Rust with [`ResourceDef::of`]).
-    pub drop_status_on_create: bool,
     /// Conversion to and from the stored form, when this API version shares storage with another
     /// (events.k8s.io/v1 Events are stored as core v1 Events).
     pub conversion: Option<crate::conversion::Conversion>,
@@ -251,7 +243,6 @@ impl ResourceDef {
             namespaced,
         )
         .typed::<K>();
-        def.flags.drop_status_on_create = true;
         def.strategy = crate::strategy::custom_resource();
         def
     }
@@ -365,7 +356,6 @@ pub fn builtin() -> Vec<ResourceDef> {
         ResourceDef::new("v1", "Node", "nodes", false)
             .short(&["no"])
             .with(&[Status])
-            .keep_status()
             .typed::<core::Node>(),
         ResourceDef::new("v1", "Namespace", "namespaces", false)
             .short(&["ns"])
@@ -429,7 +419,6 @@ pub fn builtin() -> Vec<ResourceDef> {
             .categories(&["all"])
             .with(&[Status, Scale])
             .generation()
-            .generation_on_annotations()
             .typed::<apps::Deployment>(),
         ResourceDef::new("apps/v1", "ReplicaSet", "replicasets", true)
             .short(&["rs"])
@@ -624,16 +613,6 @@ impl ResourceDef {
         self.flags.graceful_delete = true;
         self
     }
-
-    fn keep_status(mut self) -> Self {
-        self.flags.keep_status_on_create = true;
-        self
-    }
-
-    fn generation_on_annotations(mut self) -> Self {
-        self.flags.generation_on_annotations = true;
-        self
-    }
 }
 
 /// The set of served resources; shared, and extensible at run time.
@@ -720,7 +699,10 @@ mod tests {
         assert!(pods.has(Subresource::Binding));
         let deploy = resources.get("apps", "v1", "deployments").unwrap();
         assert_eq!(deploy.qualified(), "deployments.apps");
-        assert!(deploy.flags.generation_on_annotations);
+        let annotated = serde_json::json!({"metadata": {"annotations": {"a": "b"}}});
+        assert!(deploy
+            .strategy
+            .generation_changed(&annotated, &serde_json::json!({})));
         assert!(resources.groups().iter().any(|(g, _)| g == "policy"));
     }
 }

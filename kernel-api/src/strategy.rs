@@ -259,7 +259,7 @@ impl Column {
 }
 
 /// Whether anything but `metadata`, `status`, `apiVersion` and `kind` differs.
-fn spec_changed(new: &Value, old: &Value) -> bool {
+pub(crate) fn spec_changed(new: &Value, old: &Value) -> bool {
     let strip = |v: &Value| {
         let mut v = v.clone();
         if let Some(m) = v.as_object_mut() {

@@ -77,4 +77,10 @@ impl Strategy for Deployment {
             json!(format_selector(obj, "/spec/selector")),
         ]
     }
+
+    /// Deployments also count annotation changes (upstream's deployment strategy).
+    fn generation_changed(&self, new: &Value, old: &Value) -> bool {
+        crate::strategy::spec_changed(new, old)
+            || new["metadata"]["annotations"] != old["metadata"]["annotations"]
+    }
 }

@@ -5,6 +5,7 @@ use serde_json::{json, Value};
 
 use crate::defaults::{child, set};
 use crate::json::s;
+use crate::resources::ResourceDef;
 use crate::selector::is_dns1123_label;
 use crate::strategy::{Column, Strategy};
 use crate::table::{age, age_col, c, name, name_col};
@@ -52,5 +53,17 @@ impl Strategy for Namespace {
 
     fn selectable_fields(&self) -> &'static [&'static str] {
         &["status.phase"]
+    }
+
+    /// Namespaces start `Active`, with the `kubernetes` finalizer.
+    fn prepare_for_create(&self, _def: &ResourceDef, obj: &mut Value) {
+        obj["status"] = json!({ "phase": "Active" });
+        let finalizers = &mut obj["spec"]["finalizers"];
+        if !finalizers
+            .as_array()
+            .is_some_and(|f| f.iter().any(|v| v == "kubernetes"))
+        {
+            *finalizers = json!(["kubernetes"]);
+        }
     }
 }

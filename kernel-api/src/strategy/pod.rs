@@ -5,6 +5,7 @@ use serde_json::{json, Map, Value};
 
 use crate::defaults::{child, default_pod_spec, set};
 use crate::json::{arr, bool_at, field_at, s};
+use crate::resources::{ResourceDef, Subresource};
 use crate::strategy::{Column, Strategy};
 use crate::table::{age, age_col, c, condition_true, human_duration, i, name, name_col, or_none};
 use crate::validation::{get, validate_pod_spec, FieldError};
@@ -90,6 +91,13 @@ impl Strategy for Pod {
                 .unwrap_or_default()
                 .to_string(),
             f => field_at(obj, f),
+        }
+    }
+
+    /// Pods start `Pending`, with their QoS class.
+    fn prepare_for_create(&self, def: &ResourceDef, obj: &mut Value) {
+        if def.has(Subresource::Status) {
+            obj["status"] = json!({ "phase": "Pending", "qosClass": pod_qos_class(obj) });
         }
     }
 }
@@ -427,4 +435,52 @@ fn pod_cells(pod: &Value, now: Timestamp) -> Vec<Value> {
         json!(or_none(s(pod, "/status/nominatedNodeName"))),
         json!(gates_str),
     ]
+}
+
+/// Upstream's QoS class of a pod: Guaranteed, Burstable or BestEffort.
+fn pod_qos_class(pod: &Value) -> &'static str {
+    let containers: Vec<&Value> = ["containers", "initContainers"]
+        .iter()
+        .filter_map(|k| pod["spec"][k].as_array())
+        .flatten()
+        .collect();
+    let mut any = false;
+    let mut guaranteed = true;
+    for c in &containers {
+        let requests = c["resources"]["requests"].as_object();
+        let limits = c["resources"]["limits"].as_object();
+        if requests.is_some_and(|r| !r.is_empty()) || limits.is_some_and(|l| !l.is_empty()) {
+            any = true;
+        }
+        for res in ["cpu", "memory"] {
+            let limit = limits.and_then(|l| l.get(res));
+            let request = requests.and_then(|r| r.get(res)).or(limit);
+            if limit.is_none() || request != limit {
+                guaranteed = false;
+            }
+        }
+    }
+    match (any, guaranteed) {
+        (false, _) => "BestEffort",
+        (true, true) => "Guaranteed",
+        (true, false) => "Burstable",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qos_classes() {
+        assert_eq!(
+            pod_qos_class(&json!({"spec":{"containers":[{"name":"a"}]}})),
+            "BestEffort"
+        );
+        let g =
+            json!({"spec":{"containers":[{"resources":{"limits":{"cpu":"1","memory":"1Gi"}}}]}});
+        assert_eq!(pod_qos_class(&g), "Guaranteed");
+        let b = json!({"spec":{"containers":[{"resources":{"requests":{"cpu":"1"}}}]}});
+        assert_eq!(pod_qos_class(&b), "Burstable");
+    }
 }
