@@ -25,7 +25,7 @@ use serde_json::{json, Value};
 
 use crate::registry::{name_of, now_rfc3339, revision_of, ListOptions};
 use crate::resources::{ResourceDef, Subresource};
-use crate::shared::Shared;
+use crate::shared::{Shared, StoreHooks};
 use crate::status::{Error, Result, StatusCause};
 
 /// The resource definitions a CRD object asks to serve (one per served version).
@@ -106,6 +106,16 @@ pub fn register(shared: &Shared, crd: &Value) {
         }
     }
     shared.invalidate_openapi();
+}
+
+/// After a CRD write: serve its versions at once, and let the CRD loop set its status.
+pub(crate) struct Registration;
+
+impl StoreHooks for Registration {
+    fn written(&self, shared: &Shared, crd: &Value) {
+        register(shared, crd);
+        shared.crd_wakeup.notify_one();
+    }
 }
 
 /// Runs the CRD reconcile loop until the server is dropped.

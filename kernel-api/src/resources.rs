@@ -86,9 +86,6 @@ pub enum PathSegment {
 pub struct Flags {
     /// Maintain `metadata.generation`: 1 on create, +1 when anything but metadata and status changes.
     pub generation: bool,
-    /// Graceful deletion: deletes set `deletionTimestamp` and wait for a delete with grace 0
-    /// (Pods bound to a node).
-    pub graceful_delete: bool,
     /// Decode check against the k8s-openapi type, when one exists.
     pub typed_check: Option<TypedCheck>,
     /// The OpenAPI schema of the kind, when one is known (served at `/openapi/v2` and `/openapi/v3`).
@@ -351,7 +348,6 @@ pub fn builtin() -> Vec<ResourceDef> {
             .categories(&["all"])
             .with(&[Status, Binding, Eviction])
             .generation()
-            .graceful()
             .typed::<core::Pod>(),
         ResourceDef::new("v1", "Node", "nodes", false)
             .short(&["no"])
@@ -606,13 +602,6 @@ pub fn builtin() -> Vec<ResourceDef> {
         .generation()
         .typed::<policy::PodDisruptionBudget>(),
     ]
-}
-
-impl ResourceDef {
-    fn graceful(mut self) -> Self {
-        self.flags.graceful_delete = true;
-        self
-    }
 }
 
 /// The set of served resources; shared, and extensible at run time.

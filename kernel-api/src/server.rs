@@ -23,7 +23,7 @@ use crate::discovery;
 use crate::handlers::{self, error_response, full, json_response, parse_query, Body, RequestInfo};
 use crate::registry::{name_of, revision_of, ListOptions};
 use crate::resources::Resources;
-use crate::shared::Shared;
+use crate::shared::{Shared, StoreHooks};
 use crate::status::{Error, Result};
 use crate::version::version_info;
 
@@ -512,6 +512,15 @@ pub(crate) async fn publish_endpoints(shared: &Shared, addr: SocketAddr) -> Resu
         }
     }
     Ok(())
+}
+
+/// Wakes the namespace finalizer after a namespace write.
+pub(crate) struct NamespaceWakeup;
+
+impl StoreHooks for NamespaceWakeup {
+    fn written(&self, shared: &Shared, _namespace: &Value) {
+        shared.namespace_wakeup.notify_one();
+    }
 }
 
 /// The built-in namespace finalizer.

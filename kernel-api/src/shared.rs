@@ -2,16 +2,19 @@
 //! registry, the watch cache, the seams), in a module of its own so that the handlers, the
 //! server and the CRD loop can all depend on it without depending on each other.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+use async_trait::async_trait;
+use serde_json::Value;
 use tokio::sync::Notify;
 
 use crate::admission::Admission;
 use crate::openapi::OpenApiDocs;
 use crate::registry::Registry;
-use crate::resources::Resources;
+use crate::resources::{ResourceDef, Resources};
+use crate::status::Result;
 use crate::tls::TlsMaterial;
 use crate::version::GIT_VERSION;
 use crate::watch_cache::WatchCache;
@@ -44,6 +47,8 @@ pub struct Shared {
     pub token: String,
     /// The last address `bind` listened on.
     pub bound: Mutex<Option<SocketAddr>>,
+    /// What the storage of some resources does around their strategy, by group and resource.
+    pub(crate) hooks: HashMap<(String, String), Arc<dyn StoreHooks>>,
     openapi: Mutex<Option<Arc<OpenApiDocs>>>,
 }
 
@@ -74,6 +79,7 @@ impl Shared {
             tls,
             token,
             bound: Mutex::new(None),
+            hooks: HashMap::new(),
             openapi: Mutex::new(None),
         }
     }
@@ -88,6 +94,21 @@ impl Shared {
         let docs = Arc::new(crate::openapi::build(&defs, GIT_VERSION));
         *cached = Some(docs.clone());
         docs
+    }
+
+    /// The storage hooks of `def`'s resource, if it has any.
+    pub(crate) fn hooks(&self, def: &ResourceDef) -> Option<&dyn StoreHooks> {
+        self.hooks
+            .get(&(def.group.clone(), def.plural.clone()))
+            .map(|h| &**h)
+    }
+
+    /// Runs the hooks that follow a stored write of `obj` (a create, an update, or a delete
+    /// that marks it).
+    pub(crate) fn written(&self, def: &ResourceDef, obj: &Value) {
+        if let Some(hooks) = self.hooks(def) {
+            hooks.written(self, obj);
+        }
     }
 
     /// Forgets the OpenAPI documents (after the served resources changed).
@@ -122,5 +143,30 @@ impl Metrics {
             ));
         }
         out
+    }
+}
+
+/// What a resource's storage does around its [`Strategy`](crate::strategy::Strategy): upstream
+/// decorates its `genericregistry.Store` the same way (`BeginCreate`/`BeginUpdate` for Service
+/// IP allocation, and what follows a write). Registered per resource by the builder, next to the
+/// background loops they feed.
+#[async_trait]
+pub(crate) trait StoreHooks: Send + Sync {
+    /// Before the strategy prepares and validates a create (`old` = None) or an update of the
+    /// main resource.
+    async fn begin_write(
+        &self,
+        shared: &Shared,
+        def: &ResourceDef,
+        obj: &mut Value,
+        old: Option<&Value>,
+    ) -> Result<()> {
+        let _ = (shared, def, obj, old);
+        Ok(())
+    }
+
+    /// After a stored write.
+    fn written(&self, shared: &Shared, obj: &Value) {
+        let _ = (shared, obj);
     }
 }

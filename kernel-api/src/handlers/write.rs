@@ -20,11 +20,8 @@ use crate::registry::{
 };
 use crate::resources::{ResourceDef, Subresource};
 use crate::status::{success_status, Error, Result};
-use crate::{allocator, apply, patch};
-
-fn is_service(def: &ResourceDef) -> bool {
-    def.group.is_empty() && def.kind == "Service"
-}
+use crate::strategy::Deletion;
+use crate::{apply, patch};
 
 const MAX_RETRIES: usize = 8;
 
@@ -130,8 +127,10 @@ pub async fn create_object(
             None,
         );
     }
-    if is_service(&ctx.def) {
-        allocator::allocate(&ctx.shared.registry, &ctx.def, &mut obj, None).await?;
+    if let Some(hooks) = ctx.shared.hooks(&ctx.def) {
+        hooks
+            .begin_write(&ctx.shared, &ctx.def, &mut obj, None)
+            .await?;
     }
     admit(ctx, operation, &mut obj, None).await?;
     check_namespace(ctx, &name_of(&obj)).await?;
@@ -158,10 +157,7 @@ pub async fn create_object(
             }
         }
     };
-    if ctx.def.kind == "Namespace" {
-        ctx.shared.namespace_wakeup.notify_one();
-    }
-    crd_written(ctx, &created);
+    ctx.shared.written(&ctx.def, &created);
     Ok(created)
 }
 
@@ -208,8 +204,10 @@ pub async fn update_object(
             sub,
         );
     }
-    if subresource.is_none() && is_service(&ctx.def) {
-        allocator::allocate(&ctx.shared.registry, &ctx.def, &mut new, Some(current)).await?;
+    if let Some(hooks) = ctx.shared.hooks(&ctx.def).filter(|_| subresource.is_none()) {
+        hooks
+            .begin_write(&ctx.shared, &ctx.def, &mut new, Some(current))
+            .await?;
     }
     admit(ctx, Operation::Update, &mut new, Some(current)).await?;
     let expected = revision_of(current)?.unwrap_or(0);
@@ -233,7 +231,7 @@ pub async fn update_object(
         .replace(&ctx.def, &new, expected)
         .await?;
     let updated = hand_to_watch_cache(ctx, registry::with_revision(new, revision)?, revision);
-    crd_written(ctx, &updated);
+    ctx.shared.written(&ctx.def, &updated);
     Ok(updated)
 }
 
@@ -250,18 +248,6 @@ pub fn hand_to_watch_cache(ctx: &Ctx, obj: Value, revision: Revision) -> Arc<Val
             .hand_over(&registry.list_prefix(def, None), &key, revision, &obj);
     }
     obj
-}
-
-fn is_crd(def: &ResourceDef) -> bool {
-    def.group == "apiextensions.k8s.io" && def.kind == "CustomResourceDefinition"
-}
-
-/// After a CRD write: serve its versions at once, and let the CRD loop set its status.
-fn crd_written(ctx: &Ctx, crd: &Value) {
-    if is_crd(&ctx.def) {
-        crate::crd::register(&ctx.shared, crd);
-        ctx.shared.crd_wakeup.notify_one();
-    }
 }
 
 /// `PATCH …/<resource>/<name>` (and `…/status`).
@@ -541,52 +527,37 @@ pub async fn delete_object(
         let mut marked = current.clone();
         let already = !current["metadata"]["deletionTimestamp"].is_null();
         let mut keep = false;
-        if def.kind == "Namespace" && def.group.is_empty() {
-            // The namespace finalizer (server.rs) empties it, then removes it.
-            if !already {
-                meta_mut(&mut marked)
-                    .insert("deletionTimestamp".into(), json!(registry::now_rfc3339()));
-                meta_mut(&mut marked).insert("deletionGracePeriodSeconds".into(), json!(0));
-            }
-            marked["status"]["phase"] = json!("Terminating");
-            keep = true;
-        } else if is_crd(def) {
-            // The CRD loop (crd.rs) deletes its objects, then the CRD (`customresourcecleanup`).
-            if !already {
-                meta_mut(&mut marked)
-                    .insert("deletionTimestamp".into(), json!(registry::now_rfc3339()));
-                meta_mut(&mut marked).insert("deletionGracePeriodSeconds".into(), json!(0));
-            }
-            keep = true;
-        } else if def.flags.graceful_delete {
-            let bound = current["spec"]["nodeName"]
-                .as_str()
-                .is_some_and(|n| !n.is_empty());
-            let terminal = matches!(
-                current["status"]["phase"].as_str(),
-                Some("Succeeded" | "Failed")
-            );
-            let default_grace = current["spec"]["terminationGracePeriodSeconds"]
-                .as_i64()
-                .unwrap_or(30);
-            let mut grace = options.grace_period.unwrap_or(default_grace).max(0);
-            if !bound || terminal {
-                grace = 0;
-            }
-            let current_grace = current["metadata"]["deletionGracePeriodSeconds"].as_i64();
-            if grace > 0 && current_grace.is_none_or(|g| grace < g) {
-                meta_mut(&mut marked).insert("deletionTimestamp".into(), json!(rfc3339_in(grace)));
-                meta_mut(&mut marked).insert("deletionGracePeriodSeconds".into(), json!(grace));
-                keep = true;
-            } else if grace > 0 {
-                return Ok((StatusCode::OK, current));
-            } else {
+        let deletion = def.strategy.deletion(&current, options.grace_period);
+        match deletion {
+            Deletion::Finalized => {
+                // A controller empties it, then removes it: the namespace finalizer (server.rs),
+                // the CRD loop (crd.rs, `customresourcecleanup`).
                 if !already {
                     meta_mut(&mut marked)
                         .insert("deletionTimestamp".into(), json!(registry::now_rfc3339()));
+                    meta_mut(&mut marked).insert("deletionGracePeriodSeconds".into(), json!(0));
                 }
-                meta_mut(&mut marked).insert("deletionGracePeriodSeconds".into(), json!(0));
+                def.strategy.prepare_for_delete(&mut marked);
+                keep = true;
             }
+            Deletion::Graceful(grace) => {
+                let current_grace = current["metadata"]["deletionGracePeriodSeconds"].as_i64();
+                if grace > 0 && current_grace.is_none_or(|g| grace < g) {
+                    meta_mut(&mut marked)
+                        .insert("deletionTimestamp".into(), json!(rfc3339_in(grace)));
+                    meta_mut(&mut marked).insert("deletionGracePeriodSeconds".into(), json!(grace));
+                    keep = true;
+                } else if grace > 0 {
+                    return Ok((StatusCode::OK, current));
+                } else {
+                    if !already {
+                        meta_mut(&mut marked)
+                            .insert("deletionTimestamp".into(), json!(registry::now_rfc3339()));
+                    }
+                    meta_mut(&mut marked).insert("deletionGracePeriodSeconds".into(), json!(0));
+                }
+            }
+            Deletion::Immediate => {}
         }
         // Foreground and Orphan deletion hand over to the garbage collector through a finalizer,
         // as upstream; Background (the default) deletes now and lets the GC find the dependents.
@@ -595,7 +566,7 @@ pub async fn delete_object(
             Some("Orphan") => Some("orphan"),
             _ => None,
         };
-        if let Some(finalizer) = gc_finalizer.filter(|_| !is_crd(def) && def.kind != "Namespace") {
+        if let Some(finalizer) = gc_finalizer.filter(|_| deletion != Deletion::Finalized) {
             if !finalizers_of(&marked).iter().any(|f| f == finalizer) {
                 let list = meta_mut(&mut marked)
                     .entry("finalizers")
@@ -621,10 +592,7 @@ pub async fn delete_object(
                 Err(Error::Conflict { .. }) => continue,
                 Err(e) => return Err(e),
                 Ok(updated) => {
-                    if def.kind == "Namespace" {
-                        ctx.shared.namespace_wakeup.notify_one();
-                    }
-                    crd_written(ctx, &updated);
+                    ctx.shared.written(def, &updated);
                     return Ok((StatusCode::OK, updated));
                 }
             }
@@ -638,7 +606,7 @@ pub async fn delete_object(
             Err(Error::Conflict { .. }) => continue,
             Err(e) => return Err(e),
             Ok(deleted) => {
-                if def.flags.graceful_delete {
+                if matches!(deletion, Deletion::Graceful(_)) {
                     return Ok((StatusCode::OK, marked));
                 }
                 let mut details =

@@ -7,7 +7,7 @@ use crate::defaults::{child, set};
 use crate::json::s;
 use crate::resources::ResourceDef;
 use crate::selector::is_dns1123_label;
-use crate::strategy::{Column, Strategy};
+use crate::strategy::{Column, Deletion, Strategy};
 use crate::table::{age, age_col, c, name, name_col};
 
 /// The Namespace strategy.
@@ -65,5 +65,14 @@ impl Strategy for Namespace {
         {
             *finalizers = json!(["kubernetes"]);
         }
+    }
+
+    /// The namespace finalizer empties a deleted namespace, then removes it.
+    fn deletion(&self, _obj: &Value, _grace_period: Option<i64>) -> Deletion {
+        Deletion::Finalized
+    }
+
+    fn prepare_for_delete(&self, obj: &mut Value) {
+        obj["status"]["phase"] = json!("Terminating");
     }
 }

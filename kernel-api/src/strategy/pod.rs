@@ -6,7 +6,7 @@ use serde_json::{json, Map, Value};
 use crate::defaults::{child, default_pod_spec, set};
 use crate::json::{arr, bool_at, field_at, s};
 use crate::resources::{ResourceDef, Subresource};
-use crate::strategy::{Column, Strategy};
+use crate::strategy::{Column, Deletion, Strategy};
 use crate::table::{age, age_col, c, condition_true, human_duration, i, name, name_col, or_none};
 use crate::validation::{get, validate_pod_spec, FieldError};
 
@@ -99,6 +99,26 @@ impl Strategy for Pod {
         if def.has(Subresource::Status) {
             obj["status"] = json!({ "phase": "Pending", "qosClass": pod_qos_class(obj) });
         }
+    }
+
+    /// Pods bound to a node are deleted gracefully: `gracePeriodSeconds`, else
+    /// `spec.terminationGracePeriodSeconds` (30); unbound and terminated pods at once (grace 0).
+    fn deletion(&self, obj: &Value, grace_period: Option<i64>) -> Deletion {
+        let bound = obj["spec"]["nodeName"]
+            .as_str()
+            .is_some_and(|n| !n.is_empty());
+        let terminal = matches!(
+            obj["status"]["phase"].as_str(),
+            Some("Succeeded" | "Failed")
+        );
+        let default_grace = obj["spec"]["terminationGracePeriodSeconds"]
+            .as_i64()
+            .unwrap_or(30);
+        let mut grace = grace_period.unwrap_or(default_grace).max(0);
+        if !bound || terminal {
+            grace = 0;
+        }
+        Deletion::Graceful(grace)
     }
 }
 
