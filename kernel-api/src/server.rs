@@ -409,7 +409,7 @@ pub(crate) async fn bootstrap_namespaces(shared: &Shared) -> Result<()> {
     for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
         let mut ns =
             json!({ "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": name } });
-        crate::registry::prepare_create(&def, &mut ns, None)?;
+        crate::rest::prepare_create(&def, &mut ns, None)?;
         ns["metadata"]["labels"] = json!({ "kubernetes.io/metadata.name": name });
         match shared.registry.create(&def, &ns).await {
             Ok(_) | Err(Error::AlreadyExists { .. }) => {}
@@ -432,7 +432,7 @@ pub(crate) async fn bootstrap_namespaces(shared: &Shared) -> Result<()> {
                 "ports": [{ "name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443 }],
             },
         });
-        crate::registry::prepare_create(&def, &mut svc, Some("default"))?;
+        crate::rest::prepare_create(&def, &mut svc, Some("default"))?;
         match shared.registry.create(&def, &svc).await {
             Ok(_) | Err(Error::AlreadyExists { .. }) => {}
             Err(e) => return Err(e),
@@ -505,7 +505,7 @@ pub(crate) async fn publish_endpoints(shared: &Shared, addr: SocketAddr) -> Resu
                 }
             }
             Err(Error::NotFound { .. }) => {
-                crate::registry::prepare_create(&def, &mut obj, Some("default"))?;
+                crate::rest::prepare_create(&def, &mut obj, Some("default"))?;
                 let _ = shared.registry.create(&def, &obj).await;
             }
             Err(e) => return Err(e),

@@ -14,11 +14,12 @@ use serde_json::{json, Value};
 use super::read::{respond, Filter};
 use super::{Body, Ctx};
 use crate::admission::{AdmissionRequest, Operation};
+use crate::meta::{generated_prefix, should_delete_now};
 use crate::registry::{
-    self, finalizers_of, meta_mut, name_of, prepare_create, prepare_update, revision_of,
-    rfc3339_in, should_delete_now, ListOptions,
+    self, finalizers_of, meta_mut, name_of, revision_of, rfc3339_in, ListOptions,
 };
 use crate::resources::{ResourceDef, Subresource};
+use crate::rest::{prepare_create, prepare_update};
 use crate::status::{success_status, Error, Result};
 use crate::strategy::Deletion;
 use crate::{apply, patch};
@@ -52,7 +53,7 @@ pub async fn admit(
     let strict = ctx.param("fieldValidation") == Some("Strict");
     registry::typed_check(&ctx.def, obj, strict)?;
     crate::crd::validate_custom(&ctx.def, obj, strict)?;
-    registry::validate(&ctx.def, obj, old)?;
+    crate::rest::validate(&ctx.def, obj, old)?;
     ctx.shared.admission.validate(&request, obj, old).await
 }
 
@@ -139,7 +140,7 @@ pub async fn create_object(
     }
     // Upstream (RetryGenerateName, on by default since v1.32) retries a name collision of a
     // `generateName` create with fresh suffixes before answering 409.
-    let generated = registry::generated_prefix(&obj).filter(|_| unnamed);
+    let generated = generated_prefix(&obj).filter(|_| unnamed);
     let mut attempts = 0;
     let created = loop {
         match ctx.shared.registry.insert(&ctx.def, &obj).await {

@@ -1,0 +1,177 @@
+//! The generic steps of a write around the kind's [`Strategy`](crate::strategy::Strategy)
+//! (upstream's `k8s.io/apiserver/pkg/registry/rest`: `BeforeCreate`, `BeforeUpdate`): system
+//! metadata, the strategy's prepare, validation turned into a 422.
+
+use serde_json::{json, Value};
+
+use crate::decode::check_type;
+use crate::meta::{meta_mut, name_of, namespace_of, now_rfc3339, random_suffix};
+use crate::resources::{ResourceDef, Subresource};
+use crate::status::{Error, Result, StatusCause};
+
+fn invalid(def: &ResourceDef, name: &str, causes: Vec<StatusCause>) -> Error {
+    Error::Invalid {
+        kind: def.kind.clone(),
+        group: def.group.clone(),
+        name: name.into(),
+        causes,
+    }
+}
+
+/// Runs validation (validation.rs) and turns field errors into a 422.
+pub fn validate(def: &ResourceDef, obj: &Value, old: Option<&Value>) -> Result<()> {
+    let name = name_of(obj);
+    let causes: Vec<StatusCause> = crate::validation::validate(&*def.strategy, obj, old)
+        .into_iter()
+        .map(StatusCause::from)
+        .collect();
+    if causes.is_empty() {
+        Ok(())
+    } else {
+        Err(invalid(def, &name, causes))
+    }
+}
+
+/// Sets system fields and resets what a create may not set (`PrepareForCreate` + `FillObjectMetaSystemFields`).
+pub fn prepare_create(def: &ResourceDef, obj: &mut Value, namespace: Option<&str>) -> Result<()> {
+    check_type(def, obj)?;
+    let meta = meta_mut(obj);
+    if def.namespaced {
+        let ns = namespace.unwrap_or("default");
+        match meta.get("namespace").and_then(Value::as_str) {
+            Some(given) if !given.is_empty() && given != ns => {
+                return Err(Error::bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                ))
+            }
+            _ => {
+                meta.insert("namespace".into(), json!(ns));
+            }
+        }
+    } else {
+        meta.remove("namespace");
+    }
+    if meta
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .is_empty()
+    {
+        if let Some(generate) = meta
+            .get("generateName")
+            .and_then(Value::as_str)
+            .filter(|g| !g.is_empty())
+        {
+            let name = format!("{generate}{}", random_suffix());
+            meta.insert("name".into(), json!(name));
+        }
+    }
+    if meta
+        .get("resourceVersion")
+        .and_then(Value::as_str)
+        .is_some_and(|rv| !rv.is_empty())
+    {
+        return Err(Error::bad_request(
+            "resourceVersion should not be set on objects to be created",
+        ));
+    }
+    meta.remove("resourceVersion");
+    meta.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
+    meta.insert("creationTimestamp".into(), json!(now_rfc3339()));
+    meta.remove("deletionTimestamp");
+    meta.remove("deletionGracePeriodSeconds");
+    meta.remove("selfLink");
+    if def.flags.generation {
+        meta.insert("generation".into(), json!(1));
+    } else {
+        meta.remove("generation");
+    }
+    def.strategy.prepare_for_create(def, obj);
+    Ok(())
+}
+
+/// Carries system fields over from `old`, keeps the status (main resource) or everything but
+/// the status (status subresource), and bumps the generation (`PrepareForUpdate`).
+pub fn prepare_update(
+    def: &ResourceDef,
+    new: &mut Value,
+    old: &Value,
+    subresource: Option<Subresource>,
+) -> Result<()> {
+    check_type(def, new)?;
+    let name = name_of(old);
+    let given_name = name_of(new);
+    if !given_name.is_empty() && given_name != name {
+        return Err(Error::bad_request(format!(
+            "the name of the object ({given_name}) does not match the name on the URL ({name})"
+        )));
+    }
+    if let (Some(given), Some(ns)) = (namespace_of(new), namespace_of(old)) {
+        if given != ns {
+            return Err(Error::bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request",
+            ));
+        }
+    }
+    if subresource == Some(Subresource::Status) {
+        let status = new.get("status").cloned();
+        let rv = new["metadata"]["resourceVersion"].clone();
+        let managed = new["metadata"]["managedFields"].clone();
+        *new = old.clone();
+        match status {
+            Some(s) => new["status"] = s,
+            None => {
+                if let Some(m) = new.as_object_mut() {
+                    m.remove("status");
+                }
+            }
+        }
+        let meta = meta_mut(new);
+        meta.insert("resourceVersion".into(), rv);
+        if !managed.is_null() {
+            meta.insert("managedFields".into(), managed);
+        }
+        return Ok(());
+    }
+    let old_meta = old["metadata"].as_object().cloned().unwrap_or_default();
+    let meta = meta_mut(new);
+    for field in [
+        "name",
+        "namespace",
+        "uid",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "generation",
+    ] {
+        match old_meta.get(field) {
+            Some(v) => meta.insert(field.into(), v.clone()),
+            None => meta.remove(field),
+        };
+    }
+    meta.remove("selfLink");
+    def.strategy.prepare_for_update(def, new, old);
+    if def.flags.generation && def.strategy.generation_changed(new, old) {
+        let generation = old["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
+        meta_mut(new).insert("generation".into(), json!(generation));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generation_bumps_on_spec_only() {
+        let def = ResourceDef::new("apps/v1", "Deployment", "deployments", true).generation();
+        assert_eq!(format!("{:?}", def.strategy), "Deployment");
+        let old = json!({"metadata":{"name":"a","generation":1},"spec":{"replicas":1}});
+        let mut same = json!({"metadata":{"name":"a","labels":{"x":"y"}},"spec":{"replicas":1}});
+        prepare_update(&def, &mut same, &old, None).unwrap();
+        assert_eq!(same["metadata"]["generation"], 1);
+        let mut bumped = json!({"metadata":{"name":"a"},"spec":{"replicas":2}});
+        prepare_update(&def, &mut bumped, &old, None).unwrap();
+        assert_eq!(bumped["metadata"]["generation"], 2);
+    }
+}
