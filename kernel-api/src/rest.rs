@@ -4,7 +4,6 @@
 
 use serde_json::{json, Value};
 
-use crate::decode::check_type;
 use crate::meta::{meta_mut, name_of, namespace_of, now_rfc3339, random_suffix};
 use crate::resources::{ResourceDef, Subresource};
 use crate::status::{Error, Result, StatusCause};
@@ -19,7 +18,7 @@ fn invalid(def: &ResourceDef, name: &str, causes: Vec<StatusCause>) -> Error {
 }
 
 /// Runs validation (validation.rs) and turns field errors into a 422.
-pub fn validate(def: &ResourceDef, obj: &Value, old: Option<&Value>) -> Result<()> {
+pub(crate) fn validate(def: &ResourceDef, obj: &Value, old: Option<&Value>) -> Result<()> {
     let name = name_of(obj);
     let causes: Vec<StatusCause> = crate::validation::validate(&*def.strategy, obj, old)
         .into_iter()
@@ -32,9 +31,15 @@ pub fn validate(def: &ResourceDef, obj: &Value, old: Option<&Value>) -> Result<(
     }
 }
 
-/// Sets system fields and resets what a create may not set (`PrepareForCreate` + `FillObjectMetaSystemFields`).
-pub fn prepare_create(def: &ResourceDef, obj: &mut Value, namespace: Option<&str>) -> Result<()> {
-    check_type(def, obj)?;
+/// The metadata a create takes from its request, before admission (upstream's create handler:
+/// `EnsureObjectNamespaceMatchesRequestNamespace`, `WipeObjectMetaSystemFields`): the namespace
+/// of the request (400 if the object names another), no `resourceVersion` (400), and none of the
+/// fields only the server sets.
+pub(crate) fn create_request_metadata(
+    def: &ResourceDef,
+    obj: &mut Value,
+    namespace: Option<&str>,
+) -> Result<()> {
     let meta = meta_mut(obj);
     if def.namespaced {
         let ns = namespace.unwrap_or("default");
@@ -52,6 +57,32 @@ pub fn prepare_create(def: &ResourceDef, obj: &mut Value, namespace: Option<&str
         meta.remove("namespace");
     }
     if meta
+        .get("resourceVersion")
+        .and_then(Value::as_str)
+        .is_some_and(|rv| !rv.is_empty())
+    {
+        return Err(Error::bad_request(
+            "resourceVersion should not be set on objects to be created",
+        ));
+    }
+    meta.remove("resourceVersion");
+    for field in [
+        "uid",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "selfLink",
+    ] {
+        meta.remove(field);
+    }
+    Ok(())
+}
+
+/// The system metadata of a new object (upstream's `FillObjectMetaSystemFields` and name
+/// generation): a name from `generateName`, `uid`, `creationTimestamp`, `generation`.
+pub(crate) fn fill_system_fields(def: &ResourceDef, obj: &mut Value) {
+    let meta = meta_mut(obj);
+    if meta
         .get("name")
         .and_then(Value::as_str)
         .unwrap_or_default()
@@ -66,39 +97,31 @@ pub fn prepare_create(def: &ResourceDef, obj: &mut Value, namespace: Option<&str
             meta.insert("name".into(), json!(name));
         }
     }
-    if meta
-        .get("resourceVersion")
-        .and_then(Value::as_str)
-        .is_some_and(|rv| !rv.is_empty())
-    {
-        return Err(Error::bad_request(
-            "resourceVersion should not be set on objects to be created",
-        ));
-    }
-    meta.remove("resourceVersion");
     meta.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
     meta.insert("creationTimestamp".into(), json!(now_rfc3339()));
-    meta.remove("deletionTimestamp");
-    meta.remove("deletionGracePeriodSeconds");
-    meta.remove("selfLink");
     if def.flags.generation {
         meta.insert("generation".into(), json!(1));
     } else {
         meta.remove("generation");
     }
+}
+
+/// Everything a create does to an object short of admission and validation, for objects the
+/// server writes itself (the built-in namespaces, the `kubernetes` Service and endpoints).
+pub(crate) fn prepare_create(
+    def: &ResourceDef,
+    obj: &mut Value,
+    namespace: Option<&str>,
+) -> Result<()> {
+    create_request_metadata(def, obj, namespace)?;
+    fill_system_fields(def, obj);
     def.strategy.prepare_for_create(def, obj);
     Ok(())
 }
 
-/// Carries system fields over from `old`, keeps the status (main resource) or everything but
-/// the status (status subresource), and bumps the generation (`PrepareForUpdate`).
-pub fn prepare_update(
-    def: &ResourceDef,
-    new: &mut Value,
-    old: &Value,
-    subresource: Option<Subresource>,
-) -> Result<()> {
-    check_type(def, new)?;
+/// What an update's request must agree on with the stored object, before admission (upstream's
+/// update handler): the name (the stored object's is the URL's) and the namespace.
+pub(crate) fn check_update_target(new: &Value, old: &Value) -> Result<()> {
     let name = name_of(old);
     let given_name = name_of(new);
     if !given_name.is_empty() && given_name != name {
@@ -113,6 +136,18 @@ pub fn prepare_update(
             ));
         }
     }
+    Ok(())
+}
+
+/// Upstream's `BeforeUpdate` short of validation: for `…/status`, everything but the status
+/// comes from `old`; for the main resource the system metadata does, then the strategy's
+/// `PrepareForUpdate` (the status kept), then the generation bump.
+pub(crate) fn before_update(
+    def: &ResourceDef,
+    new: &mut Value,
+    old: &Value,
+    subresource: Option<Subresource>,
+) {
     if subresource == Some(Subresource::Status) {
         let status = new.get("status").cloned();
         let rv = new["metadata"]["resourceVersion"].clone();
@@ -131,7 +166,7 @@ pub fn prepare_update(
         if !managed.is_null() {
             meta.insert("managedFields".into(), managed);
         }
-        return Ok(());
+        return;
     }
     let old_meta = old["metadata"].as_object().cloned().unwrap_or_default();
     let meta = meta_mut(new);
@@ -155,7 +190,6 @@ pub fn prepare_update(
         let generation = old["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
         meta_mut(new).insert("generation".into(), json!(generation));
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -168,10 +202,10 @@ mod tests {
         assert_eq!(format!("{:?}", def.strategy), "Deployment");
         let old = json!({"metadata":{"name":"a","generation":1},"spec":{"replicas":1}});
         let mut same = json!({"metadata":{"name":"a","labels":{"x":"y"}},"spec":{"replicas":1}});
-        prepare_update(&def, &mut same, &old, None).unwrap();
+        before_update(&def, &mut same, &old, None);
         assert_eq!(same["metadata"]["generation"], 1);
         let mut bumped = json!({"metadata":{"name":"a"},"spec":{"replicas":2}});
-        prepare_update(&def, &mut bumped, &old, None).unwrap();
+        before_update(&def, &mut bumped, &old, None);
         assert_eq!(bumped["metadata"]["generation"], 2);
     }
 }

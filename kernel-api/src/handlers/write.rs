@@ -1,9 +1,27 @@
 //! Writes: create, update, patch (JSON, merge, strategic, server-side apply), delete,
 //! deletecollection.
 //!
-//! Every write runs the same pipeline: decode → defaulting → strategy (`prepare_create` /
-//! `prepare_update`) → managedFields → mutating admission → typed check → validation →
-//! validating admission → namespace lifecycle → store (compare-and-swap on the revision).
+//! Creates and updates run upstream's steps in upstream's order
+//! (`endpoints/handlers/create.go`/`update.go`, then `registry/generic/registry/store.go`
+//! `Create`/`Update` with `rest.BeforeCreate`/`BeforeUpdate`), each once:
+//!
+//! 1. **decode**: the body (JSON, YAML, protobuf; a patch applied to the stored object),
+//!    `apiVersion`/`kind` checked, decoded as the kind's type (unknown fields pruned, or a 400
+//!    with `fieldValidation=Strict`);
+//! 2. **defaults**: [`Strategy::defaults`](crate::strategy::Strategy::defaults) (main resource);
+//!    the request's metadata: namespace, no system fields (create), name and namespace matching
+//!    the stored object (update);
+//! 3. **mutating admission**: namespace lifecycle (404 missing, 403 terminating; creates), then
+//!    the [`Admission`](crate::Admission) plugins;
+//! 4. **strategy prepare**: system metadata (`uid`, `creationTimestamp`, the name from
+//!    `generateName`, `generation`), the storage's begin hook (Service IP allocation), then
+//!    `PrepareForCreate` / `PrepareForUpdate` (status reset or kept, generation bump);
+//!    managedFields recorded for the request's field manager;
+//! 5. **validation**: a custom resource's CRD schema (pruning and its defaults included), then
+//!    object metadata and the kind's rules;
+//! 6. **validating admission**;
+//! 7. **store**: compare-and-swap on the revision (`dryRun=All` stops before it; an update that
+//!    removes the last finalizer of an object being deleted deletes it).
 
 use std::sync::Arc;
 
@@ -19,7 +37,9 @@ use crate::registry::{
     self, finalizers_of, meta_mut, name_of, revision_of, rfc3339_in, ListOptions,
 };
 use crate::resources::{ResourceDef, Subresource};
-use crate::rest::{prepare_create, prepare_update};
+use crate::rest::{
+    before_update, check_update_target, create_request_metadata, fill_system_fields,
+};
 use crate::status::{success_status, Error, Result};
 use crate::strategy::Deletion;
 use crate::{apply, patch};
@@ -41,20 +61,21 @@ fn admission_request(ctx: &Ctx, operation: Operation, name: &str) -> AdmissionRe
     }
 }
 
-/// Admission, typed check and validation of an object about to be written.
-pub async fn admit(
-    ctx: &Ctx,
-    operation: Operation,
-    obj: &mut Value,
-    old: Option<&Value>,
-) -> Result<()> {
-    let request = admission_request(ctx, operation, &name_of(obj));
-    ctx.shared.admission.mutate(&request, obj).await?;
-    let strict = ctx.param("fieldValidation") == Some("Strict");
-    registry::typed_check(&ctx.def, obj, strict)?;
-    crate::crd::validate_custom(&ctx.def, obj, strict)?;
-    crate::rest::validate(&ctx.def, obj, old)?;
-    ctx.shared.admission.validate(&request, obj, old).await
+/// Step 1, decode: `apiVersion`/`kind` against the resource, then the decode as the kind's
+/// type (with `fieldValidation=Strict`, unknown fields are a 400).
+fn decode(ctx: &Ctx, obj: &mut Value) -> Result<()> {
+    registry::check_type(&ctx.def, obj)?;
+    registry::typed_check(&ctx.def, obj, strict(ctx))
+}
+
+fn strict(ctx: &Ctx) -> bool {
+    ctx.param("fieldValidation") == Some("Strict")
+}
+
+/// Step 5, validation: the CRD schema of a custom resource, then metadata and the kind's rules.
+fn validate(ctx: &Ctx, obj: &mut Value, old: Option<&Value>) -> Result<()> {
+    crate::crd::validate_custom(&ctx.def, obj, strict(ctx))?;
+    crate::rest::validate(&ctx.def, obj, old)
 }
 
 /// 404 if the namespace is missing, 403 if it is terminating (upstream's NamespaceLifecycle).
@@ -102,39 +123,46 @@ pub async fn create(ctx: &Ctx) -> Result<Response<Body>> {
     respond(ctx, StatusCode::CREATED, created)
 }
 
-/// Creates `obj` through the whole pipeline. `applied` marks a server-side apply (its field set
-/// is recorded instead of an `Update` entry).
+/// Creates `obj` through the whole pipeline (see the module docs). `applied` marks a
+/// server-side apply (its field set is recorded instead of an `Update` entry).
 pub async fn create_object(
     ctx: &Ctx,
     mut obj: Value,
     operation: Operation,
     applied: Option<bool>,
 ) -> Result<Arc<Value>> {
-    registry::check_type(&ctx.def, &mut obj)?;
-    ctx.def.strategy.defaults(&mut obj);
-    let unnamed = obj
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .is_empty();
-    prepare_create(&ctx.def, &mut obj, ctx.namespace.as_deref())?;
+    let def = &ctx.def;
+    decode(ctx, &mut obj)?;
+    def.strategy.defaults(&mut obj);
+    create_request_metadata(def, &mut obj, ctx.namespace.as_deref())?;
+    let unnamed = name_of(&obj).is_empty();
 
+    // Mutating admission: NamespaceLifecycle first, as upstream orders its plugins. The object
+    // has no uid, creationTimestamp or generated name yet.
+    check_namespace(ctx, &name_of(&obj)).await?;
+    let request = admission_request(ctx, operation, &name_of(&obj));
+    ctx.shared.admission.mutate(&request, &mut obj).await?;
+
+    fill_system_fields(def, &mut obj);
+    if let Some(hooks) = ctx.shared.hooks(def) {
+        hooks.begin_write(&ctx.shared, def, &mut obj, None).await?;
+    }
+    def.strategy.prepare_for_create(def, &mut obj);
     if applied.is_none() {
         apply::record_update(
             &mut obj,
             None,
             &ctx.field_manager(),
-            &ctx.def.api_version(),
+            &def.api_version(),
             None,
         );
     }
-    if let Some(hooks) = ctx.shared.hooks(&ctx.def) {
-        hooks
-            .begin_write(&ctx.shared, &ctx.def, &mut obj, None)
-            .await?;
-    }
-    admit(ctx, operation, &mut obj, None).await?;
-    check_namespace(ctx, &name_of(&obj)).await?;
+
+    validate(ctx, &mut obj, None)?;
+    // Validating admission sees the generated name (upstream's AdmissionToValidateObjectFunc).
+    let request = admission_request(ctx, operation, &name_of(&obj));
+    ctx.shared.admission.validate(&request, &obj, None).await?;
+
     if ctx.dry_run() {
         return Ok(Arc::new(obj));
     }
@@ -143,7 +171,7 @@ pub async fn create_object(
     let generated = generated_prefix(&obj).filter(|_| unnamed);
     let mut attempts = 0;
     let created = loop {
-        match ctx.shared.registry.insert(&ctx.def, &obj).await {
+        match ctx.shared.registry.insert(def, &obj).await {
             Err(Error::AlreadyExists { .. }) if generated.is_some() && attempts < 7 => {
                 attempts += 1;
                 let prefix = generated.as_deref().unwrap_or_default();
@@ -158,7 +186,7 @@ pub async fn create_object(
             }
         }
     };
-    ctx.shared.written(&ctx.def, &created);
+    ctx.shared.written(def, &created);
     Ok(created)
 }
 
@@ -180,9 +208,10 @@ pub async fn update(ctx: &Ctx) -> Result<Response<Body>> {
     respond(ctx, StatusCode::OK, updated)
 }
 
-/// Writes `new` over `current` through the update pipeline. With `defaulting`, upstream defaults
-/// are applied first. Deletes the object instead when it is marked for deletion and its last
-/// finalizer went away.
+/// Writes `new` over `current` through the update pipeline (see the module docs); for the main
+/// resource (`subresource` None) upstream's defaults are applied. `record_manager` records the
+/// request's field manager (server-side apply records its own). Deletes the object instead when
+/// it is marked for deletion and its last finalizer went away.
 pub async fn update_object(
     ctx: &Ctx,
     mut new: Value,
@@ -190,27 +219,39 @@ pub async fn update_object(
     subresource: Option<Subresource>,
     record_manager: bool,
 ) -> Result<Arc<Value>> {
-    registry::check_type(&ctx.def, &mut new)?;
+    let def = &ctx.def;
+    decode(ctx, &mut new)?;
     if subresource.is_none() {
-        ctx.def.strategy.defaults(&mut new);
+        def.strategy.defaults(&mut new);
     }
-    prepare_update(&ctx.def, &mut new, current, subresource)?;
+    check_update_target(&new, current)?;
+
+    let request = admission_request(ctx, Operation::Update, &name_of(current));
+    ctx.shared.admission.mutate(&request, &mut new).await?;
+
+    if let Some(hooks) = ctx.shared.hooks(def).filter(|_| subresource.is_none()) {
+        hooks
+            .begin_write(&ctx.shared, def, &mut new, Some(current))
+            .await?;
+    }
+    before_update(def, &mut new, current, subresource);
     if record_manager {
         let sub = subresource.map(Subresource::name);
         apply::record_update(
             &mut new,
             Some(current),
             &ctx.field_manager(),
-            &ctx.def.api_version(),
+            &def.api_version(),
             sub,
         );
     }
-    if let Some(hooks) = ctx.shared.hooks(&ctx.def).filter(|_| subresource.is_none()) {
-        hooks
-            .begin_write(&ctx.shared, &ctx.def, &mut new, Some(current))
-            .await?;
-    }
-    admit(ctx, Operation::Update, &mut new, Some(current)).await?;
+
+    validate(ctx, &mut new, Some(current))?;
+    ctx.shared
+        .admission
+        .validate(&request, &new, Some(current))
+        .await?;
+
     let expected = revision_of(current)?.unwrap_or(0);
     if ctx.dry_run() {
         return Ok(Arc::new(new));
@@ -219,20 +260,16 @@ pub async fn update_object(
         let name = name_of(current);
         ctx.shared
             .registry
-            .delete(&ctx.def, ctx.namespace.as_deref(), &name, Some(expected))
+            .delete(def, ctx.namespace.as_deref(), &name, Some(expected))
             .await?;
         return Ok(Arc::new(new));
     }
     if new == *current {
         return Ok(Arc::new(new));
     }
-    let revision = ctx
-        .shared
-        .registry
-        .replace(&ctx.def, &new, expected)
-        .await?;
+    let revision = ctx.shared.registry.replace(def, &new, expected).await?;
     let updated = hand_to_watch_cache(ctx, registry::with_revision(new, revision)?, revision);
-    ctx.shared.written(&ctx.def, &updated);
+    ctx.shared.written(def, &updated);
     Ok(updated)
 }
 
