@@ -202,7 +202,7 @@ mod tests {
 
     fn defaulted(resource: &str, obj: Value) -> Value {
         let mut o = obj;
-        crate::strategy::for_plural(resource).defaults(&mut o);
+        crate::resources::strategy_for_plural(resource).defaults(&mut o);
         o
     }
 

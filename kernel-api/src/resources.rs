@@ -604,6 +604,32 @@ pub fn builtin() -> Vec<ResourceDef> {
     ]
 }
 
+/// The strategy of a built-in resource by its plural (tests name kinds by resource).
+#[cfg(test)]
+pub(crate) fn strategy_for_plural(plural: &str) -> Arc<dyn Strategy> {
+    let kind = match plural {
+        "runtimeclasses" => ("node.k8s.io", "RuntimeClass"),
+        "validatingwebhookconfigurations" => (
+            "admissionregistration.k8s.io",
+            "ValidatingWebhookConfiguration",
+        ),
+        "mutatingwebhookconfigurations" => (
+            "admissionregistration.k8s.io",
+            "MutatingWebhookConfiguration",
+        ),
+        "apiservices" => ("apiregistration.k8s.io", "APIService"),
+        "certificatesigningrequests" => ("certificates.k8s.io", "CertificateSigningRequest"),
+        _ => {
+            return builtin()
+                .into_iter()
+                .find(|d| d.plural == plural)
+                .map(|d| d.strategy)
+                .unwrap_or_else(crate::strategy::generic)
+        }
+    };
+    crate::strategy::builtin(kind.0, kind.1)
+}
+
 /// The set of served resources; shared, and extensible at run time.
 #[derive(Debug, Default)]
 pub struct Resources {

@@ -7,6 +7,8 @@ use serde_json::{json, Value};
 use crate::meta::{meta_mut, name_of, namespace_of, now_rfc3339, random_suffix};
 use crate::resources::{ResourceDef, Subresource};
 use crate::status::{Error, Result, StatusCause};
+use crate::strategy::Strategy;
+use crate::validation::FieldError;
 
 fn invalid(def: &ResourceDef, name: &str, causes: Vec<StatusCause>) -> Error {
     Error::Invalid {
@@ -20,7 +22,7 @@ fn invalid(def: &ResourceDef, name: &str, causes: Vec<StatusCause>) -> Error {
 /// Runs validation (validation.rs) and turns field errors into a 422.
 pub(crate) fn validate(def: &ResourceDef, obj: &Value, old: Option<&Value>) -> Result<()> {
     let name = name_of(obj);
-    let causes: Vec<StatusCause> = crate::validation::validate(&*def.strategy, obj, old)
+    let causes: Vec<StatusCause> = validate_fields(&*def.strategy, obj, old)
         .into_iter()
         .map(StatusCause::from)
         .collect();
@@ -115,7 +117,8 @@ pub(crate) fn prepare_create(
 ) -> Result<()> {
     create_request_metadata(def, obj, namespace)?;
     fill_system_fields(def, obj);
-    def.strategy.prepare_for_create(def, obj);
+    def.strategy
+        .prepare_for_create(obj, def.has(Subresource::Status));
     Ok(())
 }
 
@@ -185,11 +188,45 @@ pub(crate) fn before_update(
         };
     }
     meta.remove("selfLink");
-    def.strategy.prepare_for_update(def, new, old);
+    def.strategy
+        .prepare_for_update(new, old, def.has(Subresource::Status));
     if def.flags.generation && def.strategy.generation_changed(new, old) {
         let generation = old["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
         meta_mut(new).insert("generation".into(), json!(generation));
     }
+}
+
+/// Validates `obj` with the rules of its kind's `strategy`: object metadata (the name by
+/// [`Strategy::validate_name`]), then [`Strategy::validate`]; with `old = Some(previous)` also
+/// the metadata update rules and [`Strategy::validate_update`] (immutable fields).
+///
+/// Checked: metadata name (DNS-1123 subdomain for most kinds, DNS-1123 label
+/// for namespaces, DNS-1035 label for services as upstream, path segment for
+/// RBAC, DNS-1123 subdomain otherwise; `generateName` instead of `name` is accepted),
+/// labels, annotation keys and total size, finalizer names; pods (containers,
+/// names, images, ports, enums, volumes); services (ports, types,
+/// ExternalName, nodePort); deployments/replicasets/statefulsets/daemonsets
+/// (selector present, non-empty and matching template labels, replicas ≥ 0,
+/// template restartPolicy Always); jobs and cronjobs (template restartPolicy
+/// OnFailure/Never, non-negative counts, cronjob schedule and name length);
+/// configmaps and secrets (keys, 1 MiB total, typed-secret required keys).
+///
+/// Not checked: namespace presence (the server's job), resources/quantities,
+/// probes, affinity, security contexts, owner references, and most of
+/// upstream's long tail.
+pub(crate) fn validate_fields(
+    strategy: &dyn Strategy,
+    obj: &Value,
+    old: Option<&Value>,
+) -> Vec<FieldError> {
+    let mut errs = Vec::new();
+    crate::validation::validate_meta(&|name| strategy.validate_name(name), obj, &mut errs);
+    errs.extend(strategy.validate(obj, old));
+    if let Some(old) = old {
+        crate::validation::validate_meta_update(obj, old, &mut errs);
+        errs.extend(strategy.validate_update(obj, old));
+    }
+    errs
 }
 
 #[cfg(test)]

@@ -8,11 +8,11 @@
 //! default, so a kind only writes what it changes; a kind without a file gets the defaults
 //! (a generic strategy).
 //!
-//! [`ResourceDef::new`] picks the built-in strategy of the kind when kube-apiserver serves that
-//! kind (by group and kind), otherwise the defaults; [`ResourceDef::of`] and
+//! [`ResourceDef::new`](crate::ResourceDef::new) picks the built-in strategy of the kind when kube-apiserver serves that
+//! kind (by group and kind), otherwise the defaults; [`ResourceDef::of`](crate::ResourceDef::of) and
 //! CustomResourceDefinitions get the custom resource strategy, and
-//! [`ResourceDef::strategy`] sets any other. Serving a new built-in kind is one file here plus
-//! one line in [`builtin`] (and its [`ResourceDef`] in [`crate::resources::builtin`]).
+//! [`ResourceDef::strategy`](crate::ResourceDef::strategy) sets any other. Serving a new built-in kind is one file here plus
+//! one line in [`builtin`] (and its `ResourceDef` in `resources::builtin`).
 
 use std::fmt;
 use std::sync::Arc;
@@ -21,7 +21,8 @@ use k8s_openapi::jiff::Timestamp;
 use serde_json::{json, Value};
 
 use crate::json::str_at;
-use crate::resources::{ResourceDef, Subresource};
+pub use crate::table::Column;
+use crate::table::AGE_DESC;
 use crate::validation::FieldError;
 
 pub(crate) mod api_service;
@@ -87,18 +88,19 @@ pub trait Strategy: Send + Sync + fmt::Debug + 'static {
     }
 
     /// `PrepareForCreate`: resets what a create may not set, after the system metadata (`uid`,
-    /// `creationTimestamp`, `generation`) is filled in. Default: a resource with a status
-    /// subresource starts with an empty `status`.
-    fn prepare_for_create(&self, def: &ResourceDef, obj: &mut Value) {
-        if def.has(Subresource::Status) {
+    /// `creationTimestamp`, `generation`) is filled in; `status_subresource` tells whether the
+    /// resource serves `…/status`. Default: a resource with a status subresource starts with an
+    /// empty `status`.
+    fn prepare_for_create(&self, obj: &mut Value, status_subresource: bool) {
+        if status_subresource {
             obj["status"] = json!({});
         }
     }
 
     /// `PrepareForUpdate` of the main resource (not `…/status`), after the system metadata is
     /// carried over from `old`. Default: a resource with a status subresource keeps its status.
-    fn prepare_for_update(&self, def: &ResourceDef, new: &mut Value, old: &Value) {
-        if def.has(Subresource::Status) {
+    fn prepare_for_update(&self, new: &mut Value, old: &Value, status_subresource: bool) {
+        if status_subresource {
             match old.get("status") {
                 Some(s) => new["status"] = s.clone(),
                 None => {
@@ -111,7 +113,7 @@ pub trait Strategy: Send + Sync + fmt::Debug + 'static {
     }
 
     /// Whether an update changes what `metadata.generation` counts (for resources that
-    /// maintain it, [`ResourceDef::generation`]). Default: anything but `metadata`, `status`,
+    /// maintain it, [`ResourceDef::generation`](crate::ResourceDef::generation)). Default: anything but `metadata`, `status`,
     /// `apiVersion` and `kind` changed.
     fn generation_changed(&self, new: &Value, old: &Value) -> bool {
         spec_changed(new, old)
@@ -206,58 +208,6 @@ pub enum Deletion {
     Finalized,
 }
 
-/// One column of a server-side `Table` (`meta.k8s.io/v1` `TableColumnDefinition`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Column {
-    /// The header (`Ready`).
-    pub name: &'static str,
-    /// The OpenAPI type of the cells (`string`, `integer`, `boolean`, `date`).
-    pub ty: &'static str,
-    /// The OpenAPI format (`name` for the name column, else empty).
-    pub format: &'static str,
-    /// What the column shows.
-    pub description: &'static str,
-    /// 0 for the columns `kubectl get` shows, 1 for those only `-o wide` adds.
-    pub priority: u8,
-}
-
-const NAME_DESC: &str = "Name must be unique within a namespace. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names";
-const AGE_DESC: &str = "CreationTimestamp is a timestamp representing the server time when this object was created. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata";
-
-impl Column {
-    /// A column without a format.
-    pub const fn new(
-        name: &'static str,
-        ty: &'static str,
-        priority: u8,
-        description: &'static str,
-    ) -> Column {
-        Column {
-            name,
-            ty,
-            format: "",
-            description,
-            priority,
-        }
-    }
-
-    /// Upstream's `Name` column.
-    pub const fn name() -> Column {
-        Column {
-            name: "Name",
-            ty: "string",
-            format: "name",
-            description: NAME_DESC,
-            priority: 0,
-        }
-    }
-
-    /// Upstream's `Age` column.
-    pub const fn age() -> Column {
-        Column::new("Age", "string", 0, AGE_DESC)
-    }
-}
-
 /// Whether anything but `metadata`, `status`, `apiVersion` and `kind` differs.
 pub(crate) fn spec_changed(new: &Value, old: &Value) -> bool {
     let strip = |v: &Value| {
@@ -270,6 +220,24 @@ pub(crate) fn spec_changed(new: &Value, old: &Value) -> bool {
         v
     };
     strip(new) != strip(old)
+}
+
+/// Renders `objects` (all of `strategy`'s kind) as a `meta.k8s.io/v1` `Table`, every column
+/// included (as upstream's server; kubectl hides `priority: 1` columns unless `-o wide`).
+pub(crate) fn to_table(strategy: &dyn Strategy, objects: &[Value], wide: bool) -> Value {
+    to_table_at(strategy, objects, wide, crate::table::now())
+}
+
+/// Like [`to_table`] with an explicit "now" (for deterministic ages).
+pub(crate) fn to_table_at(
+    strategy: &dyn Strategy,
+    objects: &[Value],
+    wide: bool,
+    now: Timestamp,
+) -> Value {
+    crate::table::render(&strategy.columns(), objects, wide, |obj| {
+        (strategy.cells(obj, now), strategy.row_conditions(obj))
+    })
 }
 
 /// Whether a `fieldSelector` may name `field` for objects of `strategy`'s kind: `metadata.name`,
@@ -358,35 +326,9 @@ pub(crate) fn generic() -> Arc<dyn Strategy> {
     Arc::new(generic::Generic)
 }
 
-/// The strategy of custom resources (CustomResourceDefinitions and [`ResourceDef::of`]).
+/// The strategy of custom resources (CustomResourceDefinitions and [`ResourceDef::of`](crate::ResourceDef::of)).
 pub(crate) fn custom_resource() -> Arc<dyn Strategy> {
     Arc::new(custom_resource::CustomResource)
-}
-
-/// The strategy of a built-in resource by its plural (tests name kinds by resource).
-#[cfg(test)]
-pub(crate) fn for_plural(plural: &str) -> Arc<dyn Strategy> {
-    let kind = match plural {
-        "runtimeclasses" => ("node.k8s.io", "RuntimeClass"),
-        "validatingwebhookconfigurations" => (
-            "admissionregistration.k8s.io",
-            "ValidatingWebhookConfiguration",
-        ),
-        "mutatingwebhookconfigurations" => (
-            "admissionregistration.k8s.io",
-            "MutatingWebhookConfiguration",
-        ),
-        "apiservices" => ("apiregistration.k8s.io", "APIService"),
-        "certificatesigningrequests" => ("certificates.k8s.io", "CertificateSigningRequest"),
-        _ => {
-            return crate::resources::builtin()
-                .into_iter()
-                .find(|d| d.plural == plural)
-                .map(|d| d.strategy)
-                .unwrap_or_else(generic)
-        }
-    };
-    builtin(kind.0, kind.1)
 }
 
 #[cfg(test)]
@@ -413,7 +355,7 @@ mod tests {
             ("status.podIP=10.0.0.1", true),
             ("status.phase!=Pending", true),
         ];
-        let pods = for_plural("pods");
+        let pods = crate::resources::strategy_for_plural("pods");
         for (s, want) in cases {
             let sel = FieldSelector::parse(s).unwrap();
             assert_eq!(sel.matches(|f| field_value(&*pods, &pod, f)), *want, "{s}");
@@ -422,7 +364,8 @@ mod tests {
 
     #[test]
     fn field_support_and_values() {
-        let supported = |res: &str, f: &str| selectable(&*for_plural(res), f);
+        let supported =
+            |res: &str, f: &str| selectable(&*crate::resources::strategy_for_plural(res), f);
         assert!(supported("configmaps", "metadata.name"));
         assert!(!supported("configmaps", "data.x"));
         assert!(supported("pods", "spec.nodeName"));
@@ -512,7 +455,7 @@ mod tests {
         ];
         for (res, obj, field, want) in cases {
             assert_eq!(
-                field_value(&*for_plural(res), &obj, field).as_deref(),
+                field_value(&*crate::resources::strategy_for_plural(res), &obj, field).as_deref(),
                 want,
                 "{res} {field}"
             );

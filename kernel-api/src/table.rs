@@ -2,7 +2,7 @@
 //! answer to `Accept: application/json;as=Table;g=meta.k8s.io;v=v1` that
 //! `kubectl get` asks for.
 //!
-//! Each kind's columns and cells are its [`Strategy::columns`] and [`Strategy::cells`]
+//! Each kind's columns and cells are its `Strategy::columns` and `Strategy::cells`
 //! (`strategy/<kind>.rs`), mirroring `pkg/printers/internalversion/printers.go`
 //! (`printPod`, `printNode`, `printService`, `printDeployment`, …); kinds without a printer
 //! get upstream's default convertor columns (`Name`, `Created At`). This module renders the
@@ -18,32 +18,24 @@ use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use serde_json::{json, Map, Value};
 
 use crate::json::{arr, s};
-use crate::strategy::{Column, Strategy};
-
-/// Renders `objects` (all of the kind of `strategy`) as a
-/// `meta.k8s.io/v1` `Table`, with ages computed against the current time.
-/// With `wide = false` the `priority: 1` columns (those `kubectl -o wide`
-/// adds) are left out of both the definitions and the cells.
-pub(crate) fn to_table(strategy: &dyn Strategy, objects: &[Value], wide: bool) -> Value {
-    to_table_at(strategy, objects, wide, now())
-}
 
 /// The current time (jiff's own `Timestamp::now` needs its `std` feature).
-fn now() -> Timestamp {
+pub(crate) fn now() -> Timestamp {
     let d = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
     Timestamp::new(d.as_secs() as i64, d.subsec_nanos() as i32).unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
-/// Like [`to_table`] with an explicit "now" (for deterministic ages).
-pub(crate) fn to_table_at(
-    strategy: &dyn Strategy,
+/// Renders `objects` as a `meta.k8s.io/v1` `Table` with `cols`; `row` gives an object's cells
+/// (one per column) and row conditions. With `wide = false` the `priority: 1` columns (those
+/// `kubectl -o wide` adds) are left out of both the definitions and the cells.
+pub(crate) fn render(
+    cols: &[Column],
     objects: &[Value],
     wide: bool,
-    now: Timestamp,
+    row: impl Fn(&Value) -> (Vec<Value>, Option<Value>),
 ) -> Value {
-    let cols = strategy.columns();
     let column_definitions: Vec<Value> = cols
         .iter()
         .filter(|c| wide || c.priority == 0)
@@ -60,7 +52,7 @@ pub(crate) fn to_table_at(
     let rows: Vec<Value> = objects
         .iter()
         .map(|obj| {
-            let all = strategy.cells(obj, now);
+            let (all, conditions) = row(obj);
             let cells: Vec<Value> = all
                 .into_iter()
                 .zip(cols.iter())
@@ -69,7 +61,7 @@ pub(crate) fn to_table_at(
                 .collect();
             let mut row = Map::new();
             row.insert("cells".into(), Value::Array(cells));
-            if let Some(conditions) = strategy.row_conditions(obj) {
+            if let Some(conditions) = conditions {
                 row.insert("conditions".into(), conditions);
             }
             row.insert(
@@ -153,6 +145,58 @@ pub(crate) fn translate_timestamp_since(ts: Option<&str>, now: Timestamp) -> Str
     }
 }
 // --- columns ------------------------------------------------------------------
+
+/// One column of a server-side `Table` (`meta.k8s.io/v1` `TableColumnDefinition`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Column {
+    /// The header (`Ready`).
+    pub name: &'static str,
+    /// The OpenAPI type of the cells (`string`, `integer`, `boolean`, `date`).
+    pub ty: &'static str,
+    /// The OpenAPI format (`name` for the name column, else empty).
+    pub format: &'static str,
+    /// What the column shows.
+    pub description: &'static str,
+    /// 0 for the columns `kubectl get` shows, 1 for those only `-o wide` adds.
+    pub priority: u8,
+}
+
+pub(crate) const NAME_DESC: &str = "Name must be unique within a namespace. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names";
+pub(crate) const AGE_DESC: &str = "CreationTimestamp is a timestamp representing the server time when this object was created. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata";
+
+impl Column {
+    /// A column without a format.
+    pub const fn new(
+        name: &'static str,
+        ty: &'static str,
+        priority: u8,
+        description: &'static str,
+    ) -> Column {
+        Column {
+            name,
+            ty,
+            format: "",
+            description,
+            priority,
+        }
+    }
+
+    /// Upstream's `Name` column.
+    pub const fn name() -> Column {
+        Column {
+            name: "Name",
+            ty: "string",
+            format: "name",
+            description: NAME_DESC,
+            priority: 0,
+        }
+    }
+
+    /// Upstream's `Age` column.
+    pub const fn age() -> Column {
+        Column::new("Age", "string", 0, AGE_DESC)
+    }
+}
 
 /// A column without a format.
 pub(crate) fn c(

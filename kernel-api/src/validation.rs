@@ -7,8 +7,8 @@
 //! `pkg/apis/core/validation`, `pkg/apis/apps/validation`,
 //! `pkg/apis/batch/validation` of Kubernetes (pods, services, workloads, jobs,
 //! configmaps, secrets, PVCs). Only a subset of upstream's rules is checked;
-//! see [`validate`]. Each kind's rules are its [`Strategy::validate`] and
-//! [`Strategy::validate_update`] (`strategy/<kind>.rs`); this module holds the object metadata
+//! see `rest::validate_fields`. Each kind's rules are its `Strategy::validate` and
+//! `Strategy::validate_update` (`strategy/<kind>.rs`); this module holds the object metadata
 //! rules, [`FieldError`], the name validators and the rules several kinds share
 //! (`validation/pod_spec.rs`: pod specs, workloads, job specs).
 //!
@@ -23,7 +23,6 @@ use serde_json::{Map, Value};
 
 use crate::json::{arr, s};
 use crate::selector::{is_qualified_name, is_valid_label_value, max_len_error, regex_error};
-use crate::strategy::Strategy;
 
 /// The kind of a field error (upstream `field.ErrorType`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -351,10 +350,14 @@ pub(crate) fn validate_labels(
     }
 }
 
-fn validate_meta(strategy: &dyn Strategy, obj: &Value, errs: &mut Vec<FieldError>) {
+/// The object metadata rules (`ValidateObjectMeta`, subset), the name checked by `rule`.
+pub(crate) fn validate_meta(
+    rule: &dyn Fn(&str) -> Vec<String>,
+    obj: &Value,
+    errs: &mut Vec<FieldError>,
+) {
     let name = s(obj, "/metadata/name");
     let generate = s(obj, "/metadata/generateName");
-    let rule = |name: &str| strategy.validate_name(name);
     if !generate.is_empty() {
         for m in rule(&mask_trailing_dash(generate)) {
             errs.push(FieldError::invalid(
@@ -484,39 +487,6 @@ pub(crate) fn validate_data_keys(obj: &Value, binary: bool, errs: &mut Vec<Field
     total
 }
 
-/// Validates `obj` with the rules of its kind's `strategy`: object metadata (the name by
-/// [`Strategy::validate_name`]), then [`Strategy::validate`]; with `old = Some(previous)` also
-/// the metadata update rules and [`Strategy::validate_update`] (immutable fields).
-///
-/// Checked: metadata name (DNS-1123 subdomain for most kinds, DNS-1123 label
-/// for namespaces, DNS-1035 label for services as upstream, path segment for
-/// RBAC, DNS-1123 subdomain otherwise; `generateName` instead of `name` is accepted),
-/// labels, annotation keys and total size, finalizer names; pods (containers,
-/// names, images, ports, enums, volumes); services (ports, types,
-/// ExternalName, nodePort); deployments/replicasets/statefulsets/daemonsets
-/// (selector present, non-empty and matching template labels, replicas ≥ 0,
-/// template restartPolicy Always); jobs and cronjobs (template restartPolicy
-/// OnFailure/Never, non-negative counts, cronjob schedule and name length);
-/// configmaps and secrets (keys, 1 MiB total, typed-secret required keys).
-///
-/// Not checked: namespace presence (the server's job), resources/quantities,
-/// probes, affinity, security contexts, owner references, and most of
-/// upstream's long tail.
-pub(crate) fn validate(
-    strategy: &dyn Strategy,
-    obj: &Value,
-    old: Option<&Value>,
-) -> Vec<FieldError> {
-    let mut errs = Vec::new();
-    validate_meta(strategy, obj, &mut errs);
-    errs.extend(strategy.validate(obj, old));
-    if let Some(old) = old {
-        validate_meta_update(obj, old, &mut errs);
-        errs.extend(strategy.validate_update(obj, old));
-    }
-    errs
-}
-
 pub(crate) fn immutable(
     new: &Value,
     old: &Value,
@@ -564,7 +534,7 @@ pub(crate) fn parse_quantity(q: &str) -> Option<f64> {
 }
 
 /// The metadata update rules (`ValidateObjectMetaUpdate`, subset).
-fn validate_meta_update(new: &Value, old: &Value, errs: &mut Vec<FieldError>) {
+pub(crate) fn validate_meta_update(new: &Value, old: &Value, errs: &mut Vec<FieldError>) {
     immutable(new, old, "/metadata/name", "metadata.name", errs);
     immutable(new, old, "/metadata/namespace", "metadata.namespace", errs);
     for (ptr, path) in [

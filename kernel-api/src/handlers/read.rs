@@ -79,7 +79,7 @@ pub fn respond(
             None => vec![value.clone()],
         };
         // Like upstream, always every column: kubectl hides `priority: 1` ones unless `-o wide`.
-        let mut table = crate::table::to_table(&*ctx.def.strategy, &items, true);
+        let mut table = crate::strategy::to_table(&*ctx.def.strategy, &items, true);
         if let Some(meta) = value.get("metadata") {
             table["metadata"]["resourceVersion"] = meta["resourceVersion"].clone();
             if let Some(c) = meta.get("continue") {

@@ -19,7 +19,7 @@ use crate::watch_cache::{CachedEvent, EventType};
 
 /// A one-row `meta.k8s.io/v1` Table for a watch event (as upstream sends to `kubectl get -w`).
 fn as_table(strategy: &dyn Strategy, object: &Value) -> Value {
-    let mut table = crate::table::to_table(strategy, std::slice::from_ref(object), true);
+    let mut table = crate::strategy::to_table(strategy, std::slice::from_ref(object), true);
     table["metadata"]["resourceVersion"] = object["metadata"]["resourceVersion"].clone();
     table
 }

@@ -147,7 +147,8 @@ pub async fn create_object(
     if let Some(hooks) = ctx.shared.hooks(def) {
         hooks.begin_write(&ctx.shared, def, &mut obj, None).await?;
     }
-    def.strategy.prepare_for_create(def, &mut obj);
+    def.strategy
+        .prepare_for_create(&mut obj, def.has(Subresource::Status));
     if applied.is_none() {
         apply::record_update(
             &mut obj,

@@ -6,7 +6,6 @@
 
 use serde_json::Value;
 
-use crate::resources::{ResourceDef, Subresource};
 use crate::strategy::Strategy;
 
 /// The custom resource strategy.
@@ -16,8 +15,8 @@ pub(crate) struct CustomResource;
 impl Strategy for CustomResource {
     /// Upstream's custom resource strategy drops `status` on create (built-in strategies reset
     /// it to the empty struct instead).
-    fn prepare_for_create(&self, def: &ResourceDef, obj: &mut Value) {
-        if def.has(Subresource::Status) {
+    fn prepare_for_create(&self, obj: &mut Value, status_subresource: bool) {
+        if status_subresource {
             if let Some(map) = obj.as_object_mut() {
                 map.remove("status");
             }

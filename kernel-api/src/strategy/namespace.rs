@@ -5,7 +5,6 @@ use serde_json::{json, Value};
 
 use crate::defaults::{child, set};
 use crate::json::s;
-use crate::resources::ResourceDef;
 use crate::selector::is_dns1123_label;
 use crate::strategy::{Column, Deletion, Strategy};
 use crate::table::{age, age_col, c, name, name_col};
@@ -56,7 +55,7 @@ impl Strategy for Namespace {
     }
 
     /// Namespaces start `Active`, with the `kubernetes` finalizer.
-    fn prepare_for_create(&self, _def: &ResourceDef, obj: &mut Value) {
+    fn prepare_for_create(&self, obj: &mut Value, _status_subresource: bool) {
         obj["status"] = json!({ "phase": "Active" });
         let finalizers = &mut obj["spec"]["finalizers"];
         if !finalizers

@@ -5,7 +5,6 @@ use serde_json::{json, Value};
 
 use crate::defaults::set;
 use crate::json::{arr, bool_at, field_at, s};
-use crate::resources::ResourceDef;
 use crate::strategy::{Column, Strategy};
 use crate::table::{age, age_col, c, condition, name, name_col, or_none, string_map};
 
@@ -87,7 +86,7 @@ impl Strategy for Node {
     }
 
     /// Nodes keep the `status` they are created with (the kubelet registers with it).
-    fn prepare_for_create(&self, _def: &ResourceDef, _obj: &mut Value) {}
+    fn prepare_for_create(&self, _obj: &mut Value, _status_subresource: bool) {}
 }
 
 fn node_cells(node: &Value, now: Timestamp) -> Vec<Value> {

@@ -5,7 +5,6 @@ use serde_json::{json, Map, Value};
 
 use crate::defaults::{child, default_pod_spec, set};
 use crate::json::{arr, bool_at, field_at, s};
-use crate::resources::{ResourceDef, Subresource};
 use crate::strategy::{Column, Deletion, Strategy};
 use crate::table::{age, age_col, c, condition_true, human_duration, i, name, name_col, or_none};
 use crate::validation::{get, validate_pod_spec, FieldError};
@@ -95,8 +94,8 @@ impl Strategy for Pod {
     }
 
     /// Pods start `Pending`, with their QoS class.
-    fn prepare_for_create(&self, def: &ResourceDef, obj: &mut Value) {
-        if def.has(Subresource::Status) {
+    fn prepare_for_create(&self, obj: &mut Value, status_subresource: bool) {
+        if status_subresource {
             obj["status"] = json!({ "phase": "Pending", "qosClass": pod_qos_class(obj) });
         }
     }

@@ -7,7 +7,12 @@ fn now() -> Timestamp {
 }
 
 fn to_table_at(resource: &str, objects: &[Value], wide: bool, now: Timestamp) -> Value {
-    super::to_table_at(&*crate::strategy::for_plural(resource), objects, wide, now)
+    crate::strategy::to_table_at(
+        &*crate::resources::strategy_for_plural(resource),
+        objects,
+        wide,
+        now,
+    )
 }
 
 fn row_cells(resource: &str, obj: Value, wide: bool) -> Vec<Value> {

@@ -5,7 +5,7 @@ use serde_json::json;
 
 /// Validates with the strategy of the built-in resource `resource` ("pods", …).
 fn validate(resource: &str, obj: &Value, old: Option<&Value>) -> Vec<FieldError> {
-    super::validate(&*crate::strategy::for_plural(resource), obj, old)
+    crate::rest::validate_fields(&*crate::resources::strategy_for_plural(resource), obj, old)
 }
 
 fn pod() -> Value {
