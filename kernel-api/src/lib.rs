@@ -76,37 +76,43 @@
 //! - [`Admission`]: mutating + validating plugins ([`ApiServerBuilder::admission`]).
 //! - [`ResourceDef`]: serving another resource is one declaration ([`ApiServerBuilder::resource`]).
 
-pub mod admission;
-pub mod allocator;
-pub mod apply;
-pub mod auth;
-pub mod builder;
-pub mod conversion;
-pub mod crd;
-mod decode;
-pub mod defaults;
-pub mod discovery;
-pub mod filters;
-pub mod handlers;
-mod json;
-pub mod kubeconfig;
-mod meta;
-pub mod openapi;
-pub mod patch;
-pub mod protobuf;
-pub mod registry;
+// Public: the resource definitions and the per-kind strategies.
 pub mod resources;
-mod rest;
-pub mod selector;
-pub mod server;
-pub mod shared;
-pub mod status;
 pub mod strategy;
-pub mod table;
-pub mod tls;
-pub mod validation;
-pub mod version;
-pub mod watch_cache;
+
+// Implementation detail; the public items are re-exported below.
+mod admission;
+mod allocator;
+mod apply;
+mod auth;
+mod builder;
+mod conversion;
+mod crd;
+mod decode;
+mod defaults;
+mod discovery;
+mod filters;
+mod handlers;
+mod json;
+mod kubeconfig;
+mod meta;
+mod openapi;
+mod patch;
+mod protobuf;
+mod registry;
+mod rest;
+// Label and field selector parsing moves to kernel-core (with the name validators and
+// FieldError); until then the parts of its API the server does not call stay, tested.
+#[allow(dead_code)]
+mod selector;
+mod server;
+mod shared;
+mod status;
+mod table;
+mod tls;
+mod validation;
+mod version;
+mod watch_cache;
 
 pub use admission::{Admission, AdmissionChain, AdmissionRequest, AlwaysAdmit, Operation};
 pub use auth::{
@@ -114,6 +120,7 @@ pub use auth::{
     TokenAuthenticator, UserInfo,
 };
 pub use builder::ApiServerBuilder;
+pub use conversion::Conversion;
 pub use resources::{Flags, ResourceDef, Resources, Subresource};
 pub use server::{ApiServer, Serving};
 pub use status::{Error, Result, StatusCause};

@@ -311,14 +311,6 @@ fn needs_version_rewrite(def: &ResourceDef, obj: &Value) -> bool {
             .is_some_and(|v| v != def.api_version())
 }
 
-/// The stored form of an object of `def`.
-pub fn to_storage(def: &ResourceDef, obj: Value) -> Value {
-    match def.flags.conversion {
-        Some(c) => (c.to_storage)(obj),
-        None => obj,
-    }
-}
-
 /// The NotFound error for `def`/`name`.
 pub fn not_found(def: &ResourceDef, name: &str) -> Error {
     Error::NotFound {

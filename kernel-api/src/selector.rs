@@ -778,7 +778,7 @@ impl fmt::Display for LabelSelector {
 }
 
 mod field;
-pub use field::{escape_field_value, unescape_field_value, FieldSelector, FieldTerm};
+pub use field::FieldSelector;
 
 #[cfg(test)]
 mod tests;

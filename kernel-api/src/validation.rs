@@ -193,22 +193,6 @@ impl fmt::Display for FieldError {
 
 impl std::error::Error for FieldError {}
 
-/// Joins errors the way upstream's aggregate does for a Status message:
-/// one error as is, several as `[e1, e2]`.
-pub fn aggregate_message(errs: &[FieldError]) -> String {
-    match errs {
-        [] => String::new(),
-        [e] => e.to_string(),
-        _ => format!(
-            "[{}]",
-            errs.iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    }
-}
-
 // ---------------------------------------------------------------------------
 
 pub(crate) const IMMUTABLE: &str = "field is immutable";

@@ -81,11 +81,6 @@ fn error_rendering() {
     for (k, r) in kinds {
         assert_eq!(k.reason(), r);
     }
-    let errs = vec![FieldError::required("a", ""), FieldError::required("b", "")];
-    assert_eq!(
-        aggregate_message(&errs),
-        "[a: Required value, b: Required value]"
-    );
 }
 
 #[test]
