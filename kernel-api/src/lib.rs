@@ -16,19 +16,47 @@
 //!     └─► filters/:  PanicRecovery ─► MaxInFlight + timeout ─► Authentication ─► Authorization
 //!         └─► server.rs Router ─┬─ /version /healthz /livez /readyz /metrics /openapi (openapi.rs)
 //!                               ├─ /api /apis … discovery (discovery.rs, legacy + aggregated v2)
-//!                               └─ resources (handlers.rs: RequestInfo → ResourceDef from resources.rs)
-//!                                    ├─ read.rs     get / list (selectors, limit/continue, Table via table.rs)
+//!                               └─ resources (handlers.rs: RequestInfo → ResourceDef, its Strategy)
+//!                                    ├─ read.rs     get / list (selectors, limit/continue, Table: strategy columns)
 //!                                    ├─ watch.rs    watch ◄── watch_cache.rs ◄── one Store::watch per resource
 //!                                    ├─ write.rs    create / update / patch (patch.rs, apply.rs) / delete
-//!                                    │     decode (JSON, YAML, protobuf.rs) → defaults.rs → registry.rs
-//!                                    │     strategy → allocator.rs (Services) → admission.rs (mutating)
-//!                                    │     → typed check / crd.rs schema → validation.rs
-//!                                    │     → admission.rs (validating) → conversion.rs → Store CAS
+//!                                    │   1 decode (JSON, YAML, protobuf.rs; decode.rs: kind, typed check)
+//!                                    │   2 Strategy::defaults; request metadata (rest.rs)
+//!                                    │   3 mutating admission: namespace lifecycle, then admission.rs
+//!                                    │   4 strategy prepare: system metadata (rest.rs) → store hooks
+//!                                    │     (allocator.rs: Service IPs) → Strategy::prepare_for_create /
+//!                                    │     prepare_for_update → managedFields (apply.rs)
+//!                                    │   5 validation: crd.rs schema → validation.rs metadata →
+//!                                    │     Strategy::validate / validate_update
+//!                                    │   6 validating admission (admission.rs)
+//!                                    │   7 store: registry.rs (conversion.rs) → Store CAS; delete: Strategy::deletion
 //!                                    ├─ subresource.rs  status · scale · pods/binding · pods/eviction · namespaces/finalize
 //!                                    └─ review.rs   SelfSubjectAccessReview · TokenReview · … (not stored)
 //!  every error ─► status.rs: one Error enum ─► metav1.Status with upstream code and reason
 //!  background: crd.rs (serve CRDs, Established) · namespace finalizer (server.rs) · watch cache tasks
 //! ```
+//!
+//! ## Modules
+//!
+//! Public: [`resources`] (the [`ResourceDef`] of every served resource, [`Resources`]) and
+//! [`strategy`] (the [`Strategy`] trait; one implementation per kind in `strategy/<kind>.rs`,
+//! as upstream's `pkg/registry/<group>/<kind>/strategy.go`). Everything else is private, its
+//! public items re-exported here:
+//!
+//! - serving: `builder.rs` ([`ApiServerBuilder`]), `server.rs` ([`ApiServer`], [`Serving`],
+//!   bootstrap objects, namespace finalizer), `shared.rs` (state every request reaches, store
+//!   hooks), `filters/` (one tower layer per filter), `tls.rs` ([`TlsMaterial`]),
+//!   `kubeconfig.rs`, `version.rs`;
+//! - requests: `handlers/` (routing, read, watch, write, subresources, reviews), `discovery.rs`,
+//!   `openapi.rs`, `status.rs` ([`Error`], `metav1.Status`);
+//! - the write path: `decode.rs`, `defaults.rs` (shared defaulting), `rest.rs` (generic steps
+//!   around the strategy), `validation.rs` ([`FieldError`], metadata and shared rules),
+//!   `admission.rs`, `allocator.rs`, `apply.rs` (managedFields, server-side apply), `patch.rs`,
+//!   `protobuf.rs`, `crd.rs` (CustomResourceDefinitions);
+//! - storage: `registry.rs` (objects over a [`Store`](kernel_store::Store)), `watch_cache.rs`,
+//!   `conversion.rs`, `meta.rs` (metadata helpers);
+//! - shared helpers: `selector.rs` (label and field selectors), `table.rs` (server-side
+//!   printing), `json.rs`.
 //!
 //! ## What upstream behaviour is covered
 //!
@@ -74,7 +102,8 @@
 //! - [`Store`](kernel_store::Store): where objects live ([`ApiServerBuilder::store`]).
 //! - [`Authenticator`], [`Authorizer`]: defaults [`AnonymousAdmin`] and [`AlwaysAllow`].
 //! - [`Admission`]: mutating + validating plugins ([`ApiServerBuilder::admission`]).
-//! - [`ResourceDef`]: serving another resource is one declaration ([`ApiServerBuilder::resource`]).
+//! - [`ResourceDef`]: serving another resource is one declaration ([`ApiServerBuilder::resource`]),
+//!   its per-kind behaviour a [`Strategy`] ([`ResourceDef::strategy`]).
 
 // Public: the resource definitions and the per-kind strategies.
 pub mod resources;

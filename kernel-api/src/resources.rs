@@ -287,7 +287,7 @@ impl ResourceDef {
         self
     }
 
-    /// Stores objects in another shape (see [`crate::conversion`]).
+    /// Stores objects in another shape (see [`Conversion`](crate::Conversion)).
     pub fn conversion(mut self, conversion: crate::conversion::Conversion) -> Self {
         self.flags.conversion = Some(conversion);
         self

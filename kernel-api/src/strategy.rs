@@ -8,11 +8,45 @@
 //! default, so a kind only writes what it changes; a kind without a file gets the defaults
 //! (a generic strategy).
 //!
-//! [`ResourceDef::new`](crate::ResourceDef::new) picks the built-in strategy of the kind when kube-apiserver serves that
-//! kind (by group and kind), otherwise the defaults; [`ResourceDef::of`](crate::ResourceDef::of) and
-//! CustomResourceDefinitions get the custom resource strategy, and
-//! [`ResourceDef::strategy`](crate::ResourceDef::strategy) sets any other. Serving a new built-in kind is one file here plus
-//! one line in [`builtin`] (and its `ResourceDef` in `resources::builtin`).
+//! [`ResourceDef::new`](crate::ResourceDef::new) picks the built-in strategy of the kind when
+//! kube-apiserver serves that kind (by group and kind), otherwise the defaults;
+//! [`ResourceDef::of`](crate::ResourceDef::of) and CustomResourceDefinitions get the custom
+//! resource strategy, and [`ResourceDef::strategy`](crate::ResourceDef::strategy) sets any
+//! other. Serving a new built-in kind is one file here plus one line in this module's table of
+//! built-in strategies (and its `ResourceDef` in [`resources::builtin`](crate::resources::builtin)).
+//!
+//! ```
+//! use kernel_api::{ApiServer, ResourceDef, Strategy};
+//! use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, PostParams};
+//! use serde_json::{json, Value};
+//!
+//! /// Widgets are one in size unless they say otherwise.
+//! #[derive(Debug)]
+//! struct Widgets;
+//!
+//! impl Strategy for Widgets {
+//!     fn defaults(&self, obj: &mut Value) {
+//!         if obj["spec"]["size"].is_null() {
+//!             obj["spec"]["size"] = json!(1);
+//!         }
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let widgets = ResourceDef::new("example.com/v1", "Widget", "widgets", true).strategy(Widgets);
+//! let server = ApiServer::builder().resource(widgets).build().await?;
+//!
+//! let gvk = GroupVersionKind::gvk("example.com", "v1", "Widget");
+//! let resource = ApiResource::from_gvk_with_plural(&gvk, "widgets");
+//! let api: Api<DynamicObject> =
+//!     Api::namespaced_with(kube::Client::new(server, "default"), "default", &resource);
+//! let widget = DynamicObject::new("w", &resource).data(json!({ "spec": {} }));
+//! let created = api.create(&PostParams::default(), &widget).await?;
+//! assert_eq!(created.data["spec"]["size"], 1);
+//! # Ok(())
+//! # }
+//! ```
 
 use std::fmt;
 use std::sync::Arc;
@@ -113,8 +147,8 @@ pub trait Strategy: Send + Sync + fmt::Debug + 'static {
     }
 
     /// Whether an update changes what `metadata.generation` counts (for resources that
-    /// maintain it, [`ResourceDef::generation`](crate::ResourceDef::generation)). Default: anything but `metadata`, `status`,
-    /// `apiVersion` and `kind` changed.
+    /// maintain it, [`ResourceDef::generation`](crate::ResourceDef::generation)). Default:
+    /// anything but `metadata`, `status`, `apiVersion` and `kind` changed.
     fn generation_changed(&self, new: &Value, old: &Value) -> bool {
         spec_changed(new, old)
     }
