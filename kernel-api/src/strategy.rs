@@ -13,7 +13,8 @@
 //! [`ResourceDef::of`](crate::ResourceDef::of) and CustomResourceDefinitions get the custom
 //! resource strategy, and [`ResourceDef::strategy`](crate::ResourceDef::strategy) sets any
 //! other. Serving a new built-in kind is one file here plus one line in this module's table of
-//! built-in strategies (and its `ResourceDef` in [`resources::builtin`](crate::resources::builtin)).
+//! built-in strategies (and its `ResourceDef` in
+//! [`resources::builtin`](crate::resources::builtin)).
 //!
 //! ```
 //! use kernel_api::{ApiServer, ResourceDef, Strategy};
@@ -360,7 +361,7 @@ pub(crate) fn generic() -> Arc<dyn Strategy> {
     Arc::new(generic::Generic)
 }
 
-/// The strategy of custom resources (CustomResourceDefinitions and [`ResourceDef::of`](crate::ResourceDef::of)).
+/// The strategy of custom resources (CustomResourceDefinitions and `ResourceDef::of`).
 pub(crate) fn custom_resource() -> Arc<dyn Strategy> {
     Arc::new(custom_resource::CustomResource)
 }

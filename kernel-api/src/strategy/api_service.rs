@@ -1,4 +1,5 @@
-//! The strategy of apiregistration.k8s.io/v1 APIService (`apiservices`; not served by default): upstream's `staging/src/k8s.io/kube-aggregator/pkg/registry/apiservice/strategy.go`.
+//! The strategy of apiregistration.k8s.io/v1 APIService (`apiservices`; not served by default):
+//! upstream's `staging/src/k8s.io/kube-aggregator/pkg/registry/apiservice/strategy.go`.
 
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{json, Value};

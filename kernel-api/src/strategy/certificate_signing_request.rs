@@ -1,4 +1,5 @@
-//! The strategy of certificates.k8s.io/v1 CertificateSigningRequest (`certificatesigningrequests`; not served by default): upstream's `pkg/registry/certificates/certificates/strategy.go`.
+//! The strategy of certificates.k8s.io/v1 CertificateSigningRequest (`certificatesigningrequests`;
+//! not served by default): upstream's `pkg/registry/certificates/certificates/strategy.go`.
 
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use serde_json::{json, Value};

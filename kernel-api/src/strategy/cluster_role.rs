@@ -1,4 +1,5 @@
-//! The strategy of rbac.authorization.k8s.io/v1 ClusterRole (`clusterroles`): upstream's `pkg/registry/rbac/clusterrole/strategy.go`.
+//! The strategy of rbac.authorization.k8s.io/v1 ClusterRole (`clusterroles`): upstream's
+//! `pkg/registry/rbac/clusterrole/strategy.go`.
 
 use crate::strategy::Strategy;
 use crate::validation::is_valid_path_segment_name;

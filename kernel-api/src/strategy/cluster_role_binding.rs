@@ -1,4 +1,5 @@
-//! The strategy of rbac.authorization.k8s.io/v1 ClusterRoleBinding (`clusterrolebindings`): upstream's `pkg/registry/rbac/clusterrolebinding/strategy.go`.
+//! The strategy of rbac.authorization.k8s.io/v1 ClusterRoleBinding (`clusterrolebindings`):
+//! upstream's `pkg/registry/rbac/clusterrolebinding/strategy.go`.
 
 use k8s_openapi::jiff::Timestamp;
 use serde_json::Value;

@@ -1,4 +1,5 @@
-//! The strategy of core/v1 ConfigMap (`configmaps`): upstream's `pkg/registry/core/configmap/strategy.go`.
+//! The strategy of core/v1 ConfigMap (`configmaps`): upstream's
+//! `pkg/registry/core/configmap/strategy.go`.
 
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{json, Map, Value};

@@ -1,4 +1,5 @@
-//! The strategy of apps/v1 ControllerRevision (`controllerrevisions`): upstream's `pkg/registry/apps/controllerrevision/strategy.go`.
+//! The strategy of apps/v1 ControllerRevision (`controllerrevisions`): upstream's
+//! `pkg/registry/apps/controllerrevision/strategy.go`.
 
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{json, Value};

@@ -1,4 +1,5 @@
-//! The strategy of batch/v1 CronJob (`cronjobs`): upstream's `pkg/registry/batch/cronjob/strategy.go`.
+//! The strategy of batch/v1 CronJob (`cronjobs`): upstream's
+//! `pkg/registry/batch/cronjob/strategy.go`.
 
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{json, Value};

@@ -1,5 +1,5 @@
-//! The strategy of custom resources (served for a CustomResourceDefinition, or registered from
-//! Rust with `ResourceDef::of`): upstream's
+//! The strategy of custom resources (served for a CustomResourceDefinition, or registered from Rust
+//! with `ResourceDef::of`): upstream's
 //! `staging/src/k8s.io/apiextensions-apiserver/pkg/registry/customresource/strategy.go`. No
 //! built-in defaulting or kind-specific validation (a CRD's schema is checked in
 //! [`crate::crd::validate_custom`]); `status` given on create is dropped.

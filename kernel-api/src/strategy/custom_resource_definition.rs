@@ -1,4 +1,6 @@
-//! The strategy of apiextensions.k8s.io/v1 CustomResourceDefinition (`customresourcedefinitions`): upstream's `staging/src/k8s.io/apiextensions-apiserver/pkg/registry/customresourcedefinition/strategy.go`.
+//! The strategy of apiextensions.k8s.io/v1 CustomResourceDefinition (`customresourcedefinitions`):
+//! upstream's
+//! `staging/src/k8s.io/apiextensions-apiserver/pkg/registry/customresourcedefinition/strategy.go`.
 
 use serde_json::Value;
 

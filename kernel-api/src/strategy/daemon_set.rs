@@ -1,4 +1,5 @@
-//! The strategy of apps/v1 DaemonSet (`daemonsets`): upstream's `pkg/registry/apps/daemonset/strategy.go`.
+//! The strategy of apps/v1 DaemonSet (`daemonsets`): upstream's
+//! `pkg/registry/apps/daemonset/strategy.go`.
 
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{json, Value};

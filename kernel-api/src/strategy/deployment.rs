@@ -1,4 +1,5 @@
-//! The strategy of apps/v1 Deployment (`deployments`): upstream's `pkg/registry/apps/deployment/strategy.go`.
+//! The strategy of apps/v1 Deployment (`deployments`): upstream's
+//! `pkg/registry/apps/deployment/strategy.go`.
 
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{json, Value};

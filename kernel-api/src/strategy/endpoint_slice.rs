@@ -1,4 +1,5 @@
-//! The strategy of discovery.k8s.io/v1 EndpointSlice (`endpointslices`): upstream's `pkg/registry/discovery/endpointslice/strategy.go`.
+//! The strategy of discovery.k8s.io/v1 EndpointSlice (`endpointslices`): upstream's
+//! `pkg/registry/discovery/endpointslice/strategy.go`.
 
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{json, Value};

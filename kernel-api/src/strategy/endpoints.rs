@@ -1,4 +1,5 @@
-//! The strategy of core/v1 Endpoints (`endpoints`): upstream's `pkg/registry/core/endpoint/strategy.go`.
+//! The strategy of core/v1 Endpoints (`endpoints`): upstream's
+//! `pkg/registry/core/endpoint/strategy.go`.
 
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{json, Value};

@@ -1,4 +1,5 @@
-//! The strategy of Events (`events`), served as core/v1 and as events.k8s.io/v1 (one stored object): upstream's `pkg/registry/core/event/strategy.go`.
+//! The strategy of Events (`events`), served as core/v1 and as events.k8s.io/v1 (one stored
+//! object): upstream's `pkg/registry/core/event/strategy.go`.
 
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{json, Value};

@@ -1,4 +1,5 @@
-//! The strategy of autoscaling/v2 HorizontalPodAutoscaler (`horizontalpodautoscalers`): upstream's `pkg/registry/autoscaling/horizontalpodautoscaler/strategy.go`.
+//! The strategy of autoscaling/v2 HorizontalPodAutoscaler (`horizontalpodautoscalers`): upstream's
+//! `pkg/registry/autoscaling/horizontalpodautoscaler/strategy.go`.
 
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{json, Value};

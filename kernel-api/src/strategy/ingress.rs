@@ -1,4 +1,5 @@
-//! The strategy of networking.k8s.io/v1 Ingress (`ingresses`): upstream's `pkg/registry/networking/ingress/strategy.go`.
+//! The strategy of networking.k8s.io/v1 Ingress (`ingresses`): upstream's
+//! `pkg/registry/networking/ingress/strategy.go`.
 
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{json, Value};

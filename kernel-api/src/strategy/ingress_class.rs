@@ -1,4 +1,5 @@
-//! The strategy of networking.k8s.io/v1 IngressClass (`ingressclasses`): upstream's `pkg/registry/networking/ingressclass/strategy.go`.
+//! The strategy of networking.k8s.io/v1 IngressClass (`ingressclasses`): upstream's
+//! `pkg/registry/networking/ingressclass/strategy.go`.
 
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{json, Value};

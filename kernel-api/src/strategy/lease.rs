@@ -1,4 +1,5 @@
-//! The strategy of coordination.k8s.io/v1 Lease (`leases`): upstream's `pkg/registry/coordination/lease/strategy.go`.
+//! The strategy of coordination.k8s.io/v1 Lease (`leases`): upstream's
+//! `pkg/registry/coordination/lease/strategy.go`.
 
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{json, Value};

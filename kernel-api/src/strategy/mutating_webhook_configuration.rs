@@ -1,4 +1,6 @@
-//! The strategy of admissionregistration.k8s.io/v1 MutatingWebhookConfiguration (`mutatingwebhookconfigurations`; not served by default): upstream's `pkg/registry/admissionregistration/mutatingwebhookconfiguration/strategy.go`.
+//! The strategy of admissionregistration.k8s.io/v1 MutatingWebhookConfiguration
+//! (`mutatingwebhookconfigurations`; not served by default): upstream's
+//! `pkg/registry/admissionregistration/mutatingwebhookconfiguration/strategy.go`.
 
 use k8s_openapi::jiff::Timestamp;
 use serde_json::Value;

@@ -1,4 +1,5 @@
-//! The strategy of core/v1 Namespace (`namespaces`): upstream's `pkg/registry/core/namespace/strategy.go`.
+//! The strategy of core/v1 Namespace (`namespaces`): upstream's
+//! `pkg/registry/core/namespace/strategy.go`.
 
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{json, Value};

@@ -1,4 +1,5 @@
-//! The strategy of core/v1 PersistentVolume (`persistentvolumes`): upstream's `pkg/registry/core/persistentvolume/strategy.go`.
+//! The strategy of core/v1 PersistentVolume (`persistentvolumes`): upstream's
+//! `pkg/registry/core/persistentvolume/strategy.go`.
 
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{json, Value};

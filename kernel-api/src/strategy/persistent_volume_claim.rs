@@ -1,4 +1,5 @@
-//! The strategy of core/v1 PersistentVolumeClaim (`persistentvolumeclaims`): upstream's `pkg/registry/core/persistentvolumeclaim/strategy.go`.
+//! The strategy of core/v1 PersistentVolumeClaim (`persistentvolumeclaims`): upstream's
+//! `pkg/registry/core/persistentvolumeclaim/strategy.go`.
 
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{json, Value};

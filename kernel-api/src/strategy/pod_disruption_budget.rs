@@ -1,4 +1,5 @@
-//! The strategy of policy/v1 PodDisruptionBudget (`poddisruptionbudgets`): upstream's `pkg/registry/policy/poddisruptionbudget/strategy.go`.
+//! The strategy of policy/v1 PodDisruptionBudget (`poddisruptionbudgets`): upstream's
+//! `pkg/registry/policy/poddisruptionbudget/strategy.go`.
 
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{json, Value};

@@ -1,4 +1,5 @@
-//! The strategy of core/v1 PodTemplate (`podtemplates`): upstream's `pkg/registry/core/podtemplate/strategy.go`.
+//! The strategy of core/v1 PodTemplate (`podtemplates`): upstream's
+//! `pkg/registry/core/podtemplate/strategy.go`.
 
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{json, Value};

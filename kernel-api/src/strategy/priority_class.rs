@@ -1,4 +1,5 @@
-//! The strategy of scheduling.k8s.io/v1 PriorityClass (`priorityclasses`): upstream's `pkg/registry/scheduling/priorityclass/strategy.go`.
+//! The strategy of scheduling.k8s.io/v1 PriorityClass (`priorityclasses`): upstream's
+//! `pkg/registry/scheduling/priorityclass/strategy.go`.
 
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{json, Value};

@@ -1,4 +1,5 @@
-//! The strategy of apps/v1 ReplicaSet (`replicasets`): upstream's `pkg/registry/apps/replicaset/strategy.go`.
+//! The strategy of apps/v1 ReplicaSet (`replicasets`): upstream's
+//! `pkg/registry/apps/replicaset/strategy.go`.
 
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{json, Value};

@@ -1,4 +1,5 @@
-//! The strategy of core/v1 ReplicationController (`replicationcontrollers`): upstream's `pkg/registry/core/replicationcontroller/strategy.go`.
+//! The strategy of core/v1 ReplicationController (`replicationcontrollers`): upstream's
+//! `pkg/registry/core/replicationcontroller/strategy.go`.
 
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{json, Map, Value};

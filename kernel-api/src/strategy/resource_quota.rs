@@ -1,4 +1,5 @@
-//! The strategy of core/v1 ResourceQuota (`resourcequotas`): upstream's `pkg/registry/core/resourcequota/strategy.go`.
+//! The strategy of core/v1 ResourceQuota (`resourcequotas`): upstream's
+//! `pkg/registry/core/resourcequota/strategy.go`.
 
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{json, Value};

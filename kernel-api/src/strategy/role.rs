@@ -1,4 +1,5 @@
-//! The strategy of rbac.authorization.k8s.io/v1 Role (`roles`): upstream's `pkg/registry/rbac/role/strategy.go`.
+//! The strategy of rbac.authorization.k8s.io/v1 Role (`roles`): upstream's
+//! `pkg/registry/rbac/role/strategy.go`.
 
 use crate::strategy::Strategy;
 use crate::validation::is_valid_path_segment_name;

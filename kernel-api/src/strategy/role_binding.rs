@@ -1,4 +1,5 @@
-//! The strategy of rbac.authorization.k8s.io/v1 RoleBinding (`rolebindings`): upstream's `pkg/registry/rbac/rolebinding/strategy.go`.
+//! The strategy of rbac.authorization.k8s.io/v1 RoleBinding (`rolebindings`): upstream's
+//! `pkg/registry/rbac/rolebinding/strategy.go`.
 
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{json, Value};

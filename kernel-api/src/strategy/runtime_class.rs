@@ -1,4 +1,5 @@
-//! The strategy of node.k8s.io/v1 RuntimeClass (`runtimeclasses`; not served by default): upstream's `pkg/registry/node/runtimeclass/strategy.go`.
+//! The strategy of node.k8s.io/v1 RuntimeClass (`runtimeclasses`; not served by default):
+//! upstream's `pkg/registry/node/runtimeclass/strategy.go`.
 
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{json, Value};

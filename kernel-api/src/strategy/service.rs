@@ -1,4 +1,5 @@
-//! The strategy of core/v1 Service (`services`): upstream's `pkg/registry/core/service/strategy.go`.
+//! The strategy of core/v1 Service (`services`): upstream's
+//! `pkg/registry/core/service/strategy.go`.
 
 use std::collections::HashSet;
 

@@ -1,4 +1,5 @@
-//! The strategy of core/v1 ServiceAccount (`serviceaccounts`): upstream's `pkg/registry/core/serviceaccount/strategy.go`.
+//! The strategy of core/v1 ServiceAccount (`serviceaccounts`): upstream's
+//! `pkg/registry/core/serviceaccount/strategy.go`.
 
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{json, Value};

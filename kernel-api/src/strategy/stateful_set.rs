@@ -1,4 +1,5 @@
-//! The strategy of apps/v1 StatefulSet (`statefulsets`): upstream's `pkg/registry/apps/statefulset/strategy.go`.
+//! The strategy of apps/v1 StatefulSet (`statefulsets`): upstream's
+//! `pkg/registry/apps/statefulset/strategy.go`.
 
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{json, Value};

@@ -1,4 +1,5 @@
-//! The strategy of storage.k8s.io/v1 StorageClass (`storageclasses`): upstream's `pkg/registry/storage/storageclass/strategy.go`.
+//! The strategy of storage.k8s.io/v1 StorageClass (`storageclasses`): upstream's
+//! `pkg/registry/storage/storageclass/strategy.go`.
 
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{json, Value};
