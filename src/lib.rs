@@ -7,6 +7,7 @@
 //!
 //! | crate | re-exported as | what it is |
 //! |---|---|---|
+//! | `kernel-core` | [`core`] | shared API machinery: selectors, quantities, names, field errors, tolerations, pod requests |
 //! | `kernel-store` | [`store`] | the cluster's key-value store: etcd, in-memory MVCC, durable single file |
 //! | `kernel-api` | [`api`] | the Kubernetes API server as a library |
 //! | `kernel-sched` | [`sched`] | the scheduler: queue, filter/score plugins, binding |
@@ -15,7 +16,8 @@
 //! | `kernel-proxy` | [`proxy`] | kube-proxy |
 //!
 //! Every component talks only to the API server (through `kube::Client`, in-process or over
-//! HTTPS); the API server alone talks to the store.
+//! HTTPS); the API server alone talks to the store. Components share API machinery through
+//! `kernel-core`, never through `kernel-api`.
 //!
 //! ```
 //! use kernel::store::{MemoryStore, Store};
@@ -31,6 +33,7 @@
 
 pub use kernel_api as api;
 pub use kernel_controllers as controllers;
+pub use kernel_core as core;
 pub use kernel_node as node;
 pub use kernel_proxy as proxy;
 pub use kernel_sched as sched;

@@ -3,9 +3,6 @@
 /// Errors of kernel-sched.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A resource quantity string could not be parsed.
-    #[error("invalid quantity {0:?}")]
-    InvalidQuantity(String),
     /// Invalid scheduler configuration.
     #[error("invalid configuration: {0}")]
     Config(String),

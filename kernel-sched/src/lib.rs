@@ -29,7 +29,8 @@
 //! * [`queue`]: [`SchedulingQueue`]; [`config`]: `KubeSchedulerConfiguration` → [`Profile`]s.
 //! * [`waiting_pods`]: pods held at Permit ([`WaitingPods`](waiting_pods::WaitingPods)).
 //! * [`schedule_one`]: the algorithm; [`scheduler`]: the `kube::Client` runner.
-//! * [`resources`]: Kubernetes quantities; [`labels`]: label and node selectors.
+//! * Label and node selectors, quantities, tolerations and pod requests come from
+//!   [`kernel_core`], shared with every other component.
 //!
 //! ## Example
 //!
@@ -59,12 +60,10 @@ pub mod diagnosis;
 mod error;
 pub mod events;
 pub mod framework;
-pub mod labels;
 pub mod metrics;
 pub mod plugins;
 mod pod_watch;
 pub mod queue;
-pub mod resources;
 pub mod schedule_one;
 pub mod scheduler;
 pub mod snapshot;

@@ -38,10 +38,7 @@ pub mod queue_sort;
 pub mod taint_toleration;
 pub mod volume_binding;
 
-/// `kubernetes.io/hostname`.
-pub const LABEL_HOSTNAME: &str = "kubernetes.io/hostname";
-/// `topology.kubernetes.io/zone`.
-pub const LABEL_ZONE: &str = "topology.kubernetes.io/zone";
+pub use kernel_core::well_known::{LABEL_HOSTNAME, LABEL_TOPOLOGY_ZONE as LABEL_ZONE};
 
 /// What a plugin factory may use: the API client, when running against a cluster, and the
 /// pods held at Permit (shared with the frameworks built from this handle).
@@ -123,7 +120,7 @@ impl Registry {
             Ok(Arc::new(node_affinity::NodeAffinity::new(args(
                 a,
                 node_affinity::NAME,
-            )?)))
+            )?)?))
         });
         r.register(node_ports::NAME, |_, _| Ok(Arc::new(node_ports::NodePorts)));
         r.register(node_resources_fit::NAME, |a, _| {

@@ -13,8 +13,8 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::storage::v1::StorageClass;
+use kernel_core::labels::Labels;
 
-use crate::labels::Labels;
 use crate::types::{NodeInfo, PodInfo};
 use crate::util::FastMap;
 

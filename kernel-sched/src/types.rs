@@ -2,17 +2,144 @@
 //! plugins need precomputed once) and [`NodeInfo`] (a node with the sum of what its pods use),
 //! as upstream's `framework/types.go`.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, LazyLock};
 
 use k8s_openapi::api::core::v1::{Node, Pod, PodAffinityTerm, Taint, WeightedPodAffinityTerm};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity as WireQuantity;
 use k8s_openapi::jiff::Timestamp;
+use kernel_core::labels::{Labels, Operator, Requirement, Selector};
+use kernel_core::pod::{
+    is_scalar_resource_name, pod_requests, PodResourcesOptions, ResourceList, RESOURCE_CPU,
+    RESOURCE_EPHEMERAL_STORAGE, RESOURCE_MEMORY, RESOURCE_PODS,
+};
+use kernel_core::quantity::Quantity;
+use kernel_core::scheduling::{is_do_not_schedule_taint, TAINT_EFFECT_PREFER_NO_SCHEDULE};
 
-use crate::labels::{Labels, Selector};
-use crate::resources::{pod_requests, Resource};
 use crate::snapshot::normalized_image_name;
 
 static EMPTY_LABELS: Labels = Labels::new();
+
+/// The scheduler's scoring options: 100m CPU / 200Mi memory for containers that request none.
+static NON_ZERO: LazyLock<PodResourcesOptions> = LazyLock::new(PodResourcesOptions::non_zero);
+
+/// A vector of resource amounts, as upstream `framework.Resource`: CPU in millicores, memory
+/// and ephemeral storage in bytes, pods as a count, scalar (extended) resources by name.
+///
+/// This is the scheduler's hot-path form; it is always built from kernel-core's exact
+/// [`Quantity`] and [`pod_requests`], rounding once per resource as upstream `Resource.Add`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct Resource {
+    /// CPU in millicores.
+    pub milli_cpu: i64,
+    /// Memory in bytes.
+    pub memory: i64,
+    /// Ephemeral storage in bytes.
+    pub ephemeral_storage: i64,
+    /// Number of pods (only meaningful for allocatable).
+    pub allowed_pod_number: i64,
+    /// Scalar resources (extended resources, hugepages), sorted by name.
+    pub scalar: Vec<(String, i64)>,
+}
+
+impl Resource {
+    /// Builds a resource vector from a wire `ResourceList` (node allocatable). Unparseable
+    /// quantities are skipped.
+    pub fn from_list(list: &BTreeMap<String, WireQuantity>) -> Self {
+        let mut r = Resource::default();
+        for (name, q) in list {
+            if let Ok(q) = Quantity::from_wire(q) {
+                r.add_quantity(name, &q);
+            }
+        }
+        r
+    }
+
+    /// Builds a resource vector from a parsed `ResourceList` (e.g. [`pod_requests`]).
+    pub fn from_resource_list(list: &ResourceList) -> Self {
+        let mut r = Resource::default();
+        for (name, q) in list {
+            r.add_quantity(name, q);
+        }
+        r
+    }
+
+    /// Adds one amount (upstream `Resource.Add` for one entry): CPU as `MilliValue()`, the
+    /// rest as `Value()`; names that are neither standard nor scalar are ignored.
+    pub fn add_quantity(&mut self, name: &str, q: &Quantity) {
+        match name {
+            RESOURCE_CPU => self.milli_cpu += q.milli_value(),
+            RESOURCE_MEMORY => self.memory += q.value(),
+            RESOURCE_EPHEMERAL_STORAGE => self.ephemeral_storage += q.value(),
+            RESOURCE_PODS => self.allowed_pod_number += q.value(),
+            _ if is_scalar_resource_name(name) => {
+                let cur = self.scalar(name);
+                self.set_scalar(name, cur + q.value());
+            }
+            _ => {}
+        }
+    }
+
+    /// The amount of a scalar resource (0 when absent).
+    pub fn scalar(&self, name: &str) -> i64 {
+        self.scalar
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or(0, |(_, v)| *v)
+    }
+
+    /// Sets a scalar resource.
+    pub fn set_scalar(&mut self, name: &str, value: i64) {
+        match self.scalar.binary_search_by(|(n, _)| n.as_str().cmp(name)) {
+            Ok(i) => self.scalar[i].1 = value,
+            Err(i) => self.scalar.insert(i, (name.to_string(), value)),
+        }
+    }
+
+    /// Adds `other` to `self`.
+    pub fn add(&mut self, other: &Resource) {
+        self.milli_cpu += other.milli_cpu;
+        self.memory += other.memory;
+        self.ephemeral_storage += other.ephemeral_storage;
+        self.allowed_pod_number += other.allowed_pod_number;
+        for (n, v) in &other.scalar {
+            let cur = self.scalar(n);
+            self.set_scalar(n, cur + v);
+        }
+    }
+
+    /// Subtracts `other` from `self`.
+    pub fn sub(&mut self, other: &Resource) {
+        self.milli_cpu -= other.milli_cpu;
+        self.memory -= other.memory;
+        self.ephemeral_storage -= other.ephemeral_storage;
+        self.allowed_pod_number -= other.allowed_pod_number;
+        for (n, v) in &other.scalar {
+            let cur = self.scalar(n);
+            self.set_scalar(n, cur - v);
+        }
+    }
+
+    /// The amount of the named resource (`cpu` in millicores).
+    pub fn get(&self, name: &str) -> i64 {
+        match name {
+            RESOURCE_CPU => self.milli_cpu,
+            RESOURCE_MEMORY => self.memory,
+            RESOURCE_EPHEMERAL_STORAGE => self.ephemeral_storage,
+            RESOURCE_PODS => self.allowed_pod_number,
+            _ => self.scalar(name),
+        }
+    }
+
+    /// Whether every amount is zero.
+    pub fn is_zero(&self) -> bool {
+        self.milli_cpu == 0
+            && self.memory == 0
+            && self.ephemeral_storage == 0
+            && self.scalar.iter().all(|(_, v)| *v == 0)
+    }
+}
 
 /// A compiled pod (anti-)affinity term, as upstream `framework.AffinityTerm`.
 #[derive(Clone, Debug)]
@@ -29,28 +156,22 @@ pub struct AffinityTerm {
 }
 
 impl AffinityTerm {
-    /// Compiles a term declared by `pod`.
-    pub fn new(pod: &Pod, term: &PodAffinityTerm) -> Self {
+    /// Compiles a term declared by `pod` (upstream `newAffinityTerm`); fails, as upstream
+    /// `LabelSelectorAsSelector`, on an invalid label or namespace selector.
+    pub fn new(pod: &Pod, term: &PodAffinityTerm) -> Result<Self, kernel_core::Error> {
         let pod_ns = pod.metadata.namespace.clone().unwrap_or_default();
         let pod_labels = pod.metadata.labels.as_ref().unwrap_or(&EMPTY_LABELS);
-        let mut selector = match &term.label_selector {
-            Some(s) => Selector::from_label_selector(s),
-            // A nil label selector matches no pods.
-            None => {
-                let mut s = Selector::everything();
-                s.add_equals("\u{0}never", "\u{0}");
-                s
-            }
-        };
+        // A nil label selector matches no pods.
+        let mut selector = Selector::from_meta_opt(term.label_selector.as_ref())?;
         if term.label_selector.is_some() {
             for k in term.match_label_keys.iter().flatten() {
                 if let Some(v) = pod_labels.get(k) {
-                    selector.add_equals(k, v);
+                    selector.add(Requirement::new(k, Operator::In, vec![v.clone()])?);
                 }
             }
             for k in term.mismatch_label_keys.iter().flatten() {
                 if let Some(v) = pod_labels.get(k) {
-                    selector.add_not_equals(k, v);
+                    selector.add(Requirement::new(k, Operator::NotIn, vec![v.clone()])?);
                 }
             }
         }
@@ -60,15 +181,16 @@ impl AffinityTerm {
         if namespaces.is_empty() && term.namespace_selector.is_none() {
             namespaces.push(pod_ns);
         }
-        AffinityTerm {
+        Ok(AffinityTerm {
             namespaces,
             selector,
             topology_key: term.topology_key.clone(),
             namespace_selector: term
                 .namespace_selector
                 .as_ref()
-                .map(Selector::from_label_selector),
-        }
+                .map(Selector::from_meta)
+                .transpose()?,
+        })
     }
 
     /// Whether the term selects `pod` (namespace and labels). `ns_labels` are the labels of the
@@ -170,6 +292,10 @@ pub struct PodInfo {
     pub has_non_hostname_anti_affinity: bool,
     /// Start time (or creation time), for preemption tie-breaks.
     pub start_time: Option<Timestamp>,
+    /// Why some of the pod's affinity terms could not be compiled (upstream
+    /// `PodInfo.ParseError`, e.g. `requiredAffinityTerms: "Gt" is not a valid label selector
+    /// operator`); the term lists that failed are left empty.
+    pub parse_error: Option<String>,
 }
 
 impl PodInfo {
@@ -180,22 +306,69 @@ impl PodInfo {
         let affinity = spec.and_then(|s| s.affinity.as_ref());
         let pa = affinity.and_then(|a| a.pod_affinity.as_ref());
         let paa = affinity.and_then(|a| a.pod_anti_affinity.as_ref());
-        let req = |terms: Option<&Vec<PodAffinityTerm>>| -> Vec<AffinityTerm> {
-            terms
+        let mut errors: Vec<String> = Vec::new();
+        let mut req = |what: &str, terms: Option<&Vec<PodAffinityTerm>>| -> Vec<AffinityTerm> {
+            let compiled: Result<Vec<_>, _> = terms
                 .into_iter()
                 .flatten()
                 .map(|t| AffinityTerm::new(&pod, t))
-                .collect()
+                .collect();
+            compiled.unwrap_or_else(|e| {
+                errors.push(format!("{what}: {e}"));
+                Vec::new()
+            })
         };
-        let pref = |terms: Option<&Vec<WeightedPodAffinityTerm>>| -> Vec<WeightedAffinityTerm> {
-            terms
+        let required_affinity_terms = req(
+            "requiredAffinityTerms",
+            pa.and_then(|a| {
+                a.required_during_scheduling_ignored_during_execution
+                    .as_ref()
+            }),
+        );
+        let required_anti_affinity_terms = req(
+            "requiredAntiAffinityTerms",
+            paa.and_then(|a| {
+                a.required_during_scheduling_ignored_during_execution
+                    .as_ref()
+            }),
+        );
+        let mut pref = |what: &str,
+                        terms: Option<&Vec<WeightedPodAffinityTerm>>|
+         -> Vec<WeightedAffinityTerm> {
+            let compiled: Result<Vec<_>, _> = terms
                 .into_iter()
                 .flatten()
-                .map(|t| WeightedAffinityTerm {
-                    term: AffinityTerm::new(&pod, &t.pod_affinity_term),
-                    weight: i64::from(t.weight),
+                .map(|t| {
+                    Ok(WeightedAffinityTerm {
+                        term: AffinityTerm::new(&pod, &t.pod_affinity_term)?,
+                        weight: i64::from(t.weight),
+                    })
                 })
-                .collect()
+                .collect();
+            compiled.unwrap_or_else(|e: kernel_core::Error| {
+                errors.push(format!("{what}: {e}"));
+                Vec::new()
+            })
+        };
+        let preferred_affinity_terms = pref(
+            "preferredAffinityTerms",
+            pa.and_then(|a| {
+                a.preferred_during_scheduling_ignored_during_execution
+                    .as_ref()
+            }),
+        );
+        let preferred_anti_affinity_terms = pref(
+            "preferredAntiAffinityTerms",
+            paa.and_then(|a| {
+                a.preferred_during_scheduling_ignored_during_execution
+                    .as_ref()
+            }),
+        );
+        // Upstream's aggregate: one error as is, several as `[a, b]`.
+        let parse_error = match errors.len() {
+            0 => None,
+            1 => errors.pop(),
+            _ => Some(format!("[{}]", errors.join(", "))),
         };
         let mut host_ports = Vec::new();
         for c in spec.into_iter().flat_map(|s| s.containers.iter()) {
@@ -218,24 +391,16 @@ impl PodInfo {
             name: pod.metadata.name.clone().unwrap_or_default(),
             uid: pod.metadata.uid.clone().unwrap_or_default(),
             priority: spec.and_then(|s| s.priority).unwrap_or(0),
-            requests: pod_requests(&pod, false),
-            non_zero_requests: pod_requests(&pod, true),
-            required_affinity_terms: req(pa.and_then(|a| {
-                a.required_during_scheduling_ignored_during_execution
-                    .as_ref()
-            })),
-            required_anti_affinity_terms: req(paa.and_then(|a| {
-                a.required_during_scheduling_ignored_during_execution
-                    .as_ref()
-            })),
-            preferred_affinity_terms: pref(pa.and_then(|a| {
-                a.preferred_during_scheduling_ignored_during_execution
-                    .as_ref()
-            })),
-            preferred_anti_affinity_terms: pref(paa.and_then(|a| {
-                a.preferred_during_scheduling_ignored_during_execution
-                    .as_ref()
-            })),
+            requests: Resource::from_resource_list(&pod_requests(
+                &pod,
+                &PodResourcesOptions::default(),
+            )),
+            non_zero_requests: Resource::from_resource_list(&pod_requests(&pod, &NON_ZERO)),
+            required_affinity_terms,
+            required_anti_affinity_terms,
+            preferred_affinity_terms,
+            preferred_anti_affinity_terms,
+            parse_error,
             has_non_hostname_anti_affinity: false,
             host_ports,
             start_time: pod
@@ -394,7 +559,8 @@ impl NodeInfo {
             .unwrap_or_default();
         let (soft_taints, hard_taints): (Vec<_>, Vec<_>) = taints
             .into_iter()
-            .partition(|t| t.effect == "PreferNoSchedule");
+            .filter(|t| is_do_not_schedule_taint(t) || t.effect == TAINT_EFFECT_PREFER_NO_SCHEDULE)
+            .partition(|t| t.effect == TAINT_EFFECT_PREFER_NO_SCHEDULE);
         let mut images = HashMap::new();
         for img in status.iter().flat_map(|s| s.images.iter().flatten()) {
             for name in img.names.iter().flatten() {
@@ -500,5 +666,102 @@ impl NodeInfo {
             }
         }
         Some(removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{node, pod};
+
+    #[test]
+    fn resource_vectors_come_from_exact_quantities() {
+        // Requests are summed exactly, then rounded once (two 0.5m containers need 1m, not 2m).
+        let p = pod("p")
+            .request("cpu", "0.5m")
+            .with_spec(|s| {
+                let c = s.containers[0].clone();
+                s.containers.push(c);
+            })
+            .obj();
+        let pi = PodInfo::new(p);
+        assert_eq!(pi.requests.milli_cpu, 1);
+        // Scoring defaults fill in a missing memory request per container.
+        assert_eq!(pi.non_zero_requests.memory, 2 * 200 * 1024 * 1024);
+        // Allocatable above 2^53 is exact; prefixed native names are scalar, as upstream.
+        let n = NodeInfo::new(
+            node("n")
+                .memory("9007199254740993")
+                .resource("kubernetes.io/batch-cpu", "3")
+                .resource("example.com/gpu", "2")
+                .resource("bogus", "x")
+                .obj(),
+        );
+        assert_eq!(n.allocatable.memory, 9_007_199_254_740_993);
+        assert_eq!(n.allocatable.scalar("kubernetes.io/batch-cpu"), 3);
+        assert_eq!(n.allocatable.scalar("example.com/gpu"), 2);
+        assert_eq!(n.allocatable.get("bogus"), 0);
+    }
+
+    #[test]
+    fn only_known_taint_effects_are_kept() {
+        let n = NodeInfo::new(
+            node("n")
+                .taint("a", "", "NoSchedule")
+                .taint("b", "", "NoExecute")
+                .taint("c", "", "PreferNoSchedule")
+                .taint("d", "", "Sometimes")
+                .obj(),
+        );
+        let keys = |t: &[Taint]| t.iter().map(|t| t.key.clone()).collect::<Vec<_>>();
+        assert_eq!(keys(&n.hard_taints), ["a", "b"]);
+        assert_eq!(keys(&n.soft_taints), ["c"]);
+    }
+
+    #[test]
+    fn parse_errors_aggregate_per_term_list() {
+        use k8s_openapi::api::core::v1::{Affinity, PodAffinity, PodAntiAffinity};
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
+            LabelSelector, LabelSelectorRequirement,
+        };
+        let bad = |op: &str| PodAffinityTerm {
+            label_selector: Some(LabelSelector {
+                match_expressions: Some(vec![LabelSelectorRequirement {
+                    key: "k".into(),
+                    operator: op.into(),
+                    values: None,
+                }]),
+                match_labels: None,
+            }),
+            topology_key: "kubernetes.io/hostname".into(),
+            ..Default::default()
+        };
+        let p = pod("p")
+            .affinity(Affinity {
+                pod_affinity: Some(PodAffinity {
+                    required_during_scheduling_ignored_during_execution: Some(vec![bad("Gt")]),
+                    ..Default::default()
+                }),
+                pod_anti_affinity: Some(PodAntiAffinity {
+                    required_during_scheduling_ignored_during_execution: Some(vec![bad("Exists")]),
+                    preferred_during_scheduling_ignored_during_execution: Some(vec![
+                        WeightedPodAffinityTerm {
+                            weight: 1,
+                            pod_affinity_term: bad("Lt"),
+                        },
+                    ]),
+                }),
+                ..Default::default()
+            })
+            .obj();
+        let pi = PodInfo::new(p);
+        assert_eq!(
+            pi.parse_error.as_deref(),
+            Some("[requiredAffinityTerms: \"Gt\" is not a valid label selector operator, preferredAntiAffinityTerms: \"Lt\" is not a valid label selector operator]")
+        );
+        assert!(pi.required_affinity_terms.is_empty());
+        assert_eq!(pi.required_anti_affinity_terms.len(), 1);
+        assert!(pi.preferred_anti_affinity_terms.is_empty());
+        assert!(PodInfo::new(pod("q").obj()).parse_error.is_none());
     }
 }

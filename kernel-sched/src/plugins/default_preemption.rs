@@ -5,13 +5,13 @@
 use std::sync::Arc;
 
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kernel_core::labels::Selector;
 use serde::Deserialize;
 
 use crate::diagnosis::Diagnosis;
 use crate::framework::{
     Code, CycleState, Framework, NodeToStatus, Plugin, PostFilterPlugin, PostFilterResult, Status,
 };
-use crate::labels::Selector;
 use crate::snapshot::Snapshot;
 use crate::types::{NodeInfo, PodInfo};
 
@@ -110,7 +110,9 @@ fn compile_pdbs(pdbs: &[PodDisruptionBudget]) -> Vec<Pdb> {
     pdbs.iter()
         .filter_map(|p| {
             let sel = p.spec.as_ref()?.selector.as_ref()?;
-            let selector = Selector::from_label_selector(sel);
+            // An invalid selector matches no pod (upstream skips the PDB); an empty one
+            // matches nothing either.
+            let selector = Selector::from_meta(sel).ok()?;
             if selector.is_empty() {
                 return None;
             }

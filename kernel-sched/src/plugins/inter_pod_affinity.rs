@@ -205,6 +205,11 @@ impl PreFilterPlugin for InterPodAffinity {
         pod: &PodInfo,
         snapshot: &Snapshot,
     ) -> (Option<PreFilterResult>, Status) {
+        // Upstream: `framework.NewPodInfo` failing (an invalid label or namespace selector in
+        // any affinity term) makes the pod unschedulable everywhere.
+        if let Some(e) = &pod.parse_error {
+            return (None, Status::unresolvable(format!("parsing pod: {e}")));
+        }
         let has_terms =
             !pod.required_affinity_terms.is_empty() || !pod.required_anti_affinity_terms.is_empty();
         if !has_terms && snapshot.have_pods_with_required_anti_affinity.is_empty() {
@@ -682,5 +687,81 @@ mod tests {
             vec![friend],
         );
         assert_eq!(s, vec![0, 0, 100, 0]);
+    }
+
+    fn bad_term() -> PodAffinityTerm {
+        PodAffinityTerm {
+            label_selector: Some(LabelSelector {
+                match_labels: None,
+                match_expressions: Some(vec![
+                    k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement {
+                        key: "app".into(),
+                        operator: "Gt".into(),
+                        values: Some(vec!["1".into()]),
+                    },
+                ]),
+            }),
+            topology_key: LABEL_HOSTNAME.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn invalid_label_selector_fails_prefilter_unschedulable_and_unresolvable() {
+        // Upstream: NewPodInfo fails on LabelSelectorAsSelector's error and PreFilter answers
+        // UnschedulableAndUnresolvable "parsing pod: ..." (kernel-sched used to compile the
+        // operator to "never matches" and let the pod go anywhere).
+        let p = pod("p")
+            .label("app", "web")
+            .affinity(anti(bad_term()))
+            .obj();
+        let statuses = filter(
+            Arc::new(InterPodAffinity::default()),
+            p.clone(),
+            zoned(),
+            vec![],
+        );
+        assert!(statuses.iter().all(|s| s.code() == X), "{statuses:?}");
+        let want =
+            "parsing pod: requiredAntiAffinityTerms: \"Gt\" is not a valid label selector operator";
+        assert_eq!(crate::plugins::test_util::reasons(&statuses[0]), [want]);
+        // Through the whole default framework: no node fits, for that reason.
+        let d = crate::schedule(&p, &crate::Snapshot::new(zoned(), vec![])).unwrap_err();
+        assert!(d.to_string().contains(want), "{d}");
+        // Required affinity and preferred terms fail the same way.
+        let p = pod("p").affinity(affinity(bad_term())).obj();
+        let s = filter(Arc::new(InterPodAffinity::default()), p, zoned(), vec![]);
+        assert_eq!(s[0].code(), X);
+        let p = pod("p")
+            .affinity(Affinity {
+                pod_affinity: Some(PodAffinity {
+                    preferred_during_scheduling_ignored_during_execution: Some(vec![
+                        WeightedPodAffinityTerm {
+                            weight: 5,
+                            pod_affinity_term: bad_term(),
+                        },
+                    ]),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .obj();
+        let s = filter(Arc::new(InterPodAffinity::default()), p, zoned(), vec![]);
+        assert_eq!(
+            crate::plugins::test_util::reasons(&s[0]),
+            ["parsing pod: preferredAffinityTerms: \"Gt\" is not a valid label selector operator"]
+        );
+    }
+
+    #[test]
+    fn existing_pod_with_invalid_selector_constrains_nothing() {
+        // Upstream: the existing pod's unparseable term list is dropped (nil terms).
+        let existing = pod("old")
+            .label("app", "web")
+            .node("a")
+            .affinity(anti(bad_term()))
+            .obj();
+        let p = pod("p").label("app", "web").obj();
+        assert_eq!(codes(p, vec![existing]), vec![S, S, S, S]);
     }
 }

@@ -5,17 +5,18 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use kernel_core::pod::{
+    is_extended_resource_name, is_scalar_resource_name, RESOURCE_CPU as CPU,
+    RESOURCE_EPHEMERAL_STORAGE as EPHEMERAL_STORAGE, RESOURCE_MEMORY as MEMORY,
+};
 use serde::Deserialize;
 
 use crate::framework::{
     CycleState, FilterPlugin, NodeScore, Plugin, PreFilterPlugin, PreFilterResult, PreScorePlugin,
     ScorePlugin, Status, MAX_NODE_SCORE,
 };
-use crate::resources::{
-    is_extended_resource_name, is_scalar_resource_name, Resource, CPU, EPHEMERAL_STORAGE, MEMORY,
-};
 use crate::snapshot::Snapshot;
-use crate::types::{NodeInfo, PodInfo};
+use crate::types::{NodeInfo, PodInfo, Resource};
 use crate::util::div_score;
 use crate::Error;
 
@@ -221,29 +222,42 @@ impl Plugin for NodeResourcesFit {
     }
 }
 
+fn fits_amount(want: i64, alloc: i64, used: i64) -> bool {
+    want <= 0 || want <= alloc - used
+}
+
 /// Checks whether `req` fits on `node`; returns the failure as a status. Shared with
 /// preemption, which re-checks fit after removing victims.
-#[inline]
+///
+/// The common case (pod count, CPU, memory and ephemeral storage fit, no scalar resources) is
+/// a few comparisons and always inlined into the Filter loop; scalar resources and failures
+/// take outlined paths.
+#[inline(always)]
 pub fn fits(req: &Resource, node: &NodeInfo, ignored: impl Fn(&str) -> bool) -> Status {
     // Fast path: everything fits (no allocation, no reasons).
     let a = &node.allocatable;
     let r = &node.requested;
-    let ok = |want: i64, alloc: i64, used: i64| want <= 0 || want <= alloc - used;
     if (node.pods.len() as i64) < a.allowed_pod_number
-        && ok(req.milli_cpu, a.milli_cpu, r.milli_cpu)
-        && ok(req.memory, a.memory, r.memory)
-        && ok(
+        && fits_amount(req.milli_cpu, a.milli_cpu, r.milli_cpu)
+        && fits_amount(req.memory, a.memory, r.memory)
+        && fits_amount(
             req.ephemeral_storage,
             a.ephemeral_storage,
             r.ephemeral_storage,
         )
-        && req.scalar.iter().all(|(n, v)| {
-            ok(*v, a.scalar(n), r.scalar(n)) || (is_extended_resource_name(n) && ignored(n))
-        })
+        && (req.scalar.is_empty() || scalars_fit(req, node, &ignored))
     {
         return Status::success();
     }
     fits_slow(req, node, ignored)
+}
+
+#[inline(never)]
+fn scalars_fit(req: &Resource, node: &NodeInfo, ignored: &impl Fn(&str) -> bool) -> bool {
+    let (a, r) = (&node.allocatable, &node.requested);
+    req.scalar.iter().all(|(n, v)| {
+        fits_amount(*v, a.scalar(n), r.scalar(n)) || (is_extended_resource_name(n) && ignored(n))
+    })
 }
 
 #[cold]

@@ -4,11 +4,11 @@
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Taint;
+use kernel_core::scheduling::{tolerations_tolerate_taint, TAINT_EFFECT_NO_SCHEDULE};
 
 use crate::framework::{
     CycleState, FilterPlugin, Plugin, PreFilterPlugin, PreFilterResult, Status,
 };
-use crate::plugins::taint_toleration::tolerates;
 use crate::snapshot::Snapshot;
 use crate::types::{NodeInfo, PodInfo};
 
@@ -16,8 +16,7 @@ use crate::types::{NodeInfo, PodInfo};
 pub const NAME: &str = "NodeUnschedulable";
 /// Upstream's failure reason.
 pub const ERR_REASON: &str = "node(s) were unschedulable";
-/// The taint key that marks cordoned nodes.
-pub const TAINT_NODE_UNSCHEDULABLE: &str = "node.kubernetes.io/unschedulable";
+pub use kernel_core::well_known::TAINT_NODE_UNSCHEDULABLE;
 
 /// Rejects cordoned nodes.
 #[derive(Clone, Copy, Debug, Default)]
@@ -59,7 +58,7 @@ impl FilterPlugin for NodeUnschedulable {
         }
         let taint = Taint {
             key: TAINT_NODE_UNSCHEDULABLE.into(),
-            effect: "NoSchedule".into(),
+            effect: TAINT_EFFECT_NO_SCHEDULE.into(),
             value: None,
             time_added: None,
         };
@@ -69,7 +68,7 @@ impl FilterPlugin for NodeUnschedulable {
             .as_ref()
             .and_then(|s| s.tolerations.as_deref())
             .unwrap_or(&[]);
-        if tolerations.iter().any(|t| tolerates(t, &taint)) {
+        if tolerations_tolerate_taint(tolerations, &taint) {
             Status::success()
         } else {
             Status::unresolvable(ERR_REASON)

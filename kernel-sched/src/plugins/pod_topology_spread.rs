@@ -8,15 +8,14 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::TopologySpreadConstraint;
+use kernel_core::labels::{Labels, Selector};
+use kernel_core::scheduling::{find_matching_untolerated_taint, RequiredNodeAffinity};
 use serde::Deserialize;
 
 use crate::framework::{
     CycleState, FilterPlugin, NodeScore, Plugin, PreFilterPlugin, PreFilterResult, PreScorePlugin,
     ScorePlugin, Status, MAX_NODE_SCORE,
 };
-use crate::labels::{Labels, Selector};
-use crate::plugins::node_affinity::RequiredNodeAffinity;
-use crate::plugins::taint_toleration::tolerates;
 use crate::plugins::{LABEL_HOSTNAME, LABEL_ZONE};
 use crate::snapshot::Snapshot;
 use crate::types::{NodeInfo, PodInfo};
@@ -121,8 +120,15 @@ impl PodTopologySpread {
         }
     }
 
-    /// The constraints of `pod` with the given `whenUnsatisfiable`.
-    fn constraints(&self, pod: &PodInfo, snapshot: &Snapshot, action: &str) -> Vec<Constraint> {
+    /// The constraints of `pod` with the given `whenUnsatisfiable` (upstream
+    /// `getConstraints`); an invalid label selector is an error, as upstream
+    /// `LabelSelectorAsSelector`.
+    fn constraints(
+        &self,
+        pod: &PodInfo,
+        snapshot: &Snapshot,
+        action: &str,
+    ) -> Result<Vec<Constraint>, kernel_core::Error> {
         let declared = pod
             .pod
             .spec
@@ -134,37 +140,43 @@ impl PodTopologySpread {
                 .iter()
                 .filter(|c| c.when_unsatisfiable == action)
                 .map(|c| {
-                    let mut sel = c
-                        .label_selector
-                        .as_ref()
-                        .map(Selector::from_label_selector)
-                        .unwrap_or_else(nothing);
-                    for k in c.match_label_keys.iter().flatten() {
-                        if let Some(v) = pod.labels().get(k) {
-                            sel.add_equals(k, v);
-                        }
-                    }
-                    Constraint::new(c, sel)
+                    let sel = Selector::from_meta_opt(c.label_selector.as_ref())?;
+                    Ok(Constraint::new(c, merge_match_label_keys(pod, c, sel)))
                 })
                 .collect(),
             None => {
                 let Some(sel) = default_selector(pod, snapshot) else {
-                    return Vec::new();
+                    return Ok(Vec::new());
                 };
-                self.default_constraints
+                Ok(self
+                    .default_constraints
                     .iter()
                     .filter(|c| c.when_unsatisfiable == action)
                     .map(|c| Constraint::new(c, sel.clone()))
-                    .collect()
+                    .collect())
             }
         }
     }
 }
 
-fn nothing() -> Selector {
-    let mut s = Selector::everything();
-    s.add_equals("\u{0}never", "\u{0}");
-    s
+/// `matchLabelKeys`: the pod's values of those keys, as equality requirements, plus the
+/// selector's requirements (upstream `mergeLabelSetWithSelector`; with a nil selector only the
+/// pod's values remain).
+fn merge_match_label_keys(pod: &PodInfo, c: &TopologySpreadConstraint, sel: Selector) -> Selector {
+    let values: Labels = c
+        .match_label_keys
+        .iter()
+        .flatten()
+        .filter_map(|k| Some((k.clone(), pod.labels().get(k)?.clone())))
+        .collect();
+    if values.is_empty() {
+        return sel;
+    }
+    let mut merged = Selector::from_map(&values);
+    if !sel.is_nothing() {
+        merged.extend(sel);
+    }
+    merged
 }
 
 /// The merged selectors of the services, replication controllers, replica sets and stateful
@@ -221,7 +233,10 @@ fn default_selector(pod: &PodInfo, snapshot: &Snapshot) -> Option<Selector> {
                 .filter_map(|r| r.spec.as_ref().map(|s| &s.selector)),
         );
     for sel in ls {
-        let s = Selector::from_label_selector(sel);
+        // An invalid selector selects nothing here, as upstream DefaultSelector skips it.
+        let Ok(s) = Selector::from_meta(sel) else {
+            continue;
+        };
         if !s.is_empty() && s.matches(labels) {
             exprs.push(s);
             found = true;
@@ -265,7 +280,7 @@ impl Constraint {
         node: &NodeInfo,
         affinity: &RequiredNodeAffinity,
     ) -> bool {
-        if self.honor_node_affinity && !affinity.matches(node) {
+        if self.honor_node_affinity && !affinity.matches(&node.name, node.labels()) {
             return false;
         }
         if self.honor_taints {
@@ -275,11 +290,7 @@ impl Constraint {
                 .as_ref()
                 .and_then(|s| s.tolerations.as_deref())
                 .unwrap_or(&[]);
-            if !node
-                .hard_taints
-                .iter()
-                .all(|t| tols.iter().any(|tol| tolerates(tol, t)))
-            {
+            if find_matching_untolerated_taint(&node.hard_taints, tols, |_| true).is_some() {
                 return false;
             }
         }
@@ -361,11 +372,20 @@ impl PreFilterPlugin for PodTopologySpread {
         pod: &PodInfo,
         snapshot: &Snapshot,
     ) -> (Option<PreFilterResult>, Status) {
-        let constraints = self.constraints(pod, snapshot, "DoNotSchedule");
+        let constraints = match self.constraints(pod, snapshot, "DoNotSchedule") {
+            Ok(c) => c,
+            // Upstream returns the error as is (`framework.AsStatus`): an Error status.
+            Err(e) => {
+                return (
+                    None,
+                    Status::error(format!("get constraints from pod: {e}")),
+                )
+            }
+        };
         if constraints.is_empty() {
             return (None, Status::skip());
         }
-        let affinity = RequiredNodeAffinity::of(pod);
+        let affinity = RequiredNodeAffinity::of_pod(&pod.pod);
         let mut counts = vec![HashMap::new(); constraints.len()];
         for node in snapshot.node_infos() {
             let labels = node.labels();
@@ -460,7 +480,14 @@ impl PreScorePlugin for PodTopologySpread {
             .as_ref()
             .and_then(|s| s.topology_spread_constraints.as_ref())
             .is_some_and(|c| !c.is_empty());
-        let constraints = self.constraints(pod, snapshot, "ScheduleAnyway");
+        let constraints = match self.constraints(pod, snapshot, "ScheduleAnyway") {
+            Ok(c) => c,
+            Err(e) => {
+                return Status::error(format!(
+                    "calculating preScoreState: get constraints from pod: {e}"
+                ))
+            }
+        };
         if constraints.is_empty() || snapshot.num_nodes() == 0 {
             return Status::skip();
         }
@@ -499,7 +526,7 @@ impl PreScorePlugin for PodTopologySpread {
                 ((size + 2) as f64).ln()
             })
             .collect();
-        let affinity = RequiredNodeAffinity::of(pod);
+        let affinity = RequiredNodeAffinity::of_pod(&pod.pod);
         for node in snapshot.node_infos() {
             if require_all && !has_all_keys(node.labels(), &constraints) {
                 continue;
@@ -760,5 +787,72 @@ mod tests {
             s[1] > s[0],
             "hostname spreading prefers the empty node: {s:?}"
         );
+    }
+
+    #[test]
+    fn invalid_label_selector_is_an_error_status() {
+        // Upstream getConstraints fails on LabelSelectorAsSelector's error and PreFilter
+        // returns it with framework.AsStatus (code Error); kernel-sched used to treat the
+        // constraint's unknown operator as "matches nothing".
+        let mut c = spread(LABEL_ZONE, 1, "DoNotSchedule");
+        c.label_selector = Some(LabelSelector {
+            match_labels: None,
+            match_expressions: Some(vec![
+                k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement {
+                    key: "app".into(),
+                    operator: "Lt".into(),
+                    values: Some(vec!["3".into()]),
+                },
+            ]),
+        });
+        let p = web("new")
+            .with_spec(|s| s.topology_spread_constraints = Some(vec![c.clone()]))
+            .obj();
+        let nodes = vec![node("a").zone("z1").obj(), node("b").zone("z2").obj()];
+        let s = filter(
+            Arc::new(PodTopologySpread::default()),
+            p.clone(),
+            nodes.clone(),
+            vec![],
+        );
+        assert_eq!(s[0].code(), Code::Error);
+        assert_eq!(
+            crate::plugins::test_util::reasons(&s[0]),
+            ["get constraints from pod: \"Lt\" is not a valid label selector operator"]
+        );
+        // The scheduler reports it as an error, not a fit failure.
+        let d = crate::schedule(&p, &crate::Snapshot::new(nodes.clone(), vec![])).unwrap_err();
+        assert!(d.error.is_some(), "{d:?}");
+        // A ScheduleAnyway constraint with the same selector does not block filtering.
+        c.when_unsatisfiable = "ScheduleAnyway".into();
+        let p = web("new")
+            .with_spec(|s| s.topology_spread_constraints = Some(vec![c]))
+            .obj();
+        let s = filter(Arc::new(PodTopologySpread::default()), p, nodes, vec![]);
+        assert!(
+            s.iter().all(|s| s.code() == Code::Skip || s.is_success()),
+            "{s:?}"
+        );
+    }
+
+    #[test]
+    fn match_label_keys_merge_like_upstream() {
+        // matchLabelKeys adds the pod's own values of those keys to the selector.
+        let nodes = vec![node("a").zone("z1").obj(), node("b").zone("z2").obj()];
+        let pods = vec![
+            web("p1").label("rev", "1").node("a").obj(),
+            web("p2").label("rev", "2").node("b").obj(),
+            web("p3").label("rev", "2").node("b").obj(),
+        ];
+        let mut c = spread(LABEL_ZONE, 1, "DoNotSchedule");
+        c.match_label_keys = Some(vec!["rev".into()]);
+        let p = web("new")
+            .label("rev", "2")
+            .with_spec(|s| s.topology_spread_constraints = Some(vec![c]))
+            .obj();
+        // Only rev=2 pods count: z1 has 0, z2 has 2 → only z1 fits.
+        let s = filter(Arc::new(PodTopologySpread::default()), p, nodes, pods);
+        assert!(s[0].is_success());
+        assert_eq!(s[1].code(), Code::Unschedulable);
     }
 }

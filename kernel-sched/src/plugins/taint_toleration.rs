@@ -3,7 +3,10 @@
 
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Taint, Toleration};
+use k8s_openapi::api::core::v1::Toleration;
+use kernel_core::scheduling::{
+    find_matching_untolerated_taint, tolerations_tolerate_taint, TAINT_EFFECT_PREFER_NO_SCHEDULE,
+};
 
 use crate::framework::{
     default_normalize_score, CycleState, FilterPlugin, NodeScore, Plugin, PreFilterPlugin,
@@ -14,25 +17,6 @@ use crate::types::{NodeInfo, PodInfo};
 
 /// The plugin name.
 pub const NAME: &str = "TaintToleration";
-
-/// Whether `t` tolerates `taint` (upstream `Toleration.ToleratesTaint`).
-pub fn tolerates(t: &Toleration, taint: &Taint) -> bool {
-    if let Some(e) = t.effect.as_deref().filter(|e| !e.is_empty()) {
-        if e != taint.effect {
-            return false;
-        }
-    }
-    if let Some(k) = t.key.as_deref().filter(|k| !k.is_empty()) {
-        if k != taint.key {
-            return false;
-        }
-    }
-    match t.operator.as_deref().unwrap_or("") {
-        "" | "Equal" => t.value.as_deref().unwrap_or("") == taint.value.as_deref().unwrap_or(""),
-        "Exists" => true,
-        _ => false,
-    }
-}
 
 /// Checks taints against tolerations.
 #[derive(Clone, Copy, Debug, Default)]
@@ -83,17 +67,16 @@ impl PreFilterPlugin for TaintToleration {
 
 impl FilterPlugin for TaintToleration {
     fn filter(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {
-        let tols = tolerations(pod);
-        for taint in &node.hard_taints {
-            if !tols.iter().any(|t| tolerates(t, taint)) {
-                return Status::unresolvable(format!(
-                    "node(s) had untolerated taint {{{}: {}}}",
-                    taint.key,
-                    taint.value.as_deref().unwrap_or("")
-                ));
-            }
+        // `hard_taints` holds exactly the NoSchedule/NoExecute taints (upstream's
+        // DoNotScheduleTaintsFilterFunc).
+        match find_matching_untolerated_taint(&node.hard_taints, tolerations(pod), |_| true) {
+            Some(taint) => Status::unresolvable(format!(
+                "node(s) had untolerated taint {{{}: {}}}",
+                taint.key,
+                taint.value.as_deref().unwrap_or("")
+            )),
+            None => Status::success(),
         }
-        Status::success()
     }
 }
 
@@ -120,7 +103,7 @@ impl PreScorePlugin for TaintToleration {
             .filter(|t| {
                 matches!(
                     t.effect.as_deref(),
-                    None | Some("") | Some("PreferNoSchedule")
+                    None | Some("") | Some(TAINT_EFFECT_PREFER_NO_SCHEDULE)
                 )
             })
             .cloned()
@@ -138,7 +121,7 @@ impl ScorePlugin for TaintToleration {
         Ok(node
             .soft_taints
             .iter()
-            .filter(|taint| !s.tolerations.iter().any(|t| tolerates(t, taint)))
+            .filter(|taint| !tolerations_tolerate_taint(&s.tolerations, taint))
             .count() as i64)
     }
 

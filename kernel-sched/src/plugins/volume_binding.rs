@@ -33,10 +33,13 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use k8s_openapi::api::core::v1::{
-    NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, ObjectReference, PersistentVolume,
-    PersistentVolumeClaim, PersistentVolumeClaimStatus, PersistentVolumeStatus,
+    NodeSelector as V1NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, ObjectReference,
+    PersistentVolume, PersistentVolumeClaim, PersistentVolumeClaimStatus, PersistentVolumeStatus,
 };
 use k8s_openapi::api::storage::v1::StorageClass;
+use kernel_core::labels::{NodeSelector, Selector};
+use kernel_core::pod::RESOURCE_STORAGE;
+use kernel_core::quantity::Quantity;
 use kube::api::{Api, PostParams};
 use serde::Deserialize;
 use tracing::{debug, info, warn};
@@ -45,8 +48,6 @@ use crate::framework::{
     CycleState, FilterPlugin, Plugin, PreBindPlugin, PreFilterPlugin, PreFilterResult,
     ReservePlugin, Status,
 };
-use crate::labels::{NodeSelectorMatcher, Selector};
-use crate::resources::parse_quantity;
 use crate::snapshot::{ClusterObjects, Snapshot};
 use crate::types::{NodeInfo, PodInfo};
 use crate::Error;
@@ -214,7 +215,7 @@ impl Plugin for VolumeBinding {
 struct Candidate {
     /// Index into `ClusterObjects::pvs`.
     pv: usize,
-    affinity: Option<NodeSelectorMatcher>,
+    affinity: Option<NodeSelector>,
 }
 
 /// An unbound claim with delayed binding.
@@ -227,7 +228,7 @@ struct UnboundClaim {
     /// The class's provisioner, when it provisions dynamically.
     provisioner: Option<String>,
     /// The class's `allowedTopologies`, if any.
-    allowed_topologies: Option<NodeSelectorMatcher>,
+    allowed_topologies: Option<NodeSelector>,
 }
 
 /// What one unbound claim gets on one node (index-aligned with `State::unbound`).
@@ -243,7 +244,7 @@ enum Choice {
 struct State {
     objects: Arc<ClusterObjects>,
     /// Node affinities of the volumes of bound claims (`None` = any node).
-    bound: Vec<Option<NodeSelectorMatcher>>,
+    bound: Vec<Option<NodeSelector>>,
     /// Unbound delayed claims, smallest request first (as upstream).
     unbound: Vec<UnboundClaim>,
     /// Filter's decision per feasible node (shared by clones of the state, as upstream).
@@ -272,21 +273,21 @@ enum Binding {
     },
 }
 
-fn pv_affinity(pv: &PersistentVolume) -> Option<NodeSelectorMatcher> {
+fn pv_affinity(pv: &PersistentVolume) -> Option<NodeSelector> {
     pv.spec
         .as_ref()?
         .node_affinity
         .as_ref()?
         .required
         .as_ref()
-        .map(NodeSelectorMatcher::new)
+        .map(NodeSelector::lazy)
 }
 
 fn storage_of(
     q: Option<&BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>>,
 ) -> i64 {
-    q.and_then(|r| r.get("storage"))
-        .and_then(|q| parse_quantity(&q.0).ok())
+    q.and_then(|r| r.get(RESOURCE_STORAGE))
+        .and_then(|q| Quantity::from_wire(q).ok())
         .map_or(0, |q| q.value())
 }
 
@@ -354,7 +355,8 @@ fn pv_matches(pv: &PersistentVolume, pvc: &PersistentVolumeClaim, class: &str) -
     if let Some(sel) = claim.and_then(|c| c.selector.as_ref()) {
         let empty = BTreeMap::new();
         let labels = pv.metadata.labels.as_ref().unwrap_or(&empty);
-        if !Selector::from_label_selector(sel).matches(labels) {
+        // An invalid claim selector matches no volume (upstream fails FindMatchingVolume).
+        if !Selector::from_meta(sel).is_ok_and(|s| s.matches(labels)) {
             return false;
         }
     }
@@ -366,12 +368,12 @@ fn pv_matches(pv: &PersistentVolume, pvc: &PersistentVolumeClaim, class: &str) -
     want.iter().all(|m| have.contains(m))
 }
 
-fn allowed_topologies(class: &StorageClass) -> Option<NodeSelectorMatcher> {
+fn allowed_topologies(class: &StorageClass) -> Option<NodeSelector> {
     let terms = class
         .allowed_topologies
         .as_ref()
         .filter(|t| !t.is_empty())?;
-    let sel = NodeSelector {
+    let sel = V1NodeSelector {
         node_selector_terms: terms
             .iter()
             .map(|t| NodeSelectorTerm {
@@ -390,10 +392,10 @@ fn allowed_topologies(class: &StorageClass) -> Option<NodeSelectorMatcher> {
             })
             .collect(),
     };
-    Some(NodeSelectorMatcher::new(&sel))
+    Some(NodeSelector::lazy(&sel))
 }
 
-fn reachable(a: &Option<NodeSelectorMatcher>, node: &NodeInfo) -> bool {
+fn reachable(a: &Option<NodeSelector>, node: &NodeInfo) -> bool {
     a.as_ref()
         .is_none_or(|m| m.matches(&node.name, node.labels()))
 }
