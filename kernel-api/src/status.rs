@@ -97,8 +97,9 @@ pub enum Error {
         /// One `FieldManagerConflict` cause per field.
         causes: Vec<StatusCause>,
     },
-    /// 422 `Invalid`: `Pod "x" is invalid: metadata.name: Required value`.
-    #[error("{kind} \"{name}\" is invalid: {}", aggregate(causes))]
+    /// 422 `Invalid`: `Pod "x" is invalid: metadata.name: Required value`; the kind qualified by
+    /// its group as upstream's `GroupKind.String()` (`Deployment.apps "x" is invalid: …`).
+    #[error("{}{} \"{name}\" is invalid: {}", kind, if group.is_empty() { String::new() } else { format!(".{group}") }, aggregate(causes))]
     Invalid {
         /// Kind (`Pod`).
         kind: String,
@@ -269,7 +270,10 @@ impl Error {
                 name,
                 causes,
             } => {
-                let mut d = json!({ "name": name, "kind": kind, "causes": causes_json(causes) });
+                let mut d = json!({ "kind": kind, "causes": causes_json(causes) });
+                if !name.is_empty() {
+                    d["name"] = json!(name);
+                }
                 if !group.is_empty() {
                     d["group"] = json!(group);
                 }
