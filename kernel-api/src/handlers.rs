@@ -318,6 +318,7 @@ pub async fn handle_resource(
         body,
         user,
     };
+    crate::options::validate(&ctx)?;
     if create_only {
         return review::create(&ctx).await;
     }

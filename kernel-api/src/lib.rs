@@ -89,6 +89,7 @@ pub mod filters;
 pub mod handlers;
 pub mod kubeconfig;
 pub mod openapi;
+pub mod options;
 pub mod patch;
 pub mod protobuf;
 pub mod registry;

@@ -170,6 +170,17 @@ impl Error {
         Error::BadRequest(message.into())
     }
 
+    /// `Invalid` for a request options kind of `meta.k8s.io` (`CreateOptions`, `ListOptions`, …)
+    /// with no name, as the handlers answer a failed `Validate*Options`.
+    pub fn invalid_options(kind: &str, causes: Vec<StatusCause>) -> Self {
+        Error::Invalid {
+            kind: kind.into(),
+            group: "meta.k8s.io".into(),
+            name: String::new(),
+            causes,
+        }
+    }
+
     /// A 500 InternalError.
     pub fn internal(message: impl std::fmt::Display) -> Self {
         Error::Internal(message.to_string())

@@ -105,6 +105,264 @@ fn assert_options_invalid(
     );
 }
 
+// ===== query options (k8s.io/apimachinery/pkg/apis/meta/v1/validation) =====
+
+/// ValidateCreateOptions → ValidateDryRun: `field.NotSupported(dryRun, []string{"Foo"}, ["All"])`.
+#[tokio::test]
+async fn create_with_an_unknown_dry_run_value() {
+    let s = server().await;
+    let got = send(&s, Method::POST, &format!("{CMS}?dryRun=Foo"), &cm("a")).await;
+    assert_options_invalid(
+        &got,
+        "CreateOptions",
+        "dryRun",
+        "FieldValueNotSupported",
+        "Unsupported value: []string{\"Foo\"}: supported values: \"All\"",
+    );
+    assert_eq!(get(&s, &format!("{CMS}/a")).await.0, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn update_with_an_unknown_dry_run_value() {
+    let s = server().await;
+    create_cm(&s, "a").await;
+    let got = send(&s, Method::PUT, &format!("{CMS}/a?dryRun=Foo"), &cm("a")).await;
+    assert_options_invalid(
+        &got,
+        "UpdateOptions",
+        "dryRun",
+        "FieldValueNotSupported",
+        "Unsupported value: []string{\"Foo\"}: supported values: \"All\"",
+    );
+}
+
+#[tokio::test]
+async fn patch_with_an_unknown_dry_run_value() {
+    let s = server().await;
+    create_cm(&s, "a").await;
+    let got = send(
+        &s,
+        Method::PATCH,
+        &format!("{CMS}/a?dryRun=Foo"),
+        &json!({}),
+    )
+    .await;
+    assert_options_invalid(
+        &got,
+        "PatchOptions",
+        "dryRun",
+        "FieldValueNotSupported",
+        "Unsupported value: []string{\"Foo\"}: supported values: \"All\"",
+    );
+}
+
+#[tokio::test]
+async fn delete_with_an_unknown_dry_run_value() {
+    let s = server().await;
+    create_cm(&s, "a").await;
+    let got = call(&s, Method::DELETE, &format!("{CMS}/a?dryRun=Foo"), "", "").await;
+    assert_options_invalid(
+        &got,
+        "DeleteOptions",
+        "dryRun",
+        "FieldValueNotSupported",
+        "Unsupported value: []string{\"Foo\"}: supported values: \"All\"",
+    );
+    assert_eq!(get(&s, &format!("{CMS}/a")).await.0, StatusCode::OK);
+}
+
+/// ValidateDeleteOptions: the propagation policy, with `"nil"` among the supported values.
+#[tokio::test]
+async fn delete_with_an_unknown_propagation_policy() {
+    let s = server().await;
+    create_cm(&s, "a").await;
+    let got = call(
+        &s,
+        Method::DELETE,
+        &format!("{CMS}/a?propagationPolicy=Sometimes"),
+        "",
+        "",
+    )
+    .await;
+    assert_options_invalid(
+        &got,
+        "DeleteOptions",
+        "propagationPolicy",
+        "FieldValueNotSupported",
+        "Unsupported value: \"Sometimes\": supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\"",
+    );
+}
+
+/// ValidateFieldValidation: the sorted set `"", "Ignore", "Strict", "Warn"`.
+#[tokio::test]
+async fn create_with_an_unknown_field_validation_value() {
+    let s = server().await;
+    let got = send(
+        &s,
+        Method::POST,
+        &format!("{CMS}?fieldValidation=Foo"),
+        &cm("a"),
+    )
+    .await;
+    assert_options_invalid(
+        &got,
+        "CreateOptions",
+        "fieldValidation",
+        "FieldValueNotSupported",
+        "Unsupported value: \"Foo\": supported values: \"\", \"Ignore\", \"Strict\", \"Warn\"",
+    );
+}
+
+/// ValidatePatchOptions: apply needs a field manager.
+#[tokio::test]
+async fn apply_without_a_field_manager() {
+    let s = server().await;
+    let got = call(
+        &s,
+        Method::PATCH,
+        &format!("{CMS}/a"),
+        "application/apply-patch+yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n",
+    )
+    .await;
+    assert_options_invalid(
+        &got,
+        "PatchOptions",
+        "fieldManager",
+        "FieldValueRequired",
+        "Required value: is required for apply patch",
+    );
+}
+
+/// ValidatePatchOptions: `force` only for apply.
+#[tokio::test]
+async fn force_on_a_merge_patch() {
+    let s = server().await;
+    create_cm(&s, "a").await;
+    let got = send(
+        &s,
+        Method::PATCH,
+        &format!("{CMS}/a?force=true"),
+        &json!({}),
+    )
+    .await;
+    assert_options_invalid(
+        &got,
+        "PatchOptions",
+        "force",
+        "FieldValueForbidden",
+        "Forbidden: may not be specified for non-apply patch",
+    );
+}
+
+/// ValidateListOptions (internalversion/validation).
+#[tokio::test]
+async fn resource_version_match_without_resource_version() {
+    let s = server().await;
+    let got = get(&s, &format!("{CMS}?resourceVersionMatch=NotOlderThan")).await;
+    assert_options_invalid(
+        &got,
+        "ListOptions",
+        "resourceVersionMatch",
+        "FieldValueForbidden",
+        "Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided",
+    );
+}
+
+#[tokio::test]
+async fn resource_version_match_exact_with_resource_version_zero() {
+    let s = server().await;
+    let got = get(
+        &s,
+        &format!("{CMS}?resourceVersionMatch=Exact&resourceVersion=0"),
+    )
+    .await;
+    assert_options_invalid(
+        &got,
+        "ListOptions",
+        "resourceVersionMatch",
+        "FieldValueForbidden",
+        "Forbidden: resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\"",
+    );
+}
+
+#[tokio::test]
+async fn unknown_resource_version_match() {
+    let s = server().await;
+    let got = get(
+        &s,
+        &format!("{CMS}?resourceVersionMatch=Newest&resourceVersion=1"),
+    )
+    .await;
+    assert_options_invalid(
+        &got,
+        "ListOptions",
+        "resourceVersionMatch",
+        "FieldValueNotSupported",
+        "Unsupported value: \"Newest\": supported values: \"Exact\", \"NotOlderThan\", \"\"",
+    );
+}
+
+#[tokio::test]
+async fn resource_version_match_with_continue() {
+    let s = server().await;
+    let got = get(
+        &s,
+        &format!("{CMS}?resourceVersionMatch=NotOlderThan&resourceVersion=1&continue=abc"),
+    )
+    .await;
+    assert_options_invalid(
+        &got,
+        "ListOptions",
+        "resourceVersionMatch",
+        "FieldValueForbidden",
+        "Forbidden: resourceVersionMatch is forbidden when continue is provided",
+    );
+}
+
+#[tokio::test]
+async fn send_initial_events_on_a_list() {
+    let s = server().await;
+    let got = get(&s, &format!("{CMS}?sendInitialEvents=true")).await;
+    assert_options_invalid(
+        &got,
+        "ListOptions",
+        "sendInitialEvents",
+        "FieldValueForbidden",
+        "Forbidden: sendInitialEvents is forbidden for list",
+    );
+}
+
+/// validateWatchOptions (as with the WatchList feature enabled, which this server implements).
+#[tokio::test]
+async fn send_initial_events_without_resource_version_match() {
+    let s = server().await;
+    let got = get(&s, &format!("{CMS}?watch=1&sendInitialEvents=true")).await;
+    assert_options_invalid(
+        &got,
+        "ListOptions",
+        "resourceVersionMatch",
+        "FieldValueForbidden",
+        "Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
+    );
+}
+
+#[tokio::test]
+async fn resource_version_match_on_a_watch_without_send_initial_events() {
+    let s = server().await;
+    let got = get(
+        &s,
+        &format!("{CMS}?watch=1&resourceVersionMatch=NotOlderThan&resourceVersion=1"),
+    )
+    .await;
+    assert_options_invalid(
+        &got,
+        "ListOptions",
+        "resourceVersionMatch",
+        "FieldValueForbidden",
+        "Forbidden: resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided",
+    );
+}
 
 // ===== object rules =====
 

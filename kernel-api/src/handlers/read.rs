@@ -103,15 +103,8 @@ pub async fn list(ctx: &Ctx) -> Result<Response<Body>> {
         ctx.param("resourceVersion"),
         ctx.param("resourceVersionMatch"),
     ) {
-        (Some(rv), Some("Exact")) => Some(
-            rv.parse::<i64>()
-                .map_err(|_| Error::bad_request(format!("invalid resource version {rv:?}")))?,
-        ),
-        (_, Some(m)) if m != "NotOlderThan" && m != "Exact" => {
-            return Err(Error::bad_request(format!(
-                "unsupported resourceVersionMatch {m:?}"
-            )))
-        }
+        // Both checked already (options.rs): the number parses, the match is known.
+        (Some(rv), Some("Exact")) => rv.parse::<i64>().ok(),
         _ => None,
     };
     // resourceVersion=0 ("any"): served from the watch cache, like upstream (limit ignored).

@@ -489,21 +489,8 @@ pub async fn delete_object(
     name: &str,
     options: &DeleteOptions,
 ) -> Result<(StatusCode, Value)> {
+    // The propagation policy was validated with the other DeleteOptions (options.rs).
     let def: &ResourceDef = &ctx.def;
-    if let Some(p) = options.propagation.as_deref() {
-        if !matches!(p, "Foreground" | "Background" | "Orphan") {
-            return Err(Error::Invalid {
-                kind: "DeleteOptions".into(),
-                group: String::new(),
-                name: String::new(),
-                causes: vec![crate::status::StatusCause::new(
-                    "FieldValueNotSupported",
-                    "propagationPolicy",
-                    format!("Unsupported value: {p:?}: supported values: \"Foreground\", \"Background\", \"Orphan\""),
-                )],
-            });
-        }
-    }
     for _ in 0..MAX_RETRIES {
         let current = ctx
             .shared
