@@ -263,9 +263,72 @@ pub fn validate(ctx: &Ctx) -> Result<()> {
     }
 }
 
+/// Why `rv` is not a resource version, as `APIObjectVersioner.ParseResourceVersion` words it
+/// (`resourceVersion: Invalid value: "x": strconv.ParseUint: parsing "x": invalid syntax`);
+/// `None` for `""`, `"0"` and any unsigned 64-bit number.
+pub fn resource_version_error(rv: &str) -> Option<String> {
+    if rv.is_empty() || rv == "0" {
+        return None;
+    }
+    let why = if !rv.bytes().all(|b| b.is_ascii_digit()) {
+        "invalid syntax"
+    } else if rv.parse::<u64>().is_err() {
+        "value out of range"
+    } else {
+        return None;
+    };
+    Some(format!(
+        "resourceVersion: Invalid value: {rv:?}: strconv.ParseUint: parsing {rv:?}: {why}"
+    ))
+}
+
+/// A get or watch at a `resourceVersion` that does not parse. Upstream's watch cache returns the
+/// storage error as is, which is no `APIStatus`, so kube-apiserver answers 500 with no reason;
+/// this server keeps its rule that malformed input never yields a 500 and answers 400
+/// BadRequest with upstream's message.
+pub fn check_read_resource_version(ctx: &Ctx) -> Result<()> {
+    match ctx
+        .param("resourceVersion")
+        .and_then(resource_version_error)
+    {
+        Some(message) => Err(Error::bad_request(message)),
+        None => Ok(()),
+    }
+}
+
+/// A list at a `resourceVersion` that does not parse, or one given with `continue`
+/// (`storage.ValidateListOptions`): 400.
+pub fn check_list_resource_version(ctx: &Ctx) -> Result<()> {
+    let Some(rv) = ctx.param("resourceVersion") else {
+        return Ok(());
+    };
+    if ctx.param("continue").is_some() && rv != "0" {
+        return Err(Error::bad_request(
+            "specifying resource version is not allowed when using continue",
+        ));
+    }
+    match resource_version_error(rv) {
+        Some(e) => Err(Error::bad_request(format!("invalid resource version: {e}"))),
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resource_versions_parse_as_go_parses_them() {
+        assert_eq!(resource_version_error("0"), None);
+        assert_eq!(resource_version_error("18446744073709551615"), None);
+        assert_eq!(
+            resource_version_error("+5").unwrap(),
+            "resourceVersion: Invalid value: \"+5\": strconv.ParseUint: parsing \"+5\": invalid syntax"
+        );
+        assert!(resource_version_error("18446744073709551616")
+            .unwrap()
+            .ends_with("value out of range"));
+    }
 
     #[test]
     fn go_slices_and_unsupported_values() {

@@ -364,6 +364,50 @@ async fn resource_version_match_on_a_watch_without_send_initial_events() {
     );
 }
 
+/// storage.ValidateListOptions: `apierrors.NewBadRequest("invalid resource version: …")` around
+/// APIObjectVersioner.ParseResourceVersion's field error.
+#[tokio::test]
+async fn list_with_a_non_numeric_resource_version() {
+    let s = server().await;
+    let got = get(&s, &format!("{CMS}?resourceVersion=abc")).await;
+    assert_status(
+        &got,
+        400,
+        "BadRequest",
+        "invalid resource version: resourceVersion: Invalid value: \"abc\": strconv.ParseUint: parsing \"abc\": invalid syntax",
+    );
+}
+
+/// The cacher's Get and Watch return ParseResourceVersion's storage.InvalidError as is; it is no
+/// APIStatus, so kube-apiserver answers 500 with no reason and the error text. This server keeps
+/// upstream's text but answers 400 BadRequest: malformed input never yields a 500 here
+/// (protocol.rs `malformed_input_never_yields_500`).
+#[tokio::test]
+async fn get_with_a_non_numeric_resource_version() {
+    let s = server().await;
+    create_cm(&s, "a").await;
+    let got = get(&s, &format!("{CMS}/a?resourceVersion=abc")).await;
+    assert_status(
+        &got,
+        400,
+        "BadRequest",
+        "resourceVersion: Invalid value: \"abc\": strconv.ParseUint: parsing \"abc\": invalid syntax",
+    );
+    assert!(got.1.get("details").is_none(), "{}", got.1);
+}
+
+#[tokio::test]
+async fn watch_with_a_non_numeric_resource_version() {
+    let s = server().await;
+    let got = get(&s, &format!("{CMS}?watch=1&resourceVersion=12x")).await;
+    assert_status(
+        &got,
+        400,
+        "BadRequest",
+        "resourceVersion: Invalid value: \"12x\": strconv.ParseUint: parsing \"12x\": invalid syntax",
+    );
+}
+
 // ===== object rules =====
 
 #[track_caller]

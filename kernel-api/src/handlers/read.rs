@@ -81,6 +81,7 @@ pub fn respond(
 
 /// `GET …/<resource>/<name>` (and `…/status`).
 pub async fn get(ctx: &Ctx) -> Result<Response<Body>> {
+    crate::options::check_read_resource_version(ctx)?;
     let obj = ctx
         .shared
         .registry
@@ -92,6 +93,7 @@ pub async fn get(ctx: &Ctx) -> Result<Response<Body>> {
 /// `GET …/<resource>`: a page of the matching objects.
 pub async fn list(ctx: &Ctx) -> Result<Response<Body>> {
     let filter = Filter::from_ctx(ctx)?;
+    crate::options::check_list_resource_version(ctx)?;
     let limit = match ctx.param("limit") {
         Some(l) => l
             .parse::<i64>()
