@@ -946,6 +946,12 @@ impl FieldSelector {
         })
     }
 
+    /// Whether `resource` has selectable fields beyond `metadata.name` and `metadata.namespace`
+    /// (upstream: a field label conversion function of its own).
+    pub fn has_own_fields(resource: &str) -> bool {
+        !resource_fields(resource).is_empty()
+    }
+
     /// Whether `resource` (plural, lowercase) supports selecting on `field`.
     pub fn is_supported(resource: &str, field: &str) -> bool {
         if matches!(field, "metadata.name" | "metadata.namespace") {
@@ -996,6 +1002,7 @@ fn resource_fields(resource: &str) -> &'static [&'static str] {
             "type",
         ],
         "secrets" => &["type"],
+        "services" => &["spec.clusterIP", "spec.type"],
         "nodes" => &["spec.unschedulable"],
         "namespaces" => &["status.phase"],
         "replicasets" | "replicationcontrollers" => &["status.replicas"],

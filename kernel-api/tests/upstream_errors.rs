@@ -408,6 +408,48 @@ async fn watch_with_a_non_numeric_resource_version() {
     );
 }
 
+/// runtime.DefaultMetaV1FieldSelectorConversion (kinds without their own field label function).
+#[tokio::test]
+async fn field_selector_on_an_unsupported_configmap_field() {
+    let s = server().await;
+    let got = get(&s, &format!("{CMS}?fieldSelector=data.a%3Db")).await;
+    assert_status(
+        &got,
+        400,
+        "BadRequest",
+        "\"data.a\" is not a known field selector: only \"metadata.name\", \"metadata.namespace\"",
+    );
+}
+
+/// pkg/apis/core/v1/conversion.go: the Pod field label function.
+#[tokio::test]
+async fn field_selector_on_an_unsupported_pod_field() {
+    let s = server().await;
+    let got = get(
+        &s,
+        &format!("{PODS}?fieldSelector=spec.nodeName%3Dn,spec.priority%3D1"),
+    )
+    .await;
+    assert_status(
+        &got,
+        400,
+        "BadRequest",
+        "field label not supported: spec.priority",
+    );
+    // The same check guards watches.
+    let got = get(
+        &s,
+        &format!("{PODS}?watch=1&fieldSelector=spec.priority%3D1"),
+    )
+    .await;
+    assert_status(
+        &got,
+        400,
+        "BadRequest",
+        "field label not supported: spec.priority",
+    );
+}
+
 // ===== object rules =====
 
 #[track_caller]

@@ -29,6 +29,13 @@ impl Filter {
             .map(FieldSelector::parse)
             .transpose()
             .map_err(|e| Error::bad_request(format!("invalid field selector: {e}")))?;
+        if let Some(selector) = &field {
+            for term in selector.terms() {
+                if let Some(message) = field_label_error(&ctx.def, &term.field) {
+                    return Err(Error::bad_request(message));
+                }
+            }
+        }
         Ok(Filter {
             resource: ctx.def.plural.clone(),
             label,
@@ -50,6 +57,29 @@ impl Filter {
                 .field
                 .as_ref()
                 .is_none_or(|f| f.matches(&self.resource, obj))
+    }
+}
+
+/// Why `field` cannot be selected on `def`, as upstream's field label conversion says it: kinds
+/// with their own conversion function (the ones with selectable fields of their own, and custom
+/// resources) answer `field label not supported: <f>`, every other kind
+/// `DefaultMetaV1FieldSelectorConversion`'s `"<f>" is not a known field selector: only …`.
+/// Upstream's Node and Namespace functions accept no `metadata.namespace`.
+fn field_label_error(def: &crate::resources::ResourceDef, field: &str) -> Option<String> {
+    let own_function = def.strategy.custom || FieldSelector::has_own_fields(&def.plural);
+    let cluster_scoped_core =
+        def.group.is_empty() && matches!(def.kind.as_str(), "Node" | "Namespace");
+    let supported = match field {
+        "metadata.name" => true,
+        "metadata.namespace" => !(cluster_scoped_core || def.strategy.custom && !def.namespaced),
+        _ => FieldSelector::is_supported(&def.plural, field) && !def.strategy.custom,
+    };
+    match (supported, own_function) {
+        (true, _) => None,
+        (false, true) => Some(format!("field label not supported: {field}")),
+        (false, false) => Some(format!(
+            "{field:?} is not a known field selector: only \"metadata.name\", \"metadata.namespace\""
+        )),
     }
 }
 
