@@ -97,6 +97,7 @@ pub mod resources;
 pub mod selector;
 pub mod server;
 pub mod status;
+pub mod strict;
 pub mod table;
 pub mod tls;
 pub mod validation;

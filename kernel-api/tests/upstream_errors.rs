@@ -450,6 +450,33 @@ async fn field_selector_on_an_unsupported_pod_field() {
     );
 }
 
+/// The strict JSON decoder (sigs.k8s.io/json) reports duplicate fields by path; the create
+/// handler wraps strict errors in transformDecodeError.
+#[tokio::test]
+async fn strict_field_validation_with_a_duplicate_field() {
+    let s = server().await;
+    let body = r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a","name":"b"},"data":{"k":"1","k":"2"},"extra":1}"#;
+    let got = call(
+        &s,
+        Method::POST,
+        &format!("{CMS}?fieldValidation=Strict"),
+        "application/json",
+        body,
+    )
+    .await;
+    assert_status(
+        &got,
+        400,
+        "BadRequest",
+        "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: strict decoding error: duplicate field \"metadata.name\", duplicate field \"data.k\", unknown field \"extra\"",
+    );
+    // Without Strict the last value wins, as in Go.
+    let got = call(&s, Method::POST, CMS, "application/json", body).await;
+    assert_eq!(got.0, StatusCode::CREATED, "{}", got.1);
+    assert_eq!(got.1["metadata"]["name"], "b");
+    assert_eq!(got.1["data"]["k"], "2");
+}
+
 // ===== object rules =====
 
 #[track_caller]

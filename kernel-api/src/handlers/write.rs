@@ -100,6 +100,7 @@ pub async fn check_namespace(ctx: &Ctx, name: &str) -> Result<()> {
 /// `POST …/<resource>`.
 pub async fn create(ctx: &Ctx) -> Result<Response<Body>> {
     let obj = ctx.decode_body()?;
+    crate::strict::check_duplicate_fields(ctx, &obj)?;
     let created = create_object(ctx, obj, Operation::Create, None).await?;
     respond(ctx, StatusCode::CREATED, created)
 }
@@ -170,6 +171,7 @@ pub async fn create_object(
 /// `PUT …/<resource>/<name>` (and `…/status`).
 pub async fn update(ctx: &Ctx) -> Result<Response<Body>> {
     let obj = ctx.decode_body()?;
+    crate::strict::check_duplicate_fields(ctx, &obj)?;
     let current = ctx
         .shared
         .registry
