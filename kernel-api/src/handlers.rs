@@ -299,12 +299,12 @@ pub async fn handle_resource(
     let wrong_method = if create_only {
         info.verb != "create" || !info.name.is_empty() || subresource.is_some()
     } else {
-        info.verb == "create" && !info.name.is_empty() && subresource.is_none()
+        // No POST on a named object, no PUT or PATCH on a collection.
+        (info.verb == "create" && !info.name.is_empty() && subresource.is_none())
+            || (matches!(info.verb.as_str(), "update" | "patch") && info.name.is_empty())
     };
-    if wrong_method {
-        return Err(Error::MethodNotAllowed(
-            "the server does not allow this method on the requested resource".into(),
-        ));
+    if wrong_method || (info.verb == "deletecollection" && !serves_deletecollection(&def)) {
+        return Err(Error::method_not_allowed());
     }
     let verb = info.verb.clone();
     let ctx = Ctx {
@@ -337,10 +337,14 @@ pub async fn handle_resource(
         ("create", Some(Eviction)) => subresource::eviction(&ctx).await,
         ("update", Some(Finalize)) => subresource::finalize(&ctx).await,
         ("create", Some(Token)) => subresource::token(&ctx).await,
-        _ => Err(Error::MethodNotAllowed(
-            "the server does not allow this method on the requested resource".into(),
-        )),
+        _ => Err(Error::method_not_allowed()),
     }
+}
+
+/// Whether `def` has a DELETE route on its collection: upstream's namespace storage implements
+/// no `DeleteCollection` (`kubectl delete namespaces --all` deletes them one by one).
+fn serves_deletecollection(def: &ResourceDef) -> bool {
+    !(def.group.is_empty() && def.kind == "Namespace")
 }
 
 /// Parses a query string.

@@ -156,6 +156,20 @@ pub enum Error {
     /// 503 `ServiceUnavailable`.
     #[error("{0}")]
     ServiceUnavailable(String),
+    /// A `Status` whose code, reason, message and details follow none of the patterns above, as
+    /// upstream renders them: go-restful's route errors and JSON patch failures through
+    /// `NewGenericServerResponse` (a fixed message, empty `details`).
+    #[error("{message}")]
+    Generic {
+        /// HTTP status code.
+        code: u16,
+        /// `reason`.
+        reason: &'static str,
+        /// `message`.
+        message: String,
+        /// `details`, if upstream sets them (possibly empty).
+        details: Option<Value>,
+    },
     /// A store failure, mapped by variant.
     #[error(transparent)]
     Store(#[from] kernel_store::Error),
@@ -168,6 +182,17 @@ impl Error {
     /// A 400 BadRequest.
     pub fn bad_request(message: impl Into<String>) -> Self {
         Error::BadRequest(message.into())
+    }
+
+    /// go-restful's 405 for a method a path has no route for, as kube-apiserver's
+    /// `serviceErrorHandler` renders it (`NewGenericServerResponse`: fixed message, empty details).
+    pub fn method_not_allowed() -> Self {
+        Error::Generic {
+            code: 405,
+            reason: "MethodNotAllowed",
+            message: "the server does not allow this method on the requested resource".into(),
+            details: Some(json!({})),
+        }
     }
 
     /// `Invalid` for a request options kind of `meta.k8s.io` (`CreateOptions`, `ListOptions`, …)
@@ -206,6 +231,7 @@ impl Error {
             Error::Timeout(_) => (504, "Timeout"),
             Error::Internal(_) | Error::Io(_) => (500, "InternalError"),
             Error::ServiceUnavailable(_) => (503, "ServiceUnavailable"),
+            Error::Generic { code, reason, .. } => (*code, *reason),
             Error::Store(e) => match e {
                 S::NotFound { .. } => (404, "NotFound"),
                 S::AlreadyExists { .. } => (409, "AlreadyExists"),
@@ -290,6 +316,7 @@ impl Error {
                 }
                 Some(d)
             }
+            Error::Generic { details, .. } => details.clone(),
             Error::ApplyConflict { causes } => Some(json!({ "causes": causes_json(causes) })),
             Error::Store(kernel_store::Error::Compacted { .. }) | Error::Gone(_) => None,
             _ => None,

@@ -477,6 +477,63 @@ async fn strict_field_validation_with_a_duplicate_field() {
     assert_eq!(got.1["data"]["k"], "2");
 }
 
+// ===== verbs a path does not serve (go-restful's route selection, serviceErrorHandler) =====
+
+/// go-restful's 405, rendered by NewGenericServerResponse: empty `details`.
+#[track_caller]
+fn assert_method_not_allowed(got: &(StatusCode, Value)) {
+    assert_status(
+        got,
+        405,
+        "MethodNotAllowed",
+        "the server does not allow this method on the requested resource",
+    );
+    assert_details(got, json!({}));
+}
+
+#[tokio::test]
+async fn put_on_a_collection() {
+    let s = server().await;
+    assert_method_not_allowed(&send(&s, Method::PUT, CMS, &cm("a")).await);
+}
+
+#[tokio::test]
+async fn patch_on_a_collection() {
+    let s = server().await;
+    assert_method_not_allowed(&send(&s, Method::PATCH, CMS, &json!({})).await);
+}
+
+#[tokio::test]
+async fn post_on_a_named_object() {
+    let s = server().await;
+    assert_method_not_allowed(&send(&s, Method::POST, &format!("{CMS}/a"), &cm("a")).await);
+}
+
+#[tokio::test]
+async fn delete_on_the_status_subresource() {
+    let s = server().await;
+    let got = call(&s, Method::DELETE, &format!("{PODS}/p/status"), "", "").await;
+    assert_method_not_allowed(&got);
+}
+
+#[tokio::test]
+async fn get_on_the_binding_subresource() {
+    let s = server().await;
+    assert_method_not_allowed(&get(&s, &format!("{PODS}/p/binding")).await);
+}
+
+/// The namespace REST storage has no DeleteCollection, so no DELETE route on the collection.
+#[tokio::test]
+async fn deletecollection_of_namespaces() {
+    let s = server().await;
+    let got = call(&s, Method::DELETE, "/api/v1/namespaces", "", "").await;
+    assert_method_not_allowed(&got);
+    assert_eq!(
+        get(&s, "/api/v1/namespaces/default").await.0,
+        StatusCode::OK
+    );
+}
+
 // ===== object rules =====
 
 #[track_caller]
