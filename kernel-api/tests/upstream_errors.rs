@@ -534,6 +534,101 @@ async fn deletecollection_of_namespaces() {
     );
 }
 
+/// go-restful's 415 for a content type a PATCH route does not consume (with a body).
+#[tokio::test]
+async fn unknown_patch_content_type_on_a_builtin() {
+    let s = server().await;
+    create_cm(&s, "a").await;
+    let got = call(&s, Method::PATCH, &format!("{CMS}/a"), "text/plain", "{}").await;
+    assert_status(
+        &got,
+        415,
+        "UnsupportedMediaType",
+        "415: Unsupported Media Type",
+    );
+    assert_details(&got, json!({}));
+}
+
+/// The create handler's NegotiateInputSerializer: the serializers of the built-in types.
+#[tokio::test]
+async fn unknown_create_content_type_on_a_builtin() {
+    let s = server().await;
+    let got = call(&s, Method::POST, CMS, "text/plain", "{}").await;
+    assert_status(
+        &got,
+        415,
+        "UnsupportedMediaType",
+        "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf",
+    );
+    assert!(got.1.get("details").is_none(), "{}", got.1);
+}
+
+fn widget_crd(name: &str) -> Value {
+    json!({
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": name},
+        "spec": {
+            "group": "example.com",
+            "scope": "Namespaced",
+            "names": {"plural": "widgets", "kind": "Widget"},
+            "versions": [{
+                "name": "v1", "served": true, "storage": true,
+                "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+                    "spec": {"type": "object", "properties": {"size": {"type": "integer"}}}
+                }}}
+            }]
+        }
+    })
+}
+
+const WIDGETS: &str = "/apis/example.com/v1/namespaces/default/widgets";
+
+async fn establish_widgets(s: &ApiServer) {
+    let (code, body) = send(s, Method::POST, CRDS, &widget_crd("widgets.example.com")).await;
+    assert_eq!(code, StatusCode::CREATED, "{body}");
+    for _ in 0..200 {
+        if get(s, WIDGETS).await.0 == StatusCode::OK {
+            let w = json!({"apiVersion": "example.com/v1", "kind": "Widget",
+                           "metadata": {"name": "w"}, "spec": {"size": 1}});
+            let (code, body) = send(s, Method::POST, WIDGETS, &w).await;
+            assert_eq!(code, StatusCode::CREATED, "{body}");
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("widgets never served");
+}
+
+/// The CRD handler hands PatchResource the patch types without strategic merge patch;
+/// PatchResource answers NewUnsupportedMediaTypeError(patchTypes).
+#[tokio::test]
+async fn strategic_merge_patch_on_a_custom_resource() {
+    let s = server().await;
+    establish_widgets(&s).await;
+    let got = call(
+        &s,
+        Method::PATCH,
+        &format!("{WIDGETS}/w"),
+        "application/strategic-merge-patch+json",
+        r#"{"spec":{"size":2}}"#,
+    )
+    .await;
+    let message = "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml";
+    assert_status(&got, 415, "UnsupportedMediaType", message);
+    assert!(got.1.get("details").is_none(), "{}", got.1);
+    // Any other unknown type gets the same answer on a custom resource.
+    let got = call(
+        &s,
+        Method::PATCH,
+        &format!("{WIDGETS}/w"),
+        "text/plain",
+        "{}",
+    )
+    .await;
+    assert_status(&got, 415, "UnsupportedMediaType", message);
+}
+
 // ===== object rules =====
 
 #[track_caller]
