@@ -629,6 +629,64 @@ async fn strategic_merge_patch_on_a_custom_resource() {
     assert_status(&got, 415, "UnsupportedMediaType", message);
 }
 
+// ===== preconditions =====
+
+/// defaultUpdatedObjectInfo.Preconditions → etcd3 GuaranteedUpdate's Preconditions.Check →
+/// InterpretUpdateError: NewConflict around the StorageError.
+#[tokio::test]
+async fn put_with_a_uid_that_differs_from_the_stored_one() {
+    let s = server().await;
+    let stored = create_cm(&s, "a").await;
+    let uid = stored["metadata"]["uid"].as_str().unwrap().to_owned();
+    let mut body = cm("a");
+    body["metadata"]["uid"] = json!("6a1f1bd6-0000-0000-0000-000000000000");
+    let got = send(&s, Method::PUT, &format!("{CMS}/a"), &body).await;
+    assert_status(
+        &got,
+        409,
+        "Conflict",
+        &format!("Operation cannot be fulfilled on configmaps \"a\": StorageError: invalid object, Code: 4, Key: /registry/configmaps/default/a, ResourceVersion: 0, AdditionalErrorMsg: Precondition failed: UID in precondition: 6a1f1bd6-0000-0000-0000-000000000000, UID in object meta: {uid}"),
+    );
+    assert_details(&got, json!({"name": "a", "kind": "configmaps"}));
+}
+
+/// rest.BeforeDelete: NewConflict on GroupResource{Group, Resource: Kind}.
+#[tokio::test]
+async fn delete_with_a_uid_precondition_that_fails() {
+    let s = server().await;
+    let stored = create_cm(&s, "a").await;
+    let uid = stored["metadata"]["uid"].as_str().unwrap().to_owned();
+    let options =
+        json!({"kind": "DeleteOptions", "apiVersion": "v1", "preconditions": {"uid": "nope"}});
+    let got = send(&s, Method::DELETE, &format!("{CMS}/a"), &options).await;
+    assert_status(
+        &got,
+        409,
+        "Conflict",
+        &format!("Operation cannot be fulfilled on ConfigMap \"a\": the UID in the precondition (nope) does not match the UID in record ({uid}). The object might have been deleted and then recreated"),
+    );
+    assert_details(&got, json!({"name": "a", "kind": "ConfigMap"}));
+}
+
+#[tokio::test]
+async fn delete_with_a_resource_version_precondition_that_fails() {
+    let s = server().await;
+    let stored = create_cm(&s, "a").await;
+    let rv = stored["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let options = json!({"preconditions": {"resourceVersion": "1"}});
+    let got = send(&s, Method::DELETE, &format!("{CMS}/a"), &options).await;
+    assert_status(
+        &got,
+        409,
+        "Conflict",
+        &format!("Operation cannot be fulfilled on ConfigMap \"a\": the ResourceVersion in the precondition (1) does not match the ResourceVersion in record ({rv}). The object might have been modified"),
+    );
+    assert_details(&got, json!({"name": "a", "kind": "ConfigMap"}));
+}
+
 // ===== object rules =====
 
 #[track_caller]

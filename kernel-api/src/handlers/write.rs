@@ -178,6 +178,7 @@ pub async fn update(ctx: &Ctx) -> Result<Response<Body>> {
         .get(&ctx.def, ctx.namespace.as_deref(), ctx.name())
         .await?;
     let current_rv = revision_of(&current)?.unwrap_or(0);
+    check_update_uid_precondition(ctx, &obj, &current)?;
     if let Some(rv) = revision_of(&obj)? {
         if rv != current_rv {
             return Err(registry::conflict(&ctx.def, ctx.name()));
@@ -500,27 +501,7 @@ pub async fn delete_object(
             .get(def, ctx.namespace.as_deref(), name)
             .await?;
         let current_rv = revision_of(&current)?.unwrap_or(0);
-        if let Some(uid) = &options.uid {
-            let actual = current["metadata"]["uid"].as_str().unwrap_or_default();
-            if uid != actual {
-                return Err(Error::Conflict {
-                    resource: def.qualified(),
-                    name: name.into(),
-                    message: format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {actual}"),
-                });
-            }
-        }
-        if let Some(rv) = &options.resource_version {
-            if *rv != current_rv.to_string() {
-                return Err(Error::Conflict {
-                    resource: def.qualified(),
-                    name: name.into(),
-                    message: format!(
-                        "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {current_rv}"
-                    ),
-                });
-            }
-        }
+        check_delete_preconditions(def, options, &current)?;
         let request = admission_request(ctx, Operation::Delete, name);
         ctx.shared
             .admission
@@ -642,6 +623,61 @@ pub async fn delete_object(
         }
     }
     Err(registry::conflict(def, name))
+}
+
+/// The preconditions of a delete, as upstream's `rest.BeforeDelete` checks them: a Conflict on
+/// the *Kind* (`Operation cannot be fulfilled on ConfigMap "x": the UID in the precondition …`,
+/// `details.kind` the Kind, `details.group` its group).
+fn check_delete_preconditions(
+    def: &ResourceDef,
+    options: &DeleteOptions,
+    current: &Value,
+) -> Result<()> {
+    let conflict = |message: String| Error::Conflict {
+        resource: if def.group.is_empty() {
+            def.kind.clone()
+        } else {
+            format!("{}.{}", def.kind, def.group)
+        },
+        name: name_of(current),
+        message,
+    };
+    if let Some(uid) = &options.uid {
+        let actual = current["metadata"]["uid"].as_str().unwrap_or_default();
+        if uid != actual {
+            return Err(conflict(format!("the UID in the precondition ({uid}) does not match the UID in record ({actual}). The object might have been deleted and then recreated")));
+        }
+    }
+    if let Some(rv) = &options.resource_version {
+        let actual = current["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap_or_default();
+        if rv != actual {
+            return Err(conflict(format!("the ResourceVersion in the precondition ({rv}) does not match the ResourceVersion in record ({actual}). The object might have been modified")));
+        }
+    }
+    Ok(())
+}
+
+/// The UID precondition of an update (upstream's `defaultUpdatedObjectInfo.Preconditions`): a
+/// `metadata.uid` in the body must be the stored one; the store's `Preconditions.Check` fails
+/// with a StorageError that `InterpretUpdateError` wraps in a Conflict.
+fn check_update_uid_precondition(ctx: &Ctx, body: &Value, current: &Value) -> Result<()> {
+    let given = body["metadata"]["uid"].as_str().unwrap_or_default();
+    let actual = current["metadata"]["uid"].as_str().unwrap_or_default();
+    if given.is_empty() || given == actual {
+        return Ok(());
+    }
+    let name = name_of(current);
+    let key = ctx
+        .shared
+        .registry
+        .key(&ctx.def, ctx.namespace.as_deref(), &name);
+    Err(Error::Conflict {
+        resource: ctx.def.qualified(),
+        name,
+        message: format!("StorageError: invalid object, Code: 4, Key: {key}, ResourceVersion: 0, AdditionalErrorMsg: Precondition failed: UID in precondition: {given}, UID in object meta: {actual}"),
+    })
 }
 
 /// `DELETE …/<resource>`: deletes every matching object; returns them as a list.
