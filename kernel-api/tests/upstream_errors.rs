@@ -687,6 +687,66 @@ async fn delete_with_a_resource_version_precondition_that_fails() {
     assert_details(&got, json!({"name": "a", "kind": "ConfigMap"}));
 }
 
+/// jsonPatcher.applyJSPatch: an Apply failure becomes
+/// NewGenericServerResponse(422, …): the generic message and empty details.
+#[track_caller]
+fn assert_json_patch_failed(got: &(StatusCode, Value)) {
+    assert_status(
+        got,
+        422,
+        "Invalid",
+        "the server rejected our request due to an error in our request",
+    );
+    assert_details(got, json!({}));
+}
+
+async fn json_patch(s: &ApiServer, patch: Value) -> (StatusCode, Value) {
+    call(
+        s,
+        Method::PATCH,
+        &format!("{CMS}/a"),
+        "application/json-patch+json",
+        serde_json::to_vec(&patch).unwrap(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn json_patch_with_an_unknown_op() {
+    let s = server().await;
+    create_cm(&s, "a").await;
+    assert_json_patch_failed(&json_patch(&s, json!([{"op": "frob", "path": "/data/a"}])).await);
+}
+
+#[tokio::test]
+async fn json_patch_with_a_failing_test_op() {
+    let s = server().await;
+    create_cm(&s, "a").await;
+    let got = json_patch(
+        &s,
+        json!([{"op": "test", "path": "/data/a", "value": "zzz"}, {"op": "remove", "path": "/data/a"}]),
+    )
+    .await;
+    assert_json_patch_failed(&got);
+    assert_eq!(get(&s, &format!("{CMS}/a")).await.1["data"]["a"], "b");
+}
+
+#[tokio::test]
+async fn json_patch_with_a_path_that_is_not_there() {
+    let s = server().await;
+    create_cm(&s, "a").await;
+    assert_json_patch_failed(
+        &json_patch(&s, json!([{"op": "remove", "path": "/data/nope"}])).await,
+    );
+    assert_json_patch_failed(
+        &json_patch(
+            &s,
+            json!([{"op": "replace", "path": "/spec/x", "value": 1}]),
+        )
+        .await,
+    );
+}
+
 // ===== object rules =====
 
 #[track_caller]

@@ -303,6 +303,18 @@ pub async fn patch(ctx: &Ctx) -> Result<Response<Body>> {
     Err(registry::conflict(&ctx.def, ctx.name()))
 }
 
+/// Any failure to apply a JSON patch (unknown op, failed `test`, missing path): upstream's
+/// `applyJSPatch` answers `NewGenericServerResponse(422, …)`, which hides the patch library's
+/// message behind a fixed one and sets empty details.
+fn json_patch_failed() -> Error {
+    Error::Generic {
+        code: 422,
+        reason: "Invalid",
+        message: "the server rejected our request due to an error in our request".into(),
+        details: Some(json!({})),
+    }
+}
+
 /// Applies a JSON, merge or strategic-merge patch document to `current`.
 pub fn apply_patch_document(
     ctx: &Ctx,
@@ -332,7 +344,7 @@ pub fn apply_patch_document(
             if !patch.is_array() {
                 return Err(Error::bad_request("json: cannot unmarshal object into Go value of type jsonpatch.Patch"));
             }
-            patch::json_patch(&mut doc, patch).map_err(failed)?
+            patch::json_patch(&mut doc, patch).map_err(|_| json_patch_failed())?
         }
         "application/merge-patch+json" => {
             if !patch.is_object() {
