@@ -790,6 +790,40 @@ fn assert_invalid(
     assert_details(got, details);
 }
 
+/// ValidateObjectMetaAccessorUpdate → ValidateNoNewFinalizers.
+#[tokio::test]
+async fn finalizers_added_to_an_object_being_deleted() {
+    let s = server().await;
+    let mut body = cm("a");
+    body["metadata"]["finalizers"] = json!(["example.com/a"]);
+    send(&s, Method::POST, CMS, &body).await;
+    let (code, _) = call(&s, Method::DELETE, &format!("{CMS}/a"), "", "").await;
+    assert_eq!(code, StatusCode::OK);
+    let patch =
+        json!({"metadata": {"finalizers": ["example.com/a", "example.com/c", "example.com/b"]}});
+    let got = send(&s, Method::PATCH, &format!("{CMS}/a"), &patch).await;
+    assert_invalid(
+        &got,
+        "ConfigMap",
+        "",
+        "a",
+        &[(
+            "metadata.finalizers",
+            "FieldValueForbidden",
+            "Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{\"example.com/b\", \"example.com/c\"}",
+        )],
+    );
+    // Removing one is fine.
+    let got = send(
+        &s,
+        Method::PATCH,
+        &format!("{CMS}/a"),
+        &json!({"metadata": {"finalizers": null}}),
+    )
+    .await;
+    assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+}
+
 /// BeforeCreate: ValidateObjectMeta's name requirement.
 #[tokio::test]
 async fn create_without_a_name() {
