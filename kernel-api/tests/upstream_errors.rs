@@ -824,6 +824,32 @@ async fn finalizers_added_to_an_object_being_deleted() {
     assert_eq!(got.0, StatusCode::OK, "{}", got.1);
 }
 
+/// The service REST's node port allocation: ErrNotInRange as a field.Invalid on the port.
+#[tokio::test]
+async fn node_port_outside_the_range() {
+    let s = server().await;
+    let svc = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+        "spec": {"type": "NodePort", "ports": [{"port": 80, "nodePort": 8080}]}});
+    let got = send(
+        &s,
+        Method::POST,
+        "/api/v1/namespaces/default/services",
+        &svc,
+    )
+    .await;
+    assert_invalid(
+        &got,
+        "Service",
+        "",
+        "web",
+        &[(
+            "spec.ports[0].nodePort",
+            "FieldValueInvalid",
+            "Invalid value: 8080: provided port is not in the valid range. The range of valid ports is 30000-32767",
+        )],
+    );
+}
+
 /// BeforeCreate: ValidateObjectMeta's name requirement.
 #[tokio::test]
 async fn create_without_a_name() {
