@@ -17,6 +17,9 @@ use serde_json::{json, Map, Value};
 /// Applies upstream's defaults to `obj`, an object of plural `resource`
 /// ("pods", "deployments", …). Unknown resources are left unchanged.
 pub fn apply_defaults(resource: &str, obj: &mut Value) {
+    if resource == "customresourcedefinitions" {
+        return crate::crd::set_definition_defaults(obj);
+    }
     let Some(o) = obj.as_object_mut() else {
         return;
     };

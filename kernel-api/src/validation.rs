@@ -1085,6 +1085,7 @@ pub fn validate(resource: &str, obj: &Value, old: Option<&Value>) -> Vec<FieldEr
             }
         }
         "secrets" => validate_secret(obj, &mut errs),
+        "customresourcedefinitions" => crate::crd::validate_definition(obj, &mut errs),
         _ => {}
     }
     if let Some(old) = old {
