@@ -747,6 +747,20 @@ async fn json_patch_with_a_path_that_is_not_there() {
     );
 }
 
+/// jsonpatch.DecodePatch of a non-array: the JSON unmarshal error, as a 400.
+#[tokio::test]
+async fn json_patch_that_is_not_a_list() {
+    let s = server().await;
+    create_cm(&s, "a").await;
+    let got = json_patch(&s, json!({"op": "remove", "path": "/data/a"})).await;
+    assert_status(
+        &got,
+        400,
+        "BadRequest",
+        "json: cannot unmarshal object into Go value of type jsonpatch.Patch",
+    );
+}
+
 // ===== object rules =====
 
 #[track_caller]
@@ -850,6 +864,74 @@ async fn node_port_outside_the_range() {
     );
 }
 
+/// ValidateLabels → IsValidLabelValue.
+#[tokio::test]
+async fn label_value_longer_than_63_characters() {
+    let s = server().await;
+    let long = "a".repeat(64);
+    let mut body = cm("a");
+    body["metadata"]["labels"] = json!({"k": long});
+    let got = send(&s, Method::POST, CMS, &body).await;
+    assert_invalid(
+        &got,
+        "ConfigMap",
+        "",
+        "a",
+        &[(
+            "metadata.labels",
+            "FieldValueInvalid",
+            &format!("Invalid value: \"{long}\": must be no more than 63 characters"),
+        )],
+    );
+}
+
+/// ValidateAnnotations → field.TooLong(metadata.annotations, TotalAnnotationSizeLimitB).
+#[tokio::test]
+async fn annotations_over_256_kib() {
+    let s = server().await;
+    let mut body = cm("a");
+    body["metadata"]["annotations"] = json!({"k": "x".repeat(256 * 1024)});
+    let got = send(&s, Method::POST, CMS, &body).await;
+    assert_invalid(
+        &got,
+        "ConfigMap",
+        "",
+        "a",
+        &[(
+            "metadata.annotations",
+            "FieldValueTooLong",
+            "Too long: may not be more than 262144 bytes",
+        )],
+    );
+}
+
+/// ValidateSecret: the data total against MaxSecretSize, on `data`.
+#[tokio::test]
+async fn secret_data_over_1_mib() {
+    let s = server().await;
+    let big = "x".repeat(1024 * 1024 + 1);
+    let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
+        "stringData": {"k": big}});
+    let got = send(
+        &s,
+        Method::POST,
+        "/api/v1/namespaces/default/secrets",
+        &secret,
+    )
+    .await;
+    assert_invalid(
+        &got,
+        "Secret",
+        "",
+        "s",
+        &[(
+            "data",
+            "FieldValueTooLong",
+            "Too long: may not be more than 1048576 bytes",
+        )],
+    );
+}
+
 /// BeforeCreate: ValidateObjectMeta's name requirement.
 #[tokio::test]
 async fn create_without_a_name() {
@@ -866,6 +948,35 @@ async fn create_without_a_name() {
             "FieldValueRequired",
             "Required value: name or generateName is required",
         )],
+    );
+}
+
+/// EnsureObjectNamespaceMatchesRequestNamespace.
+#[tokio::test]
+async fn namespace_of_the_body_differs_from_the_url() {
+    let s = server().await;
+    let mut body = cm("a");
+    body["metadata"]["namespace"] = json!("other");
+    let got = send(&s, Method::POST, CMS, &body).await;
+    assert_status(
+        &got,
+        400,
+        "BadRequest",
+        "the namespace of the provided object does not match the namespace sent on the request",
+    );
+}
+
+/// The update handler's checkName.
+#[tokio::test]
+async fn name_of_the_body_differs_from_the_url() {
+    let s = server().await;
+    create_cm(&s, "a").await;
+    let got = send(&s, Method::PUT, &format!("{CMS}/a"), &cm("b")).await;
+    assert_status(
+        &got,
+        400,
+        "BadRequest",
+        "the name of the object (b) does not match the name on the URL (a)",
     );
 }
 
@@ -1063,6 +1174,55 @@ async fn invalid_object_of_a_grouped_kind() {
             "metadata.name",
             "FieldValueInvalid",
             "Invalid value: \"Bad_Name\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
+        )],
+    );
+}
+
+/// BeforeCreate generates the name before ValidateObjectMeta: a bad prefix is reported on
+/// `metadata.generateName` and again on the generated `metadata.name`.
+#[tokio::test]
+async fn generate_name_that_makes_an_invalid_name() {
+    let s = server().await;
+    let body =
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"generateName": "Bad-"}});
+    let (code, status) = send(&s, Method::POST, CMS, &body).await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{status}");
+    let causes: Vec<(&str, &str)> = status["details"]["causes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["field"].as_str().unwrap(), c["reason"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        causes,
+        [
+            ("metadata.generateName", "FieldValueInvalid"),
+            ("metadata.name", "FieldValueInvalid")
+        ],
+        "{status}"
+    );
+    let name = status["details"]["name"].as_str().unwrap();
+    assert!(name.starts_with("Bad-") && name.len() == 9, "{status}");
+}
+
+/// ValidateConfigMapUpdate: data of an immutable ConfigMap.
+#[tokio::test]
+async fn data_of_an_immutable_configmap() {
+    let s = server().await;
+    let mut body = cm("a");
+    body["immutable"] = json!(true);
+    send(&s, Method::POST, CMS, &body).await;
+    body["data"] = json!({"a": "changed"});
+    let got = send(&s, Method::PUT, &format!("{CMS}/a"), &body).await;
+    assert_invalid(
+        &got,
+        "ConfigMap",
+        "",
+        "a",
+        &[(
+            "data",
+            "FieldValueForbidden",
+            "Forbidden: field is immutable when `immutable` is set",
         )],
     );
 }
