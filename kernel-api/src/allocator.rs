@@ -148,6 +148,21 @@ pub async fn allocate(
             for (i, port) in ports.iter_mut().enumerate() {
                 match port["nodePort"].as_i64() {
                     Some(p) if p != 0 => {
+                        if !NODE_PORTS.contains(&p) {
+                            return Err(invalid(
+                                def,
+                                &name,
+                                StatusCause::invalid(
+                                    format!("spec.ports[{i}].nodePort"),
+                                    &json!(p),
+                                    &format!(
+                                        "provided port is not in the valid range. The range of valid ports is {}-{}",
+                                        NODE_PORTS.start(),
+                                        NODE_PORTS.end()
+                                    ),
+                                ),
+                            ));
+                        }
                         let unchanged = old_ports.iter().any(|o| o["nodePort"].as_i64() == Some(p));
                         if !unchanged && used_ports.contains(&p) {
                             return Err(invalid(

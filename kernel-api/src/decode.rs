@@ -92,7 +92,7 @@ fn remove_field(obj: &mut Value, path: &[PathSegment]) -> bool {
 }
 
 /// `spec.containers[0].ports` from its segments.
-fn join_path(path: &[PathSegment]) -> String {
+pub(crate) fn join_path(path: &[PathSegment]) -> String {
     let mut out = String::new();
     for segment in path {
         match segment {

@@ -48,8 +48,9 @@
 //!   hooks), `filters/` (one tower layer per filter), `tls.rs` ([`TlsMaterial`]),
 //!   `kubeconfig.rs`, `version.rs`;
 //! - requests: `handlers/` (routing, read, watch, write, subresources, reviews), `discovery.rs`,
-//!   `openapi.rs`, `status.rs` ([`Error`], `metav1.Status`);
-//! - the write path: `decode.rs`, `defaults.rs` (shared defaulting), `rest.rs` (generic steps
+//!   `openapi.rs`, `status.rs` ([`Error`], `metav1.Status`), `options.rs` (request options
+//!   validated as upstream's `Validate*Options`);
+//! - the write path: `decode.rs`, `strict.rs` (`fieldValidation=Strict` duplicate fields), `defaults.rs` (shared defaulting), `rest.rs` (generic steps
 //!   around the strategy), `validation.rs` ([`FieldError`], metadata and shared rules),
 //!   `admission.rs`, `allocator.rs`, `apply.rs` (managedFields, server-side apply), `patch.rs`,
 //!   `protobuf.rs`, `crd.rs` (CustomResourceDefinitions);
@@ -126,6 +127,7 @@ mod json;
 mod kubeconfig;
 mod meta;
 mod openapi;
+mod options;
 mod patch;
 mod protobuf;
 mod registry;
@@ -137,6 +139,7 @@ mod selector;
 mod server;
 mod shared;
 mod status;
+mod strict;
 mod table;
 mod tls;
 mod validation;

@@ -517,8 +517,35 @@ pub(crate) fn parse_quantity(q: &str) -> Option<f64> {
     Some(n * mult)
 }
 
+/// Upstream's `ValidateNoNewFinalizers`, for an object already marked for deletion.
+fn validate_no_new_finalizers(new: &Value, old: &Value, errs: &mut Vec<FieldError>) {
+    if old["metadata"]["deletionTimestamp"].is_null() {
+        return;
+    }
+    let before: std::collections::BTreeSet<&str> = arr(old, "/metadata/finalizers")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let extra: std::collections::BTreeSet<&str> = arr(new, "/metadata/finalizers")
+        .iter()
+        .filter_map(Value::as_str)
+        .filter(|f| !before.contains(f))
+        .collect();
+    if !extra.is_empty() {
+        let quoted: Vec<String> = extra.iter().map(|f| format!("{f:?}")).collect();
+        errs.push(FieldError::forbidden(
+            "metadata.finalizers",
+            &format!(
+                "no new finalizers can be added if the object is being deleted, found new finalizers []string{{{}}}",
+                quoted.join(", ")
+            ),
+        ));
+    }
+}
+
 /// The metadata update rules (`ValidateObjectMetaUpdate`, subset).
 pub(crate) fn validate_meta_update(new: &Value, old: &Value, errs: &mut Vec<FieldError>) {
+    validate_no_new_finalizers(new, old, errs);
     immutable(new, old, "/metadata/name", "metadata.name", errs);
     immutable(new, old, "/metadata/namespace", "metadata.namespace", errs);
     for (ptr, path) in [

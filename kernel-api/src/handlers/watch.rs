@@ -48,6 +48,7 @@ enum Item {
 /// Serves a watch.
 pub async fn watch(ctx: &Ctx) -> Result<Response<Body>> {
     let filter = Filter::from_ctx(ctx)?;
+    crate::options::check_read_resource_version(ctx)?;
     let mut filter = filter;
     let name = ctx.info.name.clone();
     let bookmarks = ctx
@@ -103,8 +104,9 @@ pub async fn watch(ctx: &Ctx) -> Result<Response<Body>> {
         }
         page.revision
     } else {
+        // Checked above: a number (the store's revisions are i64).
         rv.parse::<i64>()
-            .map_err(|_| Error::bad_request(format!("invalid resource version {rv:?}")))?
+            .map_err(|_| Error::bad_request(format!("Too large resource version: {rv}")))?
     };
 
     let events = match ctx.shared.watch_cache.watch(&prefix, from).await {

@@ -119,6 +119,7 @@ pub async fn check_namespace(ctx: &Ctx, name: &str) -> Result<()> {
 /// `POST …/<resource>`.
 pub async fn create(ctx: &Ctx) -> Result<Response<Body>> {
     let obj = ctx.decode_body()?;
+    crate::strict::check_duplicate_fields(ctx, &obj)?;
     let created = create_object(ctx, obj, Operation::Create, None).await?;
     respond(ctx, StatusCode::CREATED, created)
 }
@@ -194,12 +195,14 @@ pub async fn create_object(
 /// `PUT …/<resource>/<name>` (and `…/status`).
 pub async fn update(ctx: &Ctx) -> Result<Response<Body>> {
     let obj = ctx.decode_body()?;
+    crate::strict::check_duplicate_fields(ctx, &obj)?;
     let current = ctx
         .shared
         .registry
         .get(&ctx.def, ctx.namespace.as_deref(), ctx.name())
         .await?;
     let current_rv = revision_of(&current)?.unwrap_or(0);
+    check_update_uid_precondition(ctx, &obj, &current)?;
     if let Some(rv) = revision_of(&obj)? {
         if rv != current_rv {
             return Err(registry::conflict(&ctx.def, ctx.name()));
@@ -323,6 +326,18 @@ pub async fn patch(ctx: &Ctx) -> Result<Response<Body>> {
     Err(registry::conflict(&ctx.def, ctx.name()))
 }
 
+/// Any failure to apply a JSON patch (unknown op, failed `test`, missing path): upstream's
+/// `applyJSPatch` answers `NewGenericServerResponse(422, …)`, which hides the patch library's
+/// message behind a fixed one and sets empty details.
+fn json_patch_failed() -> Error {
+    Error::Generic {
+        code: 422,
+        reason: "Invalid",
+        message: "the server rejected our request due to an error in our request".into(),
+        details: Some(json!({})),
+    }
+}
+
 /// Applies a JSON, merge or strategic-merge patch document to `current`.
 pub fn apply_patch_document(
     ctx: &Ctx,
@@ -352,7 +367,7 @@ pub fn apply_patch_document(
             if !patch.is_array() {
                 return Err(Error::bad_request("json: cannot unmarshal object into Go value of type jsonpatch.Patch"));
             }
-            patch::json_patch(&mut doc, patch).map_err(failed)?
+            patch::json_patch(&mut doc, patch).map_err(|_| json_patch_failed())?
         }
         "application/merge-patch+json" => {
             if !patch.is_object() {
@@ -512,21 +527,8 @@ pub async fn delete_object(
     name: &str,
     options: &DeleteOptions,
 ) -> Result<(StatusCode, Value)> {
+    // The propagation policy was validated with the other DeleteOptions (options.rs).
     let def: &ResourceDef = &ctx.def;
-    if let Some(p) = options.propagation.as_deref() {
-        if !matches!(p, "Foreground" | "Background" | "Orphan") {
-            return Err(Error::Invalid {
-                kind: "DeleteOptions".into(),
-                group: String::new(),
-                name: String::new(),
-                causes: vec![crate::status::StatusCause::new(
-                    "FieldValueNotSupported",
-                    "propagationPolicy",
-                    format!("Unsupported value: {p:?}: supported values: \"Foreground\", \"Background\", \"Orphan\""),
-                )],
-            });
-        }
-    }
     for _ in 0..MAX_RETRIES {
         let current = ctx
             .shared
@@ -534,27 +536,7 @@ pub async fn delete_object(
             .get(def, ctx.namespace.as_deref(), name)
             .await?;
         let current_rv = revision_of(&current)?.unwrap_or(0);
-        if let Some(uid) = &options.uid {
-            let actual = current["metadata"]["uid"].as_str().unwrap_or_default();
-            if uid != actual {
-                return Err(Error::Conflict {
-                    resource: def.qualified(),
-                    name: name.into(),
-                    message: format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {actual}"),
-                });
-            }
-        }
-        if let Some(rv) = &options.resource_version {
-            if *rv != current_rv.to_string() {
-                return Err(Error::Conflict {
-                    resource: def.qualified(),
-                    name: name.into(),
-                    message: format!(
-                        "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {current_rv}"
-                    ),
-                });
-            }
-        }
+        check_delete_preconditions(def, options, &current)?;
         let request = admission_request(ctx, Operation::Delete, name);
         ctx.shared
             .admission
@@ -658,6 +640,61 @@ pub async fn delete_object(
         }
     }
     Err(registry::conflict(def, name))
+}
+
+/// The preconditions of a delete, as upstream's `rest.BeforeDelete` checks them: a Conflict on
+/// the *Kind* (`Operation cannot be fulfilled on ConfigMap "x": the UID in the precondition …`,
+/// `details.kind` the Kind, `details.group` its group).
+fn check_delete_preconditions(
+    def: &ResourceDef,
+    options: &DeleteOptions,
+    current: &Value,
+) -> Result<()> {
+    let conflict = |message: String| Error::Conflict {
+        resource: if def.group.is_empty() {
+            def.kind.clone()
+        } else {
+            format!("{}.{}", def.kind, def.group)
+        },
+        name: name_of(current),
+        message,
+    };
+    if let Some(uid) = &options.uid {
+        let actual = current["metadata"]["uid"].as_str().unwrap_or_default();
+        if uid != actual {
+            return Err(conflict(format!("the UID in the precondition ({uid}) does not match the UID in record ({actual}). The object might have been deleted and then recreated")));
+        }
+    }
+    if let Some(rv) = &options.resource_version {
+        let actual = current["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap_or_default();
+        if rv != actual {
+            return Err(conflict(format!("the ResourceVersion in the precondition ({rv}) does not match the ResourceVersion in record ({actual}). The object might have been modified")));
+        }
+    }
+    Ok(())
+}
+
+/// The UID precondition of an update (upstream's `defaultUpdatedObjectInfo.Preconditions`): a
+/// `metadata.uid` in the body must be the stored one; the store's `Preconditions.Check` fails
+/// with a StorageError that `InterpretUpdateError` wraps in a Conflict.
+fn check_update_uid_precondition(ctx: &Ctx, body: &Value, current: &Value) -> Result<()> {
+    let given = body["metadata"]["uid"].as_str().unwrap_or_default();
+    let actual = current["metadata"]["uid"].as_str().unwrap_or_default();
+    if given.is_empty() || given == actual {
+        return Ok(());
+    }
+    let name = name_of(current);
+    let key = ctx
+        .shared
+        .registry
+        .key(&ctx.def, ctx.namespace.as_deref(), &name);
+    Err(Error::Conflict {
+        resource: ctx.def.qualified(),
+        name,
+        message: format!("StorageError: invalid object, Code: 4, Key: {key}, ResourceVersion: 0, AdditionalErrorMsg: Precondition failed: UID in precondition: {given}, UID in object meta: {actual}"),
+    })
 }
 
 /// `DELETE …/<resource>`: deletes every matching object; returns them as a list.

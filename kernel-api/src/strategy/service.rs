@@ -23,6 +23,10 @@ use crate::validation::{
 pub(crate) struct Service;
 
 impl Strategy for Service {
+    fn selectable_fields(&self) -> &'static [&'static str] {
+        &["spec.clusterIP", "spec.type"]
+    }
+
     fn defaults(&self, obj: &mut Value) {
         let Some(o) = obj.as_object_mut() else {
             return;
