@@ -625,7 +625,8 @@ fn validate_schema(schema: &Value, path: &str, errs: &mut Vec<crate::validation:
 /// schema every version shares is reported under `spec.validation` (the v1 → internal
 /// conversion moves it there), and `versions[0].name` is checked again as `spec.version`.
 pub fn validate_definition(crd: &Value, errs: &mut Vec<crate::validation::FieldError>) {
-    use crate::validation::{is_dns1035_label, FieldError};
+    use crate::validation::FieldError;
+    use kernel_core::names::is_dns1035_label;
     let spec = &crd["spec"];
     let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
     let group = text(&spec["group"]);
@@ -647,7 +648,7 @@ pub fn validate_definition(crd: &Value, errs: &mut Vec<crate::validation::FieldE
     if group.is_empty() {
         errs.push(FieldError::required("spec.group", ""));
     } else {
-        let msgs = crate::selector::is_dns1123_subdomain(&group);
+        let msgs = kernel_core::names::is_dns1123_subdomain(&group);
         if !msgs.is_empty() {
             errs.push(FieldError::invalid(
                 "spec.group",

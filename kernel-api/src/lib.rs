@@ -56,8 +56,9 @@
 //!   `protobuf.rs`, `crd.rs` (CustomResourceDefinitions);
 //! - storage: `registry.rs` (objects over a [`Store`](kernel_store::Store)), `watch_cache.rs`,
 //!   `conversion.rs`, `meta.rs` (metadata helpers);
-//! - shared helpers: `selector.rs` (label and field selectors), `table.rs` (server-side
-//!   printing), `json.rs`.
+//! - shared helpers: `table.rs` (server-side printing), `json.rs`. Label and field selectors,
+//!   [`FieldError`], names and quantities are kernel-core's (`kernel_core::labels`, `fields`,
+//!   `names`, `quantity`); a field's value is read through the kind's [`Strategy`].
 //!
 //! ## What upstream behaviour is covered
 //!
@@ -132,10 +133,6 @@ mod patch;
 mod protobuf;
 mod registry;
 mod rest;
-// Label and field selector parsing moves to kernel-core (with the name validators and
-// FieldError); until then the parts of its API the server does not call stay, tested.
-#[allow(dead_code)]
-mod selector;
 mod server;
 mod shared;
 mod status;

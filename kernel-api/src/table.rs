@@ -282,9 +282,9 @@ pub(crate) fn format_selector(obj: &Value, ptr: &str) -> String {
     let Some(sel) = obj.pointer(ptr).filter(|v| !v.is_null()) else {
         return "<none>".to_string();
     };
-    match crate::selector::LabelSelector::from_meta_json(sel) {
+    match kernel_core::labels::Selector::from_meta_json(sel) {
         Ok(sel) => sel.to_string(),
-        Err(e) => e,
+        Err(e) => e.to_string(),
     }
 }
 

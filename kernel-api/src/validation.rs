@@ -9,7 +9,7 @@
 //! configmaps, secrets, PVCs). Only a subset of upstream's rules is checked;
 //! see `rest::validate_fields`. Each kind's rules are its `Strategy::validate` and
 //! `Strategy::validate_update` (`strategy/<kind>.rs`); this module holds the object metadata
-//! rules, [`FieldError`], the name validators and the rules several kinds share
+//! rules (with kernel-core's [`FieldError`] and name validators) and the rules several kinds share
 //! (`validation/pod_spec.rs`: pod specs, workloads, job specs).
 //!
 //! Objects are expected to be defaulted first (see `crate::defaults`), as
@@ -17,181 +17,16 @@
 //! defaulting fills in are therefore not reported.
 
 use std::collections::HashSet;
-use std::fmt;
 
+use kernel_core::quantity::Quantity;
 use serde_json::{Map, Value};
 
 use crate::json::{arr, s};
-use crate::selector::{is_qualified_name, is_valid_label_value, max_len_error, regex_error};
+use kernel_core::names::{
+    is_config_map_key, is_qualified_name, is_valid_label_value, max_len_error,
+};
 
-/// The kind of a field error (upstream `field.ErrorType`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum FieldErrorKind {
-    /// A required field is missing.
-    Required,
-    /// A field has an invalid value.
-    Invalid,
-    /// A value that must be unique is repeated.
-    Duplicate,
-    /// A field may not be set or changed.
-    Forbidden,
-    /// A value is not one of the supported values.
-    NotSupported,
-    /// A value is too long.
-    TooLong,
-    /// A list has too many items.
-    TooMany,
-}
-
-impl FieldErrorKind {
-    /// The `reason` of a `StatusCause` for this kind ("FieldValueInvalid", …).
-    pub fn reason(&self) -> &'static str {
-        match self {
-            FieldErrorKind::Required => "FieldValueRequired",
-            FieldErrorKind::Invalid => "FieldValueInvalid",
-            FieldErrorKind::Duplicate => "FieldValueDuplicate",
-            FieldErrorKind::Forbidden => "FieldValueForbidden",
-            FieldErrorKind::NotSupported => "FieldValueNotSupported",
-            FieldErrorKind::TooLong => "FieldValueTooLong",
-            FieldErrorKind::TooMany => "FieldValueTooMany",
-        }
-    }
-
-    /// The human label upstream prints ("Invalid value", "Required value", …).
-    pub fn label(&self) -> &'static str {
-        match self {
-            FieldErrorKind::Required => "Required value",
-            FieldErrorKind::Invalid => "Invalid value",
-            FieldErrorKind::Duplicate => "Duplicate value",
-            FieldErrorKind::Forbidden => "Forbidden",
-            FieldErrorKind::NotSupported => "Unsupported value",
-            FieldErrorKind::TooLong => "Too long",
-            FieldErrorKind::TooMany => "Too many",
-        }
-    }
-}
-
-/// One validation failure.
-///
-/// `message` is what follows the kind's label in upstream's text: for kinds
-/// that carry the bad value (Invalid, Duplicate, NotSupported, TooMany) it
-/// starts with the rendered value, e.g. `"Foo": a lowercase RFC 1123 …`;
-/// for the others it is the detail (possibly empty). [`FieldError::body`] is
-/// the text of a `StatusCause.message`, `Display` the full
-/// `field: body` line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldError {
-    /// The kind of error.
-    pub kind: FieldErrorKind,
-    /// The field path, e.g. `metadata.name` or `spec.containers[0].image`.
-    pub field: String,
-    /// The value (when the kind carries one) and detail, see the type docs.
-    pub message: String,
-}
-
-/// Renders a bad value the way upstream's `%q`/`%d` formatting does.
-fn render(v: &Value) -> String {
-    match v {
-        Value::String(_) | Value::Array(_) | Value::Object(_) | Value::Null => v.to_string(),
-        Value::Number(n) => n.to_string(),
-        Value::Bool(b) => b.to_string(),
-    }
-}
-
-fn with_detail(value: String, detail: &str) -> String {
-    if detail.is_empty() {
-        value
-    } else {
-        format!("{value}: {detail}")
-    }
-}
-
-impl FieldError {
-    /// `field.Required`.
-    pub fn required(field: impl Into<String>, detail: &str) -> FieldError {
-        FieldError {
-            kind: FieldErrorKind::Required,
-            field: field.into(),
-            message: detail.to_string(),
-        }
-    }
-
-    /// `field.Invalid`.
-    pub fn invalid(field: impl Into<String>, value: &Value, detail: &str) -> FieldError {
-        FieldError {
-            kind: FieldErrorKind::Invalid,
-            field: field.into(),
-            message: with_detail(render(value), detail),
-        }
-    }
-
-    /// `field.Duplicate`.
-    pub fn duplicate(field: impl Into<String>, value: &Value) -> FieldError {
-        FieldError {
-            kind: FieldErrorKind::Duplicate,
-            field: field.into(),
-            message: render(value),
-        }
-    }
-
-    /// `field.Forbidden`.
-    pub fn forbidden(field: impl Into<String>, detail: &str) -> FieldError {
-        FieldError {
-            kind: FieldErrorKind::Forbidden,
-            field: field.into(),
-            message: detail.to_string(),
-        }
-    }
-
-    /// `field.NotSupported`: `"x": supported values: "a", "b"`.
-    pub fn not_supported(field: impl Into<String>, value: &Value, valid: &[&str]) -> FieldError {
-        let quoted: Vec<String> = valid.iter().map(|v| format!("{v:?}")).collect();
-        FieldError {
-            kind: FieldErrorKind::NotSupported,
-            field: field.into(),
-            message: with_detail(
-                render(value),
-                &format!("supported values: {}", quoted.join(", ")),
-            ),
-        }
-    }
-
-    /// `field.TooLong`: `may not be more than N bytes`.
-    pub fn too_long(field: impl Into<String>, max: usize) -> FieldError {
-        FieldError {
-            kind: FieldErrorKind::TooLong,
-            field: field.into(),
-            message: format!("may not be more than {max} bytes"),
-        }
-    }
-
-    /// `field.TooMany`: `N: must have at most M items`.
-    pub fn too_many(field: impl Into<String>, actual: usize, max: usize) -> FieldError {
-        FieldError {
-            kind: FieldErrorKind::TooMany,
-            field: field.into(),
-            message: format!("{actual}: must have at most {max} items"),
-        }
-    }
-
-    /// Upstream `ErrorBody()`: the message without the field path, e.g.
-    /// `Invalid value: "Foo": …` (a `StatusCause.message`).
-    pub fn body(&self) -> String {
-        if self.message.is_empty() {
-            self.kind.label().to_string()
-        } else {
-            format!("{}: {}", self.kind.label(), self.message)
-        }
-    }
-}
-
-impl fmt::Display for FieldError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.field, self.body())
-    }
-}
-
-impl std::error::Error for FieldError {}
+pub use kernel_core::fields::{FieldError, FieldErrorKind};
 
 // ---------------------------------------------------------------------------
 
@@ -199,8 +34,6 @@ pub(crate) const IMMUTABLE: &str = "field is immutable";
 pub(crate) const NEGATIVE: &str = "must be greater than or equal to 0";
 const TOTAL_ANNOTATION_SIZE: usize = 256 * 1024;
 pub(crate) const MAX_CONFIG_SIZE: usize = 1024 * 1024;
-const DNS1035_LABEL_ERR_MSG: &str = "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character";
-const DNS1035_LABEL_FMT: &str = "[a-z]([-a-z0-9]*[a-z0-9])?";
 
 pub(crate) fn get<'a>(obj: &'a Value, ptr: &str) -> Option<&'a Value> {
     obj.pointer(ptr).filter(|v| !v.is_null())
@@ -208,42 +41,6 @@ pub(crate) fn get<'a>(obj: &'a Value, ptr: &str) -> Option<&'a Value> {
 
 pub(crate) fn obj_map<'a>(obj: &'a Value, ptr: &str) -> Option<&'a Map<String, Value>> {
     obj.pointer(ptr).and_then(Value::as_object)
-}
-
-/// Upstream `IsDNS1035Label` (Service names).
-pub fn is_dns1035_label(v: &str) -> Vec<String> {
-    let mut errs = Vec::new();
-    if v.len() > 63 {
-        errs.push(max_len_error(63));
-    }
-    let b = v.as_bytes();
-    let ok = !b.is_empty()
-        && b[0].is_ascii_lowercase()
-        && (b[b.len() - 1].is_ascii_lowercase() || b[b.len() - 1].is_ascii_digit())
-        && b.iter()
-            .all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-');
-    if !ok {
-        errs.push(regex_error(
-            DNS1035_LABEL_ERR_MSG,
-            DNS1035_LABEL_FMT,
-            &["my-name", "abc-123"],
-        ));
-    }
-    errs
-}
-
-/// Upstream `path.IsValidPathSegmentName` (RBAC and custom resource names).
-pub fn is_valid_path_segment_name(v: &str) -> Vec<String> {
-    if v == "." || v == ".." {
-        return vec![format!("may not be '{v}'")];
-    }
-    let mut errs = Vec::new();
-    for c in ["/", "%"] {
-        if v.contains(c) {
-            errs.push(format!("may not contain '{c}'"));
-        }
-    }
-    errs
 }
 
 /// Upstream `IsValidPortNum`.
@@ -277,33 +74,6 @@ pub(crate) fn is_valid_port_name(p: &str) -> Vec<String> {
     }
     if p.starts_with('-') || p.ends_with('-') {
         errs.push("must not begin or end with a hyphen".to_string());
-    }
-    errs
-}
-
-/// Upstream `IsConfigMapKey` (configmap and secret data keys).
-pub fn is_config_map_key(k: &str) -> Vec<String> {
-    let mut errs = Vec::new();
-    if k.len() > 253 {
-        errs.push(max_len_error(253));
-    }
-    if k.is_empty()
-        || !k
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_' || c == b'.')
-    {
-        errs.push(regex_error(
-            "a valid config key must consist of alphanumeric characters, '-', '_' or '.'",
-            "[-._a-zA-Z0-9]+",
-            &["key.name", "KEY_NAME", "key-name"],
-        ));
-    }
-    if k == "." {
-        errs.push("must not be '.'".to_string());
-    } else if k == ".." {
-        errs.push("must not be '..'".to_string());
-    } else if k.starts_with("..") {
-        errs.push("must not start with '..'".to_string());
     }
     errs
 }
@@ -485,36 +255,15 @@ pub(crate) fn immutable(
     }
 }
 
-/// Parses a resource quantity ("1Gi", "500M", "1.5", "100m", "1e3") into a
-/// number, for comparisons only.
-pub(crate) fn parse_quantity(q: &str) -> Option<f64> {
-    let q = q.trim();
-    let split = q
-        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+' || c == '-'))
-        .unwrap_or(q.len());
-    let (num, suffix) = q.split_at(split);
-    let n: f64 = num.parse().ok()?;
-    let mult = match suffix {
-        "" => 1.0,
-        "Ki" => 1024f64,
-        "Mi" => 1024f64.powi(2),
-        "Gi" => 1024f64.powi(3),
-        "Ti" => 1024f64.powi(4),
-        "Pi" => 1024f64.powi(5),
-        "Ei" => 1024f64.powi(6),
-        "n" => 1e-9,
-        "u" => 1e-6,
-        "m" => 1e-3,
-        "k" => 1e3,
-        "M" => 1e6,
-        "G" => 1e9,
-        "T" => 1e12,
-        "P" => 1e15,
-        "E" => 1e18,
-        s if s.starts_with(['e', 'E']) => 10f64.powi(s[1..].parse().ok()?),
-        _ => return None,
-    };
-    Some(n * mult)
+/// Parses a resource quantity as upstream's `Quantity.UnmarshalJSON` does (surrounding
+/// whitespace trimmed), exactly; the error is upstream's reason (`quantities must match the
+/// regular expression …`, `unable to parse quantity's suffix`, …).
+pub(crate) fn parse_quantity(q: &str) -> Result<Quantity, String> {
+    match q.trim().parse::<Quantity>() {
+        Ok(q) => Ok(q),
+        Err(kernel_core::Error::InvalidQuantity { reason, .. }) => Err(reason.to_string()),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// Upstream's `ValidateNoNewFinalizers`, for an object already marked for deletion.

@@ -1280,3 +1280,73 @@ async fn generate_name_create_in_a_terminating_namespace() {
         "configmaps \"named\" is forbidden: unable to create new content in namespace gone because it is being terminated",
     );
 }
+
+/// Selectors parse with kernel-core (upstream's `labels.Parse` and `fields.ParseSelector`): the
+/// 400s carry upstream's parse errors unwrapped (before, kernel-api prefixed them once more with
+/// `unable to parse requirement: ` and `invalid field selector: `).
+#[tokio::test]
+async fn selectors_that_do_not_parse() {
+    let server = server().await;
+    let got = get(&server, &format!("{CMS}?labelSelector=x%3Da%2C")).await;
+    assert_status(
+        &got,
+        400,
+        "BadRequest",
+        "found '', expected: identifier after ','",
+    );
+    let got = get(&server, &format!("{CMS}?fieldSelector=foo")).await;
+    assert_status(
+        &got,
+        400,
+        "BadRequest",
+        "invalid selector: 'foo'; can't understand 'foo'",
+    );
+    let got = get(&server, &format!("{CMS}?labelSelector=a%20in%20(x")).await;
+    assert_status(
+        &got,
+        400,
+        "BadRequest",
+        "unable to parse requirement: found '', expected: ',' or ')'",
+    );
+    let got = get(
+        &server,
+        &format!("{CMS}?fieldSelector=metadata.name%3Da%5Cb"),
+    )
+    .await;
+    assert_status(
+        &got,
+        400,
+        "BadRequest",
+        "invalid field selector: invalid escape sequence: \\b",
+    );
+}
+
+/// The QoS class a create sets is kernel-core's `ComputePodQOS`, after defaulting: quantities
+/// compare exactly (`1000m` requests against a `1` limit: Guaranteed; the old string comparison
+/// answered Burstable), and only CPU and memory count (an ephemeral-storage request alone:
+/// BestEffort; before: Burstable).
+#[tokio::test]
+async fn pod_qos_class_on_create() {
+    let server = server().await;
+    let pod = |name: &str, resources: Value| {
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+            "spec": {"containers": [{"name": "c", "image": "x", "resources": resources}]}})
+    };
+    for (name, resources, want) in [
+        (
+            "g",
+            json!({"requests": {"cpu": "1000m", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "1Gi"}}),
+            "Guaranteed",
+        ),
+        (
+            "e",
+            json!({"requests": {"ephemeral-storage": "1Gi"}}),
+            "BestEffort",
+        ),
+        ("b", json!({"requests": {"cpu": "1"}}), "Burstable"),
+    ] {
+        let (code, body) = send(&server, Method::POST, PODS, &pod(name, resources)).await;
+        assert_eq!(code, StatusCode::CREATED, "{body}");
+        assert_eq!(body["status"]["qosClass"], want, "{name}");
+    }
+}

@@ -7,9 +7,10 @@ use serde_json::{json, Value};
 
 use super::{json_response, Body, Ctx};
 use crate::registry::{labels_of, ListOptions};
-use crate::selector::{FieldSelector, LabelSelector};
 use crate::status::{Error, Result};
 use crate::strategy::{field_value, Strategy};
+use kernel_core::fields::Selector as FieldSelector;
+use kernel_core::labels::Selector as LabelSelector;
 
 /// Label and field selectors of a list or watch.
 #[derive(Clone, Debug)]
@@ -20,18 +21,19 @@ pub struct Filter {
 }
 
 impl Filter {
-    /// The selectors given by `labelSelector` and `fieldSelector`.
+    /// The selectors given by `labelSelector` and `fieldSelector`. A selector that does not parse
+    /// is a 400 with upstream's parse error as it is (`labels.Parse`, `fields.ParseSelector`).
     pub fn from_ctx(ctx: &Ctx) -> Result<Filter> {
         let label = ctx
             .param("labelSelector")
             .map(LabelSelector::parse)
             .transpose()
-            .map_err(|e| Error::bad_request(format!("unable to parse requirement: {e}")))?;
+            .map_err(|e| Error::bad_request(e.to_string()))?;
         let field = ctx
             .param("fieldSelector")
             .map(FieldSelector::parse)
             .transpose()
-            .map_err(|e| Error::bad_request(format!("invalid field selector: {e}")))?;
+            .map_err(|e| Error::bad_request(e.to_string()))?;
         if let Some(selector) = &field {
             for term in selector.terms() {
                 if let Some(message) = field_label_error(&ctx.def, &term.field) {
@@ -56,10 +58,9 @@ impl Filter {
         self.label
             .as_ref()
             .is_none_or(|l| l.matches(&labels_of(obj)))
-            && self
-                .field
-                .as_ref()
-                .is_none_or(|f| f.matches(|field| field_value(&*self.strategy, obj, field)))
+            && self.field.as_ref().is_none_or(|f| {
+                f.matches_with(|field| field_value(&*self.strategy, obj, field).unwrap_or_default())
+            })
     }
 }
 

@@ -286,7 +286,7 @@ async fn check_disruption_budget(ctx: &Ctx, pod: &Value) -> Result<()> {
                     return false;
                 };
                 !pdb["spec"]["selector"].is_null()
-                    && crate::selector::LabelSelector::from_meta(&selector)
+                    && kernel_core::labels::Selector::from_meta(&selector)
                         .is_ok_and(|s| s.matches(&labels))
             })
             .collect();

@@ -2,7 +2,7 @@
 //! `pkg/registry/rbac/clusterrole/strategy.go`.
 
 use crate::strategy::Strategy;
-use crate::validation::is_valid_path_segment_name;
+use kernel_core::names::is_valid_path_segment_name;
 
 /// The ClusterRole strategy.
 #[derive(Debug)]

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::role_binding::RoleBinding;
 use crate::strategy::{Column, Strategy};
-use crate::validation::is_valid_path_segment_name;
+use kernel_core::names::is_valid_path_segment_name;
 
 /// The ClusterRoleBinding strategy.
 #[derive(Debug)]

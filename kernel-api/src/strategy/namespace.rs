@@ -6,9 +6,9 @@ use serde_json::{json, Value};
 
 use crate::defaults::{child, set};
 use crate::json::s;
-use crate::selector::is_dns1123_label;
 use crate::strategy::{Column, Deletion, Strategy};
 use crate::table::{age, age_col, c, name, name_col};
+use kernel_core::names::is_dns1123_label;
 
 /// The Namespace strategy.
 #[derive(Debug)]

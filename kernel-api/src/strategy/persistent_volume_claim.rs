@@ -53,7 +53,7 @@ impl Strategy for PersistentVolumeClaim {
             ));
         }
         let q = |v: &Value| parse_quantity(s(v, "/spec/resources/requests/storage"));
-        if let (Some(n), Some(o)) = (q(new), q(old)) {
+        if let (Ok(n), Ok(o)) = (q(new), q(old)) {
             if n < o {
                 errs.push(FieldError::forbidden(
                     "spec.resources.requests.storage",

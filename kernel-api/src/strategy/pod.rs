@@ -456,34 +456,12 @@ fn pod_cells(pod: &Value, now: Timestamp) -> Vec<Value> {
     ]
 }
 
-/// Upstream's QoS class of a pod: Guaranteed, Burstable or BestEffort.
+/// Upstream's `qos.ComputePodQOS` (what `PrepareForCreate` sets; a `status.qosClass` the client
+/// sent does not count): kernel-core's, on the pod decoded as its type.
 fn pod_qos_class(pod: &Value) -> &'static str {
-    let containers: Vec<&Value> = ["containers", "initContainers"]
-        .iter()
-        .filter_map(|k| pod["spec"][k].as_array())
-        .flatten()
-        .collect();
-    let mut any = false;
-    let mut guaranteed = true;
-    for c in &containers {
-        let requests = c["resources"]["requests"].as_object();
-        let limits = c["resources"]["limits"].as_object();
-        if requests.is_some_and(|r| !r.is_empty()) || limits.is_some_and(|l| !l.is_empty()) {
-            any = true;
-        }
-        for res in ["cpu", "memory"] {
-            let limit = limits.and_then(|l| l.get(res));
-            let request = requests.and_then(|r| r.get(res)).or(limit);
-            if limit.is_none() || request != limit {
-                guaranteed = false;
-            }
-        }
-    }
-    match (any, guaranteed) {
-        (false, _) => "BestEffort",
-        (true, true) => "Guaranteed",
-        (true, false) => "Burstable",
-    }
+    let typed: k8s_openapi::api::core::v1::Pod =
+        serde_json::from_value(pod.clone()).unwrap_or_default();
+    kernel_core::pod::compute_pod_qos(&typed).as_str()
 }
 
 #[cfg(test)]
@@ -496,10 +474,24 @@ mod tests {
             pod_qos_class(&json!({"spec":{"containers":[{"name":"a"}]}})),
             "BestEffort"
         );
-        let g =
-            json!({"spec":{"containers":[{"resources":{"limits":{"cpu":"1","memory":"1Gi"}}}]}});
+        // On create the pod is defaulted first: requests default to the limits (upstream's
+        // ComputePodQOS on the undefaulted pod would answer Burstable).
+        let mut g = json!({"spec":{"containers":[{"name":"a","image":"x",
+            "resources":{"limits":{"cpu":"1","memory":"1Gi"}}}]}});
+        Pod.defaults(&mut g);
         assert_eq!(pod_qos_class(&g), "Guaranteed");
         let b = json!({"spec":{"containers":[{"resources":{"requests":{"cpu":"1"}}}]}});
         assert_eq!(pod_qos_class(&b), "Burstable");
+        // Quantities compare exactly (the old string comparison saw 1000m ≠ 1: Burstable).
+        let g = json!({"spec":{"containers":[{"resources":{
+            "requests":{"cpu":"1000m","memory":"1Gi"},"limits":{"cpu":"1","memory":"1Gi"}}}]}});
+        assert_eq!(pod_qos_class(&g), "Guaranteed");
+        // Only CPU and memory count (the old code counted any resource: Burstable).
+        let e =
+            json!({"spec":{"containers":[{"resources":{"requests":{"ephemeral-storage":"1Gi"}}}]}});
+        assert_eq!(pod_qos_class(&e), "BestEffort");
+        // A client's status.qosClass is not taken over.
+        let s = json!({"spec":{"containers":[{"name":"a"}]},"status":{"qosClass":"Guaranteed"}});
+        assert_eq!(pod_qos_class(&s), "BestEffort");
     }
 }

@@ -2,7 +2,7 @@
 //! `pkg/registry/rbac/role/strategy.go`.
 
 use crate::strategy::Strategy;
-use crate::validation::is_valid_path_segment_name;
+use kernel_core::names::is_valid_path_segment_name;
 
 /// The Role strategy.
 #[derive(Debug)]

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use crate::json::{arr, s};
 use crate::strategy::{Column, Strategy};
 use crate::table::{age, age_col, c, name, name_col};
-use crate::validation::is_valid_path_segment_name;
+use kernel_core::names::is_valid_path_segment_name;
 
 /// The RoleBinding strategy.
 #[derive(Debug)]

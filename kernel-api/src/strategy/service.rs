@@ -8,15 +8,15 @@ use serde_json::{json, Map, Value};
 
 use crate::defaults::{child, set};
 use crate::json::{arr, s};
-use crate::selector::{is_dns1123_label, is_dns1123_subdomain};
 use crate::strategy::{Column, Strategy};
 use crate::table::{
     age, age_col, c, format_labels, i, load_balancer_status, name, name_col, or_none, string_map,
 };
 use crate::validation::{
-    get, is_dns1035_label, is_valid_port_name, is_valid_port_num, obj_map, validate_enum,
-    validate_labels, FieldError, IMMUTABLE,
+    get, is_valid_port_name, is_valid_port_num, obj_map, validate_enum, validate_labels,
+    FieldError, IMMUTABLE,
 };
+use kernel_core::names::{is_dns1035_label, is_dns1123_label, is_dns1123_subdomain};
 
 /// The Service strategy.
 #[derive(Debug)]

@@ -11,7 +11,8 @@ use super::{
     validate_labels, validate_nonnegative, FieldError, NEGATIVE,
 };
 use crate::json::{arr, s};
-use crate::selector::{is_dns1123_label, LabelSelector};
+use kernel_core::labels::Selector as LabelSelector;
+use kernel_core::names::is_dns1123_label;
 
 fn validate_container(
     c: &Value,
@@ -113,22 +114,18 @@ fn validate_resources(c: &Value, path: &str, errs: &mut Vec<FieldError>) {
                 _ => String::new(),
             };
             match parse_quantity(&text) {
-                None => errs.push(FieldError::invalid(
-                    &field,
-                    q,
-                    "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'",
-                )),
-                Some(v) if v < 0.0 => {
+                Err(reason) => errs.push(FieldError::invalid(&field, q, &reason)),
+                Ok(v) if v.sign() < 0 => {
                     errs.push(FieldError::invalid(&field, &Value::String(text), NEGATIVE))
                 }
-                Some(v) if kind == "requests" => {
+                Ok(v) if kind == "requests" => {
                     let limit = limits.and_then(|l| l.get(name));
                     let limit_text = limit.map(|l| match l {
                         Value::String(t) => t.clone(),
                         other => other.to_string(),
                     });
                     if let Some(lt) = limit_text {
-                        if parse_quantity(&lt).is_some_and(|l| v > l) {
+                        if parse_quantity(&lt).is_ok_and(|l| v > l) {
                             errs.push(FieldError::invalid(
                                 &field,
                                 &Value::String(text),
@@ -137,7 +134,7 @@ fn validate_resources(c: &Value, path: &str, errs: &mut Vec<FieldError>) {
                         }
                     }
                 }
-                Some(_) => {}
+                Ok(_) => {}
             }
         }
     }
@@ -271,7 +268,7 @@ pub(crate) fn check_selector_matches_template(
 ) {
     let parsed = LabelSelector::from_meta_json(sel);
     match parsed {
-        Err(e) => errs.push(FieldError::invalid("spec.selector", sel, &e)),
+        Err(e) => errs.push(FieldError::invalid("spec.selector", sel, &e.to_string())),
         Ok(ls) => {
             let labels: BTreeMap<String, String> = obj_map(obj, "/spec/template/metadata/labels")
                 .map(|m| {

@@ -467,7 +467,7 @@ fn update_rules() {
     let e = validate("pods", &moved, Some(&old));
     assert_eq!(fields(&e), vec!["spec:FieldValueForbidden"]);
     assert!(e[0]
-        .message
+        .message()
         .starts_with("pod updates may not change fields other than `spec.containers[*].image`"));
     // name/uid immutable
     let renamed = with(old.clone(), "/metadata/name", json!("q"));
@@ -601,16 +601,47 @@ fn update_rules() {
 
 #[test]
 fn quantities() {
-    let cases = [
-        ("1Gi", 1073741824.0),
-        ("500Mi", 524288000.0),
-        ("1G", 1e9),
-        ("100m", 0.1),
-        ("1e3", 1000.0),
-        ("2", 2.0),
-    ];
-    for (q, want) in cases {
-        assert_eq!(parse_quantity(q), Some(want), "{q}");
+    let q = |s: &str| parse_quantity(s).map(|q| q.to_string());
+    for (s, want) in [
+        ("1Gi", "1Gi"),
+        ("500Mi", "500Mi"),
+        ("100m", "100m"),
+        ("1e3", "1e3"),
+    ] {
+        assert_eq!(q(s).as_deref(), Ok(want), "{s}");
     }
-    assert_eq!(parse_quantity("abc"), None);
+    // Upstream's UnmarshalJSON trims; the parse is exact.
+    assert_eq!(q(" 2 ").as_deref(), Ok("2"));
+    assert!(
+        parse_quantity("9007199254740993").unwrap() > parse_quantity("9007199254740992").unwrap()
+    );
+    assert_eq!(
+        q("abc").unwrap_err(),
+        "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
+    );
+    assert_eq!(q("1K").unwrap_err(), "unable to parse quantity's suffix");
+}
+
+/// Requests and limits compare exactly (kernel-core's Quantity): above 2^53, where the old
+/// f64 comparison saw `9007199254740993` and `9007199254740992` as equal, the request exceeds
+/// the limit; a wrong suffix is upstream's `ErrSuffix`.
+#[test]
+fn container_resources_compare_exactly() {
+    let res = |r: Value| with(pod(), "/spec/containers/0/resources", r);
+    let over = validate(
+        "pods",
+        &res(
+            json!({"requests": {"memory": "9007199254740993"}, "limits": {"memory": "9007199254740992"}}),
+        ),
+        None,
+    );
+    assert_eq!(
+        over.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        ["spec.containers[0].resources.requests[memory]: Invalid value: \"9007199254740993\": must be less than or equal to memory limit of 9007199254740992"]
+    );
+    let suffix = validate("pods", &res(json!({"limits": {"cpu": "1K"}})), None);
+    assert_eq!(
+        suffix.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        ["spec.containers[0].resources.limits[cpu]: Invalid value: \"1K\": unable to parse quantity's suffix"]
+    );
 }
