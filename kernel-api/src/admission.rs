@@ -1,7 +1,10 @@
 //! Admission: pluggable mutating and validating checks on writes (upstream's admission chain).
 //!
-//! A write runs: decode → defaulting → **mutating admission** → validation → **validating
-//! admission** → storage. Implement [`Admission`] and pass it to
+//! A write runs: decode → defaulting → **mutating admission** → strategy prepare (system
+//! metadata, `PrepareForCreate`/`PrepareForUpdate`) → validation → **validating admission** →
+//! storage, as upstream (see `handlers/write.rs`). Mutating plugins therefore see an object
+//! without `uid`, `creationTimestamp` or a name generated from `generateName` (the request's
+//! name is then empty); validating plugins see the object as it will be stored. Implement [`Admission`] and pass it to
 //! [`ApiServerBuilder::admission`](crate::ApiServerBuilder::admission); several plugins combine
 //! with [`AdmissionChain`].
 

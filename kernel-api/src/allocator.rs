@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 
 use crate::registry::{name_of, ListOptions, Registry};
 use crate::resources::ResourceDef;
+use crate::shared::{Shared, StoreHooks};
 use crate::status::{Error, Result, StatusCause};
 
 /// The service CIDR's base address (`10.96.0.0`) and size (a /12).
@@ -28,6 +29,23 @@ fn invalid(def: &ResourceDef, name: &str, cause: StatusCause) -> Error {
         group: def.group.clone(),
         name: name.into(),
         causes: vec![cause],
+    }
+}
+
+/// The Service storage's allocation (upstream's `beginCreate`/`beginUpdate` of
+/// `pkg/registry/core/service/storage`).
+pub(crate) struct ServiceIps;
+
+#[async_trait::async_trait]
+impl StoreHooks for ServiceIps {
+    async fn begin_write(
+        &self,
+        shared: &Shared,
+        def: &ResourceDef,
+        obj: &mut Value,
+        old: Option<&Value>,
+    ) -> Result<()> {
+        allocate(&shared.registry, def, obj, old).await
     }
 }
 
@@ -130,6 +148,21 @@ pub async fn allocate(
             for (i, port) in ports.iter_mut().enumerate() {
                 match port["nodePort"].as_i64() {
                     Some(p) if p != 0 => {
+                        if !NODE_PORTS.contains(&p) {
+                            return Err(invalid(
+                                def,
+                                &name,
+                                StatusCause::invalid(
+                                    format!("spec.ports[{i}].nodePort"),
+                                    &json!(p),
+                                    &format!(
+                                        "provided port is not in the valid range. The range of valid ports is {}-{}",
+                                        NODE_PORTS.start(),
+                                        NODE_PORTS.end()
+                                    ),
+                                ),
+                            ));
+                        }
                         let unchanged = old_ports.iter().any(|o| o["nodePort"].as_i64() == Some(p));
                         if !unchanged && used_ports.contains(&p) {
                             return Err(invalid(

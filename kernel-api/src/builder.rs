@@ -17,7 +17,10 @@ use crate::filters::{
 };
 use crate::registry::Registry;
 use crate::resources::{ResourceDef, Resources};
-use crate::server::{bootstrap_namespaces, spawn_namespace_finalizer, ApiServer, Router, Shared};
+use crate::server::{
+    bootstrap_namespaces, spawn_namespace_finalizer, ApiServer, NamespaceWakeup, Router,
+};
+use crate::shared::{Shared, StoreHooks};
 use crate::status::Result;
 use crate::tls::TlsMaterial;
 
@@ -198,6 +201,18 @@ impl ApiServerBuilder {
             token,
         );
         shared.service_account_tokens = service_account_tokens;
+        let hooks: [(&str, &str, Arc<dyn StoreHooks>); 3] = [
+            ("", "services", Arc::new(crate::allocator::ServiceIps)),
+            ("", "namespaces", Arc::new(NamespaceWakeup)),
+            (
+                "apiextensions.k8s.io",
+                "customresourcedefinitions",
+                Arc::new(crate::crd::Registration),
+            ),
+        ];
+        for (group, resource, hook) in hooks {
+            shared.hooks.insert((group.into(), resource.into()), hook);
+        }
         let shared = Arc::new(shared);
         bootstrap_namespaces(&shared).await?;
         spawn_namespace_finalizer(Arc::downgrade(&shared));

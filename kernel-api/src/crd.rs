@@ -25,7 +25,7 @@ use serde_json::{json, Value};
 
 use crate::registry::{name_of, now_rfc3339, revision_of, ListOptions};
 use crate::resources::{ResourceDef, Subresource};
-use crate::server::Shared;
+use crate::shared::{Shared, StoreHooks};
 use crate::status::{Error, Result, StatusCause};
 
 /// The resource definitions a CRD object asks to serve (one per served version).
@@ -69,7 +69,8 @@ pub fn defs_for(crd: &Value) -> Vec<ResourceDef> {
         if version["subresources"]["scale"].is_object() {
             def.subresources.push(Subresource::Scale);
         }
-        def.strategy.custom = true;
+        def.flags.custom = true;
+        def.strategy = crate::strategy::custom_resource();
         if let Some(schema) = version["schema"]["openAPIV3Schema"].as_object() {
             def.custom_schema = Some(std::sync::Arc::new(Value::Object(schema.clone())));
         }
@@ -98,13 +99,23 @@ pub fn register(shared: &Shared, crd: &Value) {
     let defs = defs_for(crd);
     shared
         .resources
-        .remove_where(|d| d.strategy.custom && d.group == group && d.plural == plural);
+        .remove_where(|d| d.flags.custom && d.group == group && d.plural == plural);
     if crd["metadata"]["deletionTimestamp"].is_null() {
         for def in defs {
             shared.resources.insert(def);
         }
     }
     shared.invalidate_openapi();
+}
+
+/// After a CRD write: serve its versions at once, and let the CRD loop set its status.
+pub(crate) struct Registration;
+
+impl StoreHooks for Registration {
+    fn written(&self, shared: &Shared, crd: &Value) {
+        register(shared, crd);
+        shared.crd_wakeup.notify_one();
+    }
 }
 
 /// Runs the CRD reconcile loop until the server is dropped.
@@ -152,7 +163,7 @@ pub(crate) async fn reconcile(shared: &Shared) -> Result<()> {
         .collect();
     let before = shared.resources.all().len();
     shared.resources.remove_where(|d| {
-        d.strategy.custom && !live.iter().any(|(g, p)| *g == d.group && *p == d.plural)
+        d.flags.custom && !live.iter().any(|(g, p)| *g == d.group && *p == d.plural)
     });
     if shared.resources.all().len() != before {
         shared.invalidate_openapi();
@@ -503,5 +514,285 @@ fn check(
             }
         }
         _ => {}
+    }
+}
+
+// === CustomResourceDefinition objects: defaulting and validation ===
+
+/// Upstream's `SetDefaults_CustomResourceDefinitionSpec` (apiextensions v1): `singular` is the
+/// lower-cased kind, `listKind` the kind + `List`, `conversion` the `None` strategy.
+pub fn set_definition_defaults(crd: &mut Value) {
+    let Some(spec) = crd.get_mut("spec").and_then(Value::as_object_mut) else {
+        return;
+    };
+    if let Some(names) = spec.get_mut("names").and_then(Value::as_object_mut) {
+        let kind = names
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let empty = |v: Option<&Value>| v.and_then(Value::as_str).is_none_or(str::is_empty);
+        if empty(names.get("singular")) {
+            names.insert("singular".into(), json!(kind.to_lowercase()));
+        }
+        if empty(names.get("listKind")) && !kind.is_empty() {
+            names.insert("listKind".into(), json!(format!("{kind}List")));
+        }
+    }
+    if spec.get("conversion").is_none_or(Value::is_null) {
+        spec.insert("conversion".into(), json!({ "strategy": "None" }));
+    }
+}
+
+/// Where a structural schema node sits (upstream's `level`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Level {
+    Root,
+    Item,
+    Field,
+}
+
+/// Upstream's `validateStructuralInvariants`, the common part: every node has a `type` (unless
+/// `x-kubernetes-int-or-string` or `x-kubernetes-preserve-unknown-fields`), arrays have `items`,
+/// the root is an object without `additionalProperties`.
+fn structural_errors(
+    schema: &Value,
+    level: Level,
+    path: &str,
+    errs: &mut Vec<crate::validation::FieldError>,
+) {
+    use crate::validation::FieldError;
+    let ty = schema["type"].as_str().unwrap_or_default();
+    if ty == "array" && schema.get("items").is_none_or(Value::is_null) {
+        errs.push(FieldError::required(
+            format!("{path}.items"),
+            "must be specified",
+        ));
+    }
+    if let Some(items) = schema.get("items").filter(|i| i.is_object()) {
+        structural_errors(items, Level::Item, &format!("{path}.items"), errs);
+    }
+    for (k, v) in schema["properties"].as_object().into_iter().flatten() {
+        structural_errors(v, Level::Field, &format!("{path}.properties[{k}]"), errs);
+    }
+    if schema.get("additionalProperties").is_some() && level == Level::Root {
+        errs.push(FieldError::forbidden(
+            format!("{path}.additionalProperties"),
+            "must not be used at the root",
+        ));
+    }
+    if let Some(additional) = schema.get("additionalProperties").filter(|a| a.is_object()) {
+        structural_errors(
+            additional,
+            Level::Field,
+            &format!("{path}.additionalProperties"),
+            errs,
+        );
+    }
+    let flag = |k: &str| schema[k].as_bool() == Some(true);
+    if ty.is_empty()
+        && !flag("x-kubernetes-int-or-string")
+        && !flag("x-kubernetes-preserve-unknown-fields")
+    {
+        let detail = match level {
+            Level::Root => "must not be empty at the root",
+            Level::Item => "must not be empty for specified array items",
+            Level::Field => "must not be empty for specified object fields",
+        };
+        errs.push(FieldError::required(format!("{path}.type"), detail));
+    }
+    if level == Level::Root && !ty.is_empty() && ty != "object" {
+        errs.push(FieldError::invalid(
+            format!("{path}.type"),
+            &json!(ty),
+            "must be object at the root",
+        ));
+    }
+}
+
+/// `ValidateStructural` over one schema: the errors sorted by their text, as upstream sorts them.
+fn validate_schema(schema: &Value, path: &str, errs: &mut Vec<crate::validation::FieldError>) {
+    let mut found = Vec::new();
+    structural_errors(schema, Level::Root, path, &mut found);
+    found.sort_by_key(|e| e.to_string());
+    errs.extend(found);
+}
+
+/// Upstream's `ValidateCustomResourceDefinition` (the checks a kubectl user meets most): the
+/// name is `<plural>.<group>`, the group a dotted domain, a known scope, a schema per version,
+/// exactly one storage version with unique DNS-1035 names, the names required after defaulting
+/// and well-formed, structural schemas. Field paths are those of upstream's internal type: a
+/// schema every version shares is reported under `spec.validation` (the v1 → internal
+/// conversion moves it there), and `versions[0].name` is checked again as `spec.version`.
+pub fn validate_definition(crd: &Value, errs: &mut Vec<crate::validation::FieldError>) {
+    use crate::validation::FieldError;
+    use kernel_core::names::is_dns1035_label;
+    let spec = &crd["spec"];
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    let group = text(&spec["group"]);
+    let names = &spec["names"];
+    let (plural, singular, kind, list_kind) = (
+        text(&names["plural"]),
+        text(&names["singular"]),
+        text(&names["kind"]),
+        text(&names["listKind"]),
+    );
+    let name = text(&crd["metadata"]["name"]);
+    if !name.is_empty() && name != format!("{plural}.{group}") {
+        errs.push(FieldError::invalid(
+            "metadata.name",
+            &json!(name),
+            "must be spec.names.plural+\".\"+spec.group",
+        ));
+    }
+    if group.is_empty() {
+        errs.push(FieldError::required("spec.group", ""));
+    } else {
+        let msgs = kernel_core::names::is_dns1123_subdomain(&group);
+        if !msgs.is_empty() {
+            errs.push(FieldError::invalid(
+                "spec.group",
+                &json!(group),
+                &msgs.join(","),
+            ));
+        } else if !group.contains('.') {
+            errs.push(FieldError::invalid(
+                "spec.group",
+                &json!(group),
+                "should be a domain with at least one dot",
+            ));
+        }
+    }
+    match spec["scope"].as_str().unwrap_or_default() {
+        "" => errs.push(FieldError::required("spec.scope", "")),
+        "Cluster" | "Namespaced" => {}
+        other => errs.push(FieldError::not_supported(
+            "spec.scope",
+            &json!(other),
+            &["Cluster", "Namespaced"],
+        )),
+    }
+    let versions: &[Value] = spec["versions"].as_array().map_or(&[], Vec::as_slice);
+    let schema_of = |v: &Value| v["schema"]["openAPIV3Schema"].clone();
+    // The v1 → internal conversion moves a schema all versions share to `spec.validation`.
+    let shared = versions
+        .first()
+        .map(schema_of)
+        .filter(|first| versions.iter().all(|v| schema_of(v) == *first))
+        .filter(|first| !first.is_null());
+    if shared.is_none() {
+        for (i, v) in versions.iter().enumerate() {
+            if schema_of(v).is_null() {
+                errs.push(FieldError::required(
+                    format!("spec.versions[{i}].schema.openAPIV3Schema"),
+                    "schemas are required",
+                ));
+            }
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut unique = true;
+    let mut storage = 0;
+    for (i, v) in versions.iter().enumerate() {
+        if v["storage"].as_bool() == Some(true) {
+            storage += 1;
+        }
+        let version = text(&v["name"]);
+        unique &= seen.insert(version.clone());
+        let msgs = is_dns1035_label(&version);
+        if !msgs.is_empty() {
+            errs.push(FieldError::invalid(
+                format!("spec.versions[{i}].name"),
+                &json!(version),
+                &msgs.join(","),
+            ));
+        }
+        if shared.is_none() {
+            let schema = schema_of(v);
+            if schema.is_object() {
+                validate_schema(
+                    &schema,
+                    &format!("spec.versions[{i}].schema.openAPIV3Schema"),
+                    errs,
+                );
+            }
+        }
+    }
+    // Upstream shows the versions with Go's %#v of its internal type; this shows them as JSON.
+    let all_versions = Value::Array(versions.to_vec());
+    if !unique {
+        errs.push(FieldError::invalid(
+            "spec.versions",
+            &all_versions,
+            "must contain unique version names",
+        ));
+    }
+    if storage != 1 {
+        errs.push(FieldError::invalid(
+            "spec.versions",
+            &all_versions,
+            "must have exactly one version marked as storage version",
+        ));
+    }
+    if let Some(first) = versions.first() {
+        let version = text(&first["name"]);
+        let msgs = is_dns1035_label(&version);
+        if !msgs.is_empty() {
+            errs.push(FieldError::invalid(
+                "spec.version",
+                &json!(version),
+                &msgs.join(","),
+            ));
+        }
+    }
+    for (field, value) in [
+        ("plural", &plural),
+        ("singular", &singular),
+        ("kind", &kind),
+        ("listKind", &list_kind),
+    ] {
+        if value.is_empty() {
+            errs.push(FieldError::required(format!("spec.names.{field}"), ""));
+        }
+    }
+    for (field, value, lower) in [
+        ("plural", &plural, false),
+        ("singular", &singular, false),
+        ("kind", &kind, true),
+        ("listKind", &list_kind, true),
+    ] {
+        if value.is_empty() {
+            continue;
+        }
+        let msgs = is_dns1035_label(&if lower {
+            value.to_lowercase()
+        } else {
+            value.clone()
+        });
+        if !msgs.is_empty() {
+            let detail = if lower {
+                format!(
+                    "may have mixed case, but should otherwise match: {}",
+                    msgs.join(",")
+                )
+            } else {
+                msgs.join(",")
+            };
+            errs.push(FieldError::invalid(
+                format!("spec.names.{field}"),
+                &json!(value),
+                &detail,
+            ));
+        }
+    }
+    if !kind.is_empty() && kind == list_kind {
+        errs.push(FieldError::invalid(
+            "spec.names.listKind",
+            &json!(list_kind),
+            "kind and listKind may not be the same",
+        ));
+    }
+    if let Some(schema) = &shared {
+        validate_schema(schema, "spec.validation.openAPIV3Schema", errs);
     }
 }

@@ -1,5 +1,7 @@
 //! Defaulting: the fields the API server fills in on create and update, so that
-//! objects read back look the way they do from a real cluster.
+//! objects read back look the way they do from a real cluster. Each kind's defaults are its
+//! [`Strategy::defaults`](crate::strategy::Strategy::defaults) (`strategy/<kind>.rs`); this
+//! module holds what several kinds share: pod specs and templates, containers, volumes, ports.
 //!
 //! Mirrors the `SetDefaults_*` functions of `pkg/apis/core/v1/defaults.go`,
 //! `pkg/apis/apps/v1/defaults.go` and `pkg/apis/batch/v1/defaults.go` (with the
@@ -14,212 +16,8 @@
 
 use serde_json::{json, Map, Value};
 
-/// Applies upstream's defaults to `obj`, an object of plural `resource`
-/// ("pods", "deployments", …). Unknown resources are left unchanged.
-pub fn apply_defaults(resource: &str, obj: &mut Value) {
-    let Some(o) = obj.as_object_mut() else {
-        return;
-    };
-    match resource {
-        "pods" => {
-            let spec = child(o, "spec");
-            default_pod_spec(spec);
-            default_pod_only(spec);
-            set(spec, "enableServiceLinks", json!(true));
-            set(spec, "priority", json!(0));
-            set(spec, "preemptionPolicy", json!("PreemptLowerPriority"));
-            default_tolerations(spec);
-        }
-        "podtemplates" => default_pod_template(child(o, "template")),
-        "replicationcontrollers" => {
-            let spec = child(o, "spec");
-            set(spec, "replicas", json!(1));
-            if let Some(labels) = spec
-                .get("template")
-                .and_then(|t| t.pointer("/metadata/labels"))
-                .filter(|l| l.as_object().is_some_and(|m| !m.is_empty()))
-                .cloned()
-            {
-                let empty =
-                    |v: Option<&Value>| v.and_then(Value::as_object).is_none_or(Map::is_empty);
-                if empty(spec.get("selector")) {
-                    spec.insert("selector".to_string(), labels.clone());
-                }
-                let meta = child(o, "metadata");
-                if empty(meta.get("labels")) {
-                    meta.insert("labels".to_string(), labels);
-                }
-            }
-            if let Some(t) = o
-                .get_mut("spec")
-                .and_then(|s| s.get_mut("template"))
-                .and_then(Value::as_object_mut)
-            {
-                default_pod_template(t);
-            }
-        }
-        "services" => {
-            default_service(child(o, "spec"));
-            let lb = o
-                .get("spec")
-                .and_then(|sp| sp.get("type"))
-                .and_then(Value::as_str)
-                == Some("LoadBalancer");
-            if let (true, Some(Value::Array(ingress))) = (
-                lb,
-                o.get_mut("status")
-                    .and_then(|st| st.pointer_mut("/loadBalancer/ingress")),
-            ) {
-                for ing in ingress.iter_mut().filter_map(Value::as_object_mut) {
-                    if ing
-                        .get("ip")
-                        .and_then(Value::as_str)
-                        .is_some_and(|ip| !ip.is_empty())
-                    {
-                        set(ing, "ipMode", json!("VIP"));
-                    }
-                }
-            }
-        }
-        "deployments" => {
-            let spec = child(o, "spec");
-            set(spec, "replicas", json!(1));
-            let strategy = child(spec, "strategy");
-            set(strategy, "type", json!("RollingUpdate"));
-            if strategy.get("type").and_then(Value::as_str) == Some("RollingUpdate") {
-                let ru = child(strategy, "rollingUpdate");
-                set(ru, "maxUnavailable", json!("25%"));
-                set(ru, "maxSurge", json!("25%"));
-            }
-            set(spec, "revisionHistoryLimit", json!(10));
-            set(spec, "progressDeadlineSeconds", json!(600));
-            default_template_in(spec);
-        }
-        "replicasets" => {
-            let spec = child(o, "spec");
-            set(spec, "replicas", json!(1));
-            default_template_in(spec);
-        }
-        "statefulsets" => {
-            let spec = child(o, "spec");
-            set(spec, "replicas", json!(1));
-            set(spec, "podManagementPolicy", json!("OrderedReady"));
-            let us = child(spec, "updateStrategy");
-            // An explicit RollingUpdate without parameters stays without.
-            if us.get("type").is_none_or(Value::is_null) {
-                us.insert("type".to_string(), json!("RollingUpdate"));
-                child(us, "rollingUpdate");
-            }
-            if us.get("type").and_then(Value::as_str) == Some("RollingUpdate") {
-                if let Some(ru) = us.get_mut("rollingUpdate").and_then(Value::as_object_mut) {
-                    set(ru, "partition", json!(0));
-                }
-            }
-            set(spec, "revisionHistoryLimit", json!(10));
-            let retention = child(spec, "persistentVolumeClaimRetentionPolicy");
-            set(retention, "whenDeleted", json!("Retain"));
-            set(retention, "whenScaled", json!("Retain"));
-            if let Some(Value::Array(claims)) = spec.get_mut("volumeClaimTemplates") {
-                for c in claims.iter_mut().filter_map(Value::as_object_mut) {
-                    default_pvc_spec(child(c, "spec"));
-                    set(child(c, "status"), "phase", json!("Pending"));
-                }
-            }
-            default_template_in(spec);
-        }
-        "daemonsets" => {
-            let spec = child(o, "spec");
-            let us = child(spec, "updateStrategy");
-            set(us, "type", json!("RollingUpdate"));
-            if us.get("type").and_then(Value::as_str) == Some("RollingUpdate") {
-                let ru = child(us, "rollingUpdate");
-                set(ru, "maxUnavailable", json!(1));
-                set(ru, "maxSurge", json!(0));
-            }
-            set(spec, "revisionHistoryLimit", json!(10));
-            default_template_in(spec);
-        }
-        "jobs" => {
-            default_job_spec(child(o, "spec"));
-            // SetDefaults_Job: the job takes its template's labels.
-            let labels = o
-                .get("spec")
-                .and_then(|sp| sp.pointer("/template/metadata/labels"))
-                .filter(|l| l.is_object())
-                .cloned();
-            if let Some(labels) = labels {
-                let meta = child(o, "metadata");
-                if meta
-                    .get("labels")
-                    .and_then(Value::as_object)
-                    .is_none_or(Map::is_empty)
-                {
-                    meta.insert("labels".to_string(), labels);
-                }
-            }
-        }
-        "cronjobs" => {
-            let spec = child(o, "spec");
-            set(spec, "concurrencyPolicy", json!("Allow"));
-            set(spec, "suspend", json!(false));
-            set(spec, "successfulJobsHistoryLimit", json!(3));
-            set(spec, "failedJobsHistoryLimit", json!(1));
-            if let Some(js) = spec
-                .get_mut("jobTemplate")
-                .and_then(|t| t.get_mut("spec"))
-                .and_then(Value::as_object_mut)
-            {
-                default_template_in(js);
-            }
-        }
-        "namespaces" => {
-            // SetDefaults_Namespace: the immutable name label.
-            let name = o
-                .get("metadata")
-                .and_then(|m| m.get("name"))
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string();
-            if !name.is_empty() {
-                let labels = child(child(o, "metadata"), "labels");
-                labels.insert("kubernetes.io/metadata.name".to_string(), json!(name));
-            }
-            set(child(o, "status"), "phase", json!("Active"));
-            set(child(o, "spec"), "finalizers", json!(["kubernetes"]));
-        }
-        "secrets" => set(o, "type", json!("Opaque")),
-        "persistentvolumeclaims" => {
-            default_pvc_spec(child(o, "spec"));
-            set(child(o, "status"), "phase", json!("Pending"));
-        }
-        "persistentvolumes" => {
-            let spec = child(o, "spec");
-            set(spec, "persistentVolumeReclaimPolicy", json!("Retain"));
-            set(spec, "volumeMode", json!("Filesystem"));
-            set(child(o, "status"), "phase", json!("Pending"));
-        }
-        "nodes" => {
-            // SetDefaults_NodeStatus: allocatable defaults to capacity.
-            if let Some(status) = o.get_mut("status").and_then(Value::as_object_mut) {
-                if let Some(cap) = status.get("capacity").cloned() {
-                    set(status, "allocatable", cap);
-                }
-            }
-        }
-        "endpoints" => {
-            if let Some(Value::Array(subsets)) = o.get_mut("subsets") {
-                for ss in subsets.iter_mut().filter_map(Value::as_object_mut) {
-                    default_ports_protocol(ss.get_mut("ports"));
-                }
-            }
-        }
-        "endpointslices" => default_ports_protocol(o.get_mut("ports")),
-        _ => {}
-    }
-}
-
 /// Sets `key` to `value` when absent or `null`.
-fn set(m: &mut Map<String, Value>, key: &str, value: Value) {
+pub(crate) fn set(m: &mut Map<String, Value>, key: &str, value: Value) {
     match m.get(key) {
         Some(v) if !v.is_null() => {}
         _ => {
@@ -229,7 +27,7 @@ fn set(m: &mut Map<String, Value>, key: &str, value: Value) {
 }
 
 /// The object at `key`, created empty when absent or not an object.
-fn child<'a>(m: &'a mut Map<String, Value>, key: &str) -> &'a mut Map<String, Value> {
+pub(crate) fn child<'a>(m: &'a mut Map<String, Value>, key: &str) -> &'a mut Map<String, Value> {
     if !m.get(key).is_some_and(Value::is_object) {
         m.insert(key.to_string(), Value::Object(Map::new()));
     }
@@ -239,7 +37,7 @@ fn child<'a>(m: &'a mut Map<String, Value>, key: &str) -> &'a mut Map<String, Va
     }
 }
 
-fn default_ports_protocol(ports: Option<&mut Value>) {
+pub(crate) fn default_ports_protocol(ports: Option<&mut Value>) {
     if let Some(Value::Array(ports)) = ports {
         for p in ports.iter_mut().filter_map(Value::as_object_mut) {
             set(p, "protocol", json!("TCP"));
@@ -248,18 +46,18 @@ fn default_ports_protocol(ports: Option<&mut Value>) {
 }
 
 /// `spec.template` of a workload, when present.
-fn default_template_in(spec: &mut Map<String, Value>) {
+pub(crate) fn default_template_in(spec: &mut Map<String, Value>) {
     if let Some(t) = spec.get_mut("template").and_then(Value::as_object_mut) {
         default_pod_template(t);
     }
 }
 
-fn default_pod_template(t: &mut Map<String, Value>) {
+pub(crate) fn default_pod_template(t: &mut Map<String, Value>) {
     default_pod_spec(child(t, "spec"));
 }
 
 /// `SetDefaults_PodSpec` plus the container, volume and probe defaults.
-fn default_pod_spec(spec: &mut Map<String, Value>) {
+pub(crate) fn default_pod_spec(spec: &mut Map<String, Value>) {
     set(spec, "restartPolicy", json!("Always"));
     set(spec, "dnsPolicy", json!("ClusterFirst"));
     set(spec, "schedulerName", json!("default-scheduler"));
@@ -279,40 +77,9 @@ fn default_pod_spec(spec: &mut Map<String, Value>) {
     }
 }
 
-/// `SetDefaults_Pod` (pods only, not templates): container requests default
-/// to limits, and with `hostNetwork` container ports default `hostPort`.
-fn default_pod_only(spec: &mut Map<String, Value>) {
-    let host_network = spec.get("hostNetwork").and_then(Value::as_bool) == Some(true);
-    for list in ["containers", "initContainers"] {
-        let Some(Value::Array(cs)) = spec.get_mut(list) else {
-            continue;
-        };
-        for c in cs.iter_mut().filter_map(Value::as_object_mut) {
-            if let Some(Value::Object(res)) = c.get_mut("resources") {
-                if let Some(Value::Object(limits)) = res.get("limits").cloned() {
-                    let requests = child(res, "requests");
-                    for (k, v) in limits {
-                        set(requests, &k, v);
-                    }
-                }
-            }
-            if host_network {
-                if let Some(Value::Array(ports)) = c.get_mut("ports") {
-                    for p in ports.iter_mut().filter_map(Value::as_object_mut) {
-                        let unset = p.get("hostPort").is_none_or(|h| h.is_null() || h == 0);
-                        if let (true, Some(cp)) = (unset, p.get("containerPort").cloned()) {
-                            p.insert("hostPort".to_string(), cp);
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
 /// `Always` for `:latest` or untagged images, `IfNotPresent` otherwise
 /// (images pinned by digest included), as upstream's `SetDefaults_Container`.
-pub fn default_image_pull_policy(image: &str) -> &'static str {
+pub(crate) fn default_image_pull_policy(image: &str) -> &'static str {
     if image.contains('@') {
         return "IfNotPresent";
     }
@@ -325,7 +92,7 @@ pub fn default_image_pull_policy(image: &str) -> &'static str {
     }
 }
 
-fn default_container(c: &mut Map<String, Value>) {
+pub(crate) fn default_container(c: &mut Map<String, Value>) {
     let image = c
         .get("image")
         .and_then(Value::as_str)
@@ -398,7 +165,7 @@ const VOLUME_SOURCES: &[&str] = &[
     "image",
 ];
 
-fn default_volume(v: &mut Map<String, Value>) {
+pub(crate) fn default_volume(v: &mut Map<String, Value>) {
     if !VOLUME_SOURCES
         .iter()
         .any(|k| v.get(*k).is_some_and(|x| !x.is_null()))
@@ -425,111 +192,7 @@ fn default_volume(v: &mut Map<String, Value>) {
     }
 }
 
-/// The DefaultTolerationSeconds admission plugin: tolerate `not-ready` and
-/// `unreachable` NoExecute taints for 300 s unless the pod already does.
-fn default_tolerations(spec: &mut Map<String, Value>) {
-    let tols = match spec.get_mut("tolerations") {
-        Some(Value::Array(a)) => a,
-        _ => {
-            spec.insert("tolerations".to_string(), json!([]));
-            match spec.get_mut("tolerations") {
-                Some(Value::Array(a)) => a,
-                _ => unreachable!("just inserted an array"),
-            }
-        }
-    };
-    for key in [
-        "node.kubernetes.io/not-ready",
-        "node.kubernetes.io/unreachable",
-    ] {
-        let covered = tols.iter().any(|t| {
-            let k = t.get("key").and_then(Value::as_str).unwrap_or("");
-            let effect = t.get("effect").and_then(Value::as_str).unwrap_or("");
-            (k == key
-                || (k.is_empty() && t.get("operator").and_then(Value::as_str) == Some("Exists")))
-                && (effect.is_empty() || effect == "NoExecute")
-        });
-        if !covered {
-            tols.push(json!({
-                "key": key,
-                "operator": "Exists",
-                "effect": "NoExecute",
-                "tolerationSeconds": 300
-            }));
-        }
-    }
-}
-
-fn default_service(spec: &mut Map<String, Value>) {
-    set(spec, "type", json!("ClusterIP"));
-    set(spec, "sessionAffinity", json!("None"));
-    if spec.get("sessionAffinity").and_then(Value::as_str) == Some("None") {
-        spec.remove("sessionAffinityConfig");
-    }
-    if spec.get("sessionAffinity").and_then(Value::as_str) == Some("ClientIP") {
-        let cfg = child(spec, "sessionAffinityConfig");
-        set(child(cfg, "clientIP"), "timeoutSeconds", json!(10800));
-    }
-    let ty = spec
-        .get("type")
-        .and_then(Value::as_str)
-        .unwrap_or("ClusterIP")
-        .to_string();
-    if let Some(Value::Array(ports)) = spec.get_mut("ports") {
-        for p in ports.iter_mut().filter_map(Value::as_object_mut) {
-            set(p, "protocol", json!("TCP"));
-            let unset = match p.get("targetPort") {
-                None | Some(Value::Null) => true,
-                Some(Value::Number(n)) => n.as_i64() == Some(0),
-                Some(Value::String(s)) => s.is_empty(),
-                _ => false,
-            };
-            if unset {
-                if let Some(port) = p.get("port").cloned() {
-                    p.insert("targetPort".to_string(), port);
-                }
-            }
-        }
-    }
-    if ty != "ExternalName" {
-        set(spec, "internalTrafficPolicy", json!("Cluster"));
-        set(spec, "ipFamilyPolicy", json!("SingleStack"));
-    }
-    let has_external_ips = spec
-        .get("externalIPs")
-        .and_then(Value::as_array)
-        .is_some_and(|a| !a.is_empty());
-    if ty == "NodePort" || ty == "LoadBalancer" || (ty == "ClusterIP" && has_external_ips) {
-        set(spec, "externalTrafficPolicy", json!("Cluster"));
-    }
-    if ty == "LoadBalancer" {
-        set(spec, "allocateLoadBalancerNodePorts", json!(true));
-    }
-}
-
-fn default_job_spec(spec: &mut Map<String, Value>) {
-    let absent = |m: &Map<String, Value>, k: &str| m.get(k).is_none_or(Value::is_null);
-    if absent(spec, "completions") && absent(spec, "parallelism") {
-        spec.insert("completions".to_string(), json!(1));
-    }
-    set(spec, "parallelism", json!(1));
-    if absent(spec, "backoffLimitPerIndex") {
-        set(spec, "backoffLimit", json!(6));
-    } else {
-        set(spec, "backoffLimit", json!(i32::MAX));
-    }
-    set(spec, "completionMode", json!("NonIndexed"));
-    set(spec, "suspend", json!(false));
-    let policy = if absent(spec, "podFailurePolicy") {
-        "TerminatingOrFailed"
-    } else {
-        "Failed"
-    };
-    set(spec, "podReplacementPolicy", json!(policy));
-    default_template_in(spec);
-}
-
-fn default_pvc_spec(spec: &mut Map<String, Value>) {
+pub(crate) fn default_pvc_spec(spec: &mut Map<String, Value>) {
     set(spec, "volumeMode", json!("Filesystem"));
 }
 
@@ -539,7 +202,7 @@ mod tests {
 
     fn defaulted(resource: &str, obj: Value) -> Value {
         let mut o = obj;
-        apply_defaults(resource, &mut o);
+        crate::resources::strategy_for_plural(resource).defaults(&mut o);
         o
     }
 

@@ -24,10 +24,10 @@ mod panic_recovery;
 #[cfg(test)]
 mod tests;
 
-pub use authentication::{Authentication, AuthenticationLayer};
-pub use authorization::{Authorization, AuthorizationLayer};
-pub use max_in_flight::{MaxInFlight, MaxInFlightLayer};
-pub use panic_recovery::{PanicRecovery, PanicRecoveryLayer};
+pub use authentication::AuthenticationLayer;
+pub use authorization::AuthorizationLayer;
+pub use max_in_flight::MaxInFlightLayer;
+pub use panic_recovery::PanicRecoveryLayer;
 
 type BoxFuture = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
 

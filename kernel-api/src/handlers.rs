@@ -24,7 +24,7 @@ use serde_json::Value;
 
 use crate::auth::{Attributes, UserInfo};
 use crate::resources::{ResourceDef, Subresource};
-use crate::server::Shared;
+use crate::shared::Shared;
 use crate::status::{Error, Result};
 
 /// The response body type of the [`ApiServer`](crate::ApiServer) service.
@@ -230,7 +230,15 @@ impl Ctx {
 
     /// Decodes the body as a JSON or YAML object.
     pub fn decode_body(&self) -> Result<Value> {
-        decode_object(&self.body, &self.content_type())
+        match decode_object(&self.body, &self.content_type()) {
+            // Custom resources have no protobuf serializer, so upstream lists two types.
+            Err(Error::UnsupportedMediaType(_)) if self.def.flags.custom => {
+                Err(Error::UnsupportedMediaType(
+                    "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml".into(),
+                ))
+            }
+            other => other,
+        }
     }
 
     /// True if the client asked for a `meta.k8s.io` Table.
@@ -256,10 +264,10 @@ pub fn decode_object(body: &[u8], content_type: &str) -> Result<Value> {
         "application/yaml" | "application/apply-patch+yaml" | "application/x-yaml" | "text/yaml" => {
             serde_yaml::from_slice(body).map_err(|e| Error::bad_request(format!("error converting YAML to JSON: {e}")))?
         }
-        other => {
-            return Err(Error::UnsupportedMediaType(format!(
-                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml ({other})"
-            )))
+        _ => {
+            return Err(Error::UnsupportedMediaType(
+                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf".into(),
+            ))
         }
     };
     Ok(value)
@@ -295,16 +303,16 @@ pub async fn handle_resource(
     if def.namespaced && namespace.is_none() && !info.name.is_empty() {
         return Err(Error::NoRoute);
     }
-    let create_only = def.strategy.create_only;
+    let create_only = def.flags.create_only;
     let wrong_method = if create_only {
         info.verb != "create" || !info.name.is_empty() || subresource.is_some()
     } else {
-        info.verb == "create" && !info.name.is_empty() && subresource.is_none()
+        // No POST on a named object, no PUT or PATCH on a collection.
+        (info.verb == "create" && !info.name.is_empty() && subresource.is_none())
+            || (matches!(info.verb.as_str(), "update" | "patch") && info.name.is_empty())
     };
-    if wrong_method {
-        return Err(Error::MethodNotAllowed(
-            "the server does not allow this method on the requested resource".into(),
-        ));
+    if wrong_method || (info.verb == "deletecollection" && !serves_deletecollection(&def)) {
+        return Err(Error::method_not_allowed());
     }
     let verb = info.verb.clone();
     let ctx = Ctx {
@@ -318,6 +326,10 @@ pub async fn handle_resource(
         body,
         user,
     };
+    if verb == "patch" {
+        check_patch_content_type(&ctx)?;
+    }
+    crate::options::validate(&ctx)?;
     if create_only {
         return review::create(&ctx).await;
     }
@@ -336,10 +348,52 @@ pub async fn handle_resource(
         ("create", Some(Eviction)) => subresource::eviction(&ctx).await,
         ("update", Some(Finalize)) => subresource::finalize(&ctx).await,
         ("create", Some(Token)) => subresource::token(&ctx).await,
-        _ => Err(Error::MethodNotAllowed(
-            "the server does not allow this method on the requested resource".into(),
-        )),
+        _ => Err(Error::method_not_allowed()),
     }
+}
+
+/// Whether `def` has a DELETE route on its collection: upstream's namespace storage implements
+/// no `DeleteCollection` (`kubectl delete namespaces --all` deletes them one by one).
+fn serves_deletecollection(def: &ResourceDef) -> bool {
+    !(def.group.is_empty() && def.kind == "Namespace")
+}
+
+/// The patch types upstream routes: for built-in resources go-restful refuses any other
+/// Content-Type that comes with a body (`415: Unsupported Media Type`, through
+/// `NewGenericServerResponse`); the CRD handler serves no strategic merge patch and answers
+/// `NewUnsupportedMediaTypeError` with the types it serves, body or not.
+fn check_patch_content_type(ctx: &Ctx) -> Result<()> {
+    let content_type = ctx.content_type();
+    if ctx.def.flags.custom {
+        const SERVED: [&str; 3] = [
+            "application/json-patch+json",
+            "application/merge-patch+json",
+            "application/apply-patch+yaml",
+        ];
+        if !SERVED.contains(&content_type.as_str()) {
+            return Err(Error::UnsupportedMediaType(format!(
+                "the body of the request was in an unknown format - accepted media types include: {}",
+                SERVED.join(", ")
+            )));
+        }
+        return Ok(());
+    }
+    let served = matches!(
+        content_type.as_str(),
+        "application/json-patch+json"
+            | "application/merge-patch+json"
+            | "application/strategic-merge-patch+json"
+            | "application/apply-patch+yaml"
+    );
+    if !served && !ctx.body.is_empty() {
+        return Err(Error::Generic {
+            code: 415,
+            reason: "UnsupportedMediaType",
+            message: "415: Unsupported Media Type".into(),
+            details: Some(serde_json::json!({})),
+        });
+    }
+    Ok(())
 }
 
 /// Parses a query string.

@@ -16,19 +16,49 @@
 //!     └─► filters/:  PanicRecovery ─► MaxInFlight + timeout ─► Authentication ─► Authorization
 //!         └─► server.rs Router ─┬─ /version /healthz /livez /readyz /metrics /openapi (openapi.rs)
 //!                               ├─ /api /apis … discovery (discovery.rs, legacy + aggregated v2)
-//!                               └─ resources (handlers.rs: RequestInfo → ResourceDef from resources.rs)
-//!                                    ├─ read.rs     get / list (selectors, limit/continue, Table via table.rs)
+//!                               └─ resources (handlers.rs: RequestInfo → ResourceDef, its Strategy)
+//!                                    ├─ read.rs     get / list (selectors, limit/continue, Table: strategy columns)
 //!                                    ├─ watch.rs    watch ◄── watch_cache.rs ◄── one Store::watch per resource
 //!                                    ├─ write.rs    create / update / patch (patch.rs, apply.rs) / delete
-//!                                    │     decode (JSON, YAML, protobuf.rs) → defaults.rs → registry.rs
-//!                                    │     strategy → allocator.rs (Services) → admission.rs (mutating)
-//!                                    │     → typed check / crd.rs schema → validation.rs
-//!                                    │     → admission.rs (validating) → conversion.rs → Store CAS
+//!                                    │   1 decode (JSON, YAML, protobuf.rs; decode.rs: kind, typed check)
+//!                                    │   2 Strategy::defaults; request metadata (rest.rs)
+//!                                    │   3 mutating admission: namespace lifecycle, then admission.rs
+//!                                    │   4 strategy prepare: system metadata (rest.rs) → store hooks
+//!                                    │     (allocator.rs: Service IPs) → Strategy::prepare_for_create /
+//!                                    │     prepare_for_update → managedFields (apply.rs)
+//!                                    │   5 validation: crd.rs schema → validation.rs metadata →
+//!                                    │     Strategy::validate / validate_update
+//!                                    │   6 validating admission (admission.rs)
+//!                                    │   7 store: registry.rs (conversion.rs) → Store CAS; delete: Strategy::deletion
 //!                                    ├─ subresource.rs  status · scale · pods/binding · pods/eviction · namespaces/finalize
 //!                                    └─ review.rs   SelfSubjectAccessReview · TokenReview · … (not stored)
 //!  every error ─► status.rs: one Error enum ─► metav1.Status with upstream code and reason
 //!  background: crd.rs (serve CRDs, Established) · namespace finalizer (server.rs) · watch cache tasks
 //! ```
+//!
+//! ## Modules
+//!
+//! Public: [`resources`] (the [`ResourceDef`] of every served resource, [`Resources`]) and
+//! [`strategy`] (the [`Strategy`] trait; one implementation per kind in `strategy/<kind>.rs`,
+//! as upstream's `pkg/registry/<group>/<kind>/strategy.go`). Everything else is private, its
+//! public items re-exported here:
+//!
+//! - serving: `builder.rs` ([`ApiServerBuilder`]), `server.rs` ([`ApiServer`], [`Serving`],
+//!   bootstrap objects, namespace finalizer), `shared.rs` (state every request reaches, store
+//!   hooks), `filters/` (one tower layer per filter), `tls.rs` ([`TlsMaterial`]),
+//!   `kubeconfig.rs`, `version.rs`;
+//! - requests: `handlers/` (routing, read, watch, write, subresources, reviews), `discovery.rs`,
+//!   `openapi.rs`, `status.rs` ([`Error`], `metav1.Status`), `options.rs` (request options
+//!   validated as upstream's `Validate*Options`);
+//! - the write path: `decode.rs`, `strict.rs` (`fieldValidation=Strict` duplicate fields), `defaults.rs` (shared defaulting), `rest.rs` (generic steps
+//!   around the strategy), `validation.rs` ([`FieldError`], metadata and shared rules),
+//!   `admission.rs`, `allocator.rs`, `apply.rs` (managedFields, server-side apply), `patch.rs`,
+//!   `protobuf.rs`, `crd.rs` (CustomResourceDefinitions);
+//! - storage: `registry.rs` (objects over a [`Store`](kernel_store::Store)), `watch_cache.rs`,
+//!   `conversion.rs`, `meta.rs` (metadata helpers);
+//! - shared helpers: `table.rs` (server-side printing), `json.rs`. Label and field selectors,
+//!   [`FieldError`], names and quantities are kernel-core's (`kernel_core::labels`, `fields`,
+//!   `names`, `quantity`); a field's value is read through the kind's [`Strategy`].
 //!
 //! ## What upstream behaviour is covered
 //!
@@ -74,32 +104,44 @@
 //! - [`Store`](kernel_store::Store): where objects live ([`ApiServerBuilder::store`]).
 //! - [`Authenticator`], [`Authorizer`]: defaults [`AnonymousAdmin`] and [`AlwaysAllow`].
 //! - [`Admission`]: mutating + validating plugins ([`ApiServerBuilder::admission`]).
-//! - [`ResourceDef`]: serving another resource is one declaration ([`ApiServerBuilder::resource`]).
+//! - [`ResourceDef`]: serving another resource is one declaration ([`ApiServerBuilder::resource`]),
+//!   its per-kind behaviour a [`Strategy`] ([`ResourceDef::strategy`]).
 
-pub mod admission;
-pub mod allocator;
-pub mod apply;
-pub mod auth;
-pub mod builder;
-pub mod conversion;
-pub mod crd;
-pub mod defaults;
-pub mod discovery;
-pub mod filters;
-pub mod handlers;
-pub mod kubeconfig;
-pub mod openapi;
-pub mod patch;
-pub mod protobuf;
-pub mod registry;
+// Public: the resource definitions and the per-kind strategies.
 pub mod resources;
-pub mod selector;
-pub mod server;
-pub mod status;
-pub mod table;
-pub mod tls;
-pub mod validation;
-pub mod watch_cache;
+pub mod strategy;
+
+// Implementation detail; the public items are re-exported below.
+mod admission;
+mod allocator;
+mod apply;
+mod auth;
+mod builder;
+mod conversion;
+mod crd;
+mod decode;
+mod defaults;
+mod discovery;
+mod filters;
+mod handlers;
+mod json;
+mod kubeconfig;
+mod meta;
+mod openapi;
+mod options;
+mod patch;
+mod protobuf;
+mod registry;
+mod rest;
+mod server;
+mod shared;
+mod status;
+mod strict;
+mod table;
+mod tls;
+mod validation;
+mod version;
+mod watch_cache;
 
 pub use admission::{Admission, AdmissionChain, AdmissionRequest, AlwaysAdmit, Operation};
 pub use auth::{
@@ -107,16 +149,11 @@ pub use auth::{
     TokenAuthenticator, UserInfo,
 };
 pub use builder::ApiServerBuilder;
-pub use resources::{ResourceDef, Resources, Strategy, Subresource};
-pub use server::{ApiServer, Serving, GIT_VERSION};
+pub use conversion::Conversion;
+pub use resources::{Flags, ResourceDef, Resources, Subresource};
+pub use server::{ApiServer, Serving};
 pub use status::{Error, Result, StatusCause};
+pub use strategy::{Column, Deletion, Strategy};
 pub use tls::TlsMaterial;
-
-/// Server-side printing: the `meta.k8s.io/v1` Table for `objects` of `resource`.
-pub(crate) fn table_output(
-    resource: &str,
-    objects: &[serde_json::Value],
-    wide: bool,
-) -> Option<serde_json::Value> {
-    Some(table::to_table(resource, objects, wide))
-}
+pub use validation::{FieldError, FieldErrorKind};
+pub use version::GIT_VERSION;

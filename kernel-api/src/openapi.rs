@@ -12,18 +12,10 @@ use std::hash::{Hash, Hasher};
 
 use bytes::Bytes;
 use schemars::generate::SchemaSettings;
-use schemars::{JsonSchema, Schema, SchemaGenerator};
+use schemars::SchemaGenerator;
 use serde_json::{json, Map, Value};
 
 use crate::resources::{ResourceDef, Subresource};
-
-/// Produces a kind's schema in a generator (usually a `$ref` into its definitions).
-pub type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
-
-/// The [`SchemaFn`] of a k8s-openapi (or any `JsonSchema`) type.
-pub fn schema_of<K: JsonSchema>(generator: &mut SchemaGenerator) -> Schema {
-    generator.subschema_for::<K>()
-}
 
 /// Every OpenAPI document the server serves, encoded once.
 #[derive(Clone, Debug, Default)]
@@ -111,7 +103,7 @@ fn document(dialect: Dialect, resources: &[&ResourceDef], version: &str) -> Valu
     let mut generator = dialect.generator();
     let mut kinds: Vec<(&ResourceDef, Option<String>)> = Vec::new();
     for resource in resources {
-        let name = resource.strategy.schema.and_then(|schema| {
+        let name = resource.flags.schema.and_then(|schema| {
             let reference = schema(&mut generator);
             reference
                 .get("$ref")

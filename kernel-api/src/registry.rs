@@ -3,20 +3,25 @@
 //! Objects are `serde_json::Value`s stored as JSON under
 //! `<prefix>/<resource>/<namespace>/<name>` (`<prefix>/<resource>/<name>` when cluster-scoped).
 //! `metadata.resourceVersion` is never stored: it is the key's `mod_revision`, filled in on read.
-//! The per-resource strategy (status reset, generation, system fields) lives in [`prepare_create`]
-//! and [`prepare_update`].
+//! What happens to an object before it is stored is elsewhere: [`crate::rest`] (system metadata
+//! and the kind's [`Strategy`](crate::strategy::Strategy)), [`crate::decode`] (type checks).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use base64::Engine as _;
 use bytes::Bytes;
 use kernel_store::{KeyValue, RangeRequest, Revision, Store};
-use rand::Rng;
 use serde_json::{json, Map, Value};
 
-use crate::resources::{PathSegment, ResourceDef, Subresource};
-use crate::status::{Error, Result, StatusCause};
+use crate::resources::ResourceDef;
+use crate::status::{Error, Result};
+
+// The metadata helpers and decode checks are used wherever registry objects are.
+pub(crate) use crate::decode::{check_type, typed_check};
+pub(crate) use crate::meta::{
+    finalizers_of, labels_of, meta_mut, name_of, namespace_of, now_rfc3339, random_suffix,
+    revision_of, rfc3339_in,
+};
 
 /// Storage of API objects over any [`Store`].
 #[derive(Clone)]
@@ -186,7 +191,7 @@ impl Registry {
 
     /// A fresh lease for objects of `def` that expire (0 for none).
     async fn lease_for(&self, def: &ResourceDef) -> Result<kernel_store::LeaseId> {
-        match def.strategy.ttl {
+        match def.flags.ttl {
             Some(ttl) => Ok(self.store.lease_grant(ttl).await?),
             None => Ok(0),
         }
@@ -279,7 +284,7 @@ impl Registry {
 /// A custom resource served in several versions is stored once; read through any version it
 /// comes back with that version's `apiVersion`, as upstream's `None` conversion strategy does.
 pub fn from_storage(def: &ResourceDef, obj: Value) -> Value {
-    let mut obj = match def.strategy.conversion {
+    let mut obj = match def.flags.conversion {
         Some(c) => (c.from_storage)(obj),
         None => obj,
     };
@@ -294,24 +299,16 @@ pub fn from_storage(def: &ResourceDef, obj: Value) -> Value {
 /// Whether `obj` (stored form) reads differently through `def`: a conversion, or a custom
 /// resource stored under another version.
 pub fn needs_conversion(def: &ResourceDef, obj: &Value) -> bool {
-    def.strategy.conversion.is_some() || needs_version_rewrite(def, obj)
+    def.flags.conversion.is_some() || needs_version_rewrite(def, obj)
 }
 
 /// Whether `obj` is a custom resource stored under a version other than `def`'s.
 fn needs_version_rewrite(def: &ResourceDef, obj: &Value) -> bool {
-    def.strategy.custom
+    def.flags.custom
         && obj
             .get("apiVersion")
             .and_then(Value::as_str)
             .is_some_and(|v| v != def.api_version())
-}
-
-/// The stored form of an object of `def`.
-pub fn to_storage(def: &ResourceDef, obj: Value) -> Value {
-    match def.strategy.conversion {
-        Some(c) => (c.to_storage)(obj),
-        None => obj,
-    }
 }
 
 /// The NotFound error for `def`/`name`.
@@ -349,7 +346,7 @@ pub fn with_revision(mut obj: Value, revision: Revision) -> Result<Value> {
 /// `metadata.resourceVersion` (serialized without copying the object when `def` stores the API
 /// form as it is).
 fn encode(def: &ResourceDef, obj: &Value) -> Result<Bytes> {
-    let bytes = match def.strategy.conversion {
+    let bytes = match def.flags.conversion {
         Some(c) => serde_json::to_vec(&WithoutRevision(&(c.to_storage)(obj.clone()))),
         None => serde_json::to_vec(&WithoutRevision(obj)),
     };
@@ -416,472 +413,8 @@ fn decode_continue(token: &str) -> Result<(Revision, String)> {
     }
 }
 
-// === object metadata helpers ===
-
-/// `metadata` as a mutable map (created if missing or not an object).
-pub fn meta_mut(obj: &mut Value) -> &mut Map<String, Value> {
-    if !obj.is_object() {
-        *obj = json!({});
-    }
-    let map = obj.as_object_mut().expect("object");
-    let meta = map.entry("metadata").or_insert_with(|| json!({}));
-    if !meta.is_object() {
-        *meta = json!({});
-    }
-    meta.as_object_mut().expect("object")
-}
-
-/// `metadata.name`, or `""`.
-pub fn name_of(obj: &Value) -> String {
-    obj["metadata"]["name"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
-}
-
-/// `metadata.namespace`, if set.
-pub fn namespace_of(obj: &Value) -> Option<String> {
-    obj["metadata"]["namespace"]
-        .as_str()
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-}
-
-/// `metadata.resourceVersion` as a revision, if set.
-pub fn revision_of(obj: &Value) -> Result<Option<Revision>> {
-    match obj["metadata"]["resourceVersion"].as_str() {
-        None | Some("") => Ok(None),
-        Some(rv) => rv
-            .parse::<Revision>()
-            .map(Some)
-            .map_err(|_| Error::bad_request(format!("invalid resourceVersion {rv:?}"))),
-    }
-}
-
-/// `metadata.labels` as a map.
-pub fn labels_of(obj: &Value) -> BTreeMap<String, String> {
-    obj["metadata"]["labels"]
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// `metadata.finalizers`.
-pub fn finalizers_of(obj: &Value) -> Vec<String> {
-    obj["metadata"]["finalizers"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Now, as RFC 3339 with second precision (`metav1.Time`).
-pub fn now_rfc3339() -> String {
-    let now = jiff::Timestamp::now();
-    jiff::Timestamp::from_second(now.as_second())
-        .unwrap_or(now)
-        .to_string()
-}
-
-/// RFC 3339 `seconds` from now.
-pub fn rfc3339_in(seconds: i64) -> String {
-    let now = jiff::Timestamp::now().as_second() + seconds;
-    jiff::Timestamp::from_second(now)
-        .map(|t| t.to_string())
-        .unwrap_or_else(|_| now_rfc3339())
-}
-
-/// Upstream's `generateName` suffix: 5 characters from a consonant-and-digit alphabet.
-pub fn random_suffix() -> String {
-    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    let mut rng = rand::thread_rng();
-    (0..5)
-        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
-        .collect()
-}
-
-// === strategy ===
-
-fn invalid(def: &ResourceDef, name: &str, causes: Vec<StatusCause>) -> Error {
-    Error::Invalid {
-        kind: def.kind.clone(),
-        group: def.group.clone(),
-        name: name.into(),
-        causes,
-    }
-}
-
-/// Checks `apiVersion`/`kind` of a request body against the resource and fills them in.
-pub fn check_type(def: &ResourceDef, obj: &mut Value) -> Result<()> {
-    let Some(map) = obj.as_object_mut() else {
-        return Err(Error::bad_request("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml"));
-    };
-    let api_version = def.api_version();
-    match map.get("apiVersion").and_then(Value::as_str) {
-        Some(v) if !v.is_empty() && v != api_version => {
-            return Err(Error::bad_request(format!(
-                "the API version in the data ({v}) does not match the expected API version ({api_version})"
-            )))
-        }
-        _ => {}
-    }
-    match map.get("kind").and_then(Value::as_str) {
-        Some(k) if !k.is_empty() && k != def.kind => {
-            return Err(Error::bad_request(format!(
-                "the kind in the data ({k}) does not match the expected kind ({})",
-                def.kind
-            )))
-        }
-        _ => {}
-    }
-    map.insert("apiVersion".into(), json!(api_version));
-    map.insert("kind".into(), json!(def.kind));
-    Ok(())
-}
-
-/// Decodes `obj` as its typed struct; a malformed object is a 400 as upstream reports it.
-/// Fields the type does not know are dropped (as decoding into Go structs does), or, with
-/// `strict` (`fieldValidation=Strict`, kubectl's default), refused with upstream's
-/// `strict decoding error: unknown field "spec.replicass"`.
-pub fn typed_check(def: &ResourceDef, obj: &mut Value, strict: bool) -> Result<()> {
-    let Some(check) = def.strategy.typed_check else {
-        return Ok(());
-    };
-    let cannot = |e: String| {
-        Error::bad_request(format!(
-            "{} in version \"{}\" cannot be handled as a {}: {e}",
-            def.kind, def.version, def.kind
-        ))
-    };
-    let mut unknown = Vec::new();
-    for path in check(obj).map_err(cannot)? {
-        if remove_field(obj, &path) {
-            unknown.push(join_path(&path));
-        }
-    }
-    if strict && !unknown.is_empty() {
-        let fields: Vec<String> = unknown
-            .iter()
-            .map(|f| format!("unknown field {f:?}"))
-            .collect();
-        return Err(cannot(format!(
-            "strict decoding error: {}",
-            fields.join(", ")
-        )));
-    }
-    Ok(())
-}
-
-/// Removes the field at `path` from `obj` unless it is null (a null unknown field is not an
-/// error upstream either); whether something was removed.
-fn remove_field(obj: &mut Value, path: &[PathSegment]) -> bool {
-    let Some((PathSegment::Field(last), parents)) = path.split_last() else {
-        return false;
-    };
-    let mut at = obj;
-    for segment in parents {
-        let next = match segment {
-            PathSegment::Field(k) => at.get_mut(k.as_str()),
-            PathSegment::Index(i) => at.get_mut(*i),
-        };
-        match next {
-            Some(v) => at = v,
-            None => return false,
-        }
-    }
-    match at.as_object_mut() {
-        Some(map) if map.get(last).is_some_and(|v| !v.is_null()) => map.remove(last).is_some(),
-        _ => false,
-    }
-}
-
-/// `spec.containers[0].ports` from its segments.
-fn join_path(path: &[PathSegment]) -> String {
-    let mut out = String::new();
-    for segment in path {
-        match segment {
-            PathSegment::Field(k) => {
-                if !out.is_empty() {
-                    out.push('.');
-                }
-                out.push_str(k);
-            }
-            PathSegment::Index(i) => {
-                out.push('[');
-                out.push_str(&i.to_string());
-                out.push(']');
-            }
-        }
-    }
-    out
-}
-
-/// Runs validation (validation.rs) and turns field errors into a 422.
-pub fn validate(def: &ResourceDef, obj: &Value, old: Option<&Value>) -> Result<()> {
-    let name = name_of(obj);
-    let causes: Vec<StatusCause> =
-        crate::validation::validate(if def.strategy.custom { "" } else { &def.plural }, obj, old)
-            .into_iter()
-            .map(StatusCause::from)
-            .collect();
-    if causes.is_empty() {
-        Ok(())
-    } else {
-        Err(invalid(def, &name, causes))
-    }
-}
-
-/// The `generateName` prefix of an object whose name was generated from it (name = prefix +
-/// 5-character suffix), so a colliding create can be retried with another suffix.
-pub fn generated_prefix(obj: &Value) -> Option<String> {
-    let meta = obj.get("metadata")?;
-    let prefix = meta.get("generateName")?.as_str()?;
-    let name = meta.get("name")?.as_str()?;
-    (!prefix.is_empty() && name.len() == prefix.len() + 5 && name.starts_with(prefix))
-        .then(|| prefix.to_owned())
-}
-
-/// Sets system fields and resets what a create may not set (`PrepareForCreate` + `FillObjectMetaSystemFields`).
-pub fn prepare_create(def: &ResourceDef, obj: &mut Value, namespace: Option<&str>) -> Result<()> {
-    check_type(def, obj)?;
-    let meta = meta_mut(obj);
-    if def.namespaced {
-        let ns = namespace.unwrap_or("default");
-        match meta.get("namespace").and_then(Value::as_str) {
-            Some(given) if !given.is_empty() && given != ns => {
-                return Err(Error::bad_request(
-                    "the namespace of the provided object does not match the namespace sent on the request",
-                ))
-            }
-            _ => {
-                meta.insert("namespace".into(), json!(ns));
-            }
-        }
-    } else {
-        meta.remove("namespace");
-    }
-    if meta
-        .get("name")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .is_empty()
-    {
-        if let Some(generate) = meta
-            .get("generateName")
-            .and_then(Value::as_str)
-            .filter(|g| !g.is_empty())
-        {
-            let name = format!("{generate}{}", random_suffix());
-            meta.insert("name".into(), json!(name));
-        }
-    }
-    if meta
-        .get("resourceVersion")
-        .and_then(Value::as_str)
-        .is_some_and(|rv| !rv.is_empty())
-    {
-        return Err(Error::bad_request(
-            "resourceVersion should not be set on objects to be created",
-        ));
-    }
-    meta.remove("resourceVersion");
-    meta.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
-    meta.insert("creationTimestamp".into(), json!(now_rfc3339()));
-    meta.remove("deletionTimestamp");
-    meta.remove("deletionGracePeriodSeconds");
-    meta.remove("selfLink");
-    if def.strategy.generation {
-        meta.insert("generation".into(), json!(1));
-    } else {
-        meta.remove("generation");
-    }
-    if def.has(Subresource::Status) && (def.strategy.custom || def.strategy.drop_status_on_create) {
-        // Upstream's custom resource strategy drops `status` on create (built-in strategies
-        // reset it to the empty struct instead).
-        if let Some(map) = obj.as_object_mut() {
-            map.remove("status");
-        }
-    } else if def.has(Subresource::Status) && !def.strategy.keep_status_on_create {
-        let status = match def.kind.as_str() {
-            "Pod" if def.group.is_empty() => {
-                json!({ "phase": "Pending", "qosClass": pod_qos_class(obj) })
-            }
-            _ => json!({}),
-        };
-        obj["status"] = status;
-    }
-    kind_specific_create(def, obj);
-    Ok(())
-}
-
-fn kind_specific_create(def: &ResourceDef, obj: &mut Value) {
-    if !def.group.is_empty() {
-        return;
-    }
-    if def.kind == "Namespace" {
-        obj["status"] = json!({ "phase": "Active" });
-        let finalizers = &mut obj["spec"]["finalizers"];
-        if !finalizers
-            .as_array()
-            .is_some_and(|f| f.iter().any(|v| v == "kubernetes"))
-        {
-            *finalizers = json!(["kubernetes"]);
-        }
-    }
-}
-
-/// Upstream's QoS class of a pod: Guaranteed, Burstable or BestEffort.
-pub fn pod_qos_class(pod: &Value) -> &'static str {
-    let containers: Vec<&Value> = ["containers", "initContainers"]
-        .iter()
-        .filter_map(|k| pod["spec"][k].as_array())
-        .flatten()
-        .collect();
-    let mut any = false;
-    let mut guaranteed = true;
-    for c in &containers {
-        let requests = c["resources"]["requests"].as_object();
-        let limits = c["resources"]["limits"].as_object();
-        if requests.is_some_and(|r| !r.is_empty()) || limits.is_some_and(|l| !l.is_empty()) {
-            any = true;
-        }
-        for res in ["cpu", "memory"] {
-            let limit = limits.and_then(|l| l.get(res));
-            let request = requests.and_then(|r| r.get(res)).or(limit);
-            if limit.is_none() || request != limit {
-                guaranteed = false;
-            }
-        }
-    }
-    match (any, guaranteed) {
-        (false, _) => "BestEffort",
-        (true, true) => "Guaranteed",
-        (true, false) => "Burstable",
-    }
-}
-
-/// Carries system fields over from `old`, keeps the status (main resource) or everything but
-/// the status (status subresource), and bumps the generation (`PrepareForUpdate`).
-pub fn prepare_update(
-    def: &ResourceDef,
-    new: &mut Value,
-    old: &Value,
-    subresource: Option<Subresource>,
-) -> Result<()> {
-    check_type(def, new)?;
-    let name = name_of(old);
-    let given_name = name_of(new);
-    if !given_name.is_empty() && given_name != name {
-        return Err(Error::bad_request(format!(
-            "the name of the object ({given_name}) does not match the name on the URL ({name})"
-        )));
-    }
-    if let (Some(given), Some(ns)) = (namespace_of(new), namespace_of(old)) {
-        if given != ns {
-            return Err(Error::bad_request(
-                "the namespace of the provided object does not match the namespace sent on the request",
-            ));
-        }
-    }
-    if subresource == Some(Subresource::Status) {
-        let status = new.get("status").cloned();
-        let rv = new["metadata"]["resourceVersion"].clone();
-        let managed = new["metadata"]["managedFields"].clone();
-        *new = old.clone();
-        match status {
-            Some(s) => new["status"] = s,
-            None => {
-                if let Some(m) = new.as_object_mut() {
-                    m.remove("status");
-                }
-            }
-        }
-        let meta = meta_mut(new);
-        meta.insert("resourceVersion".into(), rv);
-        if !managed.is_null() {
-            meta.insert("managedFields".into(), managed);
-        }
-        return Ok(());
-    }
-    let old_meta = old["metadata"].as_object().cloned().unwrap_or_default();
-    let meta = meta_mut(new);
-    for field in [
-        "name",
-        "namespace",
-        "uid",
-        "creationTimestamp",
-        "deletionTimestamp",
-        "deletionGracePeriodSeconds",
-        "generation",
-    ] {
-        match old_meta.get(field) {
-            Some(v) => meta.insert(field.into(), v.clone()),
-            None => meta.remove(field),
-        };
-    }
-    meta.remove("selfLink");
-    if def.has(Subresource::Status) {
-        match old.get("status") {
-            Some(s) => new["status"] = s.clone(),
-            None => {
-                if let Some(m) = new.as_object_mut() {
-                    m.remove("status");
-                }
-            }
-        }
-    }
-    if def.strategy.generation {
-        let strip = |v: &Value| {
-            let mut v = v.clone();
-            if let Some(m) = v.as_object_mut() {
-                for field in ["metadata", "status", "apiVersion", "kind"] {
-                    m.remove(field);
-                }
-            }
-            v
-        };
-        let mut changed = strip(new) != strip(old);
-        if def.strategy.generation_on_annotations {
-            changed |= new["metadata"]["annotations"] != old["metadata"]["annotations"];
-        }
-        if changed {
-            let generation = old["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
-            meta_mut(new).insert("generation".into(), json!(generation));
-        }
-    }
-    Ok(())
-}
-
-/// True if the object is marked for deletion and nothing holds it any more.
-pub fn should_delete_now(obj: &Value) -> bool {
-    !obj["metadata"]["deletionTimestamp"].is_null()
-        && finalizers_of(obj).is_empty()
-        && obj["metadata"]["deletionGracePeriodSeconds"]
-            .as_i64()
-            .unwrap_or(0)
-            == 0
-}
-
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn generated_prefix_only_for_generated_names() {
-        let obj = |name: &str| json!({"metadata": {"generateName": "web-", "name": name}});
-        assert_eq!(generated_prefix(&obj("web-x7k2q")).as_deref(), Some("web-"));
-        assert_eq!(generated_prefix(&obj("web-1")), None);
-        assert_eq!(
-            generated_prefix(&json!({"metadata": {"name": "web-x7k2q"}})),
-            None
-        );
-    }
-
     use super::*;
 
     #[test]
@@ -892,65 +425,5 @@ mod tests {
             (42, "/registry/pods/default/b\0".into())
         );
         assert!(decode_continue("garbage!").is_err());
-    }
-
-    #[test]
-    fn unknown_fields_are_pruned_or_refused() {
-        let def = ResourceDef::new("v1", "ConfigMap", "configmaps", true)
-            .typed::<k8s_openapi::api::core::v1::ConfigMap>();
-        let mut obj = json!({"metadata": {"name": "a", "labelz": {}}, "data": {"k": "v"}, "extra": 1, "binaryData": null});
-        typed_check(&def, &mut obj, false).unwrap();
-        assert_eq!(
-            obj,
-            json!({"metadata": {"name": "a"}, "data": {"k": "v"}, "binaryData": null})
-        );
-        let mut obj = json!({"metadata": {"name": "a"}, "dta": {}});
-        let err = typed_check(&def, &mut obj, true).unwrap_err().to_string();
-        assert!(
-            err.ends_with("strict decoding error: unknown field \"dta\""),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn unknown_nested_fields_are_named_by_their_path() {
-        let def =
-            ResourceDef::new("v1", "Pod", "pods", true).typed::<k8s_openapi::api::core::v1::Pod>();
-        let mut obj = json!({"metadata": {"name": "p"}, "spec": {"containers": [
-            {"name": "a", "image": "x"},
-            {"name": "b", "imagee": "y", "ports": [{"containerPort": 80, "hostt": 1}]}
-        ]}});
-        let err = typed_check(&def, &mut obj, true).unwrap_err().to_string();
-        assert!(
-            err.ends_with(
-                "unknown field \"spec.containers[1].imagee\", unknown field \"spec.containers[1].ports[0].hostt\""
-            ),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn qos_classes() {
-        assert_eq!(
-            pod_qos_class(&json!({"spec":{"containers":[{"name":"a"}]}})),
-            "BestEffort"
-        );
-        let g =
-            json!({"spec":{"containers":[{"resources":{"limits":{"cpu":"1","memory":"1Gi"}}}]}});
-        assert_eq!(pod_qos_class(&g), "Guaranteed");
-        let b = json!({"spec":{"containers":[{"resources":{"requests":{"cpu":"1"}}}]}});
-        assert_eq!(pod_qos_class(&b), "Burstable");
-    }
-
-    #[test]
-    fn generation_bumps_on_spec_only() {
-        let def = ResourceDef::new("apps/v1", "Deployment", "deployments", true).generation();
-        let old = json!({"metadata":{"name":"a","generation":1},"spec":{"replicas":1}});
-        let mut same = json!({"metadata":{"name":"a","labels":{"x":"y"}},"spec":{"replicas":1}});
-        prepare_update(&def, &mut same, &old, None).unwrap();
-        assert_eq!(same["metadata"]["generation"], 1);
-        let mut bumped = json!({"metadata":{"name":"a"},"spec":{"replicas":2}});
-        prepare_update(&def, &mut bumped, &old, None).unwrap();
-        assert_eq!(bumped["metadata"]["generation"], 2);
     }
 }

@@ -9,6 +9,8 @@ use std::sync::{Arc, RwLock};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::strategy::Strategy;
+
 /// A subresource a resource serves, besides the main resource.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Subresource {
@@ -58,6 +60,17 @@ impl Subresource {
 /// decoding, without encoding the object again.
 pub type TypedCheck = fn(&Value) -> Result<Vec<Vec<PathSegment>>, String>;
 
+/// Produces a kind's schema in a generator (usually a `$ref` into its definitions); the OpenAPI
+/// documents are built from these.
+pub type SchemaFn = fn(&mut schemars::SchemaGenerator) -> schemars::Schema;
+
+/// The [`SchemaFn`] of a k8s-openapi (or any `JsonSchema`) type.
+pub fn schema_of<K: schemars::JsonSchema>(
+    generator: &mut schemars::SchemaGenerator,
+) -> schemars::Schema {
+    generator.subschema_for::<K>()
+}
+
 /// One step of a path into a JSON object.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PathSegment {
@@ -67,29 +80,19 @@ pub enum PathSegment {
     Index(usize),
 }
 
-/// Per-resource behaviour of the generic registry (upstream's `RESTCreateStrategy` and friends).
+/// The generic registry's settings for one resource (what upstream sets on its
+/// `genericregistry.Store`); per-kind behaviour is the [`Strategy`].
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Strategy {
+pub struct Flags {
     /// Maintain `metadata.generation`: 1 on create, +1 when anything but metadata and status changes.
     pub generation: bool,
-    /// Also bump the generation when annotations change (Deployments do).
-    pub generation_on_annotations: bool,
-    /// Keep `status` given on create (Nodes); otherwise a resource with a status subresource
-    /// starts with an empty status.
-    pub keep_status_on_create: bool,
-    /// Graceful deletion: deletes set `deletionTimestamp` and wait for a delete with grace 0
-    /// (Pods bound to a node).
-    pub graceful_delete: bool,
     /// Decode check against the k8s-openapi type, when one exists.
     pub typed_check: Option<TypedCheck>,
     /// The OpenAPI schema of the kind, when one is known (served at `/openapi/v2` and `/openapi/v3`).
-    pub schema: Option<crate::openapi::SchemaFn>,
-    /// A custom resource (served for a CustomResourceDefinition): no built-in defaulting or
-    /// kind-specific validation.
+    pub schema: Option<SchemaFn>,
+    /// Served for a CustomResourceDefinition: its versions share one stored object (read back
+    /// with the version's `apiVersion`) and the CRD loop removes it with its CRD.
     pub custom: bool,
-    /// Drop `status` on create, as upstream's custom resource strategy does (set for custom
-    /// resources, from CRDs or registered from Rust with [`ResourceDef::of`]).
-    pub drop_status_on_create: bool,
     /// Conversion to and from the stored form, when this API version shares storage with another
     /// (events.k8s.io/v1 Events are stored as core v1 Events).
     pub conversion: Option<crate::conversion::Conversion>,
@@ -122,12 +125,14 @@ pub struct ResourceDef {
     pub namespaced: bool,
     /// Served subresources.
     pub subresources: Vec<Subresource>,
-    /// Storage behaviour.
-    pub strategy: Strategy,
+    /// Per-kind behaviour (defaulting, prepare, validation, printing, selectable fields).
+    pub strategy: Arc<dyn Strategy>,
+    /// Settings of the generic registry.
+    pub flags: Flags,
     /// Key segment under the store prefix (`pods`, or `<group>/<plural>` for custom resources).
     pub storage: String,
     /// The `openAPIV3Schema` of a custom resource version (structural validation, pruning and
-    /// defaulting in [`crate::crd`]).
+    /// defaulting when the object is written).
     pub custom_schema: Option<std::sync::Arc<Value>>,
 }
 
@@ -163,7 +168,8 @@ fn push_segments(path: &serde_ignored::Path<'_>, out: &mut Vec<PathSegment>) {
 
 impl ResourceDef {
     /// A resource in `group_version` (`"v1"` or `"apps/v1"`) with defaults: no short names or
-    /// categories, no subresources, generic strategy.
+    /// categories, no subresources, and the [`Strategy`] of the kind if kube-apiserver serves
+    /// it (by group and kind), else every strategy default.
     pub fn new(group_version: &str, kind: &str, plural: &str, namespaced: bool) -> Self {
         let (group, version) = match group_version.split_once('/') {
             Some((g, v)) => (g, v),
@@ -179,7 +185,8 @@ impl ResourceDef {
             categories: Vec::new(),
             namespaced,
             subresources: Vec::new(),
-            strategy: Strategy::default(),
+            strategy: crate::strategy::builtin(group, kind),
+            flags: Flags::default(),
             storage: plural.into(),
             custom_schema: None,
         }
@@ -205,7 +212,7 @@ impl ResourceDef {
 
     /// Maintains `metadata.generation`.
     pub fn generation(mut self) -> Self {
-        self.strategy.generation = true;
+        self.flags.generation = true;
         self
     }
 
@@ -233,26 +240,32 @@ impl ResourceDef {
             namespaced,
         )
         .typed::<K>();
-        def.strategy.drop_status_on_create = true;
+        def.strategy = crate::strategy::custom_resource();
         def
+    }
+
+    /// Replaces the per-kind behaviour.
+    pub fn strategy(mut self, strategy: impl Strategy) -> Self {
+        self.strategy = Arc::new(strategy);
+        self
     }
 
     /// Checks objects by decoding them as `K`.
     pub fn typed<K: DeserializeOwned + serde::Serialize + schemars::JsonSchema>(mut self) -> Self {
-        self.strategy.typed_check = Some(typed::<K>);
-        self.strategy.schema = Some(crate::openapi::schema_of::<K>);
+        self.flags.typed_check = Some(typed::<K>);
+        self.flags.schema = Some(schema_of::<K>);
         self
     }
 
     /// Serves only `create`, computing the answer instead of storing the object.
     pub fn create_only(mut self) -> Self {
-        self.strategy.create_only = true;
+        self.flags.create_only = true;
         self
     }
 
     /// The verbs served on the main resource.
     pub fn verbs(&self) -> &'static [&'static str] {
-        if self.strategy.create_only {
+        if self.flags.create_only {
             &["create"]
         } else {
             &[
@@ -270,13 +283,13 @@ impl ResourceDef {
 
     /// Lets objects expire `ttl` after their last write.
     pub fn ttl(mut self, ttl: std::time::Duration) -> Self {
-        self.strategy.ttl = Some(ttl);
+        self.flags.ttl = Some(ttl);
         self
     }
 
-    /// Stores objects in another shape (see [`crate::conversion`]).
+    /// Stores objects in another shape (see [`Conversion`](crate::Conversion)).
     pub fn conversion(mut self, conversion: crate::conversion::Conversion) -> Self {
-        self.strategy.conversion = Some(conversion);
+        self.flags.conversion = Some(conversion);
         self
     }
 
@@ -335,12 +348,10 @@ pub fn builtin() -> Vec<ResourceDef> {
             .categories(&["all"])
             .with(&[Status, Binding, Eviction])
             .generation()
-            .graceful()
             .typed::<core::Pod>(),
         ResourceDef::new("v1", "Node", "nodes", false)
             .short(&["no"])
             .with(&[Status])
-            .keep_status()
             .typed::<core::Node>(),
         ResourceDef::new("v1", "Namespace", "namespaces", false)
             .short(&["ns"])
@@ -404,7 +415,6 @@ pub fn builtin() -> Vec<ResourceDef> {
             .categories(&["all"])
             .with(&[Status, Scale])
             .generation()
-            .generation_on_annotations()
             .typed::<apps::Deployment>(),
         ResourceDef::new("apps/v1", "ReplicaSet", "replicasets", true)
             .short(&["rs"])
@@ -594,21 +604,30 @@ pub fn builtin() -> Vec<ResourceDef> {
     ]
 }
 
-impl ResourceDef {
-    fn graceful(mut self) -> Self {
-        self.strategy.graceful_delete = true;
-        self
-    }
-
-    fn keep_status(mut self) -> Self {
-        self.strategy.keep_status_on_create = true;
-        self
-    }
-
-    fn generation_on_annotations(mut self) -> Self {
-        self.strategy.generation_on_annotations = true;
-        self
-    }
+/// The strategy of a built-in resource by its plural (tests name kinds by resource).
+#[cfg(test)]
+pub(crate) fn strategy_for_plural(plural: &str) -> Arc<dyn Strategy> {
+    let kind = match plural {
+        "runtimeclasses" => ("node.k8s.io", "RuntimeClass"),
+        "validatingwebhookconfigurations" => (
+            "admissionregistration.k8s.io",
+            "ValidatingWebhookConfiguration",
+        ),
+        "mutatingwebhookconfigurations" => (
+            "admissionregistration.k8s.io",
+            "MutatingWebhookConfiguration",
+        ),
+        "apiservices" => ("apiregistration.k8s.io", "APIService"),
+        "certificatesigningrequests" => ("certificates.k8s.io", "CertificateSigningRequest"),
+        _ => {
+            return builtin()
+                .into_iter()
+                .find(|d| d.plural == plural)
+                .map(|d| d.strategy)
+                .unwrap_or_else(crate::strategy::generic)
+        }
+    };
+    crate::strategy::builtin(kind.0, kind.1)
 }
 
 /// The set of served resources; shared, and extensible at run time.
@@ -695,7 +714,10 @@ mod tests {
         assert!(pods.has(Subresource::Binding));
         let deploy = resources.get("apps", "v1", "deployments").unwrap();
         assert_eq!(deploy.qualified(), "deployments.apps");
-        assert!(deploy.strategy.generation_on_annotations);
+        let annotated = serde_json::json!({"metadata": {"annotations": {"a": "b"}}});
+        assert!(deploy
+            .strategy
+            .generation_changed(&annotated, &serde_json::json!({})));
         assert!(resources.groups().iter().any(|(g, _)| g == "policy"));
     }
 }

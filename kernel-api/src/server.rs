@@ -1,12 +1,11 @@
 //! [`ApiServer`]: the tower `Service` (in-process use) and the HTTPS listener (`bind`/`serve`).
 
-use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -15,134 +14,21 @@ use http::{header, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use kernel_store::Store;
 use serde_json::{json, Value};
-use tokio::sync::Notify;
 use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceExt};
 use tracing::Instrument;
 
-use crate::admission::Admission;
 use crate::auth::UserInfo;
 use crate::discovery;
 use crate::handlers::{self, error_response, full, json_response, parse_query, Body, RequestInfo};
-use crate::openapi::OpenApiDocs;
-use crate::registry::{name_of, revision_of, ListOptions, Registry};
+use crate::registry::{name_of, revision_of, ListOptions};
 use crate::resources::Resources;
+use crate::shared::{Shared, StoreHooks};
 use crate::status::{Error, Result};
-use crate::tls::TlsMaterial;
-use crate::watch_cache::WatchCache;
-
-/// The Kubernetes version this server reports and behaves like.
-pub const GIT_VERSION: &str = "v1.33.0";
+use crate::version::version_info;
 
 /// Bodies larger than this are refused with 413 (upstream's 3 MiB limit).
 pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
-
-/// State shared by every request.
-pub struct Shared {
-    /// Served resources.
-    pub resources: Arc<Resources>,
-    /// Object storage.
-    pub registry: Registry,
-    /// The watch cache.
-    pub watch_cache: WatchCache,
-    /// Admission plugins.
-    pub admission: Arc<dyn Admission>,
-    /// The authenticator (also answers TokenReviews).
-    pub authenticator: Arc<dyn crate::auth::Authenticator>,
-    /// The authorizer (also answers SubjectAccessReviews).
-    pub authorizer: Arc<dyn crate::auth::Authorizer>,
-    /// Tokens issued through `serviceaccounts/<name>/token`.
-    pub service_account_tokens: Arc<crate::auth::ServiceAccountTokens>,
-    /// Wakes the built-in namespace finalizer.
-    pub namespace_wakeup: Notify,
-    /// Wakes the CRD reconcile loop.
-    pub crd_wakeup: Notify,
-    /// Request counters for `/metrics`.
-    pub metrics: Metrics,
-    /// Serving TLS material.
-    pub tls: TlsMaterial,
-    /// The admin bearer token written into kubeconfigs.
-    pub token: String,
-    /// The last address `bind` listened on.
-    pub bound: Mutex<Option<SocketAddr>>,
-    openapi: Mutex<Option<Arc<OpenApiDocs>>>,
-}
-
-impl Shared {
-    /// Assembles the state.
-    #[allow(clippy::too_many_arguments)] // one call site, the builder
-    pub(crate) fn new(
-        resources: Arc<Resources>,
-        registry: Registry,
-        watch_cache_capacity: usize,
-        admission: Arc<dyn Admission>,
-        authenticator: Arc<dyn crate::auth::Authenticator>,
-        authorizer: Arc<dyn crate::auth::Authorizer>,
-        tls: TlsMaterial,
-        token: String,
-    ) -> Self {
-        Shared {
-            resources,
-            watch_cache: WatchCache::new(registry.clone(), watch_cache_capacity),
-            registry,
-            admission,
-            authenticator,
-            authorizer,
-            service_account_tokens: Arc::default(),
-            namespace_wakeup: Notify::new(),
-            crd_wakeup: Notify::new(),
-            metrics: Metrics::default(),
-            tls,
-            token,
-            bound: Mutex::new(None),
-            openapi: Mutex::new(None),
-        }
-    }
-
-    fn openapi(&self) -> Arc<OpenApiDocs> {
-        let mut cached = self.openapi.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(docs) = cached.as_ref() {
-            return docs.clone();
-        }
-        let defs: Vec<_> = self.resources.all().iter().map(|d| (**d).clone()).collect();
-        let docs = Arc::new(crate::openapi::build(&defs, GIT_VERSION));
-        *cached = Some(docs.clone());
-        docs
-    }
-
-    /// Forgets the OpenAPI documents (after the served resources changed).
-    pub fn invalidate_openapi(&self) {
-        *self.openapi.lock().unwrap_or_else(|e| e.into_inner()) = None;
-    }
-}
-
-/// `apiserver_request_total` counters.
-#[derive(Debug, Default)]
-pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, String, String, u16), u64>>,
-}
-
-impl Metrics {
-    fn record(&self, verb: &str, group: &str, resource: &str, code: u16) {
-        let mut map = self.requests.lock().unwrap_or_else(|e| e.into_inner());
-        *map.entry((verb.to_uppercase(), group.into(), resource.into(), code))
-            .or_default() += 1;
-    }
-
-    /// Prometheus text exposition.
-    pub fn render(&self) -> String {
-        let map = self.requests.lock().unwrap_or_else(|e| e.into_inner());
-        let mut out = String::from(
-            "# HELP apiserver_request_total Counter of apiserver requests broken out for each verb, group, resource and HTTP response code.\n# TYPE apiserver_request_total counter\n",
-        );
-        for ((verb, group, resource, code), n) in map.iter() {
-            out.push_str(&format!(
-                "apiserver_request_total{{code=\"{code}\",group=\"{group}\",resource=\"{resource}\",verb=\"{verb}\"}} {n}\n"
-            ));
-        }
-        out
-    }
-}
 
 /// The innermost service: routes an authenticated, authorized request.
 #[derive(Clone)]
@@ -305,21 +191,6 @@ fn non_resource(
         }
         _ => Err(Error::NoRoute),
     }
-}
-
-/// The `/version` answer.
-pub fn version_info() -> Value {
-    json!({
-        "major": "1",
-        "minor": "33",
-        "gitVersion": GIT_VERSION,
-        "gitCommit": "0000000000000000000000000000000000000000",
-        "gitTreeState": "clean",
-        "buildDate": "2025-04-23T00:00:00Z",
-        "goVersion": "go1.24.2",
-        "compiler": "gc",
-        "platform": format!("{}/{}", std::env::consts::OS, if cfg!(target_arch = "x86_64") { "amd64" } else { std::env::consts::ARCH }),
-    })
 }
 
 /// The API server: a cloneable tower `Service<http::Request<B>>`.
@@ -538,7 +409,7 @@ pub(crate) async fn bootstrap_namespaces(shared: &Shared) -> Result<()> {
     for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
         let mut ns =
             json!({ "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": name } });
-        crate::registry::prepare_create(&def, &mut ns, None)?;
+        crate::rest::prepare_create(&def, &mut ns, None)?;
         ns["metadata"]["labels"] = json!({ "kubernetes.io/metadata.name": name });
         match shared.registry.create(&def, &ns).await {
             Ok(_) | Err(Error::AlreadyExists { .. }) => {}
@@ -561,7 +432,7 @@ pub(crate) async fn bootstrap_namespaces(shared: &Shared) -> Result<()> {
                 "ports": [{ "name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443 }],
             },
         });
-        crate::registry::prepare_create(&def, &mut svc, Some("default"))?;
+        crate::rest::prepare_create(&def, &mut svc, Some("default"))?;
         match shared.registry.create(&def, &svc).await {
             Ok(_) | Err(Error::AlreadyExists { .. }) => {}
             Err(e) => return Err(e),
@@ -634,13 +505,22 @@ pub(crate) async fn publish_endpoints(shared: &Shared, addr: SocketAddr) -> Resu
                 }
             }
             Err(Error::NotFound { .. }) => {
-                crate::registry::prepare_create(&def, &mut obj, Some("default"))?;
+                crate::rest::prepare_create(&def, &mut obj, Some("default"))?;
                 let _ = shared.registry.create(&def, &obj).await;
             }
             Err(e) => return Err(e),
         }
     }
     Ok(())
+}
+
+/// Wakes the namespace finalizer after a namespace write.
+pub(crate) struct NamespaceWakeup;
+
+impl StoreHooks for NamespaceWakeup {
+    fn written(&self, shared: &Shared, _namespace: &Value) {
+        shared.namespace_wakeup.notify_one();
+    }
 }
 
 /// The built-in namespace finalizer.

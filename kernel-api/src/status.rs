@@ -97,8 +97,9 @@ pub enum Error {
         /// One `FieldManagerConflict` cause per field.
         causes: Vec<StatusCause>,
     },
-    /// 422 `Invalid`: `Pod "x" is invalid: metadata.name: Required value`.
-    #[error("{kind} \"{name}\" is invalid: {}", aggregate(causes))]
+    /// 422 `Invalid`: `Pod "x" is invalid: metadata.name: Required value`; the kind qualified by
+    /// its group as upstream's `GroupKind.String()` (`Deployment.apps "x" is invalid: …`).
+    #[error("{}{} \"{name}\" is invalid: {}", kind, if group.is_empty() { String::new() } else { format!(".{group}") }, aggregate(causes))]
     Invalid {
         /// Kind (`Pod`).
         kind: String,
@@ -125,7 +126,9 @@ pub enum Error {
     #[error("{0}")]
     Forbidden(String),
     /// 403 `Forbidden` because the namespace is terminating.
-    #[error("{resource} \"{name}\" is forbidden: unable to create new content in namespace {namespace} because it is being terminated")]
+    /// Named as upstream's `NewForbidden` names it: without a name (a `generateName` create,
+    /// which NamespaceLifecycle sees before the name is generated) only the resource.
+    #[error("{} is forbidden: unable to create new content in namespace {namespace} because it is being terminated", forbidden_target(resource, name))]
     NamespaceTerminating {
         /// Qualified resource.
         resource: String,
@@ -155,6 +158,20 @@ pub enum Error {
     /// 503 `ServiceUnavailable`.
     #[error("{0}")]
     ServiceUnavailable(String),
+    /// A `Status` whose code, reason, message and details follow none of the patterns above, as
+    /// upstream renders them: go-restful's route errors and JSON patch failures through
+    /// `NewGenericServerResponse` (a fixed message, empty `details`).
+    #[error("{message}")]
+    Generic {
+        /// HTTP status code.
+        code: u16,
+        /// `reason`.
+        reason: &'static str,
+        /// `message`.
+        message: String,
+        /// `details`, if upstream sets them (possibly empty).
+        details: Option<Value>,
+    },
     /// A store failure, mapped by variant.
     #[error(transparent)]
     Store(#[from] kernel_store::Error),
@@ -167,6 +184,28 @@ impl Error {
     /// A 400 BadRequest.
     pub fn bad_request(message: impl Into<String>) -> Self {
         Error::BadRequest(message.into())
+    }
+
+    /// go-restful's 405 for a method a path has no route for, as kube-apiserver's
+    /// `serviceErrorHandler` renders it (`NewGenericServerResponse`: fixed message, empty details).
+    pub fn method_not_allowed() -> Self {
+        Error::Generic {
+            code: 405,
+            reason: "MethodNotAllowed",
+            message: "the server does not allow this method on the requested resource".into(),
+            details: Some(json!({})),
+        }
+    }
+
+    /// `Invalid` for a request options kind of `meta.k8s.io` (`CreateOptions`, `ListOptions`, …)
+    /// with no name, as the handlers answer a failed `Validate*Options`.
+    pub fn invalid_options(kind: &str, causes: Vec<StatusCause>) -> Self {
+        Error::Invalid {
+            kind: kind.into(),
+            group: "meta.k8s.io".into(),
+            name: String::new(),
+            causes,
+        }
     }
 
     /// A 500 InternalError.
@@ -194,6 +233,7 @@ impl Error {
             Error::Timeout(_) => (504, "Timeout"),
             Error::Internal(_) | Error::Io(_) => (500, "InternalError"),
             Error::ServiceUnavailable(_) => (503, "ServiceUnavailable"),
+            Error::Generic { code, reason, .. } => (*code, *reason),
             Error::Store(e) => match e {
                 S::NotFound { .. } => (404, "NotFound"),
                 S::AlreadyExists { .. } => (409, "AlreadyExists"),
@@ -251,6 +291,9 @@ impl Error {
             | Error::NamespaceTerminating { resource, name, .. } => {
                 let (kind, group) = split(resource);
                 let mut d = json!({ "name": name, "kind": kind });
+                if name.is_empty() {
+                    d.as_object_mut().map(|m| m.remove("name"));
+                }
                 if !group.is_empty() {
                     d["group"] = json!(group);
                 }
@@ -269,12 +312,16 @@ impl Error {
                 name,
                 causes,
             } => {
-                let mut d = json!({ "name": name, "kind": kind, "causes": causes_json(causes) });
+                let mut d = json!({ "kind": kind, "causes": causes_json(causes) });
+                if !name.is_empty() {
+                    d["name"] = json!(name);
+                }
                 if !group.is_empty() {
                     d["group"] = json!(group);
                 }
                 Some(d)
             }
+            Error::Generic { details, .. } => details.clone(),
             Error::ApplyConflict { causes } => Some(json!({ "causes": causes_json(causes) })),
             Error::Store(kernel_store::Error::Compacted { .. }) | Error::Gone(_) => None,
             _ => None,
@@ -287,6 +334,15 @@ impl Error {
 }
 
 /// Upstream's aggregate: one error as is, several as `[e1, e2]`.
+/// `<resource> "<name>"`, or the resource alone for an empty name (upstream's `NewForbidden`).
+fn forbidden_target(resource: &str, name: &str) -> String {
+    if name.is_empty() {
+        resource.to_owned()
+    } else {
+        format!("{resource} {name:?}")
+    }
+}
+
 fn aggregate(causes: &[StatusCause]) -> String {
     let each: Vec<String> = causes
         .iter()

@@ -35,17 +35,6 @@ pub enum EventType {
     Deleted,
 }
 
-impl EventType {
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventType::Added => "ADDED",
-            EventType::Modified => "MODIFIED",
-            EventType::Deleted => "DELETED",
-        }
-    }
-}
-
 /// One decoded change of one object, shared by every watcher.
 #[derive(Debug)]
 pub struct CachedEvent {
@@ -326,14 +315,6 @@ impl WatchCache {
             return None;
         }
         state.objects.get(key).cloned()
-    }
-
-    /// The newest revision the cache of `prefix` has seen (for bookmarks).
-    pub fn last_revision(&self, prefix: &str) -> Option<Revision> {
-        let caches = self.caches.lock().unwrap_or_else(|e| e.into_inner());
-        let cache = caches.get(prefix)?;
-        let state = cache.state.lock().unwrap_or_else(|e| e.into_inner());
-        Some(state.last_revision)
     }
 
     async fn direct(&self, prefix: &str, from: Revision) -> Result<EventStream> {

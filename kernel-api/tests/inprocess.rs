@@ -636,6 +636,121 @@ async fn admission_plugins_mutate_and_validate() {
 }
 
 #[tokio::test]
+async fn writes_run_upstreams_steps_in_order() {
+    use kernel_api::{Admission, AdmissionRequest, Error, Operation};
+    use std::sync::Mutex;
+
+    /// Records what mutating admission sees, and refuses `refused` configmaps when validating.
+    #[derive(Default)]
+    struct Recorder {
+        seen: Mutex<Vec<(Operation, String, serde_json::Value)>>,
+    }
+    #[async_trait::async_trait]
+    impl Admission for Recorder {
+        async fn mutate(
+            &self,
+            request: &AdmissionRequest,
+            object: &mut serde_json::Value,
+        ) -> kernel_api::Result<()> {
+            if request.resource == "pods" {
+                self.seen.lock().unwrap().push((
+                    request.operation,
+                    request.name.clone(),
+                    object.clone(),
+                ));
+                // Status set by admission on create is reset by PrepareForCreate, which runs after.
+                object["status"] = json!({ "phase": "Running" });
+            }
+            Ok(())
+        }
+        async fn validate(
+            &self,
+            request: &AdmissionRequest,
+            _object: &serde_json::Value,
+            _old: Option<&serde_json::Value>,
+        ) -> kernel_api::Result<()> {
+            if request.name.starts_with("refused") {
+                return Err(Error::Forbidden("refused by Recorder".into()));
+            }
+            Ok(())
+        }
+    }
+
+    let recorder = Arc::new(Recorder::default());
+    struct Shared(Arc<Recorder>);
+    #[async_trait::async_trait]
+    impl Admission for Shared {
+        async fn mutate(
+            &self,
+            request: &AdmissionRequest,
+            object: &mut serde_json::Value,
+        ) -> kernel_api::Result<()> {
+            self.0.mutate(request, object).await
+        }
+        async fn validate(
+            &self,
+            request: &AdmissionRequest,
+            object: &serde_json::Value,
+            old: Option<&serde_json::Value>,
+        ) -> kernel_api::Result<()> {
+            self.0.validate(request, object, old).await
+        }
+    }
+    let server = ApiServer::builder()
+        .admission(Shared(recorder.clone()))
+        .build()
+        .await
+        .unwrap();
+    let client = kube::Client::new(server, "default");
+
+    // Mutating admission runs before the system metadata and PrepareForCreate: no uid, no
+    // generated name yet; the status it sets is reset.
+    let pods: Api<Pod> = Api::default_namespaced(client.clone());
+    let pod: Pod = serde_json::from_value(json!({
+        "metadata": { "generateName": "web-" },
+        "spec": { "containers": [{ "name": "c", "image": "nginx" }] },
+    }))
+    .unwrap();
+    let created = pods.create(&PostParams::default(), &pod).await.unwrap();
+    assert_eq!(created.status.unwrap().phase.as_deref(), Some("Pending"));
+    {
+        let seen = recorder.seen.lock().unwrap();
+        let (operation, name, object) = &seen[0];
+        assert_eq!((*operation, name.as_str()), (Operation::Create, ""));
+        assert!(object["metadata"].get("uid").is_none());
+        assert!(object["metadata"].get("name").is_none());
+        // Defaulting ran before admission.
+        assert_eq!(object["spec"]["restartPolicy"], "Always");
+    }
+
+    // Validating admission sees the generated name.
+    let configmaps: Api<ConfigMap> = Api::default_namespaced(client.clone());
+    let mut refused = cm("", &[]);
+    refused.metadata.name = None;
+    refused.metadata.generate_name = Some("refused-".into());
+    let err = configmaps
+        .create(&PostParams::default(), &refused)
+        .await
+        .unwrap_err();
+    assert_eq!(status_code(err), (403, "Forbidden".into()));
+
+    // Namespace lifecycle is the first admission step: a missing namespace is a 404 before the
+    // object is validated (upstream's order), not a 422.
+    let elsewhere: Api<ConfigMap> = Api::namespaced(client.clone(), "missing");
+    let invalid = cm("Not_A_Name", &[]);
+    let err = elsewhere
+        .create(&PostParams::default(), &invalid)
+        .await
+        .unwrap_err();
+    assert_eq!(status_code(err).0, 404);
+    let err = configmaps
+        .create(&PostParams::default(), &invalid)
+        .await
+        .unwrap_err();
+    assert_eq!(status_code(err), (422, "Invalid".into()));
+}
+
+#[tokio::test]
 async fn foreground_deletion_waits_for_the_garbage_collector() {
     let (_server, client) = client().await;
     let api: Api<ConfigMap> = Api::default_namespaced(client);

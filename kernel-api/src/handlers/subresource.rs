@@ -140,7 +140,7 @@ pub async fn binding(ctx: &Ctx) -> Result<Response<Body>> {
     // upstream's GuaranteedUpdate does): a stale copy fails the checks or the compare-and-swap
     // below, and every later attempt reads the store.
     let registry = &ctx.shared.registry;
-    let mut cached = if ctx.def.strategy.conversion.is_none() {
+    let mut cached = if ctx.def.flags.conversion.is_none() {
         let key = registry.key(&ctx.def, ctx.namespace.as_deref(), ctx.name());
         ctx.shared
             .watch_cache
@@ -286,7 +286,7 @@ async fn check_disruption_budget(ctx: &Ctx, pod: &Value) -> Result<()> {
                     return false;
                 };
                 !pdb["spec"]["selector"].is_null()
-                    && crate::selector::LabelSelector::from_meta(&selector)
+                    && kernel_core::labels::Selector::from_meta(&selector)
                         .is_ok_and(|s| s.matches(&labels))
             })
             .collect();

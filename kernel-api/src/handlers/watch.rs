@@ -14,11 +14,12 @@ use super::read::Filter;
 use super::{Body, Ctx};
 use crate::registry::ListOptions;
 use crate::status::{Error, Result};
+use crate::strategy::Strategy;
 use crate::watch_cache::{CachedEvent, EventType};
 
 /// A one-row `meta.k8s.io/v1` Table for a watch event (as upstream sends to `kubectl get -w`).
-fn as_table(plural: &str, object: &Value) -> Value {
-    let mut table = crate::table::to_table(plural, std::slice::from_ref(object), true);
+fn as_table(strategy: &dyn Strategy, object: &Value) -> Value {
+    let mut table = crate::strategy::to_table(strategy, std::slice::from_ref(object), true);
     table["metadata"]["resourceVersion"] = object["metadata"]["resourceVersion"].clone();
     table
 }
@@ -47,6 +48,7 @@ enum Item {
 /// Serves a watch.
 pub async fn watch(ctx: &Ctx) -> Result<Response<Body>> {
     let filter = Filter::from_ctx(ctx)?;
+    crate::options::check_read_resource_version(ctx)?;
     let mut filter = filter;
     let name = ctx.info.name.clone();
     let bookmarks = ctx
@@ -74,7 +76,7 @@ pub async fn watch(ctx: &Ctx) -> Result<Response<Body>> {
     };
 
     // `kubectl get -w` asks for Tables: every event then carries a one-row Table.
-    let table = ctx.wants_table().then(|| ctx.def.plural.clone());
+    let table = ctx.wants_table().then(|| ctx.def.strategy.clone());
 
     // Initial state: for resourceVersion "" / "0" or sendInitialEvents, synthetic ADDED events.
     let mut initial: Vec<Bytes> = Vec::new();
@@ -94,7 +96,7 @@ pub async fn watch(ctx: &Ctx) -> Result<Response<Body>> {
             )
             .await?;
         initial.extend(page.items.iter().map(|o| match &table {
-            Some(plural) => line("ADDED", &as_table(plural, o)),
+            Some(strategy) => line("ADDED", &as_table(&**strategy, o)),
             None => line("ADDED", o),
         }));
         if send_initial && bookmarks {
@@ -102,8 +104,9 @@ pub async fn watch(ctx: &Ctx) -> Result<Response<Body>> {
         }
         page.revision
     } else {
+        // Checked above: a number (the store's revisions are i64).
         rv.parse::<i64>()
-            .map_err(|_| Error::bad_request(format!("invalid resource version {rv:?}")))?
+            .map_err(|_| Error::bad_request(format!("Too large resource version: {rv}")))?
     };
 
     let events = match ctx.shared.watch_cache.watch(&prefix, from).await {
@@ -168,8 +171,8 @@ pub async fn watch(ctx: &Ctx) -> Result<Response<Body>> {
                                 (false, false) => None,
                             };
                             kind.map(|k| {
-                                if let Some(plural) = &table {
-                                    line(k, &as_table(plural, object))
+                                if let Some(strategy) = &table {
+                                    line(k, &as_table(&**strategy, object))
                                 } else if convert {
                                     line(k, object)
                                 } else {

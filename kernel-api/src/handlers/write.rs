@@ -1,9 +1,27 @@
 //! Writes: create, update, patch (JSON, merge, strategic, server-side apply), delete,
 //! deletecollection.
 //!
-//! Every write runs the same pipeline: decode → defaulting → strategy (`prepare_create` /
-//! `prepare_update`) → managedFields → mutating admission → typed check → validation →
-//! validating admission → namespace lifecycle → store (compare-and-swap on the revision).
+//! Creates and updates run upstream's steps in upstream's order
+//! (`endpoints/handlers/create.go`/`update.go`, then `registry/generic/registry/store.go`
+//! `Create`/`Update` with `rest.BeforeCreate`/`BeforeUpdate`), each once:
+//!
+//! 1. **decode**: the body (JSON, YAML, protobuf; a patch applied to the stored object),
+//!    `apiVersion`/`kind` checked, decoded as the kind's type (unknown fields pruned, or a 400
+//!    with `fieldValidation=Strict`);
+//! 2. **defaults**: [`Strategy::defaults`](crate::strategy::Strategy::defaults) (main resource);
+//!    the request's metadata: namespace, no system fields (create), name and namespace matching
+//!    the stored object (update);
+//! 3. **mutating admission**: namespace lifecycle (404 missing, 403 terminating; creates), then
+//!    the [`Admission`](crate::Admission) plugins;
+//! 4. **strategy prepare**: system metadata (`uid`, `creationTimestamp`, the name from
+//!    `generateName`, `generation`), the storage's begin hook (Service IP allocation), then
+//!    `PrepareForCreate` / `PrepareForUpdate` (status reset or kept, generation bump);
+//!    managedFields recorded for the request's field manager;
+//! 5. **validation**: a custom resource's CRD schema (pruning and its defaults included), then
+//!    object metadata and the kind's rules;
+//! 6. **validating admission**;
+//! 7. **store**: compare-and-swap on the revision (`dryRun=All` stops before it; an update that
+//!    removes the last finalizer of an object being deleted deletes it).
 
 use std::sync::Arc;
 
@@ -14,17 +32,17 @@ use serde_json::{json, Value};
 use super::read::{respond, Filter};
 use super::{Body, Ctx};
 use crate::admission::{AdmissionRequest, Operation};
+use crate::meta::{generated_prefix, should_delete_now};
 use crate::registry::{
-    self, finalizers_of, meta_mut, name_of, prepare_create, prepare_update, revision_of,
-    rfc3339_in, should_delete_now, ListOptions,
+    self, finalizers_of, meta_mut, name_of, revision_of, rfc3339_in, ListOptions,
 };
 use crate::resources::{ResourceDef, Subresource};
+use crate::rest::{
+    before_update, check_update_target, create_request_metadata, fill_system_fields,
+};
 use crate::status::{success_status, Error, Result};
-use crate::{allocator, apply, defaults, patch};
-
-fn is_service(def: &ResourceDef) -> bool {
-    def.group.is_empty() && def.kind == "Service"
-}
+use crate::strategy::Deletion;
+use crate::{apply, patch};
 
 const MAX_RETRIES: usize = 8;
 
@@ -43,20 +61,21 @@ fn admission_request(ctx: &Ctx, operation: Operation, name: &str) -> AdmissionRe
     }
 }
 
-/// Admission, typed check and validation of an object about to be written.
-pub async fn admit(
-    ctx: &Ctx,
-    operation: Operation,
-    obj: &mut Value,
-    old: Option<&Value>,
-) -> Result<()> {
-    let request = admission_request(ctx, operation, &name_of(obj));
-    ctx.shared.admission.mutate(&request, obj).await?;
-    let strict = ctx.param("fieldValidation") == Some("Strict");
-    registry::typed_check(&ctx.def, obj, strict)?;
-    crate::crd::validate_custom(&ctx.def, obj, strict)?;
-    registry::validate(&ctx.def, obj, old)?;
-    ctx.shared.admission.validate(&request, obj, old).await
+/// Step 1, decode: `apiVersion`/`kind` against the resource, then the decode as the kind's
+/// type (with `fieldValidation=Strict`, unknown fields are a 400).
+fn decode(ctx: &Ctx, obj: &mut Value) -> Result<()> {
+    registry::check_type(&ctx.def, obj)?;
+    registry::typed_check(&ctx.def, obj, strict(ctx))
+}
+
+fn strict(ctx: &Ctx) -> bool {
+    ctx.param("fieldValidation") == Some("Strict")
+}
+
+/// Step 5, validation: the CRD schema of a custom resource, then metadata and the kind's rules.
+fn validate(ctx: &Ctx, obj: &mut Value, old: Option<&Value>) -> Result<()> {
+    crate::crd::validate_custom(&ctx.def, obj, strict(ctx))?;
+    crate::rest::validate(&ctx.def, obj, old)
 }
 
 /// 404 if the namespace is missing, 403 if it is terminating (upstream's NamespaceLifecycle).
@@ -100,52 +119,61 @@ pub async fn check_namespace(ctx: &Ctx, name: &str) -> Result<()> {
 /// `POST …/<resource>`.
 pub async fn create(ctx: &Ctx) -> Result<Response<Body>> {
     let obj = ctx.decode_body()?;
+    crate::strict::check_duplicate_fields(ctx, &obj)?;
     let created = create_object(ctx, obj, Operation::Create, None).await?;
     respond(ctx, StatusCode::CREATED, created)
 }
 
-/// Creates `obj` through the whole pipeline. `applied` marks a server-side apply (its field set
-/// is recorded instead of an `Update` entry).
+/// Creates `obj` through the whole pipeline (see the module docs). `applied` marks a
+/// server-side apply (its field set is recorded instead of an `Update` entry).
 pub async fn create_object(
     ctx: &Ctx,
     mut obj: Value,
     operation: Operation,
     applied: Option<bool>,
 ) -> Result<Arc<Value>> {
-    registry::check_type(&ctx.def, &mut obj)?;
-    if !ctx.def.strategy.custom {
-        defaults::apply_defaults(&ctx.def.plural, &mut obj);
-    }
-    let unnamed = obj
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .is_empty();
-    prepare_create(&ctx.def, &mut obj, ctx.namespace.as_deref())?;
+    let def = &ctx.def;
+    decode(ctx, &mut obj)?;
+    def.strategy.defaults(&mut obj);
+    create_request_metadata(def, &mut obj, ctx.namespace.as_deref())?;
+    let unnamed = name_of(&obj).is_empty();
 
+    // Mutating admission: NamespaceLifecycle first, as upstream orders its plugins. The object
+    // has no uid, creationTimestamp or generated name yet.
+    check_namespace(ctx, &name_of(&obj)).await?;
+    let request = admission_request(ctx, operation, &name_of(&obj));
+    ctx.shared.admission.mutate(&request, &mut obj).await?;
+
+    fill_system_fields(def, &mut obj);
+    if let Some(hooks) = ctx.shared.hooks(def) {
+        hooks.begin_write(&ctx.shared, def, &mut obj, None).await?;
+    }
+    def.strategy
+        .prepare_for_create(&mut obj, def.has(Subresource::Status));
     if applied.is_none() {
         apply::record_update(
             &mut obj,
             None,
             &ctx.field_manager(),
-            &ctx.def.api_version(),
+            &def.api_version(),
             None,
         );
     }
-    if is_service(&ctx.def) {
-        allocator::allocate(&ctx.shared.registry, &ctx.def, &mut obj, None).await?;
-    }
-    admit(ctx, operation, &mut obj, None).await?;
-    check_namespace(ctx, &name_of(&obj)).await?;
+
+    validate(ctx, &mut obj, None)?;
+    // Validating admission sees the generated name (upstream's AdmissionToValidateObjectFunc).
+    let request = admission_request(ctx, operation, &name_of(&obj));
+    ctx.shared.admission.validate(&request, &obj, None).await?;
+
     if ctx.dry_run() {
         return Ok(Arc::new(obj));
     }
     // Upstream (RetryGenerateName, on by default since v1.32) retries a name collision of a
     // `generateName` create with fresh suffixes before answering 409.
-    let generated = registry::generated_prefix(&obj).filter(|_| unnamed);
+    let generated = generated_prefix(&obj).filter(|_| unnamed);
     let mut attempts = 0;
     let created = loop {
-        match ctx.shared.registry.insert(&ctx.def, &obj).await {
+        match ctx.shared.registry.insert(def, &obj).await {
             Err(Error::AlreadyExists { .. }) if generated.is_some() && attempts < 7 => {
                 attempts += 1;
                 let prefix = generated.as_deref().unwrap_or_default();
@@ -160,22 +188,21 @@ pub async fn create_object(
             }
         }
     };
-    if ctx.def.kind == "Namespace" {
-        ctx.shared.namespace_wakeup.notify_one();
-    }
-    crd_written(ctx, &created);
+    ctx.shared.written(def, &created);
     Ok(created)
 }
 
 /// `PUT …/<resource>/<name>` (and `…/status`).
 pub async fn update(ctx: &Ctx) -> Result<Response<Body>> {
     let obj = ctx.decode_body()?;
+    crate::strict::check_duplicate_fields(ctx, &obj)?;
     let current = ctx
         .shared
         .registry
         .get(&ctx.def, ctx.namespace.as_deref(), ctx.name())
         .await?;
     let current_rv = revision_of(&current)?.unwrap_or(0);
+    check_update_uid_precondition(ctx, &obj, &current)?;
     if let Some(rv) = revision_of(&obj)? {
         if rv != current_rv {
             return Err(registry::conflict(&ctx.def, ctx.name()));
@@ -185,9 +212,10 @@ pub async fn update(ctx: &Ctx) -> Result<Response<Body>> {
     respond(ctx, StatusCode::OK, updated)
 }
 
-/// Writes `new` over `current` through the update pipeline. With `defaulting`, upstream defaults
-/// are applied first. Deletes the object instead when it is marked for deletion and its last
-/// finalizer went away.
+/// Writes `new` over `current` through the update pipeline (see the module docs); for the main
+/// resource (`subresource` None) upstream's defaults are applied. `record_manager` records the
+/// request's field manager (server-side apply records its own). Deletes the object instead when
+/// it is marked for deletion and its last finalizer went away.
 pub async fn update_object(
     ctx: &Ctx,
     mut new: Value,
@@ -195,25 +223,39 @@ pub async fn update_object(
     subresource: Option<Subresource>,
     record_manager: bool,
 ) -> Result<Arc<Value>> {
-    registry::check_type(&ctx.def, &mut new)?;
-    if subresource.is_none() && !ctx.def.strategy.custom {
-        defaults::apply_defaults(&ctx.def.plural, &mut new);
+    let def = &ctx.def;
+    decode(ctx, &mut new)?;
+    if subresource.is_none() {
+        def.strategy.defaults(&mut new);
     }
-    prepare_update(&ctx.def, &mut new, current, subresource)?;
+    check_update_target(&new, current)?;
+
+    let request = admission_request(ctx, Operation::Update, &name_of(current));
+    ctx.shared.admission.mutate(&request, &mut new).await?;
+
+    if let Some(hooks) = ctx.shared.hooks(def).filter(|_| subresource.is_none()) {
+        hooks
+            .begin_write(&ctx.shared, def, &mut new, Some(current))
+            .await?;
+    }
+    before_update(def, &mut new, current, subresource);
     if record_manager {
         let sub = subresource.map(Subresource::name);
         apply::record_update(
             &mut new,
             Some(current),
             &ctx.field_manager(),
-            &ctx.def.api_version(),
+            &def.api_version(),
             sub,
         );
     }
-    if subresource.is_none() && is_service(&ctx.def) {
-        allocator::allocate(&ctx.shared.registry, &ctx.def, &mut new, Some(current)).await?;
-    }
-    admit(ctx, Operation::Update, &mut new, Some(current)).await?;
+
+    validate(ctx, &mut new, Some(current))?;
+    ctx.shared
+        .admission
+        .validate(&request, &new, Some(current))
+        .await?;
+
     let expected = revision_of(current)?.unwrap_or(0);
     if ctx.dry_run() {
         return Ok(Arc::new(new));
@@ -222,20 +264,16 @@ pub async fn update_object(
         let name = name_of(current);
         ctx.shared
             .registry
-            .delete(&ctx.def, ctx.namespace.as_deref(), &name, Some(expected))
+            .delete(def, ctx.namespace.as_deref(), &name, Some(expected))
             .await?;
         return Ok(Arc::new(new));
     }
     if new == *current {
         return Ok(Arc::new(new));
     }
-    let revision = ctx
-        .shared
-        .registry
-        .replace(&ctx.def, &new, expected)
-        .await?;
+    let revision = ctx.shared.registry.replace(def, &new, expected).await?;
     let updated = hand_to_watch_cache(ctx, registry::with_revision(new, revision)?, revision);
-    crd_written(ctx, &updated);
+    ctx.shared.written(def, &updated);
     Ok(updated)
 }
 
@@ -244,7 +282,7 @@ pub async fn update_object(
 pub fn hand_to_watch_cache(ctx: &Ctx, obj: Value, revision: Revision) -> Arc<Value> {
     let obj = Arc::new(obj);
     let def = &ctx.def;
-    if !def.strategy.custom && def.strategy.conversion.is_none() {
+    if !def.flags.custom && def.flags.conversion.is_none() {
         let registry = &ctx.shared.registry;
         let key = registry.key(def, registry::namespace_of(&obj).as_deref(), &name_of(&obj));
         ctx.shared
@@ -252,18 +290,6 @@ pub fn hand_to_watch_cache(ctx: &Ctx, obj: Value, revision: Revision) -> Arc<Val
             .hand_over(&registry.list_prefix(def, None), &key, revision, &obj);
     }
     obj
-}
-
-fn is_crd(def: &ResourceDef) -> bool {
-    def.group == "apiextensions.k8s.io" && def.kind == "CustomResourceDefinition"
-}
-
-/// After a CRD write: serve its versions at once, and let the CRD loop set its status.
-fn crd_written(ctx: &Ctx, crd: &Value) {
-    if is_crd(&ctx.def) {
-        crate::crd::register(&ctx.shared, crd);
-        ctx.shared.crd_wakeup.notify_one();
-    }
 }
 
 /// `PATCH …/<resource>/<name>` (and `…/status`).
@@ -300,6 +326,18 @@ pub async fn patch(ctx: &Ctx) -> Result<Response<Body>> {
     Err(registry::conflict(&ctx.def, ctx.name()))
 }
 
+/// Any failure to apply a JSON patch (unknown op, failed `test`, missing path): upstream's
+/// `applyJSPatch` answers `NewGenericServerResponse(422, …)`, which hides the patch library's
+/// message behind a fixed one and sets empty details.
+fn json_patch_failed() -> Error {
+    Error::Generic {
+        code: 422,
+        reason: "Invalid",
+        message: "the server rejected our request due to an error in our request".into(),
+        details: Some(json!({})),
+    }
+}
+
 /// Applies a JSON, merge or strategic-merge patch document to `current`.
 pub fn apply_patch_document(
     ctx: &Ctx,
@@ -329,7 +367,7 @@ pub fn apply_patch_document(
             if !patch.is_array() {
                 return Err(Error::bad_request("json: cannot unmarshal object into Go value of type jsonpatch.Patch"));
             }
-            patch::json_patch(&mut doc, patch).map_err(failed)?
+            patch::json_patch(&mut doc, patch).map_err(|_| json_patch_failed())?
         }
         "application/merge-patch+json" => {
             if !patch.is_object() {
@@ -489,21 +527,8 @@ pub async fn delete_object(
     name: &str,
     options: &DeleteOptions,
 ) -> Result<(StatusCode, Value)> {
+    // The propagation policy was validated with the other DeleteOptions (options.rs).
     let def: &ResourceDef = &ctx.def;
-    if let Some(p) = options.propagation.as_deref() {
-        if !matches!(p, "Foreground" | "Background" | "Orphan") {
-            return Err(Error::Invalid {
-                kind: "DeleteOptions".into(),
-                group: String::new(),
-                name: String::new(),
-                causes: vec![crate::status::StatusCause::new(
-                    "FieldValueNotSupported",
-                    "propagationPolicy",
-                    format!("Unsupported value: {p:?}: supported values: \"Foreground\", \"Background\", \"Orphan\""),
-                )],
-            });
-        }
-    }
     for _ in 0..MAX_RETRIES {
         let current = ctx
             .shared
@@ -511,27 +536,7 @@ pub async fn delete_object(
             .get(def, ctx.namespace.as_deref(), name)
             .await?;
         let current_rv = revision_of(&current)?.unwrap_or(0);
-        if let Some(uid) = &options.uid {
-            let actual = current["metadata"]["uid"].as_str().unwrap_or_default();
-            if uid != actual {
-                return Err(Error::Conflict {
-                    resource: def.qualified(),
-                    name: name.into(),
-                    message: format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {actual}"),
-                });
-            }
-        }
-        if let Some(rv) = &options.resource_version {
-            if *rv != current_rv.to_string() {
-                return Err(Error::Conflict {
-                    resource: def.qualified(),
-                    name: name.into(),
-                    message: format!(
-                        "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {current_rv}"
-                    ),
-                });
-            }
-        }
+        check_delete_preconditions(def, options, &current)?;
         let request = admission_request(ctx, Operation::Delete, name);
         ctx.shared
             .admission
@@ -543,52 +548,37 @@ pub async fn delete_object(
         let mut marked = current.clone();
         let already = !current["metadata"]["deletionTimestamp"].is_null();
         let mut keep = false;
-        if def.kind == "Namespace" && def.group.is_empty() {
-            // The namespace finalizer (server.rs) empties it, then removes it.
-            if !already {
-                meta_mut(&mut marked)
-                    .insert("deletionTimestamp".into(), json!(registry::now_rfc3339()));
-                meta_mut(&mut marked).insert("deletionGracePeriodSeconds".into(), json!(0));
-            }
-            marked["status"]["phase"] = json!("Terminating");
-            keep = true;
-        } else if is_crd(def) {
-            // The CRD loop (crd.rs) deletes its objects, then the CRD (`customresourcecleanup`).
-            if !already {
-                meta_mut(&mut marked)
-                    .insert("deletionTimestamp".into(), json!(registry::now_rfc3339()));
-                meta_mut(&mut marked).insert("deletionGracePeriodSeconds".into(), json!(0));
-            }
-            keep = true;
-        } else if def.strategy.graceful_delete {
-            let bound = current["spec"]["nodeName"]
-                .as_str()
-                .is_some_and(|n| !n.is_empty());
-            let terminal = matches!(
-                current["status"]["phase"].as_str(),
-                Some("Succeeded" | "Failed")
-            );
-            let default_grace = current["spec"]["terminationGracePeriodSeconds"]
-                .as_i64()
-                .unwrap_or(30);
-            let mut grace = options.grace_period.unwrap_or(default_grace).max(0);
-            if !bound || terminal {
-                grace = 0;
-            }
-            let current_grace = current["metadata"]["deletionGracePeriodSeconds"].as_i64();
-            if grace > 0 && current_grace.is_none_or(|g| grace < g) {
-                meta_mut(&mut marked).insert("deletionTimestamp".into(), json!(rfc3339_in(grace)));
-                meta_mut(&mut marked).insert("deletionGracePeriodSeconds".into(), json!(grace));
-                keep = true;
-            } else if grace > 0 {
-                return Ok((StatusCode::OK, current));
-            } else {
+        let deletion = def.strategy.deletion(&current, options.grace_period);
+        match deletion {
+            Deletion::Finalized => {
+                // A controller empties it, then removes it: the namespace finalizer (server.rs),
+                // the CRD loop (crd.rs, `customresourcecleanup`).
                 if !already {
                     meta_mut(&mut marked)
                         .insert("deletionTimestamp".into(), json!(registry::now_rfc3339()));
+                    meta_mut(&mut marked).insert("deletionGracePeriodSeconds".into(), json!(0));
                 }
-                meta_mut(&mut marked).insert("deletionGracePeriodSeconds".into(), json!(0));
+                def.strategy.prepare_for_delete(&mut marked);
+                keep = true;
             }
+            Deletion::Graceful(grace) => {
+                let current_grace = current["metadata"]["deletionGracePeriodSeconds"].as_i64();
+                if grace > 0 && current_grace.is_none_or(|g| grace < g) {
+                    meta_mut(&mut marked)
+                        .insert("deletionTimestamp".into(), json!(rfc3339_in(grace)));
+                    meta_mut(&mut marked).insert("deletionGracePeriodSeconds".into(), json!(grace));
+                    keep = true;
+                } else if grace > 0 {
+                    return Ok((StatusCode::OK, current));
+                } else {
+                    if !already {
+                        meta_mut(&mut marked)
+                            .insert("deletionTimestamp".into(), json!(registry::now_rfc3339()));
+                    }
+                    meta_mut(&mut marked).insert("deletionGracePeriodSeconds".into(), json!(0));
+                }
+            }
+            Deletion::Immediate => {}
         }
         // Foreground and Orphan deletion hand over to the garbage collector through a finalizer,
         // as upstream; Background (the default) deletes now and lets the GC find the dependents.
@@ -597,7 +587,7 @@ pub async fn delete_object(
             Some("Orphan") => Some("orphan"),
             _ => None,
         };
-        if let Some(finalizer) = gc_finalizer.filter(|_| !is_crd(def) && def.kind != "Namespace") {
+        if let Some(finalizer) = gc_finalizer.filter(|_| deletion != Deletion::Finalized) {
             if !finalizers_of(&marked).iter().any(|f| f == finalizer) {
                 let list = meta_mut(&mut marked)
                     .entry("finalizers")
@@ -623,10 +613,7 @@ pub async fn delete_object(
                 Err(Error::Conflict { .. }) => continue,
                 Err(e) => return Err(e),
                 Ok(updated) => {
-                    if def.kind == "Namespace" {
-                        ctx.shared.namespace_wakeup.notify_one();
-                    }
-                    crd_written(ctx, &updated);
+                    ctx.shared.written(def, &updated);
                     return Ok((StatusCode::OK, updated));
                 }
             }
@@ -640,7 +627,7 @@ pub async fn delete_object(
             Err(Error::Conflict { .. }) => continue,
             Err(e) => return Err(e),
             Ok(deleted) => {
-                if def.strategy.graceful_delete {
+                if matches!(deletion, Deletion::Graceful(_)) {
                     return Ok((StatusCode::OK, marked));
                 }
                 let mut details =
@@ -653,6 +640,61 @@ pub async fn delete_object(
         }
     }
     Err(registry::conflict(def, name))
+}
+
+/// The preconditions of a delete, as upstream's `rest.BeforeDelete` checks them: a Conflict on
+/// the *Kind* (`Operation cannot be fulfilled on ConfigMap "x": the UID in the precondition …`,
+/// `details.kind` the Kind, `details.group` its group).
+fn check_delete_preconditions(
+    def: &ResourceDef,
+    options: &DeleteOptions,
+    current: &Value,
+) -> Result<()> {
+    let conflict = |message: String| Error::Conflict {
+        resource: if def.group.is_empty() {
+            def.kind.clone()
+        } else {
+            format!("{}.{}", def.kind, def.group)
+        },
+        name: name_of(current),
+        message,
+    };
+    if let Some(uid) = &options.uid {
+        let actual = current["metadata"]["uid"].as_str().unwrap_or_default();
+        if uid != actual {
+            return Err(conflict(format!("the UID in the precondition ({uid}) does not match the UID in record ({actual}). The object might have been deleted and then recreated")));
+        }
+    }
+    if let Some(rv) = &options.resource_version {
+        let actual = current["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap_or_default();
+        if rv != actual {
+            return Err(conflict(format!("the ResourceVersion in the precondition ({rv}) does not match the ResourceVersion in record ({actual}). The object might have been modified")));
+        }
+    }
+    Ok(())
+}
+
+/// The UID precondition of an update (upstream's `defaultUpdatedObjectInfo.Preconditions`): a
+/// `metadata.uid` in the body must be the stored one; the store's `Preconditions.Check` fails
+/// with a StorageError that `InterpretUpdateError` wraps in a Conflict.
+fn check_update_uid_precondition(ctx: &Ctx, body: &Value, current: &Value) -> Result<()> {
+    let given = body["metadata"]["uid"].as_str().unwrap_or_default();
+    let actual = current["metadata"]["uid"].as_str().unwrap_or_default();
+    if given.is_empty() || given == actual {
+        return Ok(());
+    }
+    let name = name_of(current);
+    let key = ctx
+        .shared
+        .registry
+        .key(&ctx.def, ctx.namespace.as_deref(), &name);
+    Err(Error::Conflict {
+        resource: ctx.def.qualified(),
+        name,
+        message: format!("StorageError: invalid object, Code: 4, Key: {key}, ResourceVersion: 0, AdditionalErrorMsg: Precondition failed: UID in precondition: {given}, UID in object meta: {actual}"),
+    })
 }
 
 /// `DELETE …/<resource>`: deletes every matching object; returns them as a list.

@@ -1,0 +1,96 @@
+//! The strategy of apps/v1 ReplicaSet (`replicasets`): upstream's
+//! `pkg/registry/apps/replicaset/strategy.go`.
+
+use k8s_openapi::jiff::Timestamp;
+use serde_json::{json, Value};
+
+use crate::defaults::{child, default_template_in, set};
+use crate::json::{field_at, int_at};
+use crate::strategy::{Column, Strategy};
+use crate::table::{
+    age, age_col, c, container_columns, format_selector, i, layout_containers, name, name_col,
+    selector_column,
+};
+use crate::validation::{immutable, validate_workload, FieldError};
+
+/// The ReplicaSet strategy.
+#[derive(Debug)]
+pub(crate) struct ReplicaSet;
+
+impl Strategy for ReplicaSet {
+    fn defaults(&self, obj: &mut Value) {
+        let Some(o) = obj.as_object_mut() else {
+            return;
+        };
+        let spec = child(o, "spec");
+        set(spec, "replicas", json!(1));
+        default_template_in(spec);
+    }
+
+    fn validate(&self, obj: &Value, _old: Option<&Value>) -> Vec<FieldError> {
+        let mut errs = Vec::new();
+        validate_workload("replicaset", obj, &mut errs);
+        errs
+    }
+
+    fn validate_update(&self, new: &Value, old: &Value) -> Vec<FieldError> {
+        let mut out = Vec::new();
+        let errs = &mut out;
+        immutable(new, old, "/spec/selector", "spec.selector", errs);
+        out
+    }
+
+    fn columns(&self) -> Vec<Column> {
+        let mut v = vec![
+            name_col(),
+            c(
+                "Desired",
+                "integer",
+                0,
+                "Replicas is the number of desired replicas.",
+            ),
+            c(
+                "Current",
+                "integer",
+                0,
+                "Replicas is the most recently observed number of replicas.",
+            ),
+            c(
+                "Ready",
+                "integer",
+                0,
+                "The number of ready replicas for this replica set.",
+            ),
+            age_col(),
+        ];
+        v.extend(container_columns());
+        v.push(selector_column());
+        v
+    }
+
+    fn cells(&self, obj: &Value, now: Timestamp) -> Vec<Value> {
+        let (cn, im) = layout_containers(obj, "/spec/template/spec/containers");
+        let sel = format_selector(obj, "/spec/selector");
+        vec![
+            name(obj),
+            json!(i(obj, "/spec/replicas")),
+            json!(i(obj, "/status/replicas")),
+            json!(i(obj, "/status/readyReplicas")),
+            age(obj, now),
+            json!(cn),
+            json!(im),
+            json!(sel),
+        ]
+    }
+
+    fn selectable_fields(&self) -> &'static [&'static str] {
+        &["status.replicas"]
+    }
+
+    fn field_value(&self, obj: &Value, field: &str) -> String {
+        match field {
+            "status.replicas" => int_at(obj, "/status/replicas"),
+            f => field_at(obj, f),
+        }
+    }
+}
