@@ -57,6 +57,11 @@ fn pod_key(pod: &PodInfo) -> String {
     }
 }
 
+/// `status.images` of a node.
+fn node_images(node: &Node) -> Option<&Vec<k8s_openapi::api::core::v1::ContainerImage>> {
+    node.status.as_ref().and_then(|s| s.images.as_ref())
+}
+
 /// [`pod_key`] of a pod object, without building its [`PodInfo`].
 fn object_key(pod: &Pod) -> String {
     match pod.metadata.uid.as_deref().filter(|u| !u.is_empty()) {
@@ -106,13 +111,14 @@ impl Cache {
     }
 
     /// Adds or updates a node.
-    pub fn add_or_update_node(&mut self, node: Node) {
+    pub fn add_or_update_node(&mut self, node: impl Into<Arc<Node>>) {
+        let node: Arc<Node> = node.into();
         let name = node.metadata.name.clone().unwrap_or_default();
-        let images_before = self
+        let images_changed = self
             .nodes
             .get(&name)
-            .map(|n| n.info.node.status.as_ref().and_then(|s| s.images.clone()));
-        let images_after = node.status.as_ref().and_then(|s| s.images.clone());
+            .and_then(|n| node_images(&n.info.node))
+            != node_images(&node);
         let entry = self.node_entry(&name);
         let was_present = entry.has_node;
         entry.info.set_node(node);
@@ -120,7 +126,7 @@ impl Cache {
         if !was_present {
             self.node_count += 1;
         }
-        if !was_present || images_before.flatten() != images_after {
+        if !was_present || images_changed {
             self.layout_dirty = true;
         }
         self.touch(&name);

@@ -71,7 +71,6 @@ pub mod framework;
 mod informer;
 pub mod metrics;
 pub mod plugins;
-mod pod_watch;
 pub mod queue;
 pub mod schedule_one;
 pub mod scheduler;
@@ -80,6 +79,7 @@ pub mod testing;
 pub mod types;
 mod util;
 pub mod waiting_pods;
+mod watched;
 
 pub use cache::Cache;
 pub use config::{KubeSchedulerConfiguration, Profile};

@@ -45,11 +45,11 @@ use crate::framework::{Code, CycleState, Framework, NodeToStatus, QueuedPodInfo,
 use crate::informer::{self, EventHandler};
 use crate::metrics::Metrics;
 use crate::plugins::{Handle, Registry};
-use crate::pod_watch::WatchedPod;
 use crate::queue::{ClusterEvent, SchedulingQueue};
 use crate::schedule_one::{schedule_pod, ScheduleState};
 use crate::snapshot::{ClusterObjects, Snapshot};
 use crate::types::PodInfo;
+use crate::watched::Watched;
 use crate::{Error, DEFAULT_SCHEDULER_NAME};
 
 /// The scheduler component.
@@ -89,8 +89,8 @@ impl std::fmt::Debug for Scheduler {
 /// The reflector writers of the informers' stores, taken by [`Scheduler::run`] (each moves
 /// into its reflector).
 struct Writers {
-    nodes: Writer<Node>,
-    pods: Writer<WatchedPod>,
+    nodes: Writer<Watched<Node>>,
+    pods: Writer<Watched<Pod>>,
     namespaces: Writer<Namespace>,
     pvcs: Writer<PersistentVolumeClaim>,
     pvs: Writer<PersistentVolume>,
@@ -285,13 +285,13 @@ impl Scheduler {
         };
         let c = &this.client;
         let nodes = tokio::spawn(informer::run(
-            Api::<Node>::all(c.clone()),
+            Api::<Watched<Node>>::all(c.clone()),
             w.nodes,
             NodeEvents(this.clone()),
             "nodes",
         ));
         let pods = tokio::spawn(informer::run(
-            Api::<WatchedPod>::all(c.clone()),
+            Api::<Watched<Pod>>::all(c.clone()),
             w.pods,
             PodEvents(this.clone()),
             "pods",
@@ -666,8 +666,8 @@ impl Scheduler {
 /// Nodes feed the cache; an added or changed node may let parked pods fit.
 struct NodeEvents(Arc<Scheduler>);
 
-impl EventHandler<Node> for NodeEvents {
-    fn on_apply(&self, node: Node) {
+impl EventHandler<Watched<Node>> for NodeEvents {
+    fn on_apply(&self, Watched(node): Watched<Node>) {
         let added = {
             let mut c = Scheduler::lock_cache(&self.0.cache);
             let before = c.node_count();
@@ -681,7 +681,7 @@ impl EventHandler<Node> for NodeEvents {
         });
     }
 
-    fn on_delete(&self, node: &Node) {
+    fn on_delete(&self, Watched(node): &Watched<Node>) {
         Scheduler::lock_cache(&self.0.cache)
             .remove_node(node.metadata.name.as_deref().unwrap_or_default());
     }
@@ -694,12 +694,12 @@ impl EventHandler<Node> for NodeEvents {
 /// Bound pods feed the cache, pending pods of our profiles the queue.
 struct PodEvents(Arc<Scheduler>);
 
-impl EventHandler<WatchedPod> for PodEvents {
-    fn on_apply(&self, WatchedPod(pod): WatchedPod) {
+impl EventHandler<Watched<Pod>> for PodEvents {
+    fn on_apply(&self, Watched(pod): Watched<Pod>) {
         self.0.on_pod(pod);
     }
 
-    fn on_delete(&self, WatchedPod(pod): &WatchedPod) {
+    fn on_delete(&self, Watched(pod): &Watched<Pod>) {
         self.0.on_pod_delete(pod);
     }
 
