@@ -255,6 +255,15 @@ pub(crate) fn immutable(
     }
 }
 
+/// The update rule every workload controller kind shares (upstream's
+/// `ValidateDeploymentUpdate`, `ValidateReplicaSetUpdate`, `ValidateDaemonSetUpdate`, …):
+/// `spec.selector` is immutable.
+pub(crate) fn selector_immutable(new: &Value, old: &Value) -> Vec<FieldError> {
+    let mut errs = Vec::new();
+    immutable(new, old, "/spec/selector", "spec.selector", &mut errs);
+    errs
+}
+
 /// Parses a resource quantity as upstream's `Quantity.UnmarshalJSON` does (surrounding
 /// whitespace trimmed), exactly; the error is upstream's reason (`quantities must match the
 /// regular expression …`, `unable to parse quantity's suffix`, …).

@@ -10,7 +10,7 @@ use crate::table::{
     age, age_col, c, container_columns, format_labels, format_selector, i, layout_containers, name,
     name_col, selector_column, string_map,
 };
-use crate::validation::{immutable, validate_workload, FieldError};
+use crate::validation::{selector_immutable, validate_workload, FieldError};
 
 /// The DaemonSet strategy.
 #[derive(Debug)]
@@ -40,10 +40,7 @@ impl Strategy for DaemonSet {
     }
 
     fn validate_update(&self, new: &Value, old: &Value) -> Vec<FieldError> {
-        let mut out = Vec::new();
-        let errs = &mut out;
-        immutable(new, old, "/spec/selector", "spec.selector", errs);
-        out
+        selector_immutable(new, old)
     }
 
     fn columns(&self) -> Vec<Column> {

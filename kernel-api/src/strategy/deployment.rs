@@ -10,7 +10,7 @@ use crate::table::{
     age, age_col, c, container_columns, format_selector, i, layout_containers, name, name_col,
     selector_column,
 };
-use crate::validation::{immutable, validate_workload, FieldError};
+use crate::validation::{selector_immutable, validate_workload, FieldError};
 
 /// The Deployment strategy.
 #[derive(Debug)]
@@ -42,10 +42,7 @@ impl Strategy for Deployment {
     }
 
     fn validate_update(&self, new: &Value, old: &Value) -> Vec<FieldError> {
-        let mut out = Vec::new();
-        let errs = &mut out;
-        immutable(new, old, "/spec/selector", "spec.selector", errs);
-        out
+        selector_immutable(new, old)
     }
 
     fn columns(&self) -> Vec<Column> {
