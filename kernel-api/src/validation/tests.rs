@@ -645,3 +645,37 @@ fn container_resources_compare_exactly() {
         ["spec.containers[0].resources.limits[cpu]: Invalid value: \"1K\": unable to parse quantity's suffix"]
     );
 }
+
+#[test]
+fn workload_selectors_are_immutable_on_update() {
+    let old = with(deployment(), "/metadata/namespace", json!("default"));
+    let relabelled = |v: &Value| {
+        let v = with(
+            v.clone(),
+            "/spec/selector",
+            json!({"matchLabels": {"app": "db"}}),
+        );
+        with(v, "/spec/template/metadata/labels", json!({"app": "db"}))
+    };
+    for resource in ["deployments", "replicasets", "daemonsets", "statefulsets"] {
+        let new = relabelled(&old);
+        assert!(
+            validate(resource, &new, None).is_empty(),
+            "{resource}: the new object alone is valid"
+        );
+        let e = validate(resource, &new, Some(&old));
+        assert!(
+            e.iter().any(
+                |e| e.to_string().starts_with("spec.selector: Invalid value")
+                    && e.to_string().ends_with("field is immutable")
+            ),
+            "{resource}: {e:?}"
+        );
+        // Scaling is not a selector change.
+        let scaled = with(old.clone(), "/spec/replicas", json!(3));
+        assert!(
+            validate(resource, &scaled, Some(&old)).is_empty(),
+            "{resource}"
+        );
+    }
+}
