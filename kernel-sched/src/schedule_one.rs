@@ -476,7 +476,7 @@ mod tests {
                 }
             })
             .collect();
-        let fits = |i: usize| i % 3 != 0 && i % 7 != 0;
+        let fits = |i: usize| !i.is_multiple_of(3) && !i.is_multiple_of(7);
         let snap = Snapshot::new(nodes, vec![]);
         let fwk = default_framework(&Handle::default());
         let pi = PodInfo::new(pod("p").req("1", "1Gi").obj());
