@@ -74,6 +74,24 @@ pub trait Admission: Send + Sync + 'static {
     }
 }
 
+/// A shared plugin is a plugin: the caller can keep an `Arc` to it (to read what it recorded,
+/// or to register one instance in several servers).
+#[async_trait]
+impl<A: Admission + ?Sized> Admission for Arc<A> {
+    async fn mutate(&self, request: &AdmissionRequest, object: &mut Value) -> Result<()> {
+        (**self).mutate(request, object).await
+    }
+
+    async fn validate(
+        &self,
+        request: &AdmissionRequest,
+        object: &Value,
+        old: Option<&Value>,
+    ) -> Result<()> {
+        (**self).validate(request, object, old).await
+    }
+}
+
 /// Admits everything.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct AlwaysAdmit;

@@ -677,27 +677,8 @@ async fn writes_run_upstreams_steps_in_order() {
     }
 
     let recorder = Arc::new(Recorder::default());
-    struct Shared(Arc<Recorder>);
-    #[async_trait::async_trait]
-    impl Admission for Shared {
-        async fn mutate(
-            &self,
-            request: &AdmissionRequest,
-            object: &mut serde_json::Value,
-        ) -> kernel_api::Result<()> {
-            self.0.mutate(request, object).await
-        }
-        async fn validate(
-            &self,
-            request: &AdmissionRequest,
-            object: &serde_json::Value,
-            old: Option<&serde_json::Value>,
-        ) -> kernel_api::Result<()> {
-            self.0.validate(request, object, old).await
-        }
-    }
     let server = ApiServer::builder()
-        .admission(Shared(recorder.clone()))
+        .admission(recorder.clone())
         .build()
         .await
         .unwrap();
