@@ -1,11 +1,14 @@
 //! Protocol details, calling the tower service directly (no socket).
 
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use common::{call, cm, CMS};
 use futures::StreamExt;
 use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
@@ -61,28 +64,6 @@ impl Store for CountingStore {
     }
 }
 
-async fn call(
-    server: &ApiServer,
-    method: Method,
-    uri: &str,
-    content_type: &str,
-    body: impl Into<Bytes>,
-) -> (StatusCode, Value) {
-    let request = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header("content-type", content_type)
-        .body(Full::new(body.into()))
-        .unwrap();
-    let response = server.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
-}
-
 async fn post(server: &ApiServer, uri: &str, body: Value) -> (StatusCode, Value) {
     call(
         server,
@@ -93,12 +74,6 @@ async fn post(server: &ApiServer, uri: &str, body: Value) -> (StatusCode, Value)
     )
     .await
 }
-
-fn cm(name: &str) -> Value {
-    json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"a": "b"}})
-}
-
-const CMS: &str = "/api/v1/namespaces/default/configmaps";
 
 /// Reads watch lines from a streaming response until `n` lines arrived or the timeout hits.
 async fn watch_lines(server: &ApiServer, uri: &str, n: usize) -> Vec<Value> {

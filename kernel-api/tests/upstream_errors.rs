@@ -3,43 +3,20 @@
 //! taken from upstream's code (k8s.io/apiserver, k8s.io/apimachinery, apiextensions-apiserver,
 //! pkg/apis/core/validation), cited next to the test.
 
+mod common;
+
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::{Method, Request, StatusCode};
-use http_body_util::{BodyExt, Full};
+use common::{call, cm, CMS};
+use http::{Method, StatusCode};
 use kernel_api::ApiServer;
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
-const CMS: &str = "/api/v1/namespaces/default/configmaps";
 const PODS: &str = "/api/v1/namespaces/default/pods";
 const CRDS: &str = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
 
 async fn server() -> ApiServer {
     ApiServer::builder().build().await.unwrap()
-}
-
-async fn call(
-    server: &ApiServer,
-    method: Method,
-    uri: &str,
-    content_type: &str,
-    body: impl Into<Bytes>,
-) -> (StatusCode, Value) {
-    let request = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header("content-type", content_type)
-        .body(Full::new(body.into()))
-        .unwrap();
-    let response = server.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or_else(|_| json!(String::from_utf8_lossy(&bytes))),
-    )
 }
 
 async fn send(server: &ApiServer, method: Method, uri: &str, body: &Value) -> (StatusCode, Value) {
@@ -53,10 +30,6 @@ async fn send(server: &ApiServer, method: Method, uri: &str, body: &Value) -> (S
 
 async fn get(server: &ApiServer, uri: &str) -> (StatusCode, Value) {
     call(server, Method::GET, uri, "", "").await
-}
-
-fn cm(name: &str) -> Value {
-    json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"a": "b"}})
 }
 
 async fn create_cm(server: &ApiServer, name: &str) -> Value {
