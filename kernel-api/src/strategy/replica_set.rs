@@ -66,18 +66,7 @@ impl Strategy for ReplicaSet {
     }
 
     fn cells(&self, obj: &Value, now: Timestamp) -> Vec<Value> {
-        let (cn, im) = layout_containers(obj, "/spec/template/spec/containers");
-        let sel = format_selector(obj, "/spec/selector");
-        vec![
-            name(obj),
-            json!(i(obj, "/spec/replicas")),
-            json!(i(obj, "/status/replicas")),
-            json!(i(obj, "/status/readyReplicas")),
-            age(obj, now),
-            json!(cn),
-            json!(im),
-            json!(sel),
-        ]
+        replica_cells(obj, now, format_selector(obj, "/spec/selector"))
     }
 
     fn selectable_fields(&self) -> &'static [&'static str] {
@@ -90,4 +79,20 @@ impl Strategy for ReplicaSet {
             f => field_at(obj, f),
         }
     }
+}
+
+/// The cells of ReplicaSet's columns, with the selector already formatted (a label selector for
+/// ReplicaSets, a plain map for ReplicationControllers).
+pub(super) fn replica_cells(obj: &Value, now: Timestamp, selector: String) -> Vec<Value> {
+    let (cn, im) = layout_containers(obj, "/spec/template/spec/containers");
+    vec![
+        name(obj),
+        json!(i(obj, "/spec/replicas")),
+        json!(i(obj, "/status/replicas")),
+        json!(i(obj, "/status/readyReplicas")),
+        age(obj, now),
+        json!(cn),
+        json!(im),
+        json!(selector),
+    ]
 }

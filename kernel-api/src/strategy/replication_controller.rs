@@ -4,11 +4,10 @@
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{json, Map, Value};
 
-use super::replica_set::ReplicaSet;
+use super::replica_set::{replica_cells, ReplicaSet};
 use crate::defaults::{child, default_pod_template, set};
-use crate::json::{field_at, int_at};
 use crate::strategy::{Column, Strategy};
-use crate::table::{age, format_labels, i, layout_containers, name, string_map};
+use crate::table::{format_labels, string_map};
 
 /// The ReplicationController strategy.
 #[derive(Debug)]
@@ -51,28 +50,15 @@ impl Strategy for ReplicationController {
     }
 
     fn cells(&self, obj: &Value, now: Timestamp) -> Vec<Value> {
-        let (cn, im) = layout_containers(obj, "/spec/template/spec/containers");
-        let sel = format_labels(&string_map(obj, "/spec/selector"));
-        vec![
-            name(obj),
-            json!(i(obj, "/spec/replicas")),
-            json!(i(obj, "/status/replicas")),
-            json!(i(obj, "/status/readyReplicas")),
-            age(obj, now),
-            json!(cn),
-            json!(im),
-            json!(sel),
-        ]
+        replica_cells(obj, now, format_labels(&string_map(obj, "/spec/selector")))
     }
 
+    /// The fields of ReplicaSets.
     fn selectable_fields(&self) -> &'static [&'static str] {
-        &["status.replicas"]
+        ReplicaSet.selectable_fields()
     }
 
     fn field_value(&self, obj: &Value, field: &str) -> String {
-        match field {
-            "status.replicas" => int_at(obj, "/status/replicas"),
-            f => field_at(obj, f),
-        }
+        ReplicaSet.field_value(obj, field)
     }
 }

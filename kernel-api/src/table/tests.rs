@@ -464,3 +464,40 @@ fn default_columns_for_unknown_resources() {
     assert_eq!(t["columnDefinitions"][1]["type"], "date");
     assert_eq!(t["rows"][0]["cells"], json!(["w", "2024-01-01T00:00:00Z"]));
 }
+
+#[test]
+fn replica_set_and_replication_controller_rows() {
+    let template = json!({"spec": {"containers": [{"name": "a", "image": "nginx"}]}});
+    let expected = |selector: &str| {
+        vec![
+            json!("r"),
+            json!(3),
+            json!(2),
+            json!(1),
+            json!("60s"),
+            json!("a"),
+            json!("nginx"),
+            json!(selector),
+        ]
+    };
+    let rs = json!({
+        "metadata": {"name": "r", "creationTimestamp": "2024-01-10T11:59:00Z"},
+        "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}}, "template": template},
+        "status": {"replicas": 2, "readyReplicas": 1}
+    });
+    assert_eq!(row_cells("replicasets", rs, true), expected("app=web"));
+    // A ReplicationController's selector is a plain map, printed the same way.
+    let rc = json!({
+        "metadata": {"name": "r", "creationTimestamp": "2024-01-10T11:59:00Z"},
+        "spec": {"replicas": 3, "selector": {"app": "web"}, "template": template},
+        "status": {"replicas": 2, "readyReplicas": 1}
+    });
+    assert_eq!(
+        row_cells("replicationcontrollers", rc, true),
+        expected("app=web")
+    );
+    assert_eq!(
+        col_names("replicationcontrollers", true),
+        col_names("replicasets", true)
+    );
+}
