@@ -298,6 +298,21 @@ pub struct PodInfo {
     pub parse_error: Option<String>,
 }
 
+/// Compiles one list of affinity terms; a term that does not compile drops the whole list and
+/// records `<what>: <error>`, as upstream's `getAffinityTerms` / `getWeightedAffinityTerms`.
+fn compile_terms<T, U>(
+    errors: &mut Vec<String>,
+    what: &str,
+    compile: &impl Fn(&T) -> Result<U, kernel_core::Error>,
+    terms: Option<&Vec<T>>,
+) -> Vec<U> {
+    let compiled: Result<Vec<U>, _> = terms.into_iter().flatten().map(compile).collect();
+    compiled.unwrap_or_else(|e| {
+        errors.push(format!("{what}: {e}"));
+        Vec::new()
+    })
+}
+
 impl PodInfo {
     /// Computes the pod info.
     pub fn new(pod: impl Into<Arc<Pod>>) -> Self {
@@ -307,58 +322,44 @@ impl PodInfo {
         let pa = affinity.and_then(|a| a.pod_affinity.as_ref());
         let paa = affinity.and_then(|a| a.pod_anti_affinity.as_ref());
         let mut errors: Vec<String> = Vec::new();
-        let mut req = |what: &str, terms: Option<&Vec<PodAffinityTerm>>| -> Vec<AffinityTerm> {
-            let compiled: Result<Vec<_>, _> = terms
-                .into_iter()
-                .flatten()
-                .map(|t| AffinityTerm::new(&pod, t))
-                .collect();
-            compiled.unwrap_or_else(|e| {
-                errors.push(format!("{what}: {e}"));
-                Vec::new()
-            })
-        };
-        let required_affinity_terms = req(
+        let term = |t: &PodAffinityTerm| AffinityTerm::new(&pod, t);
+        let required_affinity_terms = compile_terms(
+            &mut errors,
             "requiredAffinityTerms",
+            &term,
             pa.and_then(|a| {
                 a.required_during_scheduling_ignored_during_execution
                     .as_ref()
             }),
         );
-        let required_anti_affinity_terms = req(
+        let required_anti_affinity_terms = compile_terms(
+            &mut errors,
             "requiredAntiAffinityTerms",
+            &term,
             paa.and_then(|a| {
                 a.required_during_scheduling_ignored_during_execution
                     .as_ref()
             }),
         );
-        let mut pref = |what: &str,
-                        terms: Option<&Vec<WeightedPodAffinityTerm>>|
-         -> Vec<WeightedAffinityTerm> {
-            let compiled: Result<Vec<_>, _> = terms
-                .into_iter()
-                .flatten()
-                .map(|t| {
-                    Ok(WeightedAffinityTerm {
-                        term: AffinityTerm::new(&pod, &t.pod_affinity_term)?,
-                        weight: i64::from(t.weight),
-                    })
-                })
-                .collect();
-            compiled.unwrap_or_else(|e: kernel_core::Error| {
-                errors.push(format!("{what}: {e}"));
-                Vec::new()
+        let weighted = |t: &WeightedPodAffinityTerm| {
+            Ok(WeightedAffinityTerm {
+                term: AffinityTerm::new(&pod, &t.pod_affinity_term)?,
+                weight: i64::from(t.weight),
             })
         };
-        let preferred_affinity_terms = pref(
+        let preferred_affinity_terms = compile_terms(
+            &mut errors,
             "preferredAffinityTerms",
+            &weighted,
             pa.and_then(|a| {
                 a.preferred_during_scheduling_ignored_during_execution
                     .as_ref()
             }),
         );
-        let preferred_anti_affinity_terms = pref(
+        let preferred_anti_affinity_terms = compile_terms(
+            &mut errors,
             "preferredAntiAffinityTerms",
+            &weighted,
             paa.and_then(|a| {
                 a.preferred_during_scheduling_ignored_during_execution
                     .as_ref()
