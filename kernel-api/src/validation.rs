@@ -255,6 +255,25 @@ pub(crate) fn immutable(
     }
 }
 
+/// Once `immutable: true` is set on a ConfigMap or Secret, it stays set and `fields` (its data)
+/// never change (upstream's `ValidateConfigMapUpdate` / `ValidateSecretUpdate`).
+pub(crate) fn immutable_data(new: &Value, old: &Value, fields: &[&str]) -> Vec<FieldError> {
+    const MESSAGE: &str = "field is immutable when `immutable` is set";
+    let mut errs = Vec::new();
+    if old.get("immutable").and_then(Value::as_bool) != Some(true) {
+        return errs;
+    }
+    if new.get("immutable").and_then(Value::as_bool) != Some(true) {
+        errs.push(FieldError::forbidden("immutable", MESSAGE));
+    }
+    for f in fields {
+        if new.get(f) != old.get(f) {
+            errs.push(FieldError::forbidden(*f, MESSAGE));
+        }
+    }
+    errs
+}
+
 /// The update rule every workload controller kind shares (upstream's
 /// `ValidateDeploymentUpdate`, `ValidateReplicaSetUpdate`, `ValidateDaemonSetUpdate`, …):
 /// `spec.selector` is immutable.

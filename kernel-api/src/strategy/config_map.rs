@@ -6,7 +6,7 @@ use serde_json::{json, Map, Value};
 
 use crate::strategy::{Column, Strategy};
 use crate::table::{age, age_col, c, name, name_col};
-use crate::validation::{validate_data_keys, FieldError, MAX_CONFIG_SIZE};
+use crate::validation::{immutable_data, validate_data_keys, FieldError, MAX_CONFIG_SIZE};
 
 /// The ConfigMap strategy.
 #[derive(Debug)]
@@ -23,26 +23,7 @@ impl Strategy for ConfigMap {
     }
 
     fn validate_update(&self, new: &Value, old: &Value) -> Vec<FieldError> {
-        let mut out = Vec::new();
-        let errs = &mut out;
-        let was_immutable = old.get("immutable").and_then(Value::as_bool) == Some(true);
-        if was_immutable {
-            if new.get("immutable").and_then(Value::as_bool) != Some(true) {
-                errs.push(FieldError::forbidden(
-                    "immutable",
-                    "field is immutable when `immutable` is set",
-                ));
-            }
-            for f in ["data", "binaryData"] {
-                if new.get(f) != old.get(f) {
-                    errs.push(FieldError::forbidden(
-                        f,
-                        "field is immutable when `immutable` is set",
-                    ));
-                }
-            }
-        }
-        out
+        immutable_data(new, old, &["data", "binaryData"])
     }
 
     fn columns(&self) -> Vec<Column> {

@@ -7,7 +7,9 @@ use crate::defaults::set;
 use crate::json::s;
 use crate::strategy::{Column, Strategy};
 use crate::table::{age, age_col, c, name, name_col};
-use crate::validation::{get, immutable, validate_data_keys, FieldError, MAX_CONFIG_SIZE};
+use crate::validation::{
+    get, immutable, immutable_data, validate_data_keys, FieldError, MAX_CONFIG_SIZE,
+};
 
 /// The Secret strategy.
 #[derive(Debug)]
@@ -28,23 +30,8 @@ impl Strategy for Secret {
     }
 
     fn validate_update(&self, new: &Value, old: &Value) -> Vec<FieldError> {
-        let mut out = Vec::new();
+        let mut out = immutable_data(new, old, &["data"]);
         let errs = &mut out;
-        let was_immutable = old.get("immutable").and_then(Value::as_bool) == Some(true);
-        if was_immutable {
-            if new.get("immutable").and_then(Value::as_bool) != Some(true) {
-                errs.push(FieldError::forbidden(
-                    "immutable",
-                    "field is immutable when `immutable` is set",
-                ));
-            }
-            if new.get("data") != old.get("data") {
-                errs.push(FieldError::forbidden(
-                    "data",
-                    "field is immutable when `immutable` is set",
-                ));
-            }
-        }
         if get(new, "/type").is_some() {
             immutable(new, old, "/type", "type", errs);
         }

@@ -679,3 +679,41 @@ fn workload_selectors_are_immutable_on_update() {
         );
     }
 }
+
+#[test]
+fn immutable_config_maps_and_secrets_keep_their_data() {
+    let meta = json!({"name": "x", "namespace": "default"});
+    let cm = json!({"metadata": meta, "immutable": true, "data": {"a": "1"}, "binaryData": {"b": "AA=="}});
+    let secret =
+        json!({"metadata": meta, "immutable": true, "type": "Opaque", "data": {"a": "MQ=="}});
+    for (resource, old, data) in [
+        ("configmaps", &cm, "/data/a"),
+        ("secrets", &secret, "/data/a"),
+    ] {
+        assert!(validate(resource, old, Some(old)).is_empty(), "{resource}");
+        let changed = with(old.clone(), data, json!("Mg=="));
+        assert_eq!(
+            fields(&validate(resource, &changed, Some(old))),
+            vec!["data:FieldValueForbidden"],
+            "{resource}"
+        );
+        let unset = with(old.clone(), "/immutable", json!(false));
+        assert_eq!(
+            fields(&validate(resource, &unset, Some(old))),
+            vec!["immutable:FieldValueForbidden"],
+            "{resource}"
+        );
+        // A mutable object's data may change.
+        let mutable = with(old.clone(), "/immutable", json!(false));
+        let edited = with(mutable.clone(), data, json!("Mg=="));
+        assert!(
+            validate(resource, &edited, Some(&mutable)).is_empty(),
+            "{resource}"
+        );
+    }
+    let binary = with(cm.clone(), "/binaryData/b", json!("AQ=="));
+    assert_eq!(
+        fields(&validate("configmaps", &binary, Some(&cm))),
+        vec!["binaryData:FieldValueForbidden"]
+    );
+}
