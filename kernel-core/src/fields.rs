@@ -239,12 +239,8 @@ impl fmt::Display for Selector {
 mod tests {
     use super::*;
 
-    fn fields(pairs: &[(&str, &str)]) -> Fields {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    // A field set has the shape of a label set.
+    use crate::labels::from_pairs as fields;
 
     #[test]
     fn parse_and_display() {

@@ -37,6 +37,19 @@ use crate::Error;
 /// The labels of an object (upstream `labels.Set`).
 pub type Labels = BTreeMap<String, String>;
 
+/// Labels from `(key, value)` pairs.
+///
+/// ```
+/// let l = kernel_core::labels::from_pairs(&[("app", "web")]);
+/// assert_eq!(l["app"], "web");
+/// ```
+pub fn from_pairs(pairs: &[(&str, &str)]) -> Labels {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
 /// The operator of one requirement (upstream `selection.Operator`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Operator {
@@ -465,12 +478,7 @@ impl fmt::Display for Selector {
 mod tests {
     use super::*;
 
-    fn labels(pairs: &[(&str, &str)]) -> Labels {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use super::from_pairs as labels;
 
     fn err(s: &str) -> String {
         Selector::parse(s).expect_err(s).to_string()

@@ -396,12 +396,7 @@ mod tests {
         }
     }
 
-    fn labels(pairs: &[(&str, &str)]) -> Labels {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::labels::from_pairs as labels;
 
     #[test]
     fn required_node_affinity_ands_selector_and_terms() {
