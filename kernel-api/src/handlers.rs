@@ -311,7 +311,9 @@ pub async fn handle_resource(
         (info.verb == "create" && !info.name.is_empty() && subresource.is_none())
             || (matches!(info.verb.as_str(), "update" | "patch") && info.name.is_empty())
     };
-    if wrong_method || (info.verb == "deletecollection" && !serves_deletecollection(&def)) {
+    // A verb the resource does not list in discovery has no route (upstream's go-restful 405).
+    let unserved = info.verb == "deletecollection" && !def.verbs().contains(&"deletecollection");
+    if wrong_method || unserved {
         return Err(Error::method_not_allowed());
     }
     let verb = info.verb.clone();
@@ -350,12 +352,6 @@ pub async fn handle_resource(
         ("create", Some(Token)) => subresource::token(&ctx).await,
         _ => Err(Error::method_not_allowed()),
     }
-}
-
-/// Whether `def` has a DELETE route on its collection: upstream's namespace storage implements
-/// no `DeleteCollection` (`kubectl delete namespaces --all` deletes them one by one).
-fn serves_deletecollection(def: &ResourceDef) -> bool {
-    !(def.group.is_empty() && def.kind == "Namespace")
 }
 
 /// The patch types upstream routes: for built-in resources go-restful refuses any other

@@ -265,19 +265,25 @@ impl ResourceDef {
 
     /// The verbs served on the main resource.
     pub fn verbs(&self) -> &'static [&'static str] {
+        const ALL: [&str; 8] = [
+            "create",
+            "delete",
+            "deletecollection",
+            "get",
+            "list",
+            "patch",
+            "update",
+            "watch",
+        ];
+        const NO_DELETECOLLECTION: [&str; 7] = [
+            "create", "delete", "get", "list", "patch", "update", "watch",
+        ];
         if self.flags.create_only {
             &["create"]
+        } else if self.strategy.serves_delete_collection() {
+            &ALL
         } else {
-            &[
-                "create",
-                "delete",
-                "deletecollection",
-                "get",
-                "list",
-                "patch",
-                "update",
-                "watch",
-            ]
+            &NO_DELETECOLLECTION
         }
     }
 

@@ -182,6 +182,12 @@ pub trait Strategy: Send + Sync + fmt::Debug + 'static {
         Deletion::Immediate
     }
 
+    /// Whether the collection can be deleted in one request (`DELETE` on the collection; upstream's
+    /// storage implements `rest.CollectionDeleter`). Default: yes.
+    fn serves_delete_collection(&self) -> bool {
+        true
+    }
+
     /// Changes an object that a delete marks for [`Deletion::Finalized`] (after
     /// `deletionTimestamp` is set). Default: nothing.
     fn prepare_for_delete(&self, obj: &mut Value) {

@@ -505,6 +505,25 @@ async fn deletecollection_of_namespaces() {
         get(&s, "/api/v1/namespaces/default").await.0,
         StatusCode::OK
     );
+    // Discovery says so, as upstream's does: routing and discovery read one verb list.
+    let (_, discovery) = get(&s, "/api/v1").await;
+    let verbs = |plural: &str| {
+        discovery["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == plural)
+            .unwrap()["verbs"]
+            .clone()
+    };
+    assert_eq!(
+        verbs("namespaces"),
+        json!(["create", "delete", "get", "list", "patch", "update", "watch"])
+    );
+    assert!(verbs("configmaps")
+        .as_array()
+        .unwrap()
+        .contains(&json!("deletecollection")));
 }
 
 /// go-restful's 415 for a content type a PATCH route does not consume (with a body).

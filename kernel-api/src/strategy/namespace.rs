@@ -34,6 +34,12 @@ impl Strategy for Namespace {
         set(child(o, "spec"), "finalizers", json!(["kubernetes"]));
     }
 
+    /// No: upstream's namespace storage has no `DeleteCollection` (`kubectl delete namespaces
+    /// --all` deletes them one by one), and its discovery lists no `deletecollection` verb.
+    fn serves_delete_collection(&self) -> bool {
+        false
+    }
+
     /// A DNS-1123 label, as upstream requires of namespace names.
     fn validate_name(&self, name: &str) -> Vec<String> {
         is_dns1123_label(name)
