@@ -44,8 +44,8 @@ impl Strategy for Job {
 
     fn validate(&self, obj: &Value, old: Option<&Value>) -> Vec<FieldError> {
         let mut errs = Vec::new();
-        let spec = obj.get("spec").cloned().unwrap_or(Value::Null);
-        validate_job_spec(&spec, "spec", &mut errs);
+        let spec = obj.get("spec").unwrap_or(&Value::Null);
+        validate_job_spec(spec, "spec", &mut errs);
         if let Some(sel) = get(obj, "/spec/selector") {
             if obj.pointer("/spec/manualSelector").and_then(Value::as_bool) == Some(true)
                 || old.is_none()

@@ -29,8 +29,8 @@ impl Strategy for Pod {
 
     fn validate(&self, obj: &Value, _old: Option<&Value>) -> Vec<FieldError> {
         let mut errs = Vec::new();
-        let spec = obj.get("spec").cloned().unwrap_or(Value::Null);
-        validate_pod_spec(&spec, "spec", &mut errs);
+        let spec = obj.get("spec").unwrap_or(&Value::Null);
+        validate_pod_spec(spec, "spec", &mut errs);
         errs
     }
 

@@ -244,9 +244,9 @@ pub(crate) fn validate_workload(kind: &str, obj: &Value, errs: &mut Vec<FieldErr
                 "spec.template.metadata.labels",
                 errs,
             );
-            let spec = t.get("spec").cloned().unwrap_or(Value::Null);
-            validate_pod_spec(&spec, "spec.template.spec", errs);
-            if let Some(rp) = get(&spec, "/restartPolicy") {
+            let spec = t.get("spec").unwrap_or(&Value::Null);
+            validate_pod_spec(spec, "spec.template.spec", errs);
+            if let Some(rp) = get(spec, "/restartPolicy") {
                 if rp.as_str() != Some("Always") {
                     errs.push(FieldError::not_supported(
                         "spec.template.spec.restartPolicy",
@@ -302,8 +302,8 @@ pub(crate) fn validate_job_spec(spec: &Value, path: &str, errs: &mut Vec<FieldEr
     match get(spec, "/template") {
         None => errs.push(FieldError::required(format!("{path}.template"), "")),
         Some(t) => {
-            let pspec = t.get("spec").cloned().unwrap_or(Value::Null);
-            validate_pod_spec(&pspec, &format!("{path}.template.spec"), errs);
+            let pspec = t.get("spec").unwrap_or(&Value::Null);
+            validate_pod_spec(pspec, &format!("{path}.template.spec"), errs);
             let rp = pspec
                 .get("restartPolicy")
                 .cloned()
