@@ -88,23 +88,24 @@ pub fn rfc3339_in(seconds: i64) -> String {
         .unwrap_or_else(|_| now_rfc3339())
 }
 
-/// Upstream's `generateName` suffix: 5 characters from a consonant-and-digit alphabet.
-pub fn random_suffix() -> String {
-    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+/// A name generated from `base` (`metadata.generateName`) as upstream's SimpleNameGenerator
+/// does: [`kernel_core::names::generate_name`] with this thread's random generator.
+pub fn generate_name(base: &str) -> String {
     let mut rng = rand::thread_rng();
-    (0..5)
-        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
-        .collect()
+    kernel_core::names::generate_name(base, || rng.gen())
 }
 
-/// The `generateName` prefix of an object whose name was generated from it (name = prefix +
-/// 5-character suffix), so a colliding create can be retried with another suffix.
+/// The `generateName` of an object whose name was generated from it (the possibly truncated
+/// base plus the random suffix), so a colliding create can be retried with another name.
 pub fn generated_prefix(obj: &Value) -> Option<String> {
     let meta = obj.get("metadata")?;
-    let prefix = meta.get("generateName")?.as_str()?;
+    let base = meta.get("generateName")?.as_str()?;
     let name = meta.get("name")?.as_str()?;
-    (!prefix.is_empty() && name.len() == prefix.len() + 5 && name.starts_with(prefix))
-        .then(|| prefix.to_owned())
+    // Any generated name has the length and the base part of this one.
+    let sample = kernel_core::names::generate_name(base, || 0);
+    let kept = sample.len() - kernel_core::names::GENERATED_SUFFIX_LENGTH;
+    (!base.is_empty() && name.len() == sample.len() && name.starts_with(&sample[..kept]))
+        .then(|| base.to_owned())
 }
 
 /// True if the object is marked for deletion and nothing holds it any more.
@@ -130,5 +131,15 @@ mod tests {
             generated_prefix(&json!({"metadata": {"name": "web-x7k2q"}})),
             None
         );
+    }
+
+    #[test]
+    fn long_bases_are_truncated_as_upstream() {
+        let base = "a".repeat(70);
+        let name = generate_name(&base);
+        assert_eq!(name.len(), 63);
+        assert!(name.starts_with(&"a".repeat(58)));
+        let obj = json!({"metadata": {"generateName": base, "name": name}});
+        assert_eq!(generated_prefix(&obj).as_deref(), Some(base.as_str()));
     }
 }

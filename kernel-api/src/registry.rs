@@ -19,8 +19,7 @@ use crate::status::{Error, Result};
 // The metadata helpers and decode checks are used wherever registry objects are.
 pub(crate) use crate::decode::{check_type, typed_check};
 pub(crate) use crate::meta::{
-    finalizers_of, labels_of, meta_mut, name_of, namespace_of, now_rfc3339, random_suffix,
-    revision_of, rfc3339_in,
+    finalizers_of, labels_of, meta_mut, name_of, namespace_of, now_rfc3339, revision_of, rfc3339_in,
 };
 
 /// Storage of API objects over any [`Store`].

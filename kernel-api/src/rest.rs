@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::meta::{meta_mut, name_of, namespace_of, now_rfc3339, random_suffix};
+use crate::meta::{generate_name, meta_mut, name_of, namespace_of, now_rfc3339};
 use crate::resources::{ResourceDef, Subresource};
 use crate::status::{Error, Result, StatusCause};
 use crate::strategy::Strategy;
@@ -95,7 +95,7 @@ pub(crate) fn fill_system_fields(def: &ResourceDef, obj: &mut Value) {
             .and_then(Value::as_str)
             .filter(|g| !g.is_empty())
         {
-            let name = format!("{generate}{}", random_suffix());
+            let name = generate_name(generate);
             meta.insert("name".into(), json!(name));
         }
     }

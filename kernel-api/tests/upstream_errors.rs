@@ -1197,6 +1197,20 @@ async fn generate_name_that_makes_an_invalid_name() {
     assert!(name.starts_with("Bad-") && name.len() == 9, "{status}");
 }
 
+/// SimpleNameGenerator truncates a long base to 58 characters, so any valid `generateName`
+/// gives a valid name of at most 63 (no error where a plain concatenation would be too long).
+#[tokio::test]
+async fn generate_name_with_a_long_base() {
+    let s = server().await;
+    let base = format!("{}-", "a".repeat(69));
+    let body = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"generateName": base}});
+    let (code, created) = send(&s, Method::POST, CMS, &body).await;
+    assert_eq!(code, StatusCode::CREATED, "{created}");
+    let name = created["metadata"]["name"].as_str().unwrap();
+    assert_eq!(name.len(), 63, "{name}");
+    assert!(name.starts_with(&"a".repeat(58)), "{name}");
+}
+
 /// ValidateConfigMapUpdate: data of an immutable ConfigMap.
 #[tokio::test]
 async fn data_of_an_immutable_configmap() {

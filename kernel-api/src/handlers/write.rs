@@ -32,7 +32,7 @@ use serde_json::{json, Value};
 use super::read::{respond, Filter};
 use super::{Body, Ctx};
 use crate::admission::{AdmissionRequest, Operation};
-use crate::meta::{generated_prefix, should_delete_now};
+use crate::meta::{generate_name, generated_prefix, should_delete_now};
 use crate::registry::{
     self, finalizers_of, meta_mut, name_of, revision_of, rfc3339_in, ListOptions,
 };
@@ -176,11 +176,8 @@ pub async fn create_object(
         match ctx.shared.registry.insert(def, &obj).await {
             Err(Error::AlreadyExists { .. }) if generated.is_some() && attempts < 7 => {
                 attempts += 1;
-                let prefix = generated.as_deref().unwrap_or_default();
-                meta_mut(&mut obj).insert(
-                    "name".into(),
-                    serde_json::json!(format!("{prefix}{}", registry::random_suffix())),
-                );
+                let base = generated.as_deref().unwrap_or_default();
+                meta_mut(&mut obj).insert("name".into(), serde_json::json!(generate_name(base)));
             }
             other => {
                 let revision = other?;
