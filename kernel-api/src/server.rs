@@ -409,8 +409,9 @@ pub(crate) async fn bootstrap_namespaces(shared: &Shared) -> Result<()> {
     for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
         let mut ns =
             json!({ "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": name } });
+        // As a create through the API: the Namespace defaults add the name label.
+        def.strategy.defaults(&mut ns);
         crate::rest::prepare_create(&def, &mut ns, None)?;
-        ns["metadata"]["labels"] = json!({ "kubernetes.io/metadata.name": name });
         match shared.registry.create(&def, &ns).await {
             Ok(_) | Err(Error::AlreadyExists { .. }) => {}
             Err(e) => return Err(e),

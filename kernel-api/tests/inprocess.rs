@@ -415,7 +415,17 @@ async fn finalizers_hold_deletion() {
 async fn namespace_lifecycle() {
     let (_server, client) = client().await;
     let namespaces: Api<Namespace> = Api::all(client.clone());
-    assert!(namespaces.get("kube-system").await.is_ok());
+    // The namespaces the server starts with look as if created through the API (upstream's
+    // kube-apiserver makes them so): the name label, Active, the kubernetes finalizer.
+    for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+        let ns = namespaces.get(name).await.unwrap();
+        assert_eq!(
+            ns.metadata.labels.unwrap()["kubernetes.io/metadata.name"],
+            name
+        );
+        assert_eq!(ns.status.unwrap().phase.as_deref(), Some("Active"));
+        assert_eq!(ns.spec.unwrap().finalizers.unwrap(), ["kubernetes"]);
+    }
     let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": "tmp"}})).unwrap();
     namespaces
         .create(&PostParams::default(), &ns)

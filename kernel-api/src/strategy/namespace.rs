@@ -9,6 +9,7 @@ use crate::json::s;
 use crate::strategy::{Column, Deletion, Strategy};
 use crate::table::{age, age_col, c, name, name_col};
 use kernel_core::names::is_dns1123_label;
+use kernel_core::well_known::LABEL_METADATA_NAME;
 
 /// The Namespace strategy.
 #[derive(Debug)]
@@ -28,7 +29,7 @@ impl Strategy for Namespace {
             .to_string();
         if !name.is_empty() {
             let labels = child(child(o, "metadata"), "labels");
-            labels.insert("kubernetes.io/metadata.name".to_string(), json!(name));
+            labels.insert(LABEL_METADATA_NAME.to_string(), json!(name));
         }
         set(child(o, "status"), "phase", json!("Active"));
         set(child(o, "spec"), "finalizers", json!(["kubernetes"]));

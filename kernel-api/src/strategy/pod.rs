@@ -8,6 +8,7 @@ use crate::json::{arr, bool_at, field_at, s};
 use crate::strategy::{Column, Deletion, Strategy};
 use crate::table::{age, age_col, c, condition_true, human_duration, i, name, name_col, or_none};
 use crate::validation::{get, validate_pod_spec, FieldError};
+use kernel_core::well_known::{TAINT_NODE_NOT_READY, TAINT_NODE_UNREACHABLE};
 
 /// The Pod strategy.
 #[derive(Debug)]
@@ -165,10 +166,7 @@ fn default_tolerations(spec: &mut Map<String, Value>) {
             }
         }
     };
-    for key in [
-        "node.kubernetes.io/not-ready",
-        "node.kubernetes.io/unreachable",
-    ] {
+    for key in [TAINT_NODE_NOT_READY, TAINT_NODE_UNREACHABLE] {
         let covered = tols.iter().any(|t| {
             let k = t.get("key").and_then(Value::as_str).unwrap_or("");
             let effect = t.get("effect").and_then(Value::as_str).unwrap_or("");
