@@ -32,6 +32,12 @@ impl UserInfo {
     }
 }
 
+/// The user an in-process client ([`ApiServer::client_as`](crate::ApiServer::client_as))
+/// puts on its requests. Authentication takes it as is: only code in this process can set a
+/// request extension, nothing on the wire can.
+#[derive(Clone, Debug)]
+pub(crate) struct InProcessUser(pub(crate) UserInfo);
+
 /// Identifies the user of a request.
 #[async_trait]
 pub trait Authenticator: Send + Sync + 'static {

@@ -4,7 +4,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kernel_store::{MemoryStore, Store};
-use rand::Rng;
 use tower::util::BoxCloneSyncService;
 use tower::ServiceBuilder;
 
@@ -126,6 +125,15 @@ impl ApiServerBuilder {
         self
     }
 
+    /// Serving TLS material and admin token kept somewhere, e.g. by
+    /// [`Credentials::load_or_create`](crate::Credentials::load_or_create) in a data directory,
+    /// so kubeconfigs stay valid across restarts.
+    pub fn credentials(mut self, credentials: crate::Credentials) -> Self {
+        self.tls = Some(credentials.tls);
+        self.token = Some(credentials.token);
+        self
+    }
+
     /// Requires the admin bearer token (the one [`ApiServer::write_kubeconfig`] writes) on every
     /// request instead of treating every caller as the admin; others get 401. Replaces any
     /// authenticator set before.
@@ -173,12 +181,7 @@ impl ApiServerBuilder {
             Some(tls) => tls,
             None => TlsMaterial::generate(&self.tls_names)?,
         };
-        let token = self.token.unwrap_or_else(|| {
-            let mut rng = rand::thread_rng();
-            (0..32)
-                .map(|_| format!("{:x}", rng.gen_range(0..16u8)))
-                .collect()
-        });
+        let token = self.token.unwrap_or_else(crate::credentials::random_token);
         let authenticator: Arc<dyn Authenticator> = if self.require_token {
             Arc::new(TokenAuthenticator::new().with_token(token.clone(), UserInfo::admin()))
         } else {

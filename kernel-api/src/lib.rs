@@ -119,6 +119,7 @@ mod auth;
 mod builder;
 mod conversion;
 mod crd;
+mod credentials;
 mod decode;
 mod defaults;
 mod discovery;
@@ -150,6 +151,7 @@ pub use auth::{
 };
 pub use builder::ApiServerBuilder;
 pub use conversion::Conversion;
+pub use credentials::Credentials;
 pub use resources::{Flags, ResourceDef, Resources, Subresource};
 pub use server::{ApiServer, Serving};
 pub use status::{Error, Result, StatusCause};

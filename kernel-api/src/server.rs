@@ -263,9 +263,12 @@ where
 #[derive(Debug)]
 pub struct Serving {
     addr: SocketAddr,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    drain: tokio::sync::watch::Sender<Option<Duration>>,
     task: tokio::task::JoinHandle<()>,
 }
+
+/// How long [`Serving::shutdown`] lets requests in flight finish.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 impl Serving {
     /// The address listened on.
@@ -273,11 +276,18 @@ impl Serving {
         self.addr
     }
 
-    /// Stops accepting, closes every connection, and waits for the listener task.
-    pub async fn shutdown(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
+    /// Drains the listener, allowing [`DEFAULT_SHUTDOWN_GRACE`]: see [`Serving::shutdown_within`].
+    pub async fn shutdown(self) {
+        self.shutdown_within(DEFAULT_SHUTDOWN_GRACE).await
+    }
+
+    /// Drains the listener: stops accepting, ends every watch served through it (the client
+    /// sees the stream end, as when its `timeoutSeconds` passes, and re-watches elsewhere),
+    /// lets the requests in flight finish and closes each connection after its last response
+    /// (HTTP/2 GOAWAY; HTTP/1.1 `Connection: close`). Connections still busy after `grace` are
+    /// cut. Returns once every connection is closed.
+    pub async fn shutdown_within(mut self, grace: Duration) {
+        let _ = self.drain.send(Some(grace));
         let _ = (&mut self.task).await;
     }
 
@@ -287,50 +297,73 @@ impl Serving {
     }
 }
 
+/// Resolves once `drain` says the listener is draining.
+async fn draining(mut drain: tokio::sync::watch::Receiver<Option<Duration>>) -> Duration {
+    let grace = drain
+        .wait_for(Option::is_some)
+        .await
+        .map(|grace| grace.unwrap_or_default());
+    match grace {
+        Ok(grace) => grace,
+        // The `Serving` is gone: nobody can drain any more, so never.
+        Err(_) => std::future::pending().await,
+    }
+}
+
+/// Ends a streaming body (a watch) when the listener drains; bodies of known length go as
+/// they are.
+fn end_on_drain(
+    response: Response<Body>,
+    drain: &tokio::sync::watch::Receiver<Option<Duration>>,
+) -> Response<Body> {
+    use http_body::Body as _;
+    if response.body().size_hint().exact().is_some() {
+        return response;
+    }
+    let drain = drain.clone();
+    response.map(|body| {
+        let frames = http_body_util::BodyStream::new(body);
+        let stop = draining(drain);
+        http_body_util::StreamBody::new(futures::StreamExt::take_until(frames, stop)).boxed_unsync()
+    })
+}
+
 impl ApiServer {
-    /// Listens on `addr` (port 0 picks a free port) with TLS, HTTP/2 and HTTP/1.1.
+    /// Listens on `addr` (port 0 picks a free port) with TLS, HTTP/2 and HTTP/1.1. Stop it with
+    /// [`Serving::shutdown`], which drains it.
     pub async fn bind(&self, addr: SocketAddr) -> Result<Serving> {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let local = listener.local_addr()?;
         *self.shared.bound.lock().unwrap_or_else(|e| e.into_inner()) = Some(local);
         publish_endpoints(&self.shared, local).await?;
         let acceptor = tokio_rustls::TlsAcceptor::from(self.shared.tls.server_config()?);
-        let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
+        let (drain_tx, drain) = tokio::sync::watch::channel(None::<Duration>);
         let server = self.clone();
         let task = tokio::spawn(async move {
             let mut connections = tokio::task::JoinSet::new();
-            loop {
+            let stop = draining(drain.clone());
+            tokio::pin!(stop);
+            let grace = loop {
                 tokio::select! {
-                    _ = &mut rx => break,
+                    grace = &mut stop => break grace,
                     accepted = listener.accept() => {
                         let Ok((stream, peer)) = accepted else { continue };
-                        let acceptor = acceptor.clone();
-                        let server = server.clone();
-                        connections.spawn(async move {
-                            let _ = stream.set_nodelay(true);
-                            let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
-                                Ok(Ok(tls)) => tls,
-                                Ok(Err(e)) => {
-                                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                                    return;
-                                }
-                                Err(_) => return,
-                            };
-                            let service = hyper_util::service::TowerToHyperService::new(server);
-                            let builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
-                            if let Err(e) = builder.serve_connection(hyper_util::rt::TokioIo::new(tls), service).await {
-                                tracing::debug!(%peer, error = %e, "connection ended");
-                            }
-                        });
+                        connections.spawn(serve_connection(server.clone(), acceptor.clone(), stream, peer, drain.clone()));
                     }
                     Some(_) = connections.join_next(), if !connections.is_empty() => {}
                 }
+            };
+            drop(listener);
+            tracing::info!(addr = %local, connections = connections.len(), "draining");
+            let drained = async { while connections.join_next().await.is_some() {} };
+            if tokio::time::timeout(grace, drained).await.is_err() {
+                tracing::warn!(addr = %local, cut = connections.len(), "grace period over: closing busy connections");
+                connections.shutdown().await;
             }
-            connections.shutdown().await;
         });
         Ok(Serving {
             addr: local,
-            shutdown: Some(tx),
+            drain: drain_tx,
             task,
         })
     }
@@ -379,6 +412,54 @@ impl ApiServer {
         Ok(())
     }
 
+    /// An in-process `kube::Client` acting as the admin (`kubernetes-admin`,
+    /// `system:masters`), whatever authenticator the server has. See [`ApiServer::client_as`].
+    pub fn client(&self) -> kube::Client {
+        self.client_as(UserInfo::admin())
+    }
+
+    /// An in-process `kube::Client` (over this tower service, no network, no TLS) whose every
+    /// request is made as `user`: authentication takes the user as is, authorization and
+    /// admission see it. This is how components in the same process (the scheduler, the
+    /// controllers) work when the server requires tokens ([`crate::ApiServerBuilder::require_admin_token`]);
+    /// a plain `kube::Client::new(server.clone(), ..)` carries no identity and gets what an
+    /// anonymous caller gets.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use kernel_api::{ApiServer, UserInfo};
+    /// let server = ApiServer::builder().require_admin_token().build().await?;
+    /// let scheduler = UserInfo { name: "system:kube-scheduler".into(), ..UserInfo::default() };
+    /// let client = server.client_as(scheduler);
+    /// let nodes: kube::Api<k8s_openapi::api::core::v1::Node> = kube::Api::all(client);
+    /// assert!(nodes.list(&Default::default()).await?.items.is_empty());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn client_as(&self, user: UserInfo) -> kube::Client {
+        let service = tower::ServiceBuilder::new()
+            .map_request(move |mut request: Request<kube::client::Body>| {
+                request
+                    .extensions_mut()
+                    .insert(crate::auth::InProcessUser(user.clone()));
+                request
+            })
+            .service(self.clone());
+        kube::Client::new(service, "default")
+    }
+
+    /// A `kube::Config` for this server over HTTPS (the address last bound, its CA, the admin
+    /// token): for a component in another thread pool or runtime, or anything that wants a real
+    /// connection. Same as reading [`ApiServer::kubeconfig`].
+    pub async fn kube_config(&self) -> Result<kube::Config> {
+        let kubeconfig = kube::config::Kubeconfig::from_yaml(&self.kubeconfig()?)
+            .map_err(|e| Error::internal(format!("reading our own kubeconfig: {e}")))?;
+        kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+            .await
+            .map_err(|e| Error::internal(format!("reading our own kubeconfig: {e}")))
+    }
+
     /// The CA certificate (PEM) that signs the serving certificate.
     pub fn ca_pem(&self) -> &str {
         &self.shared.tls.ca_pem
@@ -397,6 +478,45 @@ impl ApiServer {
     /// The served resources.
     pub fn resources(&self) -> Arc<Resources> {
         self.shared.resources.clone()
+    }
+}
+
+/// Serves one accepted TCP connection: TLS, then HTTP/1.1 or HTTP/2 until the peer closes it or
+/// the listener drains (then gracefully: in-flight requests finish first).
+async fn serve_connection(
+    server: ApiServer,
+    acceptor: tokio_rustls::TlsAcceptor,
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    drain: tokio::sync::watch::Receiver<Option<Duration>>,
+) {
+    let _ = stream.set_nodelay(true);
+    let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(e)) => {
+            tracing::debug!(%peer, error = %e, "TLS handshake failed");
+            return;
+        }
+        Err(_) => return,
+    };
+    let bodies = drain.clone();
+    let service = tower::ServiceBuilder::new()
+        .map_response(move |response| end_on_drain(response, &bodies))
+        .service(server);
+    let service = hyper_util::service::TowerToHyperService::new(service);
+    let builder =
+        hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+    let connection = builder.serve_connection(hyper_util::rt::TokioIo::new(tls), service);
+    tokio::pin!(connection);
+    let result = tokio::select! {
+        result = connection.as_mut() => result,
+        _ = draining(drain) => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(%peer, error = %e, "connection ended");
     }
 }
 

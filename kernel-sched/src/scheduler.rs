@@ -163,6 +163,17 @@ fn is_terminal(pod: &Pod) -> bool {
     )
 }
 
+/// Aborts the tasks it names when dropped.
+struct AbortOnDrop(Vec<tokio::task::AbortHandle>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
+}
+
 impl Scheduler {
     /// A scheduler with the `default-scheduler` profile.
     pub fn new(client: kube::Client) -> Self {
@@ -354,18 +365,26 @@ impl Scheduler {
             )),
         ];
         let sched = tokio::spawn(this.clone().scheduling_loop());
+        // Whether `run` returns or its future is dropped (the task running it aborted), every
+        // task it spawned stops with it.
+        let _tasks = AbortOnDrop(
+            others
+                .iter()
+                .map(|t| t.abort_handle())
+                .chain([
+                    nodes.abort_handle(),
+                    pods.abort_handle(),
+                    sched.abort_handle(),
+                ])
+                .chain(writer.as_ref().map(|w| w.abort_handle()))
+                .collect(),
+        );
         let r = tokio::select! {
             r = nodes => r.map(Ok),
             r = pods => r.map(Ok),
             r = sched => r,
         };
         this.queue.close();
-        for task in others {
-            task.abort();
-        }
-        if let Some(w) = writer {
-            w.abort();
-        }
         r.map_err(|e| Error::Config(format!("scheduler task failed: {e}")))?
     }
 

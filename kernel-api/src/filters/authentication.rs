@@ -10,13 +10,14 @@ use http::{Request, Response};
 use tower::{Layer, Service, ServiceExt};
 
 use super::{BoxFuture, Inner};
-use crate::auth::Authenticator;
+use crate::auth::{Authenticator, InProcessUser};
 use crate::handlers::error_response;
 use crate::handlers::Body;
 use crate::status::Error;
 
 /// Identifies the user (an [`Authenticator`]) and stores its [`UserInfo`](crate::auth::UserInfo)
-/// in the request extensions; 401 if nobody can be identified.
+/// in the request extensions; 401 if nobody can be identified. A request from an in-process
+/// client ([`ApiServer::client_as`](crate::ApiServer::client_as)) already names its user.
 #[derive(Clone)]
 pub struct AuthenticationLayer {
     authenticator: Arc<dyn Authenticator>,
@@ -60,6 +61,10 @@ impl<S: Inner> Service<Request<Bytes>> for Authentication<S> {
         let authenticator = self.authenticator.clone();
         Box::pin(async move {
             let (mut parts, body) = request.into_parts();
+            if let Some(InProcessUser(user)) = parts.extensions.remove::<InProcessUser>() {
+                parts.extensions.insert(user);
+                return inner.oneshot(Request::from_parts(parts, body)).await;
+            }
             match authenticator.authenticate(&parts).await {
                 Ok(Some(user)) => {
                     parts.extensions.insert(user);
