@@ -1,0 +1,176 @@
+//! The `cluster` binary as a newcomer uses it: `--help`, a first start that prints the
+//! KUBECONFIG line, pods placed on hand-made nodes, SIGTERM, and a restart on the file store
+//! that the old kubeconfig still works against.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::api::{Api, PostParams};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+const BIN: &str = env!("CARGO_BIN_EXE_cluster");
+
+/// A hang guard, not a speed assertion.
+async fn within<T>(what: &str, f: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(60), f)
+        .await
+        .unwrap_or_else(|_| panic!("{what} did not happen"))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts the binary and reads its stdout up to the KUBECONFIG line; returns the process, the
+/// kubeconfig path it named and everything it printed.
+async fn start(data_dir: &Path, port: u16) -> (Child, PathBuf, String) {
+    let mut child = Command::new(BIN)
+        .args(["--store", "file", "--scheduler-metrics-address", "off"])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .arg("--secure-port")
+        .arg(port.to_string())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut printed = String::new();
+    let kubeconfig = within("the ready line", async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            printed.push_str(&line);
+            printed.push('\n');
+            if let Some(path) = line.trim().strip_prefix("export KUBECONFIG=") {
+                return PathBuf::from(path);
+            }
+        }
+        panic!("the binary ended before it was ready:\n{printed}");
+    })
+    .await;
+    // Keep reading (the banner's last lines) so the pipe never fills.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, kubeconfig, printed)
+}
+
+async fn client(kubeconfig: &str) -> kube::Client {
+    let config = kube::Config::from_custom_kubeconfig(
+        kube::config::Kubeconfig::from_yaml(kubeconfig).unwrap(),
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+    kube::Client::try_from(config).unwrap()
+}
+
+async fn terminate(mut child: Child) {
+    let pid = child.id().unwrap() as i32;
+    // SAFETY: signalling a child process this test started.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let status = within("the exit after SIGTERM", child.wait())
+        .await
+        .unwrap();
+    assert!(status.success(), "exit after SIGTERM: {status}");
+}
+
+#[test]
+fn help_goes_to_stdout_and_unknown_flags_are_named() {
+    let help = std::process::Command::new(BIN)
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(help.status.success());
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        text.contains("--store") && text.contains("RUST_LOG"),
+        "{text}"
+    );
+
+    let version = std::process::Command::new(BIN)
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(version.status.success());
+    assert!(String::from_utf8_lossy(&version.stdout).contains("v1.33"));
+
+    let bad = std::process::Command::new(BIN)
+        .arg("--bogus")
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--bogus"));
+
+    let bad_store = std::process::Command::new(BIN)
+        .args(["--store", "sqlite"])
+        .output()
+        .unwrap();
+    assert_eq!(bad_store.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad_store.stderr).contains("etcd:URL"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schedules_onto_hand_made_nodes_and_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let (child, kubeconfig_path, printed) = start(dir.path(), port).await;
+    assert!(
+        printed.contains("kube-scheduler") && printed.contains("running"),
+        "{printed}"
+    );
+    assert!(printed.contains("https://127.0.0.1:"), "{printed}");
+    let kubeconfig = std::fs::read_to_string(&kubeconfig_path).unwrap();
+    let first = client(&kubeconfig).await;
+
+    let node: Node = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "hand-made", "labels": {"kubernetes.io/hostname": "hand-made"}},
+        "status": {
+            "capacity": {"cpu": "4", "memory": "8Gi", "pods": "110"},
+            "allocatable": {"cpu": "4", "memory": "8Gi", "pods": "110"}
+        }
+    }))
+    .unwrap();
+    Api::<Node>::all(first.clone())
+        .create(&PostParams::default(), &node)
+        .await
+        .unwrap();
+    let pod: Pod = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "p"},
+        "spec": {"containers": [{"name": "c", "image": "busybox"}]}
+    }))
+    .unwrap();
+    let pods: Api<Pod> = Api::default_namespaced(first);
+    pods.create(&PostParams::default(), &pod).await.unwrap();
+    let node_of = |pod: Pod| pod.spec.and_then(|s| s.node_name);
+    within("the pod's binding", async {
+        while node_of(pods.get("p").await.unwrap()).is_none() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert_eq!(
+        node_of(pods.get("p").await.unwrap()).as_deref(),
+        Some("hand-made")
+    );
+    terminate(child).await;
+
+    // Restarted on the same data directory: the kubeconfig read before still works, and the
+    // pod is still there, still bound.
+    let (child, _, _) = start(dir.path(), port).await;
+    let pods: Api<Pod> = Api::default_namespaced(client(&kubeconfig).await);
+    assert_eq!(
+        node_of(pods.get("p").await.unwrap()).as_deref(),
+        Some("hand-made")
+    );
+    assert_eq!(
+        std::fs::read_to_string(&kubeconfig_path).unwrap(),
+        kubeconfig
+    );
+    terminate(child).await;
+}
