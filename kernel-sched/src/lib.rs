@@ -33,6 +33,8 @@
 //!   [`ClusterObjects`](snapshot::ClusterObjects) stores plugins read; [`cache`]: [`Cache`].
 //! * [`queue`]: [`SchedulingQueue`]; [`config`]: `KubeSchedulerConfiguration` → [`Profile`]s.
 //! * [`waiting_pods`]: pods held at Permit ([`WaitingPods`](waiting_pods::WaitingPods)).
+//! * [`metrics`]: upstream's `scheduler_*` metrics ([`Metrics`](metrics::Metrics), on a
+//!   `prometheus-client` registry).
 //! * [`schedule_one`]: the algorithm; [`scheduler`]: the `kube::Client` runner, fed by one
 //!   generic informer loop per watched kind (kube-runtime watcher → reflector store → event
 //!   handler; each event costs the changed object, re-lists after 410 Gone report what
