@@ -1,6 +1,7 @@
 //! The scheduler's metrics, with upstream kube-scheduler's names, labels and buckets
 //! (`pkg/scheduler/metrics`, v1.33), kept in a [`prometheus_client`] registry and rendered in
-//! the Prometheus text format 0.0.4 by [`Metrics::render`].
+//! the Prometheus text format 0.0.4 by [`Metrics::render`] (served at `/metrics` by
+//! [`serving`](crate::serving)).
 //!
 //! | metric | type | labels | recorded |
 //! |---|---|---|---|

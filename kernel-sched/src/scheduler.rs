@@ -240,9 +240,20 @@ impl Scheduler {
     }
 
     /// The scheduler's metrics (upstream's `scheduler_*` series; see [`Metrics`]), shared
-    /// with the running scheduler: take them before [`run`](Self::run).
+    /// with the running scheduler: take them before [`run`](Self::run), e.g. to serve them
+    /// with [`serving`](crate::serving).
     pub fn metrics(&self) -> Arc<Metrics> {
         self.metrics.clone()
+    }
+
+    /// What [`serving::serve`](crate::serving::serve) answers from: the metrics and whether
+    /// the informers have synced (`/readyz`). Take it before calling [`run`](Self::run).
+    pub fn serving(&self) -> crate::serving::Endpoints {
+        let synced = self.synced.subscribe();
+        crate::serving::Endpoints::new(
+            self.metrics.clone(),
+            Arc::new(move || *synced.borrow() >= INFORMERS),
+        )
     }
 
     /// The pods held at Permit, shared by every profile (allow or reject them from outside).
