@@ -127,6 +127,7 @@ mod handlers;
 mod json;
 mod kubeconfig;
 mod meta;
+mod metrics;
 mod openapi;
 mod options;
 mod patch;
