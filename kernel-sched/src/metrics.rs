@@ -370,7 +370,8 @@ impl Metrics {
     }
 
     /// The metrics of a scheduler whose queue is `queue`: `scheduler_pending_pods` is read
-    /// from it at each scrape, and it counts `scheduler_queue_incoming_pods_total`.
+    /// from it at each scrape, and it counts `scheduler_queue_incoming_pods_total` (into the
+    /// first `Metrics` made for it, if several are).
     pub fn with_queue(queue: Arc<SchedulingQueue>) -> Self {
         let mut m = Metrics::new();
         queue.set_metrics(QueueMetrics {
