@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kernel_api::ApiServer;
+use kernel_sched::metrics::AttemptResult;
 use kernel_sched::Scheduler;
 use kernel_store::MemoryStore;
 use kube::api::{ListParams, PostParams, WatchEvent, WatchParams};
@@ -250,12 +251,12 @@ async fn run(case: Case) -> Result<Outcome, BoxError> {
     };
     watch.abort();
     scheduler.abort();
-    let attempts = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+    let attempts = |r| metrics.schedule_attempts(r);
     eprintln!(
         "scheduling attempts: {} scheduled, {} unschedulable, {} error",
-        attempts(&metrics.scheduled),
-        attempts(&metrics.unschedulable),
-        attempts(&metrics.error)
+        attempts(AttemptResult::Scheduled),
+        attempts(AttemptResult::Unschedulable),
+        attempts(AttemptResult::Error)
     );
 
     let bound = std::mem::take(&mut *bound.lock().unwrap_or_else(|e| e.into_inner()));

@@ -4,14 +4,13 @@
 //! selected-node annotation and the pod is bound once a provisioner has bound the claim, or
 //! the binding fails after `bindTimeoutSeconds`.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod};
 use k8s_openapi::api::storage::v1::StorageClass;
 use kernel::api::ApiServer;
-use kernel::sched::metrics::Metrics;
+use kernel::sched::metrics::{AttemptResult, Metrics};
 use kernel::sched::{KubeSchedulerConfiguration, Scheduler};
 use kernel::store::MemoryStore;
 use kube::api::PostParams;
@@ -346,7 +345,7 @@ async fn binding_fails_after_the_bind_timeout_and_the_pod_is_retried() {
     let asked = Instant::now();
     // Nobody provisions: PreBind gives up after bindTimeoutSeconds and the pod is requeued.
     eventually("a failed binding", || async {
-        (metrics.error.load(Ordering::Relaxed) > 0).then_some(())
+        (metrics.schedule_attempts(AttemptResult::Error) > 0).then_some(())
     })
     .await;
     assert!(asked.elapsed() >= Duration::from_millis(900));

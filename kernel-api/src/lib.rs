@@ -128,6 +128,7 @@ mod handlers;
 mod json;
 mod kubeconfig;
 mod meta;
+mod metrics;
 mod openapi;
 mod options;
 mod patch;

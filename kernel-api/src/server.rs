@@ -7,7 +7,7 @@ use std::path::Path;
 use std::pin::Pin;
 use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{header, Method, Request, Response, StatusCode};
@@ -21,6 +21,7 @@ use tracing::Instrument;
 use crate::auth::UserInfo;
 use crate::discovery;
 use crate::handlers::{self, error_response, full, json_response, parse_query, Body, RequestInfo};
+use crate::metrics::Received;
 use crate::registry::{name_of, revision_of, ListOptions};
 use crate::resources::Resources;
 use crate::shared::{Shared, StoreHooks};
@@ -61,6 +62,18 @@ impl Service<Request<Bytes>> for Router {
                 .get::<UserInfo>()
                 .cloned()
                 .unwrap_or_default();
+            let received = parts
+                .extensions
+                .get::<Received>()
+                .map_or_else(Instant::now, |r| r.0);
+            let labels = info.is_resource_request.then(|| {
+                let apply = parts
+                    .headers
+                    .get(header::CONTENT_TYPE)
+                    .is_some_and(|v| v.as_bytes() == b"application/apply-patch+yaml");
+                let dry_run = query.get("dryRun").map(String::as_str);
+                shared.metrics.labels(&parts.method, &info, dry_run, apply)
+            });
             let result = if info.is_resource_request {
                 handlers::handle_resource(
                     shared.clone(),
@@ -75,15 +88,10 @@ impl Service<Request<Bytes>> for Router {
                 non_resource(&shared, &parts.method, parts.uri.path(), &parts.headers)
             };
             let response = result.unwrap_or_else(|e| error_response(&e));
-            if info.is_resource_request {
-                shared.metrics.record(
-                    &info.verb,
-                    &info.api_group,
-                    &info.resource,
-                    response.status().as_u16(),
-                );
-            }
-            Ok(response)
+            Ok(match labels {
+                Some(labels) => shared.metrics.record(labels, received, response),
+                None => response,
+            })
         })
     }
 }
@@ -127,7 +135,7 @@ fn non_resource(
         ["metrics"] => Ok(text(
             StatusCode::OK,
             shared.metrics.render(),
-            "text/plain; version=0.0.4",
+            crate::metrics::CONTENT_TYPE,
         )),
         ["api"] if aggregated => {
             let mut r = json_response(StatusCode::OK, &discovery::aggregated(resources, true));
@@ -227,11 +235,13 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
+        let received = Received(Instant::now());
         let chain = self.chain.clone();
         let span = tracing::info_span!("request", method = %request.method(), path = %request.uri().path());
         Box::pin(
             async move {
-                let (parts, body) = request.into_parts();
+                let (mut parts, body) = request.into_parts();
+                parts.extensions.insert(received);
                 let bytes = match Limited::new(body, MAX_BODY_BYTES).collect().await {
                     Ok(collected) => collected.to_bytes(),
                     Err(e) => {

@@ -2,7 +2,7 @@
 //! registry, the watch cache, the seams), in a module of its own so that the handlers, the
 //! server and the CRD loop can all depend on it without depending on each other.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
@@ -11,6 +11,7 @@ use serde_json::Value;
 use tokio::sync::Notify;
 
 use crate::admission::Admission;
+pub use crate::metrics::Metrics;
 use crate::openapi::OpenApiDocs;
 use crate::registry::Registry;
 use crate::resources::{ResourceDef, Resources};
@@ -39,7 +40,8 @@ pub struct Shared {
     pub namespace_wakeup: Notify,
     /// Wakes the CRD reconcile loop.
     pub crd_wakeup: Notify,
-    /// Request counters for `/metrics`.
+    /// The request metrics served at `/metrics` (`apiserver_request_total`,
+    /// `apiserver_request_duration_seconds`).
     pub metrics: Metrics,
     /// Serving TLS material.
     pub tls: TlsMaterial,
@@ -114,35 +116,6 @@ impl Shared {
     /// Forgets the OpenAPI documents (after the served resources changed).
     pub fn invalidate_openapi(&self) {
         *self.openapi.lock().unwrap_or_else(|e| e.into_inner()) = None;
-    }
-}
-
-/// `apiserver_request_total` counters.
-#[derive(Debug, Default)]
-pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, String, String, u16), u64>>,
-}
-
-impl Metrics {
-    /// Counts one answered request.
-    pub(crate) fn record(&self, verb: &str, group: &str, resource: &str, code: u16) {
-        let mut map = self.requests.lock().unwrap_or_else(|e| e.into_inner());
-        *map.entry((verb.to_uppercase(), group.into(), resource.into(), code))
-            .or_default() += 1;
-    }
-
-    /// Prometheus text exposition.
-    pub fn render(&self) -> String {
-        let map = self.requests.lock().unwrap_or_else(|e| e.into_inner());
-        let mut out = String::from(
-            "# HELP apiserver_request_total Counter of apiserver requests broken out for each verb, group, resource and HTTP response code.\n# TYPE apiserver_request_total counter\n",
-        );
-        for ((verb, group, resource, code), n) in map.iter() {
-            out.push_str(&format!(
-                "apiserver_request_total{{code=\"{code}\",group=\"{group}\",resource=\"{resource}\",verb=\"{verb}\"}} {n}\n"
-            ));
-        }
-        out
     }
 }
 

@@ -390,12 +390,17 @@ async fn version_health_discovery_and_metrics() {
         .to_str()
         .unwrap()
         .contains("as=APIGroupDiscoveryList"));
+    // Request series appear once a resource request has been served (as upstream's, empty
+    // families are not printed).
+    let (code, _) = call(&server, Method::GET, "/api/v1/namespaces", "", "").await;
+    assert_eq!(code, StatusCode::OK);
     let request = Request::get("/metrics")
         .body(Full::new(Bytes::new()))
         .unwrap();
     let response = server.clone().oneshot(request).await.unwrap();
     let text = response.into_body().collect().await.unwrap().to_bytes();
-    assert!(String::from_utf8_lossy(&text).contains("apiserver_request_total"));
+    let text = String::from_utf8_lossy(&text);
+    assert!(text.contains("apiserver_request_total{code=\"200\",component=\"apiserver\",dry_run=\"\",group=\"\",resource=\"namespaces\",scope=\"cluster\",subresource=\"\",verb=\"LIST\",version=\"v1\"} 1"), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

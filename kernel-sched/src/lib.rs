@@ -33,6 +33,9 @@
 //!   [`ClusterObjects`](snapshot::ClusterObjects) stores plugins read; [`cache`]: [`Cache`].
 //! * [`queue`]: [`SchedulingQueue`]; [`config`]: `KubeSchedulerConfiguration` → [`Profile`]s.
 //! * [`waiting_pods`]: pods held at Permit ([`WaitingPods`](waiting_pods::WaitingPods)).
+//! * [`metrics`]: upstream's `scheduler_*` metrics ([`Metrics`](metrics::Metrics), on a
+//!   `prometheus-client` registry); [`serving`]: `/metrics`, `/healthz`, `/livez`, `/readyz`
+//!   over HTTP ([`serving::serve`]).
 //! * [`schedule_one`]: the algorithm; [`scheduler`]: the `kube::Client` runner, fed by one
 //!   generic informer loop per watched kind (kube-runtime watcher → reflector store → event
 //!   handler; each event costs the changed object, re-lists after 410 Gone report what
@@ -74,6 +77,7 @@ pub mod plugins;
 pub mod queue;
 pub mod schedule_one;
 pub mod scheduler;
+pub mod serving;
 pub mod snapshot;
 pub mod testing;
 pub mod types;

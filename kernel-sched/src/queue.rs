@@ -10,7 +10,7 @@
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Pod;
@@ -18,6 +18,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::framework::{QueueSortPlugin, QueuedPodInfo};
+use crate::metrics::{IncomingEvent, IncomingQueue, QueueMetrics};
 use crate::plugins::queue_sort::PrioritySort;
 use crate::types::PodInfo;
 
@@ -46,6 +47,35 @@ pub enum ClusterEvent {
 }
 
 impl ClusterEvent {
+    /// Every event.
+    pub const ALL: [ClusterEvent; 6] = [
+        ClusterEvent::NodeAdd,
+        ClusterEvent::NodeUpdate,
+        ClusterEvent::PodDelete,
+        ClusterEvent::PodChange,
+        ClusterEvent::VolumeChange,
+        ClusterEvent::Any,
+    ];
+
+    pub(crate) fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The label of this event in `scheduler_queue_incoming_pods_total` (upstream's
+    /// `ClusterEvent.Label()` of the event it stands for: these events are coarser than
+    /// upstream's, so `PodChange` says `AssignedPodUpdate` whatever object changed,
+    /// `VolumeChange` says `PersistentVolumeClaimUpdate`, and `Any` is the wildcard `*All`).
+    pub fn label(self) -> &'static str {
+        match self {
+            ClusterEvent::NodeAdd => "NodeAdd",
+            ClusterEvent::NodeUpdate => "NodeUpdate",
+            ClusterEvent::PodDelete => "AssignedPodDelete",
+            ClusterEvent::PodChange => "AssignedPodUpdate",
+            ClusterEvent::VolumeChange => "PersistentVolumeClaimUpdate",
+            ClusterEvent::Any => "*All",
+        }
+    }
+
     /// Whether a pod rejected by `plugin` might fit after this event (a coarse form of
     /// upstream's queueing hints).
     pub fn may_help(self, plugin: &str) -> bool {
@@ -168,6 +198,24 @@ pub struct SchedulingQueue {
     sort: Arc<dyn QueueSortPlugin>,
     initial_backoff: Duration,
     max_backoff: Duration,
+    /// `scheduler_queue_incoming_pods_total`, once [`Metrics::with_queue`] attached it.
+    ///
+    /// [`Metrics::with_queue`]: crate::metrics::Metrics::with_queue
+    metrics: OnceLock<QueueMetrics>,
+}
+
+/// How many pods wait in each part of the queue (`scheduler_pending_pods`); pods being
+/// scheduled are in none.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PendingPods {
+    /// In the active queue.
+    pub active: usize,
+    /// Backing off.
+    pub backoff: usize,
+    /// Parked as unschedulable after an attempt.
+    pub unschedulable: usize,
+    /// Held by scheduling gates, never tried.
+    pub gated: usize,
 }
 
 impl std::fmt::Debug for SchedulingQueue {
@@ -220,6 +268,19 @@ impl SchedulingQueue {
             sort,
             initial_backoff,
             max_backoff,
+            metrics: OnceLock::new(),
+        }
+    }
+
+    /// Counts the pods entering the queues into these series (the first call wins).
+    pub(crate) fn set_metrics(&self, metrics: QueueMetrics) {
+        let _ = self.metrics.set(metrics);
+    }
+
+    #[inline]
+    fn incoming(&self, queue: IncomingQueue, event: IncomingEvent) {
+        if let Some(m) = self.metrics.get() {
+            m.incoming(queue, event);
         }
     }
 
@@ -239,7 +300,15 @@ impl SchedulingQueue {
         d.min(self.max_backoff)
     }
 
-    fn push_active(&self, inner: &mut Inner, key: String, mut info: QueuedPodInfo, now: Instant) {
+    fn push_active(
+        &self,
+        inner: &mut Inner,
+        key: String,
+        mut info: QueuedPodInfo,
+        now: Instant,
+        event: IncomingEvent,
+    ) {
+        self.incoming(IncomingQueue::Active, event);
         info.timestamp = now;
         inner.active.push(ActiveEntry {
             info: info.clone(),
@@ -258,7 +327,7 @@ impl SchedulingQueue {
             q.pod_info = pod;
             if *w == Where::Gated && !gated(&q.pod_info) {
                 let q = q.clone();
-                self.push_active(&mut inner, key, q, now);
+                self.push_active(&mut inner, key, q, now, IncomingEvent::PodUpdate);
             }
             return;
         }
@@ -270,9 +339,10 @@ impl SchedulingQueue {
             unschedulable_plugins: Default::default(),
         };
         if gated(&pod) {
+            self.incoming(IncomingQueue::Unschedulable, IncomingEvent::PodAdd);
             inner.pods.insert(key, (Where::Gated, q));
         } else {
-            self.push_active(&mut inner, key, q, now);
+            self.push_active(&mut inner, key, q, now, IncomingEvent::PodAdd);
         }
     }
 
@@ -295,10 +365,10 @@ impl SchedulingQueue {
                 q.pod_info = pod;
                 if w == Where::Gated && !gated(&q.pod_info) {
                     let q = q.clone();
-                    self.push_active(&mut inner, key, q, now);
+                    self.push_active(&mut inner, key, q, now, IncomingEvent::PodUpdate);
                 } else if w == Where::Unschedulable && changed {
                     let q = q.clone();
-                    self.requeue(&mut inner, key, q, now);
+                    self.requeue(&mut inner, key, q, now, IncomingEvent::PodUpdate);
                 }
             }
         }
@@ -381,6 +451,10 @@ impl SchedulingQueue {
         }
         q.timestamp = now;
         if inner.move_request_cycle >= pod_cycle || q.unschedulable_plugins.is_empty() {
+            self.incoming(
+                IncomingQueue::Backoff,
+                IncomingEvent::ScheduleAttemptFailure,
+            );
             let until = now + self.backoff_duration(q.attempts);
             inner.backoff.push(BackoffEntry {
                 until,
@@ -388,6 +462,10 @@ impl SchedulingQueue {
             });
             inner.pods.insert(key, (Where::Backoff, q));
         } else {
+            self.incoming(
+                IncomingQueue::Unschedulable,
+                IncomingEvent::ScheduleAttemptFailure,
+            );
             inner.unschedulable.insert(key.clone());
             inner.pods.insert(key, (Where::Unschedulable, q));
         }
@@ -418,7 +496,7 @@ impl SchedulingQueue {
             if q.timestamp + self.backoff_duration(q.attempts) > now {
                 continue; // superseded entry
             }
-            self.push_active(inner, b.key, q, now);
+            self.push_active(inner, b.key, q, now, IncomingEvent::BackoffComplete);
         }
         // Pods parked too long are retried anyway.
         let stale = inner.parked(|q| {
@@ -426,7 +504,7 @@ impl SchedulingQueue {
         });
         for k in stale {
             let (_, q) = inner.pods.remove(&k).expect("present");
-            self.push_active(inner, k, q, now);
+            self.push_active(inner, k, q, now, IncomingEvent::UnschedulableTimeout);
         }
     }
 
@@ -439,23 +517,47 @@ impl SchedulingQueue {
         let keys = inner.parked(|q| q.unschedulable_plugins.iter().any(|p| event.may_help(p)));
         for k in keys {
             let (_, q) = inner.pods.remove(&k).expect("present");
-            self.requeue(&mut inner, k, q, now);
+            self.requeue(&mut inner, k, q, now, IncomingEvent::Cluster(event));
         }
     }
 
     /// Moves an unschedulable pod to the backoff queue while it is still backing off, else to
     /// the active queue.
-    fn requeue(&self, inner: &mut Inner, key: String, q: QueuedPodInfo, now: Instant) {
+    fn requeue(
+        &self,
+        inner: &mut Inner,
+        key: String,
+        q: QueuedPodInfo,
+        now: Instant,
+        event: IncomingEvent,
+    ) {
         let until = q.timestamp + self.backoff_duration(q.attempts);
         if until > now {
+            self.incoming(IncomingQueue::Backoff, event);
             inner.backoff.push(BackoffEntry {
                 until,
                 key: key.clone(),
             });
             inner.pods.insert(key, (Where::Backoff, q));
         } else {
-            self.push_active(inner, key, q, now);
+            self.push_active(inner, key, q, now, event);
         }
+    }
+
+    /// How many pods wait in each part of the queue.
+    pub fn pending(&self) -> PendingPods {
+        let inner = self.lock();
+        let mut p = PendingPods::default();
+        for (w, _) in inner.pods.values() {
+            match w {
+                Where::Active => p.active += 1,
+                Where::Backoff => p.backoff += 1,
+                Where::Unschedulable => p.unschedulable += 1,
+                Where::Gated => p.gated += 1,
+                Where::InFlight => {}
+            }
+        }
+        p
     }
 
     /// `(active, backoff, unschedulable)` sizes (gated pods count as unschedulable).

@@ -43,7 +43,7 @@ use crate::diagnosis::Diagnosis;
 use crate::events::{EventRecorder, EventType, Record};
 use crate::framework::{Code, CycleState, Framework, NodeToStatus, QueuedPodInfo, WaitingPods};
 use crate::informer::{self, EventHandler};
-use crate::metrics::Metrics;
+use crate::metrics::{AttemptResult, Metrics};
 use crate::plugins::{Handle, Registry};
 use crate::queue::{ClusterEvent, SchedulingQueue};
 use crate::schedule_one::{schedule_pod, ScheduleState};
@@ -217,6 +217,10 @@ impl Scheduler {
         let (objects, writers) = informer_stores();
         let mut cache = Cache::new();
         cache.set_objects(objects.clone());
+        let metrics = Arc::new(Metrics::with_queue(queue.clone()));
+        for p in &profiles {
+            p.framework.set_metrics(metrics.profile(&p.scheduler_name));
+        }
         Ok(Scheduler {
             client,
             profiles: profiles
@@ -225,7 +229,7 @@ impl Scheduler {
                 .collect(),
             queue,
             cache: Arc::new(Mutex::new(cache)),
-            metrics: Arc::default(),
+            metrics,
             percentage_of_nodes_to_score: cfg.percentage_of_nodes_to_score.unwrap_or(0),
             events,
             waiting_pods,
@@ -246,9 +250,21 @@ impl Scheduler {
         }
     }
 
-    /// The counters.
+    /// The scheduler's metrics (upstream's `scheduler_*` series; see [`Metrics`]), shared
+    /// with the running scheduler: take them before [`run`](Self::run), e.g. to serve them
+    /// with [`serving`](crate::serving).
     pub fn metrics(&self) -> Arc<Metrics> {
         self.metrics.clone()
+    }
+
+    /// What [`serving::serve`](crate::serving::serve) answers from: the metrics and whether
+    /// the informers have synced (`/readyz`). Take it before calling [`run`](Self::run).
+    pub fn serving(&self) -> crate::serving::Endpoints {
+        let synced = self.synced.subscribe();
+        crate::serving::Endpoints::new(
+            self.metrics.clone(),
+            Arc::new(move || *synced.borrow() >= INFORMERS),
+        )
     }
 
     /// The pods held at Permit, shared by every profile (allow or reject them from outside).
@@ -469,21 +485,20 @@ impl Scheduler {
         Self::lock_cache(&self.cache).update_snapshot(snapshot);
         let mut state = CycleState::new();
         let result = schedule_pod(&fwk, &mut state, &pod, snapshot, st);
-        self.metrics.scheduling_micros.fetch_add(
-            started.elapsed().as_micros() as u64,
-            std::sync::atomic::Ordering::Relaxed,
-        );
         let node = match result {
-            Ok(r) => r.suggested_host,
+            Ok(r) => {
+                self.metrics.algorithm_done(started.elapsed());
+                r.suggested_host
+            }
             Err(d) => {
                 q.unschedulable_plugins = d.unschedulable_plugins.clone();
-                self.handle_failure(q, cycle, d).await;
+                self.handle_failure(&fwk, q, cycle, d, started).await;
                 return;
             }
         };
         if let Err(e) = Self::lock_cache(&self.cache).assume_pod(pod.clone(), &node) {
             warn!(pod = %pod.key(), error = %e, "assume failed");
-            Metrics::inc(&self.metrics.error);
+            Self::record_attempt(&fwk, AttemptResult::Error, started);
             self.queue.add_backoff(q);
             return;
         }
@@ -515,7 +530,7 @@ impl Scheduler {
                 }
             };
             q.unschedulable_plugins.insert(s.plugin());
-            self.handle_failure(q, cycle, d).await;
+            self.handle_failure(&fwk, q, cycle, d, started).await;
             return;
         }
         if s.code() == Code::Wait {
@@ -524,8 +539,16 @@ impl Scheduler {
         // Binding cycle, off the scheduling loop.
         let this = self.clone();
         tokio::spawn(async move {
-            this.binding_cycle(fwk, state, q, cycle, node).await;
+            this.binding_cycle(fwk, state, q, cycle, node, started)
+                .await;
         });
+    }
+
+    /// Counts one attempt of a pod of `fwk`'s profile, popped at `started`.
+    fn record_attempt(fwk: &Framework, result: AttemptResult, started: Instant) {
+        if let Some(m) = fwk.metrics() {
+            m.attempt(result, started);
+        }
     }
 
     /// Awaits the permit, then PreBind/Bind/PostBind; on failure Unreserve, forget the assumed
@@ -537,6 +560,7 @@ impl Scheduler {
         mut q: QueuedPodInfo,
         cycle: u64,
         node: String,
+        started: Instant,
     ) {
         let pod = q.pod_info.clone();
         let permit = fwk.wait_on_permit(&pod).await;
@@ -558,7 +582,7 @@ impl Scheduler {
             } else {
                 Diagnosis::from_error(permit.message())
             };
-            self.handle_failure(q, cycle, d).await;
+            self.handle_failure(&fwk, q, cycle, d, started).await;
             if forgotten {
                 // The assumed pod's resources are free again (after requeueing the pod itself,
                 // so that it stays unschedulable, as upstream).
@@ -573,7 +597,8 @@ impl Scheduler {
         }
         if s.is_success() {
             fwk.run_post_bind_plugins(&state, &pod, &node);
-            Metrics::inc(&self.metrics.scheduled);
+            Self::record_attempt(&fwk, AttemptResult::Scheduled, started);
+            self.metrics.pod_scheduled(&q);
             self.queue.done(&pod);
             info!(pod = %pod.key(), node = %node, "bound");
             self.record(
@@ -586,7 +611,7 @@ impl Scheduler {
             warn!(pod = %pod.key(), node = %node, status = %s, "binding failed");
             fwk.run_unreserve_plugins(&mut state, &pod, &node);
             let _ = Self::lock_cache(&self.cache).forget_pod(&pod);
-            Metrics::inc(&self.metrics.error);
+            Self::record_attempt(&fwk, AttemptResult::Error, started);
             self.record(
                 &pod,
                 EventType::Warning,
@@ -598,24 +623,32 @@ impl Scheduler {
         }
     }
 
-    async fn handle_failure(&self, q: QueuedPodInfo, cycle: u64, d: Diagnosis) {
+    /// A failed attempt of a pod of `fwk`'s profile, popped at `started`: counts it, requeues
+    /// the pod, carries out a preemption, records the event and the `PodScheduled` condition.
+    async fn handle_failure(
+        &self,
+        fwk: &Framework,
+        q: QueuedPodInfo,
+        cycle: u64,
+        d: Diagnosis,
+        started: Instant,
+    ) {
         let pod = q.pod_info.clone();
         let msg = d.to_string();
         if d.is_error() {
-            Metrics::inc(&self.metrics.error);
+            Self::record_attempt(fwk, AttemptResult::Error, started);
             warn!(pod = %pod.key(), error = %msg, "scheduling error");
             self.queue.add_backoff(q);
         } else {
-            Metrics::inc(&self.metrics.unschedulable);
+            Self::record_attempt(fwk, AttemptResult::Unschedulable, started);
             debug!(pod = %pod.key(), reason = %msg, "unschedulable");
             self.queue.add_unschedulable(q, cycle);
         }
         let mut nominated: Option<String> = None;
         if let Some(r) = &d.post_filter_result {
             if let Some(node) = r.nominated_node_name.clone().filter(|n| !n.is_empty()) {
-                Metrics::inc(&self.metrics.preemption_attempts);
+                self.metrics.preempted(r.victims.len());
                 for v in &r.victims {
-                    Metrics::inc(&self.metrics.preemption_victims);
                     if let Some(wp) = self.waiting_pods.get_waiting_pod(&v.uid) {
                         // A victim held at Permit is rejected rather than deleted (upstream).
                         wp.reject(crate::plugins::default_preemption::NAME, "preempted");
@@ -920,11 +953,18 @@ mod tests {
         assert!(h.sched.waiting_pods().is_empty());
         assert!(h.unreserved.lock().unwrap().is_empty());
         assert_eq!(
-            h.sched
-                .metrics
-                .scheduled
-                .load(std::sync::atomic::Ordering::Relaxed),
+            h.sched.metrics.schedule_attempts(AttemptResult::Scheduled),
             1
+        );
+        let text = h.sched.metrics.render();
+        assert!(
+            text.contains("scheduler_pod_scheduling_attempts_bucket{le=\"1\"} 1"),
+            "{text}"
+        );
+        // The Permit run that held the pod is timed with its status.
+        assert!(
+            text.contains("scheduler_framework_extension_point_duration_seconds_count{extension_point=\"Permit\",profile=\"default-scheduler\",status=\"Wait\"} 1"),
+            "{text}"
         );
     }
 

@@ -2,11 +2,12 @@
 //! call them in order (upstream `frameworkImpl`).
 
 use std::fmt;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use super::plugins::*;
 use super::{Code, CycleState, Status, WaitingPod, WaitingPods};
+use crate::metrics::{ExtensionPoint, ProfileMetrics};
 use crate::snapshot::Snapshot;
 use crate::types::{NodeInfo, PodInfo};
 
@@ -35,6 +36,8 @@ pub struct Framework {
     pub(crate) bind: Vec<Arc<dyn BindPlugin>>,
     pub(crate) post_bind: Vec<Arc<dyn PostBindPlugin>>,
     pub(crate) waiting_pods: WaitingPods,
+    /// The profile's metrics, once attached: extension points are timed only then.
+    pub(crate) metrics: OnceLock<Arc<ProfileMetrics>>,
 }
 
 impl fmt::Debug for Framework {
@@ -73,6 +76,7 @@ impl Framework {
             bind: Vec::new(),
             post_bind: Vec::new(),
             waiting_pods: WaitingPods::default(),
+            metrics: OnceLock::new(),
         };
         for e in multi_point {
             let x = e.plugin.extension_points();
@@ -105,6 +109,33 @@ impl Framework {
     pub fn with_waiting_pods(mut self, waiting_pods: WaitingPods) -> Self {
         self.waiting_pods = waiting_pods;
         self
+    }
+
+    /// Records this framework's `scheduler_framework_extension_point_duration_seconds` (and
+    /// preemption attempts) into `metrics` from now on; the first call wins. The
+    /// [`Scheduler`](crate::Scheduler) attaches its profiles' series; a framework without
+    /// them does not read the clock.
+    pub fn set_metrics(&self, metrics: Arc<ProfileMetrics>) {
+        let _ = self.metrics.set(metrics);
+    }
+
+    /// The profile's metrics, if attached.
+    pub fn metrics(&self) -> Option<&Arc<ProfileMetrics>> {
+        self.metrics.get()
+    }
+
+    /// The start of a timed extension point (`None`: not timed).
+    #[inline]
+    fn timer(&self) -> Option<Instant> {
+        self.metrics.get().map(|_| Instant::now())
+    }
+
+    /// Records the run of `point` started at `started`.
+    #[inline]
+    fn observe(&self, point: ExtensionPoint, code: Code, started: Option<Instant>) {
+        if let (Some(m), Some(t)) = (self.metrics.get(), started) {
+            m.extension_point(point, code, t.elapsed());
+        }
     }
 
     /// The pods held at Permit (upstream `Handle` waiting-pod methods).
@@ -154,6 +185,18 @@ impl Framework {
 
     /// Runs PreFilter plugins. Returns the merged node-name restriction, or the rejecting status.
     pub fn run_pre_filter_plugins(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        snapshot: &Snapshot,
+    ) -> (Option<PreFilterResult>, Status) {
+        let t = self.timer();
+        let r = self.pre_filter(state, pod, snapshot);
+        self.observe(ExtensionPoint::PreFilter, r.1.code(), t);
+        r
+    }
+
+    fn pre_filter(
         &self,
         state: &mut CycleState,
         pod: &PodInfo,
@@ -307,6 +350,22 @@ impl Framework {
         snapshot: &Snapshot,
         statuses: &NodeToStatus,
     ) -> (Option<PostFilterResult>, Status) {
+        if let Some(m) = self.metrics.get() {
+            m.preemption_attempt();
+        }
+        let t = self.timer();
+        let r = self.post_filter(state, pod, snapshot, statuses);
+        self.observe(ExtensionPoint::PostFilter, r.1.code(), t);
+        r
+    }
+
+    fn post_filter(
+        &self,
+        state: &CycleState,
+        pod: &PodInfo,
+        snapshot: &Snapshot,
+        statuses: &NodeToStatus,
+    ) -> (Option<PostFilterResult>, Status) {
         let mut reasons = Vec::new();
         for p in &self.post_filter {
             let (r, s) = p.post_filter(self, state, pod, snapshot, statuses);
@@ -338,6 +397,31 @@ impl Framework {
         nodes: &[&NodeInfo],
         snapshot: &Snapshot,
     ) -> Result<Vec<i64>, Status> {
+        let t = self.timer();
+        let pre = self.pre_score(state, pod, nodes, snapshot);
+        self.observe(
+            ExtensionPoint::PreScore,
+            pre.as_ref().map_or_else(|s| s.code(), |_| Code::Success),
+            t,
+        );
+        pre?;
+        let t = self.timer();
+        let r = self.score(state, pod, nodes);
+        self.observe(
+            ExtensionPoint::Score,
+            r.as_ref().map_or_else(|s| s.code(), |_| Code::Success),
+            t,
+        );
+        r
+    }
+
+    fn pre_score(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        nodes: &[&NodeInfo],
+        snapshot: &Snapshot,
+    ) -> Result<(), Status> {
         for p in &self.pre_score {
             let s = p.pre_score(state, pod, nodes, snapshot);
             if s.is_skip() {
@@ -348,6 +432,15 @@ impl Framework {
                 return Err(s.with_plugin(p.name()));
             }
         }
+        Ok(())
+    }
+
+    fn score(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        nodes: &[&NodeInfo],
+    ) -> Result<Vec<i64>, Status> {
         let mut totals = vec![0i64; nodes.len()];
         let mut scores: Vec<NodeScore> = Vec::with_capacity(nodes.len());
         for (i, (p, weight)) in self.score.iter().enumerate() {
@@ -377,6 +470,13 @@ impl Framework {
 
     /// Runs Reserve plugins; on failure runs Unreserve on all and returns the status.
     pub fn run_reserve_plugins(&self, state: &mut CycleState, pod: &PodInfo, node: &str) -> Status {
+        let t = self.timer();
+        let s = self.reserve(state, pod, node);
+        self.observe(ExtensionPoint::Reserve, s.code(), t);
+        s
+    }
+
+    fn reserve(&self, state: &mut CycleState, pod: &PodInfo, node: &str) -> Status {
         for p in &self.reserve {
             let s = p.reserve(state, pod, node);
             if !s.is_success() {
@@ -389,9 +489,11 @@ impl Framework {
 
     /// Runs Unreserve in reverse order.
     pub fn run_unreserve_plugins(&self, state: &mut CycleState, pod: &PodInfo, node: &str) {
+        let t = self.timer();
         for p in self.reserve.iter().rev() {
             p.unreserve(state, pod, node);
         }
+        self.observe(ExtensionPoint::Unreserve, Code::Success, t);
     }
 
     /// Runs Permit plugins (upstream `RunPermitPlugins`): the first rejection wins (an
@@ -405,6 +507,13 @@ impl Framework {
         pod: &Arc<PodInfo>,
         node: &str,
     ) -> Status {
+        let t = self.timer();
+        let s = self.permit(state, pod, node);
+        self.observe(ExtensionPoint::Permit, s.code(), t);
+        s
+    }
+
+    fn permit(&self, state: &mut CycleState, pod: &Arc<PodInfo>, node: &str) -> Status {
         let mut waiting: Vec<(&'static str, Duration)> = Vec::new();
         for p in &self.permit {
             let (s, d) = p.permit(state, pod, node);
@@ -451,6 +560,13 @@ impl Framework {
         pod: &PodInfo,
         node: &str,
     ) -> Status {
+        let t = self.timer();
+        let s = self.pre_bind(state, pod, node).await;
+        self.observe(ExtensionPoint::PreBind, s.code(), t);
+        s
+    }
+
+    async fn pre_bind(&self, state: &CycleState, pod: &PodInfo, node: &str) -> Status {
         for p in &self.pre_bind {
             let s = p.pre_bind(state, pod, node).await;
             if !s.is_success() {
@@ -462,6 +578,13 @@ impl Framework {
 
     /// Runs Bind plugins until one does not `Skip`.
     pub async fn run_bind_plugins(&self, state: &CycleState, pod: &PodInfo, node: &str) -> Status {
+        let t = self.timer();
+        let s = self.bind(state, pod, node).await;
+        self.observe(ExtensionPoint::Bind, s.code(), t);
+        s
+    }
+
+    async fn bind(&self, state: &CycleState, pod: &PodInfo, node: &str) -> Status {
         for p in &self.bind {
             let s = p.bind(state, pod, node).await;
             if s.is_skip() {
@@ -478,8 +601,10 @@ impl Framework {
 
     /// Runs PostBind plugins.
     pub fn run_post_bind_plugins(&self, state: &CycleState, pod: &PodInfo, node: &str) {
+        let t = self.timer();
         for p in &self.post_bind {
             p.post_bind(state, pod, node);
         }
+        self.observe(ExtensionPoint::PostBind, Code::Success, t);
     }
 }
