@@ -32,7 +32,12 @@ fn free_port() -> u16 {
 /// kubeconfig path it named and everything it printed.
 async fn start(data_dir: &Path, port: u16) -> (Child, PathBuf, String) {
     let mut child = Command::new(BIN)
-        .args(["--store", "file", "--scheduler-metrics-address", "off"])
+        .args([
+            "--store",
+            "file",
+            "--scheduler-metrics-address",
+            "127.0.0.1:0",
+        ])
         .arg("--data-dir")
         .arg(data_dir)
         .arg("--secure-port")
@@ -58,6 +63,24 @@ async fn start(data_dir: &Path, port: u16) -> (Child, PathBuf, String) {
     // Keep reading (the banner's last lines) so the pipe never fills.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     (child, kubeconfig, printed)
+}
+
+/// `GET http://<addr/path>` with a bare HTTP/1.0 request; the body.
+async fn http_get(url: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (addr, path) = url.split_once('/').unwrap();
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(format!("GET /{path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    assert!(
+        response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200"),
+        "{response}"
+    );
+    response
 }
 
 async fn client(kubeconfig: &str) -> kube::Client {
@@ -125,6 +148,13 @@ async fn schedules_onto_hand_made_nodes_and_survives_a_restart() {
         "{printed}"
     );
     assert!(printed.contains("https://127.0.0.1:"), "{printed}");
+    // The scheduler's metrics, at the address the table names.
+    let metrics = printed
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("http://"))
+        .expect("the metrics address");
+    let body = http_get(metrics).await;
+    assert!(body.contains("scheduler_pending_pods"), "{body}");
     let kubeconfig = std::fs::read_to_string(&kubeconfig_path).unwrap();
     let first = client(&kubeconfig).await;
 

@@ -25,7 +25,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use kernel::api::{ApiServer, Credentials, UserInfo};
-use kernel::sched::{KubeSchedulerConfiguration, Scheduler};
+use kernel::sched::{serving, KubeSchedulerConfiguration, Scheduler};
 
 use cli::Cli;
 
@@ -106,6 +106,9 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     }];
 
     let mut tasks = tokio::task::JoinSet::new();
+    // Tells the components with a graceful stop of their own (HTTP endpoints) to stop.
+    let (stopping, _) = tokio::sync::watch::channel(false);
+    let mut endpoints = Vec::new();
     if cli.no_scheduler {
         rows.push(Row {
             component: "kube-scheduler",
@@ -125,9 +128,23 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         };
         let scheduler = Scheduler::from_config(server.client_as(identity), &config)?;
         let synced = scheduler.synced();
-        let mut detail = "default-scheduler".to_owned();
-        if let Some(path) = &cli.scheduler_config {
-            detail = format!("config {}", path.display());
+        let mut detail = match &cli.scheduler_config {
+            Some(path) => format!("config {}", path.display()),
+            None => "default-scheduler".to_owned(),
+        };
+        if let Some(addr) = cli.scheduler_metrics_address.0 {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("--scheduler-metrics-address {addr}: {e}"))?;
+            detail.push_str(&format!(
+                " · metrics http://{}/metrics",
+                listener.local_addr()?
+            ));
+            let handle = scheduler.serving();
+            let mut stop = stopping.subscribe();
+            endpoints.push(tokio::spawn(serving::serve(listener, handle, async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })));
         }
         tasks.spawn(async move {
             if let Err(e) = scheduler.run().await {
@@ -163,6 +180,11 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     // The components first (they are the API server's clients), then the listener.
+    stopping.send_replace(true);
+    for endpoint in endpoints {
+        let _ = tokio::time::timeout(cli.shutdown_grace, endpoint).await;
+    }
+    // The rest (the scheduler) have no graceful stop of their own: they are aborted.
     tasks.shutdown().await;
     serving.shutdown_within(cli.shutdown_grace).await;
     tracing::info!("stopped");
