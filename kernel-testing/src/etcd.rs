@@ -33,11 +33,7 @@ const MAX_REQUEST_BYTES: u32 = 2 * 1024 * 1024;
 /// # }
 /// ```
 pub async fn etcd() -> Option<EtcdProcess> {
-    if EtcdProcess::find_binary().is_none() {
-        crate::component_missing(
-            "etcd",
-            "looked at $KERNEL_ETCD_BIN, in PATH and at /usr/bin/etcd",
-        );
+    if !etcd_installed() {
         return None;
     }
     match EtcdProcess::start().await {
@@ -49,14 +45,10 @@ pub async fn etcd() -> Option<EtcdProcess> {
 /// Like [`etcd()`], but the member serves clients over TLS only and requires a client
 /// certificate ([`EtcdProcess::start_tls`]). Also needs the `openssl` CLI for the certificates.
 pub async fn etcd_tls() -> Option<EtcdProcess> {
-    if EtcdProcess::find_binary().is_none() {
-        crate::component_missing(
-            "etcd",
-            "looked at $KERNEL_ETCD_BIN, in PATH and at /usr/bin/etcd",
-        );
+    if !etcd_installed() {
         return None;
     }
-    if which("openssl").is_none() {
+    if crate::which("openssl").is_none() {
         crate::component_missing(
             "openssl",
             "needed to make test certificates; looked in PATH",
@@ -67,6 +59,24 @@ pub async fn etcd_tls() -> Option<EtcdProcess> {
         Ok(etcd) => Some(etcd),
         Err(err) => panic!("etcd is installed but did not start with TLS: {err}"),
     }
+}
+
+/// The environment variable naming the etcd binary [`EtcdProcess::find_binary`] uses.
+pub const ETCD_ENV: &str = "KERNEL_ETCD_BIN";
+
+/// True if there is an etcd binary; otherwise reports it missing.
+fn etcd_installed() -> bool {
+    let found = EtcdProcess::find_binary().is_some();
+    if !found {
+        crate::component_missing(
+            "etcd",
+            &format!(
+                "looked at {}; Debian/Ubuntu: apt-get install etcd-server",
+                crate::looked_at(ETCD_ENV, "etcd")
+            ),
+        );
+    }
+    found
 }
 
 /// PEM files of the test PKI made for a TLS [`EtcdProcess`].
@@ -98,16 +108,9 @@ pub struct EtcdProcess {
 // === impl EtcdProcess ===
 
 impl EtcdProcess {
-    /// The etcd binary: `$KERNEL_ETCD_BIN`, else `etcd` in `PATH`, else `/usr/bin/etcd`.
+    /// The etcd binary: `$KERNEL_ETCD_BIN`, else `etcd` in `PATH` ([`find_tool`](crate::find_tool)).
     pub fn find_binary() -> Option<PathBuf> {
-        if let Some(path) = std::env::var_os("KERNEL_ETCD_BIN") {
-            let path = PathBuf::from(path);
-            return path.is_file().then_some(path);
-        }
-        which("etcd").or_else(|| {
-            let usr = PathBuf::from("/usr/bin/etcd");
-            usr.is_file().then_some(usr)
-        })
+        crate::find_tool(ETCD_ENV, "etcd")
     }
 
     /// Starts a fresh member on free loopback ports and waits until it serves requests.
@@ -302,14 +305,6 @@ fn free_ports<const N: usize>() -> io::Result<[u16; N]> {
         *port = listener.local_addr()?.port();
     }
     Ok(ports)
-}
-
-/// `name` in `PATH`.
-fn which(name: &str) -> Option<PathBuf> {
-    let paths = std::env::var_os("PATH")?;
-    std::env::split_paths(&paths)
-        .map(|dir| dir.join(name))
-        .find(|path| path.is_file())
 }
 
 /// Makes a CA, a server certificate for `localhost`/`127.0.0.1` and a client certificate in
