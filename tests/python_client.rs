@@ -1,27 +1,20 @@
 //! The official Python `kubernetes` client (from PyPI) lists and watches pods on our API server.
 //!
-//! Skipped with a notice when `python3` or its `kubernetes` package is missing, unless
-//! `KERNEL_REQUIRE_ALL=1` (the full test command installs the package).
+//! The interpreter is `$KERNEL_PYTHON`, else `python3` in `PATH` ([`kernel_testing::python_with`];
+//! `scripts/test-all.sh` makes a venv with the package and exports `KERNEL_PYTHON`). Skipped with
+//! a notice when there is no interpreter or it cannot import `kubernetes`, unless
+//! `KERNEL_REQUIRE_ALL=1`.
 
-use std::process::Command;
 use std::sync::Arc;
 
 use kernel::api::ApiServer;
 use kernel::store::MemoryStore;
 
-fn python_client_available() -> bool {
-    Command::new("python3")
-        .args(["-c", "import kubernetes"])
-        .output()
-        .is_ok_and(|out| out.status.success())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_client_lists_and_watches_pods() {
-    if !python_client_available() {
-        kernel_testing::component_missing("python3 kubernetes package", "pip install kubernetes");
+    let Some(python) = kernel_testing::python_with("kubernetes") else {
         return;
-    }
+    };
     let server = ApiServer::builder()
         .store(Arc::new(MemoryStore::new()))
         .build()
@@ -35,7 +28,7 @@ async fn python_client_lists_and_watches_pods() {
         env!("CARGO_MANIFEST_DIR"),
         "/tests/python/list_watch_pods.py"
     );
-    let output = tokio::process::Command::new("python3")
+    let output = tokio::process::Command::new(&python)
         .arg(script)
         .arg(&kubeconfig)
         .arg("default")

@@ -1,7 +1,7 @@
 //! The real kubectl and a kubeconfig-built kube::Client against the server over HTTPS.
 //!
-//! kubectl tests skip (with a notice) when /usr/bin/kubectl is missing, unless
-//! `KERNEL_REQUIRE_ALL=1`.
+//! kubectl is `$KUBECTL`, else `kubectl` in `PATH` ([`kernel_testing::kubectl`]); the kubectl
+//! tests skip (with a notice) when there is none, or fail under `KERNEL_REQUIRE_ALL=1`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -11,9 +11,9 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use kernel_api::{ApiServer, Serving};
 use kube::api::{Api, PostParams};
 
-const KUBECTL: &str = "/usr/bin/kubectl";
-
 struct Cluster {
+    /// The kubectl binary [`Cluster::run`] runs.
+    kubectl: Option<PathBuf>,
     _server: ApiServer,
     _serving: Serving,
     dir: tempfile::TempDir,
@@ -32,10 +32,21 @@ impl Cluster {
             .write_kubeconfig(dir.path().join("kubeconfig"))
             .unwrap();
         Cluster {
+            kubectl: None,
             _server: server,
             _serving: serving,
             dir,
         }
+    }
+
+    /// The cluster, driven by `kubectl` from [`kernel_testing::kubectl`].
+    fn with_kubectl(mut self, kubectl: PathBuf) -> Cluster {
+        self.kubectl = Some(kubectl);
+        self
+    }
+
+    fn kubectl(&self) -> PathBuf {
+        self.kubectl.clone().expect("Cluster::with_kubectl")
     }
 
     fn kubeconfig(&self) -> PathBuf {
@@ -50,10 +61,10 @@ impl Cluster {
 
     /// Runs kubectl; returns (success, stdout, stderr).
     async fn run(&self, args: &[&str]) -> (bool, String, String) {
-        let kubeconfig = self.kubeconfig();
+        let (kubectl, kubeconfig) = (self.kubectl(), self.kubeconfig());
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         tokio::task::spawn_blocking(move || {
-            let out = Command::new(KUBECTL)
+            let out = Command::new(kubectl)
                 .arg("--kubeconfig")
                 .arg(&kubeconfig)
                 .args(&args)
@@ -76,18 +87,6 @@ impl Cluster {
         assert!(ok, "kubectl {args:?} failed:\nstdout: {out}\nstderr: {err}");
         out
     }
-}
-
-fn have_kubectl() -> bool {
-    if Path::new(KUBECTL).exists() {
-        return true;
-    }
-    assert!(
-        !kernel_testing::require_all(),
-        "KERNEL_REQUIRE_ALL=1 but {KUBECTL} is missing"
-    );
-    eprintln!("skipping: {KUBECTL} not found");
-    false
 }
 
 const MANIFEST: &str = r#"
@@ -161,10 +160,10 @@ async fn kube_client_from_kubeconfig_over_https() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_end_to_end() {
-    if !have_kubectl() {
+    let Some(kubectl) = kernel_testing::kubectl() else {
         return;
-    }
-    let c = Cluster::start().await;
+    };
+    let c = Cluster::start().await.with_kubectl(kubectl);
 
     let resources = c.ok(&["api-resources"]).await;
     for needle in [
@@ -434,9 +433,9 @@ async fn kubectl_end_to_end() {
     assert!(!ok && err.contains("pods \"nope\" not found"), "{err}");
 
     // get -w prints the current state, then changes.
-    let kubeconfig = c.kubeconfig();
+    let (kubectl, kubeconfig) = (c.kubectl(), c.kubeconfig());
     let watcher = tokio::task::spawn_blocking(move || {
-        Command::new(KUBECTL)
+        Command::new(kubectl)
             .arg("--kubeconfig")
             .arg(&kubeconfig)
             .args(["get", "configmaps", "-w", "--request-timeout=4s"])

@@ -7,8 +7,8 @@
 //! For each backend: writes/s (creates of fresh keys) and reads/s (gets of random existing keys)
 //! with 1 and 64 concurrent tasks, and watch delivery latency (write acknowledged → event
 //! received) to 1,000 watchers of one prefix. With `etcd` (or `all`) it starts a private etcd on
-//! loopback (needs /usr/bin/etcd) and also runs etcd's own `etcdctl check perf` against it so the
-//! ratio compares like with like.
+//! loopback (`$KERNEL_ETCD_BIN`, else `etcd` in `PATH`) and also runs etcd's own
+//! `etcdctl check perf` (from `PATH`) against it so the ratio compares like with like.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

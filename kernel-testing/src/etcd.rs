@@ -33,11 +33,7 @@ const MAX_REQUEST_BYTES: u32 = 2 * 1024 * 1024;
 /// # }
 /// ```
 pub async fn etcd() -> Option<EtcdProcess> {
-    if EtcdProcess::find_binary().is_none() {
-        crate::component_missing(
-            "etcd",
-            "looked at $KERNEL_ETCD_BIN, in PATH and at /usr/bin/etcd",
-        );
+    if !etcd_installed() {
         return None;
     }
     match EtcdProcess::start().await {
@@ -47,26 +43,33 @@ pub async fn etcd() -> Option<EtcdProcess> {
 }
 
 /// Like [`etcd()`], but the member serves clients over TLS only and requires a client
-/// certificate ([`EtcdProcess::start_tls`]). Also needs the `openssl` CLI for the certificates.
+/// certificate ([`EtcdProcess::start_tls`]).
 pub async fn etcd_tls() -> Option<EtcdProcess> {
-    if EtcdProcess::find_binary().is_none() {
-        crate::component_missing(
-            "etcd",
-            "looked at $KERNEL_ETCD_BIN, in PATH and at /usr/bin/etcd",
-        );
-        return None;
-    }
-    if which("openssl").is_none() {
-        crate::component_missing(
-            "openssl",
-            "needed to make test certificates; looked in PATH",
-        );
+    if !etcd_installed() {
         return None;
     }
     match EtcdProcess::start_tls().await {
         Ok(etcd) => Some(etcd),
         Err(err) => panic!("etcd is installed but did not start with TLS: {err}"),
     }
+}
+
+/// The environment variable naming the etcd binary [`EtcdProcess::find_binary`] uses.
+pub const ETCD_ENV: &str = "KERNEL_ETCD_BIN";
+
+/// True if there is an etcd binary; otherwise reports it missing.
+fn etcd_installed() -> bool {
+    let found = EtcdProcess::find_binary().is_some();
+    if !found {
+        crate::component_missing(
+            "etcd",
+            &format!(
+                "looked at {}; Debian/Ubuntu: apt-get install etcd-server",
+                crate::looked_at(ETCD_ENV, "etcd")
+            ),
+        );
+    }
+    found
 }
 
 /// PEM files of the test PKI made for a TLS [`EtcdProcess`].
@@ -98,16 +101,9 @@ pub struct EtcdProcess {
 // === impl EtcdProcess ===
 
 impl EtcdProcess {
-    /// The etcd binary: `$KERNEL_ETCD_BIN`, else `etcd` in `PATH`, else `/usr/bin/etcd`.
+    /// The etcd binary: `$KERNEL_ETCD_BIN`, else `etcd` in `PATH` ([`find_tool`](crate::find_tool)).
     pub fn find_binary() -> Option<PathBuf> {
-        if let Some(path) = std::env::var_os("KERNEL_ETCD_BIN") {
-            let path = PathBuf::from(path);
-            return path.is_file().then_some(path);
-        }
-        which("etcd").or_else(|| {
-            let usr = PathBuf::from("/usr/bin/etcd");
-            usr.is_file().then_some(usr)
-        })
+        crate::find_tool(ETCD_ENV, "etcd")
     }
 
     /// Starts a fresh member on free loopback ports and waits until it serves requests.
@@ -117,8 +113,9 @@ impl EtcdProcess {
     }
 
     /// Starts a fresh member whose client port speaks TLS only (`https://`) and requires a
-    /// client certificate. The CA, server and client certificates are made with the `openssl`
-    /// CLI (server names `localhost` and `127.0.0.1`); [`EtcdProcess::tls_files`] returns them.
+    /// client certificate. The CA, server and client certificates are made in-process with
+    /// `rcgen` (server names `localhost` and `127.0.0.1`); [`EtcdProcess::tls_files`] returns
+    /// them.
     pub async fn start_tls() -> io::Result<EtcdProcess> {
         Self::start_with(true).await
     }
@@ -304,86 +301,63 @@ fn free_ports<const N: usize>() -> io::Result<[u16; N]> {
     Ok(ports)
 }
 
-/// `name` in `PATH`.
-fn which(name: &str) -> Option<PathBuf> {
-    let paths = std::env::var_os("PATH")?;
-    std::env::split_paths(&paths)
-        .map(|dir| dir.join(name))
-        .find(|path| path.is_file())
-}
-
-/// Makes a CA, a server certificate for `localhost`/`127.0.0.1` and a client certificate in
-/// `dir` with the `openssl` CLI.
+/// Makes a CA (`CN=kernel-testing-ca`), a server certificate (`CN=server`, names `localhost`
+/// and `127.0.0.1`, extended key usage serverAuth) and a client certificate (`CN=client`,
+/// clientAuth), both signed by the CA, with `rcgen`. Writes `ca.pem`, `ca.key`, `server.pem`,
+/// `server.key`, `client.pem` and `client.key` (PEM; PKCS#8 ECDSA P-256 keys) to `dir`. The
+/// certificates keep rcgen's default validity (1975 to 4096): they live as long as the
+/// temporary directory, so no test can fail on an expired or not-yet-valid certificate.
 fn make_pki(dir: &Path) -> io::Result<EtcdTlsFiles> {
-    std::fs::create_dir_all(dir)?;
-    let openssl = |args: &[&str]| -> io::Result<()> {
-        let output = Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()?;
-        if !output.status.success() {
-            return Err(io::Error::other(format!(
-                "openssl {}: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&output.stderr)
-            )));
-        }
-        Ok(())
+    use rcgen::{
+        BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
+        IsCa, KeyPair, KeyUsagePurpose,
     };
-    std::fs::write(
-        dir.join("server.ext"),
-        "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
-    )?;
-    std::fs::write(dir.join("client.ext"), "extendedKeyUsage=clientAuth\n")?;
-    openssl(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=kernel-testing-ca",
-        "-addext",
-        "basicConstraints=critical,CA:TRUE",
-        "-addext",
-        "keyUsage=critical,keyCertSign,cRLSign",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-    ])?;
-    for name in ["server", "client"] {
-        let subject = format!("/CN={name}");
-        let (key, csr) = (format!("{name}.key"), format!("{name}.csr"));
-        let (pem, ext) = (format!("{name}.pem"), format!("{name}.ext"));
-        openssl(&[
-            "req", "-newkey", "rsa:2048", "-nodes", "-subj", &subject, "-keyout", &key, "-out",
-            &csr,
-        ])?;
-        openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            &csr,
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-extfile",
-            &ext,
-            "-out",
-            &pem,
-        ])?;
+
+    let err = |e: rcgen::Error| io::Error::other(format!("making test certificates: {e}"));
+    let params = |common_name: &str, names: &[&str]| -> io::Result<CertificateParams> {
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let mut params = CertificateParams::new(names).map_err(err)?;
+        params.distinguished_name = DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, common_name);
+        Ok(params)
+    };
+    std::fs::create_dir_all(dir)?;
+    let write = |name: &str, pem: &str| std::fs::write(dir.join(name), pem);
+
+    let mut ca_params = params("kernel-testing-ca", &[])?;
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca_key = KeyPair::generate().map_err(err)?;
+    let ca = ca_params.self_signed(&ca_key).map_err(err)?;
+    write("ca.pem", &ca.pem())?;
+    write("ca.key", &ca_key.serialize_pem())?;
+
+    let mut pems = Vec::new();
+    for (name, names, usage) in [
+        (
+            "server",
+            &["localhost", "127.0.0.1"][..],
+            ExtendedKeyUsagePurpose::ServerAuth,
+        ),
+        ("client", &[][..], ExtendedKeyUsagePurpose::ClientAuth),
+    ] {
+        // `CertificateParams::new` makes `127.0.0.1` an IP address SAN, the rest DNS names.
+        let mut params = params(name, names)?;
+        params.extended_key_usages = vec![usage];
+        let key = KeyPair::generate().map_err(err)?;
+        let cert = params.signed_by(&key, &ca, &ca_key).map_err(err)?;
+        let (cert_pem, key_pem) = (cert.pem(), key.serialize_pem());
+        write(&format!("{name}.pem"), &cert_pem)?;
+        write(&format!("{name}.key"), &key_pem)?;
+        pems.push((cert_pem, key_pem));
     }
+    let (client_cert_pem, client_key_pem) = pems.pop().expect("the client pair");
     Ok(EtcdTlsFiles {
-        ca_pem: std::fs::read(dir.join("ca.pem"))?,
-        client_cert_pem: std::fs::read(dir.join("client.pem"))?,
-        client_key_pem: std::fs::read(dir.join("client.key"))?,
+        ca_pem: ca.pem().into_bytes(),
+        client_cert_pem: client_cert_pem.into_bytes(),
+        client_key_pem: client_key_pem.into_bytes(),
     })
 }
 
@@ -443,4 +417,24 @@ fn spawn_from_keeper(command: Command) -> io::Result<Child> {
     result
         .recv()
         .map_err(|_| io::Error::other("process keeper is gone"))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn make_pki_writes_the_ca_server_and_client_pairs() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = make_pki(dir.path()).unwrap();
+        let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
+        for name in ["ca", "server", "client"] {
+            assert!(read(&format!("{name}.pem")).starts_with("-----BEGIN CERTIFICATE-----"));
+            assert!(read(&format!("{name}.key")).starts_with("-----BEGIN PRIVATE KEY-----"));
+        }
+        assert_eq!(files.ca_pem, read("ca.pem").into_bytes());
+        assert_eq!(files.client_cert_pem, read("client.pem").into_bytes());
+        assert_eq!(files.client_key_pem, read("client.key").into_bytes());
+        assert_ne!(read("server.pem"), read("client.pem"));
+    }
 }

@@ -5,6 +5,9 @@
 //!   loopback, plain or TLS with client certificates.
 //! - [`component_missing`] / [`require_all`]: the one way a test skips when a component is not
 //!   installed, or fails instead when `KERNEL_REQUIRE_ALL=1` (CI).
+//! - [`kubectl()`] / [`python_with`] / [`find_tool`] / [`which`]: the command-line tools tests
+//!   drive, found through their environment variable (`$KUBECTL`, `$KERNEL_PYTHON`,
+//!   `$KERNEL_ETCD_BIN`) or else `PATH`, never at a hard-coded location.
 //!
 //! ```no_run
 //! # async fn doc() {
@@ -14,8 +17,10 @@
 //! ```
 
 mod etcd;
+mod tools;
 
-pub use etcd::{etcd, etcd_tls, EtcdProcess, EtcdTlsFiles};
+pub use etcd::{etcd, etcd_tls, EtcdProcess, EtcdTlsFiles, ETCD_ENV};
+pub use tools::{find_tool, kubectl, looked_at, python_with, which, KUBECTL_ENV, PYTHON_ENV};
 
 /// True when `KERNEL_REQUIRE_ALL=1`: tests must fail instead of skipping when a component is missing.
 pub fn require_all() -> bool {
