@@ -127,7 +127,7 @@ impl RequestInfo {
         if let Some(s) = rest.get(2) {
             info.subresource = (*s).into();
         }
-        let watch_param = query.get("watch").is_some_and(|w| w == "1" || w == "true");
+        let watch_param = crate::options::query_flag(query.get("watch").map(String::as_str));
         info.verb = match *method {
             Method::GET | Method::HEAD if watch_path || watch_param => "watch".into(),
             Method::GET | Method::HEAD if info.name.is_empty() => "list".into(),

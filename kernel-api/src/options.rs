@@ -39,13 +39,12 @@ fn go_string_slice(values: &[String]) -> String {
     format!("[]string{{{}}}", quoted.join(", "))
 }
 
-/// Go's `strconv.ParseBool`.
-fn parse_bool(v: &str) -> Option<bool> {
-    match v {
-        "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
-        "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
-        _ => None,
-    }
+/// A boolean query parameter as upstream decodes one into its options structs
+/// (`runtime.Convert_Slice_string_To_bool`): absent, `0` or `false` in any case is false, any
+/// other value (`true`, `True`, `1`, `yes`, even empty) is true. Python's client sends
+/// `watch=True`.
+pub(crate) fn query_flag(value: Option<&str>) -> bool {
+    value.is_some_and(|v| v != "0" && !v.eq_ignore_ascii_case("false"))
 }
 
 /// `ValidateDryRun`: every value must be `All`.
@@ -169,7 +168,7 @@ fn validate_list_options(ctx: &Ctx) -> Vec<StatusCause> {
     let rv_match = ctx.param("resourceVersionMatch");
     let continued = ctx.param("continue").is_some();
     let send_initial = ctx.param("sendInitialEvents").is_some();
-    let watch = ctx.param("watch").and_then(parse_bool).unwrap_or(false);
+    let watch = query_flag(ctx.param("watch"));
     if watch {
         if send_initial && rv_match != Some("NotOlderThan") {
             causes.push(forbidden(
@@ -316,6 +315,17 @@ pub fn check_list_resource_version(ctx: &Ctx) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn boolean_query_parameters_decode_as_upstream() {
+        for yes in ["true", "True", "1", "yes", ""] {
+            assert!(query_flag(Some(yes)), "{yes:?}");
+        }
+        for no in ["false", "FALSE", "False", "0"] {
+            assert!(!query_flag(Some(no)), "{no:?}");
+        }
+        assert!(!query_flag(None));
+    }
 
     #[test]
     fn resource_versions_parse_as_go_parses_them() {

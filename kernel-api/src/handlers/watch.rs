@@ -51,10 +51,8 @@ pub async fn watch(ctx: &Ctx) -> Result<Response<Body>> {
     crate::options::check_read_resource_version(ctx)?;
     let mut filter = filter;
     let name = ctx.info.name.clone();
-    let bookmarks = ctx
-        .param("allowWatchBookmarks")
-        .is_some_and(|b| b == "true" || b == "1");
-    let send_initial = ctx.param("sendInitialEvents").is_some_and(|b| b == "true");
+    let bookmarks = crate::options::query_flag(ctx.param("allowWatchBookmarks"));
+    let send_initial = crate::options::query_flag(ctx.param("sendInitialEvents"));
     let timeout = ctx
         .param("timeoutSeconds")
         .and_then(|t| t.parse::<u64>().ok())

@@ -403,7 +403,7 @@ async fn apply_patch(ctx: &Ctx) -> Result<Response<Body>> {
             ))
         }
     };
-    let force = ctx.param("force").is_some_and(|f| f == "true" || f == "1");
+    let force = crate::options::query_flag(ctx.param("force"));
     registry::check_type(&ctx.def, &mut applied)?;
     let given = name_of(&applied);
     if !given.is_empty() && given != ctx.name() {
