@@ -204,3 +204,83 @@ async fn schedules_onto_hand_made_nodes_and_survives_a_restart() {
     );
     terminate(child).await;
 }
+
+/// The README's kubectl walkthrough, line by line as written, against the binary: every
+/// `kubectl` line succeeds, and the outputs the README's comments promise are there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_walkthrough_works_as_written() {
+    let Some(kubectl) = kernel_testing::kubectl() else {
+        return;
+    };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let section = readme
+        .split("## A walkthrough with kubectl")
+        .nth(1)
+        .expect("the README's walkthrough section");
+    let block = section
+        .split("```sh\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("its sh block");
+    let commands: Vec<&str> = block
+        .lines()
+        .map(|l| l.split(" #").next().unwrap().trim())
+        .filter(|l| l.starts_with("kubectl "))
+        .collect();
+    assert!(commands.len() >= 8, "{commands:?}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let (child, kubeconfig, _) = start(dir.path(), 0).await;
+    // What the README's comments say each command shows, waited for where the scheduler has
+    // to act first.
+    let expected: &[(&str, &[&str])] = &[
+        ("kubectl get nodes", &["node-a", "node-b"]),
+        ("kubectl get namespaces", &["demo", "kube-system"]),
+        ("kubectl -n demo get pods -o wide", &["node-b", "Pending"]),
+        (
+            "kubectl -n demo get events",
+            &["Scheduled", "FailedScheduling", "2 Insufficient cpu"],
+        ),
+        ("kubectl -n demo describe pod huge", &["FailedScheduling"]),
+        (
+            "kubectl describe node node-b",
+            &["Allocated resources", "small"],
+        ),
+        ("kubectl -n demo get deployment web", &["0/5"]),
+    ];
+    for command in commands {
+        let args: Vec<&str> = command.split_whitespace().skip(1).collect();
+        let wanted = expected
+            .iter()
+            .find(|(c, _)| *c == command)
+            .map_or(&[][..], |(_, w)| *w);
+        let output = within(command, async {
+            loop {
+                let out = Command::new(&kubectl)
+                    .args(&args)
+                    .current_dir(root)
+                    .env("KUBECONFIG", &kubeconfig)
+                    .output()
+                    .await
+                    .unwrap();
+                let text = String::from_utf8_lossy(&out.stdout).into_owned();
+                assert!(
+                    out.status.success(),
+                    "{command}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                if wanted.iter().all(|w| text.contains(w)) {
+                    break text;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+        .await;
+        if command == "kubectl -n demo get pods -o wide" {
+            let small = output.lines().find(|l| l.starts_with("small")).unwrap();
+            assert!(small.contains("node-b"), "{output}");
+        }
+    }
+    terminate(child).await;
+}
