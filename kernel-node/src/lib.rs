@@ -1,7 +1,30 @@
-//! # kernel-node
+//! # kernel-node: the kubelet as a library
 //!
-//! Will own the kubelet: it watches the pods bound to its node and runs them through a `Runtime` (CRI/containerd in production, local processes embedded, simulated for scale tests) and a `NetworkPlugin` (CNI), probing them and reporting pod and node status.
+//! The node agent: it registers its Node, runs the pods bound to it through a pluggable
+//! [`Runtime`] and reports their status, reaching the cluster only through `kube::Client` —
+//! in-process over the API server's tower service or over HTTPS — exactly as the upstream
+//! kubelet reaches kube-apiserver.
 //!
-//! It reaches the cluster only through `kube::Client` — in-process over the API server's tower
-//! service or over HTTPS — exactly as the upstream component reaches kube-apiserver.
-//! Nothing is implemented yet; see the project's issues.
+//! ## Parts
+//!
+//! - [`runtime`]: the [`Runtime`] trait, shaped like CRI's RuntimeService + ImageService
+//!   (sandboxes, containers, images), and its types.
+//! - [`Error`]: the crate's one error enum.
+//!
+//! Work in progress (issue 16): the kubelet, the process and simulated runtimes, CRI, CNI.
+//!
+//! ## Example
+//!
+//! ```
+//! use kernel_node::runtime::{ContainerState, PodSandboxConfig};
+//!
+//! let sandbox = PodSandboxConfig { name: "web".into(), namespace: "default".into(), ..Default::default() };
+//! assert!(!sandbox.host_network);
+//! assert_ne!(ContainerState::Running, ContainerState::Exited);
+//! ```
+
+mod error;
+pub mod runtime;
+
+pub use error::{Error, Result};
+pub use runtime::Runtime;

@@ -1,0 +1,246 @@
+//! The container runtime seam, shaped like CRI's `RuntimeService` + `ImageService`
+//! (k8s.io/cri-api `api.proto`): pod sandboxes, containers in them, images.
+//!
+//! The kubelet drives a [`Runtime`] only through this trait; implementations: `ProcessRuntime`
+//! (local processes, the embedded default), `SimRuntime` (simulated, for thousands of nodes),
+//! `CriRuntime` (containerd over CRI gRPC). Networking is the runtime's business, as in CRI:
+//! [`Runtime::run_pod_sandbox`] gives the sandbox its network and [`PodSandboxStatus::ip`]
+//! reports the address.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+
+use crate::error::Result;
+
+/// What a pod sandbox is made from (CRI `PodSandboxConfig`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PodSandboxConfig {
+    /// The pod's name.
+    pub name: String,
+    /// The pod's namespace.
+    pub namespace: String,
+    /// The pod's uid.
+    pub uid: String,
+    /// How many sandboxes of this pod were made before (0 for the first).
+    pub attempt: u32,
+    /// The hostname the pod sees.
+    pub hostname: String,
+    /// Where the containers' logs go: `<log_directory>/<container log_path>`.
+    pub log_directory: PathBuf,
+    /// The pod's labels.
+    pub labels: BTreeMap<String, String>,
+    /// The pod's annotations.
+    pub annotations: BTreeMap<String, String>,
+    /// `spec.hostNetwork`: the sandbox uses the node's network (and the node's address).
+    pub host_network: bool,
+    /// The node's pod CIDR (`spec.podCIDR`), if it has one: where a runtime that assigns
+    /// addresses takes the pod's IP from.
+    pub pod_cidr: Option<String>,
+}
+
+/// The state of a sandbox (CRI `PodSandboxState`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SandboxState {
+    /// Running: containers may be created in it.
+    Ready,
+    /// Stopped (its containers are stopped, its network released).
+    NotReady,
+}
+
+/// A sandbox as the runtime reports it (CRI `PodSandboxStatus`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PodSandboxStatus {
+    /// The runtime's id of the sandbox.
+    pub id: String,
+    /// The config it was made from.
+    pub config: PodSandboxConfig,
+    /// Ready or not.
+    pub state: SandboxState,
+    /// When it was made.
+    pub created_at: SystemTime,
+    /// The pod's IP address (`status.podIP`), if it has one.
+    pub ip: Option<IpAddr>,
+}
+
+/// A file or directory of the node mounted into a container (CRI `Mount`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Mount {
+    /// Where the container sees it.
+    pub container_path: String,
+    /// Where it is on the node.
+    pub host_path: PathBuf,
+    /// Read-only.
+    pub readonly: bool,
+}
+
+/// What a container is made from (CRI `ContainerConfig`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ContainerConfig {
+    /// The container's name in the pod.
+    pub name: String,
+    /// How many times this container was made in this sandbox before (its restart count).
+    pub attempt: u32,
+    /// The image reference (`busybox:1.36`).
+    pub image: String,
+    /// The entrypoint (`command`), already resolved against the image's when empty.
+    pub command: Vec<String>,
+    /// The arguments (`args`).
+    pub args: Vec<String>,
+    /// The working directory, if set.
+    pub working_dir: Option<String>,
+    /// The environment, in order, already expanded (`$(VAR)`) by the kubelet.
+    pub envs: Vec<(String, String)>,
+    /// The volumes mounted into it.
+    pub mounts: Vec<Mount>,
+    /// The log file, relative to the sandbox's `log_directory` (`<name>/<attempt>.log`).
+    pub log_path: PathBuf,
+    /// Labels the kubelet sets (pod and container identity).
+    pub labels: BTreeMap<String, String>,
+    /// Annotations the kubelet sets (restart count, termination message path, ...).
+    pub annotations: BTreeMap<String, String>,
+    /// Keep stdin open.
+    pub stdin: bool,
+    /// Allocate a TTY.
+    pub tty: bool,
+}
+
+/// The state of a container (CRI `ContainerState`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContainerState {
+    /// Made, not started.
+    Created,
+    /// Running.
+    Running,
+    /// Ended (see [`ContainerStatus::exit_code`]).
+    Exited,
+    /// The runtime cannot tell.
+    Unknown,
+}
+
+/// A container as the runtime reports it (CRI `ContainerStatus`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContainerStatus {
+    /// The runtime's id of the container.
+    pub id: String,
+    /// The sandbox it is in.
+    pub sandbox_id: String,
+    /// The container's name in the pod.
+    pub name: String,
+    /// Its attempt (restart count).
+    pub attempt: u32,
+    /// Its state.
+    pub state: ContainerState,
+    /// When it was made.
+    pub created_at: SystemTime,
+    /// When it started, once started.
+    pub started_at: Option<SystemTime>,
+    /// When it ended, once ended.
+    pub finished_at: Option<SystemTime>,
+    /// The exit code, once ended.
+    pub exit_code: Option<i32>,
+    /// A one-word reason (`Completed`, `Error`, `OOMKilled`, `ContainerCannotRun`).
+    pub reason: String,
+    /// A human message (why it could not run).
+    pub message: String,
+    /// The image as asked for.
+    pub image: String,
+    /// The image's resolved reference or id (`status.containerStatuses[].imageID`).
+    pub image_ref: String,
+    /// The log file (absolute).
+    pub log_path: PathBuf,
+}
+
+/// The answer of [`Runtime::exec_sync`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExecResult {
+    /// What the command wrote to stdout.
+    pub stdout: Vec<u8>,
+    /// What the command wrote to stderr.
+    pub stderr: Vec<u8>,
+    /// Its exit code.
+    pub exit_code: i32,
+}
+
+/// An image the runtime has (CRI `Image`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Image {
+    /// The image id (`sha256:...`, or what the runtime uses).
+    pub id: String,
+    /// The references it is known by (`docker.io/library/busybox:latest`).
+    pub repo_tags: Vec<String>,
+    /// Its size in bytes, if known.
+    pub size: u64,
+}
+
+/// Runtime name and version (CRI `VersionResponse`), shown in `kubectl get nodes -o wide`
+/// as `containerRuntimeVersion` (`<name>://<version>`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RuntimeVersion {
+    /// `process`, `sim`, `containerd`.
+    pub runtime_name: String,
+    /// The runtime's version.
+    pub runtime_version: String,
+}
+
+/// A container runtime: CRI's RuntimeService and ImageService as one async trait.
+///
+/// Errors are [`Error`](crate::Error)s; a container that cannot start is not an error of
+/// `start_container` alone: its status then says `Exited` with a reason and message, as CRI
+/// runtimes report `ContainerCannotRun`.
+#[async_trait]
+pub trait Runtime: Send + Sync + 'static {
+    /// Name and version.
+    async fn version(&self) -> Result<RuntimeVersion>;
+
+    /// Makes and starts a sandbox (with its network); returns its id.
+    async fn run_pod_sandbox(&self, config: &PodSandboxConfig) -> Result<String>;
+    /// Stops every container of the sandbox and releases its network. Idempotent.
+    async fn stop_pod_sandbox(&self, sandbox_id: &str) -> Result<()>;
+    /// Removes a stopped sandbox and its containers. Idempotent: a missing sandbox is fine.
+    async fn remove_pod_sandbox(&self, sandbox_id: &str) -> Result<()>;
+    /// The sandbox's status; [`Error::NotFound`](crate::Error::NotFound) if there is none.
+    async fn pod_sandbox_status(&self, sandbox_id: &str) -> Result<PodSandboxStatus>;
+    /// Every sandbox.
+    async fn list_pod_sandboxes(&self) -> Result<Vec<PodSandboxStatus>>;
+
+    /// Makes a container in a ready sandbox; returns its id.
+    async fn create_container(
+        &self,
+        sandbox_id: &str,
+        config: &ContainerConfig,
+        sandbox: &PodSandboxConfig,
+    ) -> Result<String>;
+    /// Starts a created container.
+    async fn start_container(&self, container_id: &str) -> Result<()>;
+    /// Stops a container: SIGTERM (or the image's stop signal), SIGKILL after `timeout`.
+    /// Idempotent.
+    async fn stop_container(&self, container_id: &str, timeout: Duration) -> Result<()>;
+    /// Removes a container (stopping it first if needed). Idempotent.
+    async fn remove_container(&self, container_id: &str) -> Result<()>;
+    /// The container's status; [`Error::NotFound`](crate::Error::NotFound) if there is none.
+    async fn container_status(&self, container_id: &str) -> Result<ContainerStatus>;
+    /// The containers of one sandbox, or of every sandbox.
+    async fn list_containers(&self, sandbox_id: Option<&str>) -> Result<Vec<ContainerStatus>>;
+    /// Runs a command in a running container and waits (up to `timeout`) for it to end:
+    /// exec probes and `kubectl exec` without a TTY.
+    async fn exec_sync(
+        &self,
+        container_id: &str,
+        command: &[String],
+        timeout: Duration,
+    ) -> Result<ExecResult>;
+
+    /// Pulls an image; returns its reference (or id). An image that cannot be had is
+    /// [`Error::ImagePull`](crate::Error::ImagePull).
+    async fn pull_image(&self, image: &str) -> Result<String>;
+    /// The image if the runtime has it.
+    async fn image_status(&self, image: &str) -> Result<Option<Image>>;
+    /// Every image the runtime has.
+    async fn list_images(&self) -> Result<Vec<Image>>;
+    /// Removes an image. Idempotent.
+    async fn remove_image(&self, image: &str) -> Result<()>;
+}
