@@ -14,15 +14,6 @@
 //! | `log`    | revision       | the events of that revision (watch replay)  |
 //! | `leases` | lease id       | TTL in milliseconds                         |
 //!
-//! # Format versions
-//! `meta.format` is the version of the record encoding, written by hand in `file/format.rs`
-//! (no serialization crate decides the bytes on disk). This build writes
-//! [`FileStore::FORMAT_VERSION`]. Opening a file without the key that holds data (written by
-//! kernel-store 0.1.0, whose records were bincode 1's) rewrites its records in the current
-//! version, in one transaction: a crash during it leaves the old file as it was. A file of a
-//! newer version, or one whose records do not decode, is refused with [`Error::FileFormat`],
-//! which names the file, the version found and what to do; nothing in it is changed.
-//!
 //! # Write path (group commit)
 //! Writers hand their operation to one writer thread. It takes every operation waiting,
 //! applies them in order to the in-memory [`Mvcc`] engine (so each sees the one before),
@@ -72,6 +63,15 @@ type Job = Box<dyn FnOnce(&mut Mvcc) -> Completion + Send>;
 
 /// A durable store in one file: every acknowledged write is fsynced; after a crash and a
 /// restart nothing acknowledged is lost and revisions continue. Cloning is cheap and shares it.
+///
+/// # File format
+/// `meta.format` is the version of the record encoding, written by hand in `file/format.rs`
+/// (no serialization crate decides the bytes on disk). This build writes
+/// [`FileStore::FORMAT_VERSION`]. Opening a file without the key that holds data (written by
+/// kernel-store 0.1.0, whose records were bincode 1's) rewrites its records in the current
+/// version, in one transaction: a crash during it leaves the old file as it was. A file of a
+/// newer version, or one whose records do not decode, is refused with [`Error::FileFormat`],
+/// which names the file, the version found and what to do; nothing in it is changed.
 #[derive(Clone)]
 pub struct FileStore {
     inner: Arc<Inner>,
@@ -93,10 +93,10 @@ impl std::fmt::Debug for FileStore {
 }
 
 impl FileStore {
-    /// The version of the file format this build writes (see the [module docs](self)).
+    /// The version of the file format this build writes (see [File format](FileStore#file-format)).
     pub const FORMAT_VERSION: i64 = format::CURRENT;
 
-    /// Opens (or creates) the store at `path`, keeping [`DEFAULT_HISTORY`] revisions of history.
+    /// Opens (or creates) the store at `path`, keeping 10,000 revisions of history.
     ///
     /// This reads the whole file into memory and blocks; in async code prefer
     /// `tokio::task::spawn_blocking` for large stores.
