@@ -365,7 +365,7 @@ impl RawTarget {
     /// Reads the current context's cluster and user from the kubeconfig the server wrote
     /// (`certificate-authority-data` and `token`, as `ApiServer::write_kubeconfig` writes them).
     async fn from_kubeconfig(path: &std::path::Path) -> Result<Self, Box<dyn std::error::Error>> {
-        let config: serde_json::Value = serde_yaml::from_str(&std::fs::read_to_string(path)?)?;
+        let config: serde_json::Value = serde_saphyr::from_str(&std::fs::read_to_string(path)?)?;
         let context_name = config["current-context"]
             .as_str()
             .ok_or("no current-context")?;

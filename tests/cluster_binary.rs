@@ -11,7 +11,18 @@ use kube::api::{Api, PostParams};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-const BIN: &str = env!("CARGO_BIN_EXE_cluster");
+/// The `cluster` example, which cargo builds beside the test binaries (`target/<profile>/examples`).
+fn bin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
+    let bin = profile_dir.join("examples/cluster");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it with `cargo build --example cluster`",
+        bin.display()
+    );
+    bin
+}
 
 /// A hang guard, not a speed assertion.
 async fn within<T>(what: &str, f: impl std::future::Future<Output = T>) -> T {
@@ -31,7 +42,7 @@ fn free_port() -> u16 {
 /// Starts the binary and reads its stdout up to the KUBECONFIG line; returns the process, the
 /// kubeconfig path it named and everything it printed.
 async fn start(data_dir: &Path, port: u16) -> (Child, PathBuf, String) {
-    let mut child = Command::new(BIN)
+    let mut child = Command::new(bin())
         .args([
             "--store",
             "file",
@@ -105,7 +116,7 @@ async fn terminate(mut child: Child) {
 
 #[test]
 fn help_goes_to_stdout_and_unknown_flags_are_named() {
-    let help = std::process::Command::new(BIN)
+    let help = std::process::Command::new(bin())
         .arg("--help")
         .output()
         .unwrap();
@@ -116,21 +127,21 @@ fn help_goes_to_stdout_and_unknown_flags_are_named() {
         "{text}"
     );
 
-    let version = std::process::Command::new(BIN)
+    let version = std::process::Command::new(bin())
         .arg("--version")
         .output()
         .unwrap();
     assert!(version.status.success());
     assert!(String::from_utf8_lossy(&version.stdout).contains("v1.33"));
 
-    let bad = std::process::Command::new(BIN)
+    let bad = std::process::Command::new(bin())
         .arg("--bogus")
         .output()
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--bogus"));
 
-    let bad_store = std::process::Command::new(BIN)
+    let bad_store = std::process::Command::new(bin())
         .args(["--store", "sqlite"])
         .output()
         .unwrap();

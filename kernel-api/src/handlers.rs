@@ -262,7 +262,9 @@ pub fn decode_object(body: &[u8], content_type: &str) -> Result<Value> {
         }
         "application/vnd.kubernetes.protobuf" => crate::protobuf::decode(body)?,
         "application/yaml" | "application/apply-patch+yaml" | "application/x-yaml" | "text/yaml" => {
-            serde_yaml::from_slice(body).map_err(|e| Error::bad_request(format!("error converting YAML to JSON: {e}")))?
+            // One line, as upstream's: the error without serde-saphyr's source snippet (which would
+            // echo the body back).
+            serde_saphyr::from_slice(body).map_err(|e| Error::bad_request(format!("error converting YAML to JSON: {}", e.without_snippet())))?
         }
         _ => {
             return Err(Error::UnsupportedMediaType(
@@ -438,5 +440,78 @@ mod tests {
         let i = info(Method::DELETE, "/api/v1/namespaces/a/configmaps");
         assert_eq!(i.verb, "deletecollection");
         assert!(!info(Method::GET, "/apis/apps/v1").is_resource_request);
+    }
+
+    #[test]
+    fn decodes_kubectl_style_yaml_bodies() {
+        let yaml = br#"# a comment, as in a manifest on disk
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  labels: {app: web, "tier": 'front'}
+  annotations:
+    note: |
+      two
+      lines
+    empty: ""
+spec:
+  replicas: 3
+  paused: false
+  progressDeadlineSeconds: null
+  template:
+    spec:
+      containers:
+      - name: web
+        image: "nginx:1.27"
+        args: [--port, "8080"]
+        resources:
+          limits: {cpu: 500m, memory: 1.5Gi}
+        securityContext:
+          runAsUser: 1000
+      terminationGracePeriodSeconds: 0.5
+"#;
+        let value = decode_object(yaml, "application/yaml").unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {
+                    "name": "web",
+                    "labels": {"app": "web", "tier": "front"},
+                    "annotations": {"note": "two\nlines\n", "empty": ""},
+                },
+                "spec": {
+                    "replicas": 3,
+                    "paused": false,
+                    "progressDeadlineSeconds": null,
+                    "template": {"spec": {
+                        "containers": [{
+                            "name": "web",
+                            "image": "nginx:1.27",
+                            "args": ["--port", "8080"],
+                            "resources": {"limits": {"cpu": "500m", "memory": "1.5Gi"}},
+                            "securityContext": {"runAsUser": 1000},
+                        }],
+                        "terminationGracePeriodSeconds": 0.5,
+                    }},
+                },
+            })
+        );
+        // A document start marker, as `kubectl create -f` files often have, is accepted.
+        let value = decode_object(
+            b"---\napiVersion: v1\nkind: ConfigMap\n",
+            "application/apply-patch+yaml",
+        )
+        .unwrap();
+        assert_eq!(value["kind"], "ConfigMap");
+        let err = decode_object(b"kind: [unclosed\n", "application/yaml").unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.contains("error converting YAML to JSON: "),
+            "{message}"
+        );
+        assert!(!message.contains('\n'), "one line: {message}");
     }
 }

@@ -17,7 +17,7 @@ pub fn render(server: &str, ca_pem: &str, token: &str) -> String {
         "current-context": "kernel",
         "preferences": {},
     });
-    serde_yaml::to_string(&config).unwrap_or_default()
+    serde_saphyr::to_string(&config).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -29,7 +29,7 @@ mod tests {
             "-----BEGIN CERTIFICATE-----\n",
             "t0k",
         );
-        let parsed: kube::config::Kubeconfig = serde_yaml::from_str(&yaml).unwrap();
+        let parsed: kube::config::Kubeconfig = serde_saphyr::from_str(&yaml).unwrap();
         assert_eq!(parsed.current_context.as_deref(), Some("kernel"));
     }
 }

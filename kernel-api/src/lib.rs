@@ -99,6 +99,32 @@
 //! # }
 //! ```
 //!
+//! ## Kubernetes version (k8s-openapi)
+//!
+//! The wire types are [k8s-openapi](https://docs.rs/k8s-openapi)'s, which is told the Kubernetes
+//! version by a feature that exactly one crate must pick: your binary. Following k8s-openapi's
+//! rule for libraries, this crate picks none, so a binary using it adds
+//!
+//! ```toml
+//! k8s-openapi = { version = "0.29", features = ["v1_33"] }
+//! ```
+//!
+//! Supported: `v1_33`, the release whose behaviour this project is compared against and the one
+//! its tests, examples and the docs on docs.rs use. The library crates also compile against
+//! `v1_34` to `v1_37`, k8s-openapi 0.29's other versions (it has none before `v1_33`), but their
+//! tests run on `v1_33` only.
+//!
+//! ## Dependencies chosen for you, and not
+//!
+//! - The HTTPS listener ([`ApiServer::bind`]) is this crate's own server side: rustls with the
+//!   *ring* provider (TLS 1.2 and 1.3), and rcgen (also on *ring*) for the self-signed CA and
+//!   serving certificate. That is fixed, as it is part of the server.
+//! - kube: only its core types (`kube::Resource`), no client and no TLS backend. A program that
+//!   reaches the server through `kube::Client` over HTTPS enables a backend in its own kube
+//!   dependency (`rustls-tls`, or `openssl-tls`); the in-process client
+//!   (`kube::Client::new(server, ..)`) needs none.
+//! - tokio: `rt`, `net`, `sync`, `time`, `macros`; the program chooses its runtime flavour.
+//!
 //! ## Seams
 //!
 //! - [`Store`](kernel_store::Store): where objects live ([`ApiServerBuilder::store`]).

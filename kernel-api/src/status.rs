@@ -243,7 +243,7 @@ impl Error {
                 S::TooLarge { .. } => (413, "RequestEntityTooLarge"),
                 S::InvalidArgument(_) | S::EmptyKey => (400, "BadRequest"),
                 S::LeaseNotFound(_) => (404, "NotFound"),
-                S::Closed | S::Backend(_) => (503, "ServiceUnavailable"),
+                S::Closed | S::Backend(_) | S::FileFormat { .. } => (503, "ServiceUnavailable"),
             },
         }
     }

@@ -27,6 +27,21 @@
 //!   class, resource-name predicates, priority.
 //! * [`Error`]: the crate's one error type.
 //!
+//! ## Kubernetes version (k8s-openapi)
+//!
+//! The wire types are [k8s-openapi](https://docs.rs/k8s-openapi)'s, which is told the Kubernetes
+//! version by a feature that exactly one crate must pick: your binary. Following k8s-openapi's
+//! rule for libraries, this crate picks none, so a binary using it adds
+//!
+//! ```toml
+//! k8s-openapi = { version = "0.29", features = ["v1_33"] }
+//! ```
+//!
+//! Supported: `v1_33`, the release whose behaviour this project is compared against and the one
+//! its tests, examples and the docs on docs.rs use. The library crates also compile against
+//! `v1_34` to `v1_37`, k8s-openapi 0.29's other versions (it has none before `v1_33`), but their
+//! tests run on `v1_33` only.
+//!
 //! ## Example
 //!
 //! ```

@@ -150,7 +150,7 @@ pub struct Profile {
 impl KubeSchedulerConfiguration {
     /// Parses YAML (or JSON).
     pub fn from_yaml(s: &str) -> Result<Self, Error> {
-        let cfg: KubeSchedulerConfiguration = serde_yaml::from_str(s)?;
+        let cfg: KubeSchedulerConfiguration = serde_saphyr::from_str(s)?;
         if let Some(kind) = cfg.kind.as_deref() {
             if kind != "KubeSchedulerConfiguration" {
                 return Err(Error::Config(format!("unexpected kind {kind:?}")));

@@ -8,7 +8,7 @@ pub enum Error {
     Config(String),
     /// The configuration file could not be parsed.
     #[error("parsing configuration: {0}")]
-    ConfigParse(#[from] serde_yaml::Error),
+    ConfigParse(#[from] serde_saphyr::Error),
     /// A cache invariant was violated (assume/forget misuse).
     #[error("cache: {0}")]
     Cache(String),

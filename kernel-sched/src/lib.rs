@@ -43,6 +43,29 @@
 //! * Label and node selectors, quantities, tolerations and pod requests come from
 //!   [`kernel_core`], shared with every other component.
 //!
+//! ## Kubernetes version (k8s-openapi)
+//!
+//! The wire types are [k8s-openapi](https://docs.rs/k8s-openapi)'s, which is told the Kubernetes
+//! version by a feature that exactly one crate must pick: your binary. Following k8s-openapi's
+//! rule for libraries, this crate picks none, so a binary using it adds
+//!
+//! ```toml
+//! k8s-openapi = { version = "0.29", features = ["v1_33"] }
+//! ```
+//!
+//! Supported: `v1_33`, the release whose behaviour this project is compared against and the one
+//! its tests, examples and the docs on docs.rs use. The library crates also compile against
+//! `v1_34` to `v1_37`, k8s-openapi 0.29's other versions (it has none before `v1_33`), but their
+//! tests run on `v1_33` only.
+//!
+//! ## kube and TLS
+//!
+//! [`Scheduler`] uses the `kube::Client` it is given and never builds one from a kubeconfig, so
+//! this crate enables kube's `client` and `runtime` features but no TLS backend: whoever builds
+//! the client picks it (kube's `rustls-tls` or `openssl-tls` in the program's own kube
+//! dependency; an in-process client over kernel-api's tower service needs none). tokio: `rt`,
+//! `sync`, `time`, `macros`.
+//!
 //! ## Example
 //!
 //! ```

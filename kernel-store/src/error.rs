@@ -67,6 +67,22 @@ pub enum Error {
     /// The backend failed (I/O, disk format, network, etcd unavailable).
     #[error("store backend error: {0}")]
     Backend(String),
+    /// A [`FileStore`](crate::FileStore) file in a format version this build cannot open:
+    /// written by a newer kernel-store, or not readable as the version it claims.
+    #[error(
+        "store file {}: format version {found} cannot be opened by this kernel-store, which writes version {current}: {detail}",
+        path.display()
+    )]
+    FileFormat {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The version the file claims; 0 for a file without one (written by kernel-store 0.1.0).
+        found: i64,
+        /// The version this build writes ([`FileStore::FORMAT_VERSION`](crate::FileStore::FORMAT_VERSION)).
+        current: i64,
+        /// What is wrong, and what to do about it.
+        detail: String,
+    },
 }
 
 /// `Result` with [`enum@Error`].

@@ -5,22 +5,7 @@
 //! etcd messages (`etcd/proto.rs`, no `protoc` needed) and the reconnecting watch
 //! (`etcd/watch.rs`).
 //!
-//! # Mapping to etcd
-//! - A store key `k` is the etcd key `prefix + k`; results strip the prefix again. Ranges by
-//!   prefix use etcd's `range_end` = prefix with its last byte incremented.
-//! - Revisions are etcd's own: global to the etcd cluster, so they may jump by more than one
-//!   between two writes of this store (other prefixes, other clients).
-//! - A transaction's `Put` result is built locally, since etcd's `PutResponse` carries only the
-//!   previous key-value: `create_revision` is the previous one (or the transaction's revision),
-//!   `version` is the previous one plus one (or 1), `mod_revision` the transaction's revision.
-//! - etcd has no call that returns the compacted revision. [`Store::compacted_revision`] reads at
-//!   revision 1; if that is compacted, it opens a watch from revision 1, which etcd cancels with
-//!   the exact compacted revision.
-//! - gRPC `Unavailable` and other transport failures become [`Error::Backend`]. Reads are retried
-//!   on the next endpoint; writes only when the request certainly did not leave the client
-//!   (connection refused), so a write is never applied twice.
-//! - Each [`Watch::watch`] opens its own gRPC watch stream (no multiplexing), served by a tokio
-//!   task that reopens it from the last delivered revision + 1 when the connection breaks.
+//! How the store's contract maps onto etcd is told on [`EtcdStore`].
 
 mod proto;
 mod watch;
@@ -176,8 +161,24 @@ impl EtcdConfig {
 
 /// A store backed by an etcd v3 cluster (etcd 3.4 or newer).
 ///
-/// Cloning is cheap and shares the connections. See the [module docs](self) for how the
-/// store's contract maps onto etcd.
+/// Cloning is cheap and shares the connections.
+///
+/// # Mapping to etcd
+/// - A store key `k` is the etcd key `prefix + k`; results strip the prefix again. Ranges by
+///   prefix use etcd's `range_end` = prefix with its last byte incremented.
+/// - Revisions are etcd's own: global to the etcd cluster, so they may jump by more than one
+///   between two writes of this store (other prefixes, other clients).
+/// - A transaction's `Put` result is built locally, since etcd's `PutResponse` carries only the
+///   previous key-value: `create_revision` is the previous one (or the transaction's revision),
+///   `version` is the previous one plus one (or 1), `mod_revision` the transaction's revision.
+/// - etcd has no call that returns the compacted revision. [`Store::compacted_revision`] reads at
+///   revision 1; if that is compacted, it opens a watch from revision 1, which etcd cancels with
+///   the exact compacted revision.
+/// - gRPC `Unavailable` and other transport failures become [`Error::Backend`]. Reads are retried
+///   on the next endpoint; writes only when the request certainly did not leave the client
+///   (connection refused), so a write is never applied twice.
+/// - Each [`Watch::watch`] opens its own gRPC watch stream (no multiplexing), served by a tokio
+///   task that reopens it from the last delivered revision + 1 when the connection breaks.
 ///
 /// ```no_run
 /// use kernel_store::{EtcdConfig, EtcdStore, Store};

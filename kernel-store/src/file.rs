@@ -9,7 +9,7 @@
 //! # Layout
 //! | table    | key            | value                                      |
 //! |----------|----------------|--------------------------------------------|
-//! | `meta`   | name           | `revision`, `compacted`, `next_lease`       |
+//! | `meta`   | name           | `format`, `revision`, `compacted`, `next_lease` |
 //! | `kv`     | store key      | the current [`KeyValue`](crate::KeyValue)   |
 //! | `log`    | revision       | the events of that revision (watch replay)  |
 //! | `leases` | lease id       | TTL in milliseconds                         |
@@ -31,14 +31,17 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use redb::{Database, ReadableTable, TableDefinition};
+use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
 use tokio::sync::oneshot;
 
 use crate::mvcc::{Change, Mvcc, Snapshot};
+
+mod format;
 use crate::{
-    Error, Event, EventKind, KeyValue, LeaseId, RangeRequest, RangeResponse, Result, Revision,
-    Store, Txn, TxnResponse, Watch, WatchRequest, WatchStream,
+    Error, EventKind, LeaseId, RangeRequest, RangeResponse, Result, Revision, Store, Txn,
+    TxnResponse, Watch, WatchRequest, WatchStream,
 };
+use format::Layout;
 
 const META: TableDefinition<&str, i64> = TableDefinition::new("meta");
 const KV: TableDefinition<&str, &[u8]> = TableDefinition::new("kv");
@@ -60,6 +63,15 @@ type Job = Box<dyn FnOnce(&mut Mvcc) -> Completion + Send>;
 
 /// A durable store in one file: every acknowledged write is fsynced; after a crash and a
 /// restart nothing acknowledged is lost and revisions continue. Cloning is cheap and shares it.
+///
+/// # File format
+/// `meta.format` is the version of the record encoding, written by hand in `file/format.rs`
+/// (no serialization crate decides the bytes on disk). This build writes
+/// [`FileStore::FORMAT_VERSION`]. Opening a file without the key that holds data (written by
+/// kernel-store 0.1.0, whose records were bincode 1's) rewrites its records in the current
+/// version, in one transaction: a crash during it leaves the old file as it was. A file of a
+/// newer version, or one whose records do not decode, is refused with [`Error::FileFormat`],
+/// which names the file, the version found and what to do; nothing in it is changed.
 #[derive(Clone)]
 pub struct FileStore {
     inner: Arc<Inner>,
@@ -81,7 +93,10 @@ impl std::fmt::Debug for FileStore {
 }
 
 impl FileStore {
-    /// Opens (or creates) the store at `path`, keeping [`DEFAULT_HISTORY`] revisions of history.
+    /// The version of the file format this build writes (see [File format](FileStore#file-format)).
+    pub const FORMAT_VERSION: i64 = format::CURRENT;
+
+    /// Opens (or creates) the store at `path`, keeping 10,000 revisions of history.
     ///
     /// This reads the whole file into memory and blocks; in async code prefer
     /// `tokio::task::spawn_blocking` for large stores.
@@ -95,8 +110,9 @@ impl FileStore {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(Error::backend)?;
         }
-        let db = Database::create(&path).map_err(Error::backend)?;
-        let snapshot = load(&db)?;
+        let db = Database::create(&path)
+            .map_err(|e| Error::Backend(format!("opening {}: {e}", path.display())))?;
+        let snapshot = load(&db, &path)?;
         tracing::info!(
             path = %path.display(),
             revision = snapshot.revision,
@@ -225,14 +241,6 @@ fn writer_loop(db: Database, mvcc: Arc<RwLock<Mvcc>>, jobs: std_mpsc::Receiver<J
     }
 }
 
-fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>> {
-    bincode::serialize(value).map_err(Error::backend)
-}
-
-fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T> {
-    bincode::deserialize(bytes).map_err(Error::backend)
-}
-
 /// Writes `changes` in one transaction and fsyncs it.
 fn persist(db: &Database, changes: &[Change]) -> Result<()> {
     let txn = db.begin_write().map_err(Error::backend)?;
@@ -245,12 +253,15 @@ fn persist(db: &Database, changes: &[Change]) -> Result<()> {
             match change {
                 Change::Write(events) => {
                     let revision = events[0].kv.mod_revision;
-                    log.insert(revision, encode(events)?.as_slice())
+                    let record = format::encode_events(events).map_err(Error::Backend)?;
+                    log.insert(revision, record.as_slice())
                         .map_err(Error::backend)?;
                     for event in events {
                         match event.kind {
                             EventKind::Put => {
-                                kv.insert(event.kv.key.as_str(), encode(&event.kv)?.as_slice())
+                                let record =
+                                    format::encode_kv(&event.kv).map_err(Error::Backend)?;
+                                kv.insert(event.kv.key.as_str(), record.as_slice())
                                     .map_err(Error::backend)?;
                             }
                             EventKind::Delete => {
@@ -286,12 +297,61 @@ fn persist(db: &Database, changes: &[Change]) -> Result<()> {
     txn.commit().map_err(Error::backend)
 }
 
-/// Reads the persisted state, creating the tables on first use.
-fn load(db: &Database) -> Result<Snapshot> {
+/// Reads the persisted state. On first use it creates the tables and writes the format
+/// version; a version-0 file is rewritten in the current version (all in the one transaction
+/// this opens, so an error or a crash leaves the file as it was).
+fn load(db: &Database, path: &Path) -> Result<Snapshot> {
     let txn = db.begin_write().map_err(Error::backend)?;
     let mut snapshot = Snapshot::default();
     {
-        let meta = txn.open_table(META).map_err(Error::backend)?;
+        let mut meta = txn.open_table(META).map_err(Error::backend)?;
+        let mut kv = txn.open_table(KV).map_err(Error::backend)?;
+        let mut log = txn.open_table(LOG).map_err(Error::backend)?;
+        let leases = txn.open_table(LEASES).map_err(Error::backend)?;
+        let found = meta
+            .get(format::FORMAT_KEY)
+            .map_err(Error::backend)?
+            .map(|v| v.value());
+        let layout =
+            match found {
+                Some(format::CURRENT) => Layout::V1,
+                Some(version) => return Err(format_error(
+                    path,
+                    version,
+                    "a newer kernel-store wrote it; open it with that version (or a later one), \
+                     or move the file away to start an empty store. Nothing was changed"
+                        .into(),
+                )),
+                None => {
+                    let empty = meta.is_empty().map_err(Error::backend)?
+                        && kv.is_empty().map_err(Error::backend)?
+                        && log.is_empty().map_err(Error::backend)?
+                        && leases.is_empty().map_err(Error::backend)?;
+                    if empty {
+                        meta.insert(format::FORMAT_KEY, format::CURRENT)
+                            .map_err(Error::backend)?;
+                        Layout::V1
+                    } else {
+                        Layout::V0
+                    }
+                }
+            };
+        let found = found.unwrap_or(0);
+        let undecodable = |table: &str, key: String, err: format::DecodeError| {
+            let detail = match layout {
+                Layout::V0 => format!(
+                    "the file has no format version, so kernel-store 0.1.0 should have written \
+                     it, but its {table} record {key} is not in that version's layout ({err}). \
+                     Nothing was changed; restore the file from a backup, or move it away to \
+                     start an empty store"
+                ),
+                Layout::V1 => format!(
+                    "its {table} record {key} does not decode ({err}): the file is damaged. \
+                     Restore it from a backup, or move it away to start an empty store"
+                ),
+            };
+            format_error(path, found, detail)
+        };
         let get = |name: &str| -> Result<i64> {
             Ok(meta
                 .get(name)
@@ -302,17 +362,45 @@ fn load(db: &Database) -> Result<Snapshot> {
         snapshot.revision = get("revision")?.max(1);
         snapshot.compacted = get("compacted")?;
         snapshot.next_lease = get("next_lease")?.max(1);
-        let kv = txn.open_table(KV).map_err(Error::backend)?;
         for entry in kv.iter().map_err(Error::backend)? {
-            let (_, value) = entry.map_err(Error::backend)?;
-            snapshot.kvs.push(decode::<KeyValue>(value.value())?);
+            let (key, value) = entry.map_err(Error::backend)?;
+            let record = format::decode_kv(value.value(), layout)
+                .map_err(|e| undecodable("kv", format!("{:?}", key.value()), e))?;
+            snapshot.kvs.push(record);
         }
-        let log = txn.open_table(LOG).map_err(Error::backend)?;
+        let mut revisions = Vec::new();
         for entry in log.iter().map_err(Error::backend)? {
-            let (_, value) = entry.map_err(Error::backend)?;
-            snapshot.log.extend(decode::<Vec<Event>>(value.value())?);
+            let (revision, value) = entry.map_err(Error::backend)?;
+            let events = format::decode_events(value.value(), layout)
+                .map_err(|e| undecodable("log", format!("at revision {}", revision.value()), e))?;
+            revisions.push((revision.value(), events));
         }
-        let leases = txn.open_table(LEASES).map_err(Error::backend)?;
+        if layout == Layout::V0 {
+            for record in &snapshot.kvs {
+                let bytes = format::encode_kv(record).map_err(Error::Backend)?;
+                kv.insert(record.key.as_str(), bytes.as_slice())
+                    .map_err(Error::backend)?;
+            }
+            for (revision, events) in &revisions {
+                let bytes = format::encode_events(events).map_err(Error::Backend)?;
+                log.insert(*revision, bytes.as_slice())
+                    .map_err(Error::backend)?;
+            }
+            meta.insert(format::FORMAT_KEY, format::CURRENT)
+                .map_err(Error::backend)?;
+            tracing::info!(
+                path = %path.display(),
+                from = 0,
+                to = format::CURRENT,
+                keys = snapshot.kvs.len(),
+                revisions = revisions.len(),
+                "migrated file store format"
+            );
+        }
+        snapshot.log = revisions
+            .into_iter()
+            .flat_map(|(_, events)| events)
+            .collect();
         for entry in leases.iter().map_err(Error::backend)? {
             let (id, ttl) = entry.map_err(Error::backend)?;
             snapshot
@@ -322,6 +410,15 @@ fn load(db: &Database) -> Result<Snapshot> {
     }
     txn.commit().map_err(Error::backend)?;
     Ok(snapshot)
+}
+
+fn format_error(path: &Path, found: i64, detail: String) -> Error {
+    Error::FileFormat {
+        path: path.to_owned(),
+        found,
+        current: format::CURRENT,
+        detail,
+    }
 }
 
 #[async_trait]

@@ -23,6 +23,9 @@
 //! - [`EtcdStore`]: the production default, a real etcd over gRPC.
 //! - `testsuite` (feature): [`testsuite::run_all`], the conformance suite every backend passes.
 //!
+//! The etcd client's TLS ([`EtcdTls`]) is rustls with the *ring* provider, through tonic, and
+//! trusts the system's roots when no CA is given. tokio: `rt`, `sync`, `time`, `macros`.
+//!
 //! ```
 //! use bytes::Bytes;
 //! use kernel_store::{MemoryStore, RangeRequest, Store, Watch, WatchRequest};
@@ -48,6 +51,8 @@
 //! # }
 //! ```
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod error;
 mod etcd;
 mod file;
@@ -57,6 +62,7 @@ mod store;
 mod types;
 
 #[cfg(feature = "testsuite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testsuite")))]
 pub mod testsuite;
 
 pub use error::{Error, Result};

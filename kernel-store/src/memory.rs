@@ -45,7 +45,7 @@ impl std::fmt::Debug for MemoryStore {
 }
 
 impl MemoryStore {
-    /// An empty store keeping [`DEFAULT_HISTORY`] revisions of history.
+    /// An empty store keeping 10,000 revisions of history.
     pub fn new() -> Self {
         Self::with_history(Some(DEFAULT_HISTORY))
     }

@@ -123,7 +123,11 @@ fn compile_pdbs(pdbs: &[Arc<PodDisruptionBudget>]) -> Vec<Pdb> {
                 allowed: p
                     .status
                     .as_ref()
-                    .map_or(0, |s| i64::from(s.disruptions_allowed)),
+                    // `disruptionsAllowed` is an `i32` up to Kubernetes 1.35 and optional
+                    // since 1.36; missing counts as 0 allowed, as a missing status does.
+                    .map_or(0, |s| {
+                        i64::from(Option::<i32>::from(s.disruptions_allowed).unwrap_or(0))
+                    }),
                 disrupted: p
                     .status
                     .as_ref()

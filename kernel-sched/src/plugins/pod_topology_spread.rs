@@ -7,6 +7,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use k8s_openapi::api::apps::v1::{ReplicaSetSpec, StatefulSetSpec};
 use k8s_openapi::api::core::v1::TopologySpreadConstraint;
 use kernel_core::labels::{Labels, Selector};
 use kernel_core::scheduling::{find_matching_untolerated_taint, RequiredNodeAffinity};
@@ -225,11 +226,11 @@ fn default_selector(pod: &PodInfo, snapshot: &Snapshot) -> Option<Selector> {
         .state_filter(|s| in_ns(&s.metadata.namespace));
     let ls = replica_sets
         .iter()
-        .filter_map(|r| r.spec.as_ref().map(|s| &s.selector))
+        .filter_map(|r| r.spec.spec_ref().map(|s| &s.selector))
         .chain(
             stateful_sets
                 .iter()
-                .filter_map(|r| r.spec.as_ref().map(|s| &s.selector)),
+                .filter_map(|r| r.spec.spec_ref().map(|s| &s.selector)),
         );
     for sel in ls {
         // An invalid selector selects nothing here, as upstream DefaultSelector skips it.
@@ -583,6 +584,30 @@ impl ScorePlugin for PodTopologySpread {
             };
         }
         Status::success()
+    }
+}
+
+/// The `spec` of a ReplicaSet or StatefulSet, optional in k8s-openapi's types up to Kubernetes
+/// 1.36 and required since 1.37: read the same way whichever version the binary picked.
+trait SpecRef<T> {
+    fn spec_ref(&self) -> Option<&T>;
+}
+
+impl<T> SpecRef<T> for Option<T> {
+    fn spec_ref(&self) -> Option<&T> {
+        self.as_ref()
+    }
+}
+
+impl SpecRef<ReplicaSetSpec> for ReplicaSetSpec {
+    fn spec_ref(&self) -> Option<&ReplicaSetSpec> {
+        Some(self)
+    }
+}
+
+impl SpecRef<StatefulSetSpec> for StatefulSetSpec {
+    fn spec_ref(&self) -> Option<&StatefulSetSpec> {
+        Some(self)
     }
 }
 

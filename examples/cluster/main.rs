@@ -1,8 +1,8 @@
 //! `cluster`: a whole Kubernetes control plane in one process, for the real `kubectl`.
 //!
 //! ```text
-//! cargo run --release                      # file store in ~/.local/share/kube-in-a-library
-//! cargo run --release -- --store memory --secure-port 0 --data-dir /tmp/k
+//! cargo run --release --example cluster   # file store in ~/.local/share/kube-in-a-library
+//! cargo run --release --example cluster -- --store memory --secure-port 0 --data-dir /tmp/k
 //! cluster --help
 //! ```
 //!
