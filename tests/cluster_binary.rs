@@ -2,6 +2,7 @@
 //! KUBECONFIG line, pods placed on hand-made nodes, SIGTERM, and a restart on the file store
 //! that the old kubeconfig still works against.
 
+use kernel_testing::within;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -22,13 +23,6 @@ fn bin() -> PathBuf {
         bin.display()
     );
     bin
-}
-
-/// A hang guard, not a speed assertion.
-async fn within<T>(what: &str, f: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(60), f)
-        .await
-        .unwrap_or_else(|_| panic!("{what} did not happen"))
 }
 
 fn free_port() -> u16 {

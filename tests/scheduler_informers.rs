@@ -6,6 +6,7 @@
 
 mod common;
 
+use kernel_testing::eventually;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -74,18 +75,6 @@ async fn start(sched: Scheduler) -> Arc<std::sync::Mutex<Cache>> {
         .await
         .expect("informers listed");
     cache
-}
-
-/// Polls `f` every 20 ms until it returns `Some` (at most 20 s).
-async fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// The cache's nodes and, per node, the names of its pods.
@@ -174,9 +163,11 @@ async fn one_changed_object_reaches_the_scheduler_alone() {
     // decoded before (same allocation: nothing was re-read or re-decoded).
     let a1 = pvcs.patch("a", &ps, &label("1")).await.unwrap();
     let a1 = eventually("claim a updated", || {
-        objects
-            .pvc("default", "a")
-            .filter(|a| a.metadata.resource_version == a1.metadata.resource_version)
+        std::future::ready({
+            objects
+                .pvc("default", "a")
+                .filter(|a| a.metadata.resource_version == a1.metadata.resource_version)
+        })
     })
     .await;
     assert!(!Arc::ptr_eq(&a0, &a1));
@@ -187,9 +178,11 @@ async fn one_changed_object_reaches_the_scheduler_alone() {
     // One storage class changes: likewise.
     let fast1 = classes.patch("fast", &ps, &label("1")).await.unwrap();
     eventually("class fast updated", || {
-        objects
-            .storage_class("fast")
-            .filter(|c| c.metadata.resource_version == fast1.metadata.resource_version)
+        std::future::ready({
+            objects
+                .storage_class("fast")
+                .filter(|c| c.metadata.resource_version == fast1.metadata.resource_version)
+        })
     })
     .await;
     assert!(Arc::ptr_eq(&slow0, &objects.storage_class("slow").unwrap()));
@@ -202,7 +195,7 @@ async fn one_changed_object_reaches_the_scheduler_alone() {
         .await
         .unwrap();
     eventually("node n2 updated", || {
-        labels(&cache, "n2").contains_key("changed").then_some(())
+        std::future::ready(labels(&cache, "n2").contains_key("changed").then_some(()))
     })
     .await;
     assert_eq!(cache.lock().unwrap().update_snapshot(&mut snapshot), 1);
@@ -225,7 +218,7 @@ async fn deleted_node_leaves_the_cache() {
         .await
         .unwrap();
     eventually("n1 gone from the cache", || {
-        (cached(&cache).keys().collect::<Vec<_>>() == ["n2"]).then_some(())
+        std::future::ready((cached(&cache).keys().collect::<Vec<_>>() == ["n2"]).then_some(()))
     })
     .await;
     assert_eq!(cache.lock().unwrap().node_count(), 1);
@@ -236,10 +229,12 @@ async fn deleted_node_leaves_the_cache() {
         .await
         .unwrap();
     let bound = eventually("web bound", || {
-        let c = cached(&cache);
-        c.iter()
-            .find(|(_, pods)| pods.contains(&"web".to_string()))
-            .map(|(n, _)| n.clone())
+        std::future::ready({
+            let c = cached(&cache);
+            c.iter()
+                .find(|(_, pods)| pods.contains(&"web".to_string()))
+                .map(|(n, _)| n.clone())
+        })
     })
     .await;
     assert_eq!(bound, "n2");
@@ -320,13 +315,13 @@ async fn watches_ended_with_410_relist_and_the_cache_matches_the_api() {
     .collect();
     assert_eq!(want, expected, "the API itself");
     eventually("the cache matches the API", || {
-        (cached(&cache) == want).then_some(())
+        std::future::ready((cached(&cache) == want).then_some(()))
     })
     .await;
     assert!(gets("/api/v1/nodes") >= node_gets + 2, "nodes re-listed");
     assert!(gets("/api/v1/pods") >= pod_gets + 2, "pods re-listed");
     eventually("n2's last labels", || {
-        (labels(&cache, "n2").get("churn") == Some(&n2_churn)).then_some(())
+        std::future::ready((labels(&cache, "n2").get("churn") == Some(&n2_churn)).then_some(()))
     })
     .await;
     let c = cache.lock().unwrap();

@@ -2,9 +2,10 @@
 //! in-process kernel-api: upstream's `scheduler_*` series, histograms included, after a pod is
 //! bound and another found unschedulable.
 
+use kernel_testing::eventually;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kernel::api::ApiServer;
@@ -33,14 +34,6 @@ async fn get(addr: SocketAddr, path: &str) -> (String, String, String) {
         .unwrap_or_default()
         .to_string();
     (status, content_type, body.to_string())
-}
-
-async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -102,8 +95,14 @@ async fn scheduler_serves_upstream_metrics_and_health() {
         .unwrap();
         pods.create(&PostParams::default(), &pod).await.unwrap();
         eventually(name, || {
-            metrics.schedule_attempts(AttemptResult::Unschedulable) == 1
-                && metrics.schedule_attempts(AttemptResult::Scheduled) == u64::from(name == "fits")
+            std::future::ready(
+                {
+                    metrics.schedule_attempts(AttemptResult::Unschedulable) == 1
+                        && metrics.schedule_attempts(AttemptResult::Scheduled)
+                            == u64::from(name == "fits")
+                }
+                .then_some(()),
+            )
         })
         .await;
     }

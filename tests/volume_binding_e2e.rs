@@ -4,6 +4,7 @@
 //! selected-node annotation and the pod is bound once a provisioner has bound the claim, or
 //! the binding fails after `bindTimeoutSeconds`.
 
+use kernel_testing::eventually;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -106,22 +107,6 @@ async fn cluster(bind_timeout_seconds: u64) -> (Client, tokio::task::JoinHandle<
         let _ = scheduler.run().await;
     });
     (client, handle, metrics)
-}
-
-/// Polls `f` every 50ms until it returns `Some`, for at most 20s.
-async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// The node pod `name` is bound to now, if any.

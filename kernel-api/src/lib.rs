@@ -180,7 +180,7 @@ pub use builder::ApiServerBuilder;
 pub use conversion::Conversion;
 pub use credentials::Credentials;
 pub use resources::{Flags, ResourceDef, Resources, Subresource};
-pub use server::{ApiServer, Serving};
+pub use server::{ApiServer, Serving, DEFAULT_SHUTDOWN_GRACE};
 pub use status::{Error, Result, StatusCause};
 pub use strategy::{Column, Deletion, Strategy};
 pub use tls::TlsMaterial;

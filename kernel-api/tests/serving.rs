@@ -1,6 +1,7 @@
 //! The listener and the identities around it: graceful drain on shutdown, credentials kept in
 //! a directory across restarts, in-process clients that carry a user.
 
+use kernel_testing::within;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,13 +24,6 @@ async fn https_client(server: &ApiServer) -> kube::Client {
 fn config_map(name: &str) -> ConfigMap {
     serde_json::from_value(serde_json::json!({"metadata": {"name": name}, "data": {"a": "b"}}))
         .unwrap()
-}
-
-/// A hang guard, not a speed assertion: these steps take milliseconds.
-async fn within<T>(what: &str, f: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(30), f)
-        .await
-        .unwrap_or_else(|_| panic!("{what} did not finish"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,6 +8,7 @@
 //! - [`kubectl()`] / [`python_with`] / [`find_tool`] / [`which`]: the command-line tools tests
 //!   drive, found through their environment variable (`$KUBECTL`, `$KERNEL_PYTHON`,
 //!   `$KERNEL_ETCD_BIN`) or else `PATH`, never at a hard-coded location.
+//! - [`within`] / [`eventually`]: waiting without timing assertions (hang guards only).
 //!
 //! ```no_run
 //! # async fn doc() {
@@ -18,9 +19,11 @@
 
 mod etcd;
 mod tools;
+mod wait;
 
 pub use etcd::{etcd, etcd_tls, EtcdProcess, EtcdTlsFiles, ETCD_ENV};
 pub use tools::{find_tool, kubectl, looked_at, python_with, which, KUBECTL_ENV, PYTHON_ENV};
+pub use wait::{eventually, within, HANG_GUARD};
 
 /// True when `KERNEL_REQUIRE_ALL=1`: tests must fail instead of skipping when a component is missing.
 pub fn require_all() -> bool {
