@@ -10,6 +10,7 @@
 //! - [`runtime`]: the [`Runtime`] trait, shaped like CRI's RuntimeService + ImageService
 //!   (sandboxes, containers, images), and its types.
 //! - [`Error`]: the crate's one error enum.
+//! - [`network`]: [`HostNetwork`], the embedded network: pod IPs in 127.0.0.0/8, no root.
 //!
 //! Work in progress (issue 16): the kubelet, the process and simulated runtimes, CRI, CNI.
 //!
@@ -24,7 +25,9 @@
 //! ```
 
 mod error;
+pub mod network;
 pub mod runtime;
 
 pub use error::{Error, Result};
+pub use network::HostNetwork;
 pub use runtime::Runtime;
