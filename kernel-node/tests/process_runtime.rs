@@ -234,3 +234,28 @@ async fn pulls_always_succeed_and_are_recorded() {
         Err(Error::ImagePull { .. })
     ));
 }
+
+/// A stop that comes while the container is starting still stops it.
+#[tokio::test]
+async fn stop_during_start_stops_the_container() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path());
+    let sbc = testsuite::sandbox_config(dir.path(), "race");
+    let sb = rt.run_pod_sandbox(&sbc).await.unwrap();
+    let config = testsuite::shell_container("app", "sleep 300");
+    let id = rt.create_container(&sb, &config, &sbc).await.unwrap();
+    let (started, stopped) = tokio::time::timeout(Duration::from_secs(60), async {
+        tokio::join!(
+            rt.start_container(&id),
+            rt.stop_container(&id, Duration::from_secs(10))
+        )
+    })
+    .await
+    .expect("start and stop together hung");
+    started.unwrap();
+    stopped.unwrap();
+    let s = rt.container_status(&id).await.unwrap();
+    assert_eq!(s.state, ContainerState::Exited, "{s:?}");
+    assert_ne!(s.exit_code, Some(0));
+    rt.remove_pod_sandbox(&sb).await.unwrap();
+}

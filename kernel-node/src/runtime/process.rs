@@ -127,6 +127,8 @@ struct Container {
     dir: PathBuf,
     /// Set once `start_container` began (guards double starts).
     starting: bool,
+    /// A stop came while the container was starting: kill it as soon as it runs.
+    stop_requested: bool,
     /// The process group while the main process runs.
     pgid: Option<i32>,
     /// Turns `true` once the exit is recorded.
@@ -531,6 +533,7 @@ impl Runtime for ProcessRuntime {
                 workdir,
                 dir,
                 starting: false,
+                stop_requested: false,
                 pgid: None,
                 exited,
                 exited_tx: Some(exited_tx),
@@ -616,6 +619,11 @@ impl Runtime for ProcessRuntime {
                     c.status.state = ContainerState::Running;
                     c.status.started_at = Some(SystemTime::now());
                     c.pgid = pid;
+                    if c.stop_requested {
+                        if let Some(pid) = pid {
+                            kill_group(pid, libc::SIGKILL);
+                        }
+                    }
                 }
                 None => {
                     // Removed while starting: do not leave the process behind.
@@ -670,21 +678,41 @@ impl Runtime for ProcessRuntime {
             (c.pgid, c.exited.clone())
         };
         let Some(pgid) = pgid else {
-            // Created and never started, or already exited: nothing runs.
-            let mut state = self.lock();
-            if let Some(c) = state.containers.get_mut(container_id) {
-                if c.status.state == ContainerState::Created && !c.starting {
-                    // CRI: a stopped container that never ran reads Exited.
-                    c.status.state = ContainerState::Exited;
-                    c.status.finished_at = Some(SystemTime::now());
-                    c.status.exit_code = Some(0);
-                    c.status.reason = "Completed".into();
-                    if let Some(tx) = c.exited_tx.take() {
-                        let _ = tx.send(true);
+            // Created and never started, starting right now, or already exited.
+            let starting = {
+                let mut state = self.lock();
+                match state.containers.get_mut(container_id) {
+                    Some(c) if c.status.state == ContainerState::Created && c.starting => {
+                        // `start_container` kills it once spawned (or fails): wait for that.
+                        c.stop_requested = true;
+                        true
                     }
+                    Some(c) if c.status.state == ContainerState::Created => {
+                        // CRI: a stopped container that never ran reads Exited.
+                        c.status.state = ContainerState::Exited;
+                        c.status.finished_at = Some(SystemTime::now());
+                        c.status.exit_code = Some(0);
+                        c.status.reason = "Completed".into();
+                        if let Some(tx) = c.exited_tx.take() {
+                            let _ = tx.send(true);
+                        }
+                        false
+                    }
+                    _ => false,
                 }
+            };
+            if !starting {
+                return Ok(());
             }
-            return Ok(());
+            let reaped = tokio::time::timeout(KILL_WAIT, exited.wait_for(|e| *e))
+                .await
+                .is_ok();
+            return match reaped {
+                true => Ok(()),
+                false => Err(Error::Timeout(format!(
+                    "container {container_id} did not exit while starting"
+                ))),
+            };
         };
         if *exited.borrow() {
             return Ok(());
@@ -808,8 +836,15 @@ impl Runtime for ProcessRuntime {
         if let Some(pid) = pid {
             kill_group(pid, libc::SIGKILL);
         }
-        let stdout = stdout.await.unwrap_or_default();
-        let stderr = stderr.await.unwrap_or_default();
+        // Bounded: a leftover that left the group (setsid) may hold the pipes open.
+        let stdout = match tokio::time::timeout(LOG_DRAIN, stdout).await {
+            Ok(out) => out.unwrap_or_default(),
+            Err(_) => Vec::new(),
+        };
+        let stderr = match tokio::time::timeout(LOG_DRAIN, stderr).await {
+            Ok(out) => out.unwrap_or_default(),
+            Err(_) => Vec::new(),
+        };
         Ok(ExecResult {
             stdout,
             stderr,
