@@ -284,7 +284,13 @@ async fn copy_log<R: AsyncRead + Unpin>(
         entry.extend_from_slice(&line);
         entry.push(b'\n');
         let mut file = log.lock().await;
-        if let Err(err) = file.write_all(&entry).await {
+        // tokio's File writes in the background: flush so the line is in the file (for
+        // `kubectl logs`) once written.
+        let written = match file.write_all(&entry).await {
+            Ok(()) => file.flush().await,
+            Err(err) => Err(err),
+        };
+        if let Err(err) = written {
             warn!(stream, %err, "writing the container log failed");
             return;
         }
