@@ -259,3 +259,38 @@ async fn stop_during_start_stops_the_container() {
     assert_ne!(s.exit_code, Some(0));
     rt.remove_pod_sandbox(&sb).await.unwrap();
 }
+
+#[tokio::test]
+async fn shutdown_stops_every_container_and_releases_every_ip() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path());
+    let mut ids = Vec::new();
+    for name in ["a", "b"] {
+        let sbc = testsuite::sandbox_config(dir.path(), name);
+        let sb = rt.run_pod_sandbox(&sbc).await.unwrap();
+        let id = rt
+            .create_container(&sb, &testsuite::shell_container("app", "sleep 300"), &sbc)
+            .await
+            .unwrap();
+        rt.start_container(&id).await.unwrap();
+        ids.push(id);
+    }
+    assert_eq!(rt.network().allocated(), 2);
+    tokio::time::timeout(
+        Duration::from_secs(60),
+        rt.shutdown(Duration::from_secs(10)),
+    )
+    .await
+    .expect("shutdown hung")
+    .unwrap();
+    for id in ids {
+        assert_eq!(
+            rt.container_status(&id).await.unwrap().state,
+            ContainerState::Exited
+        );
+    }
+    assert_eq!(rt.network().allocated(), 0);
+    for sb in rt.list_pod_sandboxes().await.unwrap() {
+        assert_eq!(sb.state, kernel_node::runtime::SandboxState::NotReady);
+    }
+}

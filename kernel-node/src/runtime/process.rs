@@ -161,6 +161,43 @@ impl ProcessRuntime {
         &self.inner.network
     }
 
+    /// Stops every sandbox (and so every container: SIGTERM, SIGKILL after `timeout`) and
+    /// releases their IPs; the sandboxes stay listed as `NotReady`. Containers are not stopped
+    /// when the runtime is dropped (their exit watchers keep it alive): call this when the
+    /// kubelet shuts down and should take its pods with it.
+    pub async fn shutdown(&self, timeout: Duration) -> Result<()> {
+        let ids: Vec<(String, Vec<String>)> = {
+            let state = self.lock();
+            state
+                .sandboxes
+                .keys()
+                .map(|sb| {
+                    let containers = state
+                        .containers
+                        .values()
+                        .filter(|c| &c.status.sandbox_id == sb)
+                        .map(|c| c.status.id.clone())
+                        .collect();
+                    (sb.clone(), containers)
+                })
+                .collect()
+        };
+        let stops = ids.into_iter().map(|(sb, containers)| async move {
+            for c in containers {
+                match self.stop_container(&c, timeout).await {
+                    Ok(()) | Err(Error::NotFound { .. }) => {}
+                    Err(err) => return Err(err),
+                }
+            }
+            match self.stop_pod_sandbox(&sb).await {
+                Ok(()) | Err(Error::NotFound { .. }) => Ok(()),
+                Err(err) => Err(err),
+            }
+        });
+        futures::future::try_join_all(stops).await?;
+        Ok(())
+    }
+
     /// A fresh 32-hex-digit id: random per process, unique within it.
     fn new_id(&self) -> String {
         let n = self.inner.ids.fetch_add(1, Ordering::Relaxed);
