@@ -10,6 +10,9 @@
 //! - [`runtime`]: the [`Runtime`] trait, shaped like CRI's RuntimeService + ImageService
 //!   (sandboxes, containers, images), and its types.
 //! - [`Error`]: the crate's one error enum.
+//! - [`ProcessRuntime`]: the embedded default runtime, containers as local processes, no root.
+//! - [`network`]: [`HostNetwork`], the embedded network: pod IPs in 127.0.0.0/8, no root.
+//! - `runtime::testsuite` (feature `testsuite`): the conformance suite every [`Runtime`] passes.
 //!
 //! Work in progress (issue 16): the kubelet, the process and simulated runtimes, CRI, CNI.
 //!
@@ -24,7 +27,10 @@
 //! ```
 
 mod error;
+pub mod network;
 pub mod runtime;
 
 pub use error::{Error, Result};
+pub use network::HostNetwork;
+pub use runtime::ProcessRuntime;
 pub use runtime::Runtime;

@@ -16,6 +16,12 @@ use async_trait::async_trait;
 
 use crate::error::Result;
 
+pub mod process;
+#[cfg(feature = "testsuite")]
+pub mod testsuite;
+
+pub use process::ProcessRuntime;
+
 /// What a pod sandbox is made from (CRI `PodSandboxConfig`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PodSandboxConfig {
@@ -62,7 +68,8 @@ pub struct PodSandboxStatus {
     pub state: SandboxState,
     /// When it was made.
     pub created_at: SystemTime,
-    /// The pod's IP address (`status.podIP`), if it has one.
+    /// The pod's IP address (`status.podIP`), if it has one. `None` for a `host_network`
+    /// sandbox: the kubelet then publishes the node's address, as upstream does.
     pub ip: Option<IpAddr>,
 }
 
