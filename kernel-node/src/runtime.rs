@@ -16,6 +16,10 @@ use async_trait::async_trait;
 
 use crate::error::Result;
 
+pub mod sim;
+
+pub use sim::SimRuntime;
+
 /// What a pod sandbox is made from (CRI `PodSandboxConfig`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PodSandboxConfig {
