@@ -10,6 +10,11 @@
 //! - [`runtime`]: the [`Runtime`] trait, shaped like CRI's RuntimeService + ImageService
 //!   (sandboxes, containers, images), and its types.
 //! - [`Error`]: the crate's one error enum.
+//! - [`runtime::sim`]: [`SimRuntime`], an in-memory runtime for scale tests (a real kubelet
+//!   loop on a fake runtime, unlike kwok's status faker).
+//! - [`kubelet`]: the node agent ([`Kubelet`]): Node registration and status, the node Lease,
+//!   a worker per pod (sandbox, init containers, containers, restarts with back-off,
+//!   graceful termination) and the pod status manager (upstream `pkg/kubelet`).
 //!
 //! Work in progress (issue 16): the kubelet, the process and simulated runtimes, CRI, CNI.
 //!
@@ -24,7 +29,10 @@
 //! ```
 
 mod error;
+pub mod kubelet;
 pub mod runtime;
 
 pub use error::{Error, Result};
+pub use kubelet::{Kubelet, KubeletBuilder, KubeletConfig};
 pub use runtime::Runtime;
+pub use runtime::SimRuntime;
