@@ -177,10 +177,12 @@ pub(crate) fn environment(
                 };
                 resource_value(ctx, target, &r.resource, r.divisor.as_ref())?
             }
-            Some(_) => return Err(format!(
+            Some(_) => {
+                return Err(format!(
                 "env {:?}: configMapKeyRef and secretKeyRef are not supported by this kubelet yet",
                 var.name
-            )),
+            ))
+            }
         };
         seen.insert(var.name.clone(), value.clone());
         out.push((var.name.clone(), value));

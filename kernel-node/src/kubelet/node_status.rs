@@ -122,7 +122,10 @@ async fn filesystem_bytes(dir: &Path) -> Option<u64> {
         }
         // SAFETY: statvfs succeeded, so it filled `stat`.
         let stat = unsafe { stat.assume_init() };
-        Some(stat.f_blocks as u64 * stat.f_frsize as u64)
+        // The field types differ between targets (u32 on some 32-bit ones).
+        #[allow(clippy::unnecessary_cast)]
+        let bytes = stat.f_blocks as u64 * stat.f_frsize as u64;
+        Some(bytes)
     })
     .await
     .ok()

@@ -122,7 +122,7 @@ fn by_name(containers: &[ContainerStatus]) -> HashMap<&str, Vec<&ContainerStatus
         out.entry(c.name.as_str()).or_default().push(c);
     }
     for list in out.values_mut() {
-        list.sort_by(|a, b| (b.attempt, b.created_at).cmp(&(a.attempt, a.created_at)));
+        list.sort_by_key(|c| std::cmp::Reverse((c.attempt, c.created_at)));
     }
     out
 }
