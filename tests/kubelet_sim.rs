@@ -47,7 +47,7 @@ fn test_config(root: &std::path::Path) -> KubeletConfig {
 struct Running {
     task: tokio::task::JoinHandle<()>,
     runtime: Arc<SimRuntime>,
-    _root: tempfile::TempDir,
+    root: tempfile::TempDir,
 }
 
 impl Drop for Running {
@@ -77,7 +77,7 @@ fn start_kubelet(client: &Client, node: &str) -> Running {
     Running {
         task,
         runtime,
-        _root: root,
+        root,
     }
 }
 
@@ -226,7 +226,12 @@ async fn a_bound_pod_runs_with_an_ip_and_running_containers() {
         "volumes": [{ "name": "scratch", "emptyDir": {} }],
     });
     let mut spec = spec;
-    spec["containers"][0]["env"] = json!([{ "name": "PORT", "value": "8080" }]);
+    spec["containers"][0]["env"] = json!([
+        { "name": "PORT", "value": "8080" },
+        { "name": "POD_IP", "valueFrom": { "fieldRef": { "fieldPath": "status.podIP" } } },
+        { "name": "NODE", "valueFrom": { "fieldRef": { "fieldPath": "spec.nodeName" } } },
+        { "name": "URL", "value": "http://$(POD_IP):$(PORT)" },
+    ]);
     spec["containers"][0]["volumeMounts"] = json!([{ "name": "scratch", "mountPath": "/scratch" }]);
     pods.create(&PostParams::default(), &pod("web", "sim-1", spec))
         .await
@@ -264,6 +269,24 @@ async fn a_bound_pod_runs_with_an_ip_and_running_containers() {
     assert_eq!(sandboxes.len(), 1);
     let containers = kubelet.runtime.list_containers(None).await.unwrap();
     assert_eq!(containers.len(), 2);
+    let web = containers.iter().find(|c| c.name == "web").unwrap();
+    let config = kubelet.runtime.container_config(&web.id).unwrap();
+    assert_eq!(config.command, ["httpd", "-f", "-p", "8080"]);
+    let env = |name: &str| {
+        config
+            .envs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(env("POD_IP").as_deref(), Some(ip));
+    assert_eq!(env("NODE").as_deref(), Some("sim-1"));
+    assert_eq!(env("URL"), Some(format!("http://{ip}:8080")));
+    assert_eq!(config.mounts.len(), 1);
+    assert_eq!(config.mounts[0].container_path, "/scratch");
+    let dir = &config.mounts[0].host_path;
+    assert!(dir.starts_with(kubelet.root.path()), "{dir:?}");
+    assert!(tokio::fs::metadata(dir).await.unwrap().is_dir());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -453,6 +476,7 @@ async fn deleted_pods_go_away_and_their_sandboxes_are_removed() {
         let spec = json!({
             "terminationGracePeriodSeconds": 5,
             "containers": [container("c", &["sleep", "3600"])],
+            "volumes": [{ "name": "scratch", "emptyDir": {} }],
         });
         pods.create(&PostParams::default(), &pod(name, "sim-1", spec))
             .await
@@ -460,6 +484,18 @@ async fn deleted_pods_go_away_and_their_sandboxes_are_removed() {
         watch_pod(&pods, name, |p| p["status"]["phase"] == "Running").await;
     }
     assert_eq!(kubelet.runtime.list_pod_sandboxes().await.unwrap().len(), 2);
+    let entries = |dir: std::path::PathBuf| async move {
+        let mut n = 0;
+        if let Ok(mut d) = tokio::fs::read_dir(&dir).await {
+            while d.next_entry().await.unwrap().is_some() {
+                n += 1;
+            }
+        }
+        n
+    };
+    let root = kubelet.root.path().to_path_buf();
+    assert_eq!(entries(root.join("pods")).await, 2);
+    assert_eq!(entries(root.join("logs")).await, 2);
 
     // Graceful: the API only marks it; the kubelet stops it and deletes it for good.
     let marked = pods
@@ -479,10 +515,15 @@ async fn deleted_pods_go_away_and_their_sandboxes_are_removed() {
     pods.delete("forced", &DeleteParams::default().grace_period(0))
         .await
         .unwrap();
-    eventually("both sandboxes to be removed", || async {
-        let left = kubelet.runtime.list_pod_sandboxes().await.unwrap();
-        left.is_empty().then_some(())
-    })
+    // Their containers and directories go with them.
+    eventually(
+        "both sandboxes and their directories to be removed",
+        || async {
+            let left = kubelet.runtime.list_pod_sandboxes().await.unwrap();
+            let dirs = entries(root.join("pods")).await + entries(root.join("logs")).await;
+            (left.is_empty() && dirs == 0).then_some(())
+        },
+    )
     .await;
     assert!(kubelet
         .runtime

@@ -89,6 +89,8 @@ struct Container {
     exits_with: Option<i32>,
     /// `Some(message)`: cannot start.
     cannot_run: Option<String>,
+    /// What it was made from.
+    config: ContainerConfig,
 }
 
 impl Default for SimRuntime {
@@ -130,6 +132,15 @@ impl SimRuntime {
     pub fn with_default_cidr(mut self, cidr: impl Into<String>) -> SimRuntime {
         self.default_cidr = cidr.into();
         self
+    }
+
+    /// The config a container was made from (what the kubelet asked for: expanded command,
+    /// environment, mounts), while the container exists. Not part of [`Runtime`]: for tests.
+    pub fn container_config(&self, container_id: &str) -> Option<ContainerConfig> {
+        self.lock()
+            .containers
+            .get(container_id)
+            .map(|c| c.config.clone())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -442,6 +453,7 @@ impl Runtime for SimRuntime {
                 status,
                 exits_with: exits_with(&argv),
                 cannot_run,
+                config: config.clone(),
             },
         );
         Ok(id)
