@@ -15,6 +15,21 @@
 //! - `env`: container environment and `$(VAR)` expansion;
 //! - `backoff`: CrashLoopBackOff and ImagePullBackOff delays.
 //!
+//! ```no_run
+//! use std::sync::Arc;
+//! use kernel_node::{Kubelet, SimRuntime};
+//!
+//! # async fn example(client: kube::Client) -> kernel_node::Result<()> {
+//! let kubelet = Kubelet::builder(client, "node-1")
+//!     .runtime(Arc::new(SimRuntime::new()))
+//!     .capacity([("cpu", "4"), ("memory", "8Gi")])
+//!     .labels([("example.com/pool", "sim")])
+//!     .pod_cidr("10.244.1.0/24")
+//!     .build()?;
+//! kubelet.run().await // until dropped
+//! # }
+//! ```
+//!
 //! Not yet (issue 16): probes (a running container is ready), configMap/secret env and
 //! volumes, static pods, the kubelet's HTTP server, eviction, taints on registration.
 

@@ -127,6 +127,20 @@ fn by_name(containers: &[ContainerStatus]) -> HashMap<&str, Vec<&ContainerStatus
     out
 }
 
+/// A duration as Go prints it (`300ms`, `10s`, `5m0s`), for upstream's messages.
+fn go_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else if ms % 1000 != 0 && ms < 60_000 {
+        format!("{}s", d.as_secs_f64())
+    } else if d.as_secs() < 60 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}m{}s", d.as_secs() / 60, d.as_secs() % 60)
+    }
+}
+
 fn instant_of(at: Option<SystemTime>) -> Instant {
     let ago = at
         .and_then(|t| SystemTime::now().duration_since(t).ok())
@@ -478,8 +492,8 @@ impl Worker {
                         (
                             "CrashLoopBackOff".into(),
                             format!(
-                                "back-off {}s restarting failed container={} pod={}_{}({})",
-                                delay.as_secs(),
+                                "back-off {} restarting failed container={} pod={}_{}({})",
+                                go_duration(delay),
                                 container.name,
                                 self.name,
                                 self.namespace,
@@ -856,6 +870,19 @@ impl Worker {
         let _ = tokio::fs::remove_dir_all(self.log_dir()).await;
         tracing::info!(pod = %self.name, namespace = %self.namespace, "pod cleaned up");
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_print_as_go() {
+        assert_eq!(go_duration(Duration::from_millis(300)), "300ms");
+        assert_eq!(go_duration(Duration::from_secs(10)), "10s");
+        assert_eq!(go_duration(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(go_duration(Duration::from_secs(300)), "5m0s");
     }
 }
 

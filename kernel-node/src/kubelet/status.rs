@@ -2,6 +2,9 @@
 //! (`generateAPIPodStatus`, `getPhase`, `convertToAPIContainerStatuses`) and
 //! `pkg/kubelet/status/generate.go` (the Initialized, ContainersReady, Ready and
 //! PodReadyToStartContainers conditions).
+//!
+//! Readiness: there are no probes yet, so a running container is ready (and started), as
+//! upstream's is without a readiness (startup) probe.
 
 use std::time::SystemTime;
 
