@@ -132,7 +132,7 @@ fn go_duration(d: Duration) -> String {
     let ms = d.as_millis();
     if ms < 1000 {
         format!("{ms}ms")
-    } else if ms % 1000 != 0 && ms < 60_000 {
+    } else if !ms.is_multiple_of(1000) && ms < 60_000 {
         format!("{}s", d.as_secs_f64())
     } else if d.as_secs() < 60 {
         format!("{}s", d.as_secs())
@@ -873,6 +873,17 @@ impl Worker {
     }
 }
 
+impl Step {
+    /// `Wait(None)` (the relist period) instead when the container is left waiting.
+    fn or_wait(self, waiting: bool) -> Step {
+        if waiting {
+            Step::Wait(None)
+        } else {
+            self
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -883,16 +894,5 @@ mod tests {
         assert_eq!(go_duration(Duration::from_secs(10)), "10s");
         assert_eq!(go_duration(Duration::from_millis(1500)), "1.5s");
         assert_eq!(go_duration(Duration::from_secs(300)), "5m0s");
-    }
-}
-
-impl Step {
-    /// `Wait(None)` (the relist period) instead when the container is left waiting.
-    fn or_wait(self, waiting: bool) -> Step {
-        if waiting {
-            Step::Wait(None)
-        } else {
-            self
-        }
     }
 }
