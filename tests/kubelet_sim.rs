@@ -287,6 +287,15 @@ async fn a_bound_pod_runs_with_an_ip_and_running_containers() {
     let dir = &config.mounts[0].host_path;
     assert!(dir.starts_with(kubelet.root.path()), "{dir:?}");
     assert!(tokio::fs::metadata(dir).await.unwrap().is_dir());
+
+    // A host-network pod has the node's address.
+    let spec = json!({ "hostNetwork": true, "containers": [container("c", &["sleep", "3600"])] });
+    pods.create(&PostParams::default(), &pod("host", "sim-1", spec))
+        .await
+        .unwrap();
+    let host = watch_pod(&pods, "host", |p| p["status"]["phase"] == "Running").await;
+    assert_eq!(host["status"]["podIP"], host["status"]["hostIP"]);
+    assert_eq!(host["status"]["hostIP"], status["hostIP"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
