@@ -296,8 +296,7 @@ impl Worker {
             _ => {}
         }
         let key = format!("image:{image}");
-        if let Some(left) = self.backoff.remaining_since_update(&key) {
-            let _ = left;
+        if self.backoff.remaining_since_update(&key).is_some() {
             return Err((
                 "ImagePullBackOff".into(),
                 format!("Back-off pulling image {image:?}"),
