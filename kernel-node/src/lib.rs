@@ -13,8 +13,14 @@
 //! - [`ProcessRuntime`]: the embedded default runtime, containers as local processes, no root.
 //! - [`network`]: [`HostNetwork`], the embedded network: pod IPs in 127.0.0.0/8, no root.
 //! - `runtime::testsuite` (feature `testsuite`): the conformance suite every [`Runtime`] passes.
+//! - [`runtime::sim`]: [`SimRuntime`], an in-memory runtime for scale tests (a real kubelet
+//!   loop on a fake runtime, unlike kwok's status faker).
+//! - [`kubelet`]: the node agent ([`Kubelet`]): Node registration and status, the node Lease,
+//!   a worker per pod (sandbox, init containers, containers, restarts with back-off,
+//!   graceful termination) and the pod status manager (upstream `pkg/kubelet`).
 //!
-//! Work in progress (issue 16): the kubelet, the process and simulated runtimes, CRI, CNI.
+//! Not yet (issue 16): probes, volumes other than emptyDir, env from ConfigMaps and Secrets,
+//! static pods, the kubelet HTTP server (logs, exec, port-forward), CRI (containerd), CNI.
 //!
 //! ## Example
 //!
@@ -27,10 +33,12 @@
 //! ```
 
 mod error;
+pub mod kubelet;
 pub mod network;
 pub mod runtime;
 
 pub use error::{Error, Result};
+pub use kubelet::{Kubelet, KubeletBuilder, KubeletConfig};
 pub use network::HostNetwork;
-pub use runtime::ProcessRuntime;
 pub use runtime::Runtime;
+pub use runtime::{ProcessRuntime, SimRuntime};

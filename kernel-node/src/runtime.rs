@@ -17,10 +17,12 @@ use async_trait::async_trait;
 use crate::error::Result;
 
 pub mod process;
+pub mod sim;
 #[cfg(feature = "testsuite")]
 pub mod testsuite;
 
 pub use process::ProcessRuntime;
+pub use sim::SimRuntime;
 
 /// What a pod sandbox is made from (CRI `PodSandboxConfig`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -224,7 +226,8 @@ pub trait Runtime: Send + Sync + 'static {
     /// Starts a created container.
     async fn start_container(&self, container_id: &str) -> Result<()>;
     /// Stops a container: SIGTERM (or the image's stop signal), SIGKILL after `timeout`.
-    /// Idempotent.
+    /// Idempotent for a known container; an unknown one is
+    /// [`Error::NotFound`](crate::Error::NotFound), as containerd answers.
     async fn stop_container(&self, container_id: &str, timeout: Duration) -> Result<()>;
     /// Removes a container (stopping it first if needed). Idempotent.
     async fn remove_container(&self, container_id: &str) -> Result<()>;

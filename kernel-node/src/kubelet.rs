@@ -1,0 +1,338 @@
+//! The kubelet: upstream's `pkg/kubelet` (`kubelet.go`'s `Run` and `syncLoop`) as a library.
+//!
+//! [`Kubelet::builder`] takes a `kube::Client` and the node's name; [`Kubelet::run`]
+//! registers the Node, renews its Lease, posts its status and runs the pods bound to it
+//! through a [`Runtime`], until its future is dropped (every task it spawns stops with it).
+//!
+//! The parts, each named after what it holds:
+//! - [`config`]: the settings ([`KubeletConfig`], upstream's `KubeletConfiguration` subset);
+//! - `node_status`: registration and `nodes/status` (upstream `kubelet_node_status.go`);
+//! - `lease`: the node's Lease (upstream `pkg/kubelet/nodelease`, client-go's lease controller);
+//! - `pod_worker`: one task per pod driving the runtime (upstream `pod_workers.go` and
+//!   `kuberuntime_manager.go`'s `SyncPod`/`KillPod`);
+//! - `status`: the pod status written through `pods/status` (upstream `kubelet_pods.go`'s
+//!   `generateAPIPodStatus` and `status/status_manager.go`);
+//! - `env`: container environment and `$(VAR)` expansion;
+//! - `backoff`: CrashLoopBackOff and ImagePullBackOff delays.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use kernel_node::{Kubelet, SimRuntime};
+//!
+//! # async fn example(client: kube::Client) -> kernel_node::Result<()> {
+//! let kubelet = Kubelet::builder(client, "node-1")
+//!     .runtime(Arc::new(SimRuntime::new()))
+//!     .capacity([("cpu", "4"), ("memory", "8Gi")])
+//!     .labels([("example.com/pool", "sim")])
+//!     .pod_cidr("10.244.1.0/24")
+//!     .build()?;
+//! kubelet.run().await // until dropped
+//! # }
+//! ```
+//!
+//! Not yet (issue 16): probes (a running container is ready), configMap/secret env and
+//! volumes, static pods, the kubelet's HTTP server, eviction, taints on registration.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity as WireQuantity;
+use kube::runtime::watcher::{self, Event};
+use kube::runtime::WatchStreamExt;
+use kube::{Api, Client};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::error::{Error, Result};
+use crate::runtime::Runtime;
+
+mod backoff;
+pub mod config;
+mod env;
+mod lease;
+mod node_status;
+mod pod_worker;
+mod status;
+
+pub use config::{KubeletConfig, KUBELET_VERSION, NODE_LEASE_NAMESPACE};
+
+/// What every task of one kubelet shares.
+pub(crate) struct Shared {
+    pub client: Client,
+    pub node_name: String,
+    pub runtime: Arc<dyn Runtime>,
+    pub config: KubeletConfig,
+    /// `Runtime::version`'s name: container ids are `<runtime_name>://<id>`.
+    pub runtime_name: String,
+    /// `<name>://<version>`.
+    pub runtime_version: String,
+    pub node_ip: IpAddr,
+    /// The pod CIDR pods take their IPs from: the configured one, else the Node's.
+    pub pod_cidr: RwLock<Option<String>>,
+    pub capacity: BTreeMap<String, WireQuantity>,
+    pub allocatable: BTreeMap<String, WireQuantity>,
+    pub labels: BTreeMap<String, String>,
+    pub root_dir: PathBuf,
+}
+
+impl Shared {
+    pub(crate) fn pod_cidr(&self) -> Option<String> {
+        self.pod_cidr
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+/// Builds a [`Kubelet`]; from [`Kubelet::builder`].
+pub struct KubeletBuilder {
+    client: Client,
+    node_name: String,
+    runtime: Option<Arc<dyn Runtime>>,
+    capacity: BTreeMap<String, String>,
+    labels: BTreeMap<String, String>,
+    pod_cidr: Option<String>,
+    node_ip: Option<IpAddr>,
+    config: KubeletConfig,
+}
+
+impl KubeletBuilder {
+    /// The container runtime pods run in (required).
+    pub fn runtime(mut self, runtime: Arc<dyn Runtime>) -> Self {
+        self.runtime = Some(runtime);
+        self
+    }
+
+    /// Capacity entries (`cpu`, `memory`, `pods`, `ephemeral-storage`, extended resources)
+    /// as quantities (`"4"`, `"8Gi"`); what is not given comes from the host (CPUs,
+    /// `/proc/meminfo`, the root directory's file system) and `maxPods`.
+    pub fn capacity<K: Into<String>, V: Into<String>>(
+        mut self,
+        entries: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        self.capacity
+            .extend(entries.into_iter().map(|(k, v)| (k.into(), v.into())));
+        self
+    }
+
+    /// Extra node labels (upstream `--node-labels`), on top of the well-known ones.
+    pub fn labels<K: Into<String>, V: Into<String>>(
+        mut self,
+        entries: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        self.labels
+            .extend(entries.into_iter().map(|(k, v)| (k.into(), v.into())));
+        self
+    }
+
+    /// The pod CIDR (upstream `--pod-cidr`): pods take their IPs from it, and a Node this
+    /// kubelet creates gets it as `spec.podCIDR`. Without it, the Node's `spec.podCIDR`.
+    pub fn pod_cidr(mut self, cidr: impl Into<String>) -> Self {
+        self.pod_cidr = Some(cidr.into());
+        self
+    }
+
+    /// The node's InternalIP (upstream `--node-ip`); default: the address of the host's
+    /// default route, else 127.0.0.1.
+    pub fn node_ip(mut self, ip: IpAddr) -> Self {
+        self.node_ip = Some(ip);
+        self
+    }
+
+    /// Intervals, back-off and directories.
+    pub fn config(mut self, config: KubeletConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The kubelet; [`Error::InvalidState`] without a runtime or with a capacity that is
+    /// not a quantity.
+    pub fn build(self) -> Result<Kubelet> {
+        let runtime = self
+            .runtime
+            .ok_or_else(|| Error::InvalidState("a kubelet needs a runtime".into()))?;
+        for (name, value) in &self.capacity {
+            kernel_core::quantity::Quantity::parse(value)
+                .map_err(|e| Error::InvalidState(format!("capacity {name}={value:?}: {e}")))?;
+        }
+        Ok(Kubelet {
+            client: self.client,
+            node_name: self.node_name,
+            runtime,
+            capacity: self.capacity,
+            labels: self.labels,
+            pod_cidr: self.pod_cidr,
+            node_ip: self.node_ip,
+            config: self.config,
+        })
+    }
+}
+
+/// A kubelet for one node; see the [module docs](self).
+pub struct Kubelet {
+    client: Client,
+    node_name: String,
+    runtime: Arc<dyn Runtime>,
+    capacity: BTreeMap<String, String>,
+    labels: BTreeMap<String, String>,
+    pod_cidr: Option<String>,
+    node_ip: Option<IpAddr>,
+    config: KubeletConfig,
+}
+
+impl std::fmt::Debug for Kubelet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kubelet")
+            .field("node_name", &self.node_name)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Kubelet {
+    /// A builder for the kubelet of `node_name`, reaching the cluster through `client`.
+    pub fn builder(client: Client, node_name: impl Into<String>) -> KubeletBuilder {
+        KubeletBuilder {
+            client,
+            node_name: node_name.into(),
+            runtime: None,
+            capacity: BTreeMap::new(),
+            labels: BTreeMap::new(),
+            pod_cidr: None,
+            node_ip: None,
+            config: KubeletConfig::default(),
+        }
+    }
+
+    /// The node's name.
+    pub fn node_name(&self) -> &str {
+        &self.node_name
+    }
+
+    /// Runs the kubelet until the future is dropped: registers the Node (retrying until the
+    /// API server takes it), then renews the Lease, posts the node status and runs the pods
+    /// bound to the node. Errors of the API or the runtime are logged and retried, a pod's
+    /// failure is that pod's status; `Err` only when the runtime does not answer
+    /// [`Runtime::version`] at start.
+    pub async fn run(self) -> Result<()> {
+        let version = self.runtime.version().await?;
+        let host = node_status::host_info().await;
+        let node_ip = match self.node_ip {
+            Some(ip) => ip,
+            None => node_status::default_node_ip()
+                .await
+                .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+        };
+        let root_dir = self.config.root_dir.clone().unwrap_or_else(|| {
+            std::env::temp_dir()
+                .join("kernel-kubelet")
+                .join(&self.node_name)
+        });
+        let capacity = node_status::capacity(&self.capacity, &self.config, host, &root_dir).await;
+        let allocatable = node_status::allocatable(&capacity);
+        let mut labels = node_status::well_known_labels(&self.node_name);
+        labels.extend(self.labels);
+        let shared = Arc::new(Shared {
+            client: self.client,
+            node_name: self.node_name,
+            runtime: self.runtime,
+            config: self.config,
+            runtime_version: format!("{}://{}", version.runtime_name, version.runtime_version),
+            runtime_name: version.runtime_name,
+            node_ip,
+            pod_cidr: RwLock::new(self.pod_cidr.clone()),
+            capacity,
+            allocatable,
+            labels,
+            root_dir,
+        });
+        let node_uid = node_status::register(&shared, self.pod_cidr.is_some()).await;
+        tracing::info!(node = %shared.node_name, %node_ip, runtime = %shared.runtime_version, "kubelet registered its node");
+        let mut tasks = JoinSet::new();
+        tasks.spawn(lease::run(shared.clone(), node_uid));
+        tasks.spawn(node_status::run(shared.clone()));
+        // The pod loop runs here; the JoinSet (and the workers' own) abort on drop.
+        pod_loop(shared).await;
+        Ok(())
+    }
+}
+
+/// Watches the node's pods and hands each to its worker (upstream `syncLoop` + `podWorkers`).
+async fn pod_loop(shared: Arc<Shared>) {
+    let api: Api<Pod> = Api::all(shared.client.clone());
+    let selector = format!("spec.nodeName={}", shared.node_name);
+    let mut stream = watcher::watcher(api, watcher::Config::default().fields(&selector))
+        .default_backoff()
+        .boxed();
+    let mut workers: HashMap<String, watch::Sender<Option<Arc<Pod>>>> = HashMap::new();
+    let mut running: JoinSet<String> = JoinSet::new();
+    let mut listed: Option<HashSet<String>> = None;
+    loop {
+        tokio::select! {
+            event = stream.next() => {
+                let Some(event) = event else { break };
+                match event {
+                    Ok(Event::Apply(pod)) => dispatch(&shared, &mut workers, &mut running, pod),
+                    Ok(Event::InitApply(pod)) => {
+                        if let (Some(seen), Some(uid)) = (listed.as_mut(), pod.metadata.uid.clone()) {
+                            seen.insert(uid);
+                        }
+                        dispatch(&shared, &mut workers, &mut running, pod);
+                    }
+                    Ok(Event::Delete(pod)) => {
+                        if let Some(tx) = pod.metadata.uid.as_ref().and_then(|u| workers.get(u)) {
+                            tx.send_replace(None);
+                        }
+                    }
+                    Ok(Event::Init) => listed = Some(HashSet::new()),
+                    Ok(Event::InitDone) => {
+                        // Pods that went away while the watch was down.
+                        if let Some(seen) = listed.take() {
+                            for (uid, tx) in &workers {
+                                if !seen.contains(uid) {
+                                    tx.send_replace(None);
+                                }
+                            }
+                        }
+                    }
+                    Err(e) => tracing::warn!(node = %shared.node_name, error = %e, "pod watch failed; retrying"),
+                }
+            }
+            Some(done) = running.join_next(), if !running.is_empty() => {
+                if let Ok(uid) = done {
+                    workers.remove(&uid);
+                }
+            }
+        }
+    }
+    tracing::warn!(node = %shared.node_name, "pod watch ended");
+    std::future::pending::<()>().await;
+}
+
+fn dispatch(
+    shared: &Arc<Shared>,
+    workers: &mut HashMap<String, watch::Sender<Option<Arc<Pod>>>>,
+    running: &mut JoinSet<String>,
+    pod: Pod,
+) {
+    let Some(uid) = pod.metadata.uid.clone() else {
+        return;
+    };
+    let bound_here =
+        pod.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(shared.node_name.as_str());
+    if !bound_here {
+        return;
+    }
+    let pod = Arc::new(pod);
+    if let Some(tx) = workers.get(&uid) {
+        tx.send_replace(Some(pod));
+        return;
+    }
+    let (tx, rx) = watch::channel(Some(pod));
+    workers.insert(uid.clone(), tx);
+    running.spawn(pod_worker::run(shared.clone(), uid, rx));
+}

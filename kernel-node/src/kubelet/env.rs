@@ -1,0 +1,258 @@
+//! Container environment and `$(VAR)` expansion: upstream's `kubelet_pods.go`
+//! (`makeEnvironmentVariables`, `podFieldSelectorRuntimeValue`) and
+//! `third_party/forked/golang/expansion`.
+
+use std::collections::{BTreeMap, HashMap};
+
+use k8s_openapi::api::core::v1::{Container, EnvVarSource, Pod};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity as WireQuantity;
+use kernel_core::quantity::Quantity;
+
+/// What the downward API reads besides the pod: the addresses the kubelet knows.
+pub(crate) struct PodContext<'a> {
+    pub pod: &'a Pod,
+    pub pod_ips: &'a [String],
+    pub host_ips: &'a [String],
+    /// The node's allocatable (limits that are not set default to it).
+    pub allocatable: &'a BTreeMap<String, WireQuantity>,
+}
+
+/// `Expand`: `$(NAME)` becomes the value `lookup` has for it (kept as written when it has
+/// none), `$$` becomes `$`, any other `$` stays.
+pub(crate) fn expand(input: &str, lookup: impl Fn(&str) -> Option<String>) -> String {
+    let bytes = input.as_bytes();
+    let mut out = String::with_capacity(input.len());
+    let mut checkpoint = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'$' && i + 1 < bytes.len() {
+            out.push_str(&input[checkpoint..i]);
+            match bytes[i + 1] {
+                b'$' => {
+                    out.push('$');
+                    i += 2;
+                }
+                b'(' => match input[i + 2..].find(')') {
+                    Some(end) => {
+                        let name = &input[i + 2..i + 2 + end];
+                        match lookup(name) {
+                            Some(v) => out.push_str(&v),
+                            None => {
+                                out.push_str("$(");
+                                out.push_str(name);
+                                out.push(')');
+                            }
+                        }
+                        i += 2 + end + 1;
+                    }
+                    None => {
+                        out.push_str(&input[i..]);
+                        i = bytes.len();
+                    }
+                },
+                _ => {
+                    out.push('$');
+                    i += 1;
+                }
+            }
+            checkpoint = i;
+        } else {
+            i += 1;
+        }
+    }
+    if checkpoint < bytes.len() {
+        out.push_str(&input[checkpoint..]);
+    }
+    out
+}
+
+/// The value of a `fieldRef` path (`podFieldSelectorRuntimeValue`).
+fn field_value(ctx: &PodContext<'_>, path: &str) -> Result<String, String> {
+    let meta = &ctx.pod.metadata;
+    let spec = ctx.pod.spec.as_ref();
+    let subscript = |prefix: &str| {
+        path.strip_prefix(prefix)
+            .and_then(|rest| rest.strip_suffix("']"))
+            .map(str::to_owned)
+    };
+    let value = match path {
+        "metadata.name" => meta.name.clone().unwrap_or_default(),
+        "metadata.namespace" => meta.namespace.clone().unwrap_or_default(),
+        "metadata.uid" => meta.uid.clone().unwrap_or_default(),
+        "spec.nodeName" => spec.and_then(|s| s.node_name.clone()).unwrap_or_default(),
+        "spec.serviceAccountName" => spec
+            .and_then(|s| s.service_account_name.clone())
+            .unwrap_or_default(),
+        "status.podIP" => ctx.pod_ips.first().cloned().unwrap_or_default(),
+        "status.podIPs" => ctx.pod_ips.join(","),
+        "status.hostIP" => ctx.host_ips.first().cloned().unwrap_or_default(),
+        "status.hostIPs" => ctx.host_ips.join(","),
+        _ => {
+            if let Some(key) = subscript("metadata.labels['") {
+                meta.labels
+                    .as_ref()
+                    .and_then(|l| l.get(&key).cloned())
+                    .unwrap_or_default()
+            } else if let Some(key) = subscript("metadata.annotations['") {
+                meta.annotations
+                    .as_ref()
+                    .and_then(|l| l.get(&key).cloned())
+                    .unwrap_or_default()
+            } else {
+                return Err(format!("unsupported fieldRef path {path:?}"));
+            }
+        }
+    };
+    Ok(value)
+}
+
+/// The value of a `resourceFieldRef` (`ExtractContainerResourceValue`): rounded up in units
+/// of the divisor; unset limits are the node's allocatable.
+fn resource_value(
+    ctx: &PodContext<'_>,
+    container: &Container,
+    resource: &str,
+    divisor: Option<&WireQuantity>,
+) -> Result<String, String> {
+    let (kind, name) = resource
+        .split_once('.')
+        .ok_or_else(|| format!("unsupported resourceFieldRef {resource:?}"))?;
+    let resources = container.resources.as_ref();
+    let set = match kind {
+        "limits" => resources.and_then(|r| r.limits.as_ref()),
+        "requests" => resources.and_then(|r| r.requests.as_ref()),
+        _ => return Err(format!("unsupported resourceFieldRef {resource:?}")),
+    };
+    let quantity = set.and_then(|s| s.get(name)).or_else(|| {
+        (kind == "limits")
+            .then(|| ctx.allocatable.get(name))
+            .flatten()
+    });
+    let parse = |q: Option<&WireQuantity>, default: &str| {
+        q.map(|q| Quantity::from_wire(q).map_err(|e| e.to_string()))
+            .unwrap_or_else(|| Quantity::parse(default).map_err(|e| e.to_string()))
+    };
+    let value = parse(quantity, "0")?;
+    let divisor = parse(divisor, "1")?;
+    let ceil_div = |a: i64, b: i64| if b <= 0 { a } else { (a + b - 1) / b };
+    Ok(match name {
+        "cpu" => ceil_div(value.milli_value(), divisor.milli_value()).to_string(),
+        "memory" | "ephemeral-storage" => ceil_div(value.value(), divisor.value()).to_string(),
+        _ => return Err(format!("unsupported resourceFieldRef {resource:?}")),
+    })
+}
+
+/// The container's environment in order, values expanded (`$(VAR)` of earlier entries);
+/// `Err` is the message of a `CreateContainerConfigError`.
+pub(crate) fn environment(
+    ctx: &PodContext<'_>,
+    container: &Container,
+) -> Result<Vec<(String, String)>, String> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut seen: HashMap<String, String> = HashMap::new();
+    if container.env_from.as_ref().is_some_and(|e| !e.is_empty()) {
+        return Err("envFrom is not supported by this kubelet yet".into());
+    }
+    for var in container.env.iter().flatten() {
+        let value = match &var.value_from {
+            None => expand(var.value.as_deref().unwrap_or_default(), |name| {
+                seen.get(name).cloned()
+            }),
+            Some(EnvVarSource {
+                field_ref: Some(f), ..
+            }) => field_value(ctx, &f.field_path)?,
+            Some(EnvVarSource {
+                resource_field_ref: Some(r),
+                ..
+            }) => {
+                let target = match r.container_name.as_deref() {
+                    None | Some("") => container,
+                    Some(other) => ctx
+                        .pod
+                        .spec
+                        .iter()
+                        .flat_map(|s| s.containers.iter())
+                        .find(|c| c.name == other)
+                        .ok_or_else(|| format!("no container {other:?} in the pod"))?,
+                };
+                resource_value(ctx, target, &r.resource, r.divisor.as_ref())?
+            }
+            Some(_) => {
+                return Err(format!(
+                "env {:?}: configMapKeyRef and secretKeyRef are not supported by this kubelet yet",
+                var.name
+            ))
+            }
+        };
+        seen.insert(var.name.clone(), value.clone());
+        out.push((var.name.clone(), value));
+    }
+    Ok(out)
+}
+
+/// `command` and `args` with `$(VAR)` expanded from the container's environment.
+pub(crate) fn expand_all(words: &[String], env: &[(String, String)]) -> Vec<String> {
+    let map: HashMap<&str, &str> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    words
+        .iter()
+        .map(|w| expand(w, |name| map.get(name).map(|v| v.to_string())))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn expands_like_upstream() {
+        let lookup = |n: &str| (n == "A").then(|| "x".to_string());
+        assert_eq!(expand("$(A)-$(B)", lookup), "x-$(B)");
+        assert_eq!(expand("$$(A) $ $", lookup), "$(A) $ $");
+        assert_eq!(expand("a$(A", lookup), "a$(A");
+        assert_eq!(expand("plain", lookup), "plain");
+    }
+
+    #[test]
+    fn builds_the_environment() {
+        let pod: Pod = serde_json::from_value(json!({
+            "metadata": { "name": "p", "namespace": "ns", "uid": "u1", "labels": { "app": "web" } },
+            "spec": { "nodeName": "n1", "containers": [{
+                "name": "c", "image": "busybox",
+                "resources": { "limits": { "memory": "64Mi" } },
+                "env": [
+                    { "name": "A", "value": "a" },
+                    { "name": "B", "value": "$(A)-b" },
+                    { "name": "NAME", "valueFrom": { "fieldRef": { "fieldPath": "metadata.name" } } },
+                    { "name": "APP", "valueFrom": { "fieldRef": { "fieldPath": "metadata.labels['app']" } } },
+                    { "name": "NODE", "valueFrom": { "fieldRef": { "fieldPath": "spec.nodeName" } } },
+                    { "name": "IP", "valueFrom": { "fieldRef": { "fieldPath": "status.podIP" } } },
+                    { "name": "MEM", "valueFrom": { "resourceFieldRef": { "resource": "limits.memory", "divisor": "1Mi" } } },
+                    { "name": "CPU", "valueFrom": { "resourceFieldRef": { "resource": "limits.cpu" } } }
+                ]
+            }]}
+        }))
+        .unwrap();
+        let allocatable = BTreeMap::from([("cpu".to_string(), WireQuantity("1500m".into()))]);
+        let ctx = PodContext {
+            pod: &pod,
+            pod_ips: &["10.0.0.2".into()],
+            host_ips: &["192.168.0.1".into()],
+            allocatable: &allocatable,
+        };
+        let container = &pod.spec.as_ref().unwrap().containers[0];
+        let env = environment(&ctx, container).unwrap();
+        let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("B"), Some("a-b"));
+        assert_eq!(get("NAME"), Some("p"));
+        assert_eq!(get("APP"), Some("web"));
+        assert_eq!(get("NODE"), Some("n1"));
+        assert_eq!(get("IP"), Some("10.0.0.2"));
+        assert_eq!(get("MEM"), Some("64"));
+        assert_eq!(get("CPU"), Some("2"));
+        assert_eq!(
+            expand_all(&["echo".into(), "$(B)".into()], &env),
+            vec!["echo", "a-b"]
+        );
+    }
+}
