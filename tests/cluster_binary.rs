@@ -35,8 +35,9 @@ fn free_port() -> u16 {
 
 /// Starts the binary and reads its stdout up to the KUBECONFIG line; returns the process, the
 /// kubeconfig path it named and everything it printed.
-async fn start(data_dir: &Path, port: u16) -> (Child, PathBuf, String) {
+async fn start(data_dir: &Path, port: u16, extra: &[&str]) -> (Child, PathBuf, String) {
     let mut child = Command::new(bin())
+        .args(extra)
         .args([
             "--store",
             "file",
@@ -147,7 +148,8 @@ fn help_goes_to_stdout_and_unknown_flags_are_named() {
 async fn schedules_onto_hand_made_nodes_and_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let (child, kubeconfig_path, printed) = start(dir.path(), port).await;
+    // No kubelet: the pod can only go to the hand-made node.
+    let (child, kubeconfig_path, printed) = start(dir.path(), port, &["--no-kubelet"]).await;
     assert!(
         printed.contains("kube-scheduler") && printed.contains("running"),
         "{printed}"
@@ -197,7 +199,7 @@ async fn schedules_onto_hand_made_nodes_and_survives_a_restart() {
 
     // Restarted on the same data directory: the kubeconfig read before still works, and the
     // pod is still there, still bound.
-    let (child, _, _) = start(dir.path(), port).await;
+    let (child, _, _) = start(dir.path(), port, &["--no-kubelet"]).await;
     let pods: Api<Pod> = Api::default_namespaced(client(&kubeconfig).await);
     assert_eq!(
         node_of(pods.get("p").await.unwrap()).as_deref(),
@@ -236,23 +238,27 @@ async fn the_readme_walkthrough_works_as_written() {
     assert!(commands.len() >= 8, "{commands:?}");
 
     let dir = tempfile::tempdir().unwrap();
-    let (child, kubeconfig, _) = start(dir.path(), 0).await;
+    let (child, kubeconfig, _) = start(dir.path(), 0, &[]).await;
     // What the README's comments say each command shows, waited for where the scheduler has
     // to act first.
     let expected: &[(&str, &[&str])] = &[
-        ("kubectl get nodes", &["node-a", "node-b"]),
+        ("kubectl get nodes", &[" Ready "]),
         ("kubectl get namespaces", &["demo", "kube-system"]),
-        ("kubectl -n demo get pods -o wide", &["node-b", "Pending"]),
+        (
+            "kubectl -n demo get pods -o wide",
+            &["127.244.0.", "Pending"],
+        ),
         (
             "kubectl -n demo get events",
-            &["Scheduled", "FailedScheduling", "2 Insufficient cpu"],
+            &["Scheduled", "FailedScheduling", "1 Insufficient cpu"],
         ),
         ("kubectl -n demo describe pod huge", &["FailedScheduling"]),
-        (
-            "kubectl describe node node-b",
-            &["Allocated resources", "small"],
-        ),
+        ("kubectl describe nodes", &["Allocated resources", "hello"]),
         ("kubectl -n demo get deployment web", &["0/5"]),
+        (
+            "kubectl get nodes -o wide",
+            &["node-a", "node-b", "process://"],
+        ),
     ];
     for command in commands {
         let args: Vec<&str> = command.split_whitespace().skip(1).collect();
@@ -283,8 +289,12 @@ async fn the_readme_walkthrough_works_as_written() {
         })
         .await;
         if command == "kubectl -n demo get pods -o wide" {
-            let small = output.lines().find(|l| l.starts_with("small")).unwrap();
-            assert!(small.contains("node-b"), "{output}");
+            // hello runs for real: a process of the kubelet's process runtime.
+            let hello = output.lines().find(|l| l.starts_with("hello")).unwrap();
+            assert!(
+                hello.contains("Running") && hello.contains("127.244.0."),
+                "{output}"
+            );
         }
     }
     terminate(child).await;

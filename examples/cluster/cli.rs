@@ -20,13 +20,13 @@ The CA, serving certificate and admin token live in the data directory, so the k
 stays valid across restarts. SIGTERM or Ctrl-C drains open connections and stops every
 component.";
 
-/// One process running a Kubernetes control plane: the API server and the scheduler (the
-/// kubelet, controller managers and kube-proxy join as they are built).
+/// One process running a Kubernetes cluster: the API server, the scheduler and a kubelet (the
+/// controller managers and kube-proxy join as they are built).
 #[derive(Debug, Parser)]
 #[command(
     name = "cluster",
     version = version(),
-    about = "One process running a Kubernetes control plane (API server + scheduler) for the real kubectl.",
+    about = "One process running a Kubernetes cluster (API server, scheduler, kubelet) for the real kubectl.",
     after_help = AFTER_HELP
 )]
 pub struct Cli {
@@ -98,6 +98,25 @@ pub struct Cli {
     #[arg(long, env = "KERNEL_SCHEDULER_METRICS_ADDRESS", default_value = "127.0.0.1:10251",
           value_parser = parse_optional_addr)]
     pub scheduler_metrics_address: OptionalAddr,
+
+    /// Do not run the kubelet (no node registers; pods stay Pending unless a node is made by
+    /// hand, and pods bound to such a node never run).
+    #[arg(long, env = "KERNEL_NO_KUBELET")]
+    pub no_kubelet: bool,
+
+    /// The kubelet's container runtime: `process` (containers are local processes of this
+    /// user: no isolation, no images; the command must exist on this machine) or `sim`
+    /// (simulated: nothing runs, statuses as if it did).
+    #[arg(long, env = "KERNEL_RUNTIME", default_value = "process", value_parser = ["process", "sim"])]
+    pub runtime: String,
+
+    /// The kubelet's node name. Default: this machine's hostname.
+    #[arg(long, env = "KERNEL_NODE_NAME")]
+    pub node_name: Option<String>,
+
+    /// Extra simulated nodes (`sim-1` ... `sim-N`), each a kubelet on a simulated runtime.
+    #[arg(long, env = "KERNEL_NODES", default_value_t = 0)]
+    pub nodes: u16,
 
     /// How long a shutdown waits for requests in flight before cutting connections.
     #[arg(long, env = "KERNEL_SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_duration)]

@@ -7,9 +7,10 @@
 //! ```
 //!
 //! It assembles the crates' public API only: the store (kernel-store), the API server
-//! (kernel-api) and the scheduler (kernel-sched), which reaches the API server through an
-//! in-process `kube::Client` carrying its own identity. Each later component (kubelet,
-//! controller managers, kube-proxy) is added here, each with a switch to turn it off.
+//! (kernel-api), the scheduler (kernel-sched) and a kubelet (kernel-node), each component
+//! reaching the API server through an in-process `kube::Client` carrying its own identity.
+//! Each later component (controller managers, kube-proxy) is added here, each with a switch
+//! to turn it off.
 
 // The binary (not the library) chooses the allocator: mimalloc suits the many small JSON nodes
 // the server allocates (about 25% more pod creates/s than glibc malloc in examples/api_bench).
@@ -22,10 +23,13 @@ mod store;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::Parser;
 use kernel::api::{ApiServer, Credentials, UserInfo};
 use kernel::sched::{serving, KubeSchedulerConfiguration, Scheduler};
+use kernel_node::runtime::Runtime;
+use kernel_node::{HostNetwork, Kubelet, KubeletConfig, ProcessRuntime, SimRuntime};
 
 use cli::Cli;
 
@@ -158,8 +162,64 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             detail,
         });
     }
+    let mut runtimes = Vec::new();
+    if cli.no_kubelet {
+        rows.push(Row {
+            component: "kubelet",
+            state: "off",
+            detail: "--no-kubelet: no node runs pods".into(),
+        });
+    } else {
+        let node = match &cli.node_name {
+            Some(name) => name.clone(),
+            None => hostname(),
+        };
+        let (runtime, detail): (Arc<dyn Runtime>, String) = match cli.runtime.as_str() {
+            "sim" => (Arc::new(SimRuntime::new()), "simulated runtime".into()),
+            _ => {
+                let network = HostNetwork::new();
+                let cidr = network.effective_cidr(Some(NODE_POD_CIDR));
+                let runtime =
+                    ProcessRuntime::new(data_dir.join("kubelet").join(&node).join("pods"), network);
+                runtimes.push(runtime.clone());
+                (
+                    Arc::new(runtime),
+                    format!("process runtime (pods are local processes, pod IPs in {cidr})"),
+                )
+            }
+        };
+        tasks.spawn(run_kubelet(
+            &server,
+            &data_dir,
+            node.clone(),
+            runtime,
+            NODE_POD_CIDR.into(),
+        )?);
+        let mut detail = format!("node {node} · {detail}");
+        for n in 1..=cli.nodes {
+            let name = format!("sim-{n}");
+            let cidr = format!("10.244.{n}.0/24");
+            tasks.spawn(run_kubelet(
+                &server,
+                &data_dir,
+                name,
+                Arc::new(SimRuntime::new()),
+                cidr,
+            )?);
+        }
+        if cli.nodes > 0 {
+            detail.push_str(&format!(
+                " · {} simulated nodes sim-1..sim-{}",
+                cli.nodes, cli.nodes
+            ));
+        }
+        rows.push(Row {
+            component: "kubelet",
+            state: "running",
+            detail,
+        });
+    }
     for (component, issue) in [
-        ("kubelet", "issue 16"),
         ("kube-controller-manager", "issue 17"),
         ("kube-proxy", "issue 18"),
     ] {
@@ -184,11 +244,59 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     for endpoint in endpoints {
         let _ = tokio::time::timeout(cli.shutdown_grace, endpoint).await;
     }
-    // The rest (the scheduler) have no graceful stop of their own: they are aborted.
+    // The rest (the scheduler, the kubelets) have no graceful stop of their own: they are
+    // aborted; then the processes the kubelet started are stopped (SIGTERM, then SIGKILL).
     tasks.shutdown().await;
+    for runtime in runtimes {
+        if let Err(e) = runtime.shutdown(cli.shutdown_grace).await {
+            tracing::warn!(error = %e, "stopping the pods' processes");
+        }
+    }
     serving.shutdown_within(cli.shutdown_grace).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The pod CIDR of the kubelet's own node (the process runtime moves it into 127.0.0.0/8).
+const NODE_POD_CIDR: &str = "10.244.0.0/24";
+
+/// A kubelet for `node`, acting as `system:node:<node>`, keeping its files under the data
+/// directory; the future runs it.
+fn run_kubelet(
+    server: &ApiServer,
+    data_dir: &Path,
+    node: String,
+    runtime: Arc<dyn Runtime>,
+    pod_cidr: String,
+) -> Result<impl std::future::Future<Output = ()> + Send + 'static, Box<dyn std::error::Error>> {
+    let identity = UserInfo {
+        name: format!("system:node:{node}"),
+        groups: vec!["system:nodes".into(), "system:authenticated".into()],
+        ..UserInfo::default()
+    };
+    let config = KubeletConfig {
+        root_dir: Some(data_dir.join("kubelet").join(&node)),
+        ..KubeletConfig::default()
+    };
+    let kubelet = Kubelet::builder(server.client_as(identity), node.clone())
+        .runtime(runtime)
+        .pod_cidr(pod_cidr)
+        .config(config)
+        .build()?;
+    Ok(async move {
+        if let Err(e) = kubelet.run().await {
+            tracing::error!(node, error = %e, "the kubelet stopped");
+        }
+    })
+}
+
+/// This machine's hostname, as the kubelet's default node name (lower-cased, as upstream).
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_lowercase())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
 }
 
 fn print_ready(rows: &[Row], kubeconfig: &Path) {
