@@ -163,6 +163,35 @@ pub struct ContainerStatus {
     pub log_path: PathBuf,
 }
 
+impl ContainerStatus {
+    /// A container just made from `config` in sandbox `sandbox_id`: state Created, created now,
+    /// not started.
+    pub fn created(
+        id: String,
+        sandbox_id: &str,
+        config: &ContainerConfig,
+        image_ref: String,
+        log_path: PathBuf,
+    ) -> Self {
+        ContainerStatus {
+            id,
+            sandbox_id: sandbox_id.to_owned(),
+            name: config.name.clone(),
+            attempt: config.attempt,
+            state: ContainerState::Created,
+            created_at: SystemTime::now(),
+            started_at: None,
+            finished_at: None,
+            exit_code: None,
+            reason: String::new(),
+            message: String::new(),
+            image: config.image.clone(),
+            image_ref,
+            log_path,
+        }
+    }
+}
+
 /// The answer of [`Runtime::exec_sync`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ExecResult {

@@ -543,22 +543,7 @@ impl Runtime for ProcessRuntime {
             _ => dir.clone(),
         };
         let (exited_tx, exited) = watch::channel(false);
-        let status = ContainerStatus {
-            id: id.clone(),
-            sandbox_id: sandbox_id.to_string(),
-            name: config.name.clone(),
-            attempt: config.attempt,
-            state: ContainerState::Created,
-            created_at: SystemTime::now(),
-            started_at: None,
-            finished_at: None,
-            exit_code: None,
-            reason: String::new(),
-            message: String::new(),
-            image: config.image.clone(),
-            image_ref,
-            log_path,
-        };
+        let status = ContainerStatus::created(id.clone(), sandbox_id, config, image_ref, log_path);
         let env = container_env(config, sandbox);
         let mut state = self.lock();
         // The sandbox may have stopped meanwhile.

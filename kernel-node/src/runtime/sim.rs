@@ -19,7 +19,7 @@
 //!   `sh -c "exit N"` (also `/bin/sh`, and the scripts `true`, `false`, `exit`) exits `N`.
 //!   Those end `Exited` right after start with reason `Completed` (0) or `Error`.
 //! - **Commands that do not exist**: an argv whose first word contains `does-not-exist`
-//!   fails to start ([`Error::RunContainer`](crate::Error::RunContainer)); the container is
+//!   fails to start ([`Error::RunContainer`]); the container is
 //!   then `Exited` with code 128 and reason `ContainerCannotRun`, as Docker-era runtimes say.
 //! - **Stop** ends a running container as a process that honours SIGTERM would: exit 143
 //!   (128 + SIGTERM) when given a timeout, 137 (128 + SIGKILL) with a zero timeout or when its
@@ -27,7 +27,7 @@
 //! - **exec_sync** in a running container answers exit 0 with empty output, or the exit code
 //!   of the argv conventions above (`false` → 1, `sh -c "exit 3"` → 3).
 //! - **Images**: every pull succeeds, except of a reference containing `does-not-exist`
-//!   ([`Error::ImagePull`](crate::Error::ImagePull), what `ErrImagePull` is tested with).
+//!   ([`Error::ImagePull`], what `ErrImagePull` is tested with).
 //!   Images are kept by their normalised reference (`busybox` →
 //!   `docker.io/library/busybox:latest`) with a made-up `sha256:` id. Containers are not
 //!   checked against the images held.
@@ -431,22 +431,13 @@ impl Runtime for SimRuntime {
             .find(|i| i.repo_tags.contains(&normalized))
             .map(|i| i.id.clone())
             .unwrap_or_else(|| config.image.clone());
-        let status = ContainerStatus {
-            id: id.clone(),
-            sandbox_id: sandbox_id.to_owned(),
-            name: config.name.clone(),
-            attempt: config.attempt,
-            state: ContainerState::Created,
-            created_at: SystemTime::now(),
-            started_at: None,
-            finished_at: None,
-            exit_code: None,
-            reason: String::new(),
-            message: String::new(),
-            image: config.image.clone(),
+        let status = ContainerStatus::created(
+            id.clone(),
+            sandbox_id,
+            config,
             image_ref,
-            log_path: PathBuf::from(&sandbox.log_directory).join(&config.log_path),
-        };
+            PathBuf::from(&sandbox.log_directory).join(&config.log_path),
+        );
         state.containers.insert(
             id.clone(),
             Container {
