@@ -116,6 +116,22 @@ async fn create(rt: &dyn Runtime, sb: &str, sbc: &PodSandboxConfig, c: &Containe
         .expect("create_container")
 }
 
+async fn start(rt: &dyn Runtime, id: &str) {
+    guard("start_container", rt.start_container(id))
+        .await
+        .expect("start_container");
+}
+
+/// A ready sandbox named `name` with one started container running `sleep 60`: (sandbox id,
+/// container id).
+async fn running_sleeper(rt: &dyn Runtime, scratch: &Path, name: &str) -> (String, String) {
+    let sbc = sandbox_config(scratch, name);
+    let sb = run_sandbox(rt, &sbc).await;
+    let id = create(rt, &sb, &sbc, &shell_container("app", "sleep 60")).await;
+    start(rt, &id).await;
+    (sb, id)
+}
+
 async fn status(rt: &dyn Runtime, id: &str) -> ContainerStatus {
     rt.container_status(id).await.expect("container_status")
 }
@@ -298,9 +314,7 @@ pub async fn container_lifecycle(rt: &dyn Runtime, scratch: &Path) {
     assert_eq!(s.exit_code, None);
     assert_eq!(s.log_path, sbc.log_directory.join("app/0.log"));
 
-    guard("start", rt.start_container(&id))
-        .await
-        .expect("start");
+    start(rt, &id).await;
     let s = status(rt, &id).await;
     assert_eq!(s.state, ContainerState::Running);
     assert!(s.started_at.is_some());
@@ -359,12 +373,7 @@ pub async fn list_containers_filters_by_sandbox(rt: &dyn Runtime, scratch: &Path
 
 /// Stopping a sandbox stops its running containers.
 pub async fn stop_sandbox_stops_its_containers(rt: &dyn Runtime, scratch: &Path) {
-    let sbc = sandbox_config(scratch, "stop-sb");
-    let sb = run_sandbox(rt, &sbc).await;
-    let id = create(rt, &sb, &sbc, &shell_container("app", "sleep 60")).await;
-    guard("start", rt.start_container(&id))
-        .await
-        .expect("start");
+    let (sb, id) = running_sleeper(rt, scratch, "stop-sb").await;
     guard("stop sandbox", rt.stop_pod_sandbox(&sb))
         .await
         .expect("stop sandbox");
@@ -374,12 +383,7 @@ pub async fn stop_sandbox_stops_its_containers(rt: &dyn Runtime, scratch: &Path)
 
 /// Removing a sandbox removes its containers (running ones too).
 pub async fn remove_sandbox_removes_its_containers(rt: &dyn Runtime, scratch: &Path) {
-    let sbc = sandbox_config(scratch, "rm-sb");
-    let sb = run_sandbox(rt, &sbc).await;
-    let id = create(rt, &sb, &sbc, &shell_container("app", "sleep 60")).await;
-    guard("start", rt.start_container(&id))
-        .await
-        .expect("start");
+    let (sb, id) = running_sleeper(rt, scratch, "rm-sb").await;
     guard("remove sandbox", rt.remove_pod_sandbox(&sb))
         .await
         .expect("remove sandbox");
@@ -502,9 +506,7 @@ pub async fn stop_sends_sigterm_first(rt: &dyn Runtime, scratch: &Path) {
     let sbc = sandbox_config(scratch, "term");
     let sb = run_sandbox(rt, &sbc).await;
     let id = create(rt, &sb, &sbc, &shell_container("app", "exec sleep 60")).await;
-    guard("start", rt.start_container(&id))
-        .await
-        .expect("start");
+    start(rt, &id).await;
     guard("stop", rt.stop_container(&id, Duration::from_secs(30)))
         .await
         .expect("stop");
@@ -521,9 +523,7 @@ pub async fn stop_kills_a_process_ignoring_sigterm(rt: &dyn Runtime, scratch: &P
     let sb = run_sandbox(rt, &sbc).await;
     let script = "trap '' TERM; echo trapped; sleep 60";
     let id = create(rt, &sb, &sbc, &shell_container("stubborn", script)).await;
-    guard("start", rt.start_container(&id))
-        .await
-        .expect("start");
+    start(rt, &id).await;
     // Stop only once the trap is in place.
     wait_log(rt, &id, "trapped").await;
     guard(
@@ -544,9 +544,7 @@ pub async fn logs_are_written_in_cri_format(rt: &dyn Runtime, scratch: &Path) {
     let sb = run_sandbox(rt, &sbc).await;
     let script = "echo out one; echo err one >&2; echo out two; printf 'no newline'";
     let id = create(rt, &sb, &sbc, &shell_container("talk", script)).await;
-    guard("start", rt.start_container(&id))
-        .await
-        .expect("start");
+    start(rt, &id).await;
     let s = wait_exited(rt, &id).await;
     assert_eq!(s.exit_code, Some(0));
     let log = wait_log(rt, &id, "no newline").await;
@@ -569,12 +567,7 @@ pub async fn logs_are_written_in_cri_format(rt: &dyn Runtime, scratch: &Path) {
 
 /// `exec_sync` returns stdout, stderr and the exit code; the container keeps running.
 pub async fn exec_sync_returns_output_and_exit_code(rt: &dyn Runtime, scratch: &Path) {
-    let sbc = sandbox_config(scratch, "exec");
-    let sb = run_sandbox(rt, &sbc).await;
-    let id = create(rt, &sb, &sbc, &shell_container("app", "sleep 60")).await;
-    guard("start", rt.start_container(&id))
-        .await
-        .expect("start");
+    let (sb, id) = running_sleeper(rt, scratch, "exec").await;
     let cmd: Vec<String> = ["sh", "-c", "echo hello; echo oops >&2; exit 4"]
         .map(String::from)
         .into();
@@ -600,12 +593,7 @@ pub async fn exec_sync_returns_output_and_exit_code(rt: &dyn Runtime, scratch: &
 
 /// An exec that outlives its timeout is an error (the kubelet counts a probe failure).
 pub async fn exec_sync_times_out(rt: &dyn Runtime, scratch: &Path) {
-    let sbc = sandbox_config(scratch, "exec-timeout");
-    let sb = run_sandbox(rt, &sbc).await;
-    let id = create(rt, &sb, &sbc, &shell_container("app", "sleep 60")).await;
-    guard("start", rt.start_container(&id))
-        .await
-        .expect("start");
+    let (sb, id) = running_sleeper(rt, scratch, "exec-timeout").await;
     let cmd: Vec<String> = ["sleep", "60"].map(String::from).into();
     let r = guard(
         "exec_sync with a timeout",
@@ -626,9 +614,7 @@ pub async fn env_reaches_the_process_and_exec(rt: &dyn Runtime, scratch: &Path) 
     let mut config = shell_container("app", "echo \"greeting=$GREETING\"; sleep 60");
     config.envs = vec![("GREETING".into(), "hello world".into())];
     let id = create(rt, &sb, &sbc, &config).await;
-    guard("start", rt.start_container(&id))
-        .await
-        .expect("start");
+    start(rt, &id).await;
     wait_log(rt, &id, "greeting=hello world").await;
     let cmd: Vec<String> = ["sh", "-c", "printf %s \"$GREETING\""]
         .map(String::from)
