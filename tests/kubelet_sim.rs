@@ -3,9 +3,9 @@
 //! containers first), crash-loop, succeed, fail to pull, are deleted gracefully; 100 pods on
 //! one kubelet and 50 kubelets in one process.
 
-use std::future::Future;
+use kernel_testing::{eventually, within};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::coordination::v1::Lease;
@@ -18,9 +18,6 @@ use kube::api::{DeleteParams, ListParams, PostParams};
 use kube::runtime::watcher;
 use kube::{Api, Client};
 use serde_json::{json, Value};
-
-/// A generous hang guard: nothing here is a timing assertion.
-const DEADLINE: Duration = Duration::from_secs(60);
 
 async fn cluster() -> Client {
     let server = ApiServer::builder()
@@ -81,21 +78,6 @@ fn start_kubelet(client: &Client, node: &str) -> Running {
     }
 }
 
-async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// Watches one pod until `done` holds of it; every version of the pod is shown to `done`,
 /// so transient states are not missed.
 async fn watch_pod(pods: &Api<Pod>, name: &str, mut done: impl FnMut(&Value) -> bool) -> Value {
@@ -114,9 +96,7 @@ async fn watch_pod(pods: &Api<Pod>, name: &str, mut done: impl FnMut(&Value) -> 
         }
         panic!("watch of {name} ended");
     };
-    tokio::time::timeout(DEADLINE, wait)
-        .await
-        .unwrap_or_else(|_| panic!("timed out watching pod {name}"))
+    within(&format!("the watched state of pod {name}"), wait).await
 }
 
 fn pod(name: &str, node: &str, spec: Value) -> Pod {
