@@ -7,12 +7,15 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod};
 use kube::api::{Api, PostParams};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-/// The `cluster` example, which cargo builds beside the test binaries (`target/<profile>/examples`).
+/// The `cluster` example, which cargo builds beside the test binaries (`target/<profile>/examples`)
+/// when it runs the package's tests (and `scripts/test-all.sh` builds every target first). A run
+/// filtered to this test alone (`--test cluster_binary`) does not rebuild it: build it with
+/// `cargo build --example cluster` after changing it.
 fn bin() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let profile_dir = exe.parent().and_then(Path::parent).unwrap();
@@ -36,14 +39,16 @@ fn free_port() -> u16 {
 /// Starts the binary and reads its stdout up to the KUBECONFIG line; returns the process, the
 /// kubeconfig path it named and everything it printed.
 async fn start(data_dir: &Path, port: u16, extra: &[&str]) -> (Child, PathBuf, String) {
+    // The file store unless the test names another.
+    let store: &[&str] = if extra.contains(&"--store") {
+        &[]
+    } else {
+        &["--store", "file"]
+    };
     let mut child = Command::new(bin())
         .args(extra)
-        .args([
-            "--store",
-            "file",
-            "--scheduler-metrics-address",
-            "127.0.0.1:0",
-        ])
+        .args(store)
+        .args(["--scheduler-metrics-address", "127.0.0.1:0"])
         .arg("--data-dir")
         .arg(data_dir)
         .arg("--secure-port")
@@ -298,4 +303,132 @@ async fn the_readme_walkthrough_works_as_written() {
         }
     }
     terminate(child).await;
+}
+
+/// Writes `contents` to `dir/name` and returns the path, as a flag value.
+fn file_in(dir: &Path, name: &str, contents: &[u8]) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, contents).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+/// `--store etcd:URL` with the etcd TLS flags: objects outlive the binary and its data
+/// directory, because they are in etcd.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_on_etcd_with_the_tls_flags() {
+    let Some(etcd) = kernel_testing::etcd_tls().await else {
+        return;
+    };
+    let tls = etcd.tls_files().expect("a TLS etcd").clone();
+    let files = tempfile::tempdir().unwrap();
+    let store = format!("etcd:{}", etcd.endpoint());
+    let flags = [
+        "--no-kubelet".to_owned(),
+        "--store".to_owned(),
+        store,
+        "--etcd-cafile".to_owned(),
+        file_in(files.path(), "ca.pem", &tls.ca_pem),
+        "--etcd-certfile".to_owned(),
+        file_in(files.path(), "client.pem", &tls.client_cert_pem),
+        "--etcd-keyfile".to_owned(),
+        file_in(files.path(), "client.key", &tls.client_key_pem),
+    ];
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+
+    let first_dir = tempfile::tempdir().unwrap();
+    let (child, kubeconfig, printed) = start(first_dir.path(), 0, &flags).await;
+    assert!(printed.contains("store: etcd at https://"), "{printed}");
+    let first = client(&std::fs::read_to_string(kubeconfig).unwrap()).await;
+    let cm: ConfigMap = serde_json::from_value(
+        serde_json::json!({"metadata": {"name": "in-etcd"}, "data": {"a": "b"}}),
+    )
+    .unwrap();
+    Api::<ConfigMap>::default_namespaced(first)
+        .create(&PostParams::default(), &cm)
+        .await
+        .unwrap();
+    terminate(child).await;
+
+    // Another data directory (new credentials, no store file): the ConfigMap is still there.
+    let second_dir = tempfile::tempdir().unwrap();
+    let (child, kubeconfig, _) = start(second_dir.path(), 0, &flags).await;
+    let second = client(&std::fs::read_to_string(kubeconfig).unwrap()).await;
+    let read = Api::<ConfigMap>::default_namespaced(second)
+        .get("in-etcd")
+        .await
+        .unwrap();
+    assert_eq!(read.data.unwrap()["a"], "b");
+    terminate(child).await;
+}
+
+/// `--scheduler-config` takes a KubeSchedulerConfiguration: its profile's schedulerName is the
+/// one served (a pod naming it is bound; with the default configuration it would stay Pending).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn takes_a_kube_scheduler_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = file_in(
+        dir.path(),
+        "scheduler.yaml",
+        br#"apiVersion: kubescheduler.config.k8s.io/v1
+kind: KubeSchedulerConfiguration
+profiles:
+- schedulerName: bin-packing
+  pluginConfig:
+  - name: NodeResourcesFit
+    args: {scoringStrategy: {type: MostAllocated}}
+"#,
+    );
+    let data = dir.path().join("data");
+    let (child, kubeconfig, printed) =
+        start(&data, 0, &["--no-kubelet", "--scheduler-config", &config]).await;
+    assert!(printed.contains("scheduler.yaml"), "{printed}");
+    let api = client(&std::fs::read_to_string(kubeconfig).unwrap()).await;
+    let node: Node = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "n1"},
+        "status": {"allocatable": {"cpu": "4", "memory": "8Gi", "pods": "110"}}
+    }))
+    .unwrap();
+    Api::<Node>::all(api.clone())
+        .create(&PostParams::default(), &node)
+        .await
+        .unwrap();
+    let pod: Pod = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "packed"},
+        "spec": {"schedulerName": "bin-packing", "containers": [{"name": "c", "image": "busybox"}]}
+    }))
+    .unwrap();
+    let pods: Api<Pod> = Api::default_namespaced(api);
+    pods.create(&PostParams::default(), &pod).await.unwrap();
+    let node = kernel_testing::eventually("the bin-packing pod's binding", || async {
+        pods.get("packed")
+            .await
+            .unwrap()
+            .spec
+            .and_then(|s| s.node_name)
+    })
+    .await;
+    assert_eq!(node, "n1");
+    terminate(child).await;
+
+    // A configuration that cannot be read: a clear error naming the flag, before anything
+    // is started.
+    let bad = std::process::Command::new(bin())
+        .args([
+            "--scheduler-config",
+            "/nonexistent/scheduler.yaml",
+            "--data-dir",
+        ])
+        .arg(dir.path().join("bad"))
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains("--scheduler-config /nonexistent/scheduler.yaml"),
+        "{stderr}"
+    );
+    assert!(
+        !dir.path().join("bad").exists(),
+        "nothing made before the config was read"
+    );
 }

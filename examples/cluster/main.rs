@@ -73,6 +73,12 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+    // Configuration first: a bad file stops the binary before it makes or opens anything.
+    let scheduler_config = match &cli.scheduler_config {
+        Some(path) => KubeSchedulerConfiguration::from_file(path)
+            .map_err(|e| format!("--scheduler-config {}: {e}", path.display()))?,
+        None => KubeSchedulerConfiguration::default(),
+    };
     let data_dir = cli.data_dir()?;
     std::fs::create_dir_all(&data_dir)
         .map_err(|e| format!("creating the data directory {}: {e}", data_dir.display()))?;
@@ -120,17 +126,12 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             detail: "--no-scheduler: pods stay Pending".into(),
         });
     } else {
-        let config = match &cli.scheduler_config {
-            Some(path) => KubeSchedulerConfiguration::from_file(path)
-                .map_err(|e| format!("--scheduler-config {}: {e}", path.display()))?,
-            None => KubeSchedulerConfiguration::default(),
-        };
         let identity = UserInfo {
             name: "system:kube-scheduler".into(),
             groups: vec!["system:authenticated".into()],
             ..UserInfo::default()
         };
-        let scheduler = Scheduler::from_config(server.client_as(identity), &config)?;
+        let scheduler = Scheduler::from_config(server.client_as(identity), &scheduler_config)?;
         let synced = scheduler.synced();
         let mut detail = match &cli.scheduler_config {
             Some(path) => format!("config {}", path.display()),
