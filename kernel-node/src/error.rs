@@ -43,6 +43,9 @@ pub enum Error {
     /// An API request failed.
     #[error("API request failed: {0}")]
     Api(#[from] kube::Error),
+    /// An operation this runtime does not offer (`exec` on the simulated runtime, ...).
+    #[error("{0} is not supported by this runtime")]
+    Unsupported(String),
     /// Anything else from a backend (gRPC, CNI).
     #[error("{0}")]
     Backend(String),

@@ -10,9 +10,12 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
+use futures::future::BoxFuture;
+use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::error::Result;
 
@@ -203,6 +206,66 @@ pub struct ExecResult {
     pub exit_code: i32,
 }
 
+/// What an interactive exec or an attach asks for (CRI `ExecRequest` / `AttachRequest`, the
+/// query of `kubectl exec` and `kubectl attach`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExecRequest {
+    /// The command to run (empty for an attach).
+    pub command: Vec<String>,
+    /// Stream the caller's stdin to the process.
+    pub stdin: bool,
+    /// Stream the process's stdout back.
+    pub stdout: bool,
+    /// Stream the process's stderr back (never with a TTY: it is merged into stdout).
+    pub stderr: bool,
+    /// Run the process on a terminal (`kubectl exec -t`).
+    pub tty: bool,
+}
+
+/// A terminal's size, as remotecommand's resize channel sends it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TerminalSize {
+    /// Columns.
+    pub width: u16,
+    /// Rows.
+    pub height: u16,
+}
+
+/// A stream of bytes read from a process.
+pub type ByteReader = Pin<Box<dyn AsyncRead + Send>>;
+/// A stream of bytes written to a process.
+pub type ByteWriter = Pin<Box<dyn AsyncWrite + Send>>;
+
+/// A bidirectional byte stream: one port-forward connection into a pod.
+pub trait Duplex: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Duplex for T {}
+
+/// An interactive process in a container, as [`Runtime::exec`] and [`Runtime::attach`]
+/// give it: the streams asked for, the terminal's resize channel, and its end.
+pub struct StreamingSession {
+    /// Where the caller's stdin goes, if asked for; dropping it closes the process's stdin.
+    pub stdin: Option<ByteWriter>,
+    /// The process's stdout (with a TTY: the terminal's output), if asked for.
+    pub stdout: Option<ByteReader>,
+    /// The process's stderr, if asked for and without a TTY.
+    pub stderr: Option<ByteReader>,
+    /// Resizes the terminal; `Some` only with a TTY.
+    pub resize: Option<tokio::sync::mpsc::Sender<TerminalSize>>,
+    /// Resolves to the exit code once the process ended (an attach: once the container did).
+    pub exit: BoxFuture<'static, Result<i32>>,
+}
+
+impl std::fmt::Debug for StreamingSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamingSession")
+            .field("stdin", &self.stdin.is_some())
+            .field("stdout", &self.stdout.is_some())
+            .field("stderr", &self.stderr.is_some())
+            .field("tty", &self.resize.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
 /// An image the runtime has (CRI `Image`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Image {
@@ -272,6 +335,27 @@ pub trait Runtime: Send + Sync + 'static {
         command: &[String],
         timeout: Duration,
     ) -> Result<ExecResult>;
+
+    /// Runs a command in a running container with its streams connected to the caller:
+    /// `kubectl exec` (CRI `Exec`, which hands back a URL of the runtime's streaming server;
+    /// here the runtime hands back the streams). Runtimes that cannot answer
+    /// [`Error::Unsupported`](crate::Error::Unsupported).
+    async fn exec(&self, container_id: &str, request: &ExecRequest) -> Result<StreamingSession> {
+        let _ = (container_id, request);
+        Err(crate::Error::Unsupported("exec".into()))
+    }
+    /// Connects the caller to a running container's own stdin/stdout/stderr:
+    /// `kubectl attach` (CRI `Attach`). `request.command` is empty.
+    async fn attach(&self, container_id: &str, request: &ExecRequest) -> Result<StreamingSession> {
+        let _ = (container_id, request);
+        Err(crate::Error::Unsupported("attach".into()))
+    }
+    /// Opens one TCP connection to `port` inside the sandbox's network: one connection of
+    /// `kubectl port-forward` (CRI `PortForward`).
+    async fn port_forward(&self, sandbox_id: &str, port: u16) -> Result<Box<dyn Duplex>> {
+        let _ = (sandbox_id, port);
+        Err(crate::Error::Unsupported("port-forward".into()))
+    }
 
     /// Pulls an image; returns its reference (or id). An image that cannot be had is
     /// [`Error::ImagePull`](crate::Error::ImagePull).
