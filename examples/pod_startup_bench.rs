@@ -54,15 +54,15 @@ async fn main() -> Result<(), BoxError> {
         .build()
         .await?;
     let client = Client::new(server, "default");
-    let (runtime, process): (Arc<dyn Runtime>, Option<ProcessRuntime>) =
-        match runtime_name.as_str() {
-            "sim" => (Arc::new(SimRuntime::new()), None),
-            "process" => {
-                let runtime = ProcessRuntime::new(root.path().join("pods"), HostNetwork::new());
-                (Arc::new(runtime.clone()), Some(runtime))
-            }
-            other => return Err(format!("unknown runtime {other:?} (process or sim)").into()),
-        };
+    let (runtime, process): (Arc<dyn Runtime>, Option<ProcessRuntime>) = match runtime_name.as_str()
+    {
+        "sim" => (Arc::new(SimRuntime::new()), None),
+        "process" => {
+            let runtime = ProcessRuntime::new(root.path().join("pods"), HostNetwork::new());
+            (Arc::new(runtime.clone()), Some(runtime))
+        }
+        other => return Err(format!("unknown runtime {other:?} (process or sim)").into()),
+    };
     let kubelet = Kubelet::builder(client.clone(), NODE)
         .runtime(runtime)
         .capacity([("cpu", "64"), ("memory", "256Gi"), ("pods", "1000")])

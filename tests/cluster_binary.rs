@@ -432,3 +432,73 @@ profiles:
         "nothing made before the config was read"
     );
 }
+
+/// The `kubelet` example, beside `cluster` in the same target directory.
+fn kubelet_bin() -> PathBuf {
+    bin().with_file_name("kubelet")
+}
+
+/// The kubelet as its own process (`examples/kubelet.rs`) joins a `cluster --no-kubelet`
+/// through the kubeconfig the cluster printed: its node registers Ready, a pod the scheduler
+/// puts there runs (a real process with a pod IP from the node's CIDR), and SIGTERM stops it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_separate_kubelet_process_joins_through_the_kubeconfig() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cluster, kubeconfig_path, _) = start(dir.path(), free_port(), &["--no-kubelet"]).await;
+    let kubelet = Command::new(kubelet_bin())
+        .arg("--kubeconfig")
+        .arg(&kubeconfig_path)
+        .args(["--node-name", "worker-1", "--pod-cidr", "10.99.3.0/24"])
+        .arg("--root-dir")
+        .arg(dir.path().join("worker-1"))
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let client = client(&std::fs::read_to_string(&kubeconfig_path).unwrap()).await;
+    let nodes: Api<Node> = Api::all(client.clone());
+    within("worker-1 Ready", async {
+        loop {
+            let ready = nodes
+                .get_opt("worker-1")
+                .await
+                .unwrap()
+                .and_then(|n| n.status?.conditions)
+                .unwrap_or_default()
+                .iter()
+                .any(|c| c.type_ == "Ready" && c.status == "True");
+            if ready {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    let pod: Pod = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "sleeper"},
+        "spec": {"containers": [{"name": "c", "image": "busybox", "command": ["sleep", "300"]}]}
+    }))
+    .unwrap();
+    let pods: Api<Pod> = Api::default_namespaced(client);
+    pods.create(&PostParams::default(), &pod).await.unwrap();
+    let status = within("the pod Running", async {
+        loop {
+            let status = pods
+                .get("sleeper")
+                .await
+                .unwrap()
+                .status
+                .unwrap_or_default();
+            if status.phase.as_deref() == Some("Running") {
+                break status;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    // The process runtime moves the node's CIDR into 127/8: 10.99.3.0/24 -> 127.99.3.0/24.
+    let ip = status.pod_ip.unwrap();
+    assert!(ip.starts_with("127.99.3."), "pod IP {ip}");
+    terminate(kubelet).await;
+    terminate(cluster).await;
+}
