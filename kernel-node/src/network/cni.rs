@@ -201,6 +201,11 @@ impl CniNetwork {
         self.edit(|i| i.default_cidr = cidr.into())
     }
 
+    /// The bridge's name.
+    pub fn bridge(&self) -> &str {
+        &self.inner.bridge
+    }
+
     /// The first plugin directory that holds `plugin`, if any (e.g. to check that the
     /// plugins are installed).
     pub fn find_plugin(&self, plugin: &str) -> Option<PathBuf> {

@@ -35,8 +35,8 @@
 //!   OS's message, and the container then reads `Exited`, exit code 128, reason
 //!   `ContainerCannotRun` with the same message.
 //! - **Exec** ([`exec_sync`](Runtime::exec_sync)): a new process in the container's working
-//!   directory with its environment (there are no namespaces to enter), in a process group of
-//!   its own that is SIGKILLed on timeout ([`Error::Timeout`]).
+//!   directory with its environment (in the sandbox's network namespace if it has one), in a
+//!   process group of its own that is SIGKILLed on timeout ([`Error::Timeout`]).
 //! - **Images**: there are none. Every pull of a non-empty reference succeeds and records the
 //!   reference (its id and `image_ref` are the reference itself, size 0); a process runtime
 //!   cannot tell that an image does not exist, so `ErrImagePull` never comes from it.
