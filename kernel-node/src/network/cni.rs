@@ -108,6 +108,34 @@ pub fn result_ips(result: &Value) -> Vec<IpAddr> {
         .collect()
 }
 
+/// One plugin invocation, as [`CniNetwork`] would exec it: what a [`CniExec`] is given.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CniInvocation {
+    /// `CNI_COMMAND`: `ADD`, `DEL` or `CHECK`.
+    pub command: String,
+    /// The plugin (the configuration's `type`).
+    pub plugin: String,
+    /// `CNI_CONTAINERID`: the sandbox id.
+    pub container_id: String,
+    /// `CNI_NETNS`; `None` (empty) for a `DEL` whose namespace is gone.
+    pub netns: Option<PathBuf>,
+    /// `CNI_IFNAME`.
+    pub ifname: String,
+    /// `CNI_ARGS`.
+    pub args: String,
+    /// The configuration on stdin (with `name`, `cniVersion` and any `prevResult`).
+    pub config: Value,
+}
+
+/// Runs CNI plugins in place of executing them: a seam for tests, which record the
+/// invocations and answer them ([`CniNetwork::with_exec`]).
+#[async_trait]
+pub trait CniExec: Send + Sync + 'static {
+    /// Runs one plugin; returns its result (`Null` for none). A failing plugin is
+    /// [`Error::Backend`].
+    async fn exec(&self, invocation: &CniInvocation) -> Result<Value>;
+}
+
 /// A sandbox's network as set up.
 #[derive(Clone, Debug)]
 struct Attachment {
@@ -125,6 +153,7 @@ struct Inner {
     bridge: String,
     ip_masq: bool,
     default_cidr: String,
+    exec: Option<Arc<dyn CniExec>>,
     attachments: Mutex<HashMap<String, Attachment>>,
 }
 
@@ -163,6 +192,7 @@ impl CniNetwork {
                 bridge: "kernel0".into(),
                 ip_masq: false,
                 default_cidr: Self::DEFAULT_POD_CIDR.into(),
+                exec: None,
                 attachments: Mutex::default(),
             }),
         }
@@ -184,6 +214,11 @@ impl CniNetwork {
     /// [module docs](self)).
     pub fn with_node_netns(self, netns: NetNs) -> CniNetwork {
         self.edit(|i| i.node_netns = Some(netns))
+    }
+
+    /// Runs plugins through `exec` instead of executing them (tests).
+    pub fn with_exec(self, exec: Arc<dyn CniExec>) -> CniNetwork {
+        self.edit(|i| i.exec = Some(exec))
     }
 
     /// Another bridge name.
@@ -254,6 +289,23 @@ impl CniNetwork {
             .get("type")
             .and_then(Value::as_str)
             .ok_or_else(|| Error::Backend("CNI configuration without a type".into()))?;
+        let args = format!(
+            "IgnoreUnknown=1;K8S_POD_NAMESPACE={};K8S_POD_NAME={};K8S_POD_INFRA_CONTAINER_ID={};K8S_POD_UID={}",
+            pod.namespace, pod.name, pod.sandbox_id, pod.uid
+        );
+        if let Some(exec) = &self.inner.exec {
+            return exec
+                .exec(&CniInvocation {
+                    command: command.to_owned(),
+                    plugin: plugin.to_owned(),
+                    container_id: pod.sandbox_id.clone(),
+                    netns: netns.map(Path::to_owned),
+                    ifname: ifname.to_owned(),
+                    args,
+                    config: config.clone(),
+                })
+                .await;
+        }
         let binary = self.find_plugin(plugin).ok_or_else(|| {
             Error::Backend(format!(
                 "CNI plugin {plugin:?} not found in {:?}",
@@ -262,10 +314,6 @@ impl CniNetwork {
         })?;
         let cni_path = std::env::join_paths(&self.inner.plugin_dirs)
             .map_err(|e| Error::Backend(format!("CNI_PATH: {e}")))?;
-        let args = format!(
-            "IgnoreUnknown=1;K8S_POD_NAMESPACE={};K8S_POD_NAME={};K8S_POD_INFRA_CONTAINER_ID={};K8S_POD_UID={}",
-            pod.namespace, pod.name, pod.sandbox_id, pod.uid
-        );
         let mut cmd = tokio::process::Command::new(&binary);
         cmd.env_clear()
             .env("CNI_COMMAND", command)
@@ -561,6 +609,148 @@ mod tests {
             ]
         );
         assert!(result_ips(&Value::Null).is_empty());
+    }
+
+    /// Records invocations; `bridge` ADD answers an IP, others echo `prevResult`; plugins
+    /// named in `failing` fail.
+    #[derive(Default)]
+    struct Recorder {
+        calls: Mutex<Vec<CniInvocation>>,
+        failing: Vec<&'static str>,
+    }
+
+    #[async_trait]
+    impl CniExec for Recorder {
+        async fn exec(&self, inv: &CniInvocation) -> Result<Value> {
+            self.calls.lock().unwrap().push(inv.clone());
+            if self.failing.contains(&inv.plugin.as_str()) {
+                return Err(Error::Backend(format!("{} failed", inv.plugin)));
+            }
+            Ok(match (inv.command.as_str(), inv.plugin.as_str()) {
+                ("ADD", "bridge") => {
+                    json!({"cniVersion": CNI_VERSION, "ips": [{"address": "10.5.0.9/24"}]})
+                }
+                ("ADD", _) => inv.config.get("prevResult").cloned().unwrap_or(Value::Null),
+                _ => Value::Null,
+            })
+        }
+    }
+
+    fn recorded(failing: Vec<&'static str>) -> (Arc<Recorder>, CniNetwork) {
+        let rec = Arc::new(Recorder {
+            failing,
+            ..Default::default()
+        });
+        let net = CniNetwork::new("/nonexistent/run").with_exec(rec.clone());
+        (rec, net)
+    }
+
+    fn ports_pod() -> PodNetworkConfig {
+        PodNetworkConfig {
+            sandbox_id: "sb1".into(),
+            name: "web".into(),
+            namespace: "ns".into(),
+            uid: "u1".into(),
+            pod_cidr: Some("10.5.0.0/24".into()),
+            host_network: false,
+            port_mappings: vec![PortMapping {
+                host_port: 8080,
+                container_port: 80,
+                protocol: "TCP".into(),
+                host_ip: None,
+            }],
+        }
+    }
+
+    #[tokio::test]
+    async fn add_chains_prev_results_and_gives_port_mappings_to_portmap_only() {
+        let (rec, net) = recorded(vec![]);
+        let pod = ports_pod();
+        let conflist = net.conflist(pod.pod_cidr.as_deref());
+        let result = net
+            .exec_list("ADD", &conflist, None, &pod, Some(Path::new("/run/ns/sb1")))
+            .await
+            .unwrap();
+        assert_eq!(
+            result_ips(&result),
+            vec!["10.5.0.9".parse::<IpAddr>().unwrap()]
+        );
+        let calls = rec.calls.lock().unwrap().clone();
+        let plugins: Vec<_> = calls.iter().map(|c| c.plugin.as_str()).collect();
+        assert_eq!(plugins, ["bridge", "portmap"]);
+        let (bridge, portmap) = (&calls[0], &calls[1]);
+        assert_eq!(bridge.config["name"], "kernel-pods");
+        assert_eq!(bridge.config["cniVersion"], CNI_VERSION);
+        assert!(bridge.config.get("prevResult").is_none());
+        assert!(bridge.config.get("runtimeConfig").is_none());
+        assert_eq!(
+            portmap.config["prevResult"]["ips"][0]["address"],
+            "10.5.0.9/24"
+        );
+        assert_eq!(
+            portmap.config["runtimeConfig"]["portMappings"],
+            json!([{"hostPort": 8080, "containerPort": 80, "protocol": "tcp"}])
+        );
+        for c in &calls {
+            assert_eq!(c.container_id, "sb1");
+            assert_eq!(c.ifname, "eth0");
+            assert_eq!(c.netns.as_deref(), Some(Path::new("/run/ns/sb1")));
+            assert!(
+                c.args.contains("K8S_POD_NAMESPACE=ns;K8S_POD_NAME=web;"),
+                "{}",
+                c.args
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn del_runs_in_reverse_goes_on_after_an_error_and_reports_it() {
+        let (rec, net) = recorded(vec!["portmap"]);
+        let pod = ports_pod();
+        let conflist = net.conflist(pod.pod_cidr.as_deref());
+        let prev = json!({"cniVersion": CNI_VERSION, "ips": [{"address": "10.5.0.9/24"}]});
+        let err = net
+            .exec_list("DEL", &conflist, Some(&prev), &pod, None)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("portmap failed"), "{err}");
+        let calls = rec.calls.lock().unwrap().clone();
+        let plugins: Vec<_> = calls.iter().map(|c| c.plugin.as_str()).collect();
+        assert_eq!(
+            plugins,
+            ["portmap", "bridge"],
+            "DEL reversed, and bridge still run"
+        );
+        assert!(calls.iter().all(|c| c.config["prevResult"] == prev));
+        assert!(calls.iter().all(|c| c.netns.is_none()));
+    }
+
+    #[tokio::test]
+    async fn add_stops_at_the_first_error() {
+        let (rec, net) = recorded(vec!["bridge"]);
+        let pod = ports_pod();
+        let conflist = net.conflist(pod.pod_cidr.as_deref());
+        assert!(net
+            .exec_list("ADD", &conflist, None, &pod, None)
+            .await
+            .is_err());
+        assert_eq!(
+            rec.calls.lock().unwrap().len(),
+            1,
+            "portmap ran after bridge failed"
+        );
+    }
+
+    #[tokio::test]
+    async fn host_network_pods_run_no_plugin() {
+        let (rec, net) = recorded(vec![]);
+        let pod = PodNetworkConfig {
+            host_network: true,
+            ..ports_pod()
+        };
+        assert_eq!(net.set_up(&pod).await.unwrap(), PodNetwork::default());
+        net.tear_down(&pod).await.unwrap();
+        assert!(rec.calls.lock().unwrap().is_empty());
     }
 
     #[tokio::test]
