@@ -26,6 +26,12 @@ struct Node {
 
 impl Drop for Node {
     fn drop(&mut self) {
+        // Pods a failed test left behind, then the node.
+        if let Ok(entries) = std::fs::read_dir(self.dir.path().join("run/netns")) {
+            for entry in entries.flatten() {
+                let _ = NetNs::remove(&entry.path());
+            }
+        }
         let _ = NetNs::remove(&self.node_netns);
     }
 }
