@@ -22,7 +22,7 @@
 //!   graceful termination) and the pod status manager (upstream `pkg/kubelet`).
 //!
 //! Not yet (issue 16): probes, volumes other than emptyDir, env from ConfigMaps and Secrets,
-//! static pods, the kubelet HTTP server (logs, exec, port-forward), CRI (containerd), CNI.
+//! static pods, the kubelet HTTP server (logs, exec, port-forward), CRI (containerd).
 //!
 //! ## Example
 //!

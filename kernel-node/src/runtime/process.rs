@@ -6,8 +6,9 @@
 //!   runtime's [`NetworkPlugin`] ([`HostNetwork`] by default: an IP in `127.0.0.0/8`; none for
 //!   `host_network` sandboxes: the kubelet publishes the node's address, as upstream). The
 //!   network is set up when the sandbox is made and torn down when it stops.
-//! - **Network namespace**: when the plugin gives the sandbox one ([`CniNetwork`](crate::network::CniNetwork)),
-//!   every container process and every exec joins it (`setns` before exec; needs root).
+//! - **Network namespace**: when the plugin gives the sandbox one
+//!   ([`CniNetwork`](crate::network::CniNetwork)), every container process and every exec
+//!   joins it (`setns` before exec; needs root).
 //! - **Command**: `command` + `args`. With an empty `command` the `args` are the command (an
 //!   image without an entrypoint); with both empty, [`create_container`](Runtime::create_container)
 //!   fails with [`Error::CreateContainer`]: the process runtime knows nothing of images, so
@@ -54,8 +55,8 @@
 //! - **Resources**: CPU and memory requests and limits are not applied (no cgroups); there is
 //!   no OOM killer of its own.
 //! - **Network**: with [`HostNetwork`] the pod IP is an address on the host's loopback, not a
-//!   namespace; every pod can bind and reach every port of the host and of every other pod. `hostname` is not set
-//!   for the process (only `HOSTNAME` in its env).
+//!   namespace; every pod can bind and reach every port of the host and of every other pod.
+//!   `hostname` is not set for the process (only `HOSTNAME` in its env).
 //! - **PIDs**: a process that leaves its process group (`setsid`) escapes stop and cleanup.
 //!
 //! State lives in memory: a new `ProcessRuntime` knows no sandbox of an earlier one.
