@@ -3,7 +3,7 @@
 #
 # - Sets up what the real-component tests drive, printing one line per thing it installs:
 #   as root on Debian/Ubuntu it apt-installs a C compiler if there is none, etcd and etcdctl,
-#   python3 and python3-venv; it makes a Python venv of its own
+#   the CNI plugins (containernetworking-plugins) and busybox-static, python3 and python3-venv; it makes a Python venv of its own
 #   (${KERNEL_PY_VENV:-${CARGO_TARGET_DIR:-target}/py-venv}) with the `kubernetes` client from
 #   PyPI (or, if pip fails, apt-installs Debian's python3-kubernetes) and exports KERNEL_PYTHON.
 #   kubectl is not packaged by Debian: it is found through $KUBECTL or PATH, and the script says
@@ -64,6 +64,16 @@ fi
 if ! command -v etcdctl >/dev/null 2>&1; then
   apt_install "etcdctl for the store benchmark" etcd-client ||
     notice "etcdctl not found (only the store benchmark example uses it)"
+fi
+
+# The CNI reference plugins (and busybox for the pods) for kernel-node/tests/cni_network.rs.
+if [ ! -x /usr/lib/cni/bridge ] && [ ! -x /opt/cni/bin/bridge ]; then
+  apt_install "CNI plugins for the CniNetwork tests" containernetworking-plugins ||
+    notice "CNI plugins not found in /usr/lib/cni or /opt/cni/bin; the CNI tests will fail"
+fi
+if [ ! -x /usr/bin/busybox ]; then
+  apt_install "busybox for the CNI pod tests" busybox-static ||
+    notice "/usr/bin/busybox not found; the CNI pod tests will fail"
 fi
 
 # The Python `kubernetes` client, for the cross-client test (tests/python_client.rs), in a venv

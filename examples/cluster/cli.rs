@@ -110,6 +110,12 @@ pub struct Cli {
     #[arg(long, env = "KERNEL_RUNTIME", default_value = "process", value_parser = ["process", "sim"])]
     pub runtime: String,
 
+    /// The process runtime's pod network: `host` (pods share this machine's network, each
+    /// with an IP of its own in 127.0.0.0/8; no root) or `cni` (a network namespace per pod on
+    /// a bridge, through the CNI plugins in /usr/lib/cni or /opt/cni/bin; needs root).
+    #[arg(long, env = "KERNEL_NETWORK", default_value = "host", value_parser = ["host", "cni"])]
+    pub network: String,
+
     /// The kubelet's node name. Default: this machine's hostname.
     #[arg(long, env = "KERNEL_NODE_NAME")]
     pub node_name: Option<String>,

@@ -28,6 +28,7 @@ use std::sync::Arc;
 use clap::Parser;
 use kernel::api::{ApiServer, Credentials, UserInfo};
 use kernel::sched::{serving, KubeSchedulerConfiguration, Scheduler};
+use kernel_node::network::CniNetwork;
 use kernel_node::runtime::Runtime;
 use kernel_node::{HostNetwork, Kubelet, KubeletConfig, ProcessRuntime, SimRuntime};
 
@@ -178,15 +179,26 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         let (runtime, detail): (Arc<dyn Runtime>, String) = match cli.runtime.as_str() {
             "sim" => (Arc::new(SimRuntime::new()), "simulated runtime".into()),
             _ => {
-                let network = HostNetwork::new();
-                let cidr = network.effective_cidr(Some(NODE_POD_CIDR));
-                let runtime =
-                    ProcessRuntime::new(data_dir.join("kubelet").join(&node).join("pods"), network);
+                let pods = data_dir.join("kubelet").join(&node).join("pods");
+                let (runtime, detail) = if cli.network == "cni" {
+                    let network = CniNetwork::new(data_dir.join("kubelet").join(&node).join("cni"));
+                    let detail = format!(
+                        "process runtime (pods are local processes in network namespaces on the CNI bridge {}, pod IPs in {NODE_POD_CIDR})",
+                        network.bridge()
+                    );
+                    (
+                        ProcessRuntime::with_network(pods, Arc::new(network)),
+                        detail,
+                    )
+                } else {
+                    let network = HostNetwork::new();
+                    let cidr = network.effective_cidr(Some(NODE_POD_CIDR));
+                    let detail =
+                        format!("process runtime (pods are local processes, pod IPs in {cidr})");
+                    (ProcessRuntime::new(pods, network), detail)
+                };
                 runtimes.push(runtime.clone());
-                (
-                    Arc::new(runtime),
-                    format!("process runtime (pods are local processes, pod IPs in {cidr})"),
-                )
+                (Arc::new(runtime), detail)
             }
         };
         tasks.spawn(run_kubelet(

@@ -11,7 +11,9 @@
 //!   (sandboxes, containers, images), and its types.
 //! - [`Error`]: the crate's one error enum.
 //! - [`ProcessRuntime`]: the embedded default runtime, containers as local processes, no root.
-//! - [`network`]: [`HostNetwork`], the embedded network: pod IPs in 127.0.0.0/8, no root.
+//! - [`network`]: the [`NetworkPlugin`] trait, shaped like CNI; [`HostNetwork`], the embedded
+//!   network (pod IPs in 127.0.0.0/8, no root); [`CniNetwork`](network::CniNetwork), real CNI
+//!   plugins in a network namespace per pod (root); `network::testsuite` (feature `testsuite`).
 //! - `runtime::testsuite` (feature `testsuite`): the conformance suite every [`Runtime`] passes.
 //! - [`runtime::sim`]: [`SimRuntime`], an in-memory runtime for scale tests (a real kubelet
 //!   loop on a fake runtime, unlike kwok's status faker).
@@ -20,7 +22,7 @@
 //!   graceful termination) and the pod status manager (upstream `pkg/kubelet`).
 //!
 //! Not yet (issue 16): probes, volumes other than emptyDir, env from ConfigMaps and Secrets,
-//! static pods, the kubelet HTTP server (logs, exec, port-forward), CRI (containerd), CNI.
+//! static pods, the kubelet HTTP server (logs, exec, port-forward), CRI (containerd).
 //!
 //! ## Example
 //!
@@ -39,6 +41,6 @@ pub mod runtime;
 
 pub use error::{Error, Result};
 pub use kubelet::{Kubelet, KubeletBuilder, KubeletConfig};
-pub use network::HostNetwork;
+pub use network::{HostNetwork, NetworkPlugin};
 pub use runtime::Runtime;
 pub use runtime::{ProcessRuntime, SimRuntime};

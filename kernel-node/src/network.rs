@@ -1,292 +1,125 @@
-//! The embedded network, without root: [`HostNetwork`].
+//! Pod networking: the [`NetworkPlugin`] trait, shaped like CNI, and its implementations.
 //!
-//! Pods share the host's network namespace (nothing is isolated: every pod sees every port of
-//! the host and of every other pod), but each sandbox still gets an IP of its own, taken inside
-//! `127.0.0.0/8`. On Linux every address of `127.0.0.0/8` is local (the kernel routes the whole
-//! block to `lo`), so a process can bind its pod IP without privileges, two pods can serve the
-//! same port on their own IPs, and the IP is reachable from anything on the host. The runtime
-//! reports it as the sandbox's IP, so the kubelet publishes it as `status.podIP` and
-//! `fieldRef: status.podIP` works.
+//! A runtime asks its network plugin for a sandbox's network when it makes the sandbox
+//! ([`NetworkPlugin::set_up`], CNI `ADD`) and gives it back when it stops the sandbox
+//! ([`NetworkPlugin::tear_down`], CNI `DEL`), as containerd does for CRI. What the runtime
+//! gets is a [`PodNetwork`]: the pod's IPs (the first is `status.podIP`) and, when the plugin
+//! isolates pods, the network namespace the sandbox's processes must join.
 //!
-//! Where the address comes from, given the sandbox's `pod_cidr` (the node's `spec.podCIDR`):
+//! - [`HostNetwork`] ([`host`]): the embedded default, no root: pods share the host's network
+//!   namespace and each gets an address of its own in `127.0.0.0/8`.
+//! - [`CniNetwork`] ([`cni`]): real CNI plugins (`bridge`, `host-local`, `loopback`,
+//!   `portmap`) in a network namespace per pod; needs root.
+//! - [`ipam`]: the one host-local-style allocator [`HostNetwork`] and the simulated runtime
+//!   share.
+//! - [`netns`]: named network namespaces (as `ip netns add` makes them).
+//! - `testsuite` (feature `testsuite`): the conformance suite every plugin passes.
 //!
-//! - an IPv4 CIDR inside `127.0.0.0/8` (prefix length 8 or more) is used as it is;
-//! - any other IPv4 CIDR with a prefix length of 8 or more is shifted into `127.0.0.0/8` by
-//!   replacing its first octet with 127 (`10.244.1.0/24` → `127.244.1.0/24`), so nodes with
-//!   distinct pod CIDRs keep distinct pod IPs when several kubelets share one host;
-//! - no CIDR, an IPv6 one, a shorter prefix or one that does not parse: the network's default
-//!   CIDR, [`HostNetwork::DEFAULT_POD_CIDR`] (`127.64.0.0/16`) unless given to
-//!   [`HostNetwork::with_default_cidr`].
+//! # Contract
 //!
-//! Allocation, as CNI's `host-local` IPAM does it: never the network address, never the
-//! broadcast address, never the first address after the network (host-local's gateway), never
-//! `127.0.0.1`; unique among the live sandboxes of every runtime sharing this `HostNetwork`
-//! (it is a cheap `Clone` of one shared allocator); handed out round-robin from the last
-//! allocation, so a released IP is not reused at once; released when the sandbox stops.
-//!
-//! `hostNetwork: true` sandboxes get no IP of their own: the runtime reports `None`, and the
-//! kubelet publishes the node's address as `status.podIP`, as upstream does.
-//!
-//! Linux only: elsewhere (macOS) only `127.0.0.1` is configured on the loopback interface.
+//! - `set_up` of a `host_network` pod gives no IP and no namespace: the pod uses the node's.
+//! - Otherwise `set_up` gives at least one IP, inside the pod CIDR when the plugin takes
+//!   addresses from it, unique among the pods the plugin has set up and not torn down.
+//! - `set_up` again for a sandbox already set up gives the same network (idempotent).
+//! - `tear_down` releases everything `set_up` made; it is idempotent and succeeds for a sandbox
+//!   never set up (CNI `DEL` semantics), so a runtime can call it on every stop.
+//! - `check` succeeds while the sandbox's network is as `set_up` left it, and fails (at least)
+//!   for a sandbox not set up.
 
-use std::collections::{BTreeMap, HashMap};
-use std::net::Ipv4Addr;
-use std::sync::{Arc, Mutex};
+use std::net::IpAddr;
+use std::path::PathBuf;
 
-use crate::error::{Error, Result};
+use async_trait::async_trait;
 
-/// An IPv4 CIDR inside `127.0.0.0/8`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-struct Cidr {
-    network: u32,
-    prefix: u8,
+use crate::error::Result;
+
+pub mod cni;
+pub mod host;
+pub mod ipam;
+pub mod netns;
+#[cfg(feature = "testsuite")]
+pub mod testsuite;
+
+pub use cni::CniNetwork;
+pub use host::HostNetwork;
+
+/// A port of the pod published on the node (`hostPort`; CNI's `portMappings` capability).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PortMapping {
+    /// The port on the node.
+    pub host_port: u16,
+    /// The port in the pod.
+    pub container_port: u16,
+    /// `tcp`, `udp` or `sctp` (lower case, as CNI wants it).
+    pub protocol: String,
+    /// The node address to publish on; `None` for all.
+    pub host_ip: Option<String>,
 }
 
-impl Cidr {
-    fn parse(s: &str) -> Option<Self> {
-        let (addr, prefix) = s.trim().split_once('/')?;
-        let addr: Ipv4Addr = addr.parse().ok()?;
-        let prefix: u8 = prefix.parse().ok()?;
-        if !(8..=32).contains(&prefix) {
-            return None;
+/// What the network of one sandbox is made from.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PodNetworkConfig {
+    /// The sandbox's id (CNI `CNI_CONTAINERID`).
+    pub sandbox_id: String,
+    /// The pod's name.
+    pub name: String,
+    /// The pod's namespace.
+    pub namespace: String,
+    /// The pod's uid.
+    pub uid: String,
+    /// The node's pod CIDR (`spec.podCIDR`), where addresses come from, if it has one.
+    pub pod_cidr: Option<String>,
+    /// `spec.hostNetwork`: the pod uses the node's network; nothing is set up.
+    pub host_network: bool,
+    /// The pod's host ports.
+    pub port_mappings: Vec<PortMapping>,
+}
+
+impl PodNetworkConfig {
+    /// The network config of the sandbox `sandbox_id` made from `config`.
+    pub fn for_sandbox(sandbox_id: &str, config: &crate::runtime::PodSandboxConfig) -> Self {
+        PodNetworkConfig {
+            sandbox_id: sandbox_id.to_owned(),
+            name: config.name.clone(),
+            namespace: config.namespace.clone(),
+            uid: config.uid.clone(),
+            pod_cidr: config.pod_cidr.clone(),
+            host_network: config.host_network,
+            port_mappings: Vec::new(),
         }
-        let mut octets = addr.octets();
-        octets[0] = 127;
-        let mask = mask(prefix);
-        Some(Cidr {
-            network: u32::from(Ipv4Addr::from(octets)) & mask,
-            prefix,
-        })
-    }
-
-    fn broadcast(self) -> u32 {
-        self.network | !mask(self.prefix)
     }
 }
 
-impl std::fmt::Display for Cidr {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", Ipv4Addr::from(self.network), self.prefix)
+/// The network a sandbox got.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PodNetwork {
+    /// The pod's addresses; the first is `status.podIP`. Empty for `host_network` pods.
+    pub ips: Vec<IpAddr>,
+    /// The network namespace (a bind-mounted nsfs file) the sandbox's processes must join;
+    /// `None` when they stay in the runtime's own.
+    pub netns: Option<PathBuf>,
+}
+
+impl PodNetwork {
+    /// The pod's primary address (`status.podIP`).
+    pub fn ip(&self) -> Option<IpAddr> {
+        self.ips.first().copied()
     }
 }
 
-fn mask(prefix: u8) -> u32 {
-    if prefix == 0 {
-        0
-    } else {
-        u32::MAX << (32 - u32::from(prefix))
-    }
-}
+/// A pod network: see the [module docs](self) for the contract.
+#[async_trait]
+pub trait NetworkPlugin: Send + Sync + 'static {
+    /// A short name (`host`, `cni`), for logs.
+    fn name(&self) -> &str;
 
-#[derive(Debug, Default)]
-struct State {
-    /// Allocated address → owner (sandbox id).
-    by_ip: BTreeMap<u32, String>,
-    /// Owner → its address.
-    by_owner: HashMap<String, u32>,
-    /// Per CIDR, the last address handed out.
-    last: HashMap<Cidr, u32>,
-}
+    /// Makes the sandbox's network (CNI `ADD`).
+    async fn set_up(&self, pod: &PodNetworkConfig) -> Result<PodNetwork>;
 
-/// The embedded network: pod IPs in `127.0.0.0/8` on the host's network namespace (see the
-/// [module docs](self)). Cloning shares the allocator.
-#[derive(Clone, Debug)]
-pub struct HostNetwork {
-    default_cidr: Cidr,
-    state: Arc<Mutex<State>>,
-}
+    /// Releases the sandbox's network (CNI `DEL`). Idempotent; succeeds for a sandbox never
+    /// set up.
+    async fn tear_down(&self, pod: &PodNetworkConfig) -> Result<()>;
 
-impl Default for HostNetwork {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl HostNetwork {
-    /// The CIDR used when a sandbox's pod CIDR is missing or unusable.
-    pub const DEFAULT_POD_CIDR: &'static str = "127.64.0.0/16";
-
-    /// A network whose default CIDR is [`DEFAULT_POD_CIDR`](Self::DEFAULT_POD_CIDR).
-    pub fn new() -> Self {
-        Self::with_default_cidr(Self::DEFAULT_POD_CIDR).expect("the default CIDR is valid")
-    }
-
-    /// A network with another default CIDR: IPv4 with a prefix length of 8 to 30, shifted into
-    /// `127.0.0.0/8` as a sandbox's CIDR is. Anything else is [`Error::InvalidState`].
-    pub fn with_default_cidr(cidr: &str) -> Result<Self> {
-        let default_cidr = Cidr::parse(cidr)
-            .filter(|c| c.prefix <= 30)
-            .ok_or_else(|| {
-                Error::InvalidState(format!(
-                    "default pod CIDR {cidr:?}: want an IPv4 CIDR with a prefix length of 8 to 30"
-                ))
-            })?;
-        Ok(HostNetwork {
-            default_cidr,
-            state: Arc::default(),
-        })
-    }
-
-    /// The CIDR addresses for a sandbox with this pod CIDR come from (see the module docs), as
-    /// `a.b.c.d/n`.
-    pub fn effective_cidr(&self, pod_cidr: Option<&str>) -> String {
-        self.cidr_for(pod_cidr).to_string()
-    }
-
-    fn cidr_for(&self, pod_cidr: Option<&str>) -> Cidr {
-        pod_cidr
-            .and_then(Cidr::parse)
-            .filter(|c| c.prefix <= 30)
-            .unwrap_or(self.default_cidr)
-    }
-
-    /// Gives `owner` (a sandbox id) an address from the CIDR for `pod_cidr`. Idempotent: an
-    /// owner that has one gets the same one back. A CIDR with no free address is
-    /// [`Error::Backend`].
-    pub fn allocate(&self, owner: &str, pod_cidr: Option<&str>) -> Result<Ipv4Addr> {
-        let cidr = self.cidr_for(pod_cidr);
-        let mut state = self.state.lock().expect("network state poisoned");
-        if let Some(ip) = state.by_owner.get(owner) {
-            return Ok(Ipv4Addr::from(*ip));
-        }
-        // Usable: network+2 ..= broadcast-1 (network+1 is the gateway host-local reserves).
-        let first = cidr.network + 2;
-        let last = cidr.broadcast() - 1;
-        if first > last {
-            return Err(Error::Backend(format!(
-                "pod CIDR {cidr} has no usable address"
-            )));
-        }
-        let count = last - first + 1;
-        let start =
-            state
-                .last
-                .get(&cidr)
-                .map_or(first, |&prev| if prev >= last { first } else { prev + 1 });
-        let localhost = u32::from(Ipv4Addr::LOCALHOST);
-        for i in 0..count {
-            let candidate = first + (start - first + i) % count;
-            if candidate == localhost || state.by_ip.contains_key(&candidate) {
-                continue;
-            }
-            state.by_ip.insert(candidate, owner.to_string());
-            state.by_owner.insert(owner.to_string(), candidate);
-            state.last.insert(cidr, candidate);
-            tracing::debug!(owner, ip = %Ipv4Addr::from(candidate), %cidr, "pod IP allocated");
-            return Ok(Ipv4Addr::from(candidate));
-        }
-        Err(Error::Backend(format!(
-            "pod CIDR {cidr} is exhausted ({count} addresses in use)"
-        )))
-    }
-
-    /// Releases `owner`'s address, if it has one; returns it. Idempotent.
-    pub fn release(&self, owner: &str) -> Option<Ipv4Addr> {
-        let mut state = self.state.lock().expect("network state poisoned");
-        let ip = state.by_owner.remove(owner)?;
-        state.by_ip.remove(&ip);
-        tracing::debug!(owner, ip = %Ipv4Addr::from(ip), "pod IP released");
-        Some(Ipv4Addr::from(ip))
-    }
-
-    /// `owner`'s address, if it has one.
-    pub fn ip_of(&self, owner: &str) -> Option<Ipv4Addr> {
-        let state = self.state.lock().expect("network state poisoned");
-        state.by_owner.get(owner).map(|ip| Ipv4Addr::from(*ip))
-    }
-
-    /// How many addresses are allocated.
-    pub fn allocated(&self) -> usize {
-        self.state
-            .lock()
-            .expect("network state poisoned")
-            .by_ip
-            .len()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cidrs_are_taken_inside_127_8() {
-        let net = HostNetwork::new();
-        assert_eq!(net.effective_cidr(None), "127.64.0.0/16");
-        assert_eq!(net.effective_cidr(Some("127.10.3.0/24")), "127.10.3.0/24");
-        assert_eq!(net.effective_cidr(Some("10.244.1.0/24")), "127.244.1.0/24");
-        assert_eq!(net.effective_cidr(Some("10.244.1.7/24")), "127.244.1.0/24");
-        assert_eq!(net.effective_cidr(Some("10.0.0.0/7")), "127.64.0.0/16");
-        assert_eq!(net.effective_cidr(Some("fd00::/64")), "127.64.0.0/16");
-        assert_eq!(net.effective_cidr(Some("garbage")), "127.64.0.0/16");
-        assert_eq!(net.effective_cidr(Some("10.1.2.3/32")), "127.64.0.0/16");
-        assert!(HostNetwork::with_default_cidr("127.0.0.0/31").is_err());
-        assert!(HostNetwork::with_default_cidr("::1/128").is_err());
-    }
-
-    #[test]
-    fn allocation_is_unique_skips_reserved_and_is_released() {
-        let net = HostNetwork::new();
-        let a = net.allocate("a", Some("10.9.9.0/29")).unwrap();
-        let b = net.allocate("b", Some("10.9.9.0/29")).unwrap();
-        // .0 network, .1 gateway, .7 broadcast are never handed out.
-        assert_eq!(a, Ipv4Addr::new(127, 9, 9, 2));
-        assert_eq!(b, Ipv4Addr::new(127, 9, 9, 3));
-        assert_eq!(
-            net.allocate("a", Some("10.9.9.0/29")).unwrap(),
-            a,
-            "idempotent"
-        );
-        for owner in ["c", "d", "e"] {
-            net.allocate(owner, Some("10.9.9.0/29")).unwrap();
-        }
-        assert!(matches!(
-            net.allocate("f", Some("10.9.9.0/29")),
-            Err(Error::Backend(_))
-        ));
-        assert_eq!(net.release("b"), Some(b));
-        assert_eq!(net.release("b"), None, "idempotent");
-        assert_eq!(net.ip_of("b"), None);
-        assert_eq!(net.allocate("f", Some("10.9.9.0/29")).unwrap(), b);
-        assert_eq!(net.allocated(), 5);
-    }
-
-    #[test]
-    fn never_hands_out_localhost() {
-        let net = HostNetwork::with_default_cidr("127.0.0.0/29").unwrap();
-        // 127.0.0.1 is that CIDR's gateway address: 5 of its 8 addresses are usable.
-        let ips: Vec<_> = (0..5)
-            .map(|i| net.allocate(&i.to_string(), None).unwrap())
-            .collect();
-        assert!(!ips.contains(&Ipv4Addr::LOCALHOST));
-        assert!(net.allocate("x", None).is_err());
-    }
-
-    #[test]
-    fn clones_share_the_allocator() {
-        let net = HostNetwork::new();
-        let other = net.clone();
-        assert_ne!(
-            net.allocate("a", None).unwrap(),
-            other.allocate("b", None).unwrap()
-        );
-        assert_eq!(other.ip_of("a"), net.ip_of("a"));
-    }
-
-    /// Two pod IPs serve the same port: the point of giving each pod an address in 127/8.
-    #[tokio::test]
-    async fn two_pod_ips_bind_the_same_port_without_root() {
-        let net = HostNetwork::new();
-        let a = net.allocate("a", None).unwrap();
-        let b = net.allocate("b", None).unwrap();
-        assert_ne!(a, b);
-        let la = tokio::net::TcpListener::bind((a, 0)).await.unwrap();
-        let port = la.local_addr().unwrap().port();
-        let lb = tokio::net::TcpListener::bind((b, port)).await.unwrap();
-        assert_eq!(lb.local_addr().unwrap().ip(), std::net::IpAddr::V4(b));
-        // Each is reachable on its own address.
-        let (conn, accepted) = tokio::join!(tokio::net::TcpStream::connect((b, port)), lb.accept());
-        conn.unwrap();
-        assert_eq!(accepted.unwrap().0.local_addr().unwrap().ip(), b);
-    }
+    /// Checks that the sandbox's network is as `set_up` left it (CNI `CHECK`).
+    async fn check(&self, pod: &PodNetworkConfig) -> Result<()>;
 }

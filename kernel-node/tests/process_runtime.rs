@@ -31,7 +31,11 @@ async fn conformance_concurrently_on_one_runtime() {
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
     tokio::join!(testsuite::run_all(&rt, &a), testsuite::run_all(&rt, &b));
     assert!(rt.list_pod_sandboxes().await.unwrap().is_empty());
-    assert_eq!(rt.network().allocated(), 0, "every IP released");
+    assert_eq!(
+        rt.host_network().unwrap().allocated(),
+        0,
+        "every IP released"
+    );
 }
 
 #[tokio::test]
@@ -163,7 +167,11 @@ async fn pod_ips_come_from_the_pod_cidr_and_are_released() {
         "{log}"
     );
     rt.stop_pod_sandbox(&sb).await.unwrap();
-    assert_eq!(rt.network().ip_of(&sb), None, "released on stop");
+    assert_eq!(
+        rt.host_network().unwrap().ip_of(&sb),
+        None,
+        "released on stop"
+    );
     rt.remove_pod_sandbox(&sb).await.unwrap();
 }
 
@@ -275,7 +283,7 @@ async fn shutdown_stops_every_container_and_releases_every_ip() {
         rt.start_container(&id).await.unwrap();
         ids.push(id);
     }
-    assert_eq!(rt.network().allocated(), 2);
+    assert_eq!(rt.host_network().unwrap().allocated(), 2);
     tokio::time::timeout(
         Duration::from_secs(60),
         rt.shutdown(Duration::from_secs(10)),
@@ -289,7 +297,7 @@ async fn shutdown_stops_every_container_and_releases_every_ip() {
             ContainerState::Exited
         );
     }
-    assert_eq!(rt.network().allocated(), 0);
+    assert_eq!(rt.host_network().unwrap().allocated(), 0);
     for sb in rt.list_pod_sandboxes().await.unwrap() {
         assert_eq!(sb.state, kernel_node::runtime::SandboxState::NotReady);
     }

@@ -2,9 +2,13 @@
 //!
 //! # What it does
 //!
-//! - **Sandboxes** are a directory each, `<root>/<sandbox id>/`, and an IP from
-//!   [`HostNetwork`] (none for `host_network` sandboxes: the kubelet publishes the node's
-//!   address, as upstream).
+//! - **Sandboxes** are a directory each, `<root>/<sandbox id>/`, and a network from the
+//!   runtime's [`NetworkPlugin`] ([`HostNetwork`] by default: an IP in `127.0.0.0/8`; none for
+//!   `host_network` sandboxes: the kubelet publishes the node's address, as upstream). The
+//!   network is set up when the sandbox is made and torn down when it stops.
+//! - **Network namespace**: when the plugin gives the sandbox one
+//!   ([`CniNetwork`](crate::network::CniNetwork)), every container process and every exec
+//!   joins it (`setns` before exec; needs root).
 //! - **Command**: `command` + `args`. With an empty `command` the `args` are the command (an
 //!   image without an entrypoint); with both empty, [`create_container`](Runtime::create_container)
 //!   fails with [`Error::CreateContainer`]: the process runtime knows nothing of images, so
@@ -32,8 +36,8 @@
 //!   OS's message, and the container then reads `Exited`, exit code 128, reason
 //!   `ContainerCannotRun` with the same message.
 //! - **Exec** ([`exec_sync`](Runtime::exec_sync)): a new process in the container's working
-//!   directory with its environment (there are no namespaces to enter), in a process group of
-//!   its own that is SIGKILLed on timeout ([`Error::Timeout`]).
+//!   directory with its environment (in the sandbox's network namespace if it has one), in a
+//!   process group of its own that is SIGKILLed on timeout ([`Error::Timeout`]).
 //! - **Images**: there are none. Every pull of a non-empty reference succeeds and records the
 //!   reference (its id and `image_ref` are the reference itself, size 0); a process runtime
 //!   cannot tell that an image does not exist, so `ErrImagePull` never comes from it.
@@ -50,9 +54,9 @@
 //! - **Users**: `runAsUser`, `runAsGroup`, capabilities, seccomp, AppArmor, SELinux: ignored.
 //! - **Resources**: CPU and memory requests and limits are not applied (no cgroups); there is
 //!   no OOM killer of its own.
-//! - **Network**: the pod IP is an address on the host's loopback, not a namespace; every pod
-//!   can bind and reach every port of the host and of every other pod. `hostname` is not set
-//!   for the process (only `HOSTNAME` in its env).
+//! - **Network**: with [`HostNetwork`] the pod IP is an address on the host's loopback, not a
+//!   namespace; every pod can bind and reach every port of the host and of every other pod.
+//!   `hostname` is not set for the process (only `HOSTNAME` in its env).
 //! - **PIDs**: a process that leaves its process group (`setsid`) escapes stop and cleanup.
 //!
 //! State lives in memory: a new `ProcessRuntime` knows no sandbox of an earlier one.
@@ -77,7 +81,8 @@ use super::{
     PodSandboxStatus, Runtime, RuntimeVersion, SandboxState,
 };
 use crate::error::{Error, Result};
-use crate::network::HostNetwork;
+use crate::network::netns::{join_in_child, NetNs};
+use crate::network::{HostNetwork, NetworkPlugin, PodNetworkConfig};
 
 /// `PATH` when neither the container nor the kubelet has one.
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -97,7 +102,9 @@ pub struct ProcessRuntime {
 
 struct Inner {
     root: PathBuf,
-    network: HostNetwork,
+    network: Arc<dyn NetworkPlugin>,
+    /// The network when it is a [`HostNetwork`] (for [`ProcessRuntime::host_network`]).
+    host: Option<HostNetwork>,
     state: Mutex<State>,
     ids: AtomicU64,
     id_seed: std::collections::hash_map::RandomState,
@@ -115,11 +122,17 @@ struct Sandbox {
     state: SandboxState,
     created_at: SystemTime,
     ip: Option<IpAddr>,
+    /// The network namespace its processes join, if the plugin gave it one.
+    netns: Option<PathBuf>,
+    /// Set up and not yet torn down.
+    network_up: bool,
     dir: PathBuf,
 }
 
 struct Container {
     status: ContainerStatus,
+    /// The sandbox's network namespace.
+    netns: Option<PathBuf>,
     argv: Vec<String>,
     env: Vec<(String, String)>,
     workdir: PathBuf,
@@ -140,10 +153,21 @@ impl ProcessRuntime {
     /// A process runtime keeping its sandboxes under `root` (created when missing) and taking
     /// pod IPs from `network`.
     pub fn new(root: PathBuf, network: HostNetwork) -> Self {
+        Self::build(root, Arc::new(network.clone()), Some(network))
+    }
+
+    /// A process runtime keeping its sandboxes under `root` whose sandboxes get their network
+    /// from `network` (e.g. a [`CniNetwork`](crate::network::CniNetwork)).
+    pub fn with_network(root: PathBuf, network: Arc<dyn NetworkPlugin>) -> Self {
+        Self::build(root, network, None)
+    }
+
+    fn build(root: PathBuf, network: Arc<dyn NetworkPlugin>, host: Option<HostNetwork>) -> Self {
         ProcessRuntime {
             inner: Arc::new(Inner {
                 root,
                 network,
+                host,
                 state: Mutex::default(),
                 ids: AtomicU64::new(0),
                 id_seed: std::collections::hash_map::RandomState::new(),
@@ -156,9 +180,15 @@ impl ProcessRuntime {
         &self.inner.root
     }
 
-    /// The network pod IPs come from.
-    pub fn network(&self) -> &HostNetwork {
+    /// The network plugin sandboxes get their network from.
+    pub fn network(&self) -> &Arc<dyn NetworkPlugin> {
         &self.inner.network
+    }
+
+    /// The [`HostNetwork`] pod IPs come from, when the runtime was made with one
+    /// ([`ProcessRuntime::new`]).
+    pub fn host_network(&self) -> Option<&HostNetwork> {
+        self.inner.host.as_ref()
     }
 
     /// Stops every sandbox (and so every container: SIGTERM, SIGKILL after `timeout`) and
@@ -270,8 +300,14 @@ fn container_env(config: &ContainerConfig, sandbox: &PodSandboxConfig) -> Vec<(S
     env
 }
 
-/// A command for `argv` in `workdir` with exactly `env`, in a process group of its own.
-fn command(argv: &[String], env: &[(String, String)], workdir: &Path) -> tokio::process::Command {
+/// A command for `argv` in `workdir` with exactly `env`, in a process group of its own, in
+/// the network namespace `netns` if there is one.
+fn command(
+    argv: &[String],
+    env: &[(String, String)],
+    workdir: &Path,
+    netns: Option<&Path>,
+) -> Result<tokio::process::Command> {
     let mut cmd = tokio::process::Command::new(&argv[0]);
     cmd.args(&argv[1..])
         .env_clear()
@@ -282,7 +318,10 @@ fn command(argv: &[String], env: &[(String, String)], workdir: &Path) -> tokio::
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(false);
-    cmd
+    if let Some(netns) = netns {
+        join_in_child(&mut cmd, &NetNs::at(netns))?;
+    }
+    Ok(cmd)
 }
 
 /// Copies `reader` line by line into `log` in the CRI log format, tagging lines `stream`.
@@ -360,17 +399,19 @@ impl Runtime for ProcessRuntime {
                 "creating sandbox directory {}",
                 dir.display()
             )))?;
-        let ip = if config.host_network {
-            None
-        } else {
-            match self.inner.network.allocate(&id, config.pod_cidr.as_deref()) {
-                Ok(ip) => Some(IpAddr::V4(ip)),
-                Err(err) => {
-                    let _ = tokio::fs::remove_dir_all(&dir).await;
-                    return Err(err);
-                }
+        let network = match self
+            .inner
+            .network
+            .set_up(&PodNetworkConfig::for_sandbox(&id, config))
+            .await
+        {
+            Ok(network) => network,
+            Err(err) => {
+                let _ = tokio::fs::remove_dir_all(&dir).await;
+                return Err(err);
             }
         };
+        let ip = network.ip();
         info!(sandbox = %id, pod = %format!("{}/{}", config.namespace, config.name), ?ip, "sandbox ready");
         self.lock().sandboxes.insert(
             id.clone(),
@@ -379,6 +420,8 @@ impl Runtime for ProcessRuntime {
                 state: SandboxState::Ready,
                 created_at: SystemTime::now(),
                 ip,
+                netns: network.netns,
+                network_up: true,
                 dir,
             },
         );
@@ -404,7 +447,19 @@ impl Runtime for ProcessRuntime {
                 Err(err) => return Err(err),
             }
         }
-        self.inner.network.release(sandbox_id);
+        let up = self
+            .lock()
+            .sandboxes
+            .get(sandbox_id)
+            .filter(|s| s.network_up)
+            .map(|s| PodNetworkConfig::for_sandbox(sandbox_id, &s.config));
+        if let Some(pod) = up {
+            self.inner.network.tear_down(&pod).await?;
+            if let Some(s) = self.lock().sandboxes.get_mut(sandbox_id) {
+                s.network_up = false;
+                s.netns = None;
+            }
+        }
         if let Some(sandbox) = self.lock().sandboxes.get_mut(sandbox_id) {
             if sandbox.state == SandboxState::Ready {
                 info!(sandbox = %sandbox_id, "sandbox stopped");
@@ -482,7 +537,7 @@ impl Runtime for ProcessRuntime {
             )));
         }
         let id = self.new_id();
-        let (sandbox_dir, image_ref) = {
+        let (sandbox_dir, image_ref, netns) = {
             let state = self.lock();
             let sb = state
                 .sandboxes
@@ -507,7 +562,7 @@ impl Runtime for ProcessRuntime {
                 .images
                 .get(&config.image)
                 .map_or_else(|| config.image.clone(), |i| i.id.clone());
-            (sb.dir.clone(), image_ref)
+            (sb.dir.clone(), image_ref, sb.netns.clone())
         };
         let dir = sandbox_dir.join(&id);
         tokio::fs::create_dir_all(&dir)
@@ -556,6 +611,7 @@ impl Runtime for ProcessRuntime {
             id.clone(),
             Container {
                 status,
+                netns,
                 argv,
                 env,
                 workdir,
@@ -572,7 +628,7 @@ impl Runtime for ProcessRuntime {
     }
 
     async fn start_container(&self, container_id: &str) -> Result<()> {
-        let (argv, env, workdir, log_path) = {
+        let (argv, env, workdir, log_path, netns) = {
             let mut state = self.lock();
             let c = state
                 .containers
@@ -590,6 +646,7 @@ impl Runtime for ProcessRuntime {
                 c.env.clone(),
                 c.workdir.clone(),
                 c.status.log_path.clone(),
+                c.netns.clone(),
             )
         };
         let spawned = async {
@@ -599,7 +656,8 @@ impl Runtime for ProcessRuntime {
                 .open(&log_path)
                 .await
                 .map_err(|e| format!("opening log file {}: {e}", log_path.display()))?;
-            let child = command(&argv, &env, &workdir)
+            let child = command(&argv, &env, &workdir, netns.as_deref())
+                .map_err(|e| e.to_string())?
                 .spawn()
                 .map_err(|e| format!("starting {:?}: {e}", argv[0]))?;
             Ok::<_, String>((file, child))
@@ -819,7 +877,7 @@ impl Runtime for ProcessRuntime {
         if command_line.is_empty() || command_line[0].is_empty() {
             return Err(Error::InvalidState("exec needs a command".into()));
         }
-        let (env, workdir) = {
+        let (env, workdir, netns) = {
             let state = self.lock();
             let c = state
                 .containers
@@ -831,9 +889,9 @@ impl Runtime for ProcessRuntime {
                     c.status.state
                 )));
             }
-            (c.env.clone(), c.workdir.clone())
+            (c.env.clone(), c.workdir.clone(), c.netns.clone())
         };
-        let mut child = command(command_line, &env, &workdir)
+        let mut child = command(command_line, &env, &workdir, netns.as_deref())?
             .spawn()
             .map_err(|e| Error::RunContainer(format!("exec {:?}: {e}", command_line[0])))?;
         let pid = child.id().and_then(|p| i32::try_from(p).ok());

@@ -9,8 +9,9 @@
 //!
 //! - **Sandboxes** start at once and get an IP from the sandbox's
 //!   [`pod_cidr`](crate::runtime::PodSandboxConfig::pod_cidr) (else the runtime's
-//!   [`SimRuntime::with_default_cidr`], `10.244.0.0/16` by default), lowest free address from
-//!   the network's `.2` on (`.1` is the bridge's, as with CNI's host-local). Host-network
+//!   [`SimRuntime::with_default_cidr`], `10.244.0.0/16` by default), allocated by the
+//!   host-local-style [`Ipam`] (from the network's `.2` on, `.1` being the bridge's,
+//!   round-robin). Host-network
 //!   sandboxes get no IP (the kubelet uses the node's, as with CRI). The IP is released when
 //!   the sandbox is stopped.
 //! - **Containers** go `Created` → `Running` on start and run until stopped, except when
@@ -33,9 +34,8 @@
 //!   checked against the images held.
 //! - **Latency**: [`SimRuntime::with_latency`] delays sandbox start, pulls and container start.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -44,6 +44,7 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 
 use crate::error::{Error, Result};
+use crate::network::ipam::{Ipam, Subnet};
 use crate::runtime::{
     ContainerConfig, ContainerState, ContainerStatus, ExecResult, Image, PodSandboxConfig,
     PodSandboxStatus, Runtime, RuntimeVersion, SandboxState,
@@ -73,14 +74,12 @@ struct State {
     containers: HashMap<String, Container>,
     /// By id.
     images: HashMap<String, Image>,
-    /// Addresses in use, by CIDR.
-    allocated: HashMap<String, BTreeSet<u128>>,
+    /// Pod IPs, by sandbox id.
+    ipam: Ipam,
 }
 
 struct Sandbox {
     status: PodSandboxStatus,
-    /// The CIDR its IP was taken from, while it holds one.
-    cidr: Option<String>,
 }
 
 struct Container {
@@ -205,81 +204,7 @@ fn image_id(reference: &str) -> String {
     format!("sha256:{:016x}{:016x}{:032x}", a.finish(), b.finish(), 0)
 }
 
-/// The network of a CIDR as (first address, prefix bits, address bits, is v6).
-fn parse_cidr(cidr: &str) -> Option<(u128, u32, u32, bool)> {
-    let (ip, prefix) = cidr.split_once('/')?;
-    let prefix: u32 = prefix.parse().ok()?;
-    match ip.parse::<IpAddr>().ok()? {
-        IpAddr::V4(v4) if prefix <= 32 => {
-            let bits = u32::from(v4) as u128;
-            let mask = if prefix == 0 {
-                0
-            } else {
-                (!0u32 << (32 - prefix)) as u128
-            };
-            Some((bits & mask, prefix, 32, false))
-        }
-        IpAddr::V6(v6) if prefix <= 128 => {
-            let bits = u128::from(v6);
-            let mask = if prefix == 0 {
-                0
-            } else {
-                !0u128 << (128 - prefix)
-            };
-            Some((bits & mask, prefix, 128, true))
-        }
-        _ => None,
-    }
-}
-
 impl State {
-    /// Takes the lowest free address of `cidr` from `.2` on.
-    fn allocate(&mut self, cidr: &str) -> Result<IpAddr> {
-        let (base, prefix, bits, v6) =
-            parse_cidr(cidr).ok_or_else(|| Error::Backend(format!("invalid pod CIDR {cidr:?}")))?;
-        let size: u128 = if bits - prefix >= 127 {
-            u128::MAX
-        } else {
-            1u128 << (bits - prefix)
-        };
-        let used = self.allocated.entry(cidr.to_owned()).or_default();
-        // .0 is the network, .1 the gateway, the last the broadcast (v4).
-        let last = if v6 { size - 1 } else { size.saturating_sub(2) };
-        let mut offset = 2u128;
-        for taken in used.range(2..) {
-            if *taken != offset {
-                break;
-            }
-            offset += 1;
-        }
-        if offset > last {
-            return Err(Error::Backend(format!("no free address in {cidr}")));
-        }
-        used.insert(offset);
-        let addr = base + offset;
-        Ok(if v6 {
-            IpAddr::V6(Ipv6Addr::from(addr))
-        } else {
-            IpAddr::V4(Ipv4Addr::from(addr as u32))
-        })
-    }
-
-    fn release(&mut self, cidr: &str, ip: IpAddr) {
-        let Some((base, ..)) = parse_cidr(cidr) else {
-            return;
-        };
-        let bits = match ip {
-            IpAddr::V4(v4) => u32::from(v4) as u128,
-            IpAddr::V6(v6) => u128::from(v6),
-        };
-        if let Some(used) = self.allocated.get_mut(cidr) {
-            used.remove(&(bits.wrapping_sub(base)));
-            if used.is_empty() {
-                self.allocated.remove(cidr);
-            }
-        }
-    }
-
     fn stop_container(&mut self, id: &str, exit_code: i32) {
         if let Some(c) = self.containers.get_mut(id) {
             if matches!(
@@ -309,8 +234,8 @@ impl State {
             id: id.to_owned(),
         })?;
         sandbox.status.state = SandboxState::NotReady;
-        if let (Some(cidr), Some(ip)) = (sandbox.cidr.take(), sandbox.status.ip.take()) {
-            self.release(&cidr, ip);
+        if sandbox.status.ip.take().is_some() {
+            self.ipam.release(id);
         }
         Ok(())
     }
@@ -329,14 +254,13 @@ impl Runtime for SimRuntime {
         self.delay().await;
         let id = self.new_id();
         let mut state = self.lock();
-        let (ip, cidr) = if config.host_network {
-            (None, None)
+        let ip = if config.host_network {
+            None
         } else {
-            let cidr = config
-                .pod_cidr
-                .clone()
-                .unwrap_or_else(|| self.default_cidr.clone());
-            (Some(state.allocate(&cidr)?), Some(cidr))
+            let cidr = config.pod_cidr.as_deref().unwrap_or(&self.default_cidr);
+            let subnet = Subnet::parse(cidr)
+                .ok_or_else(|| Error::Backend(format!("invalid pod CIDR {cidr:?}")))?;
+            Some(state.ipam.allocate(&id, subnet)?)
         };
         state.sandboxes.insert(
             id.clone(),
@@ -348,7 +272,6 @@ impl Runtime for SimRuntime {
                     created_at: SystemTime::now(),
                     ip,
                 },
-                cidr,
             },
         );
         Ok(id)
