@@ -325,11 +325,17 @@ state = "{state}"
   stream_server_port = "0"
   netns_mounts_under_state_dir = true
   enable_selinux = false
+  # Without CAP_SYS_RESOURCE (a container as the test machine) the sandbox's oom_score_adj
+  # of -998 is refused; keep it at containerd's own.
+  restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
       runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        # runc's state beside ours, not in /run/containerd/runc.
+        Root = "{runc_root}"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "{cni_bin}"
     conf_dir = "{cni_conf}"
@@ -342,6 +348,7 @@ state = "{state}"
             pause = PAUSE_IMAGE,
             cni_bin = cni_bin.display(),
             cni_conf = cni_conf.display(),
+            runc_root = d.join("state/runc").display(),
         );
         std::fs::write(d.join("config.toml"), config)?;
         let conflist = format!(
@@ -414,8 +421,17 @@ state = "{state}"
                 kill(p.pid);
             }
         }
+        // The shims' sockets live in /run/containerd/s whatever the config says; a killed
+        // shim cannot remove its own.
+        let sockets = shims
+            .iter()
+            .flat_map(|pid| socket_paths(*pid))
+            .collect::<Vec<_>>();
         for pid in &shims {
             kill(*pid);
+        }
+        for socket in sockets {
+            let _ = std::fs::remove_file(socket);
         }
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
@@ -484,6 +500,38 @@ fn processes() -> Vec<Proc> {
                 .map(|a| String::from_utf8_lossy(a).into_owned())
                 .collect();
             Some(Proc { pid, ppid, cmdline })
+        })
+        .collect()
+}
+
+/// The paths of the unix sockets process `pid` has bound (its fds matched in
+/// `/proc/<pid>/net/unix` by inode).
+fn socket_paths(pid: i32) -> Vec<PathBuf> {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return Vec::new();
+    };
+    let inodes = fds
+        .flatten()
+        .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+        .filter_map(|link| {
+            let link = link.to_string_lossy().into_owned();
+            link.strip_prefix("socket:[")?
+                .strip_suffix(']')
+                .map(str::to_owned)
+        })
+        .collect::<Vec<_>>();
+    let Ok(table) = std::fs::read_to_string(format!("/proc/{pid}/net/unix")) else {
+        return Vec::new();
+    };
+    // `Num RefCount Protocol Flags Type St Inode Path`.
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let cols = line.split_whitespace().collect::<Vec<_>>();
+            let (inode, path) = (cols.get(6)?, cols.get(7)?);
+            (inodes.iter().any(|i| i == inode) && path.starts_with('/'))
+                .then(|| PathBuf::from(path))
         })
         .collect()
 }
