@@ -713,3 +713,6 @@ impl StreamWriter {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests;
