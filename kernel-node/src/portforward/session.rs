@@ -367,7 +367,7 @@ impl Reader {
             let st = self.shared.lock();
             if st.streams.contains_key(&stream_id) {
                 Some(rst::STREAM_IN_USE)
-            } else if stream_id % 2 == 0 || stream_id <= st.last_stream_id {
+            } else if stream_id.is_multiple_of(2) || stream_id <= st.last_stream_id {
                 Some(rst::PROTOCOL_ERROR)
             } else if self.incoming.is_none() {
                 Some(rst::REFUSED_STREAM)

@@ -277,7 +277,7 @@ async fn window_updates_follow_what_the_reader_consumed() {
         got += one.recv().await.unwrap().unwrap().len();
     }
     // Half the window consumed: the stream's and the session's windows are given back.
-    let want = (DEFAULT_INITIAL_WINDOW / 2) as u32;
+    let want = DEFAULT_INITIAL_WINDOW / 2;
     assert_eq!(
         client.next().await,
         Some(Frame::WindowUpdate {
