@@ -10,13 +10,15 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures::future::BoxFuture;
+use kernel_node::network::netns::NetNs;
+use kernel_node::network::{NetworkPlugin, PodNetwork, PodNetworkConfig};
 use kernel_node::portforward::spdy::{rst, Frame, FrameDecoder, FrameEncoder, Headers};
 use kernel_node::portforward::websocket::{Role, WebSocketIo};
 use kernel_node::portforward::{self, ServeOptions};
 use kernel_node::runtime::testsuite::sandbox_config;
 use kernel_node::runtime::{Duplex, Runtime};
 use kernel_node::{Error, HostNetwork, ProcessRuntime};
-use kernel_testing::within;
+use kernel_testing::{component_missing, within};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
@@ -550,5 +552,126 @@ async fn process_runtime_port_forward_reaches_the_pod_ip() {
         rt.port_forward(&sandbox, port).await,
         Err(Error::InvalidState(_))
     ));
+    rt.remove_pod_sandbox(&sandbox).await.unwrap();
+}
+
+/// A network plugin that gives each sandbox a fresh network namespace with only its
+/// loopback up (needs root).
+struct LoopbackOnly {
+    dir: std::path::PathBuf,
+}
+
+#[async_trait::async_trait]
+impl NetworkPlugin for LoopbackOnly {
+    fn name(&self) -> &str {
+        "loopback-only"
+    }
+
+    async fn set_up(&self, pod: &PodNetworkConfig) -> kernel_node::Result<PodNetwork> {
+        let path = self.dir.join(&pod.sandbox_id);
+        NetNs::create(&path)?;
+        let status = tokio::process::Command::new("nsenter")
+            .arg(format!("--net={}", path.display()))
+            .args(["ip", "link", "set", "lo", "up"])
+            .status()
+            .await
+            .expect("nsenter runs");
+        assert!(status.success(), "lo up: {status}");
+        Ok(PodNetwork {
+            ips: vec![],
+            netns: Some(path),
+        })
+    }
+
+    async fn tear_down(&self, pod: &PodNetworkConfig) -> kernel_node::Result<()> {
+        NetNs::remove(&self.dir.join(&pod.sandbox_id))
+    }
+
+    async fn check(&self, _pod: &PodNetworkConfig) -> kernel_node::Result<()> {
+        Ok(())
+    }
+}
+
+/// Listens on `127.0.0.1:0` inside `netns` (a thread joins it to bind, then ends) and greets
+/// whoever connects with `greeting`.
+async fn greet_inside(netns: &std::path::Path, greeting: &'static [u8]) -> u16 {
+    use std::os::fd::AsRawFd;
+    let fd = std::fs::File::open(netns).unwrap();
+    let listener = std::thread::spawn(move || {
+        // SAFETY: setns only moves this short-lived thread into the namespace.
+        assert_eq!(
+            unsafe { libc::setns(fd.as_raw_fd(), libc::CLONE_NEWNET) },
+            0
+        );
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.set_nonblocking(true).unwrap();
+        l
+    })
+    .join()
+    .unwrap();
+    let listener = TcpListener::from_std(listener).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let _ = conn.write_all(greeting).await;
+            let _ = conn.shutdown().await;
+        }
+    });
+    port
+}
+
+/// With a network namespace, the connection is made inside it, to its loopback: the pod's
+/// `127.0.0.1`, not the host's.
+#[tokio::test]
+async fn process_runtime_port_forward_connects_inside_the_pod_netns() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        component_missing("root", "network namespaces need root");
+        return;
+    }
+    if kernel_testing::which("nsenter").is_none() || kernel_testing::which("ip").is_none() {
+        component_missing(
+            "nsenter and ip",
+            "util-linux and iproute2 bring the pod's lo up",
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let net = LoopbackOnly {
+        dir: dir.path().join("netns"),
+    };
+    let rt = ProcessRuntime::with_network(dir.path().join("root"), Arc::new(net));
+    let sandbox = rt
+        .run_pod_sandbox(&sandbox_config(dir.path(), "pf-netns"))
+        .await
+        .unwrap();
+    let netns = dir.path().join("netns").join(&sandbox);
+    let port = greet_inside(&netns, b"inside the pod").await;
+    // The host's 127.0.0.1 on the same port, if free, says something else.
+    if let Ok(host) = TcpListener::bind(("127.0.0.1", port)).await {
+        tokio::spawn(async move {
+            while let Ok((mut conn, _)) = host.accept().await {
+                let _ = conn.write_all(b"on the host").await;
+            }
+        });
+    }
+
+    let mut conn = rt.port_forward(&sandbox, port).await.unwrap();
+    let mut got = String::new();
+    conn.read_to_string(&mut got).await.unwrap();
+    assert_eq!(got, "inside the pod");
+
+    // A port nobody listens on inside: refused, and the message names the namespace.
+    let closed = closed_port().await;
+    let err = match rt.port_forward(&sandbox, closed).await {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("port {closed} answered inside the pod"),
+    };
+    assert!(
+        err.contains("network namespace") && err.contains("refused"),
+        "{err}"
+    );
+
+    rt.stop_pod_sandbox(&sandbox).await.unwrap();
     rt.remove_pod_sandbox(&sandbox).await.unwrap();
 }
