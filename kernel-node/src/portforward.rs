@@ -5,9 +5,9 @@
 //! ## Parts
 //!
 //! - [`spdy`]: SPDY/3 frames and the zlib-compressed header blocks.
-//! - [`session`]: the server side of a SPDY connection ([`Session`](session::Session)).
+//! - [`session`]: the server side of a SPDY connection ([`session::Session`]).
 //! - [`websocket`]: a WebSocket connection as a byte stream, for the tunnel.
-//! - [`negotiate`]: the upgrade handshake (which [`Transport`], the 101's headers).
+//! - [`upgrade`] ([`negotiate`]): the upgrade handshake (which [`Transport`], the 101's headers).
 //! - [`serve`] / [`serve_upgraded`]: the port-forward protocol on an upgraded connection.
 //!
 //! ## How the kubelet server uses it
@@ -18,6 +18,38 @@
 //! the upgraded connection run
 //! `serve_upgraded(upgrade.transport, io, connect, ServeOptions::for_pod(..))`, where
 //! `connect(port)` is `runtime.port_forward(sandbox_id, port)`.
+//!
+//! ```
+//! use futures::future::BoxFuture;
+//! use kernel_node::portforward::{self, ServeOptions, Transport};
+//! use kernel_node::runtime::Duplex;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! // The request's headers, as kubectl ≥ 1.31 sends them.
+//! let mut headers = http::HeaderMap::new();
+//! headers.insert("connection", "Upgrade".parse().unwrap());
+//! headers.insert("upgrade", "websocket".parse().unwrap());
+//! headers.insert("sec-websocket-version", "13".parse().unwrap());
+//! headers.insert("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==".parse().unwrap());
+//! headers.insert("sec-websocket-protocol", "SPDY/3.1+portforward.k8s.io".parse().unwrap());
+//! let upgrade = portforward::negotiate(&headers).expect("a port-forward upgrade");
+//! assert_eq!(upgrade.transport, Transport::WebSocketTunnel);
+//! assert!(upgrade.headers.contains(&("Sec-WebSocket-Accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=".into())));
+//!
+//! // The kubelet answers 101 with `upgrade.headers`, then serves the upgraded connection
+//! // (here one end of an in-memory pipe whose client leaves at once). `connect` would be
+//! // `runtime.port_forward(&sandbox_id, port)`.
+//! let (upgraded, client) = tokio::io::duplex(64 * 1024);
+//! drop(client);
+//! let connect = |port: u16| -> BoxFuture<'static, kernel_node::Result<Box<dyn Duplex>>> {
+//!     Box::pin(async move { Err(kernel_node::Error::Unsupported(format!("port {port}"))) })
+//! };
+//! portforward::serve_upgraded(upgrade.transport, upgraded, connect, ServeOptions::for_pod("default/web", "uid"))
+//!     .await
+//!     .unwrap();
+//! # }
+//! ```
 //!
 //! ## The protocol
 //!
@@ -48,7 +80,7 @@ use crate::runtime::Duplex;
 
 pub mod session;
 pub mod spdy;
-mod upgrade;
+pub mod upgrade;
 pub mod websocket;
 
 pub use upgrade::{

@@ -528,7 +528,7 @@ impl Stream {
     }
 
     /// Refuses or aborts the stream: `RST_STREAM` with `status` (one of
-    /// [`rst`](super::spdy::rst)).
+    /// [`rst`]).
     pub async fn reset(self, status: u32) -> Result<()> {
         self.writer.reset(status).await
     }
