@@ -105,10 +105,21 @@ impl Shared {
 // === impl Session ===
 
 /// The server side of one SPDY connection (see the [module docs](self)).
+///
+/// Dropping it ends the connection: the reader stops, streams still held fail, and the
+/// writer shuts the connection down once the last of them is gone.
 pub struct Session {
     incoming: mpsc::Receiver<Stream>,
     frames: mpsc::Sender<Frame>,
     shared: Arc<Shared>,
+    reader: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.reader.abort();
+        self.shared.close();
+    }
 }
 
 impl std::fmt::Debug for Session {
@@ -148,11 +159,12 @@ impl Session {
             frames: frames.clone(),
             incoming: Some(incoming_tx),
         };
-        tokio::spawn(reader.run(r));
+        let reader = tokio::spawn(reader.run(r));
         Session {
             incoming,
             frames,
             shared,
+            reader,
         }
     }
 

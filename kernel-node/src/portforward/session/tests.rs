@@ -374,3 +374,16 @@ async fn the_connection_closing_ends_everything() {
     assert!(one.send(b"x").await.is_err());
     assert!(session.is_closed());
 }
+
+#[tokio::test]
+async fn dropping_the_session_closes_the_connection() {
+    let (mut session, mut client) = pair();
+    client.open(1, Headers::new()).await;
+    let mut one = session.accept().await.unwrap();
+    drop(session);
+    assert!(one.recv().await.is_err());
+    assert!(one.send(b"x").await.is_err());
+    drop(one);
+    // The writer shut its side down: the client reads EOF.
+    assert_eq!(client.next().await, None);
+}
