@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::network::netns::NetNs;
 use crate::runtime::{Duplex, SandboxState};
 
-/// How long a connection inside a namespace may take.
+/// How long a connection to the pod may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The body of `ProcessRuntime::port_forward`.
@@ -44,12 +44,17 @@ pub(super) async fn port_forward(
         Some(path) => connect_in_netns(NetNs::at(path), port).await?,
         None => {
             let ip = ip.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
-            TcpStream::connect(SocketAddr::new(ip, port))
-                .await
-                .map_err(|source| Error::Io {
-                    context: format!("connecting to {ip}:{port} of sandbox {sandbox_id}"),
-                    source,
-                })?
+            let context = || format!("connecting to {ip}:{port} of sandbox {sandbox_id}");
+            tokio::time::timeout(
+                CONNECT_TIMEOUT,
+                TcpStream::connect(SocketAddr::new(ip, port)),
+            )
+            .await
+            .map_err(|_| Error::Timeout(context()))?
+            .map_err(|source| Error::Io {
+                context: context(),
+                source,
+            })?
         }
     };
     let _ = stream.set_nodelay(true);
