@@ -8,12 +8,14 @@
 //! - [`session`]: the server side of a SPDY connection ([`session::Session`]).
 //! - [`websocket`]: a WebSocket connection as a byte stream, for the tunnel.
 //! - [`upgrade`] ([`negotiate`]): the upgrade handshake (which [`Transport`], the 101's headers).
+//! - upstream's older WebSocket channel protocol (`v4.channel.k8s.io`, the Python client's),
+//!   served by [`serve_upgraded`] for [`Transport::WebSocketChannels`].
 //! - [`serve`] / [`serve_upgraded`]: the port-forward protocol on an upgraded connection.
 //!
 //! ## How the kubelet server uses it
 //!
 //! For `GET|POST /portForward/{namespace}/{pod}[/{uid}]`: call [`negotiate`] with the
-//! request's headers; on `Err(rejection)` answer `rejection.status` with its message and
+//! request's headers and query string; on `Err(rejection)` answer `rejection.status` with its message and
 //! headers; on `Ok(upgrade)` answer `101 Switching Protocols` with `upgrade.headers`, and on
 //! the upgraded connection run
 //! `serve_upgraded(upgrade.transport, io, connect, ServeOptions::for_pod(..))`, where
@@ -33,7 +35,7 @@
 //! headers.insert("sec-websocket-version", "13".parse().unwrap());
 //! headers.insert("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==".parse().unwrap());
 //! headers.insert("sec-websocket-protocol", "SPDY/3.1+portforward.k8s.io".parse().unwrap());
-//! let upgrade = portforward::negotiate(&headers).expect("a port-forward upgrade");
+//! let upgrade = portforward::negotiate(&headers, None).expect("a port-forward upgrade");
 //! assert_eq!(upgrade.transport, Transport::WebSocketTunnel);
 //! assert!(upgrade.headers.contains(&("Sec-WebSocket-Accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=".into())));
 //!
@@ -78,6 +80,7 @@ use tracing::{debug, warn};
 use crate::error::{Error, Result};
 use crate::runtime::Duplex;
 
+mod channels;
 pub mod session;
 pub mod spdy;
 pub mod upgrade;
@@ -86,7 +89,8 @@ pub mod websocket;
 pub use upgrade::{
     is_websocket_request, negotiate, websocket_accept, Rejection, Transport, Upgrade,
     HEADER_ACCEPTED_PROTOCOL_VERSIONS, HEADER_PROTOCOL_VERSION, PORT_FORWARD_PROTOCOL_V1,
-    SPDY_UPGRADE, WEBSOCKET_SPDY_TUNNEL_PROTOCOL,
+    PORT_PARAM, SPDY_UPGRADE, WEBSOCKET_BASE64_CHANNEL_PROTOCOL_V4, WEBSOCKET_CHANNEL_PROTOCOL_V4,
+    WEBSOCKET_SPDY_TUNNEL_PROTOCOL,
 };
 
 use session::{Session, Stream, StreamReader, StreamWriter};
@@ -151,8 +155,10 @@ where
     serve_with(io, Arc::new(connect), ServeOptions::default()).await
 }
 
-/// Serves port-forward on an upgraded connection: plain SPDY, or SPDY in a WebSocket
-/// (server side) for [`Transport::WebSocketTunnel`].
+/// Serves port-forward on an upgraded connection: plain SPDY, SPDY in a WebSocket (server
+/// side) for [`Transport::WebSocketTunnel`], or upstream's WebSocket channel protocol for
+/// [`Transport::WebSocketChannels`] (one connection per port; ends when they all did or the
+/// client closed).
 pub async fn serve_upgraded<IO, F>(
     transport: Transport,
     io: IO,
@@ -169,6 +175,9 @@ where
         Transport::WebSocketTunnel => {
             let ws = websocket::WebSocketIo::new(io, websocket::Role::Server);
             serve_with(ws, connect, options).await
+        }
+        Transport::WebSocketChannels { ports, base64 } => {
+            channels::serve_channels(io, ports, base64, connect, Arc::new(options)).await
         }
     }
 }

@@ -115,11 +115,14 @@ async fn kubelet(
     let task = tokio::spawn(async move {
         let (mut conn, _) = listener.accept().await.unwrap();
         let (request_line, headers) = read_head(&mut conn).await;
+        let target = request_line.split(' ').nth(1).unwrap_or("");
+        let query = target.split_once('?').map(|(_, q)| q.to_string());
         assert!(
-            request_line.starts_with("POST /portForward/"),
+            request_line.starts_with("POST /portForward/")
+                || request_line.starts_with("GET /portForward/"),
             "{request_line}"
         );
-        match portforward::negotiate(&headers) {
+        match portforward::negotiate(&headers, query.as_deref()) {
             Ok(upgrade) => {
                 let mut resp = String::from("HTTP/1.1 101 Switching Protocols\r\n");
                 for (n, v) in &upgrade.headers {

@@ -98,6 +98,8 @@ async fn api_connection(mut conn: TcpStream, target: u16, refuse_websocket: bool
             let mut body = vec![0; n];
             conn.read_exact(&mut body).await.unwrap();
         }
+        let request_target = line.split(' ').nth(1).unwrap_or("");
+        let query = request_target.split_once('?').map(|(_, q)| q.to_string());
         let path = line
             .split(' ')
             .nth(1)
@@ -116,7 +118,7 @@ async fn api_connection(mut conn: TcpStream, target: u16, refuse_websocket: bool
                     respond(&mut conn, 400, "no websockets here").await;
                     continue;
                 }
-                let upgrade = match portforward::negotiate(&headers) {
+                let upgrade = match portforward::negotiate(&headers, query.as_deref()) {
                     Ok(upgrade) => upgrade,
                     Err(rejection) => {
                         respond(&mut conn, rejection.status, &rejection.message).await;

@@ -14,14 +14,20 @@
 //!
 //! A [`Role::Server`] expects masked frames and sends unmasked ones; a [`Role::Client`] (for
 //! tests and tools) masks what it sends.
+//!
+//! Whole messages, text ones included, are also to be had without the byte-stream view:
+//! [`WebSocketIo::recv_message`] and [`WebSocketIo::send_message`] (what the channel
+//! protocols, `v4.channel.k8s.io` and its base64 twin, are made of).
 
 use std::io;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
-use bytes::{Buf, BufMut, BytesMut};
+use std::collections::VecDeque;
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use ring::rand::{SecureRandom, SystemRandom};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 
 /// The largest frame payload accepted (a guard against a hostile length).
 pub const MAX_FRAME: usize = 16 * 1024 * 1024;
@@ -40,6 +46,24 @@ mod op {
     pub const PONG: u8 = 0xa;
 }
 
+/// A whole message's kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MessageKind {
+    /// A binary message.
+    Binary,
+    /// A text (UTF-8) message.
+    Text,
+}
+
+/// One whole data message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Message {
+    /// Binary or text.
+    pub kind: MessageKind,
+    /// The payload (all its frames joined).
+    pub data: Bytes,
+}
+
 /// Which end of the WebSocket we are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
@@ -56,10 +80,14 @@ pub struct WebSocketIo<T> {
     role: Role,
     /// Raw bytes read from `inner`, not yet parsed.
     rbuf: BytesMut,
-    /// Message payload ready for the reader.
-    pending: BytesMut,
+    /// Byte-stream view: the rest of the message being read.
+    pending: Bytes,
     /// The opcode of the message whose continuation frames are coming.
     message: Option<u8>,
+    /// The frames of that message so far.
+    partial: BytesMut,
+    /// Whole messages not yet taken.
+    messages: VecDeque<Message>,
     /// A close frame came (or the connection ended): reads are at EOF.
     read_closed: bool,
     /// Encoded frames not yet written to `inner`.
@@ -79,8 +107,10 @@ impl<T> WebSocketIo<T> {
             inner,
             role,
             rbuf: BytesMut::with_capacity(16 * 1024),
-            pending: BytesMut::new(),
+            pending: Bytes::new(),
             message: None,
+            partial: BytesMut::new(),
+            messages: VecDeque::new(),
             read_closed: false,
             wbuf: BytesMut::new(),
             close_sent: false,
@@ -199,11 +229,22 @@ impl<T> WebSocketIo<T> {
                     (_, Some(_)) => return Err(invalid("websocket: new message inside another")),
                     (kind, None) => kind,
                 };
-                if kind != op::BINARY {
-                    return Err(invalid("websocket: text message where binary is expected"));
+                if self.partial.len() + payload.len() > MAX_FRAME {
+                    return Err(invalid("websocket: message too large"));
                 }
-                self.message = if fin { None } else { Some(kind) };
-                self.pending.extend_from_slice(&payload);
+                self.partial.extend_from_slice(&payload);
+                if fin {
+                    self.message = None;
+                    let kind = if kind == op::TEXT {
+                        MessageKind::Text
+                    } else {
+                        MessageKind::Binary
+                    };
+                    let data = self.partial.split().freeze();
+                    self.messages.push_back(Message { kind, data });
+                } else {
+                    self.message = Some(kind);
+                }
             }
             op::PING => {
                 if !fin || len > 125 {
@@ -244,6 +285,81 @@ impl<T: AsyncWrite + Unpin> WebSocketIo<T> {
     }
 }
 
+impl<T: AsyncRead + AsyncWrite + Unpin> WebSocketIo<T> {
+    /// The next whole data message; `None` once the peer closed (a close frame, answered, or
+    /// the connection's end). Pings are answered on the way.
+    pub fn poll_recv_message(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Option<Message>>> {
+        loop {
+            if let Some(m) = self.messages.pop_front() {
+                return Poll::Ready(Ok(Some(m)));
+            }
+            if self.read_closed {
+                // Send our close reply (or pong) on the way out; a failure to is not the
+                // reader's business.
+                if let Poll::Ready(Err(_)) = self.poll_drain(cx) {
+                    self.wbuf.clear();
+                }
+                return Poll::Ready(Ok(None));
+            }
+            if self.parse_one()? {
+                continue;
+            }
+            // Pongs and close replies go out while we wait for more.
+            if let Poll::Ready(Err(_)) = self.poll_drain(cx) {
+                self.wbuf.clear();
+            }
+            if self.rbuf.capacity() - self.rbuf.len() < 4096 {
+                self.rbuf.reserve(16 * 1024);
+            }
+            let n = {
+                let dst = self.rbuf.spare_capacity_mut();
+                let mut rb = ReadBuf::uninit(dst);
+                ready!(Pin::new(&mut self.inner).poll_read(cx, &mut rb))?;
+                rb.filled().len()
+            };
+            if n == 0 {
+                // The connection ended without a close frame.
+                self.read_closed = true;
+                if self.message.is_some() || !self.rbuf.is_empty() {
+                    return Poll::Ready(Err(io::ErrorKind::UnexpectedEof.into()));
+                }
+                return Poll::Ready(Ok(None));
+            }
+            // SAFETY: `poll_read` initialised the first `n` bytes of the spare capacity.
+            unsafe { self.rbuf.set_len(self.rbuf.len() + n) };
+        }
+    }
+
+    /// The next whole data message (see [`WebSocketIo::poll_recv_message`]).
+    pub async fn recv_message(&mut self) -> io::Result<Option<Message>> {
+        std::future::poll_fn(|cx| self.poll_recv_message(cx)).await
+    }
+
+    /// Sends one message and flushes it.
+    pub async fn send_message(&mut self, kind: MessageKind, data: &[u8]) -> io::Result<()> {
+        std::future::poll_fn(|cx| self.poll_drain(cx)).await?;
+        if self.close_sent {
+            return Err(io::ErrorKind::BrokenPipe.into());
+        }
+        let opcode = match kind {
+            MessageKind::Binary => op::BINARY,
+            MessageKind::Text => op::TEXT,
+        };
+        self.queue(opcode, data);
+        std::future::poll_fn(|cx| {
+            ready!(self.poll_drain(cx))?;
+            Pin::new(&mut self.inner).poll_flush(cx)
+        })
+        .await
+    }
+
+    /// Sends a close frame with `code` (once) and shuts the connection down.
+    pub async fn close(&mut self, code: u16) -> io::Result<()> {
+        self.queue_close(code);
+        AsyncWriteExt::shutdown(self).await
+    }
+}
+
 impl<T: AsyncRead + AsyncWrite + Unpin> AsyncRead for WebSocketIo<T> {
     fn poll_read(
         self: Pin<&mut Self>,
@@ -258,40 +374,18 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncRead for WebSocketIo<T> {
                 this.pending.advance(n);
                 return Poll::Ready(Ok(()));
             }
-            if this.read_closed {
-                // Send our close reply (or pong) on the way out; a failure to is not the
-                // reader's business.
-                if let Poll::Ready(Err(_)) = this.poll_drain(cx) {
-                    this.wbuf.clear();
+            match ready!(this.poll_recv_message(cx))? {
+                None => return Poll::Ready(Ok(())),
+                Some(Message {
+                    kind: MessageKind::Text,
+                    ..
+                }) => {
+                    return Poll::Ready(Err(invalid(
+                        "websocket: text message where binary is expected",
+                    )))
                 }
-                return Poll::Ready(Ok(()));
+                Some(Message { data, .. }) => this.pending = data,
             }
-            if this.parse_one()? {
-                continue;
-            }
-            // Pongs and close replies go out while we wait for more.
-            if let Poll::Ready(Err(_)) = this.poll_drain(cx) {
-                this.wbuf.clear();
-            }
-            if this.rbuf.capacity() - this.rbuf.len() < 4096 {
-                this.rbuf.reserve(16 * 1024);
-            }
-            let n = {
-                let dst = this.rbuf.spare_capacity_mut();
-                let mut rb = ReadBuf::uninit(dst);
-                ready!(Pin::new(&mut this.inner).poll_read(cx, &mut rb))?;
-                rb.filled().len()
-            };
-            if n == 0 {
-                // The connection ended without a close frame.
-                this.read_closed = true;
-                if this.message.is_some() || !this.rbuf.is_empty() {
-                    return Poll::Ready(Err(io::ErrorKind::UnexpectedEof.into()));
-                }
-                return Poll::Ready(Ok(()));
-            }
-            // SAFETY: `poll_read` initialised the first `n` bytes of the spare capacity.
-            unsafe { this.rbuf.set_len(this.rbuf.len() + n) };
         }
     }
 }
