@@ -13,7 +13,7 @@ use futures::future::BoxFuture;
 use kernel_node::network::netns::NetNs;
 use kernel_node::network::{NetworkPlugin, PodNetwork, PodNetworkConfig};
 use kernel_node::portforward::spdy::{rst, Frame, FrameDecoder, FrameEncoder, Headers};
-use kernel_node::portforward::websocket::{Role, WebSocketIo};
+use kernel_node::portforward::websocket::{MessageKind, Role, WebSocketIo};
 use kernel_node::portforward::{self, ServeOptions};
 use kernel_node::runtime::testsuite::sandbox_config;
 use kernel_node::runtime::{Duplex, Runtime};
@@ -677,4 +677,173 @@ async fn process_runtime_port_forward_connects_inside_the_pod_netns() {
 
     rt.stop_pod_sandbox(&sandbox).await.unwrap();
     rt.remove_pod_sandbox(&sandbox).await.unwrap();
+}
+
+// === upstream's WebSocket channel protocol ===
+
+/// Greets whoever connects and closes.
+async fn greeter() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let _ = conn.write_all(b"hello from the pod").await;
+            let _ = conn.shutdown().await;
+        }
+    });
+    port
+}
+
+/// Upgrades to the channel protocol (`protocol`: the subprotocol offered, if any).
+async fn channels_client(
+    addr: SocketAddr,
+    protocol: Option<&str>,
+    query: &str,
+) -> WebSocketIo<TcpStream> {
+    let mut conn = TcpStream::connect(addr).await.unwrap();
+    let offer = protocol
+        .map(|p| format!("Sec-WebSocket-Protocol: {p}\r\n"))
+        .unwrap_or_default();
+    let req = format!(
+        "GET /portForward/default/web?{query} HTTP/1.1\r\nHost: node\r\nConnection: Upgrade\r\n\
+         Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n{offer}\r\n"
+    );
+    conn.write_all(req.as_bytes()).await.unwrap();
+    let (status, headers) = read_head(&mut conn).await;
+    assert!(status.starts_with("HTTP/1.1 101"), "{status}");
+    assert_eq!(
+        headers
+            .get("sec-websocket-protocol")
+            .map(|v| v.to_str().unwrap()),
+        protocol
+    );
+    WebSocketIo::new(conn, Role::Client)
+}
+
+/// (channel, payload) of the next message, decoded per the subprotocol.
+async fn next_channel_message(
+    ws: &mut WebSocketIo<TcpStream>,
+    base64: bool,
+) -> Option<(u8, Vec<u8>)> {
+    use base64::Engine as _;
+    let m = within("a channel message", ws.recv_message())
+        .await
+        .unwrap()?;
+    if base64 {
+        assert_eq!(m.kind, MessageKind::Text);
+        let data = base64::engine::general_purpose::STANDARD
+            .decode(&m.data[1..])
+            .unwrap();
+        Some((m.data[0] - b'0', data))
+    } else {
+        assert_eq!(m.kind, MessageKind::Binary);
+        Some((m.data[0], m.data[1..].to_vec()))
+    }
+}
+
+async fn send_channel_message(
+    ws: &mut WebSocketIo<TcpStream>,
+    base64: bool,
+    channel: u8,
+    data: &[u8],
+) {
+    use base64::Engine as _;
+    if base64 {
+        let mut m = vec![b'0' + channel];
+        m.extend_from_slice(
+            base64::engine::general_purpose::STANDARD
+                .encode(data)
+                .as_bytes(),
+        );
+        ws.send_message(MessageKind::Text, &m).await.unwrap();
+    } else {
+        let mut m = vec![channel];
+        m.extend_from_slice(data);
+        ws.send_message(MessageKind::Binary, &m).await.unwrap();
+    }
+}
+
+async fn channels(protocol: Option<&str>) {
+    let base64 = protocol == Some("v4.base64.channel.k8s.io");
+    let echo = echo_server().await;
+    let closed = closed_port().await;
+    let (addr, server) = kubelet(
+        ServeOptions::for_pod("default/web", "uid-1"),
+        connect_loopback,
+    )
+    .await;
+    let mut ws = channels_client(addr, protocol, &format!("port={echo}&port={closed}")).await;
+
+    // Each channel first says its port.
+    let mut prefixes = Vec::new();
+    for _ in 0..4 {
+        prefixes.push(next_channel_message(&mut ws, base64).await.unwrap());
+    }
+    prefixes.sort();
+    let le = |p: u16| p.to_le_bytes().to_vec();
+    assert_eq!(
+        prefixes,
+        vec![
+            (0, le(echo)),
+            (1, le(echo)),
+            (2, le(closed)),
+            (3, le(closed))
+        ]
+    );
+
+    // The refused port reports on its error channel; the echo works meanwhile.
+    send_channel_message(&mut ws, base64, 0, b"over channel zero").await;
+    let mut echoed = Vec::new();
+    let mut error = None;
+    while echoed != b"over channel zero" || error.is_none() {
+        match next_channel_message(&mut ws, base64).await.unwrap() {
+            (0, data) => echoed.extend(data),
+            (3, data) => error = Some(String::from_utf8(data).unwrap()),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let error = error.unwrap();
+    assert!(
+        error.starts_with(&format!(
+            "error forwarding port {closed} to pod default/web, uid uid-1: "
+        )),
+        "{error}"
+    );
+
+    // The client closing the WebSocket ends everything.
+    ws.close(1000).await.unwrap();
+    within("serve to return", server).await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn websocket_channels_binary() {
+    channels(Some("v4.channel.k8s.io")).await;
+}
+
+#[tokio::test]
+async fn websocket_channels_base64() {
+    channels(Some("v4.base64.channel.k8s.io")).await;
+}
+
+#[tokio::test]
+async fn websocket_channels_without_subprotocol_close_once_every_port_ended() {
+    let pod = greeter().await;
+    let (addr, server) = kubelet(ServeOptions::default(), connect_loopback).await;
+    let mut ws = channels_client(addr, None, &format!("port={pod}")).await;
+    assert_eq!(
+        next_channel_message(&mut ws, false).await,
+        Some((0, pod.to_le_bytes().to_vec()))
+    );
+    assert_eq!(
+        next_channel_message(&mut ws, false).await,
+        Some((1, pod.to_le_bytes().to_vec()))
+    );
+    assert_eq!(
+        next_channel_message(&mut ws, false).await,
+        Some((0, b"hello from the pod".to_vec()))
+    );
+    // The pod closed: the port ended, and with it (the only one) the WebSocket.
+    assert_eq!(next_channel_message(&mut ws, false).await, None);
+    within("serve to return", server).await.unwrap().unwrap();
 }
