@@ -1,14 +1,17 @@
-//! The real `kubectl port-forward` against `portforward::serve_upgraded`: checks that our
-//! SPDY, header compression and WebSocket tunnel are what kubectl (client-go's spdystream and
-//! tunnelling dialer) speaks. kubectl talks to an API server; here a stand-in on loopback
-//! answers only what `kubectl port-forward` asks before the upgrade (discovery and the pod,
-//! `Running`) and then does what the kubelet's `/portForward` handler does: `negotiate`, 101,
+//! Real clients against `portforward::serve_upgraded`: `kubectl port-forward` (client-go's
+//! spdystream and tunnelling dialer: our SPDY, header compression and WebSocket tunnel) and
+//! the Python client's `portforward` (the WebSocket channel protocol). They talk to an API
+//! server; here a stand-in on loopback answers only what they ask before the upgrade
+//! (discovery and the pod, `Running`), passes `ports` on as `port` as the API server does, and
+//! then does what the kubelet's `/portForward` handler does: `negotiate`, 101,
 //! `serve_upgraded`. The end-to-end path through the real API server and kubelet server is
-//! tested where those are wired together. Skipped with a notice without kubectl, unless
-//! `KERNEL_REQUIRE_ALL=1`.
+//! tested where those are wired together. Each test is skipped with a notice without its
+//! client (kubectl; Python with `kubernetes`), unless `KERNEL_REQUIRE_ALL=1`.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::process::Stdio;
+use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use kernel_node::portforward::{self, ServeOptions};
@@ -72,12 +75,16 @@ async fn respond(conn: &mut TcpStream, status: u16, body: &str) {
     let _ = conn.write_all(body.as_bytes()).await;
 }
 
-/// Forwards every port to `target` on loopback.
+/// Which loopback port each pod port is: `routes[port]`, else `routes[0]`.
+type Routes = Arc<HashMap<u16, u16>>;
+
+/// Forwards pod ports to loopback ports as `routes` say.
 fn to_loopback(
-    target: u16,
+    routes: Routes,
 ) -> impl Fn(u16) -> BoxFuture<'static, kernel_node::Result<Box<dyn Duplex>>> + Send + Sync + 'static
 {
-    move |_port| {
+    move |port| {
+        let target = routes.get(&port).or(routes.get(&0)).copied().unwrap_or(1);
         Box::pin(async move {
             let conn = TcpStream::connect(("127.0.0.1", target))
                 .await
@@ -90,8 +97,8 @@ fn to_loopback(
     }
 }
 
-/// One keep-alive connection of kubectl's: answers until the port-forward upgrade.
-async fn api_connection(mut conn: TcpStream, target: u16, refuse_websocket: bool) {
+/// One keep-alive connection of a client's: answers until the port-forward upgrade.
+async fn api_connection(mut conn: TcpStream, routes: Routes, refuse_websocket: bool) {
     while let Some((line, headers)) = read_head(&mut conn).await {
         if let Some(n) = headers.get("content-length") {
             let n: usize = n.to_str().unwrap().parse().unwrap();
@@ -99,7 +106,10 @@ async fn api_connection(mut conn: TcpStream, target: u16, refuse_websocket: bool
             conn.read_exact(&mut body).await.unwrap();
         }
         let request_target = line.split(' ').nth(1).unwrap_or("");
-        let query = request_target.split_once('?').map(|(_, q)| q.to_string());
+        // The API server's PortForwardLocation: `ports=80,81` reaches the kubelet as `port=`.
+        let query = request_target
+            .split_once('?')
+            .map(|(_, q)| q.replace("ports=", "port="));
         let path = line
             .split(' ')
             .nth(1)
@@ -132,7 +142,7 @@ async fn api_connection(mut conn: TcpStream, target: u16, refuse_websocket: bool
                 resp.push_str("\r\n");
                 conn.write_all(resp.as_bytes()).await.unwrap();
                 let options = ServeOptions::for_pod("web", "uid-1");
-                let _ = portforward::serve_upgraded(upgrade.transport, conn, to_loopback(target), options).await;
+                let _ = portforward::serve_upgraded(upgrade.transport, conn, to_loopback(routes), options).await;
                 return;
             }
             _ => respond(&mut conn, 404, r#"{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"NotFound","code":404}"#).await,
@@ -140,12 +150,13 @@ async fn api_connection(mut conn: TcpStream, target: u16, refuse_websocket: bool
     }
 }
 
-async fn api_stand_in(target: u16, refuse_websocket: bool) -> SocketAddr {
+async fn api_stand_in(routes: HashMap<u16, u16>, refuse_websocket: bool) -> SocketAddr {
+    let routes = Arc::new(routes);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         while let Ok((conn, _)) = listener.accept().await {
-            tokio::spawn(api_connection(conn, target, refuse_websocket));
+            tokio::spawn(api_connection(conn, routes.clone(), refuse_websocket));
         }
     });
     addr
@@ -217,7 +228,7 @@ async fn three_connections_at_once(refuse_websocket: bool) {
     };
     let dir = tempfile::tempdir().unwrap();
     let echo = echo_server().await;
-    let api = api_stand_in(echo, refuse_websocket).await;
+    let api = api_stand_in(HashMap::from([(0, echo)]), refuse_websocket).await;
     let (mut child, port, _errors) = kubectl_port_forward(&kubectl, dir.path(), api).await;
     // More than SPDY's 64 KiB window each, at once: kubectl sends no WINDOW_UPDATE.
     let payloads: Vec<Vec<u8>> = (0..3u8)
@@ -261,7 +272,7 @@ async fn kubectl_shows_the_error_stream() {
         .local_addr()
         .unwrap()
         .port();
-    let api = api_stand_in(closed, false).await;
+    let api = api_stand_in(HashMap::from([(0, closed)]), false).await;
     let (mut child, port, errors) = kubectl_port_forward(&kubectl, dir.path(), api).await;
     let got = within(
         "the forwarded connection to end",
@@ -279,3 +290,71 @@ async fn kubectl_shows_the_error_stream() {
         "{stderr}"
     );
 }
+
+/// The Python client's `portforward`: two ports over the WebSocket channel protocol, one
+/// echoing 180 KB, one refused (its error channel's text reaches `pf.error`).
+#[tokio::test]
+async fn python_client_portforward_over_websocket_channels() {
+    let Some(python) = kernel_testing::python_with("kubernetes") else {
+        return;
+    };
+    let echo = echo_server().await;
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let api = api_stand_in(HashMap::from([(80, echo), (81, closed)]), false).await;
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("pf.py");
+    std::fs::write(&script, PYTHON_SCRIPT).unwrap();
+    let out = within(
+        "the Python client",
+        tokio::process::Command::new(python)
+            .arg(&script)
+            .arg(format!("http://{api}"))
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stdout.contains("echo ok"), "{stdout}\n{stderr}");
+    assert!(stdout.contains("81 data b''"), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains(&format!(
+            "81 error error forwarding port 81 to pod web, uid uid-1: connecting to 127.0.0.1:{closed}"
+        )),
+        "{stdout}\n{stderr}"
+    );
+}
+
+const PYTHON_SCRIPT: &str = r#"
+import sys
+from kubernetes import client
+from kubernetes.stream import portforward
+
+cfg = client.Configuration()
+cfg.host = sys.argv[1]
+api = client.CoreV1Api(client.ApiClient(cfg))
+pf = portforward(api.connect_get_namespaced_pod_portforward, "web", "default", ports="80,81")
+s = pf.socket(80)
+s.setblocking(True)
+payload = b"python says hello " * 10000
+s.sendall(payload)
+got = b""
+while len(got) < len(payload):
+    d = s.recv(65536)
+    if not d:
+        break
+    got += d
+print("echo ok" if got == payload else "echo BAD %d bytes" % len(got))
+s81 = pf.socket(81)
+s81.setblocking(True)
+print("81 data", s81.recv(10))
+print("81 error", pf.error(81))
+pf.close()
+"#;
