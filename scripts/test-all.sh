@@ -75,6 +75,11 @@ if [ ! -x /usr/bin/busybox ]; then
   apt_install "busybox for the CNI pod tests" busybox-static ||
     notice "/usr/bin/busybox not found; the CNI pod tests will fail"
 fi
+# `ip` (run through nsenter) brings a pod namespace's lo up in kernel-node/tests/port_forward.rs.
+if ! command -v ip >/dev/null 2>&1; then
+  apt_install "ip for the port-forward network namespace test" iproute2 ||
+    notice "ip not found; the port-forward network namespace test will fail"
+fi
 
 # containerd and runc for kernel-node/tests/cri_runtime.rs (CriRuntime). The tests start their
 # own containerd (own root, socket and CNI config); the system service the package may start
