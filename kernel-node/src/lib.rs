@@ -38,9 +38,11 @@ mod error;
 pub mod kubelet;
 pub mod network;
 pub mod runtime;
+pub mod server;
 
 pub use error::{Error, Result};
 pub use kubelet::{Kubelet, KubeletBuilder, KubeletConfig};
 pub use network::{HostNetwork, NetworkPlugin};
 pub use runtime::Runtime;
 pub use runtime::{ProcessRuntime, SimRuntime};
+pub use server::{KubeletServer, KubeletServerConfig};

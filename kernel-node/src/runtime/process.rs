@@ -84,6 +84,8 @@ use crate::error::{Error, Result};
 use crate::network::netns::{join_in_child, NetNs};
 use crate::network::{HostNetwork, NetworkPlugin, PodNetworkConfig};
 
+mod streaming;
+
 /// `PATH` when neither the container nor the kubelet has one.
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /// The longest log line written as one; longer lines are split into `P` pieces.
@@ -308,13 +310,27 @@ fn command(
     workdir: &Path,
     netns: Option<&Path>,
 ) -> Result<tokio::process::Command> {
+    command_in(argv, env, workdir, netns, true)
+}
+
+/// [`command`], in a process group of its own only with `own_group` (a TTY exec makes its
+/// own session instead: `setsid` fails in a group leader).
+fn command_in(
+    argv: &[String],
+    env: &[(String, String)],
+    workdir: &Path,
+    netns: Option<&Path>,
+    own_group: bool,
+) -> Result<tokio::process::Command> {
     let mut cmd = tokio::process::Command::new(&argv[0]);
     cmd.args(&argv[1..])
         .env_clear()
         .envs(env.iter().map(|(k, v)| (k, v)))
-        .current_dir(workdir)
-        .process_group(0)
-        .stdin(Stdio::null())
+        .current_dir(workdir);
+    if own_group {
+        cmd.process_group(0);
+    }
+    cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(false);
@@ -936,6 +952,22 @@ impl Runtime for ProcessRuntime {
             stderr,
             exit_code: exit_code(status),
         })
+    }
+
+    async fn exec(
+        &self,
+        container_id: &str,
+        request: &super::ExecRequest,
+    ) -> Result<super::StreamingSession> {
+        self.exec_streaming(container_id, request).await
+    }
+
+    async fn attach(
+        &self,
+        container_id: &str,
+        request: &super::ExecRequest,
+    ) -> Result<super::StreamingSession> {
+        self.attach_streaming(container_id, request).await
     }
 
     async fn pull_image(&self, image: &str) -> Result<String> {
