@@ -30,8 +30,11 @@
 //! # }
 //! ```
 //!
+//! With [`KubeletBuilder::server`], the kubelet also serves its HTTPS API
+//! ([`crate::server`]: logs, exec, attach, stats, metrics) and publishes the port.
+//!
 //! Not yet (issue 16): probes (a running container is ready), configMap/secret env and
-//! volumes, static pods, the kubelet's HTTP server, eviction, taints on registration.
+//! volumes, static pods, eviction, taints on registration.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr};
@@ -49,6 +52,7 @@ use tokio::task::JoinSet;
 
 use crate::error::{Error, Result};
 use crate::runtime::Runtime;
+use crate::server::{KubeletServer, KubeletServerConfig, ServingKubelet};
 
 mod backoff;
 pub mod config;
@@ -77,7 +81,14 @@ pub(crate) struct Shared {
     pub allocatable: BTreeMap<String, WireQuantity>,
     pub labels: BTreeMap<String, String>,
     pub root_dir: PathBuf,
+    /// The port the kubelet server listens on (`status.daemonEndpoints.kubeletEndpoint`).
+    pub kubelet_port: Option<u16>,
+    /// The pods bound here, by uid (what the server's `/pods` lists).
+    pub pods: PodMap,
 }
+
+/// The pods a kubelet knows, by uid.
+pub(crate) type PodMap = Arc<RwLock<BTreeMap<String, Arc<Pod>>>>;
 
 impl Shared {
     pub(crate) fn pod_cidr(&self) -> Option<String> {
@@ -98,9 +109,18 @@ pub struct KubeletBuilder {
     pod_cidr: Option<String>,
     node_ip: Option<IpAddr>,
     config: KubeletConfig,
+    server: Option<KubeletServerConfig>,
 }
 
 impl KubeletBuilder {
+    /// Serves the kubelet's HTTPS API (logs, exec, attach, stats, metrics; see
+    /// [`crate::server`]) while it runs; its port is published in the Node's
+    /// `status.daemonEndpoints.kubeletEndpoint.Port`. Without it, no server.
+    pub fn server(mut self, config: KubeletServerConfig) -> Self {
+        self.server = Some(config);
+        self
+    }
+
     /// The container runtime pods run in (required).
     pub fn runtime(mut self, runtime: Arc<dyn Runtime>) -> Self {
         self.runtime = Some(runtime);
@@ -168,6 +188,7 @@ impl KubeletBuilder {
             pod_cidr: self.pod_cidr,
             node_ip: self.node_ip,
             config: self.config,
+            server: self.server,
         })
     }
 }
@@ -182,6 +203,7 @@ pub struct Kubelet {
     pod_cidr: Option<String>,
     node_ip: Option<IpAddr>,
     config: KubeletConfig,
+    server: Option<KubeletServerConfig>,
 }
 
 impl std::fmt::Debug for Kubelet {
@@ -205,6 +227,7 @@ impl Kubelet {
             pod_cidr: None,
             node_ip: None,
             config: KubeletConfig::default(),
+            server: None,
         }
     }
 
@@ -236,6 +259,21 @@ impl Kubelet {
         let allocatable = node_status::allocatable(&capacity);
         let mut labels = node_status::well_known_labels(&self.node_name);
         labels.extend(self.labels);
+        let pods: PodMap = Arc::default();
+        // Bound before registering, so the Node's first status has the port.
+        let serving = match self.server {
+            Some(config) => {
+                let listed = pods.clone();
+                let server = KubeletServer::new(config, self.runtime.clone())
+                    .node(self.node_name.clone(), Some(node_ip))
+                    .pods(move || {
+                        let pods = listed.read().unwrap_or_else(|e| e.into_inner());
+                        pods.values().map(|p| Pod::clone(p)).collect()
+                    });
+                Some(server.bind().await?)
+            }
+            None => None,
+        };
         let shared = Arc::new(Shared {
             client: self.client,
             node_name: self.node_name,
@@ -249,14 +287,18 @@ impl Kubelet {
             allocatable,
             labels,
             root_dir,
+            kubelet_port: serving.as_ref().map(ServingKubelet::port),
+            pods,
         });
         let node_uid = node_status::register(&shared, self.pod_cidr.is_some()).await;
         tracing::info!(node = %shared.node_name, %node_ip, runtime = %shared.runtime_version, "kubelet registered its node");
         let mut tasks = JoinSet::new();
         tasks.spawn(lease::run(shared.clone(), node_uid));
         tasks.spawn(node_status::run(shared.clone()));
-        // The pod loop runs here; the JoinSet (and the workers' own) abort on drop.
+        // The pod loop runs here; the JoinSet (and the workers' own) abort on drop, as does
+        // the server.
         pod_loop(shared).await;
+        drop(serving);
         Ok(())
     }
 }
@@ -284,6 +326,9 @@ async fn pod_loop(shared: Arc<Shared>) {
                         dispatch(&shared, &mut workers, &mut running, pod);
                     }
                     Ok(Event::Delete(pod)) => {
+                        if let Some(uid) = pod.metadata.uid.as_ref() {
+                            shared.pods.write().unwrap_or_else(|e| e.into_inner()).remove(uid);
+                        }
                         if let Some(tx) = pod.metadata.uid.as_ref().and_then(|u| workers.get(u)) {
                             tx.send_replace(None);
                         }
@@ -305,6 +350,7 @@ async fn pod_loop(shared: Arc<Shared>) {
             Some(done) = running.join_next(), if !running.is_empty() => {
                 if let Ok(uid) = done {
                     workers.remove(&uid);
+                    shared.pods.write().unwrap_or_else(|e| e.into_inner()).remove(&uid);
                 }
             }
         }
@@ -328,6 +374,11 @@ fn dispatch(
         return;
     }
     let pod = Arc::new(pod);
+    shared
+        .pods
+        .write()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(uid.clone(), pod.clone());
     if let Some(tx) = workers.get(&uid) {
         tx.send_replace(Some(pod));
         return;
