@@ -6,12 +6,12 @@
 //! |---|---|
 //! | `GET /healthz` | `ok` |
 //! | `GET /pods` | a `PodList` of the pods the kubelet runs |
-//! | `GET /stats/summary` | the Summary API JSON ([`stats`](self#stats)) |
+//! | `GET /stats/summary` | the Summary API JSON (node CPU and memory, pods and their containers) |
 //! | `GET /metrics` | Prometheus text |
 //! | `GET /containerLogs/{namespace}/{pod}/{container}` | the container's log, `text/plain` (query: `follow`, `previous`, `timestamps`, `tailLines`, `sinceSeconds`, `sinceTime`, `limitBytes`) |
 //! | `GET\|POST /exec/{namespace}/{pod}[/{uid}]/{container}` | WebSocket, remotecommand channels (query: `command` repeated, `input`, `output`, `error`, `tty`) |
 //! | `GET\|POST /attach/{namespace}/{pod}[/{uid}]/{container}` | the same, attached to the container |
-//! | `GET\|POST /portForward/{namespace}/{pod}[/{uid}]` | [`port_forward`]: 501 Not Implemented for now |
+//! | `GET\|POST /portForward/{namespace}/{pod}[/{uid}]` | `port_forward`: 501 Not Implemented for now |
 //!
 //! Pods and containers are found in the runtime by the sandbox's name, namespace (and uid)
 //! and the container's name, newest first (`previous`: the one before). Unknown pods and
@@ -564,7 +564,7 @@ fn flag(q: &[(String, String)], name: &str) -> bool {
         .any(|(k, v)| k == name && matches!(v.as_str(), "1" | "true" | "True" | "TRUE"))
 }
 
-fn header_str<'a>(req: &'a Request<Incoming>, name: header::HeaderName) -> Option<&'a str> {
+fn header_str(req: &Request<Incoming>, name: header::HeaderName) -> Option<&str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 

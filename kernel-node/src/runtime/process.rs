@@ -38,6 +38,10 @@
 //! - **Exec** ([`exec_sync`](Runtime::exec_sync)): a new process in the container's working
 //!   directory with its environment (in the sandbox's network namespace if it has one), in a
 //!   process group of its own that is SIGKILLed on timeout ([`Error::Timeout`]).
+//! - **Streaming exec and attach** ([`exec`](Runtime::exec), [`attach`](Runtime::attach)):
+//!   the same process with its streams piped to the caller, or on a pseudo-terminal with
+//!   resize for `tty`; attach streams the container's output from its log (no stdin, no TTY:
+//!   containers run with stdin on `/dev/null`). See `streaming.rs`.
 //! - **Images**: there are none. Every pull of a non-empty reference succeeds and records the
 //!   reference (its id and `image_ref` are the reference itself, size 0); a process runtime
 //!   cannot tell that an image does not exist, so `ErrImagePull` never comes from it.

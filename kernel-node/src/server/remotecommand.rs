@@ -212,11 +212,9 @@ pub(crate) async fn serve<S>(
                         _ => {}
                     }
                 }
-                CLOSE if version >= 5 => {
-                    if data.first() == Some(&STDIN) {
-                        if let Some(mut w) = stdin.take() {
-                            let _ = w.shutdown().await;
-                        }
+                CLOSE if version >= 5 && data.first() == Some(&STDIN) => {
+                    if let Some(mut w) = stdin.take() {
+                        let _ = w.shutdown().await;
                     }
                 }
                 _ => {}

@@ -34,15 +34,15 @@ use crate::runtime::{
     ByteReader, ByteWriter, ContainerState, ExecRequest, StreamingSession, TerminalSize,
 };
 
+/// A running container's environment, working directory and network namespace.
+type ExecContext = (Vec<(String, String)>, PathBuf, Option<PathBuf>);
+
 /// How often an attach looks for new lines in the container's log.
 const ATTACH_POLL: Duration = Duration::from_millis(100);
 
 impl ProcessRuntime {
     /// What `exec` and `attach` need of a running container: env, working dir, netns.
-    fn running_container(
-        &self,
-        container_id: &str,
-    ) -> Result<(Vec<(String, String)>, PathBuf, Option<PathBuf>)> {
+    fn running_container(&self, container_id: &str) -> Result<ExecContext> {
         let state = self.lock();
         let c = state
             .containers
