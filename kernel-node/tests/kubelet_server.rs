@@ -164,16 +164,23 @@ impl Fixture {
 
     /// Opens a remotecommand WebSocket at `path` with subprotocol v5.
     async fn ws(&self, path: &str) -> Ws {
+        self.ws_with(
+            path,
+            "v5.channel.k8s.io, v4.channel.k8s.io",
+            "v5.channel.k8s.io",
+        )
+        .await
+    }
+
+    /// Opens a remotecommand WebSocket at `path` offering `offered`, expecting `chosen`.
+    async fn ws_with(&self, path: &str, offered: &str, chosen: &str) -> Ws {
         let req = http::Request::get(path)
             .header("host", "127.0.0.1")
             .header("connection", "Upgrade")
             .header("upgrade", "websocket")
             .header("sec-websocket-version", "13")
             .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
-            .header(
-                "sec-websocket-protocol",
-                "v5.channel.k8s.io, v4.channel.k8s.io",
-            )
+            .header("sec-websocket-protocol", offered)
             .body(Empty::new())
             .unwrap();
         let response = self.request(req).await;
@@ -182,10 +189,7 @@ impl Fixture {
             response.headers()["sec-websocket-accept"],
             "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
         );
-        assert_eq!(
-            response.headers()["sec-websocket-protocol"],
-            "v5.channel.k8s.io"
-        );
+        assert_eq!(response.headers()["sec-websocket-protocol"], chosen);
         let upgraded = hyper::upgrade::on(response).await.unwrap();
         Ws {
             io: TokioIo::new(upgraded),
@@ -714,4 +718,41 @@ async fn kubelet_publishes_its_port_and_serves_its_pods() {
     .await;
     task.abort();
     runtime.shutdown(Duration::from_secs(5)).await.unwrap();
+}
+
+#[tokio::test]
+async fn exec_v4_and_large_output() {
+    let f = fixture().await;
+    f.start("app", 0, "sleep 1000").await;
+    let mut ws = f
+        .ws_with(
+            "/exec/default/web/app?command=sh&command=-c&command=head%20-c%20200000%20/dev/zero%20%7C%20tr%20%27%5C0%27%20a&output=1",
+            "v4.channel.k8s.io",
+            "v4.channel.k8s.io",
+        )
+        .await;
+    let status = ws.finish().await;
+    assert_eq!(ws.stdout.len(), 200_000);
+    assert!(ws.stdout.iter().all(|b| *b == b'a'));
+    assert_eq!(status["status"], "Success", "{status}");
+}
+
+#[tokio::test]
+async fn exec_ends_when_the_client_goes_away() {
+    let f = fixture().await;
+    f.start("app", 0, "sleep 1000").await;
+    let mut ws = f
+        .ws("/exec/default/web/app?command=sh&command=-c&command=echo%20pid%3D%24%24%3B%20exec%20sleep%201000&input=1&output=1")
+        .await;
+    ws.stdout_until("\n").await;
+    let out = String::from_utf8_lossy(&ws.stdout).into_owned();
+    let pid: i32 = out.trim().strip_prefix("pid=").unwrap().parse().unwrap();
+    // SAFETY: kill with signal 0 only checks that the process exists.
+    assert_eq!(unsafe { libc::kill(pid, 0) }, 0, "the exec runs");
+    drop(ws);
+    eventually("the exec's process to be gone", || async {
+        // SAFETY: as above.
+        (unsafe { libc::kill(pid, 0) } != 0).then_some(())
+    })
+    .await;
 }
