@@ -85,6 +85,10 @@ pub(crate) struct Shared {
     pub kubelet_port: Option<u16>,
     /// The pods bound here, by uid (what the server's `/pods` lists).
     pub pods: PodMap,
+    /// The metrics the server renders (`kubelet_pod_start_duration_seconds` is observed here).
+    pub metrics: Arc<crate::server::metrics::Metrics>,
+    /// When each pod was first seen, until it first ran (`None` once observed).
+    pub pod_starts: std::sync::Mutex<HashMap<String, Option<std::time::Instant>>>,
 }
 
 /// The pods a kubelet knows, by uid.
@@ -260,12 +264,14 @@ impl Kubelet {
         let mut labels = node_status::well_known_labels(&self.node_name);
         labels.extend(self.labels);
         let pods: PodMap = Arc::default();
+        let metrics = Arc::new(crate::server::metrics::Metrics::new(&self.node_name));
         // Bound before registering, so the Node's first status has the port.
         let serving = match self.server {
             Some(config) => {
                 let listed = pods.clone();
                 let server = KubeletServer::new(config, self.runtime.clone())
                     .node(self.node_name.clone(), Some(node_ip))
+                    .metrics(metrics.clone())
                     .pods(move || {
                         let pods = listed.read().unwrap_or_else(|e| e.into_inner());
                         pods.values().map(|p| Pod::clone(p)).collect()
@@ -289,6 +295,8 @@ impl Kubelet {
             root_dir,
             kubelet_port: serving.as_ref().map(ServingKubelet::port),
             pods,
+            metrics,
+            pod_starts: Default::default(),
         });
         let node_uid = node_status::register(&shared, self.pod_cidr.is_some()).await;
         tracing::info!(node = %shared.node_name, %node_ip, runtime = %shared.runtime_version, "kubelet registered its node");
@@ -351,6 +359,7 @@ async fn pod_loop(shared: Arc<Shared>) {
                 if let Ok(uid) = done {
                     workers.remove(&uid);
                     shared.pods.write().unwrap_or_else(|e| e.into_inner()).remove(&uid);
+                    shared.pod_starts.lock().unwrap_or_else(|e| e.into_inner()).remove(&uid);
                 }
             }
         }
@@ -373,6 +382,7 @@ fn dispatch(
     if !bound_here {
         return;
     }
+    observe_pod_start(shared, &uid, &pod);
     let pod = Arc::new(pod);
     shared
         .pods
@@ -386,4 +396,37 @@ fn dispatch(
     let (tx, rx) = watch::channel(Some(pod));
     workers.insert(uid.clone(), tx);
     running.spawn(pod_worker::run(shared.clone(), uid, rx));
+}
+
+/// Whether every container of the pod runs (`kubelet_pod_start_duration_seconds`' end).
+fn all_running(pod: &Pod) -> bool {
+    let Some(status) = pod.status.as_ref() else {
+        return false;
+    };
+    let want = pod.spec.as_ref().map_or(0, |s| s.containers.len());
+    let statuses = status.container_statuses.as_deref().unwrap_or_default();
+    status.phase.as_deref() == Some("Running")
+        && statuses.len() == want
+        && statuses
+            .iter()
+            .all(|c| c.state.as_ref().is_some_and(|s| s.running.is_some()))
+}
+
+/// Records when a pod is first seen and observes its start once all its containers run.
+fn observe_pod_start(shared: &Shared, uid: &str, pod: &Pod) {
+    let running = all_running(pod);
+    let mut starts = shared.pod_starts.lock().unwrap_or_else(|e| e.into_inner());
+    match starts.get_mut(uid) {
+        // Running when first seen (adopted after a restart): not a start this kubelet saw.
+        None => {
+            let seen = (!running).then(std::time::Instant::now);
+            starts.insert(uid.to_string(), seen);
+        }
+        Some(entry) => {
+            if let (Some(seen), true) = (*entry, running) {
+                shared.metrics.observe_pod_start(seen.elapsed());
+                *entry = None;
+            }
+        }
+    }
 }

@@ -42,10 +42,10 @@ use crate::error::{Error, Result};
 use crate::runtime::{ContainerStatus, ExecRequest, PodSandboxStatus, Runtime, SandboxState};
 
 pub(crate) mod logs;
-mod metrics;
+pub(crate) mod metrics;
 mod remotecommand;
 mod stats;
-mod websocket;
+pub(crate) mod websocket;
 
 pub use logs::LogOptions;
 
@@ -100,7 +100,7 @@ pub(crate) struct State {
     pub(crate) runtime: Arc<dyn Runtime>,
     node_name: String,
     pods: Option<PodSource>,
-    metrics: metrics::Metrics,
+    metrics: Arc<metrics::Metrics>,
     started: SystemTime,
 }
 
@@ -111,6 +111,7 @@ pub struct KubeletServer {
     node_name: String,
     node_ip: Option<IpAddr>,
     pods: Option<PodSource>,
+    metrics: Option<Arc<metrics::Metrics>>,
 }
 
 impl std::fmt::Debug for KubeletServer {
@@ -131,7 +132,14 @@ impl KubeletServer {
             node_name: "localhost".into(),
             node_ip: None,
             pods: None,
+            metrics: None,
         }
+    }
+
+    /// The metrics `/metrics` renders (the kubelet's, which its pod loop also observes).
+    pub(crate) fn metrics(mut self, metrics: Arc<metrics::Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// The node's name and IP (the self-signed certificate's names, `kubelet_node_name`).
@@ -173,7 +181,9 @@ impl KubeletServer {
         })?;
         let state = Arc::new(State {
             runtime: self.runtime,
-            metrics: metrics::Metrics::new(&self.node_name),
+            metrics: self
+                .metrics
+                .unwrap_or_else(|| Arc::new(metrics::Metrics::new(&self.node_name))),
             node_name: self.node_name,
             pods: self.pods,
             started: SystemTime::now(),
@@ -318,13 +328,15 @@ async fn serve_connection(
     }
 }
 
-fn full(body: impl Into<Bytes>) -> Body {
+/// A whole body.
+pub(crate) fn full(body: impl Into<Bytes>) -> Body {
     Full::new(body.into())
         .map_err(|never| match never {})
         .boxed()
 }
 
-fn text(status: StatusCode, body: impl Into<String>) -> Response<Body> {
+/// A `text/plain` answer (a newline added if missing), as upstream's errors.
+pub(crate) fn text(status: StatusCode, body: impl Into<String>) -> Response<Body> {
     let mut body = body.into();
     if !body.ends_with('\n') {
         body.push('\n');

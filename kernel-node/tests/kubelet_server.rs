@@ -716,6 +716,16 @@ async fn kubelet_publishes_its_port_and_serves_its_pods() {
         (status == 200 && body == "hello-from-pod\n").then_some(())
     })
     .await;
+    // The pod's start was observed once its status said it runs.
+    eventually("kubelet_pod_start_duration_seconds", || async {
+        let (_, metrics) = get("/metrics").await;
+        metrics
+            .contains("kubelet_pod_start_duration_seconds_count 1")
+            .then_some(())
+    })
+    .await;
+    let (_, metrics) = get("/metrics").await;
+    assert!(metrics.contains("kubelet_running_pods 1"), "{metrics}");
     task.abort();
     runtime.shutdown(Duration::from_secs(5)).await.unwrap();
 }

@@ -9,12 +9,15 @@
 //! | `kubelet_running_containers` | gauge | `container_state` (`created`, `running`, `exited`, `unknown`) |
 //! | `kubelet_http_requests_total` | counter | `long_running`, `method`, `path`, `server_type` |
 //! | `kubelet_http_requests_duration_seconds` | histogram | `long_running`, `method`, `path`, `server_type` |
+//! | `kubelet_pod_start_duration_seconds` | histogram, 0.5 … 3600 s (upstream's buckets) | |
 //!
 //! `path` is the first segment of the request path (`containerLogs`, `exec`, `healthz`,
 //! `pods`, `stats`, `metrics`, ...; `other` for unknown ones), `server_type` is `readwrite`,
 //! `long_running` is `true` for exec, attach, port-forward and followed logs. The running
-//! gauges are computed from the runtime when scraped. Not yet: `kubelet_pod_start_duration_seconds`
-//! and the other pod-lifecycle histograms (they need the pod workers to observe them).
+//! gauges are computed from the runtime when scraped. `kubelet_pod_start_duration_seconds`
+//! is observed by the kubelet's pod loop: from the first time it sees a pod to the first
+//! version of the pod whose containers all run (a pod already running when first seen, e.g.
+//! after a kubelet restart, is not observed). Not yet: the other pod-lifecycle histograms.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,6 +37,12 @@ pub(crate) const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_te
 /// Upstream's `kubelet_http_requests_duration_seconds` buckets (`prometheus.DefBuckets`).
 const BUCKETS: [f64; 11] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// Upstream's `kubelet_pod_start_duration_seconds` buckets.
+const POD_START_BUCKETS: [f64; 25] = [
+    0.5, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 20.0, 30.0, 45.0, 60.0, 120.0, 180.0, 240.0,
+    300.0, 360.0, 480.0, 600.0, 900.0, 1200.0, 1800.0, 2700.0, 3600.0,
 ];
 
 /// The labels of the HTTP request series.
@@ -66,6 +75,7 @@ pub(crate) struct Metrics {
     durations: Family<RequestLabels, Histogram, fn() -> Histogram>,
     running_pods: Gauge,
     running_containers: Family<StateLabel, Gauge>,
+    pod_start: Histogram,
 }
 
 fn histogram() -> Histogram {
@@ -112,13 +122,25 @@ impl Metrics {
             "Duration in seconds to serve http requests",
             durations.clone(),
         );
+        let pod_start = Histogram::new(POD_START_BUCKETS);
+        registry.register(
+            "kubelet_pod_start_duration_seconds",
+            "Duration in seconds from kubelet seeing a pod for the first time to the pod starting to run",
+            pod_start.clone(),
+        );
         Metrics {
+            pod_start,
             registry,
             requests,
             durations,
             running_pods,
             running_containers,
         }
+    }
+
+    /// Observes how long a pod took from first seen to running.
+    pub(crate) fn observe_pod_start(&self, took: Duration) {
+        self.pod_start.observe(took.as_secs_f64());
     }
 
     /// Counts a request as it arrives.
