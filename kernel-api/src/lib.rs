@@ -153,6 +153,7 @@ mod filters;
 mod handlers;
 mod json;
 mod kubeconfig;
+mod kubelet_proxy;
 mod meta;
 mod metrics;
 mod openapi;
@@ -179,6 +180,7 @@ pub use auth::{
 pub use builder::ApiServerBuilder;
 pub use conversion::Conversion;
 pub use credentials::Credentials;
+pub use kubelet_proxy::KubeletClientConfig;
 pub use resources::{Flags, ResourceDef, Resources, Subresource};
 pub use server::{ApiServer, Serving, DEFAULT_SHUTDOWN_GRACE};
 pub use status::{Error, Result, StatusCause};
