@@ -155,6 +155,9 @@ async fn serve_kubelet(
         .unwrap_or_default()
         .to_owned();
     if let Some(on_upgrade) = on_upgrade {
+        if path.starts_with("/exec/") && path.ends_with("/ws") {
+            return Ok(websocket_exec(on_upgrade, &headers, &path_and_query));
+        }
         // Answer 101 and echo: a greeting first, then every byte back.
         tokio::spawn(async move {
             let Ok(upgraded) = on_upgrade.await else {
@@ -236,6 +239,96 @@ async fn serve_kubelet(
             ),
         )),
     }
+}
+
+/// Plays the kubelet's side of `v5.channel.k8s.io` exec for kubectl: a real WebSocket
+/// handshake, then the command's "output" on channel 1 (`echo` prints its arguments, `fail N`
+/// exits with N) and the result on channel 3, then a close frame.
+fn websocket_exec(
+    on_upgrade: hyper::upgrade::OnUpgrade,
+    headers: &HeaderMap,
+    path_and_query: &str,
+) -> Response<BoxBody> {
+    use base64::Engine as _;
+    let key = headers
+        .get("sec-websocket-key")
+        .map(|k| k.as_bytes().to_vec())
+        .unwrap_or_default();
+    let mut input = key;
+    input.extend_from_slice(b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
+    let digest = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &input);
+    let accept = base64::engine::general_purpose::STANDARD.encode(digest.as_ref());
+    let query = path_and_query
+        .split_once('?')
+        .map(|(_, q)| q)
+        .unwrap_or_default();
+    let command: Vec<String> = form_urlencoded::parse(query.as_bytes())
+        .filter(|(k, _)| k == "command")
+        .map(|(_, v)| v.into_owned())
+        .collect();
+    tokio::spawn(async move {
+        let Ok(upgraded) = on_upgrade.await else {
+            return;
+        };
+        let mut io = hyper_util::rt::TokioIo::new(upgraded);
+        let message = |channel: u8, payload: &[u8]| {
+            // One unmasked binary frame (server to client), the channel byte first.
+            let mut frame = vec![0x82];
+            let len = payload.len() + 1;
+            if len < 126 {
+                frame.push(len as u8);
+            } else {
+                frame.push(126);
+                frame.extend_from_slice(&(len as u16).to_be_bytes());
+            }
+            frame.push(channel);
+            frame.extend_from_slice(payload);
+            frame
+        };
+        let status = match command.first().map(String::as_str) {
+            Some("echo") => {
+                let out = format!("{}\n", command[1..].join(" "));
+                let _ = io.write_all(&message(1, out.as_bytes())).await;
+                json!({"metadata": {}, "status": "Success"})
+            }
+            _ => {
+                let code = command.get(1).cloned().unwrap_or_else(|| "1".into());
+                json!({
+                    "metadata": {}, "status": "Failure", "reason": "NonZeroExitCode",
+                    "message": format!("command terminated with non-zero exit code: exit code {code}"),
+                    "details": {"causes": [{"reason": "ExitCode", "message": code}]},
+                })
+            }
+        };
+        let _ = io
+            .write_all(&message(3, status.to_string().as_bytes()))
+            .await;
+        let _ = io.write_all(&[0x88, 0x02, 0x03, 0xe8]).await;
+        // Wait for the client to close.
+        let mut buf = [0u8; 256];
+        while let Ok(n) = io.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+        }
+    });
+    let offered = headers
+        .get("sec-websocket-protocol")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let protocol = if offered.contains("v5.channel.k8s.io") {
+        "v5.channel.k8s.io"
+    } else {
+        "v4.channel.k8s.io"
+    };
+    Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header("connection", "Upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-accept", accept)
+        .header("sec-websocket-protocol", protocol)
+        .body(whole(Bytes::new()))
+        .unwrap()
 }
 
 /// An API server on loopback with a node `n1` whose kubelet is `kubelet`.
@@ -913,4 +1006,62 @@ async fn kubectl_logs_and_get_raw_node_proxy() {
         .unwrap();
     assert!(status.success());
     reader.join().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_exec_over_websocket_through_the_api_server() {
+    let Some(kubectl_bin) = kernel_testing::kubectl() else {
+        return;
+    };
+    let kubelet = FakeKubelet::start(None).await;
+    let c = Cluster::start(&kubelet, KubeletClientConfig::default()).await;
+    c.pod("shell", Some("n1"), &["ws"]).await;
+
+    let (ok, out, err) = kubectl(
+        &kubectl_bin,
+        &c,
+        &["exec", "shell", "--", "echo", "hello", "world"],
+    )
+    .await;
+    assert!(ok, "kubectl exec failed: {out} {err}");
+    assert_eq!(out, "hello world\n");
+    let seen = kubelet.last();
+    assert_eq!(
+        seen.path_and_query,
+        "/exec/default/shell/ws?command=echo&command=hello&command=world&error=1&output=1"
+    );
+    assert_eq!(
+        seen.headers["upgrade"]
+            .to_str()
+            .unwrap()
+            .to_ascii_lowercase(),
+        "websocket"
+    );
+    assert!(seen.headers.get("authorization").is_none());
+
+    // The exit code comes back on the error channel and becomes kubectl's.
+    let kubeconfig = c.dir.path().join("kubeconfig");
+    let home = c.dir.path().to_owned();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(kubectl_bin)
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .args(["exec", "shell", "--", "fail", "3"])
+            .env("HOME", home)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("command terminated with exit code 3"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
