@@ -340,11 +340,11 @@ struct Cluster {
 
 impl Cluster {
     async fn start(kubelet: &FakeKubelet, config: KubeletClientConfig) -> Cluster {
-        let server = ApiServer::builder()
-            .kubelet_client(config)
-            .build()
-            .await
-            .unwrap();
+        Self::start_with(kubelet, ApiServer::builder().kubelet_client(config)).await
+    }
+
+    async fn start_with(kubelet: &FakeKubelet, builder: kernel_api::ApiServerBuilder) -> Cluster {
+        let server = builder.build().await.unwrap();
         let serving = server.bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
         let dir = tempfile::tempdir().unwrap();
         server
@@ -1063,5 +1063,62 @@ async fn kubectl_exec_over_websocket_through_the_api_server() {
         String::from_utf8_lossy(&out.stderr).contains("command terminated with exit code 3"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Allows everything but `create` on `pods/exec` (a user who may only `get` it).
+struct NoExecCreate;
+
+#[async_trait::async_trait]
+impl kernel_api::Authorizer for NoExecCreate {
+    async fn authorize(&self, a: &kernel_api::Attributes) -> kernel_api::Decision {
+        if a.resource == "pods" && a.subresource == "exec" && a.verb == "create" {
+            kernel_api::Decision::Deny(String::new())
+        } else {
+            kernel_api::Decision::Allow
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_exec_also_needs_create_and_logs_work_in_process() {
+    let kubelet = FakeKubelet::start(None).await;
+    let c = Cluster::start_with(&kubelet, ApiServer::builder().authorizer(NoExecCreate)).await;
+    c.pod("web", Some("n1"), &["app"]).await;
+
+    // A WebSocket GET to exec is authorized for `get` by the filter chain and, as upstream
+    // (AuthorizePodWebsocketUpgradeCreatePermission), for `create` too.
+    let before = kubelet.seen().len();
+    let response = c
+        .send(
+            "GET",
+            &format!("{NS}/pods/web/exec?command=ls&stdout=true"),
+            &[("connection", "Upgrade"), ("upgrade", "websocket")],
+            "",
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let status: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        status["message"],
+        "pods \"web\" is forbidden: User \"kubernetes-admin\" cannot create resource \"pods/exec\" in API group \"\" in the namespace \"default\""
+    );
+    assert_eq!(
+        kubelet.seen().len(),
+        before,
+        "the kubelet was not contacted"
+    );
+    // Logs need only `get`.
+    let (code, _, _) = c.call("GET", &format!("{NS}/pods/web/log"), "").await;
+    assert_eq!(code, StatusCode::OK);
+
+    // The in-process client reads logs too (no upgrade needed).
+    let pods: Api<Pod> = Api::default_namespaced(c.server.client());
+    let log = pods.logs("web", &Default::default()).await.unwrap();
+    assert_eq!(log, "line 1\nline 2\n");
+    assert_eq!(
+        kubelet.last().path_and_query,
+        "/containerLogs/default/web/app"
     );
 }
