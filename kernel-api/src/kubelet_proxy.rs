@@ -140,100 +140,13 @@ pub(crate) async fn handle(
     }
     let upgrade = is_upgrade(&parts.headers);
     if upgrade && method == Method::GET && subresource != "log" && subresource != "proxy" {
-        // Upstream (AuthorizePodWebsocketUpgradeCreatePermission): a WebSocket GET to exec,
-        // attach or portforward also needs `create`, the verb of the SPDY POST.
-        let mut attributes = info.attributes(user.clone());
-        attributes.verb = "create".into();
-        if let Decision::Deny(reason) = shared.authorizer.authorize(&attributes).await {
-            let mut message = format!(
-                "pods \"{}\" is forbidden: User \"{}\" cannot create resource \"pods/{subresource}\" in API group \"\" in the namespace \"{}\"",
-                info.name, user.name, info.namespace
-            );
-            if !reason.is_empty() {
-                message = format!("{message}: {reason}");
-            }
-            return Err(Error::Forbidden(message));
-        }
+        authorize_websocket_create(shared, info, user).await?;
     }
-    let (target, path_and_query, style) = match subresource {
-        "log" => {
-            let options = LogOptions::parse(&query, &info.name)?;
-            let pod = get_pod(shared, &info.namespace, &info.name).await?;
-            let container = validate_container(&pod, options.container.as_deref())?;
-            let Some(node) = node_name(&pod) else {
-                // Upstream: no location, an empty log.
-                return Ok(text_response(StatusCode::OK, Bytes::new()));
-            };
-            let target = connection_info(shared, &client, &node).await?;
-            let path = format!(
-                "/containerLogs/{}/{}/{container}",
-                info.namespace, info.name
-            );
-            let skip_verify = options.insecure_skip_tls_verify_backend;
-            (
-                target,
-                with_query(path, &options.kubelet_query()),
-                Style::Log { skip_verify },
-            )
-        }
-        "exec" | "attach" => {
-            let pod = get_pod(shared, &info.namespace, &info.name).await?;
-            let container = validate_container(&pod, query.first("container"))?;
-            let node = node_name(&pod).ok_or_else(|| no_host(&info.name))?;
-            let target = connection_info(shared, &client, &node).await?;
-            let mut params = Params::default();
-            for (name, kubelet) in [
-                ("stdin", "input"),
-                ("stdout", "output"),
-                ("stderr", "error"),
-                ("tty", "tty"),
-            ] {
-                if query.flag(name) {
-                    params.add(kubelet, "1");
-                }
-            }
-            if subresource == "exec" {
-                for command in query.all("command") {
-                    params.add("command", command);
-                }
-            }
-            let path = format!(
-                "/{subresource}/{}/{}/{container}",
-                info.namespace, info.name
-            );
-            (target, with_query(path, &params.encode()), Style::Proxy)
-        }
-        "portforward" => {
-            let pod = get_pod(shared, &info.namespace, &info.name).await?;
-            let node = node_name(&pod).ok_or_else(|| no_host(&info.name))?;
-            let target = connection_info(shared, &client, &node).await?;
-            let mut ports = Vec::new();
-            for value in query.all("ports") {
-                for port in value.split(',').filter(|p| !p.is_empty()) {
-                    let port: i32 = port.trim().parse().map_err(|_| {
-                        Error::bad_request(format!(
-                            "strconv.ParseInt: parsing {port:?}: invalid syntax"
-                        ))
-                    })?;
-                    ports.push(port.to_string());
-                }
-            }
-            let mut params = Params::default();
-            if !ports.is_empty() {
-                params.add("port", &ports.join(","));
-            }
-            let path = format!("/portForward/{}/{}", info.namespace, info.name);
-            (target, with_query(path, &params.encode()), Style::Proxy)
-        }
-        _ => {
-            let (target, rest) =
-                node_proxy_location(shared, &client, info, parts.uri.path()).await?;
-            let path_and_query = match parts.uri.query() {
-                Some(q) => format!("{rest}?{q}"),
-                None => rest,
-            };
-            (target, path_and_query, Style::Proxy)
-        }
+    let Some((target, path_and_query, style)) =
+        locate(shared, &client, info, &query, &parts.uri).await?
+    else {
+        // Upstream: a pod without a node has no log location, and an empty log.
+        return Ok(text_response(StatusCode::OK, Bytes::new()));
     };
     // An upgrade needs the client's connection: not there in-process (kube::Client over the
     // tower service) or over HTTP/2.
@@ -279,24 +192,7 @@ pub(crate) async fn handle(
         if let Some(headers) = answer.headers_mut() {
             headers.extend(response.headers().clone());
         }
-        let peer = target.authority();
-        tokio::spawn(async move {
-            let (client_side, kubelet_side) = match tokio::join!(client_side, kubelet_side) {
-                (Ok(c), Ok(k)) => (c, k),
-                (c, k) => {
-                    tracing::debug!(kubelet = %peer, client = ?c.err(), backend = ?k.err(), "upgrade failed");
-                    return;
-                }
-            };
-            let mut client_side = hyper_util::rt::TokioIo::new(client_side);
-            let mut kubelet_side = hyper_util::rt::TokioIo::new(kubelet_side);
-            match tokio::io::copy_bidirectional(&mut client_side, &mut kubelet_side).await {
-                Ok((up, down)) => {
-                    tracing::debug!(kubelet = %peer, up, down, "upgraded connection closed")
-                }
-                Err(e) => tracing::debug!(kubelet = %peer, error = %e, "upgraded connection ended"),
-            }
-        });
+        splice(client_side, kubelet_side, target.authority());
         return answer
             .body(crate::handlers::full(Bytes::new()))
             .map_err(|e| Error::internal(format!("building the upgrade response: {e}")));
@@ -321,6 +217,147 @@ pub(crate) async fn handle(
     strip_hop_by_hop(&mut headers);
     *answer.headers_mut() = headers;
     Ok(answer)
+}
+
+/// Splices the client's upgraded connection to the kubelet's, byte for byte, until either side
+/// closes.
+fn splice(
+    client_side: hyper::upgrade::OnUpgrade,
+    kubelet_side: hyper::upgrade::OnUpgrade,
+    peer: String,
+) {
+    tokio::spawn(async move {
+        let (client_side, kubelet_side) = match tokio::join!(client_side, kubelet_side) {
+            (Ok(c), Ok(k)) => (c, k),
+            (c, k) => {
+                tracing::debug!(kubelet = %peer, client = ?c.err(), backend = ?k.err(), "upgrade failed");
+                return;
+            }
+        };
+        let mut client_side = hyper_util::rt::TokioIo::new(client_side);
+        let mut kubelet_side = hyper_util::rt::TokioIo::new(kubelet_side);
+        match tokio::io::copy_bidirectional(&mut client_side, &mut kubelet_side).await {
+            Ok((up, down)) => {
+                tracing::debug!(kubelet = %peer, up, down, "upgraded connection closed")
+            }
+            Err(e) => tracing::debug!(kubelet = %peer, error = %e, "upgraded connection ended"),
+        }
+    });
+}
+
+/// Upstream's `AuthorizePodWebsocketUpgradeCreatePermission`: a WebSocket GET to exec, attach
+/// or portforward (which the filter chain authorized as `get`) also needs `create`, the verb of
+/// the SPDY POST.
+async fn authorize_websocket_create(
+    shared: &Shared,
+    info: &RequestInfo,
+    user: &UserInfo,
+) -> Result<()> {
+    let subresource = info.subresource.as_str();
+    let mut attributes = info.attributes(user.clone());
+    attributes.verb = "create".into();
+    if let Decision::Deny(reason) = shared.authorizer.authorize(&attributes).await {
+        let mut message = format!(
+            "pods \"{}\" is forbidden: User \"{}\" cannot create resource \"pods/{subresource}\" in API group \"\" in the namespace \"{}\"",
+            info.name, user.name, info.namespace
+        );
+        if !reason.is_empty() {
+            message = format!("{message}: {reason}");
+        }
+        return Err(Error::Forbidden(message));
+    }
+    Ok(())
+}
+
+/// Where the kubelet serves a request: its address, the path and query there, and how its
+/// answer is handled; `None` for the log of a pod without a node.
+async fn locate(
+    shared: &Shared,
+    client: &KubeletClient,
+    info: &RequestInfo,
+    query: &Query,
+    uri: &http::Uri,
+) -> Result<Option<(Target, String, Style)>> {
+    let subresource = info.subresource.as_str();
+    let located = match subresource {
+        "log" => {
+            let options = LogOptions::parse(query, &info.name)?;
+            let pod = get_pod(shared, &info.namespace, &info.name).await?;
+            let container = validate_container(&pod, options.container.as_deref())?;
+            let Some(node) = node_name(&pod) else {
+                return Ok(None);
+            };
+            let target = connection_info(shared, client, &node).await?;
+            let path = format!(
+                "/containerLogs/{}/{}/{container}",
+                info.namespace, info.name
+            );
+            let skip_verify = options.insecure_skip_tls_verify_backend;
+            (
+                target,
+                with_query(path, &options.kubelet_query()),
+                Style::Log { skip_verify },
+            )
+        }
+        "exec" | "attach" => {
+            let pod = get_pod(shared, &info.namespace, &info.name).await?;
+            let container = validate_container(&pod, query.first("container"))?;
+            let node = node_name(&pod).ok_or_else(|| no_host(&info.name))?;
+            let target = connection_info(shared, client, &node).await?;
+            let mut params = Params::default();
+            for (name, kubelet) in [
+                ("stdin", "input"),
+                ("stdout", "output"),
+                ("stderr", "error"),
+                ("tty", "tty"),
+            ] {
+                if query.flag(name) {
+                    params.add(kubelet, "1");
+                }
+            }
+            if subresource == "exec" {
+                for command in query.all("command") {
+                    params.add("command", command);
+                }
+            }
+            let path = format!(
+                "/{subresource}/{}/{}/{container}",
+                info.namespace, info.name
+            );
+            (target, with_query(path, &params.encode()), Style::Proxy)
+        }
+        "portforward" => {
+            let pod = get_pod(shared, &info.namespace, &info.name).await?;
+            let node = node_name(&pod).ok_or_else(|| no_host(&info.name))?;
+            let target = connection_info(shared, client, &node).await?;
+            let mut ports = Vec::new();
+            for value in query.all("ports") {
+                for port in value.split(',').filter(|p| !p.is_empty()) {
+                    let port: i32 = port.trim().parse().map_err(|_| {
+                        Error::bad_request(format!(
+                            "strconv.ParseInt: parsing {port:?}: invalid syntax"
+                        ))
+                    })?;
+                    ports.push(port.to_string());
+                }
+            }
+            let mut params = Params::default();
+            if !ports.is_empty() {
+                params.add("port", &ports.join(","));
+            }
+            let path = format!("/portForward/{}/{}", info.namespace, info.name);
+            (target, with_query(path, &params.encode()), Style::Proxy)
+        }
+        _ => {
+            let (target, rest) = node_proxy_location(shared, client, info, uri.path()).await?;
+            let path_and_query = match uri.query() {
+                Some(q) => format!("{rest}?{q}"),
+                None => rest,
+            };
+            (target, path_and_query, Style::Proxy)
+        }
+    };
+    Ok(Some(located))
 }
 
 /// How a request is answered: `pods/log` goes through upstream's `LocationStreamer` (kubelet
