@@ -158,12 +158,22 @@ async fn serve_kubelet(
         if path.starts_with("/exec/") && path.ends_with("/ws") {
             return Ok(websocket_exec(on_upgrade, &headers, &path_and_query));
         }
-        // Answer 101 and echo: a greeting first, then every byte back.
+        let silent = path.starts_with("/portForward/default/quiet");
+        // Answer 101 and echo: a greeting first, then every byte back ("quiet": nothing).
         tokio::spawn(async move {
             let Ok(upgraded) = on_upgrade.await else {
                 return;
             };
             let mut io = hyper_util::rt::TokioIo::new(upgraded);
+            if silent {
+                let mut buf = [0u8; 1024];
+                while let Ok(n) = io.read(&mut buf).await {
+                    if n == 0 {
+                        return;
+                    }
+                }
+                return;
+            }
             let _ = io.write_all(b"hello from kubelet\n").await;
             let mut buf = [0u8; 1024];
             loop {
@@ -1121,4 +1131,64 @@ async fn websocket_exec_also_needs_create_and_logs_work_in_process() {
         kubelet.last().path_and_query,
         "/containerLogs/default/web/app"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_port_forward_upgrades_to_the_kubelet() {
+    let Some(kubectl_bin) = kernel_testing::kubectl() else {
+        return;
+    };
+    let kubelet = FakeKubelet::start(None).await;
+    let c = Cluster::start(&kubelet, KubeletClientConfig::default()).await;
+    c.pod("quiet", Some("n1"), &["app"]).await;
+    // kubectl forwards only to a running pod.
+    let pods: Api<Pod> = Api::default_namespaced(c.server.client());
+    let running = kube::api::Patch::Merge(json!({"status": {"phase": "Running"}}));
+    pods.patch_status("quiet", &Default::default(), &running)
+        .await
+        .unwrap();
+
+    // kubectl dials the pod's portforward subresource as soon as it starts.
+    let local = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut child = std::process::Command::new(&kubectl_bin)
+        .arg("--kubeconfig")
+        .arg(c.dir.path().join("kubeconfig"))
+        .args(["port-forward", "pod/quiet", &format!("{local}:80")])
+        .env("HOME", c.dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let seen = kernel_testing::eventually("kubectl's port-forward upgrade at the kubelet", || {
+        let seen = kubelet
+            .seen()
+            .into_iter()
+            .find(|s| s.path_and_query.starts_with("/portForward/"));
+        std::future::ready(seen)
+    })
+    .await;
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(seen.path_and_query, "/portForward/default/quiet");
+    let upgrade = seen.headers["upgrade"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    if upgrade == "websocket" {
+        // kubectl ≥ 1.31: SPDY tunnelled in WebSocket messages.
+        assert_eq!(
+            seen.headers["sec-websocket-protocol"],
+            "SPDY/3.1+portforward.k8s.io"
+        );
+    } else {
+        assert_eq!(upgrade, "spdy/3.1");
+        assert_eq!(
+            seen.headers["x-stream-protocol-version"],
+            "portforward.k8s.io"
+        );
+    }
+    assert!(seen.headers.get("authorization").is_none());
 }
