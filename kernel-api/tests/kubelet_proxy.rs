@@ -296,6 +296,20 @@ fn websocket_exec(
             frame
         };
         let status = match command.first().map(String::as_str) {
+            Some("cat") => {
+                // stdin (channel 0) back on stdout (channel 1) until the client closes stdin
+                // (v5: a message [255, 0]).
+                while let Some(payload) = read_client_message(&mut io).await {
+                    match payload.split_first() {
+                        Some((0, data)) if !data.is_empty() => {
+                            let _ = io.write_all(&message(1, data)).await;
+                        }
+                        Some((255, [0])) => break,
+                        _ => {}
+                    }
+                }
+                json!({"metadata": {}, "status": "Success"})
+            }
             Some("echo") => {
                 let out = format!("{}\n", command[1..].join(" "));
                 let _ = io.write_all(&message(1, out.as_bytes())).await;
@@ -339,6 +353,40 @@ fn websocket_exec(
         .header("sec-websocket-protocol", protocol)
         .body(whole(Bytes::new()))
         .unwrap()
+}
+
+/// Reads one WebSocket data message from the client (masked frames), `None` at a close frame
+/// or the end of the connection.
+async fn read_client_message<T: tokio::io::AsyncRead + Unpin>(io: &mut T) -> Option<Vec<u8>> {
+    loop {
+        let mut head = [0u8; 2];
+        io.read_exact(&mut head).await.ok()?;
+        let opcode = head[0] & 0x0f;
+        let mut len = u64::from(head[1] & 0x7f);
+        if len == 126 {
+            let mut b = [0u8; 2];
+            io.read_exact(&mut b).await.ok()?;
+            len = u64::from(u16::from_be_bytes(b));
+        } else if len == 127 {
+            let mut b = [0u8; 8];
+            io.read_exact(&mut b).await.ok()?;
+            len = u64::from_be_bytes(b);
+        }
+        let mut mask = [0u8; 4];
+        if head[1] & 0x80 != 0 {
+            io.read_exact(&mut mask).await.ok()?;
+        }
+        let mut payload = vec![0u8; usize::try_from(len).ok()?];
+        io.read_exact(&mut payload).await.ok()?;
+        for (i, b) in payload.iter_mut().enumerate() {
+            *b ^= mask[i % 4];
+        }
+        match opcode {
+            0x8 => return None,
+            0x1 | 0x2 => return Some(payload),
+            _ => continue, // ping, pong, continuation: not sent by kubectl here
+        }
+    }
 }
 
 /// An API server on loopback with a node `n1` whose kubelet is `kubelet`.
@@ -1048,6 +1096,39 @@ async fn kubectl_exec_over_websocket_through_the_api_server() {
         "websocket"
     );
     assert!(seen.headers.get("authorization").is_none());
+
+    // `kubectl exec -i`: stdin goes to the kubelet and comes back.
+    let kubeconfig = c.dir.path().join("kubeconfig");
+    let (bin, home) = (kubectl_bin.clone(), c.dir.path().to_owned());
+    let out = tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut child = std::process::Command::new(bin)
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .args(["exec", "-i", "shell", "--", "cat"])
+            .env("HOME", home)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"typed into kubectl\n").unwrap();
+        drop(stdin);
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "typed into kubectl\n");
+    assert_eq!(
+        kubelet.last().path_and_query,
+        "/exec/default/shell/ws?command=cat&error=1&input=1&output=1"
+    );
 
     // The exit code comes back on the error channel and becomes kubectl's.
     let kubeconfig = c.dir.path().join("kubeconfig");
