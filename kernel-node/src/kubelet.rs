@@ -53,9 +53,11 @@ use crate::runtime::Runtime;
 mod backoff;
 pub mod config;
 mod env;
+mod events;
 mod lease;
 mod node_status;
 mod pod_worker;
+mod probe;
 mod status;
 
 pub use config::{KubeletConfig, KUBELET_VERSION, NODE_LEASE_NAMESPACE};

@@ -3,12 +3,14 @@
 //! `pkg/kubelet/status/generate.go` (the Initialized, ContainersReady, Ready and
 //! PodReadyToStartContainers conditions).
 //!
-//! Readiness: there are no probes yet, so a running container is ready (and started), as
-//! upstream's is without a readiness (startup) probe.
+//! Readiness: a running container is `started` once its startup probe succeeded (at once
+//! without one) and `ready` once started and its readiness probe succeeded (at once without
+//! one); the worker works both out from its probes (`probe.rs`). The pod is Ready when every
+//! container is and every readiness gate's condition is True.
 
 use std::time::SystemTime;
 
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Pod, PodCondition, PodSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use serde_json::{json, Map, Value};
 
@@ -37,6 +39,10 @@ pub(crate) struct ContainerView<'a> {
     pub previous: Option<&'a ContainerStatus>,
     /// Why it is waiting (`ErrImagePull`, `CrashLoopBackOff`, ...), with a message.
     pub waiting: Option<&'a (String, String)>,
+    /// It runs and its startup probe succeeded (or it has none).
+    pub started: bool,
+    /// It runs, started, and its readiness probe succeeded (or it has none).
+    pub ready: bool,
 }
 
 /// What a container status says for the phase.
@@ -97,8 +103,8 @@ pub(crate) fn container_status(
     };
     let (state, last, kind) = match (running, view.waiting, view.latest) {
         (Some(c), _, _) => {
-            status["ready"] = json!(true);
-            status["started"] = json!(true);
+            status["ready"] = json!(view.ready);
+            status["started"] = json!(view.started);
             status["containerID"] = json!(format!("{rt}://{}", c.id));
             let mut running = json!({});
             if let Some(at) = c.started_at {
@@ -219,6 +225,48 @@ pub(crate) fn pod_scheduled(pod: &Pod, previous: Option<&Value>) -> Value {
         .unwrap_or_else(|| condition(previous, "PodScheduled", true, None, None))
 }
 
+/// Why the readiness gates of `spec` hold the pod's Ready condition False, given the
+/// conditions the API holds (upstream `GeneratePodReadyCondition`); `None` when every gate's
+/// condition is True.
+pub(crate) fn readiness_gates(spec: &PodSpec, conditions: &[PodCondition]) -> Option<String> {
+    let messages: Vec<String> = spec
+        .readiness_gates
+        .iter()
+        .flatten()
+        .filter_map(|gate| {
+            let kind = &gate.condition_type;
+            match conditions.iter().find(|c| &c.type_ == kind) {
+                None => Some(format!(
+                    "corresponding condition of pod readiness gate {kind:?} does not exist."
+                )),
+                Some(c) if c.status != "True" => Some(format!(
+                    "the status of pod readiness gate {kind:?} is not \"True\", but {}",
+                    c.status
+                )),
+                Some(_) => None,
+            }
+        })
+        .collect();
+    (!messages.is_empty()).then(|| messages.join(", "))
+}
+
+/// The conditions the kubelet does not own (upstream `PodConditionsByKubelet`), as the API
+/// holds them: readiness gates' conditions and others' are kept in the status it writes.
+pub(crate) fn foreign_conditions(conditions: &[PodCondition]) -> Vec<Value> {
+    const KUBELET: [&str; 5] = [
+        "PodScheduled",
+        "Ready",
+        "Initialized",
+        "ContainersReady",
+        "PodReadyToStartContainers",
+    ];
+    conditions
+        .iter()
+        .filter(|c| !KUBELET.contains(&c.type_.as_str()))
+        .filter_map(|c| serde_json::to_value(c).ok())
+        .collect()
+}
+
 /// `containers with unready status: [a b]`.
 pub(crate) fn names_message(what: &str, names: &[&str]) -> String {
     format!("containers with {what} status: [{}]", names.join(" "))
@@ -238,6 +286,34 @@ mod tests {
         assert_eq!(phase("Never", &[Terminated(1)]), "Failed");
         assert_eq!(phase("OnFailure", &[Terminated(0)]), "Succeeded");
         assert_eq!(phase("OnFailure", &[Waiting(true)]), "Running");
+    }
+
+    #[test]
+    fn readiness_gates_hold_ready() {
+        let spec: PodSpec = serde_json::from_value(json!({ "containers": [],
+            "readinessGates": [ { "conditionType": "example.com/lb" },
+                                { "conditionType": "example.com/dns" } ] }))
+        .unwrap();
+        let cond = |kind: &str, status: &str| PodCondition {
+            type_: kind.into(),
+            status: status.into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            readiness_gates(&spec, &[cond("example.com/lb", "False")]).as_deref(),
+            Some(
+                "the status of pod readiness gate \"example.com/lb\" is not \"True\", but False, \
+                 corresponding condition of pod readiness gate \"example.com/dns\" does not exist."
+            )
+        );
+        let both = [
+            cond("example.com/lb", "True"),
+            cond("example.com/dns", "True"),
+        ];
+        assert_eq!(readiness_gates(&spec, &both), None);
+        let kept = foreign_conditions(&[cond("Ready", "True"), cond("example.com/lb", "True")]);
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0]["type"], "example.com/lb");
     }
 
     #[test]
