@@ -439,10 +439,12 @@ async fn grpc(host: &str, port: u16, service: &str, timeout: Duration) -> Outcom
     };
     match answer.code {
         0 => {}
-        12 => return Outcome::Failure(format!(
+        12 => {
+            return Outcome::Failure(format!(
             "this server does not implement the grpc health protocol (grpc.health.v1.Health): {}",
             answer.message
-        )),
+        ))
+        }
         code => {
             return Outcome::Failure(format!(
                 "error: health rpc probe failed: rpc error: code = {} desc = {}",
