@@ -13,7 +13,13 @@
 //! - `status`: the pod status written through `pods/status` (upstream `kubelet_pods.go`'s
 //!   `generateAPIPodStatus` and `status/status_manager.go`);
 //! - `env`: container environment and `$(VAR)` expansion;
-//! - `backoff`: CrashLoopBackOff and ImagePullBackOff delays.
+//! - `backoff`: CrashLoopBackOff and ImagePullBackOff delays;
+//! - `probe`: liveness, readiness and startup probes (upstream `pkg/kubelet/prober`): exec,
+//!   httpGet (HTTPS without certificate verification), tcpSocket and gRPC health checks, a
+//!   task per probe; a failed liveness (startup) probe kills the container, which the
+//!   restart policy restarts;
+//! - `events`: core/v1 Events of the pods (Pulling, Pulled, Created, Started, Killing,
+//!   BackOff, Unhealthy, ...), repeats aggregated into one event's `count`.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -30,8 +36,7 @@
 //! # }
 //! ```
 //!
-//! Not yet (issue 16): probes (a running container is ready), configMap/secret env and
-//! volumes, static pods, the kubelet's HTTP server, eviction, taints on registration.
+//! Not yet (issue 16): configMap/secret env and volumes, static pods, the kubelet's HTTP server, eviction, taints on registration.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr};

@@ -19,9 +19,11 @@
 //!   loop on a fake runtime, unlike kwok's status faker).
 //! - [`kubelet`]: the node agent ([`Kubelet`]): Node registration and status, the node Lease,
 //!   a worker per pod (sandbox, init containers, containers, restarts with back-off,
-//!   graceful termination) and the pod status manager (upstream `pkg/kubelet`).
+//!   graceful termination), liveness / readiness / startup probes (exec, httpGet, tcpSocket,
+//!   gRPC) with readiness gates, pod events (`kubectl describe pod`) and the pod status
+//!   manager (upstream `pkg/kubelet`).
 //!
-//! Not yet (issue 16): probes, volumes other than emptyDir, env from ConfigMaps and Secrets,
+//! Not yet (issue 16): volumes other than emptyDir, env from ConfigMaps and Secrets,
 //! static pods, the kubelet HTTP server (logs, exec, port-forward), CRI (containerd).
 //!
 //! ## Example
