@@ -1020,6 +1020,14 @@ impl Worker {
                     c.state == ContainerState::Running || c.state == ContainerState::Created
                 })
                 .collect();
+            for c in &running {
+                self.events.container_event(
+                    &c.name,
+                    EventType::Normal,
+                    "Killing",
+                    format!("Stopping container {}", c.name),
+                );
+            }
             let stops = running.iter().map(|c| {
                 let runtime = runtime.clone();
                 async move {

@@ -461,6 +461,15 @@ async fn probe_once(task: &ProbeTask, target: &Target) -> Option<ProbeResult> {
     }
     match outcome {
         Ok(Outcome::Success(_)) => Some(ProbeResult::Success),
+        Ok(Outcome::Warning(output)) => {
+            task.events.container_event(
+                &task.name,
+                EventType::Warning,
+                "ProbeWarning",
+                format!("{} probe warning: {}", spec.kind.title(), output.trim_end()),
+            );
+            Some(ProbeResult::Success)
+        }
         Ok(Outcome::Failure(output)) => {
             tracing::info!(container = %task.name, probe = spec.kind.title(), %output, "probe failed");
             task.events.container_event(

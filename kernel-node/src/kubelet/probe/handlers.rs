@@ -28,6 +28,9 @@ pub(crate) enum Outcome {
     Success(String),
     /// Unhealthy; why (upstream's message, shown in the `Unhealthy` event).
     Failure(String),
+    /// Healthy with a warning (an HTTP redirect to another host, not followed), shown in a
+    /// `ProbeWarning` event.
+    Warning(String),
 }
 
 /// What a probe does, resolved against its container (named ports).
@@ -226,6 +229,86 @@ async fn tcp(host: &str, port: u16, timeout: Duration) -> Outcome {
     }
 }
 
+/// Where an HTTP probe goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Url {
+    https: bool,
+    host: String,
+    port: u16,
+    path: String,
+}
+
+impl std::fmt::Display for Url {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let scheme = if self.https { "https" } else { "http" };
+        write!(
+            f,
+            "{scheme}://{}{}",
+            host_port(&self.host, self.port),
+            self.path
+        )
+    }
+}
+
+impl Url {
+    /// The target of a redirect (`Location`) from this URL.
+    fn join(&self, location: &str) -> Option<Url> {
+        for (scheme, https) in [("http://", false), ("https://", true)] {
+            let Some(rest) = location.strip_prefix(scheme) else {
+                continue;
+            };
+            let (authority, path) = match rest.find(['/', '?']) {
+                Some(at) => (&rest[..at], rest[at..].to_string()),
+                None => (rest, "/".to_string()),
+            };
+            let default_port = if https { 443 } else { 80 };
+            let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+                let (host, after) = v6.split_once(']')?;
+                let port = after
+                    .strip_prefix(':')
+                    .map_or(Some(default_port), |p| p.parse().ok())?;
+                (host.to_string(), port)
+            } else {
+                match authority.rsplit_once(':') {
+                    Some((host, port)) => (host.to_string(), port.parse().ok()?),
+                    None => (authority.to_string(), default_port),
+                }
+            };
+            let path = if path.starts_with('?') {
+                format!("/{path}")
+            } else {
+                path
+            };
+            return Some(Url {
+                https,
+                host,
+                port,
+                path,
+            });
+        }
+        let path = if location.starts_with('/') {
+            location.to_string()
+        } else {
+            let dir = self.path.split('?').next().unwrap_or("/");
+            let dir = &dir[..dir.rfind('/').map_or(0, |i| i + 1)];
+            format!("{dir}{location}")
+        };
+        Some(Url {
+            path,
+            ..self.clone()
+        })
+    }
+}
+
+/// What one HTTP request answered.
+struct Answer {
+    code: u16,
+    location: Option<String>,
+}
+
+/// Upstream's `DoHTTPProbe`: 200–299 success; a redirect to the same host is followed (at
+/// most 10), one to another host ends the probe as a warning (a success); anything else
+/// fails.
 async fn http_get(
     https: bool,
     host: &str,
@@ -234,18 +317,67 @@ async fn http_get(
     headers: &[(String, String)],
     timeout: Duration,
 ) -> Outcome {
-    let authority = host_port(host, port);
-    let url = format!(
-        "{}://{authority}{path}",
-        if https { "https" } else { "http" }
-    );
+    let first = Url {
+        https,
+        host: host.to_string(),
+        port,
+        path: path.to_string(),
+    };
+    let chain = async {
+        let mut url = first.clone();
+        for hop in 0..=10 {
+            if hop == 10 {
+                return Outcome::Failure(format!(
+                    "Get {:?}: stopped after 10 redirects",
+                    url.to_string()
+                ));
+            }
+            // An explicit Host header holds for the first request only, as Go's `req.Host`.
+            let answer = match request(&url, headers, hop == 0).await {
+                Ok(answer) => answer,
+                Err(e) => return Outcome::Failure(format!("Get {:?}: {e}", url.to_string())),
+            };
+            match answer.code {
+                200..=299 => return Outcome::Success(String::new()),
+                300..=399 => {
+                    let next = answer.location.as_deref().and_then(|l| url.join(l));
+                    match next {
+                        Some(next) if next.host == first.host => url = next,
+                        _ => {
+                            return Outcome::Warning(
+                                "Probe terminated redirects, Response body: ".into(),
+                            )
+                        }
+                    }
+                }
+                code => {
+                    return Outcome::Failure(format!("HTTP probe failed with statuscode: {code}"))
+                }
+            }
+        }
+        unreachable!("the loop returns by its tenth hop")
+    };
+    match tokio::time::timeout(timeout, chain).await {
+        Ok(outcome) => outcome,
+        Err(_) => Outcome::Failure(format!(
+            "Get {:?}: context deadline exceeded (Client.Timeout exceeded while awaiting headers)",
+            first.to_string()
+        )),
+    }
+}
+
+/// One `GET` of `url`.
+async fn request(url: &Url, headers: &[(String, String)], first: bool) -> Result<Answer, String> {
+    let authority = host_port(&url.host, url.port);
     let mut host_header = authority.clone();
     let mut user_agent = USER_AGENT.to_string();
     let mut accept = "*/*".to_string();
     let mut extra = String::new();
     for (name, value) in headers {
         if name.eq_ignore_ascii_case("host") {
-            host_header = value.clone();
+            if first {
+                host_header = value.clone();
+            }
         } else if name.eq_ignore_ascii_case("user-agent") {
             user_agent = value.clone();
         } else if name.eq_ignore_ascii_case("accept") {
@@ -255,54 +387,57 @@ async fn http_get(
         }
     }
     let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: {user_agent}\r\nAccept: {accept}\r\n{extra}Connection: close\r\n\r\n"
+        "GET {} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: {user_agent}\r\nAccept: {accept}\r\n{extra}Connection: close\r\n\r\n",
+        url.path
     );
-    let exchange = async {
-        let tcp = TcpStream::connect(&authority)
-            .await
-            .map_err(|e| format!("dial tcp {authority}: connect: {e}"))?;
-        if https {
-            let tls = tls::connect(host, tcp).await?;
-            status_of(tls, &request).await
-        } else {
-            status_of(tcp, &request).await
-        }
-    };
-    match tokio::time::timeout(timeout, exchange).await {
-        Err(_) => Outcome::Failure(format!(
-            "Get {url:?}: context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
-        )),
-        Ok(Err(e)) => Outcome::Failure(format!("Get {url:?}: {e}")),
-        Ok(Ok(code)) if (200..400).contains(&code) => Outcome::Success(String::new()),
-        Ok(Ok(code)) => Outcome::Failure(format!("HTTP probe failed with statuscode: {code}")),
+    let tcp = TcpStream::connect(&authority)
+        .await
+        .map_err(|e| format!("dial tcp {authority}: connect: {e}"))?;
+    if url.https {
+        let tls = tls::connect(&url.host, tcp).await?;
+        answer_of(tls, &request).await
+    } else {
+        answer_of(tcp, &request).await
     }
 }
 
-/// Sends `request` and reads the status code of the answer's status line.
-async fn status_of<S: AsyncRead + AsyncWrite + Unpin>(
+/// Sends `request` and reads the answer's status line and headers.
+async fn answer_of<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
     request: &str,
-) -> Result<u16, String> {
+) -> Result<Answer, String> {
     stream
         .write_all(request.as_bytes())
         .await
         .map_err(|e| e.to_string())?;
-    let mut buf = Vec::with_capacity(256);
-    let mut chunk = [0u8; 256];
-    let line_end = loop {
-        if let Some(at) = buf.windows(2).position(|w| w == b"\r\n") {
+    let mut buf = Vec::with_capacity(512);
+    let mut chunk = [0u8; 512];
+    let head_end = loop {
+        if let Some(at) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             break at;
         }
-        if buf.len() > 8192 {
-            return Err("malformed HTTP response: status line too long".into());
+        if buf.len() > 64 * 1024 {
+            return Err("malformed HTTP response: headers too long".into());
         }
         let n = stream.read(&mut chunk).await.map_err(|e| e.to_string())?;
         if n == 0 {
-            return Err("EOF".into());
+            if buf.is_empty() {
+                return Err("EOF".into());
+            }
+            break buf.len();
         }
         buf.extend_from_slice(&chunk[..n]);
     };
-    parse_status_line(&buf[..line_end])
+    let head = String::from_utf8_lossy(&buf[..head_end]);
+    let mut lines = head.split("\r\n");
+    let code = parse_status_line(lines.next().unwrap_or_default().as_bytes())?;
+    let location = lines.find_map(|l| {
+        let (name, value) = l.split_once(':')?;
+        name.trim()
+            .eq_ignore_ascii_case("location")
+            .then(|| value.trim().to_string())
+    });
+    Ok(Answer { code, location })
 }
 
 /// The code of `HTTP/1.x <code> <reason>`.
@@ -711,6 +846,71 @@ mod tests {
         assert!(
             matches!(&refused, Outcome::Failure(m) if m.contains("connection refused") || m.contains("onnection refused")),
             "{refused:?}"
+        );
+    }
+
+    #[test]
+    fn redirects_resolve_against_the_url() {
+        let url = Url {
+            https: false,
+            host: "10.0.0.1".into(),
+            port: 8080,
+            path: "/app/health?x=1".into(),
+        };
+        assert_eq!(url.join("/other").unwrap().path, "/other");
+        assert_eq!(url.join("ready").unwrap().path, "/app/ready");
+        let abs = url.join("https://10.0.0.1:8443/z").unwrap();
+        assert_eq!((abs.https, abs.port, abs.path.as_str()), (true, 8443, "/z"));
+        let away = url.join("http://example.com").unwrap();
+        assert_eq!(
+            (away.host.as_str(), away.port, away.path.as_str()),
+            ("example.com", 80, "/")
+        );
+        let v6 = url.join("http://[::1]:81/q").unwrap();
+        assert_eq!((v6.host.as_str(), v6.port), ("::1", 81));
+        assert_eq!(v6.to_string(), "http://[::1]:81/q");
+    }
+
+    #[tokio::test]
+    async fn http_probe_follows_local_redirects_only() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            loop {
+                let (mut s, _) = listener.accept().await.unwrap();
+                let mut buf = vec![0u8; 4096];
+                let mut got = Vec::new();
+                while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                    let n = s.read(&mut buf).await.unwrap();
+                    got.extend_from_slice(&buf[..n]);
+                }
+                let got = String::from_utf8(got).unwrap();
+                let path = got.split(' ').nth(1).unwrap().to_string();
+                let answer = match path.as_str() {
+                    "/a" => "HTTP/1.1 302 Found\r\nLocation: /b\r\n\r\n".to_string(),
+                    "/b" => "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".to_string(),
+                    "/gone" => "HTTP/1.1 301 Moved\r\nlocation: missing\r\n\r\n".to_string(),
+                    "/away" => "HTTP/1.1 302 Found\r\nLocation: http://example.invalid/\r\n\r\n"
+                        .to_string(),
+                    "/loop" => "HTTP/1.1 302 Found\r\nLocation: /loop\r\n\r\n".to_string(),
+                    _ => "HTTP/1.1 404 Not Found\r\n\r\n".to_string(),
+                };
+                s.write_all(answer.as_bytes()).await.unwrap();
+            }
+        });
+        let t = Duration::from_secs(5);
+        let get = |path: &'static str| http_get(false, "127.0.0.1", port, path, &[], t);
+        assert_eq!(get("/a").await, Outcome::Success(String::new()));
+        assert_eq!(
+            get("/gone").await,
+            Outcome::Failure("HTTP probe failed with statuscode: 404".into())
+        );
+        assert!(matches!(get("/away").await, Outcome::Warning(_)));
+        assert_eq!(
+            get("/loop").await,
+            Outcome::Failure(format!(
+                "Get \"http://127.0.0.1:{port}/loop\": stopped after 10 redirects"
+            ))
         );
     }
 
