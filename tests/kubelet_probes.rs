@@ -290,6 +290,11 @@ async fn failing_liveness_probe_restarts_the_container() {
         })
         .await;
         assert_eq!(container(&up)["restartCount"], 0);
+        let file = healthy.clone();
+        eventually("the container made its file", || {
+            std::future::ready(Path::new(&file).exists().then_some(()))
+        })
+        .await;
         std::fs::remove_file(&healthy).unwrap();
         // The probe fails, the container is killed and started again (which makes the file
         // again, so it stays up).
@@ -413,4 +418,123 @@ async fn readiness_tcp_probe_waits_for_the_listener() {
         );
     })
     .await;
+}
+
+/// A kubelet on the simulated runtime (no busybox needed): its `exec_sync` answers `true`
+/// and `false` as the commands would.
+async fn sim_node() -> (Client, tokio::task::JoinHandle<()>, tempfile::TempDir) {
+    let server = ApiServer::builder()
+        .store(Arc::new(MemoryStore::new()))
+        .build()
+        .await
+        .unwrap();
+    let client = Client::new(server, "default");
+    let dir = tempfile::tempdir().unwrap();
+    let kubelet = Kubelet::builder(client.clone(), "probe-node")
+        .runtime(Arc::new(kernel_node::SimRuntime::new()))
+        .pod_cidr("10.88.0.0/24")
+        .config(KubeletConfig {
+            backoff_initial: Duration::from_millis(300),
+            pod_relist_period: Duration::from_millis(200),
+            root_dir: Some(dir.path().to_path_buf()),
+            ..KubeletConfig::default()
+        })
+        .build()
+        .unwrap();
+    let task = tokio::spawn(async move {
+        let _ = kubelet.run().await;
+    });
+    (client, task, dir)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_gates_hold_the_ready_condition() {
+    let (client, kubelet, _dir) = sim_node().await;
+    let node = Node {
+        client,
+        dir: tempfile::tempdir().unwrap(),
+    };
+    let mut gated = pod("gated", "exec sleep 600", json!({}));
+    let spec = gated.spec.as_mut().unwrap();
+    spec.readiness_gates = Some(vec![serde_json::from_value(
+        json!({ "conditionType": "example.com/lb" }),
+    )
+    .unwrap()]);
+    create(&node, &gated).await;
+    let held = until(&node, "gated", "running, gate missing", |p| {
+        running(p) && condition(p, "ContainersReady") == "True"
+    })
+    .await;
+    let ready = held["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Ready")
+        .unwrap();
+    assert_eq!(ready["status"], "False", "{held:#}");
+    assert_eq!(ready["reason"], "ReadinessGatesNotReady");
+    assert_eq!(
+        ready["message"],
+        "corresponding condition of pod readiness gate \"example.com/lb\" does not exist."
+    );
+    // A controller sets the gate's condition: the pod is Ready, and the kubelet keeps the
+    // condition it does not own in the status it writes.
+    let patch = json!({ "status": { "conditions": [
+        { "type": "example.com/lb", "status": "True", "lastTransitionTime": "2025-01-01T00:00:00Z" }
+    ] } });
+    node.pods()
+        .patch_status(
+            "gated",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Strategic(&patch),
+        )
+        .await
+        .unwrap();
+    let open = until(&node, "gated", "ready", |p| condition(p, "Ready") == "True").await;
+    assert_eq!(condition(&open, "example.com/lb"), "True", "{open:#}");
+    assert_eq!(condition(&open, "ContainersReady"), "True");
+    kubelet.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn liveness_failure_with_restart_policy_never_fails_the_pod() {
+    let (client, kubelet, _dir) = sim_node().await;
+    let node = Node {
+        client,
+        dir: tempfile::tempdir().unwrap(),
+    };
+    let mut doomed = pod(
+        "doomed",
+        "exec sleep 600",
+        json!({
+            "livenessProbe": { "exec": { "command": ["false"] }, "periodSeconds": 1,
+                               "failureThreshold": 1 },
+            // Ready at once (`true`), until the container is killed.
+            "readinessProbe": { "exec": { "command": ["true"] }, "periodSeconds": 1 },
+        }),
+    );
+    doomed.spec.as_mut().unwrap().restart_policy = Some("Never".into());
+    create(&node, &doomed).await;
+    let failed = until(&node, "doomed", "failed", |p| {
+        p["status"]["phase"] == "Failed"
+    })
+    .await;
+    assert_eq!(container(&failed)["restartCount"], 0, "{failed:#}");
+    assert!(!container(&failed)["state"]["terminated"].is_null());
+    assert_eq!(container(&failed)["ready"], false);
+    let killing = until_event(
+        &node,
+        "doomed",
+        "Killing",
+        "Container c failed liveness probe",
+        1,
+    )
+    .await;
+    assert_eq!(
+        killing.message.as_deref(),
+        Some("Container c failed liveness probe"),
+        "not restarted: no \", will be restarted\""
+    );
+    until_event(&node, "doomed", "Unhealthy", "Liveness probe failed: ", 1).await;
+    kubelet.abort();
 }

@@ -975,9 +975,13 @@ impl Worker {
             return true;
         }
         let pods: Api<Pod> = Api::namespaced(self.shared.client.clone(), &self.namespace);
-        let patch = json!({ "status": status });
+        let patch = json!({ "status": status::strategic_patch(&status) });
         match pods
-            .patch_status(&self.name, &PatchParams::default(), &Patch::Merge(&patch))
+            .patch_status(
+                &self.name,
+                &PatchParams::default(),
+                &Patch::Strategic(&patch),
+            )
             .await
         {
             Ok(_) => {

@@ -267,6 +267,28 @@ pub(crate) fn foreign_conditions(conditions: &[PodCondition]) -> Vec<Value> {
         .collect()
 }
 
+/// The strategic merge patch that writes `status` as the kubelet owns it (upstream's status
+/// manager patches strategically too): container statuses are atomic lists (replaced), the
+/// IP lists (merged by `ip` otherwise) are replaced (`$patch: replace`), conditions merge by `type` so the ones others own (readiness gates')
+/// survive a concurrent write, and a condition's `reason` / `message` that went away is
+/// deleted (`null`).
+pub(crate) fn strategic_patch(status: &Value) -> Value {
+    let mut patch = status.clone();
+    for key in ["podIPs", "hostIPs"] {
+        if let Some(list) = patch[key].as_array_mut() {
+            list.push(json!({ "$patch": "replace" }));
+        }
+    }
+    if let Some(conditions) = patch["conditions"].as_array_mut() {
+        for c in conditions.iter_mut().filter_map(Value::as_object_mut) {
+            for key in ["reason", "message"] {
+                c.entry(key).or_insert(Value::Null);
+            }
+        }
+    }
+    patch
+}
+
 /// `containers with unready status: [a b]`.
 pub(crate) fn names_message(what: &str, names: &[&str]) -> String {
     format!("containers with {what} status: [{}]", names.join(" "))
@@ -286,6 +308,23 @@ mod tests {
         assert_eq!(phase("Never", &[Terminated(1)]), "Failed");
         assert_eq!(phase("OnFailure", &[Terminated(0)]), "Succeeded");
         assert_eq!(phase("OnFailure", &[Waiting(true)]), "Running");
+    }
+
+    #[test]
+    fn the_status_patch_replaces_ips_and_clears_reasons() {
+        let status = json!({
+            "podIPs": [ { "ip": "10.0.0.2" } ],
+            "conditions": [ { "type": "Ready", "status": "True" } ],
+            "containerStatuses": [ { "name": "c" } ],
+        });
+        let patch = strategic_patch(&status);
+        assert_eq!(patch["podIPs"][1], json!({ "$patch": "replace" }));
+        assert_eq!(patch["conditions"][0]["reason"], Value::Null);
+        assert!(patch["conditions"][0]
+            .as_object()
+            .unwrap()
+            .contains_key("message"));
+        assert_eq!(patch["containerStatuses"], status["containerStatuses"]);
     }
 
     #[test]
