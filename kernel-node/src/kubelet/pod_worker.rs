@@ -1002,8 +1002,10 @@ impl Worker {
     /// precondition uid) and removes the sandbox. `pod` is `None` when the pod is already
     /// gone from the API. Returns `true` once done.
     async fn terminate(&mut self, pod: Option<&Pod>) -> bool {
-        // No probing of a pod going away.
-        self.probers = None;
+        // No liveness probing of a pod going away.
+        if let Some(p) = self.probers.as_mut() {
+            p.terminating();
+        }
         let grace = pod
             .and_then(|p| {
                 p.metadata.deletion_grace_period_seconds.or_else(|| {

@@ -24,7 +24,7 @@ use std::time::{Duration, SystemTime};
 
 use k8s_openapi::api::core::v1::{Container, Pod, Probe};
 use tokio::sync::{watch, Notify};
-use tokio::task::JoinSet;
+use tokio::task::{AbortHandle, JoinSet};
 
 use super::events::{EventRecorder, EventType};
 use crate::runtime::Runtime;
@@ -282,6 +282,8 @@ pub(crate) struct Probers {
     targets: watch::Sender<HashMap<String, Target>>,
     /// (container name, probe) → its spec, for every probe the pod has.
     specs: HashMap<(String, ProbeKind), ProbeSpec>,
+    /// The liveness and startup tasks, stopped when the pod terminates.
+    killers: Vec<AbortHandle>,
     _tasks: JoinSet<()>,
 }
 
@@ -292,6 +294,7 @@ impl Probers {
         let (targets, _) = watch::channel(HashMap::new());
         let mut specs = HashMap::new();
         let mut tasks = JoinSet::new();
+        let mut killers = Vec::new();
         for container in pod.spec.iter().flat_map(|s| s.containers.iter()) {
             let probes = [
                 (ProbeKind::Startup, &container.startup_probe),
@@ -302,7 +305,7 @@ impl Probers {
                 let Some(probe) = probe else { continue };
                 let spec = ProbeSpec::new(kind, probe, container);
                 specs.insert((container.name.clone(), kind), spec.clone());
-                tasks.spawn(run_probe(ProbeTask {
+                let handle = tasks.spawn(run_probe(ProbeTask {
                     spec,
                     name: container.name.clone(),
                     results: results.clone(),
@@ -310,13 +313,25 @@ impl Probers {
                     runtime: runtime.clone(),
                     events: events.clone(),
                 }));
+                if kind != ProbeKind::Readiness {
+                    killers.push(handle);
+                }
             }
         }
         Probers {
             results,
             targets,
             specs,
+            killers,
             _tasks: tasks,
+        }
+    }
+
+    /// The pod is terminating: liveness and startup probes stop (its containers are being
+    /// stopped anyway), readiness goes on, as upstream.
+    pub(crate) fn terminating(&mut self) {
+        for handle in self.killers.drain(..) {
+            handle.abort();
         }
     }
 
