@@ -272,8 +272,10 @@ async fn readiness_http_probe_follows_the_server() {
 async fn failing_liveness_probe_restarts_the_container() {
     with_node(|node| async move {
         let healthy = node.path("healthy");
-        let script = format!("touch {healthy}; exec sleep 600");
-        let live = pod(
+        // SIGTERM is ignored (also by the sleeps, which inherit that): only the SIGKILL after
+        // the probe's grace period of 1 s ends the container, not the pod's 10 minutes.
+        let script = format!("trap '' TERM; touch {healthy}; while true; do sleep 1; done");
+        let mut live = pod(
             "live",
             &script,
             json!({
@@ -284,6 +286,7 @@ async fn failing_liveness_probe_restarts_the_container() {
                 },
             }),
         );
+        live.spec.as_mut().unwrap().termination_grace_period_seconds = Some(600);
         create(&node, &live).await;
         let up = until(&node, "live", "ready", |p| {
             running(p) && condition(p, "Ready") == "True"
