@@ -541,3 +541,38 @@ async fn liveness_failure_with_restart_policy_never_fails_the_pod() {
     until_event(&node, "doomed", "Unhealthy", "Liveness probe failed: ", 1).await;
     kubelet.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_startup_probe_restarts_the_container() {
+    let (client, kubelet, _dir) = sim_node().await;
+    let node = Node {
+        client,
+        dir: tempfile::tempdir().unwrap(),
+    };
+    let never = pod(
+        "never",
+        "exec sleep 600",
+        json!({
+            "startupProbe": { "exec": { "command": ["false"] }, "periodSeconds": 1,
+                              "failureThreshold": 2 },
+            "livenessProbe": { "exec": { "command": ["true"] }, "periodSeconds": 1 },
+        }),
+    );
+    create(&node, &never).await;
+    let restarted = until(&node, "never", "restarted", |p| {
+        container(p)["restartCount"].as_u64().unwrap_or(0) >= 1
+    })
+    .await;
+    assert_eq!(container(&restarted)["started"], false, "{restarted:#}");
+    assert_eq!(condition(&restarted, "Ready"), "False");
+    until_event(
+        &node,
+        "never",
+        "Killing",
+        "Container c failed startup probe, will be restarted",
+        1,
+    )
+    .await;
+    until_event(&node, "never", "Unhealthy", "Startup probe failed: ", 1).await;
+    kubelet.abort();
+}
