@@ -905,7 +905,7 @@ impl Worker {
                 Some(message) if ready => (false, Some("ReadinessGatesNotReady"), Some(message)),
                 _ => (ready, ready_reason, ready_message.clone()),
             };
-        let mut conditions = vec![
+        let conditions = vec![
             status::condition(
                 previous,
                 "PodReadyToStartContainers",
@@ -936,8 +936,8 @@ impl Worker {
             ),
             status::pod_scheduled(pod, previous),
         ];
-        // Conditions others own (readiness gates, DisruptionTarget) are kept.
-        conditions.extend(status::foreign_conditions(api_conditions));
+        // Conditions others own (readiness gates', DisruptionTarget) are not written: the
+        // strategic patch merges conditions by type, so the API keeps them as they are.
         let host_ip = self.shared.node_ip.to_string();
         let mut out = json!({
             "phase": phase,

@@ -250,23 +250,6 @@ pub(crate) fn readiness_gates(spec: &PodSpec, conditions: &[PodCondition]) -> Op
     (!messages.is_empty()).then(|| messages.join(", "))
 }
 
-/// The conditions the kubelet does not own (upstream `PodConditionsByKubelet`), as the API
-/// holds them: readiness gates' conditions and others' are kept in the status it writes.
-pub(crate) fn foreign_conditions(conditions: &[PodCondition]) -> Vec<Value> {
-    const KUBELET: [&str; 5] = [
-        "PodScheduled",
-        "Ready",
-        "Initialized",
-        "ContainersReady",
-        "PodReadyToStartContainers",
-    ];
-    conditions
-        .iter()
-        .filter(|c| !KUBELET.contains(&c.type_.as_str()))
-        .filter_map(|c| serde_json::to_value(c).ok())
-        .collect()
-}
-
 /// The strategic merge patch that writes `status` as the kubelet owns it (upstream's status
 /// manager patches strategically too): container statuses are atomic lists (replaced), the
 /// IP lists (merged by `ip` otherwise) are replaced (`$patch: replace`), conditions merge by `type` so the ones others own (readiness gates')
@@ -350,9 +333,6 @@ mod tests {
             cond("example.com/dns", "True"),
         ];
         assert_eq!(readiness_gates(&spec, &both), None);
-        let kept = foreign_conditions(&[cond("Ready", "True"), cond("example.com/lb", "True")]);
-        assert_eq!(kept.len(), 1);
-        assert_eq!(kept[0]["type"], "example.com/lb");
     }
 
     #[test]
