@@ -155,16 +155,17 @@ fn running(pod: &Value) -> bool {
     pod["status"]["phase"] == "Running" && !container(pod)["state"]["running"].is_null()
 }
 
-/// The events of pod `name`.
+/// The events of pod `name`, selected as `kubectl describe pod` selects them.
 async fn events(node: &Node, name: &str) -> Vec<Event> {
+    let uid = node.pods().get(name).await.unwrap().metadata.uid.unwrap();
     let api: Api<Event> = Api::namespaced(node.client.clone(), "default");
-    api.list(&ListParams::default())
+    let selector = format!(
+        "involvedObject.name={name},involvedObject.namespace=default,involvedObject.uid={uid}"
+    );
+    api.list(&ListParams::default().fields(&selector))
         .await
         .unwrap()
         .items
-        .into_iter()
-        .filter(|e| e.involved_object.name.as_deref() == Some(name))
-        .collect()
 }
 
 /// Waits for an event of pod `name` with `reason` whose message starts with `prefix` (and,
