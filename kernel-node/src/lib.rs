@@ -22,14 +22,16 @@
 //!   [`portforward::negotiate`] and [`portforward::serve_upgraded`].
 //! - [`kubelet`]: the node agent ([`Kubelet`]): Node registration and status, the node Lease,
 //!   a worker per pod (sandbox, init containers, containers, restarts with back-off,
-//!   graceful termination) and the pod status manager (upstream `pkg/kubelet`).
+//!   graceful termination), liveness / readiness / startup probes (exec, httpGet, tcpSocket,
+//!   gRPC) with readiness gates, pod events (`kubectl describe pod`), static pods with
+//!   mirror pods, and the pod status manager (upstream `pkg/kubelet`).
 //! - [`server`]: the kubelet's HTTPS server ([`KubeletServer`], [`KubeletServerConfig`]):
 //!   `/healthz`, `/pods`, `/stats/summary`, `/metrics`, `/containerLogs`, `/exec` and
 //!   `/attach` (WebSocket, remotecommand v1–v5), what the API server's `pods/log`,
 //!   `pods/exec`, `pods/attach` and `nodes/proxy` reach.
 //!
-//! Not yet (issue 16): probes, volumes other than emptyDir, env from ConfigMaps and Secrets,
-//! static pods, port-forward in the kubelet server, CRI (containerd).
+//! Not yet (issue 16): volumes other than emptyDir, env from ConfigMaps and Secrets,
+//! port-forward in the kubelet server, CRI (containerd).
 //!
 //! ## Example
 //!
