@@ -12,7 +12,10 @@
 //!   `kuberuntime_manager.go`'s `SyncPod`/`KillPod`);
 //! - `status`: the pod status written through `pods/status` (upstream `kubelet_pods.go`'s
 //!   `generateAPIPodStatus` and `status/status_manager.go`);
-//! - `env`: container environment and `$(VAR)` expansion;
+//! - `env`: container environment (ConfigMap and Secret references, `envFrom`) and `$(VAR)`
+//!   expansion;
+//! - `volumes`: the pod's volumes (emptyDir, hostPath, configMap, secret, downwardAPI,
+//!   projected, persistentVolumeClaim) and the containers' mounts;
 //! - `backoff`: CrashLoopBackOff and ImagePullBackOff delays.
 //!
 //! ```no_run
@@ -30,8 +33,8 @@
 //! # }
 //! ```
 //!
-//! Not yet (issue 16): probes (a running container is ready), configMap/secret env and
-//! volumes, static pods, the kubelet's HTTP server, eviction, taints on registration.
+//! Not yet (issue 16): probes (a running container is ready), CSI and network volumes,
+//! static pods, the kubelet's HTTP server, eviction, taints on registration.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr};
@@ -57,6 +60,7 @@ mod lease;
 mod node_status;
 mod pod_worker;
 mod status;
+mod volumes;
 
 pub use config::{KubeletConfig, KUBELET_VERSION, NODE_LEASE_NAMESPACE};
 

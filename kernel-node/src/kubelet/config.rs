@@ -38,6 +38,10 @@ pub struct KubeletConfig {
     /// `<root_dir>/pods/<uid>/volumes/kubernetes.io~empty-dir/<name>`, logs in
     /// `<root_dir>/logs/<namespace>_<name>_<uid>`. Default: `<tmp>/kernel-kubelet/<node>`.
     pub root_dir: Option<PathBuf>,
+    /// How often the files of configMap, secret, downwardAPI and projected volumes are
+    /// rewritten from the API (upstream's `syncFrequency`, 1 min), so that updates reach
+    /// running containers.
+    pub volume_resync_period: Duration,
 }
 
 impl Default for KubeletConfig {
@@ -52,6 +56,7 @@ impl Default for KubeletConfig {
             pod_relist_period: Duration::from_secs(1),
             max_pods: 110,
             root_dir: None,
+            volume_resync_period: Duration::from_secs(60),
         }
     }
 }

@@ -5,6 +5,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use k8s_openapi::api::core::v1::{Container, EnvVarSource, Pod};
+
+use super::volumes::Objects;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity as WireQuantity;
 use kernel_core::quantity::Quantity;
 
@@ -67,7 +69,7 @@ pub(crate) fn expand(input: &str, lookup: impl Fn(&str) -> Option<String>) -> St
 }
 
 /// The value of a `fieldRef` path (`podFieldSelectorRuntimeValue`).
-fn field_value(ctx: &PodContext<'_>, path: &str) -> Result<String, String> {
+pub(crate) fn field_value(ctx: &PodContext<'_>, path: &str) -> Result<String, String> {
     let meta = &ctx.pod.metadata;
     let spec = ctx.pod.spec.as_ref();
     let subscript = |prefix: &str| {
@@ -108,7 +110,7 @@ fn field_value(ctx: &PodContext<'_>, path: &str) -> Result<String, String> {
 
 /// The value of a `resourceFieldRef` (`ExtractContainerResourceValue`): rounded up in units
 /// of the divisor; unset limits are the node's allocatable.
-fn resource_value(
+pub(crate) fn resource_value(
     ctx: &PodContext<'_>,
     container: &Container,
     resource: &str,
@@ -142,21 +144,97 @@ fn resource_value(
     })
 }
 
-/// The container's environment in order, values expanded (`$(VAR)` of earlier entries);
-/// `Err` is the message of a `CreateContainerConfigError`.
+/// `IsEnvVarName`: `[-._a-zA-Z][-._a-zA-Z0-9]*`.
+fn is_env_var_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || matches!(c, '-' | '.' | '_'))
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
+}
+
+/// The container's environment in order (`makeEnvironmentVariables`): first what `envFrom`
+/// brings (each source's keys in order, a later source overriding an earlier one), then
+/// `env`, values expanded (`$(VAR)` of earlier entries). ConfigMaps and Secrets come from
+/// `objects` (read beforehand with [`Objects::fetch_for_env`]). `Err` is the message of a
+/// `CreateContainerConfigError` (`configmap "x" not found`,
+/// `couldn't find key k in ConfigMap ns/x`). `envFrom` keys that are not valid variable
+/// names are skipped with a warning log.
 pub(crate) fn environment(
     ctx: &PodContext<'_>,
     container: &Container,
+    objects: &Objects,
 ) -> Result<Vec<(String, String)>, String> {
+    let namespace = ctx.pod.metadata.namespace.as_deref().unwrap_or_default();
     let mut out: Vec<(String, String)> = Vec::new();
-    let mut seen: HashMap<String, String> = HashMap::new();
-    if container.env_from.as_ref().is_some_and(|e| !e.is_empty()) {
-        return Err("envFrom is not supported by this kubelet yet".into());
+    let set = |out: &mut Vec<(String, String)>, name: &str, value: String| match out
+        .iter_mut()
+        .find(|(n, _)| n == name)
+    {
+        Some(entry) => entry.1 = value,
+        None => out.push((name.to_owned(), value)),
+    };
+    for from in container.env_from.iter().flatten() {
+        let prefix = from.prefix.as_deref().unwrap_or_default();
+        let (kind, name, data): (&str, &str, Vec<(String, String)>) =
+            if let Some(r) = &from.config_map_ref {
+                match objects.config_maps.get(&r.name).and_then(Option::as_ref) {
+                    Some(cm) => (
+                        "configMap",
+                        &r.name,
+                        cm.data
+                            .iter()
+                            .flatten()
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect(),
+                    ),
+                    None if r.optional.unwrap_or(false) => continue,
+                    None => return Err(format!("configmap {:?} not found", r.name)),
+                }
+            } else if let Some(r) = &from.secret_ref {
+                match objects.secrets.get(&r.name).and_then(Option::as_ref) {
+                    Some(secret) => (
+                        "secret",
+                        &r.name,
+                        secret
+                            .data
+                            .iter()
+                            .flatten()
+                            .map(|(k, v)| (k.clone(), String::from_utf8_lossy(&v.0).into_owned()))
+                            .collect(),
+                    ),
+                    None if r.optional.unwrap_or(false) => continue,
+                    None => return Err(format!("secret {:?} not found", r.name)),
+                }
+            } else {
+                continue;
+            };
+        let mut invalid = Vec::new();
+        for (key, value) in data {
+            let key = format!("{prefix}{key}");
+            if !is_env_var_name(&key) {
+                invalid.push(key);
+                continue;
+            }
+            set(&mut out, &key, value);
+        }
+        if !invalid.is_empty() {
+            invalid.sort();
+            tracing::warn!(
+                pod = ?ctx.pod.metadata.name,
+                namespace,
+                "Keys [{}] from the EnvFrom {kind} {namespace}/{name} were skipped since they are considered invalid environment variable names.",
+                invalid.join(", ")
+            );
+        }
     }
     for var in container.env.iter().flatten() {
         let value = match &var.value_from {
             None => expand(var.value.as_deref().unwrap_or_default(), |name| {
-                seen.get(name).cloned()
+                out.iter()
+                    .rev()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, v)| v.clone())
             }),
             Some(EnvVarSource {
                 field_ref: Some(f), ..
@@ -177,15 +255,53 @@ pub(crate) fn environment(
                 };
                 resource_value(ctx, target, &r.resource, r.divisor.as_ref())?
             }
-            Some(_) => {
-                return Err(format!(
-                "env {:?}: configMapKeyRef and secretKeyRef are not supported by this kubelet yet",
-                var.name
-            ))
+            Some(EnvVarSource {
+                config_map_key_ref: Some(r),
+                ..
+            }) => {
+                let optional = r.optional.unwrap_or(false);
+                let Some(cm) = objects.config_maps.get(&r.name).and_then(Option::as_ref) else {
+                    if optional {
+                        continue;
+                    }
+                    return Err(format!("configmap {:?} not found", r.name));
+                };
+                match cm.data.as_ref().and_then(|d| d.get(&r.key)) {
+                    Some(v) => v.clone(),
+                    None if optional => continue,
+                    None => {
+                        return Err(format!(
+                            "couldn't find key {} in ConfigMap {namespace}/{}",
+                            r.key, r.name
+                        ))
+                    }
+                }
             }
+            Some(EnvVarSource {
+                secret_key_ref: Some(r),
+                ..
+            }) => {
+                let optional = r.optional.unwrap_or(false);
+                let Some(secret) = objects.secrets.get(&r.name).and_then(Option::as_ref) else {
+                    if optional {
+                        continue;
+                    }
+                    return Err(format!("secret {:?} not found", r.name));
+                };
+                match secret.data.as_ref().and_then(|d| d.get(&r.key)) {
+                    Some(v) => String::from_utf8_lossy(&v.0).into_owned(),
+                    None if optional => continue,
+                    None => {
+                        return Err(format!(
+                            "couldn't find key {} in Secret {namespace}/{}",
+                            r.key, r.name
+                        ))
+                    }
+                }
+            }
+            Some(_) => return Err(format!("env {:?}: an empty valueFrom", var.name)),
         };
-        seen.insert(var.name.clone(), value.clone());
-        out.push((var.name.clone(), value));
+        set(&mut out, &var.name, value);
     }
     Ok(out)
 }
@@ -241,7 +357,7 @@ mod tests {
             allocatable: &allocatable,
         };
         let container = &pod.spec.as_ref().unwrap().containers[0];
-        let env = environment(&ctx, container).unwrap();
+        let env = environment(&ctx, container, &Objects::default()).unwrap();
         let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
         assert_eq!(get("B"), Some("a-b"));
         assert_eq!(get("NAME"), Some("p"));
