@@ -318,6 +318,7 @@ pub(crate) fn expand_all(words: &[String], env: &[(String, String)]) -> Vec<Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+    use k8s_openapi::api::core::v1::{ConfigMap, Secret};
     use serde_json::json;
 
     #[test]
@@ -370,5 +371,105 @@ mod tests {
             expand_all(&["echo".into(), "$(B)".into()], &env),
             vec!["echo", "a-b"]
         );
+    }
+
+    fn objects() -> Objects {
+        let cm: ConfigMap = serde_json::from_value(json!({
+            "metadata": { "name": "cfg" },
+            "data": { "MODE": "fast", "LEVEL": "3", "bad key": "x", "1ST": "y" }
+        }))
+        .unwrap();
+        let secret: Secret = serde_json::from_value(json!({
+            "metadata": { "name": "creds" },
+            "data": { "PASSWORD": "aHVudGVyMg==" }
+        }))
+        .unwrap();
+        let mut objects = Objects::default();
+        objects.config_maps.insert("cfg".into(), Some(cm));
+        objects.config_maps.insert("gone".into(), None);
+        objects.secrets.insert("creds".into(), Some(secret));
+        objects
+    }
+
+    fn env_of(container: serde_json::Value) -> Result<Vec<(String, String)>, String> {
+        let pod: Pod = serde_json::from_value(json!({
+            "metadata": { "name": "p", "namespace": "ns" },
+            "spec": { "containers": [container] }
+        }))
+        .unwrap();
+        let allocatable = BTreeMap::new();
+        let ctx = PodContext {
+            pod: &pod,
+            pod_ips: &[],
+            host_ips: &[],
+            allocatable: &allocatable,
+        };
+        environment(&ctx, &pod.spec.as_ref().unwrap().containers[0], &objects())
+    }
+
+    #[test]
+    fn config_map_and_secret_references() {
+        let env = env_of(json!({
+            "name": "c",
+            "envFrom": [
+                { "configMapRef": { "name": "cfg" } },
+                { "secretRef": { "name": "creds" }, "prefix": "S_" },
+                { "configMapRef": { "name": "gone", "optional": true } }
+            ],
+            "env": [
+                { "name": "MODE", "valueFrom": { "configMapKeyRef": { "name": "cfg", "key": "LEVEL" } } },
+                { "name": "PW", "valueFrom": { "secretKeyRef": { "name": "creds", "key": "PASSWORD" } } },
+                { "name": "OPT", "valueFrom": { "configMapKeyRef": { "name": "cfg", "key": "nope", "optional": true } } },
+                { "name": "OPT2", "valueFrom": { "secretKeyRef": { "name": "missing", "key": "k", "optional": true } } },
+                { "name": "BOTH", "value": "$(S_PASSWORD)/$(LEVEL)" }
+            ]
+        }))
+        .unwrap();
+        let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("LEVEL"), Some("3"));
+        assert_eq!(get("MODE"), Some("3"), "env overrides envFrom");
+        assert_eq!(env.iter().filter(|(n, _)| n == "MODE").count(), 1);
+        assert_eq!(get("S_PASSWORD"), Some("hunter2"));
+        assert_eq!(get("PW"), Some("hunter2"));
+        assert_eq!(get("BOTH"), Some("hunter2/3"));
+        assert_eq!(get("OPT"), None);
+        assert_eq!(get("OPT2"), None);
+        assert_eq!(get("bad key"), None, "invalid names are skipped");
+        assert_eq!(get("1ST"), None);
+    }
+
+    #[test]
+    fn missing_references_are_config_errors() {
+        let key_ref = |kind: &str, name: &str, key: &str| json!({ "name": "c", "env": [{ "name": "X", "valueFrom": { kind: { "name": name, "key": key } } }] });
+        assert_eq!(
+            env_of(key_ref("configMapKeyRef", "gone", "k")).unwrap_err(),
+            "configmap \"gone\" not found"
+        );
+        assert_eq!(
+            env_of(key_ref("configMapKeyRef", "cfg", "k")).unwrap_err(),
+            "couldn't find key k in ConfigMap ns/cfg"
+        );
+        assert_eq!(
+            env_of(key_ref("secretKeyRef", "nope", "k")).unwrap_err(),
+            "secret \"nope\" not found"
+        );
+        assert_eq!(
+            env_of(key_ref("secretKeyRef", "creds", "k")).unwrap_err(),
+            "couldn't find key k in Secret ns/creds"
+        );
+        assert_eq!(
+            env_of(json!({ "name": "c", "envFrom": [{ "configMapRef": { "name": "gone" } }] }))
+                .unwrap_err(),
+            "configmap \"gone\" not found"
+        );
+    }
+
+    #[test]
+    fn env_var_names() {
+        assert!(is_env_var_name("A_b.c-1"));
+        assert!(is_env_var_name("_x"));
+        assert!(!is_env_var_name("1x"));
+        assert!(!is_env_var_name("a b"));
+        assert!(!is_env_var_name(""));
     }
 }
