@@ -19,10 +19,15 @@
 //!   loop on a fake runtime, unlike kwok's status faker).
 //! - [`kubelet`]: the node agent ([`Kubelet`]): Node registration and status, the node Lease,
 //!   a worker per pod (sandbox, init containers, containers, restarts with back-off,
-//!   graceful termination) and the pod status manager (upstream `pkg/kubelet`).
+//!   graceful termination), the pod's volumes (emptyDir, tmpfs when root; hostPath;
+//!   configMap, secret, downwardAPI and projected files through upstream's atomic writer,
+//!   re-synced; serviceAccountToken via TokenRequest; PVCs bound to hostPath or local PVs),
+//!   env from ConfigMaps and Secrets (`*KeyRef`, `envFrom`) and the pod status manager
+//!   (upstream `pkg/kubelet`).
 //!
-//! Not yet (issue 16): probes, volumes other than emptyDir, env from ConfigMaps and Secrets,
-//! static pods, the kubelet HTTP server (logs, exec, port-forward), CRI (containerd).
+//! Not yet (issue 16): probes, CSI, network and cloud volumes (and attach/detach), bind
+//! mounts of volumes into containers by the process runtime, static pods, the kubelet HTTP
+//! server (logs, exec, port-forward), CRI (containerd).
 //!
 //! ## Example
 //!
