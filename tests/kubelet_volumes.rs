@@ -145,6 +145,17 @@ async fn running(pods: &Api<Pod>, name: &str) -> Pod {
     .await
 }
 
+/// Mount points at or under `dir` (`/proc/self/mountinfo`).
+fn mounts_under(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(PathBuf::from)
+        .filter(|p| p.starts_with(dir))
+        .collect()
+}
+
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
@@ -233,7 +244,8 @@ async fn projected_host_path_and_empty_dir_volumes_are_materialised_and_resynced
                 { "serviceAccountToken": { "path": "token", "expirationSeconds": 3600 } }
             ] } },
             { "name": "host", "hostPath": { "path": host_dir, "type": "DirectoryOrCreate" } },
-            { "name": "scratch", "emptyDir": {} }
+            { "name": "scratch", "emptyDir": {} },
+            { "name": "mem", "emptyDir": { "medium": "Memory", "sizeLimit": "1Mi" } }
         ]
     });
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
@@ -280,6 +292,16 @@ async fn projected_host_path_and_empty_dir_volumes_are_materialised_and_resynced
     assert!(host_dir.is_dir());
     let scratch = kubelet.volume_dir(&uid, "empty-dir", "scratch");
     assert!(scratch.join("sub/dir").is_dir());
+    let mem = kubelet.volume_dir(&uid, "empty-dir", "mem");
+    assert!(mem.is_dir());
+    let pod_dir = kubelet.pod_dir(&uid);
+    let mounted = mounts_under(&pod_dir);
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 && !mounted.is_empty() {
+        // Root that may mount: the Memory emptyDir and the secret volume are tmpfs.
+        assert!(mounted.contains(&mem), "{mounted:?}");
+        assert!(mounted.contains(&secret), "{mounted:?}");
+    }
 
     // An update of the ConfigMap reaches the files (and only through a new `..data`).
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
@@ -302,12 +324,15 @@ async fn projected_host_path_and_empty_dir_volumes_are_materialised_and_resynced
 
     // Teardown: the pod's directory goes with the pod, the host path stays.
     pods.delete("vols", &DeleteParams::default()).await.unwrap();
-    let pod_dir = kubelet.pod_dir(&uid);
     eventually("the pod directory removed", || async {
         (!pod_dir.exists()).then_some(())
     })
     .await;
     assert!(host_dir.is_dir());
+    assert!(
+        mounts_under(&pod_dir).is_empty(),
+        "tmpfs mounts are unmounted"
+    );
     kubelet.stop().await;
 }
 

@@ -15,7 +15,9 @@
 //!   `mode`/`defaultMode` and `optional` as upstream. They are rewritten every
 //!   [`KubeletConfig::volume_resync_period`](super::KubeletConfig::volume_resync_period) so
 //!   that updates of the objects reach the files (upstream's `syncFrequency`), and are always
-//!   mounted read-only.
+//!   mounted read-only. The directories of secret, downwardAPI and projected volumes are
+//!   tmpfs mounts when the kubelet runs as root (upstream wraps them in a memory-backed
+//!   emptyDir), so that secrets do not reach a disk.
 //! - projected `serviceAccountToken`: a token requested through TokenRequest
 //!   (`serviceaccounts/<name>/token`, bound to the pod) and renewed once 80% of its lifetime
 //!   passed. When the request fails (no such service account, an API server without
@@ -197,6 +199,13 @@ async fn write_payload(dir: PathBuf, payload: Payload) -> Result<(), String> {
     .await
 }
 
+/// The directory of a secret, downwardAPI or projected volume: a tmpfs when root, as
+/// upstream wraps them in a `medium: Memory` emptyDir (so secrets never reach a disk).
+async fn memory_backed(dir: &Path) -> Result<(), String> {
+    let at = dir.to_path_buf();
+    blocking(move || empty_dir::setup(&at, "Memory", None).map(|_| ())).await
+}
+
 fn mode(mode: Option<i32>) -> u32 {
     mode.map(|m| m as u32).unwrap_or(projection::DEFAULT_MODE)
 }
@@ -218,7 +227,10 @@ impl PodVolumes {
                 continue;
             }
             let first = known.is_none();
-            match self.setup(shared, pod, pod_dir, volume, &mut objects).await {
+            match self
+                .setup(shared, pod, pod_dir, volume, &mut objects, first)
+                .await
+            {
                 Ok(mounted) => {
                     if first {
                         tracing::debug!(pod = ?pod.metadata.name, volume = %volume.name, path = %mounted.host_path.display(), "volume set up");
@@ -255,6 +267,7 @@ impl PodVolumes {
         pod_dir: &Path,
         volume: &Volume,
         objects: &mut Objects,
+        first: bool,
     ) -> Result<Mounted, String> {
         let client = &shared.client;
         let namespace = pod.metadata.namespace.clone().unwrap_or_default();
@@ -324,6 +337,9 @@ impl PodVolumes {
                 optional,
             )?;
             let dir = plugin_dir(pod_dir, "secret", name);
+            if first {
+                memory_backed(&dir).await?;
+            }
             write_payload(dir.clone(), payload).await?;
             return Ok(projected(dir));
         }
@@ -340,6 +356,9 @@ impl PodVolumes {
                 mode(source.default_mode),
             )?;
             let dir = plugin_dir(pod_dir, "downward-api", name);
+            if first {
+                memory_backed(&dir).await?;
+            }
             write_payload(dir.clone(), payload).await?;
             return Ok(projected(dir));
         }
@@ -348,6 +367,9 @@ impl PodVolumes {
                 .projected_payload(shared, pod, &namespace, source, objects)
                 .await?;
             let dir = plugin_dir(pod_dir, "projected", name);
+            if first {
+                memory_backed(&dir).await?;
+            }
             write_payload(dir.clone(), payload).await?;
             return Ok(projected(dir));
         }
@@ -621,10 +643,6 @@ async fn claim_path(client: &Client, namespace: &str, claim: &str) -> Result<Mou
             "PV {volume_name} is bound to a different claim"
         )));
     }
-    let read_only_many = spec
-        .access_modes
-        .as_ref()
-        .is_some_and(|m| m.len() == 1 && m[0] == "ReadOnlyMany");
     let path = if let Some(hp) = &spec.host_path {
         let path = PathBuf::from(&hp.path);
         let kind = hp.type_.clone();
@@ -647,7 +665,7 @@ async fn claim_path(client: &Client, namespace: &str, claim: &str) -> Result<Mou
     };
     Ok(Mounted {
         host_path: path,
-        read_only: read_only_many,
+        read_only: false,
         resync: false,
     })
 }
