@@ -47,6 +47,23 @@ struct Running {
     root: tempfile::TempDir,
 }
 
+impl Drop for Running {
+    /// A failed test leaves no tmpfs mounts behind (the kubelet unmounts them with the pod).
+    fn drop(&mut self) {
+        self.task.abort();
+        let mut mounts = mounts_under(self.root.path());
+        mounts.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+        for m in mounts {
+            use std::os::unix::ffi::OsStrExt;
+            let Ok(path) = std::ffi::CString::new(m.as_os_str().as_bytes()) else {
+                continue;
+            };
+            // SAFETY: `path` is a valid NUL-terminated string.
+            unsafe { libc::umount2(path.as_ptr(), libc::MNT_DETACH) };
+        }
+    }
+}
+
 impl Running {
     async fn stop(self) {
         self.task.abort();
