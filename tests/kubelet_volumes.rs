@@ -529,6 +529,11 @@ async fn env_comes_from_config_maps_and_secrets() {
         !lines.iter().any(|l| l.starts_with("1st=")),
         "a key that is not an env name is skipped: {log}"
     );
+    let event = warning_event(&client, "env", "InvalidEnvironmentVariableNames", "1st").await;
+    assert_eq!(
+        event.message.as_deref().unwrap(),
+        "Keys [1st] from the EnvFrom secret default/creds were skipped since they are considered invalid environment variable names."
+    );
 
     // A missing key: CreateContainerConfigError with upstream's message, until it exists.
     let spec = json!({

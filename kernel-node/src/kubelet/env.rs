@@ -159,7 +159,7 @@ fn is_env_var_name(name: &str) -> bool {
 /// `objects` (read beforehand with [`Objects::fetch_for_env`]). `Err` is the message of a
 /// `CreateContainerConfigError` (`configmap "x" not found`,
 /// `couldn't find key k in ConfigMap ns/x`). `envFrom` keys that are not valid variable
-/// names are skipped with a warning log.
+/// names are skipped (see [`invalid_env_from`]).
 pub(crate) fn environment(
     ctx: &PodContext<'_>,
     container: &Container,
@@ -176,56 +176,36 @@ pub(crate) fn environment(
     };
     for from in container.env_from.iter().flatten() {
         let prefix = from.prefix.as_deref().unwrap_or_default();
-        let (kind, name, data): (&str, &str, Vec<(String, String)>) =
-            if let Some(r) = &from.config_map_ref {
-                match objects.config_maps.get(&r.name).and_then(Option::as_ref) {
-                    Some(cm) => (
-                        "configMap",
-                        &r.name,
-                        cm.data
-                            .iter()
-                            .flatten()
-                            .map(|(k, v)| (k.clone(), v.clone()))
-                            .collect(),
-                    ),
-                    None if r.optional.unwrap_or(false) => continue,
-                    None => return Err(format!("configmap {:?} not found", r.name)),
-                }
-            } else if let Some(r) = &from.secret_ref {
-                match objects.secrets.get(&r.name).and_then(Option::as_ref) {
-                    Some(secret) => (
-                        "secret",
-                        &r.name,
-                        secret
-                            .data
-                            .iter()
-                            .flatten()
-                            .map(|(k, v)| (k.clone(), String::from_utf8_lossy(&v.0).into_owned()))
-                            .collect(),
-                    ),
-                    None if r.optional.unwrap_or(false) => continue,
-                    None => return Err(format!("secret {:?} not found", r.name)),
-                }
-            } else {
-                continue;
-            };
-        let mut invalid = Vec::new();
+        let data: Vec<(String, String)> = if let Some(r) = &from.config_map_ref {
+            match objects.config_maps.get(&r.name).and_then(Option::as_ref) {
+                Some(cm) => cm
+                    .data
+                    .iter()
+                    .flatten()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+                None if r.optional.unwrap_or(false) => continue,
+                None => return Err(format!("configmap {:?} not found", r.name)),
+            }
+        } else if let Some(r) = &from.secret_ref {
+            match objects.secrets.get(&r.name).and_then(Option::as_ref) {
+                Some(secret) => secret
+                    .data
+                    .iter()
+                    .flatten()
+                    .map(|(k, v)| (k.clone(), String::from_utf8_lossy(&v.0).into_owned()))
+                    .collect(),
+                None if r.optional.unwrap_or(false) => continue,
+                None => return Err(format!("secret {:?} not found", r.name)),
+            }
+        } else {
+            continue;
+        };
         for (key, value) in data {
             let key = format!("{prefix}{key}");
-            if !is_env_var_name(&key) {
-                invalid.push(key);
-                continue;
+            if is_env_var_name(&key) {
+                set(&mut out, &key, value);
             }
-            set(&mut out, &key, value);
-        }
-        if !invalid.is_empty() {
-            invalid.sort();
-            tracing::warn!(
-                pod = ?ctx.pod.metadata.name,
-                namespace,
-                "Keys [{}] from the EnvFrom {kind} {namespace}/{name} were skipped since they are considered invalid environment variable names.",
-                invalid.join(", ")
-            );
         }
     }
     for var in container.env.iter().flatten() {
@@ -304,6 +284,40 @@ pub(crate) fn environment(
         set(&mut out, &var.name, value);
     }
     Ok(out)
+}
+
+/// The messages of upstream's `InvalidEnvironmentVariableNames` events: per `envFrom`
+/// source, the keys (with the prefix) that are not valid variable names and were skipped.
+pub(crate) fn invalid_env_from(pod: &Pod, container: &Container, objects: &Objects) -> Vec<String> {
+    let namespace = pod.metadata.namespace.as_deref().unwrap_or_default();
+    let mut out = Vec::new();
+    for from in container.env_from.iter().flatten() {
+        let prefix = from.prefix.as_deref().unwrap_or_default();
+        let (kind, name, keys): (&str, &str, Vec<String>) = if let Some(r) = &from.config_map_ref {
+            let cm = objects.config_maps.get(&r.name).and_then(Option::as_ref);
+            let keys = cm.and_then(|c| c.data.as_ref()).into_iter().flatten();
+            ("configMap", &r.name, keys.map(|(k, _)| k.clone()).collect())
+        } else if let Some(r) = &from.secret_ref {
+            let secret = objects.secrets.get(&r.name).and_then(Option::as_ref);
+            let keys = secret.and_then(|s| s.data.as_ref()).into_iter().flatten();
+            ("secret", &r.name, keys.map(|(k, _)| k.clone()).collect())
+        } else {
+            continue;
+        };
+        let mut invalid: Vec<String> = keys
+            .into_iter()
+            .map(|k| format!("{prefix}{k}"))
+            .filter(|k| !is_env_var_name(k))
+            .collect();
+        if !invalid.is_empty() {
+            invalid.sort();
+            out.push(format!(
+                "Keys [{}] from the EnvFrom {kind} {namespace}/{name} were skipped since they are considered invalid environment variable names.",
+                invalid.join(", ")
+            ));
+        }
+    }
+    out
 }
 
 /// `command` and `args` with `$(VAR)` expanded from the container's environment.
@@ -436,6 +450,27 @@ mod tests {
         assert_eq!(get("OPT2"), None);
         assert_eq!(get("bad key"), None, "invalid names are skipped");
         assert_eq!(get("1ST"), None);
+    }
+
+    #[test]
+    fn invalid_env_from_keys_are_reported() {
+        let pod: Pod = serde_json::from_value(json!({
+            "metadata": { "name": "p", "namespace": "ns" },
+            "spec": { "containers": [{ "name": "c", "envFrom": [
+                { "configMapRef": { "name": "cfg" } },
+                { "configMapRef": { "name": "cfg" }, "prefix": "P_" },
+                { "secretRef": { "name": "creds" } }
+            ] }] }
+        }))
+        .unwrap();
+        let container = &pod.spec.as_ref().unwrap().containers[0];
+        assert_eq!(
+            invalid_env_from(&pod, container, &objects()),
+            vec![
+                "Keys [1ST, bad key] from the EnvFrom configMap ns/cfg were skipped since they are considered invalid environment variable names.".to_string(),
+                "Keys [P_bad key] from the EnvFrom configMap ns/cfg were skipped since they are considered invalid environment variable names.".to_string(),
+            ]
+        );
     }
 
     #[test]

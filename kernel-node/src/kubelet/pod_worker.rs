@@ -325,6 +325,17 @@ impl Worker {
             host_ips: &host_ips,
             allocatable: &self.shared.allocatable,
         };
+        for message in env::invalid_env_from(pod, container, &objects) {
+            tracing::warn!(pod = %self.name, namespace = %self.namespace, container = %name, "{message}");
+            self.volumes
+                .event(
+                    &self.shared,
+                    pod,
+                    "InvalidEnvironmentVariableNames",
+                    &message,
+                )
+                .await;
+        }
         let envs = match env::environment(&ctx, container, &objects) {
             Ok(envs) => envs,
             Err(message) => {

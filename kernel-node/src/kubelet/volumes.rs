@@ -560,7 +560,7 @@ impl PodVolumes {
     }
 
     /// Posts a Warning event about the pod (once a minute at most per reason and message).
-    async fn event(&mut self, shared: &Shared, pod: &Pod, reason: &str, message: &str) {
+    pub async fn event(&mut self, shared: &Shared, pod: &Pod, reason: &str, message: &str) {
         let key = (reason.to_owned(), message.to_owned());
         if self
             .posted
