@@ -442,6 +442,52 @@ async fn claims_mount_their_host_path_volume_once_bound() {
     })
     .await;
 
+    // A generic ephemeral volume: the claim `<pod>-<volume>`, which the pod must own.
+    let spec = json!({
+        "containers": [{ "name": "c", "image": "busybox:1.36", "command": [sh, "-c", "sleep 3600"] }],
+        "volumes": [{ "name": "scratch", "ephemeral": { "volumeClaimTemplate": { "spec": {
+            "accessModes": ["ReadWriteOnce"], "resources": { "requests": { "storage": "1Gi" } }
+        } } } }]
+    });
+    let eph = pods
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(pod_value("eph", spec)).unwrap(),
+        )
+        .await
+        .unwrap();
+    let _: PersistentVolumeClaim = create(
+        &client,
+        json!({
+            "metadata": { "name": "eph-scratch" },
+            "spec": {
+                "accessModes": ["ReadWriteOnce"],
+                "resources": { "requests": { "storage": "1Gi" } },
+                "volumeName": "pv-1"
+            }
+        }),
+    )
+    .await;
+    pvcs.patch_status(
+        "eph-scratch",
+        &PatchParams::default(),
+        &Patch::Merge(json!({ "status": { "phase": "Bound" } })),
+    )
+    .await
+    .unwrap();
+    warning_event(&client, "eph", "FailedMount", "(pod is not owner)").await;
+    pvcs.patch(
+        "eph-scratch",
+        &PatchParams::default(),
+        &Patch::Merge(json!({ "metadata": { "ownerReferences": [{
+            "apiVersion": "v1", "kind": "Pod", "name": "eph",
+            "uid": eph.metadata.uid, "controller": true
+        }] } })),
+    )
+    .await
+    .unwrap();
+    running(&pods, "eph").await;
+
     // A hostPath whose type does not match: FailedMount, ContainerCreating.
     let spec = json!({
         "containers": [{ "name": "c", "image": "busybox:1.36", "command": [sh, "-c", "sleep 3600"] }],
@@ -508,22 +554,25 @@ async fn env_comes_from_config_maps_and_secrets() {
     .await
     .unwrap();
     let pod = running(&pods, "env").await;
-    let log = eventually("the container's env in its log", || async {
-        let log = kubelet.log(&pod, "c");
-        log.contains("COMBINED=").then_some(log)
-    })
-    .await;
-    let lines: Vec<&str> = log.lines().collect();
-    for want in [
+    let wanted = [
         "CFG_LEVEL=3",
         "CFG_MODE=fast",
         "PASSWORD=hunter2",
         "FROM_CM=fast",
         "FROM_SECRET=hunter2",
         "COMBINED=3-fast",
-    ] {
-        assert!(lines.contains(&want), "{want} in {log}");
-    }
+    ];
+    // `env` prints in no particular order: wait for every wanted line.
+    let log = eventually("the container's env in its log", || async {
+        let log = kubelet.log(&pod, "c");
+        let lines: Vec<&str> = log.lines().collect();
+        wanted
+            .iter()
+            .all(|w| lines.contains(w))
+            .then(|| log.clone())
+    })
+    .await;
+    let lines: Vec<&str> = log.lines().collect();
     assert!(!log.contains("OPTIONAL="), "{log}");
     assert!(
         !lines.iter().any(|l| l.starts_with("1st=")),

@@ -28,7 +28,9 @@
 //!   Directory, FileOrCreate, File, Socket, CharDevice, BlockDevice, `""`).
 //! - `persistentVolumeClaim`: the claim must be Bound; its PersistentVolume's `hostPath`
 //!   (type-checked) or `local` path is what gets mounted (no bind mount under the pod
-//!   directory: the path is used as is). Other PV sources are not supported.
+//!   directory: the path is used as is). Other PV sources are not supported. A generic
+//!   `ephemeral` volume is the claim `<pod>-<volume>`, which the pod must control (made by
+//!   the ephemeral volume controller, not by the kubelet).
 //!
 //! A volume that cannot be set up is a `FailedMount` Warning event
 //! (`MountVolume.SetUp failed for volume "<name>" : <why>`) and the pod waits in
@@ -374,11 +376,22 @@ impl PodVolumes {
             return Ok(projected(dir));
         }
         if let Some(source) = &volume.persistent_volume_claim {
-            let mut mounted = claim_path(client, &namespace, &source.claim_name).await?;
+            let mut mounted = claim_path(client, &namespace, &source.claim_name, None).await?;
             mounted.read_only |= source.read_only.unwrap_or(false);
             return Ok(mounted);
         }
-        Err("the volume's type is not supported by this kubelet (supported: emptyDir, hostPath, configMap, secret, downwardAPI, projected, persistentVolumeClaim)".into())
+        if volume.ephemeral.is_some() {
+            // A generic ephemeral volume: the claim `<pod>-<volume>` the pod owns.
+            let pod_name = pod.metadata.name.clone().unwrap_or_default();
+            let claim = format!("{pod_name}-{name}");
+            let owner = pod
+                .metadata
+                .uid
+                .as_deref()
+                .map(|uid| (pod_name.as_str(), uid));
+            return claim_path(client, &namespace, &claim, owner).await;
+        }
+        Err("the volume's type is not supported by this kubelet (supported: emptyDir, hostPath, configMap, secret, downwardAPI, projected, persistentVolumeClaim, ephemeral)".into())
     }
 
     async fn projected_payload(
@@ -597,8 +610,14 @@ fn expand_sub_path(expr: &str, envs: &[(String, String)]) -> Result<String, Stri
     }
 }
 
-/// The host path of a claim's PersistentVolume (hostPath or local).
-async fn claim_path(client: &Client, namespace: &str, claim: &str) -> Result<Mounted, String> {
+/// The host path of a claim's PersistentVolume (hostPath or local); with `owner` (the pod's
+/// name and uid, for an ephemeral volume) the claim must be controlled by that pod.
+async fn claim_path(
+    client: &Client,
+    namespace: &str,
+    claim: &str,
+    owner: Option<(&str, &str)>,
+) -> Result<Mounted, String> {
     let processing = |e: String| format!("error processing PVC {namespace}/{claim}: {e}");
     let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), namespace);
     let pvc = pvcs
@@ -615,6 +634,19 @@ async fn claim_path(client: &Client, namespace: &str, claim: &str) -> Result<Mou
                 "failed to fetch PVC from API server: persistentvolumeclaims {claim:?} not found"
             ))
         })?;
+    if let Some((pod, uid)) = owner {
+        let owned = pvc
+            .metadata
+            .owner_references
+            .iter()
+            .flatten()
+            .any(|r| r.uid == uid && r.controller == Some(true));
+        if !owned {
+            return Err(processing(format!(
+                "PVC {namespace}/{claim} was not created for pod {namespace}/{pod} (pod is not owner)"
+            )));
+        }
+    }
     let phase = pvc
         .status
         .as_ref()
