@@ -46,18 +46,18 @@
 //! unmounted, then the directory is removed.
 
 mod atomic_writer;
+mod claim;
 mod empty_dir;
 mod host_path;
 mod projection;
+mod token;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::authentication::v1::{BoundObjectReference, TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::{
-    ConfigMap, Container, Event, EventSource, ObjectReference, PersistentVolume,
-    PersistentVolumeClaim, Pod, Secret, ServiceAccount, Volume,
+    ConfigMap, Container, Event, EventSource, ObjectReference, Pod, Secret, Volume,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kube::api::PostParams;
@@ -155,20 +155,12 @@ struct Mounted {
     resync: bool,
 }
 
-/// A token of a projected `serviceAccountToken` source.
-struct Token {
-    token: String,
-    fetched: Instant,
-    lifetime: Duration,
-}
-
 /// The volumes of one pod, kept by its worker.
 #[derive(Default)]
 pub(crate) struct PodVolumes {
     mounted: HashMap<String, Mounted>,
     last_resync: Option<Instant>,
-    /// By `<audience>|<expirationSeconds>`.
-    tokens: HashMap<String, Token>,
+    tokens: token::Tokens,
     /// Events posted, by reason and message, when (one per minute at most).
     posted: HashMap<(String, String), Instant>,
 }
@@ -376,7 +368,8 @@ impl PodVolumes {
             return Ok(projected(dir));
         }
         if let Some(source) = &volume.persistent_volume_claim {
-            let mut mounted = claim_path(client, &namespace, &source.claim_name, None).await?;
+            let mut mounted =
+                claim::claim_path(client, &namespace, &source.claim_name, None).await?;
             mounted.read_only |= source.read_only.unwrap_or(false);
             return Ok(mounted);
         }
@@ -389,7 +382,7 @@ impl PodVolumes {
                 .uid
                 .as_deref()
                 .map(|uid| (pod_name.as_str(), uid));
-            return claim_path(client, &namespace, &claim, owner).await;
+            return claim::claim_path(client, &namespace, &claim, owner).await;
         }
         Err("the volume's type is not supported by this kubelet (supported: emptyDir, hostPath, configMap, secret, downwardAPI, projected, persistentVolumeClaim, ephemeral)".into())
     }
@@ -443,7 +436,7 @@ impl PodVolumes {
                     default_mode,
                 )?);
             } else if let Some(t) = &s.service_account_token {
-                if let Some(token) = self.token(shared, pod, namespace, t).await {
+                if let Some(token) = self.tokens.get(shared, pod, namespace, t).await {
                     payload.insert(
                         t.path.clone(),
                         atomic_writer::FileProjection {
@@ -457,70 +450,6 @@ impl PodVolumes {
             }
         }
         Ok(payload)
-    }
-
-    /// A token for the pod's service account; `None` (logged) when TokenRequest fails and
-    /// no earlier token is kept.
-    async fn token(
-        &mut self,
-        shared: &Shared,
-        pod: &Pod,
-        namespace: &str,
-        source: &k8s_openapi::api::core::v1::ServiceAccountTokenProjection,
-    ) -> Option<String> {
-        let expiration = source.expiration_seconds.unwrap_or(3600);
-        let audience = source.audience.clone().unwrap_or_default();
-        let key = format!("{audience}|{expiration}");
-        if let Some(t) = self.tokens.get(&key) {
-            if t.fetched.elapsed() < t.lifetime.mul_f64(0.8) {
-                return Some(t.token.clone());
-            }
-        }
-        let account = pod
-            .spec
-            .as_ref()
-            .and_then(|s| s.service_account_name.clone())
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| "default".into());
-        let request = TokenRequest {
-            spec: TokenRequestSpec {
-                audiences: if audience.is_empty() {
-                    Vec::new()
-                } else {
-                    vec![audience]
-                },
-                expiration_seconds: Some(expiration),
-                bound_object_ref: Some(BoundObjectReference {
-                    api_version: Some("v1".into()),
-                    kind: Some("Pod".into()),
-                    name: pod.metadata.name.clone(),
-                    uid: pod.metadata.uid.clone(),
-                }),
-            },
-            ..TokenRequest::default()
-        };
-        let api: Api<ServiceAccount> = Api::namespaced(shared.client.clone(), namespace);
-        match api
-            .create_token_request(&account, &PostParams::default(), &request)
-            .await
-        {
-            Ok(done) => {
-                let token = done.status.map(|s| s.token).unwrap_or_default();
-                self.tokens.insert(
-                    key,
-                    Token {
-                        token: token.clone(),
-                        fetched: Instant::now(),
-                        lifetime: Duration::from_secs(expiration.max(1) as u64),
-                    },
-                );
-                Some(token)
-            }
-            Err(e) => {
-                tracing::warn!(pod = ?pod.metadata.name, namespace, service_account = %account, error = %e, "TokenRequest failed: the serviceAccountToken source of a projected volume is skipped");
-                self.tokens.get(&key).map(|t| t.token.clone())
-            }
-        }
     }
 
     /// The runtime mounts of `container` (`makeMounts`); `Err` is a
@@ -608,98 +537,6 @@ fn expand_sub_path(expr: &str, envs: &[(String, String)]) -> Result<String, Stri
             missing.into_iter().collect::<Vec<_>>().join(", ")
         ))
     }
-}
-
-/// The host path of a claim's PersistentVolume (hostPath or local); with `owner` (the pod's
-/// name and uid, for an ephemeral volume) the claim must be controlled by that pod.
-async fn claim_path(
-    client: &Client,
-    namespace: &str,
-    claim: &str,
-    owner: Option<(&str, &str)>,
-) -> Result<Mounted, String> {
-    let processing = |e: String| format!("error processing PVC {namespace}/{claim}: {e}");
-    let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), namespace);
-    let pvc = pvcs
-        .get_opt(claim)
-        .await
-        .map_err(|e| {
-            processing(format!(
-                "failed to fetch PVC from API server: {}",
-                api_message(e)
-            ))
-        })?
-        .ok_or_else(|| {
-            processing(format!(
-                "failed to fetch PVC from API server: persistentvolumeclaims {claim:?} not found"
-            ))
-        })?;
-    if let Some((pod, uid)) = owner {
-        let owned = pvc
-            .metadata
-            .owner_references
-            .iter()
-            .flatten()
-            .any(|r| r.uid == uid && r.controller == Some(true));
-        if !owned {
-            return Err(processing(format!(
-                "PVC {namespace}/{claim} was not created for pod {namespace}/{pod} (pod is not owner)"
-            )));
-        }
-    }
-    let phase = pvc
-        .status
-        .as_ref()
-        .and_then(|s| s.phase.clone())
-        .unwrap_or_default();
-    let volume_name = pvc
-        .spec
-        .as_ref()
-        .and_then(|s| s.volume_name.clone())
-        .unwrap_or_default();
-    if phase != "Bound" || volume_name.is_empty() {
-        return Err(processing(format!(
-            "PVC {namespace}/{claim} has non-bound phase ({phase:?}) or empty pvc.Spec.VolumeName ({volume_name:?})"
-        )));
-    }
-    let pvs: Api<PersistentVolume> = Api::all(client.clone());
-    let pv = pvs
-        .get_opt(&volume_name)
-        .await
-        .map_err(|e| processing(api_message(e)))?
-        .ok_or_else(|| processing(format!("persistentvolumes {volume_name:?} not found")))?;
-    let spec = pv.spec.unwrap_or_default();
-    let bound_to = spec.claim_ref.as_ref().and_then(|r| r.uid.clone());
-    if bound_to.is_some() && bound_to != pvc.metadata.uid {
-        return Err(processing(format!(
-            "PV {volume_name} is bound to a different claim"
-        )));
-    }
-    let path = if let Some(hp) = &spec.host_path {
-        let path = PathBuf::from(&hp.path);
-        let kind = hp.type_.clone();
-        let at = path.clone();
-        blocking(move || host_path::check_type(&at, kind.as_deref())).await?;
-        path
-    } else if let Some(local) = &spec.local {
-        let path = PathBuf::from(&local.path);
-        if tokio::fs::metadata(&path).await.is_err() {
-            return Err(format!(
-                "local volume {volume_name}: path {} does not exist",
-                local.path
-            ));
-        }
-        path
-    } else {
-        return Err(format!(
-            "PersistentVolume {volume_name}: only hostPath and local volumes are supported by this kubelet"
-        ));
-    };
-    Ok(Mounted {
-        host_path: path,
-        read_only: false,
-        resync: false,
-    })
 }
 
 /// Posts a core/v1 Event about `pod` from this kubelet (errors are logged).
