@@ -339,6 +339,27 @@ async fn projected_host_path_and_empty_dir_volumes_are_materialised_and_resynced
     .await;
     assert_ne!(std::fs::read_link(cfg.join("..data")).unwrap(), data);
 
+    // A token that cannot be requested (no such service account): the source is skipped,
+    // the rest of the projected volume is written and the pod runs.
+    let spec = json!({
+        "serviceAccountName": "nobody",
+        "containers": [{ "name": "c", "image": "busybox:1.36", "command": [sh, "-c", "sleep 3600"] }],
+        "volumes": [{ "name": "all", "projected": { "sources": [
+            { "configMap": { "name": "cfg", "items": [{ "key": "b", "path": "b" }] } },
+            { "serviceAccountToken": { "path": "token" } }
+        ] } }]
+    });
+    pods.create(
+        &PostParams::default(),
+        &serde_json::from_value(pod_value("no-sa", spec)).unwrap(),
+    )
+    .await
+    .unwrap();
+    let no_sa = running(&pods, "no-sa").await;
+    let dir = kubelet.volume_dir(no_sa.metadata.uid.as_deref().unwrap(), "projected", "all");
+    assert_eq!(read(&dir.join("b")), "two");
+    assert!(!dir.join("token").exists());
+
     // Teardown: the pod's directory goes with the pod, the host path stays.
     pods.delete("vols", &DeleteParams::default()).await.unwrap();
     eventually("the pod directory removed", || async {

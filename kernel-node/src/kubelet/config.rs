@@ -35,7 +35,7 @@ pub struct KubeletConfig {
     /// `maxPods` (110): `pods` in the node's capacity when not configured.
     pub max_pods: u32,
     /// The kubelet's root directory (upstream `/var/lib/kubelet`): pod volumes live in
-    /// `<root_dir>/pods/<uid>/volumes/kubernetes.io~empty-dir/<name>`, logs in
+    /// `<root_dir>/pods/<uid>/volumes/kubernetes.io~<plugin>/<name>`, logs in
     /// `<root_dir>/logs/<namespace>_<name>_<uid>`. Default: `<tmp>/kernel-kubelet/<node>`.
     pub root_dir: Option<PathBuf>,
     /// How often the files of configMap, secret, downwardAPI and projected volumes are
