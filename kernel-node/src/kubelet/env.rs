@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use k8s_openapi::api::core::v1::{Container, EnvVarSource, Pod};
 
+use super::volumes::projection::secret_data;
 use super::volumes::Objects;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity as WireQuantity;
 use kernel_core::quantity::Quantity;
@@ -189,11 +190,9 @@ pub(crate) fn environment(
             }
         } else if let Some(r) = &from.secret_ref {
             match objects.secrets.get(&r.name).and_then(Option::as_ref) {
-                Some(secret) => secret
-                    .data
-                    .iter()
-                    .flatten()
-                    .map(|(k, v)| (k.clone(), String::from_utf8_lossy(&v.0).into_owned()))
+                Some(secret) => secret_data(secret)
+                    .into_iter()
+                    .map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned()))
                     .collect(),
                 None if r.optional.unwrap_or(false) => continue,
                 None => return Err(format!("secret {:?} not found", r.name)),
@@ -268,8 +267,8 @@ pub(crate) fn environment(
                     }
                     return Err(format!("secret {:?} not found", r.name));
                 };
-                match secret.data.as_ref().and_then(|d| d.get(&r.key)) {
-                    Some(v) => String::from_utf8_lossy(&v.0).into_owned(),
+                match secret_data(secret).get(&r.key) {
+                    Some(v) => String::from_utf8_lossy(v).into_owned(),
                     None if optional => continue,
                     None => {
                         return Err(format!(
@@ -299,8 +298,8 @@ pub(crate) fn invalid_env_from(pod: &Pod, container: &Container, objects: &Objec
             ("configMap", &r.name, keys.map(|(k, _)| k.clone()).collect())
         } else if let Some(r) = &from.secret_ref {
             let secret = objects.secrets.get(&r.name).and_then(Option::as_ref);
-            let keys = secret.and_then(|s| s.data.as_ref()).into_iter().flatten();
-            ("secret", &r.name, keys.map(|(k, _)| k.clone()).collect())
+            let keys = secret.map(secret_data).unwrap_or_default();
+            ("secret", &r.name, keys.into_keys().collect())
         } else {
             continue;
         };

@@ -49,7 +49,7 @@ mod atomic_writer;
 mod claim;
 mod empty_dir;
 mod host_path;
-mod projection;
+pub(crate) mod projection;
 mod token;
 
 use std::collections::{BTreeMap, HashMap};

@@ -90,15 +90,25 @@ pub(crate) fn secret(
     default_mode: u32,
     optional: bool,
 ) -> Result<Payload, String> {
-    let data: BTreeMap<String, Vec<u8>> = secret
-        .and_then(|s| s.data.as_ref())
-        .into_iter()
-        .flatten()
-        .map(|(k, v)| (k.clone(), v.0.clone()))
-        .collect();
+    let data = secret.map(secret_data).unwrap_or_default();
     make_payload(items, &data, default_mode, optional, |k| {
         format!("references non-existent secret key: {k}")
     })
+}
+
+/// A Secret's keys and bytes: `data` (decoded by the wire type), with `stringData` on top
+/// should the API server hand it out (upstream's folds it into `data` on write).
+pub(crate) fn secret_data(secret: &Secret) -> BTreeMap<String, Vec<u8>> {
+    let mut out: BTreeMap<String, Vec<u8>> = secret
+        .data
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.0.clone()))
+        .collect();
+    for (k, v) in secret.string_data.iter().flatten() {
+        out.insert(k.clone(), v.clone().into_bytes());
+    }
+    out
 }
 
 /// A map as upstream's `fieldpath.FormatMap`: `key="value"` lines in key order, the values
@@ -282,6 +292,13 @@ mod tests {
         .unwrap();
         let p = secret(Some(&s), None, 0o400, false).unwrap();
         assert_eq!(p["password"].data, b"hunter2");
+        let with_string: Secret = serde_json::from_value(json!({
+            "data": { "a": "eA==" }, "stringData": { "b": "plain" }
+        }))
+        .unwrap();
+        let both = secret(Some(&with_string), None, 0o400, false).unwrap();
+        assert_eq!(both["a"].data, b"x");
+        assert_eq!(both["b"].data, b"plain");
         assert_eq!(p["password"].mode, 0o400);
         assert_eq!(
             secret(Some(&s), Some(&[item("k", "k", None)]), 0o400, false).unwrap_err(),
