@@ -326,15 +326,10 @@ impl Worker {
             allocatable: &self.shared.allocatable,
         };
         for message in env::invalid_env_from(pod, container, &objects) {
-            tracing::warn!(pod = %self.name, namespace = %self.namespace, container = %name, "{message}");
-            self.volumes
-                .event(
-                    &self.shared,
-                    pod,
-                    "InvalidEnvironmentVariableNames",
-                    &message,
-                )
-                .await;
+            let event = "InvalidEnvironmentVariableNames";
+            if self.volumes.event(&self.shared, pod, event, &message).await {
+                tracing::warn!(pod = %self.name, namespace = %self.namespace, container = %name, "{message}");
+            }
         }
         let envs = match env::environment(&ctx, container, &objects) {
             Ok(envs) => envs,

@@ -236,8 +236,11 @@ impl PodVolumes {
                         "MountVolume.SetUp failed for volume {:?} : {e}",
                         volume.name
                     );
-                    tracing::warn!(pod = ?pod.metadata.name, namespace = ?pod.metadata.namespace, volume = %volume.name, error = %e, "volume set up failed");
-                    self.event(shared, pod, "FailedMount", &message).await;
+                    if self.event(shared, pod, "FailedMount", &message).await {
+                        tracing::warn!(pod = ?pod.metadata.name, namespace = ?pod.metadata.namespace, volume = %volume.name, error = %e, "volume set up failed");
+                    } else {
+                        tracing::debug!(pod = ?pod.metadata.name, volume = %volume.name, error = %e, "volume set up failed again");
+                    }
                     if first {
                         failed.push(message);
                     }
@@ -501,18 +504,20 @@ impl PodVolumes {
         Ok(out)
     }
 
-    /// Posts a Warning event about the pod (once a minute at most per reason and message).
-    pub async fn event(&mut self, shared: &Shared, pod: &Pod, reason: &str, message: &str) {
+    /// Posts a Warning event about the pod, once a minute at most per reason and message;
+    /// `false` when it was posted less than a minute ago.
+    pub async fn event(&mut self, shared: &Shared, pod: &Pod, reason: &str, message: &str) -> bool {
         let key = (reason.to_owned(), message.to_owned());
         if self
             .posted
             .get(&key)
             .is_some_and(|t| t.elapsed() < Duration::from_secs(60))
         {
-            return;
+            return false;
         }
         self.posted.insert(key, Instant::now());
         post_event(shared, pod, "Warning", reason, message).await;
+        true
     }
 }
 
