@@ -658,3 +658,75 @@ async fn env_comes_from_config_maps_and_secrets() {
     running(&pods, "missing-key").await;
     kubelet.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finished_pods_release_their_volumes() {
+    let Some(sh) = shell() else { return };
+    let client = cluster().await;
+    let kubelet = start_kubelet(&client);
+    let _: ConfigMap = create(
+        &client,
+        json!({ "metadata": { "name": "cfg" }, "data": { "a": "one" } }),
+    )
+    .await;
+    let spec = json!({
+        "restartPolicy": "Never",
+        "containers": [{
+            "name": "c", "image": "busybox:1.36",
+            "command": [sh, "-c", "test -f \"$CFG/a\" && echo done > \"$SCRATCH/out\""],
+            "env": [
+                { "name": "CFG", "value": "$(VOLS)/kubernetes.io~configmap/cfg" },
+                { "name": "SCRATCH", "value": "$(VOLS)/kubernetes.io~empty-dir/mem" }
+            ],
+            "volumeMounts": [
+                { "name": "cfg", "mountPath": "/cfg" },
+                { "name": "mem", "mountPath": "/mem" }
+            ]
+        }],
+        "volumes": [
+            { "name": "cfg", "configMap": { "name": "cfg" } },
+            { "name": "mem", "emptyDir": { "medium": "Memory" } }
+        ]
+    });
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let mut pod: Pod = serde_json::from_value(pod_value("once", spec)).unwrap();
+    // The uid is only known once created: the container finds its volumes through VOLS,
+    // set from a fieldRef (the process runtime does not remap paths).
+    let env = pod.spec.as_mut().unwrap().containers[0]
+        .env
+        .as_mut()
+        .unwrap();
+    env.insert(
+        0,
+        serde_json::from_value(
+            json!({ "name": "UID", "valueFrom": { "fieldRef": { "fieldPath": "metadata.uid" } } }),
+        )
+        .unwrap(),
+    );
+    env.insert(
+        1,
+        serde_json::from_value(json!({
+            "name": "VOLS",
+            "value": format!("{}/pods/$(UID)/volumes", kubelet.root.path().display())
+        }))
+        .unwrap(),
+    );
+    let created = pods.create(&PostParams::default(), &pod).await.unwrap();
+    let uid = created.metadata.uid.clone().unwrap();
+    let done = eventually("the pod to succeed", || async {
+        let pod = pods.get("once").await.unwrap();
+        let phase = pod.status.as_ref().and_then(|s| s.phase.clone())?;
+        (phase == "Succeeded" || phase == "Failed").then_some(phase)
+    })
+    .await;
+    assert_eq!(done, "Succeeded", "the container saw its configMap file");
+    let volumes = kubelet.pod_dir(&uid).join("volumes");
+    eventually("the finished pod's volumes torn down", || async {
+        (!volumes.exists()).then_some(())
+    })
+    .await;
+    assert!(mounts_under(&kubelet.pod_dir(&uid)).is_empty());
+    // The pod object stays, with its status.
+    assert!(pods.get_opt("once").await.unwrap().is_some());
+    kubelet.stop().await;
+}

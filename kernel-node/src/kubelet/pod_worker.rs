@@ -504,6 +504,8 @@ impl Worker {
             if let Some(sb) = &self.sandbox {
                 let _ = self.shared.runtime.stop_pod_sandbox(&sb.id).await;
             }
+            // Its volumes are torn down (upstream unmounts the volumes of terminated pods).
+            self.volumes.tear_down(&self.pod_dir()).await;
             return relist.max(Duration::from_secs(10));
         }
         if self.start_time.is_none() {

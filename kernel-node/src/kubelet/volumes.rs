@@ -42,8 +42,9 @@
 //! volume, made as a directory when missing; `readOnly` is passed to the runtime. Unlike
 //! upstream's bind mount of a subPath, a subPath of a configMap volume follows later updates.
 //!
-//! The pod's volumes are torn down with the pod: mounts under its directory (tmpfs) are
-//! unmounted, then the directory is removed.
+//! The pod's volumes are torn down when it finished (Succeeded or Failed: mounts under
+//! `<pod dir>/volumes` are unmounted and that directory removed, as upstream unmounts the
+//! volumes of terminated pods) and when it is removed (the whole pod directory).
 
 mod atomic_writer;
 mod claim;
@@ -163,6 +164,8 @@ pub(crate) struct PodVolumes {
     tokens: token::Tokens,
     /// Events posted, by reason and message, when (one per minute at most).
     posted: HashMap<(String, String), Instant>,
+    /// Whether [`tear_down`](Self::tear_down) ran.
+    torn_down: bool,
 }
 
 fn plugin_dir(pod_dir: &Path, plugin: &str, name: &str) -> PathBuf {
@@ -453,6 +456,27 @@ impl PodVolumes {
             }
         }
         Ok(payload)
+    }
+
+    /// Tears the volumes of a finished pod down, once: unmounts what is mounted under
+    /// `<pod_dir>/volumes` and removes that directory (hostPath and claim paths are
+    /// outside it and stay).
+    pub async fn tear_down(&mut self, pod_dir: &Path) {
+        if self.torn_down {
+            return;
+        }
+        self.torn_down = true;
+        self.mounted.clear();
+        let dir = pod_dir.join("volumes");
+        let at = dir.clone();
+        let _ = tokio::task::spawn_blocking(move || empty_dir::unmount_all(&at)).await;
+        match tokio::fs::remove_dir_all(&dir).await {
+            Ok(()) => tracing::debug!(dir = %dir.display(), "volumes of a finished pod torn down"),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                tracing::warn!(dir = %dir.display(), error = %e, "failed to remove the volumes of a finished pod")
+            }
+        }
     }
 
     /// The runtime mounts of `container` (`makeMounts`); `Err` is a
