@@ -20,10 +20,11 @@ use super::env::{self, PodContext};
 use super::events::{EventRecorder, EventType};
 use super::probe::{Probers, Target};
 use super::status::{self, ContainerView, Kind};
+use super::volumes::{self, Objects, PodVolumes};
 use super::Shared;
 use crate::error::Error;
 use crate::runtime::{
-    ContainerConfig, ContainerState, ContainerStatus, Mount, PodSandboxConfig, SandboxState,
+    ContainerConfig, ContainerState, ContainerStatus, PodSandboxConfig, SandboxState,
 };
 
 /// The sandbox the worker runs the pod in.
@@ -53,6 +54,8 @@ struct Worker {
     events: EventRecorder,
     /// The pod's probes, started with its first sandbox.
     probers: Option<Probers>,
+    /// The pod's volumes, set up before its sandbox.
+    volumes: PodVolumes,
 }
 
 /// Runs the worker of the pod `uid` until the pod is gone (deleted and cleaned up); returns
@@ -98,6 +101,7 @@ pub(crate) async fn run(
             .and_then(|p| p.status.as_ref())
             .and_then(|s| s.start_time.as_ref())
             .and_then(|t| serde_json::to_value(t).ok()),
+        volumes: PodVolumes::default(),
     };
     worker.adopt_sandbox().await;
     loop {
@@ -244,14 +248,6 @@ impl Worker {
         if let Err(e) = tokio::fs::create_dir_all(&config.log_directory).await {
             return Err(format!("failed to make the pod's log directory: {e}"));
         }
-        for volume in spec.and_then(|s| s.volumes.as_ref()).into_iter().flatten() {
-            if volume.empty_dir.is_some() {
-                let dir = self.empty_dir(&volume.name);
-                if let Err(e) = tokio::fs::create_dir_all(&dir).await {
-                    return Err(format!("failed to make emptyDir {}: {e}", volume.name));
-                }
-            }
-        }
         let id = self
             .shared
             .runtime
@@ -276,13 +272,6 @@ impl Worker {
             pod_ips,
         });
         Ok(())
-    }
-
-    fn empty_dir(&self, volume: &str) -> PathBuf {
-        self.pod_dir()
-            .join("volumes")
-            .join("kubernetes.io~empty-dir")
-            .join(volume)
     }
 
     /// Pulls the container's image as its `imagePullPolicy` says; `Err` is the waiting
@@ -385,6 +374,15 @@ impl Worker {
             self.waiting.insert(name, waiting);
             return;
         }
+        let mut objects = Objects::default();
+        if let Err(message) = objects
+            .fetch_for_env(&self.shared.client, &self.namespace, container)
+            .await
+        {
+            self.waiting
+                .insert(name, ("CreateContainerConfigError".into(), message));
+            return;
+        }
         let Some(sandbox) = &self.sandbox else { return };
         let host_ips = vec![self.shared.node_ip.to_string()];
         let ctx = PodContext {
@@ -393,7 +391,13 @@ impl Worker {
             host_ips: &host_ips,
             allocatable: &self.shared.allocatable,
         };
-        let envs = match env::environment(&ctx, container) {
+        for message in env::invalid_env_from(pod, container, &objects) {
+            let event = "InvalidEnvironmentVariableNames";
+            if self.volumes.event(&self.shared, pod, event, &message).await {
+                tracing::warn!(pod = %self.name, namespace = %self.namespace, container = %name, "{message}");
+            }
+        }
+        let envs = match env::environment(&ctx, container, &objects) {
             Ok(envs) => envs,
             Err(message) => {
                 self.waiting
@@ -401,37 +405,14 @@ impl Worker {
                 return;
             }
         };
-        let volumes = pod.spec.as_ref().and_then(|s| s.volumes.as_ref());
-        let mut mounts = Vec::new();
-        for m in container.volume_mounts.iter().flatten() {
-            let volume = volumes.and_then(|vs| vs.iter().find(|v| v.name == m.name));
-            match volume {
-                Some(v) if v.empty_dir.is_some() => {
-                    let mut host_path = self.empty_dir(&m.name);
-                    if let Some(sub) = m.sub_path.as_deref().filter(|s| !s.is_empty()) {
-                        host_path = host_path.join(sub);
-                    }
-                    mounts.push(Mount {
-                        container_path: m.mount_path.clone(),
-                        host_path,
-                        readonly: m.read_only.unwrap_or(false),
-                    });
-                }
-                _ => {
-                    self.waiting.insert(
-                        name,
-                        (
-                            "CreateContainerConfigError".into(),
-                            format!(
-                                "volume {:?}: only emptyDir volumes are supported by this kubelet yet",
-                                m.name
-                            ),
-                        ),
-                    );
-                    return;
-                }
+        let mounts = match self.volumes.mounts(container, &envs).await {
+            Ok(mounts) => mounts,
+            Err(message) => {
+                self.waiting
+                    .insert(name, ("CreateContainerConfigError".into(), message));
+                return;
             }
-        }
+        };
         let mut labels = std::collections::BTreeMap::new();
         labels.insert("io.kubernetes.container.name".into(), name.clone());
         labels.insert("io.kubernetes.pod.name".into(), self.name.clone());
@@ -624,6 +605,8 @@ impl Worker {
             if let Some(sb) = &self.sandbox {
                 let _ = self.shared.runtime.stop_pod_sandbox(&sb.id).await;
             }
+            // Its volumes are torn down (upstream unmounts the volumes of terminated pods).
+            self.volumes.tear_down(&self.pod_dir()).await;
             return relist.max(Duration::from_secs(10));
         }
         if self.start_time.is_none() {
@@ -631,7 +614,10 @@ impl Worker {
         }
         let mut wake = relist;
         let mut sandbox_error = None;
-        if let Err(e) = self.ensure_sandbox(pod).await {
+        let pod_dir = self.pod_dir();
+        if let Err(e) = self.volumes.sync(&self.shared, pod, &pod_dir).await {
+            sandbox_error = Some(e);
+        } else if let Err(e) = self.ensure_sandbox(pod).await {
             tracing::warn!(pod = %self.name, namespace = %self.namespace, error = %e, "failed to make the sandbox");
             self.events.pod_event(
                 EventType::Warning,
@@ -1101,6 +1087,7 @@ impl Worker {
                 let _ = runtime.remove_pod_sandbox(&s.id).await;
             }
         }
+        volumes::teardown(&self.pod_dir()).await;
         let _ = tokio::fs::remove_dir_all(self.pod_dir()).await;
         let _ = tokio::fs::remove_dir_all(self.log_dir()).await;
         tracing::info!(pod = %self.name, namespace = %self.namespace, "pod cleaned up");
