@@ -678,20 +678,71 @@ async fn stream(
         .unwrap_or_else(|_| Response::new(full("")))
 }
 
-/// `/portForward/{namespace}/{pod}[/{uid}]`: not implemented yet (501). The SPDY and
-/// WebSocket (`SPDY/3.1+portforward.k8s.io`) port-forward protocol replaces this function;
-/// it finds the sandbox with [`find_sandboxes`] and opens connections with
-/// [`Runtime::port_forward`].
+/// `/portForward/{namespace}/{pod}[/{uid}]`: the port-forward protocol of
+/// [`crate::portforward`] (SPDY/3.1, SPDY in a WebSocket as kubectl 1.31+ sends it, or
+/// upstream's WebSocket channels) on the upgraded connection, each stream pair a connection
+/// to the pod's port through [`Runtime::port_forward`] on its newest ready sandbox.
 pub(crate) async fn port_forward(
     state: Arc<State>,
-    req: Request<Incoming>,
+    mut req: Request<Incoming>,
     namespace: String,
     pod: String,
     uid: Option<String>,
 ) -> Response<Body> {
-    let _ = (req, &state.runtime, uid);
-    text(
-        StatusCode::NOT_IMPLEMENTED,
-        format!("port-forward to pod {namespace}/{pod} is not implemented by this kubelet yet"),
-    )
+    let sandboxes = match find_sandboxes(&state.runtime, &namespace, &pod, uid.as_deref()).await {
+        Ok(s) => s,
+        Err(e) => return error_response(&e),
+    };
+    let sandbox = sandboxes[0].clone();
+    if sandbox.state != SandboxState::Ready {
+        return text(
+            StatusCode::BAD_REQUEST,
+            format!("pod {namespace}/{pod} has no running sandbox"),
+        );
+    }
+    let upgrade = match crate::portforward::negotiate(req.headers(), req.uri().query()) {
+        Ok(u) => u,
+        Err(rejection) => {
+            let mut response = Response::builder()
+                .status(rejection.status)
+                .header(header::CONTENT_TYPE, "text/plain; charset=utf-8");
+            for (name, value) in &rejection.headers {
+                response = response.header(*name, value);
+            }
+            return response
+                .body(full(rejection.message))
+                .unwrap_or_else(|_| Response::new(full("")));
+        }
+    };
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    let runtime = state.runtime.clone();
+    let transport = upgrade.transport.clone();
+    let options = crate::portforward::ServeOptions::for_pod(pod, sandbox.config.uid.clone());
+    tokio::spawn(async move {
+        let upgraded = match on_upgrade.await {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::debug!(error = %e, "port-forward: the upgrade failed");
+                return;
+            }
+        };
+        let sandbox_id = sandbox.id;
+        let connect = move |port: u16| {
+            let runtime = runtime.clone();
+            let sandbox_id = sandbox_id.clone();
+            Box::pin(async move { runtime.port_forward(&sandbox_id, port).await })
+                as futures::future::BoxFuture<'static, Result<Box<dyn crate::runtime::Duplex>>>
+        };
+        let io = hyper_util::rt::TokioIo::new(upgraded);
+        if let Err(e) = crate::portforward::serve_upgraded(transport, io, connect, options).await {
+            tracing::debug!(error = %e, "port-forward ended");
+        }
+    });
+    let mut response = Response::builder().status(StatusCode::SWITCHING_PROTOCOLS);
+    for (name, value) in &upgrade.headers {
+        response = response.header(*name, value);
+    }
+    response
+        .body(full(""))
+        .unwrap_or_else(|_| Response::new(full("")))
 }
