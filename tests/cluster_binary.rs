@@ -502,3 +502,170 @@ async fn a_separate_kubelet_process_joins_through_the_kubeconfig() {
     terminate(kubelet).await;
     terminate(cluster).await;
 }
+
+/// Runs kubectl with the kubeconfig; its output (stdout then stderr) and whether it succeeded.
+async fn kubectl_run(
+    kubectl: &Path,
+    kubeconfig: &Path,
+    args: &[&str],
+    stdin: &str,
+) -> (bool, String) {
+    use tokio::io::AsyncWriteExt;
+    let mut child = Command::new(kubectl)
+        .args(args)
+        .env("KUBECONFIG", kubeconfig)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.as_bytes()).await.unwrap();
+    drop(input);
+    let out = within(&format!("kubectl {args:?}"), child.wait_with_output())
+        .await
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// `kubectl logs`, `exec` (with stdin and exit codes), `port-forward` and `get --raw
+/// .../nodes/N/proxy/...` go through the API server to the kubelet's HTTPS server and reach
+/// the pods the process runtime runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_logs_exec_and_port_forward_reach_the_pods() {
+    let Some(kubectl) = kernel_testing::kubectl() else {
+        return;
+    };
+    let busybox = Path::new("/usr/bin/busybox");
+    if !busybox.exists() {
+        kernel_testing::component_missing("busybox", "/usr/bin/busybox (busybox-static)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (child, kubeconfig, _) = start(dir.path(), 0, &["--node-name", "node-1"]).await;
+    let run = |args: &'static [&'static str]| {
+        let (kubectl, kubeconfig) = (kubectl.clone(), kubeconfig.clone());
+        async move { kubectl_run(&kubectl, &kubeconfig, args, "").await }
+    };
+    let (ok, out) = run(&[
+        "run",
+        "talker",
+        "--image=busybox",
+        "--restart=Never",
+        "--",
+        "/usr/bin/busybox",
+        "sh",
+        "-c",
+        "echo first; while true; do echo tick; sleep 0.2; done",
+    ])
+    .await;
+    assert!(ok, "{out}");
+    let (ok, out) = run(&[
+        "run",
+        "web",
+        "--image=busybox",
+        "--restart=Never",
+        "--",
+        "/usr/bin/busybox",
+        "httpd",
+        "-f",
+        "-p",
+        "8080",
+        "-h",
+        "/etc",
+    ])
+    .await;
+    assert!(ok, "{out}");
+    for pod in ["pod/talker", "pod/web"] {
+        let (ok, out) = kubectl_run(
+            &kubectl,
+            &kubeconfig,
+            &["wait", "--for=condition=Ready", pod, "--timeout=60s"],
+            "",
+        )
+        .await;
+        assert!(ok, "{out}");
+    }
+
+    // Logs: the whole log, then a tail; -f streams (kubectl is stopped by its timeout).
+    let (ok, out) = run(&["logs", "talker"]).await;
+    assert!(ok && out.starts_with("first\n"), "{out}");
+    let (ok, out) = run(&["logs", "talker", "--tail=1"]).await;
+    assert!(ok && out == "tick\n", "{out:?}");
+    let (_, out) = run(&["logs", "-f", "talker", "--request-timeout=2s"]).await;
+    assert!(out.matches("tick").count() >= 2, "{out}");
+
+    // Exec: stdout, stdin, and the exit code.
+    let (ok, out) = run(&["exec", "talker", "--", "/usr/bin/busybox", "echo", "hi"]).await;
+    assert!(ok && out == "hi\n", "{out:?}");
+    let (ok, out) = kubectl_run(
+        &kubectl,
+        &kubeconfig,
+        &[
+            "exec",
+            "-i",
+            "talker",
+            "--",
+            "/usr/bin/busybox",
+            "tr",
+            "a-z",
+            "A-Z",
+        ],
+        "shout\n",
+    )
+    .await;
+    assert!(ok && out == "SHOUT\n", "{out:?}");
+    let (ok, out) = run(&[
+        "exec",
+        "talker",
+        "--",
+        "/usr/bin/busybox",
+        "sh",
+        "-c",
+        "exit 3",
+    ])
+    .await;
+    assert!(
+        !ok && out.contains("command terminated with exit code 3"),
+        "{out}"
+    );
+
+    // Port-forward: a local port reaches the pod's httpd.
+    let port = free_port();
+    let mut forward = Command::new(&kubectl)
+        .args(["port-forward", "pod/web", &format!("{port}:8080")])
+        .env("KUBECONFIG", &kubeconfig)
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(forward.stdout.take().unwrap()).lines();
+    within("kubectl port-forward to listen", async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line.starts_with("Forwarding from 127.0.0.1") {
+                return;
+            }
+        }
+        panic!("kubectl port-forward ended");
+    })
+    .await;
+    let hostname = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+    let body = http_get(&format!("127.0.0.1:{port}/hostname")).await;
+    assert!(body.ends_with(&hostname), "{body}");
+    // A second connection over the same port-forward.
+    http_get(&format!("127.0.0.1:{port}/hostname")).await;
+    forward.kill().await.unwrap();
+
+    // nodes/proxy reaches the kubelet's own endpoints.
+    let (ok, out) = run(&["get", "--raw", "/api/v1/nodes/node-1/proxy/healthz"]).await;
+    assert!(ok && out.trim() == "ok", "{out:?}");
+    let (ok, out) = run(&["get", "--raw", "/api/v1/nodes/node-1/proxy/metrics"]).await;
+    assert!(ok && out.contains("kubelet_running_pods 2"), "{out}");
+    terminate(child).await;
+}

@@ -13,7 +13,9 @@
 //!   image without an entrypoint); with both empty, [`create_container`](Runtime::create_container)
 //!   fails with [`Error::CreateContainer`]: the process runtime knows nothing of images, so
 //!   there is no image entrypoint to fall back on.
-//! - **Process group**: each container is its own process group (`process_group(0)`).
+//! - **Process group**: each container is its own process group (`process_group(0)`), and
+//!   is SIGKILLed by the kernel if the kubelet's process dies (`PR_SET_PDEATHSIG`): nothing
+//!   could adopt it, and it would keep its pod IP's ports.
 //!   [`stop_container`](Runtime::stop_container) sends SIGTERM to the group and SIGKILL after
 //!   the timeout. When the container's main process exits, whatever is left of its group is
 //!   SIGKILLed, as the kernel does to a PID namespace whose init exits.
@@ -334,6 +336,18 @@ fn command_in(
         .current_dir(workdir);
     if own_group {
         cmd.process_group(0);
+    }
+    // SAFETY: prctl is async-signal-safe; the closure touches no memory of the parent.
+    // Containers die with the kubelet (nothing could adopt them), so that a kubelet that is
+    // killed leaves no pods behind holding their IPs and ports. The signal comes when the
+    // thread that forked ends: the runtime's worker threads live as long as the runtime.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
     }
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
