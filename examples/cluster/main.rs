@@ -29,6 +29,7 @@ use clap::Parser;
 use kernel::api::{ApiServer, Credentials, UserInfo};
 use kernel::sched::{serving, KubeSchedulerConfiguration, Scheduler};
 use kernel_node::network::CniNetwork;
+use kernel_node::runtime::cri::CriRuntime;
 use kernel_node::runtime::Runtime;
 use kernel_node::{HostNetwork, Kubelet, KubeletConfig, ProcessRuntime, SimRuntime};
 
@@ -174,10 +175,22 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     } else {
         let node = match &cli.node_name {
             Some(name) => name.clone(),
-            None => hostname(),
+            None => kernel_node::kubelet::default_node_name(),
         };
         let (runtime, detail): (Arc<dyn Runtime>, String) = match cli.runtime.as_str() {
             "sim" => (Arc::new(SimRuntime::new()), "simulated runtime".into()),
+            r if cli::containerd_socket(r).is_some() => {
+                let socket = cli::containerd_socket(r).unwrap_or_default();
+                let cri = CriRuntime::connect(socket)
+                    .await
+                    .map_err(|e| format!("--runtime {r}: {e}"))?;
+                let v = cri.version().await?;
+                let detail = format!(
+                    "{} {} over CRI at {socket} (pod network: its CNI config)",
+                    v.runtime_name, v.runtime_version
+                );
+                (Arc::new(cri), detail)
+            }
             _ => {
                 let pods = data_dir.join("kubelet").join(&node).join("pods");
                 let (runtime, detail) = if cli.network == "cni" {
@@ -301,15 +314,6 @@ fn run_kubelet(
             tracing::error!(node, error = %e, "the kubelet stopped");
         }
     })
-}
-
-/// This machine's hostname, as the kubelet's default node name (lower-cased, as upstream).
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|h| h.trim().to_lowercase())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".into())
 }
 
 fn print_ready(rows: &[Row], kubeconfig: &Path) {

@@ -17,6 +17,9 @@
 //! - `runtime::testsuite` (feature `testsuite`): the conformance suite every [`Runtime`] passes.
 //! - [`runtime::sim`]: [`SimRuntime`], an in-memory runtime for scale tests (a real kubelet
 //!   loop on a fake runtime, unlike kwok's status faker).
+//! - [`portforward`]: `kubectl port-forward` on the kubelet's side: SPDY/3.1, plain or in a
+//!   WebSocket tunnel, and the port-forward stream protocol; the kubelet server calls
+//!   [`portforward::negotiate`] and [`portforward::serve_upgraded`].
 //! - [`kubelet`]: the node agent ([`Kubelet`]): Node registration and status, the node Lease,
 //!   a worker per pod (sandbox, init containers, containers, restarts with back-off,
 //!   graceful termination), liveness / readiness / startup probes (exec, httpGet, tcpSocket,
@@ -39,6 +42,7 @@
 mod error;
 pub mod kubelet;
 pub mod network;
+pub mod portforward;
 pub mod runtime;
 
 pub use error::{Error, Result};

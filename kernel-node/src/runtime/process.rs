@@ -84,6 +84,8 @@ use crate::error::{Error, Result};
 use crate::network::netns::{join_in_child, NetNs};
 use crate::network::{HostNetwork, NetworkPlugin, PodNetworkConfig};
 
+mod port_forward;
+
 /// `PATH` when neither the container nor the kubelet has one.
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /// The longest log line written as one; longer lines are split into `P` pieces.
@@ -971,6 +973,10 @@ impl Runtime for ProcessRuntime {
     async fn remove_image(&self, image: &str) -> Result<()> {
         self.lock().images.remove(image);
         Ok(())
+    }
+
+    async fn port_forward(&self, sandbox_id: &str, port: u16) -> Result<Box<dyn super::Duplex>> {
+        port_forward::port_forward(self, sandbox_id, port).await
     }
 }
 
