@@ -25,9 +25,13 @@
 //!   graceful termination), liveness / readiness / startup probes (exec, httpGet, tcpSocket,
 //!   gRPC) with readiness gates, pod events (`kubectl describe pod`) and the pod status
 //!   manager (upstream `pkg/kubelet`).
+//! - [`server`]: the kubelet's HTTPS server ([`KubeletServer`], [`KubeletServerConfig`]):
+//!   `/healthz`, `/pods`, `/stats/summary`, `/metrics`, `/containerLogs`, `/exec` and
+//!   `/attach` (WebSocket, remotecommand v1–v5), what the API server's `pods/log`,
+//!   `pods/exec`, `pods/attach` and `nodes/proxy` reach.
 //!
 //! Not yet (issue 16): volumes other than emptyDir, env from ConfigMaps and Secrets,
-//! static pods, the kubelet HTTP server (logs, exec, port-forward), CRI (containerd).
+//! static pods, port-forward in the kubelet server, CRI (containerd).
 //!
 //! ## Example
 //!
@@ -44,9 +48,11 @@ pub mod kubelet;
 pub mod network;
 pub mod portforward;
 pub mod runtime;
+pub mod server;
 
 pub use error::{Error, Result};
 pub use kubelet::{Kubelet, KubeletBuilder, KubeletConfig};
 pub use network::{HostNetwork, NetworkPlugin};
 pub use runtime::Runtime;
 pub use runtime::{ProcessRuntime, SimRuntime};
+pub use server::{KubeletServer, KubeletServerConfig};
