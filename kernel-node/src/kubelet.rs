@@ -18,14 +18,14 @@
 //! - `volumes`: the pod's volumes (emptyDir, hostPath, configMap, secret, downwardAPI,
 //!   projected, persistentVolumeClaim) and the containers' mounts;
 //! - `backoff`: CrashLoopBackOff and ImagePullBackOff delays;
-//! - `static_pods`: pods from the `staticPodPath` manifest directory, shown in the API as
-//!   mirror pods (upstream `pkg/kubelet/config/file.go`, `pod/mirror_client.go`).
 //! - `probe`: liveness, readiness and startup probes (upstream `pkg/kubelet/prober`): exec,
 //!   httpGet (HTTPS without certificate verification), tcpSocket and gRPC health checks, a
 //!   task per probe; a failed liveness (startup) probe kills the container, which the
 //!   restart policy restarts;
 //! - `events`: core/v1 Events of the pods (Pulling, Pulled, Created, Started, Killing,
-//!   BackOff, Unhealthy, ...), repeats aggregated into one event's `count`.
+//!   BackOff, Unhealthy, ...), repeats aggregated into one event's `count`;
+//! - `static_pods`: pods from the `staticPodPath` manifest directory, shown in the API as
+//!   mirror pods (upstream `pkg/kubelet/config/file.go`, `pod/mirror_client.go`).
 //!
 //! ```no_run
 //! use std::sync::Arc;

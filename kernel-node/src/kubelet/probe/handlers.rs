@@ -187,15 +187,6 @@ fn host_port(host: &str, port: u16) -> String {
     }
 }
 
-/// A duration as Go prints it in these messages (`1s`, `1.5s`, `500ms`).
-fn go_seconds(d: Duration) -> String {
-    if d.as_millis() < 1000 {
-        format!("{}ms", d.as_millis())
-    } else {
-        format!("{}s", d.as_secs_f64())
-    }
-}
-
 async fn exec(
     runtime: &Arc<dyn Runtime>,
     container_id: &str,
@@ -550,13 +541,13 @@ async fn grpc(host: &str, port: u16, service: &str, timeout: Duration) -> Outcom
         Ok(Err(e)) => {
             return Outcome::Failure(format!(
                 "timeout: failed to connect service {addr:?} within {}: {e}",
-                go_seconds(timeout)
+                kernel_core::duration::format(timeout)
             ))
         }
         Err(_) => {
             return Outcome::Failure(format!(
                 "timeout: failed to connect service {addr:?} within {}: context deadline exceeded",
-                go_seconds(timeout)
+                kernel_core::duration::format(timeout)
             ))
         }
     };
@@ -568,7 +559,7 @@ async fn grpc(host: &str, port: u16, service: &str, timeout: Duration) -> Outcom
         Err(_) => {
             return Outcome::Failure(format!(
                 "timeout: health rpc did not complete within {}",
-                go_seconds(timeout)
+                kernel_core::duration::format(timeout)
             ))
         }
     };
