@@ -36,18 +36,31 @@ struct Cli {
     #[arg(long, env = "KERNEL_NODE_NAME")]
     node_name: Option<String>,
     /// The node's pod CIDR (`spec.podCIDR`); the process runtime moves it into 127.0.0.0/8.
-    #[arg(long, env = "KERNEL_POD_CIDR", default_value = "10.244.1.0/24")]
-    pod_cidr: String,
+    /// Default: the config file's `podCIDR`, else 10.244.1.0/24 (flags win over the file, as
+    /// upstream).
+    #[arg(long, env = "KERNEL_POD_CIDR")]
+    pod_cidr: Option<String>,
     /// `process` (pods are local processes) or `sim` (simulated, nothing runs).
     #[arg(long, env = "KERNEL_RUNTIME", default_value = "process", value_parser = ["process", "sim"])]
     runtime: String,
-    /// The port of the kubelet's HTTPS server (logs, exec, attach, stats, metrics), on all
-    /// addresses, published in the Node's status.daemonEndpoints; 0 picks a free port.
-    #[arg(long, env = "KERNEL_KUBELET_PORT", default_value_t = kernel_node::server::DEFAULT_PORT)]
-    kubelet_port: u16,
+    /// The port of the kubelet's HTTPS server (logs, exec, attach, stats, metrics),
+    /// published in the Node's status.daemonEndpoints; 0 picks a free port. Default: the
+    /// config file's `port`, else 10250 (upstream's). The server listens on the file's
+    /// `address` (default 0.0.0.0), with its `tlsCertFile`/`tlsPrivateKeyFile` (default: a
+    /// self-signed certificate) and `authentication.x509.clientCAFile` (default: any client).
+    #[arg(long, env = "KERNEL_KUBELET_PORT")]
+    kubelet_port: Option<u16>,
     /// The kubelet's root directory (pod volumes, logs); default: a directory under /tmp.
     #[arg(long, env = "KERNEL_ROOT_DIR", value_name = "DIR")]
     root_dir: Option<PathBuf>,
+    /// An upstream `KubeletConfiguration` file (kubelet.config.k8s.io/v1beta1): intervals,
+    /// maxPods, staticPodPath, podCIDR, ... (fields it does not act on are logged).
+    #[arg(long, env = "KERNEL_KUBELET_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// A directory of static pod manifests (upstream's `--pod-manifest-path`, the config
+    /// file's `staticPodPath`): run without the API server, shown there as mirror pods.
+    #[arg(long, value_name = "DIR")]
+    pod_manifest_path: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -68,7 +81,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         None => kube::Config::infer().await?,
     };
     let client = kube::Client::try_from(config)?;
-    let node = cli.node_name.clone().unwrap_or_else(hostname);
+    let node = cli
+        .node_name
+        .clone()
+        .unwrap_or_else(kernel_node::kubelet::default_node_name);
     let root = cli
         .root_dir
         .clone()
@@ -82,17 +98,59 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             Arc::new(runtime)
         }
     };
+    let file = match &cli.config {
+        Some(path) => {
+            let text = tokio::fs::read_to_string(path)
+                .await
+                .map_err(|e| format!("--config {}: {e}", path.display()))?;
+            KubeletConfig::from_kubelet_configuration(&text)
+                .map_err(|e| format!("--config {}: {e}", path.display()))?
+        }
+        None => Default::default(),
+    };
+    let mut config = KubeletConfig {
+        root_dir: Some(root),
+        ..file.config
+    };
+    if let Some(dir) = &cli.pod_manifest_path {
+        config.static_pod_path = Some(dir.clone());
+    }
+    let pod_cidr = cli
+        .pod_cidr
+        .clone()
+        .or(file.pod_cidr)
+        .unwrap_or_else(|| "10.244.1.0/24".into());
+    let address: std::net::IpAddr = match &file.address {
+        Some(a) => a
+            .parse()
+            .map_err(|e| format!("--config: address {a:?}: {e}"))?,
+        None => std::net::Ipv4Addr::UNSPECIFIED.into(),
+    };
+    let port = cli
+        .kubelet_port
+        .or(file.port)
+        .unwrap_or(kernel_node::server::DEFAULT_PORT);
+    let mut server = KubeletServerConfig::on(std::net::SocketAddr::new(address, port));
+    let read = |path: &Option<PathBuf>| {
+        let path = path.clone();
+        async move {
+            match path {
+                Some(p) => tokio::fs::read_to_string(&p)
+                    .await
+                    .map(Some)
+                    .map_err(|e| format!("--config: {}: {e}", p.display())),
+                None => Ok(None),
+            }
+        }
+    };
+    server.tls_cert_pem = read(&file.tls_cert_file).await?;
+    server.tls_key_pem = read(&file.tls_private_key_file).await?;
+    server.client_ca_pem = read(&file.client_ca_file).await?;
     let kubelet = Kubelet::builder(client, node.clone())
         .runtime(runtime)
-        .pod_cidr(cli.pod_cidr.clone())
-        .config(KubeletConfig {
-            root_dir: Some(root),
-            ..KubeletConfig::default()
-        })
-        .server(KubeletServerConfig::on(std::net::SocketAddr::from((
-            [0, 0, 0, 0],
-            cli.kubelet_port,
-        ))))
+        .pod_cidr(pod_cidr)
+        .config(config)
+        .server(server)
         .build()?;
     tracing::info!(node, "kubelet starting");
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -105,13 +163,4 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         process.shutdown(Duration::from_secs(10)).await?;
     }
     Ok(())
-}
-
-/// This machine's hostname, lower-cased as upstream's default node name.
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|h| h.trim().to_lowercase())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".into())
 }

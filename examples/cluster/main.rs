@@ -176,7 +176,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     } else {
         let node = match &cli.node_name {
             Some(name) => name.clone(),
-            None => hostname(),
+            None => kernel_node::kubelet::default_node_name(),
         };
         let (runtime, detail): (Arc<dyn Runtime>, String) = match cli.runtime.as_str() {
             "sim" => (Arc::new(SimRuntime::new()), "simulated runtime".into()),
@@ -313,15 +313,6 @@ fn run_kubelet(
             tracing::error!(node, error = %e, "the kubelet stopped");
         }
     })
-}
-
-/// This machine's hostname, as the kubelet's default node name (lower-cased, as upstream).
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|h| h.trim().to_lowercase())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".into())
 }
 
 fn print_ready(rows: &[Row], kubeconfig: &Path) {

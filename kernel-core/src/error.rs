@@ -19,6 +19,15 @@ pub enum Error {
     /// key or value); the message aggregates upstream's field errors.
     #[error("{0}")]
     InvalidNodeSelector(String),
+    /// A Go duration (`10s`, `1m30s`) did not parse; the reason is Go's `time.ParseDuration`
+    /// message.
+    #[error("time: {reason} {input:?}")]
+    InvalidDuration {
+        /// The string that failed to parse.
+        input: String,
+        /// Why.
+        reason: String,
+    },
     /// A resource quantity string did not parse.
     #[error("invalid quantity {input:?}: {reason}")]
     InvalidQuantity {

@@ -25,6 +25,7 @@
 //! * [`scheduling`]: tolerations vs. taints, a pod's required and preferred node affinity.
 //! * [`pod`]: effective pod requests and limits (sidecars, init containers, overhead), QoS
 //!   class, resource-name predicates, priority.
+//! * [`duration`]: Go's `time.Duration` text form (`1m30s`), printed and parsed.
 //! * [`Error`]: the crate's one error type.
 //!
 //! ## Kubernetes version (k8s-openapi)
@@ -68,6 +69,7 @@
 //! # Ok::<(), kernel_core::Error>(())
 //! ```
 
+pub mod duration;
 mod error;
 pub mod fields;
 pub mod labels;

@@ -5,7 +5,8 @@
 //! through a [`Runtime`], until its future is dropped (every task it spawns stops with it).
 //!
 //! The parts, each named after what it holds:
-//! - [`config`]: the settings ([`KubeletConfig`], upstream's `KubeletConfiguration` subset);
+//! - [`config`]: the settings ([`KubeletConfig`], upstream's `KubeletConfiguration` subset,
+//!   read from an upstream config file by [`KubeletConfig::from_kubelet_configuration`]);
 //! - `node_status`: registration and `nodes/status` (upstream `kubelet_node_status.go`);
 //! - `lease`: the node's Lease (upstream `pkg/kubelet/nodelease`, client-go's lease controller);
 //! - `pod_worker`: one task per pod driving the runtime (upstream `pod_workers.go` and
@@ -13,7 +14,9 @@
 //! - `status`: the pod status written through `pods/status` (upstream `kubelet_pods.go`'s
 //!   `generateAPIPodStatus` and `status/status_manager.go`);
 //! - `env`: container environment and `$(VAR)` expansion;
-//! - `backoff`: CrashLoopBackOff and ImagePullBackOff delays.
+//! - `backoff`: CrashLoopBackOff and ImagePullBackOff delays;
+//! - `static_pods`: pods from the `staticPodPath` manifest directory, shown in the API as
+//!   mirror pods (upstream `pkg/kubelet/config/file.go`, `pod/mirror_client.go`).
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -34,7 +37,7 @@
 //! ([`crate::server`]: logs, exec, attach, stats, metrics) and publishes the port.
 //!
 //! Not yet (issue 16): probes (a running container is ready), configMap/secret env and
-//! volumes, static pods, eviction, taints on registration.
+//! volumes, eviction, taints on registration.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr};
@@ -60,9 +63,13 @@ mod env;
 mod lease;
 mod node_status;
 mod pod_worker;
+mod static_pods;
 mod status;
 
-pub use config::{KubeletConfig, KUBELET_VERSION, NODE_LEASE_NAMESPACE};
+pub use config::{
+    default_node_name, KubeletConfig, KubeletConfigurationFile, KUBELET_VERSION,
+    NODE_LEASE_NAMESPACE,
+};
 
 /// What every task of one kubelet shares.
 pub(crate) struct Shared {
@@ -301,18 +308,26 @@ impl Kubelet {
         let node_uid = node_status::register(&shared, self.pod_cidr.is_some()).await;
         tracing::info!(node = %shared.node_name, %node_ip, runtime = %shared.runtime_version, "kubelet registered its node");
         let mut tasks = JoinSet::new();
+        let (static_tx, static_rx) = watch::channel(static_pods::StaticPods::new());
+        tasks.spawn(static_pods::run(
+            shared.clone(),
+            node_uid.clone(),
+            static_tx,
+        ));
         tasks.spawn(lease::run(shared.clone(), node_uid));
         tasks.spawn(node_status::run(shared.clone()));
         // The pod loop runs here; the JoinSet (and the workers' own) abort on drop, as does
         // the server.
-        pod_loop(shared).await;
+        pod_loop(shared, static_rx).await;
         drop(serving);
         Ok(())
     }
 }
 
-/// Watches the node's pods and hands each to its worker (upstream `syncLoop` + `podWorkers`).
-async fn pod_loop(shared: Arc<Shared>) {
+/// Watches the node's pods and hands each to its worker (upstream `syncLoop` + `podWorkers`);
+/// static pods come from `statics` (the manifest directory) instead of the API, and their
+/// mirror pods in the API are not run.
+async fn pod_loop(shared: Arc<Shared>, mut statics: watch::Receiver<static_pods::StaticPods>) {
     let api: Api<Pod> = Api::all(shared.client.clone());
     let selector = format!("spec.nodeName={}", shared.node_name);
     let mut stream = watcher::watcher(api, watcher::Config::default().fields(&selector))
@@ -321,11 +336,31 @@ async fn pod_loop(shared: Arc<Shared>) {
     let mut workers: HashMap<String, watch::Sender<Option<Arc<Pod>>>> = HashMap::new();
     let mut running: JoinSet<String> = JoinSet::new();
     let mut listed: Option<HashSet<String>> = None;
+    let mut static_pods = static_pods::StaticPods::new();
     loop {
         tokio::select! {
+            changed = statics.changed() => {
+                if changed.is_err() {
+                    continue;
+                }
+                let now = statics.borrow_and_update().clone();
+                for (uid, _) in static_pods.iter().filter(|(uid, _)| !now.contains_key(*uid)) {
+                    if let Some(tx) = workers.get(uid) {
+                        tx.send_replace(None);
+                    }
+                }
+                for (uid, pod) in now.iter().filter(|(uid, _)| !static_pods.contains_key(*uid)) {
+                    tracing::info!(pod = ?pod.metadata.name, %uid, "static pod added");
+                    dispatch(&shared, &mut workers, &mut running, (**pod).clone());
+                }
+                static_pods = now;
+            }
             event = stream.next() => {
                 let Some(event) = event else { break };
                 match event {
+                    Ok(Event::Apply(pod)) if static_pods::is_mirror(&pod) => {
+                        nudge_static(&workers, &static_pods, &pod);
+                    }
                     Ok(Event::Apply(pod)) => dispatch(&shared, &mut workers, &mut running, pod),
                     Ok(Event::InitApply(pod)) => {
                         if let (Some(seen), Some(uid)) = (listed.as_mut(), pod.metadata.uid.clone()) {
@@ -346,7 +381,7 @@ async fn pod_loop(shared: Arc<Shared>) {
                         // Pods that went away while the watch was down.
                         if let Some(seen) = listed.take() {
                             for (uid, tx) in &workers {
-                                if !seen.contains(uid) {
+                                if !seen.contains(uid) && !static_pods.contains_key(uid) {
                                     tx.send_replace(None);
                                 }
                             }
@@ -366,6 +401,36 @@ async fn pod_loop(shared: Arc<Shared>) {
     }
     tracing::warn!(node = %shared.node_name, "pod watch ended");
     std::future::pending::<()>().await;
+}
+
+/// A mirror pod that has no status of the kubelet's yet (no `startTime`) was (re)made: its static pod's worker must write the
+/// status again, which it does when the pod it holds names a new mirror uid.
+fn nudge_static(
+    workers: &HashMap<String, watch::Sender<Option<Arc<Pod>>>>,
+    static_pods: &static_pods::StaticPods,
+    mirror: &Pod,
+) {
+    let fresh = mirror
+        .status
+        .as_ref()
+        .is_none_or(|s| s.start_time.is_none());
+    let hash = mirror
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(static_pods::CONFIG_MIRROR));
+    let (Some(hash), Some(mirror_uid), true) = (hash, mirror.metadata.uid.as_ref(), fresh) else {
+        return;
+    };
+    let (Some(pod), Some(tx)) = (static_pods.get(hash), workers.get(hash)) else {
+        return;
+    };
+    let mut pod = (**pod).clone();
+    pod.metadata
+        .annotations
+        .get_or_insert_with(Default::default)
+        .insert(static_pods::MIRROR_UID.into(), mirror_uid.clone());
+    tx.send_replace(Some(Arc::new(pod)));
 }
 
 fn dispatch(

@@ -26,7 +26,7 @@
 //!   `pods/exec`, `pods/attach` and `nodes/proxy` reach.
 //!
 //! Not yet (issue 16): probes, volumes other than emptyDir, env from ConfigMaps and Secrets,
-//! static pods, port-forward in the kubelet server, CRI (containerd).
+//! port-forward in the kubelet server, CRI (containerd).
 //!
 //! ## Example
 //!

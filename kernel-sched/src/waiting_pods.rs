@@ -27,45 +27,6 @@ use crate::types::PodInfo;
 /// longer timeouts are capped.
 pub const MAX_PERMIT_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
-/// Renders a duration as Go's `time.Duration.String()` does (`1s`, `1.5s`, `500ms`, `1m30s`,
-/// `15m0s`), so messages match upstream's.
-pub fn go_duration(d: Duration) -> String {
-    let nanos = d.as_nanos();
-    if nanos == 0 {
-        return "0s".into();
-    }
-    let frac = |whole: u128, rest: u128, digits: usize| -> String {
-        let mut s = whole.to_string();
-        if rest != 0 {
-            let r = format!("{rest:0digits$}");
-            s.push('.');
-            s.push_str(r.trim_end_matches('0'));
-        }
-        s
-    };
-    if nanos < 1_000 {
-        return format!("{nanos}ns");
-    }
-    if nanos < 1_000_000 {
-        return format!("{}µs", frac(nanos / 1_000, nanos % 1_000, 3));
-    }
-    if nanos < 1_000_000_000 {
-        return format!("{}ms", frac(nanos / 1_000_000, nanos % 1_000_000, 6));
-    }
-    let secs = nanos / 1_000_000_000;
-    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
-    let mut out = String::new();
-    if h > 0 {
-        out.push_str(&format!("{h}h"));
-    }
-    if h > 0 || m > 0 {
-        out.push_str(&format!("{m}m"));
-    }
-    out.push_str(&frac(s, nanos % 1_000_000_000, 9));
-    out.push('s');
-    out
-}
-
 #[derive(Debug)]
 struct Inner {
     /// Plugins that have not allowed the pod yet: their timeout and its deadline.
@@ -175,7 +136,7 @@ impl WaitingPod {
                             if self.lock().pending.contains_key(plugin) {
                                 self.reject(plugin, format!(
                                     "rejected due to timeout after waiting {} at plugin {plugin}",
-                                    go_duration(d)
+                                    kernel_core::duration::format(d)
                                 ));
                             }
                         }
@@ -286,20 +247,6 @@ mod tests {
             p,
             plugins.iter().map(|(n, s)| (*n, Duration::from_secs(*s))),
         ))
-    }
-
-    #[test]
-    fn go_duration_formats_like_go() {
-        let ms = Duration::from_millis;
-        assert_eq!(go_duration(Duration::ZERO), "0s");
-        assert_eq!(go_duration(Duration::from_nanos(5)), "5ns");
-        assert_eq!(go_duration(Duration::from_micros(1500)), "1.5ms");
-        assert_eq!(go_duration(ms(500)), "500ms");
-        assert_eq!(go_duration(ms(1000)), "1s");
-        assert_eq!(go_duration(ms(1500)), "1.5s");
-        assert_eq!(go_duration(ms(90_000)), "1m30s");
-        assert_eq!(go_duration(MAX_PERMIT_TIMEOUT), "15m0s");
-        assert_eq!(go_duration(Duration::from_secs(3600)), "1h0m0s");
     }
 
     #[tokio::test(start_paused = true)]

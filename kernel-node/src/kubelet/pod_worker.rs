@@ -44,6 +44,8 @@ struct Worker {
     waiting: HashMap<String, (String, String)>,
     /// The status last written (what a new one is compared to).
     last_written: Option<Value>,
+    /// A static pod's mirror pod uid, as the pod loop last named it.
+    mirror_uid: Option<String>,
     start_time: Option<Value>,
 }
 
@@ -75,6 +77,7 @@ pub(crate) async fn run(
         sandbox_attempt: 0,
         waiting: HashMap::new(),
         last_written: None,
+        mirror_uid: None,
         start_time: first
             .as_ref()
             .and_then(|p| p.status.as_ref())
@@ -95,7 +98,19 @@ pub(crate) async fn run(
                 }
                 shared.config.pod_relist_period
             }
-            Some(pod) => worker.sync(&pod).await,
+            Some(pod) => {
+                // A static pod's mirror was made again: its status must be written again.
+                let mirror = pod
+                    .metadata
+                    .annotations
+                    .as_ref()
+                    .and_then(|a| a.get(super::static_pods::MIRROR_UID));
+                if mirror.is_some() && mirror != worker.mirror_uid.as_ref() {
+                    worker.mirror_uid = mirror.cloned();
+                    worker.last_written = None;
+                }
+                worker.sync(&pod).await
+            }
         };
         tokio::select! {
             changed = rx.changed() => if changed.is_err() { return uid },
@@ -125,20 +140,6 @@ fn by_name(containers: &[ContainerStatus]) -> HashMap<&str, Vec<&ContainerStatus
         list.sort_by_key(|c| std::cmp::Reverse((c.attempt, c.created_at)));
     }
     out
-}
-
-/// A duration as Go prints it (`300ms`, `10s`, `5m0s`), for upstream's messages.
-fn go_duration(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms < 1000 {
-        format!("{ms}ms")
-    } else if !ms.is_multiple_of(1000) && ms < 60_000 {
-        format!("{}s", d.as_secs_f64())
-    } else if d.as_secs() < 60 {
-        format!("{}s", d.as_secs())
-    } else {
-        format!("{}m{}s", d.as_secs() / 60, d.as_secs() % 60)
-    }
 }
 
 fn instant_of(at: Option<SystemTime>) -> Instant {
@@ -492,7 +493,7 @@ impl Worker {
                             "CrashLoopBackOff".into(),
                             format!(
                                 "back-off {} restarting failed container={} pod={}_{}({})",
-                                go_duration(delay),
+                                kernel_core::duration::format(delay),
                                 container.name,
                                 self.name,
                                 self.namespace,
@@ -880,18 +881,5 @@ impl Step {
         } else {
             self
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_print_as_go() {
-        assert_eq!(go_duration(Duration::from_millis(300)), "300ms");
-        assert_eq!(go_duration(Duration::from_secs(10)), "10s");
-        assert_eq!(go_duration(Duration::from_millis(1500)), "1.5s");
-        assert_eq!(go_duration(Duration::from_secs(300)), "5m0s");
     }
 }
