@@ -621,6 +621,13 @@ async fn stream(
         Ok(f) => f,
         Err(e) => return error_response(&e),
     };
+    // As upstream, a container that does not run is an error before any upgrade.
+    if found[0].state != crate::runtime::ContainerState::Running {
+        return text(
+            StatusCode::BAD_REQUEST,
+            format!("container {container:?} in pod {ns}/{pod} is not running"),
+        );
+    }
     let container_id = found[0].id.clone();
     let upgrade = header_str(&req, header::UPGRADE)
         .unwrap_or("")

@@ -562,6 +562,19 @@ async fn bad_streaming_requests() {
             .0,
         404
     );
+    // A container that does not run.
+    let done = f.start("done", 0, "true").await;
+    eventually("the container exits", || async {
+        f.rt.container_status(&done)
+            .await
+            .unwrap()
+            .exit_code
+            .map(|_| ())
+    })
+    .await;
+    let (status, body) = f.get("/exec/default/web/done?command=true&output=1").await;
+    assert_eq!(status, 400);
+    assert!(body.contains("is not running"), "{body}");
     // Port-forward is not there yet.
     assert_eq!(f.get("/portForward/default/web").await.0, 501);
 }
