@@ -4,10 +4,11 @@
 //!
 //! | path | answer |
 //! |---|---|
-//! | `GET /healthz` | `ok` |
 //! | `GET /pods` | a `PodList` of the pods the kubelet runs |
 //! | `GET /stats/summary` | the Summary API JSON (node CPU and memory, pods and their containers) |
+//! | `GET /healthz[/ping\|/log\|/syncloop]` | `ok` |
 //! | `GET /metrics` | Prometheus text |
+//! | `GET /metrics/resource` | node CPU and memory, container start times (what metrics-server scrapes) |
 //! | `GET /containerLogs/{namespace}/{pod}/{container}` | the container's log, `text/plain` (query: `follow`, `previous`, `timestamps`, `tailLines`, `sinceSeconds`, `sinceTime`, `limitBytes`) |
 //! | `GET\|POST /exec/{namespace}/{pod}[/{uid}]/{container}` | WebSocket, remotecommand channels (query: `command` repeated, `input`, `output`, `error`, `tty`) |
 //! | `GET\|POST /attach/{namespace}/{pod}[/{uid}]/{container}` | the same, attached to the container |
@@ -421,7 +422,8 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
     let readonly = method == Method::GET || method == Method::HEAD;
     let strs: Vec<&str> = parts.iter().map(String::as_str).collect();
     let response = match strs.as_slice() {
-        ["healthz"] if readonly => text(StatusCode::OK, "ok"),
+        // Upstream's checks (`ping`, `log`, `syncloop`) all pass while the server answers.
+        ["healthz"] | ["healthz", _] if readonly => text(StatusCode::OK, "ok"),
         ["pods"] if readonly => {
             let items = state.pods.as_ref().map(|f| f()).unwrap_or_default();
             json_response(
@@ -434,6 +436,10 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
         ["metrics"] if readonly => Response::builder()
             .header(header::CONTENT_TYPE, metrics::CONTENT_TYPE)
             .body(full(state.metrics.render(&state.runtime).await))
+            .unwrap_or_else(|_| Response::new(full(""))),
+        ["metrics", "resource"] if readonly => Response::builder()
+            .header(header::CONTENT_TYPE, metrics::CONTENT_TYPE)
+            .body(full(stats::resource_metrics(&state.runtime).await))
             .unwrap_or_else(|_| Response::new(full(""))),
         ["containerLogs", ns, pod, container] if readonly => {
             container_logs(&state, ns, pod, container, &q).await

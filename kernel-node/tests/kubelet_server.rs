@@ -342,6 +342,24 @@ async fn healthz_pods_stats_metrics() {
         metrics.contains("kubelet_http_requests_duration_seconds_bucket"),
         "{metrics}"
     );
+    assert_eq!(f.get("/healthz/ping").await, (200, "ok\n".into()));
+    let (status, resource) = f.get("/metrics/resource").await;
+    assert_eq!(status, 200);
+    assert!(
+        resource.contains("\nnode_cpu_usage_seconds_total "),
+        "{resource}"
+    );
+    assert!(
+        resource.contains("\nnode_memory_working_set_bytes "),
+        "{resource}"
+    );
+    assert!(
+        resource.contains(
+            "container_start_time_seconds{container=\"app\",namespace=\"default\",pod=\"web\"} "
+        ),
+        "{resource}"
+    );
+    assert!(resource.contains("\nscrape_error 0 "), "{resource}");
     assert_eq!(f.get("/nothing/here").await.0, 404);
 }
 
