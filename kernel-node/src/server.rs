@@ -5,6 +5,7 @@
 //! | path | answer |
 //! |---|---|
 //! | `GET /pods` | a `PodList` of the pods the kubelet runs |
+//! | `GET /runningpods/` | a `PodList` of the pods in the runtime (name, namespace, uid, running containers) |
 //! | `GET /stats/summary` | the Summary API JSON (node CPU and memory, pods and their containers) |
 //! | `GET /healthz[/ping\|/log\|/syncloop]` | `ok` |
 //! | `GET /metrics` | Prometheus text |
@@ -430,6 +431,7 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
                 &json!({ "kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": items }),
             )
         }
+        ["runningpods"] if readonly => json_response(&running_pods(&state.runtime).await),
         ["stats", "summary"] if readonly => {
             json_response(&stats::summary(&state.node_name, state.started, &state.runtime).await)
         }
@@ -463,6 +465,32 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
     };
     state.metrics.observe(&labels, started.elapsed());
     response
+}
+
+/// `/runningpods/`: the pods as the runtime has them (upstream builds them from the
+/// runtime's pods too): ready sandboxes with their running containers.
+async fn running_pods(runtime: &Arc<dyn Runtime>) -> serde_json::Value {
+    let sandboxes = runtime.list_pod_sandboxes().await.unwrap_or_default();
+    let containers = runtime.list_containers(None).await.unwrap_or_default();
+    let items: Vec<serde_json::Value> = sandboxes
+        .iter()
+        .filter(|s| s.state == SandboxState::Ready)
+        .map(|s| {
+            let running: Vec<serde_json::Value> = containers
+                .iter()
+                .filter(|c| {
+                    c.sandbox_id == s.id && c.state == crate::runtime::ContainerState::Running
+                })
+                .map(|c| json!({ "name": c.name, "image": c.image }))
+                .collect();
+            json!({
+                "metadata": { "name": s.config.name, "namespace": s.config.namespace, "uid": s.config.uid, "creationTimestamp": null },
+                "spec": { "containers": running },
+                "status": {},
+            })
+        })
+        .collect();
+    json!({ "kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": items })
 }
 
 /// The pod's sandboxes, newest first: by namespace, name and (if given) uid.

@@ -305,6 +305,13 @@ async fn healthz_pods_stats_metrics() {
     assert_eq!(pods["kind"], "PodList");
     assert!(pods["items"].as_array().unwrap().is_empty());
 
+    let (status, running) = f.get("/runningpods/").await;
+    assert_eq!(status, 200);
+    let running: Value = serde_json::from_str(&running).unwrap();
+    assert_eq!(running["items"][0]["metadata"]["name"], "web");
+    assert_eq!(running["items"][0]["metadata"]["uid"], "uid-web");
+    assert_eq!(running["items"][0]["spec"]["containers"][0]["name"], "app");
+
     let (status, summary) = f.get("/stats/summary").await;
     assert_eq!(status, 200);
     let summary: Value = serde_json::from_str(&summary).unwrap();
