@@ -172,15 +172,19 @@ impl Fixture {
         .await
     }
 
-    /// Opens a remotecommand WebSocket at `path` offering `offered`, expecting `chosen`.
+    /// Opens a remotecommand WebSocket at `path` offering `offered` (none if empty),
+    /// expecting `chosen` (none if empty).
     async fn ws_with(&self, path: &str, offered: &str, chosen: &str) -> Ws {
-        let req = http::Request::get(path)
+        let mut req = http::Request::get(path);
+        if !offered.is_empty() {
+            req = req.header("sec-websocket-protocol", offered);
+        }
+        let req = req
             .header("host", "127.0.0.1")
             .header("connection", "Upgrade")
             .header("upgrade", "websocket")
             .header("sec-websocket-version", "13")
             .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
-            .header("sec-websocket-protocol", offered)
             .body(Empty::new())
             .unwrap();
         let response = self.request(req).await;
@@ -189,7 +193,8 @@ impl Fixture {
             response.headers()["sec-websocket-accept"],
             "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
         );
-        assert_eq!(response.headers()["sec-websocket-protocol"], chosen);
+        let protocol = response.headers().get("sec-websocket-protocol");
+        assert_eq!(protocol.map(|p| p.to_str().unwrap()).unwrap_or(""), chosen);
         let upgraded = hyper::upgrade::on(response).await.unwrap();
         Ws {
             io: TokioIo::new(upgraded),
@@ -239,6 +244,27 @@ impl Ws {
         let mut payload = vec![0u8; len as usize];
         self.io.read_exact(&mut payload).await.unwrap();
         (head[0] & 0x0F, payload)
+    }
+
+    /// Reads until the close frame; returns what came on channel 3 (v1–v3: text).
+    async fn finish_raw(&mut self) -> Vec<u8> {
+        within("the end of the exec", async {
+            let mut error = Vec::new();
+            loop {
+                let (op, payload) = self.frame().await;
+                if op == 0x8 {
+                    return error;
+                }
+                let (channel, data) = payload.split_first().unwrap();
+                match channel {
+                    1 => self.stdout.extend_from_slice(data),
+                    2 => self.stderr.extend_from_slice(data),
+                    3 => error.extend_from_slice(data),
+                    other => panic!("unexpected channel {other}"),
+                }
+            }
+        })
+        .await
     }
 
     /// Reads until the status on channel 3 and the close frame; returns the status.
@@ -803,4 +829,25 @@ async fn exec_ends_when_the_client_goes_away() {
         (unsafe { libc::kill(pid, 0) } != 0).then_some(())
     })
     .await;
+}
+
+#[tokio::test]
+async fn exec_v1_without_a_subprotocol_reports_errors_as_text() {
+    let f = fixture().await;
+    f.start("app", 0, "sleep 1000").await;
+    let path =
+        "/exec/default/web/app?command=sh&command=-c&command=echo%20v1%3B%20exit%202&output=1";
+    let mut ws = f.ws_with(path, "", "").await;
+    let error = String::from_utf8(ws.finish_raw().await).unwrap();
+    assert_eq!(String::from_utf8_lossy(&ws.stdout), "v1\n");
+    assert!(error.contains("exit code 2"), "{error}");
+    // Success says nothing on the error channel before v4.
+    let mut ws = f
+        .ws_with(
+            "/exec/default/web/app?command=true&output=1",
+            "v3.channel.k8s.io",
+            "v3.channel.k8s.io",
+        )
+        .await;
+    assert_eq!(ws.finish_raw().await, b"");
 }
