@@ -92,8 +92,11 @@ impl Fixture {
         self.dir.path().join(name)
     }
 
-    /// Starts attempt `attempt` of container `name` running `sh -c script`.
+    /// Starts attempt `attempt` of container `name` running `sh -c script`, where
+    /// [`UNTIL_DONE`] stands for "until the test ends".
     async fn start(&self, name: &str, attempt: u32, script: &str) -> String {
+        let script = script.replace(UNTIL_DONE, &until_gone(self.dir.path()));
+        let script = script.as_str();
         let config = ContainerConfig {
             name: name.into(),
             attempt,
@@ -316,14 +319,29 @@ impl Ws {
     }
 }
 
+/// In a script: run until the test's directory is gone. The process runtime does not stop
+/// containers when dropped, so a container that waits for the test's end must notice it,
+/// even when the test fails.
+const UNTIL_DONE: &str = "UNTIL_DONE";
+
+/// Shell that waits while `dir` exists.
+fn until_gone(dir: &Path) -> String {
+    format!("while [ -d {} ]; do sleep 0.1; done", dir.display())
+}
+
+/// Shell that waits until `path` exists (or the test's directory, its parent, is gone).
 fn wait_for_file(path: &Path) -> String {
-    format!("while [ ! -e {} ]; do sleep 0.05; done", path.display())
+    let dir = path.parent().unwrap().display();
+    format!(
+        "while [ ! -e {} ] && [ -d {dir} ]; do sleep 0.05; done",
+        path.display()
+    )
 }
 
 #[tokio::test]
 async fn healthz_pods_stats_metrics() {
     let f = fixture().await;
-    f.start("app", 0, "sleep 1000").await;
+    f.start("app", 0, "UNTIL_DONE").await;
     assert_eq!(f.get("/healthz").await, (200, "ok\n".into()));
     let (status, pods) = f.get("/pods").await;
     assert_eq!(status, 200);
@@ -401,7 +419,7 @@ async fn container_logs_tail_timestamps_limit() {
     let f = fixture().await;
     // All on stdout: stdout and stderr are copied to the log apart, so their order may vary.
     let id = f
-        .start("app", 0, "echo one; echo two; echo three; sleep 1000")
+        .start("app", 0, "echo one; echo two; echo three; UNTIL_DONE")
         .await;
     f.log_has(&id, "three").await;
     let logs = "/containerLogs/default/web/app";
@@ -446,7 +464,7 @@ async fn previous_is_the_attempt_before() {
         s.exit_code.map(|_| ())
     })
     .await;
-    let new = f.start("app", 1, "echo new; sleep 1000").await;
+    let new = f.start("app", 1, "echo new; UNTIL_DONE").await;
     f.log_has(&new, "new").await;
     assert_eq!(f.get("/containerLogs/default/web/app").await.1, "new\n");
     assert_eq!(
@@ -462,7 +480,7 @@ async fn follow_streams_new_lines_until_the_container_exits() {
     let f = fixture().await;
     let go = f.path("go");
     let script = format!(
-        "echo first; {}; echo second; sleep 1000",
+        "echo first; {}; echo second; UNTIL_DONE",
         wait_for_file(&go)
     );
     let id = f.start("app", 0, &script).await;
@@ -505,7 +523,7 @@ async fn follow_streams_new_lines_until_the_container_exits() {
 #[tokio::test]
 async fn exec_echo_hi_succeeds() {
     let f = fixture().await;
-    f.start("app", 0, "sleep 1000").await;
+    f.start("app", 0, "UNTIL_DONE").await;
     let mut ws = f
         .ws("/exec/default/web/app?command=echo&command=hi&output=1&error=1")
         .await;
@@ -518,7 +536,7 @@ async fn exec_echo_hi_succeeds() {
 #[tokio::test]
 async fn exec_non_zero_exit_is_non_zero_exit_code() {
     let f = fixture().await;
-    f.start("app", 0, "sleep 1000").await;
+    f.start("app", 0, "UNTIL_DONE").await;
     // With the pod's uid in the path too.
     let mut ws = f
         .ws("/exec/default/web/uid-web/app?command=sh&command=-c&command=echo%20oops%20%3E%262%3B%20exit%203&output=1&error=1")
@@ -534,7 +552,7 @@ async fn exec_non_zero_exit_is_non_zero_exit_code() {
 #[tokio::test]
 async fn exec_stdin_echoes_and_ends_on_close() {
     let f = fixture().await;
-    f.start("app", 0, "sleep 1000").await;
+    f.start("app", 0, "UNTIL_DONE").await;
     let mut ws = f
         .ws("/exec/default/web/app?command=cat&input=1&output=1&error=1")
         .await;
@@ -552,7 +570,7 @@ async fn exec_stdin_echoes_and_ends_on_close() {
 #[tokio::test]
 async fn exec_tty_has_a_terminal_and_resizes() {
     let f = fixture().await;
-    f.start("app", 0, "sleep 1000").await;
+    f.start("app", 0, "UNTIL_DONE").await;
     let mut ws = f
         .ws("/exec/default/web/app?command=sh&input=1&output=1&error=1&tty=1")
         .await;
@@ -592,7 +610,7 @@ async fn attach_streams_the_containers_output() {
 #[tokio::test]
 async fn bad_streaming_requests() {
     let f = fixture().await;
-    f.start("app", 0, "sleep 1000").await;
+    f.start("app", 0, "UNTIL_DONE").await;
     // Not an upgrade.
     assert_eq!(
         f.get("/exec/default/web/app?command=true&output=1").await.0,
@@ -734,7 +752,7 @@ async fn kubelet_publishes_its_port_and_serves_its_pods() {
         "metadata": { "name": "hello" },
         "spec": {
             "nodeName": "node-e2e",
-            "containers": [{ "name": "c", "image": "busybox", "command": ["sh", "-c", "echo hello-from-pod; sleep 1000"] }],
+            "containers": [{ "name": "c", "image": "busybox", "command": ["sh", "-c", format!("echo hello-from-pod; {}", until_gone(dir.path()))] }],
         },
     }))
     .unwrap();
@@ -797,7 +815,7 @@ async fn kubelet_publishes_its_port_and_serves_its_pods() {
 #[tokio::test]
 async fn exec_v4_and_large_output() {
     let f = fixture().await;
-    f.start("app", 0, "sleep 1000").await;
+    f.start("app", 0, "UNTIL_DONE").await;
     let mut ws = f
         .ws_with(
             "/exec/default/web/app?command=sh&command=-c&command=head%20-c%20200000%20/dev/zero%20%7C%20tr%20%27%5C0%27%20a&output=1",
@@ -814,7 +832,7 @@ async fn exec_v4_and_large_output() {
 #[tokio::test]
 async fn exec_ends_when_the_client_goes_away() {
     let f = fixture().await;
-    f.start("app", 0, "sleep 1000").await;
+    f.start("app", 0, "UNTIL_DONE").await;
     let mut ws = f
         .ws("/exec/default/web/app?command=sh&command=-c&command=echo%20pid%3D%24%24%3B%20exec%20sleep%201000&input=1&output=1")
         .await;
@@ -834,7 +852,7 @@ async fn exec_ends_when_the_client_goes_away() {
 #[tokio::test]
 async fn exec_v1_without_a_subprotocol_reports_errors_as_text() {
     let f = fixture().await;
-    f.start("app", 0, "sleep 1000").await;
+    f.start("app", 0, "UNTIL_DONE").await;
     let path =
         "/exec/default/web/app?command=sh&command=-c&command=echo%20v1%3B%20exit%202&output=1";
     let mut ws = f.ws_with(path, "", "").await;
