@@ -219,8 +219,13 @@ impl Ws {
     async fn send(&mut self, channel: u8, data: &[u8]) {
         let mut payload = vec![channel];
         payload.extend_from_slice(data);
+        self.send_frame(0x2, &payload).await;
+    }
+
+    /// Sends one masked frame.
+    async fn send_frame(&mut self, op: u8, payload: &[u8]) {
         let mask = [0x11u8, 0x22, 0x33, 0x44];
-        let mut frame = vec![0x82];
+        let mut frame = vec![0x80 | op];
         match payload.len() {
             n if n < 126 => frame.push(0x80 | n as u8),
             n => {
@@ -868,4 +873,19 @@ async fn exec_v1_without_a_subprotocol_reports_errors_as_text() {
         )
         .await;
     assert_eq!(ws.finish_raw().await, b"");
+}
+
+/// client-go's heartbeat: pings are answered with pongs of the same payload.
+#[tokio::test]
+async fn pings_are_answered() {
+    let f = fixture().await;
+    f.start("app", 0, "UNTIL_DONE").await;
+    let mut ws = f
+        .ws("/exec/default/web/app?command=cat&input=1&output=1")
+        .await;
+    ws.send_frame(0x9, b"heartbeat").await;
+    let (op, payload) = within("the pong", ws.frame()).await;
+    assert_eq!((op, payload.as_slice()), (0xA, &b"heartbeat"[..]));
+    ws.send(255, &[0]).await;
+    assert_eq!(ws.finish().await["status"], "Success");
 }
