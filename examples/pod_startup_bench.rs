@@ -4,10 +4,13 @@
 //! `Running`.
 //!
 //! ```text
-//! cargo run --release --example pod_startup_bench -- [pods] [process|sim]
+//! cargo run --release --example pod_startup_bench -- [pods] [process|sim|containerd]
 //! ```
 //!
-//! Defaults: 100 pods, the process runtime. The bench starts an in-process API server (memory
+//! Defaults: 100 pods, the process runtime. `containerd` (root, containerd, runc, the CNI
+//! plugins and busybox-static installed) starts a throwaway containerd of kernel-testing's
+//! (its own root and socket, a CNI bridge on 10.66.100.0/24, busybox imported as the pods'
+//! image) and runs the kubelet on `CriRuntime`: real containers, as upstream measures. The bench starts an in-process API server (memory
 //! store), the scheduler and one kubelet with the chosen runtime, waits until the node is
 //! Ready and the scheduler has synced, opens a pod watch, creates the pods concurrently
 //! (`sleep 3600`, `terminationGracePeriodSeconds: 0`, the image present) and prints p50, p90,
@@ -22,6 +25,7 @@ use std::time::{Duration, Instant};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kernel_api::ApiServer;
+use kernel_node::runtime::cri::CriRuntime;
 use kernel_node::runtime::Runtime;
 use kernel_node::{HostNetwork, Kubelet, KubeletConfig, ProcessRuntime, SimRuntime};
 use kernel_sched::Scheduler;
@@ -54,6 +58,8 @@ async fn main() -> Result<(), BoxError> {
         .build()
         .await?;
     let client = Client::new(server, "default");
+    // Kept until the end: dropping it stops containerd and every container.
+    let mut _containerd = None;
     let (runtime, process): (Arc<dyn Runtime>, Option<ProcessRuntime>) = match runtime_name.as_str()
     {
         "sim" => (Arc::new(SimRuntime::new()), None),
@@ -61,7 +67,20 @@ async fn main() -> Result<(), BoxError> {
             let runtime = ProcessRuntime::new(root.path().join("pods"), HostNetwork::new());
             (Arc::new(runtime.clone()), Some(runtime))
         }
-        other => return Err(format!("unknown runtime {other:?} (process or sim)").into()),
+        "containerd" => {
+            let containerd = kernel_testing::ContainerdProcess::start("10.66.100.0/24").await?;
+            // The pods' image, next to the harness's busybox:latest.
+            let archive = containerd.dir().join("busybox-1.tar");
+            containerd
+                .build_busybox_archive(&archive, &[("docker.io/library/busybox:1", &["sh"])])?;
+            containerd.import_image(&archive).await?;
+            let runtime = CriRuntime::connect(containerd.socket()).await?;
+            _containerd = Some(containerd);
+            (Arc::new(runtime), None)
+        }
+        other => {
+            return Err(format!("unknown runtime {other:?} (process, sim or containerd)").into())
+        }
     };
     let kubelet = Kubelet::builder(client.clone(), NODE)
         .runtime(runtime)

@@ -3,7 +3,7 @@
 #
 # - Sets up what the real-component tests drive, printing one line per thing it installs:
 #   as root on Debian/Ubuntu it apt-installs a C compiler if there is none, etcd and etcdctl,
-#   the CNI plugins (containernetworking-plugins) and busybox-static, python3 and python3-venv; it makes a Python venv of its own
+#   the CNI plugins (containernetworking-plugins) and busybox-static, containerd and runc, python3 and python3-venv; it makes a Python venv of its own
 #   (${KERNEL_PY_VENV:-${CARGO_TARGET_DIR:-target}/py-venv}) with the `kubernetes` client from
 #   PyPI (or, if pip fails, apt-installs Debian's python3-kubernetes) and exports KERNEL_PYTHON.
 #   kubectl is not packaged by Debian: it is found through $KUBECTL or PATH, and the script says
@@ -74,6 +74,26 @@ fi
 if [ ! -x /usr/bin/busybox ]; then
   apt_install "busybox for the CNI pod tests" busybox-static ||
     notice "/usr/bin/busybox not found; the CNI pod tests will fail"
+fi
+# `ip` (run through nsenter) brings a pod namespace's lo up in kernel-node/tests/port_forward.rs.
+if ! command -v ip >/dev/null 2>&1; then
+  apt_install "ip for the port-forward network namespace test" iproute2 ||
+    notice "ip not found; the port-forward network namespace test will fail"
+fi
+
+# containerd and runc for kernel-node/tests/cri_runtime.rs (CriRuntime). The tests start their
+# own containerd (own root, socket and CNI config); the system service the package may start
+# is not ours.
+if [ -z "${KERNEL_CONTAINERD_BIN:-}" ] && ! command -v containerd >/dev/null 2>&1; then
+  if apt_install "containerd for the CRI runtime tests" containerd runc; then
+    if command -v systemctl >/dev/null 2>&1; then systemctl disable --now containerd >/dev/null 2>&1 || true; fi
+  else
+    notice "containerd not found: install containerd and runc or set KERNEL_CONTAINERD_BIN; the CRI tests will fail"
+  fi
+fi
+if ! command -v runc >/dev/null 2>&1; then
+  apt_install "runc for the CRI runtime tests" runc ||
+    notice "runc not found; the CRI tests will fail"
 fi
 
 # The Python `kubernetes` client, for the cross-client test (tests/python_client.rs), in a venv

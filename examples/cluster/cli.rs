@@ -105,9 +105,11 @@ pub struct Cli {
     pub no_kubelet: bool,
 
     /// The kubelet's container runtime: `process` (containers are local processes of this
-    /// user: no isolation, no images; the command must exist on this machine) or `sim`
-    /// (simulated: nothing runs, statuses as if it did).
-    #[arg(long, env = "KERNEL_RUNTIME", default_value = "process", value_parser = ["process", "sim"])]
+    /// user: no isolation, no images; the command must exist on this machine), `sim`
+    /// (simulated: nothing runs, statuses as if it did) or `containerd[:SOCKET]` (real
+    /// containers through CRI; SOCKET defaults to /run/containerd/containerd.sock; pod
+    /// networking is containerd's CNI config, `--network` does not apply).
+    #[arg(long, env = "KERNEL_RUNTIME", default_value = "process", value_parser = parse_runtime)]
     pub runtime: String,
 
     /// The process runtime's pod network: `host` (pods share this machine's network, each
@@ -172,6 +174,23 @@ fn parse_store(s: &str) -> Result<StoreChoice, String> {
 /// An address, or none ("off").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct OptionalAddr(pub Option<SocketAddr>);
+
+/// `process`, `sim`, `containerd` or `containerd:SOCKET`.
+fn parse_runtime(s: &str) -> Result<String, String> {
+    match s {
+        "process" | "sim" | "containerd" => Ok(s.to_owned()),
+        _ if s.strip_prefix("containerd:").is_some_and(|p| !p.is_empty()) => Ok(s.to_owned()),
+        _ => Err("expected process, sim, containerd or containerd:SOCKET".into()),
+    }
+}
+
+/// The CRI socket of a `containerd[:SOCKET]` runtime choice, `None` for the others.
+pub fn containerd_socket(runtime: &str) -> Option<&str> {
+    match runtime {
+        "containerd" => Some(kernel_node::runtime::cri::CONTAINERD_SOCKET),
+        _ => runtime.strip_prefix("containerd:"),
+    }
+}
 
 fn parse_optional_addr(s: &str) -> Result<OptionalAddr, String> {
     if matches!(s, "off" | "none" | "") {

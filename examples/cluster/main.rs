@@ -29,6 +29,7 @@ use clap::Parser;
 use kernel::api::{ApiServer, Credentials, UserInfo};
 use kernel::sched::{serving, KubeSchedulerConfiguration, Scheduler};
 use kernel_node::network::CniNetwork;
+use kernel_node::runtime::cri::CriRuntime;
 use kernel_node::runtime::Runtime;
 use kernel_node::{
     HostNetwork, Kubelet, KubeletConfig, KubeletServerConfig, ProcessRuntime, SimRuntime,
@@ -180,6 +181,18 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         };
         let (runtime, detail): (Arc<dyn Runtime>, String) = match cli.runtime.as_str() {
             "sim" => (Arc::new(SimRuntime::new()), "simulated runtime".into()),
+            r if cli::containerd_socket(r).is_some() => {
+                let socket = cli::containerd_socket(r).unwrap_or_default();
+                let cri = CriRuntime::connect(socket)
+                    .await
+                    .map_err(|e| format!("--runtime {r}: {e}"))?;
+                let v = cri.version().await?;
+                let detail = format!(
+                    "{} {} over CRI at {socket} (pod network: its CNI config)",
+                    v.runtime_name, v.runtime_version
+                );
+                (Arc::new(cri), detail)
+            }
             _ => {
                 let pods = data_dir.join("kubelet").join(&node).join("pods");
                 let (runtime, detail) = if cli.network == "cni" {

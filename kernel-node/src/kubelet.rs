@@ -13,10 +13,19 @@
 //!   `kuberuntime_manager.go`'s `SyncPod`/`KillPod`);
 //! - `status`: the pod status written through `pods/status` (upstream `kubelet_pods.go`'s
 //!   `generateAPIPodStatus` and `status/status_manager.go`);
-//! - `env`: container environment and `$(VAR)` expansion;
+//! - `env`: container environment (ConfigMap and Secret references, `envFrom`) and `$(VAR)`
+//!   expansion;
+//! - `volumes`: the pod's volumes (emptyDir, hostPath, configMap, secret, downwardAPI,
+//!   projected, persistentVolumeClaim) and the containers' mounts;
 //! - `backoff`: CrashLoopBackOff and ImagePullBackOff delays;
 //! - `static_pods`: pods from the `staticPodPath` manifest directory, shown in the API as
 //!   mirror pods (upstream `pkg/kubelet/config/file.go`, `pod/mirror_client.go`).
+//! - `probe`: liveness, readiness and startup probes (upstream `pkg/kubelet/prober`): exec,
+//!   httpGet (HTTPS without certificate verification), tcpSocket and gRPC health checks, a
+//!   task per probe; a failed liveness (startup) probe kills the container, which the
+//!   restart policy restarts;
+//! - `events`: core/v1 Events of the pods (Pulling, Pulled, Created, Started, Killing,
+//!   BackOff, Unhealthy, ...), repeats aggregated into one event's `count`.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -36,8 +45,7 @@
 //! With [`KubeletBuilder::server`], the kubelet also serves its HTTPS API
 //! ([`crate::server`]: logs, exec, attach, stats, metrics) and publishes the port.
 //!
-//! Not yet (issue 16): probes (a running container is ready), configMap/secret env and
-//! volumes, eviction, taints on registration.
+//! Not yet (issue 16): CSI and network volumes, eviction, taints on registration.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr};
@@ -60,11 +68,14 @@ use crate::server::{KubeletServer, KubeletServerConfig, ServingKubelet};
 mod backoff;
 pub mod config;
 mod env;
+mod events;
 mod lease;
 mod node_status;
 mod pod_worker;
+mod probe;
 mod static_pods;
 mod status;
+mod volumes;
 
 pub use config::{
     default_node_name, KubeletConfig, KubeletConfigurationFile, KUBELET_VERSION,

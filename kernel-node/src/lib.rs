@@ -17,16 +17,25 @@
 //! - `runtime::testsuite` (feature `testsuite`): the conformance suite every [`Runtime`] passes.
 //! - [`runtime::sim`]: [`SimRuntime`], an in-memory runtime for scale tests (a real kubelet
 //!   loop on a fake runtime, unlike kwok's status faker).
+//! - [`portforward`]: `kubectl port-forward` on the kubelet's side: SPDY/3.1, plain or in a
+//!   WebSocket tunnel, and the port-forward stream protocol; the kubelet server calls
+//!   [`portforward::negotiate`] and [`portforward::serve_upgraded`].
 //! - [`kubelet`]: the node agent ([`Kubelet`]): Node registration and status, the node Lease,
 //!   a worker per pod (sandbox, init containers, containers, restarts with back-off,
-//!   graceful termination) and the pod status manager (upstream `pkg/kubelet`).
+//!   graceful termination), liveness / readiness / startup probes (exec, httpGet, tcpSocket,
+//!   gRPC) with readiness gates, pod events (`kubectl describe pod`), static pods with
+//!   mirror pods, the pod's volumes (emptyDir, tmpfs when root; hostPath; configMap, secret,
+//!   downwardAPI and projected files through upstream's atomic writer, re-synced;
+//!   serviceAccountToken via TokenRequest; PVCs bound to hostPath or local PVs), env from
+//!   ConfigMaps and Secrets (`*KeyRef`, `envFrom`) and the pod status manager (upstream
+//!   `pkg/kubelet`).
 //! - [`server`]: the kubelet's HTTPS server ([`KubeletServer`], [`KubeletServerConfig`]):
 //!   `/healthz`, `/pods`, `/stats/summary`, `/metrics`, `/containerLogs`, `/exec` and
 //!   `/attach` (WebSocket, remotecommand v1–v5), what the API server's `pods/log`,
 //!   `pods/exec`, `pods/attach` and `nodes/proxy` reach.
 //!
-//! Not yet (issue 16): probes, volumes other than emptyDir, env from ConfigMaps and Secrets,
-//! port-forward in the kubelet server, CRI (containerd).
+//! Not yet (issue 16): CSI, network and cloud volumes (and attach/detach), bind mounts of
+//! volumes into containers by the process runtime, port-forward in the kubelet server.
 //!
 //! ## Example
 //!
@@ -41,6 +50,7 @@
 mod error;
 pub mod kubelet;
 pub mod network;
+pub mod portforward;
 pub mod runtime;
 pub mod server;
 

@@ -19,6 +19,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::error::Result;
 
+#[cfg(feature = "cri")]
+pub mod cri;
 pub mod process;
 pub mod sim;
 #[cfg(feature = "testsuite")]

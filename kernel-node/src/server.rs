@@ -13,7 +13,7 @@
 //! | `GET /containerLogs/{namespace}/{pod}/{container}` | the container's log, `text/plain` (query: `follow`, `previous`, `timestamps`, `tailLines`, `sinceSeconds`, `sinceTime`, `limitBytes`) |
 //! | `GET\|POST /exec/{namespace}/{pod}[/{uid}]/{container}` | WebSocket, remotecommand channels (query: `command` repeated, `input`, `output`, `error`, `tty`) |
 //! | `GET\|POST /attach/{namespace}/{pod}[/{uid}]/{container}` | the same, attached to the container |
-//! | `GET\|POST /portForward/{namespace}/{pod}[/{uid}]` | `port_forward`: 501 Not Implemented for now |
+//! | `GET\|POST /portForward/{namespace}/{pod}[/{uid}]` | port-forward ([`crate::portforward`]: SPDY/3.1, SPDY in a WebSocket, or WebSocket channels) |
 //!
 //! Pods and containers are found in the runtime by the sandbox's name, namespace (and uid)
 //! and the container's name, newest first (`previous`: the one before). Unknown pods and
@@ -719,20 +719,73 @@ async fn stream(
         .unwrap_or_else(|_| Response::new(full("")))
 }
 
-/// `/portForward/{namespace}/{pod}[/{uid}]`: not implemented yet (501). The SPDY and
-/// WebSocket (`SPDY/3.1+portforward.k8s.io`) port-forward protocol replaces this function;
-/// it finds the sandbox with [`find_sandboxes`] and opens connections with
-/// [`Runtime::port_forward`].
+/// `/portForward/{namespace}/{pod}[/{uid}]`: [`crate::portforward`] on the upgraded
+/// connection (SPDY/3.1, SPDY in a WebSocket, or the WebSocket channel protocol, as
+/// [`negotiate`](crate::portforward::negotiate) picks), each port connection opened with
+/// [`Runtime::port_forward`] in the pod's newest ready sandbox. Errors name the pod by its
+/// sandbox id with an empty uid, as upstream's CRI streaming server does.
 pub(crate) async fn port_forward(
     state: Arc<State>,
-    req: Request<Incoming>,
+    mut req: Request<Incoming>,
     namespace: String,
     pod: String,
     uid: Option<String>,
 ) -> Response<Body> {
-    let _ = (req, &state.runtime, uid);
-    text(
-        StatusCode::NOT_IMPLEMENTED,
-        format!("port-forward to pod {namespace}/{pod} is not implemented by this kubelet yet"),
-    )
+    let sandboxes = match find_sandboxes(&state.runtime, &namespace, &pod, uid.as_deref()).await {
+        Ok(s) => s,
+        Err(e) => return error_response(&e),
+    };
+    let sandbox = &sandboxes[0];
+    if sandbox.state != SandboxState::Ready {
+        return text(
+            StatusCode::BAD_REQUEST,
+            format!("pod {namespace}/{pod} is not running"),
+        );
+    }
+    let upgrade = match crate::portforward::negotiate(req.headers(), req.uri().query()) {
+        Ok(u) => u,
+        Err(rejection) => {
+            let status = StatusCode::from_u16(rejection.status).unwrap_or(StatusCode::BAD_REQUEST);
+            let mut response = text(status, rejection.message);
+            for (name, value) in rejection.headers {
+                if let Ok(value) = http::HeaderValue::from_str(&value) {
+                    response.headers_mut().insert(name, value);
+                }
+            }
+            return response;
+        }
+    };
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    let runtime = state.runtime.clone();
+    let sandbox_id = sandbox.id.clone();
+    let transport = upgrade.transport.clone();
+    tokio::spawn(async move {
+        let upgraded = match on_upgrade.await {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::debug!(error = %e, "port-forward: the upgrade failed");
+                return;
+            }
+        };
+        let options = crate::portforward::ServeOptions::for_pod(sandbox_id.clone(), "");
+        let connect = move |port: u16| -> futures::future::BoxFuture<
+            'static,
+            Result<Box<dyn crate::runtime::Duplex>>,
+        > {
+            let runtime = runtime.clone();
+            let sandbox_id = sandbox_id.clone();
+            Box::pin(async move { runtime.port_forward(&sandbox_id, port).await })
+        };
+        let io = hyper_util::rt::TokioIo::new(upgraded);
+        if let Err(e) = crate::portforward::serve_upgraded(transport, io, connect, options).await {
+            tracing::debug!(error = %e, "port-forward ended");
+        }
+    });
+    let mut response = Response::builder().status(StatusCode::SWITCHING_PROTOCOLS);
+    for (name, value) in &upgrade.headers {
+        response = response.header(*name, value.as_str());
+    }
+    response
+        .body(full(""))
+        .unwrap_or_else(|_| Response::new(full("")))
 }

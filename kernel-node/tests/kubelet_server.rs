@@ -649,8 +649,9 @@ async fn bad_streaming_requests() {
     let (status, body) = f.get("/exec/default/web/done?command=true&output=1").await;
     assert_eq!(status, 400);
     assert!(body.contains("is not running"), "{body}");
-    // Port-forward is not there yet.
-    assert_eq!(f.get("/portForward/default/web").await.0, 501);
+    // Port-forward needs an upgrade.
+    assert_eq!(f.get("/portForward/default/web").await.0, 400);
+    assert_eq!(f.get("/portForward/default/nope").await.0, 404);
 }
 
 #[tokio::test]
@@ -888,4 +889,95 @@ async fn pings_are_answered() {
     assert_eq!((op, payload.as_slice()), (0xA, &b"heartbeat"[..]));
     ws.send(255, &[0]).await;
     assert_eq!(ws.finish().await["status"], "Success");
+}
+
+/// Port-forward through the server: the WebSocket channel protocol (`v4.channel.k8s.io`,
+/// ports in the query) to a TCP server in the pod.
+#[tokio::test]
+async fn port_forward_reaches_the_pods_port() {
+    let Some(python) = kernel_testing::which("python3") else {
+        kernel_testing::component_missing("python3", "the pod's TCP server is a python3 one-liner");
+        return;
+    };
+    let f = fixture().await;
+    let port = std::net::TcpListener::bind("0.0.0.0:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let server = format!(
+        "import socket\ns = socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+         s.bind(('0.0.0.0', {port}))\ns.listen(8)\nwhile True:\n    c, _ = s.accept()\n\
+         \x20   while True:\n        d = c.recv(4096)\n        if not d: break\n        c.sendall(d.upper())\n\
+         \x20   c.close()\n"
+    );
+    let script = format!(
+        "{} -c \"$SERVER\" & {UNTIL_DONE}; kill $!",
+        python.display()
+    );
+    let config = ContainerConfig {
+        name: "tcp".into(),
+        image: "python".into(),
+        command: vec![
+            "sh".into(),
+            "-c".into(),
+            script.replace(UNTIL_DONE, &until_gone(f.dir.path())),
+        ],
+        envs: vec![("SERVER".into(), server)],
+        log_path: PathBuf::from("tcp/0.log"),
+        ..Default::default()
+    };
+    let id =
+        f.rt.create_container(&f.sandbox, &config, &f.sandbox_config)
+            .await
+            .unwrap();
+    f.rt.start_container(&id).await.unwrap();
+    let ip =
+        f.rt.pod_sandbox_status(&f.sandbox)
+            .await
+            .unwrap()
+            .ip
+            .unwrap();
+    eventually("the pod's server listens", || async move {
+        tokio::net::TcpStream::connect((ip, port))
+            .await
+            .ok()
+            .map(|_| ())
+    })
+    .await;
+
+    let mut ws = f
+        .ws_with(
+            &format!("/portForward/default/web?port={port}"),
+            "v4.channel.k8s.io",
+            "v4.channel.k8s.io",
+        )
+        .await;
+    // Both channels of the port first carry the port number, little-endian.
+    let mut first = Vec::new();
+    for _ in 0..2 {
+        let (op, payload) = within("the port frames", ws.frame()).await;
+        assert_eq!(op, 0x2);
+        first.push(payload);
+    }
+    first.sort();
+    let le = port.to_le_bytes();
+    assert_eq!(first, vec![vec![0, le[0], le[1]], vec![1, le[0], le[1]]]);
+    ws.send(0, b"hello pod").await;
+    let mut echoed = Vec::new();
+    within("the pod's answer", async {
+        while echoed != b"HELLO POD" {
+            let (op, payload) = ws.frame().await;
+            assert_eq!(op, 0x2, "{payload:?}");
+            let (channel, data) = payload.split_first().unwrap();
+            assert_eq!(
+                *channel,
+                0,
+                "error channel: {}",
+                String::from_utf8_lossy(data)
+            );
+            echoed.extend_from_slice(data);
+        }
+    })
+    .await;
 }

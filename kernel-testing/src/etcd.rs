@@ -394,7 +394,7 @@ type SpawnJob = (Command, mpsc::Sender<io::Result<Child>>);
 /// Spawns `command` from one thread that lives as long as the process. `PR_SET_PDEATHSIG`
 /// fires when the *thread* that spawned the child exits, so spawning from a test's (or a
 /// runtime's) thread could kill etcd early; the keeper thread never exits.
-fn spawn_from_keeper(command: Command) -> io::Result<Child> {
+pub(crate) fn spawn_from_keeper(command: Command) -> io::Result<Child> {
     static KEEPER: OnceLock<Mutex<mpsc::Sender<SpawnJob>>> = OnceLock::new();
     let keeper = KEEPER.get_or_init(|| {
         let (tx, rx) = mpsc::channel::<SpawnJob>();

@@ -3,6 +3,8 @@
 //!
 //! - [`EtcdProcess`] / [`etcd()`] / [`etcd_tls()`]: a throwaway single-member etcd on
 //!   loopback, plain or TLS with client certificates.
+//! - [`ContainerdProcess`] / [`containerd()`]: a throwaway containerd with its own root, socket,
+//!   CNI bridge and busybox images, for the CRI runtime's tests.
 //! - [`component_missing`] / [`require_all`]: the one way a test skips when a component is not
 //!   installed, or fails instead when `KERNEL_REQUIRE_ALL=1` (CI).
 //! - [`kubectl()`] / [`python_with`] / [`find_tool`] / [`which`]: the command-line tools tests
@@ -17,10 +19,12 @@
 //! # }
 //! ```
 
+mod containerd;
 mod etcd;
 mod tools;
 mod wait;
 
+pub use containerd::{containerd, ContainerdProcess, BUSYBOX_IMAGE, CONTAINERD_ENV, PAUSE_IMAGE};
 pub use etcd::{etcd, etcd_tls, EtcdProcess, EtcdTlsFiles, ETCD_ENV};
 pub use tools::{find_tool, kubectl, looked_at, python_with, which, KUBECTL_ENV, PYTHON_ENV};
 pub use wait::{eventually, within, HANG_GUARD};

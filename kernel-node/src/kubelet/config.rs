@@ -48,9 +48,13 @@ pub struct KubeletConfig {
     /// `maxPods` (110): `pods` in the node's capacity when not configured.
     pub max_pods: u32,
     /// The kubelet's root directory (upstream `/var/lib/kubelet`): pod volumes live in
-    /// `<root_dir>/pods/<uid>/volumes/kubernetes.io~empty-dir/<name>`, logs in
+    /// `<root_dir>/pods/<uid>/volumes/kubernetes.io~<plugin>/<name>`, logs in
     /// `<root_dir>/logs/<namespace>_<name>_<uid>`. Default: `<tmp>/kernel-kubelet/<node>`.
     pub root_dir: Option<PathBuf>,
+    /// How often the files of configMap, secret, downwardAPI and projected volumes are
+    /// rewritten from the API (upstream's `syncFrequency`, 1 min), so that updates reach
+    /// running containers.
+    pub volume_resync_period: Duration,
     /// `staticPodPath`: a directory of pod manifests (YAML or JSON, one pod a file) the
     /// kubelet runs without the API server, publishing each as a mirror pod. `None`: no
     /// static pods.
@@ -71,6 +75,7 @@ impl Default for KubeletConfig {
             pod_relist_period: Duration::from_secs(1),
             max_pods: 110,
             root_dir: None,
+            volume_resync_period: Duration::from_secs(60),
             static_pod_path: None,
             file_check_frequency: Duration::from_secs(20),
         }
@@ -107,8 +112,9 @@ impl KubeletConfig {
     /// `kubelet.config.k8s.io/v1beta1`, `kind: KubeletConfiguration`). Durations are Go's
     /// (`10s`, `5m0s`). Fields this kubelet honours: `nodeStatusUpdateFrequency`,
     /// `nodeStatusReportFrequency`, `nodeLeaseDurationSeconds`, `maxPods`, `staticPodPath`,
-    /// `fileCheckFrequency`, `podCIDR`, `address`, `port`, `tlsCertFile`, `tlsPrivateKeyFile`,
-    /// `authentication.x509.clientCAFile`; any other field is listed in
+    /// `fileCheckFrequency`, `syncFrequency` (the volume resync period), `podCIDR`, `address`,
+    /// `port`, `tlsCertFile`, `tlsPrivateKeyFile`, `authentication.x509.clientCAFile`; any
+    /// other field is listed in
     /// [`KubeletConfigurationFile::ignored`]. A wrong kind or apiVersion, a malformed
     /// duration or a value of the wrong type is an [`Error::InvalidState`] naming the field,
     /// as upstream refuses to start on them.
@@ -178,6 +184,7 @@ impl KubeletConfig {
                     c.node_status_report_frequency = duration(name, value)?
                 }
                 "fileCheckFrequency" => c.file_check_frequency = duration(name, value)?,
+                "syncFrequency" => c.volume_resync_period = duration(name, value)?,
                 "nodeLeaseDurationSeconds" => {
                     let v = integer(name, value)?;
                     c.node_lease_duration_seconds = i32::try_from(v)

@@ -5,6 +5,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use k8s_openapi::api::core::v1::{Container, EnvVarSource, Pod};
+
+use super::volumes::projection::secret_data;
+use super::volumes::Objects;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity as WireQuantity;
 use kernel_core::quantity::Quantity;
 
@@ -67,7 +70,7 @@ pub(crate) fn expand(input: &str, lookup: impl Fn(&str) -> Option<String>) -> St
 }
 
 /// The value of a `fieldRef` path (`podFieldSelectorRuntimeValue`).
-fn field_value(ctx: &PodContext<'_>, path: &str) -> Result<String, String> {
+pub(crate) fn field_value(ctx: &PodContext<'_>, path: &str) -> Result<String, String> {
     let meta = &ctx.pod.metadata;
     let spec = ctx.pod.spec.as_ref();
     let subscript = |prefix: &str| {
@@ -108,7 +111,7 @@ fn field_value(ctx: &PodContext<'_>, path: &str) -> Result<String, String> {
 
 /// The value of a `resourceFieldRef` (`ExtractContainerResourceValue`): rounded up in units
 /// of the divisor; unset limits are the node's allocatable.
-fn resource_value(
+pub(crate) fn resource_value(
     ctx: &PodContext<'_>,
     container: &Container,
     resource: &str,
@@ -142,21 +145,75 @@ fn resource_value(
     })
 }
 
-/// The container's environment in order, values expanded (`$(VAR)` of earlier entries);
-/// `Err` is the message of a `CreateContainerConfigError`.
+/// `IsEnvVarName`: `[-._a-zA-Z][-._a-zA-Z0-9]*`.
+fn is_env_var_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || matches!(c, '-' | '.' | '_'))
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
+}
+
+/// The container's environment in order (`makeEnvironmentVariables`): first what `envFrom`
+/// brings (each source's keys in order, a later source overriding an earlier one), then
+/// `env`, values expanded (`$(VAR)` of earlier entries). ConfigMaps and Secrets come from
+/// `objects` (read beforehand with [`Objects::fetch_for_env`]). `Err` is the message of a
+/// `CreateContainerConfigError` (`configmap "x" not found`,
+/// `couldn't find key k in ConfigMap ns/x`). `envFrom` keys that are not valid variable
+/// names are skipped (see [`invalid_env_from`]).
 pub(crate) fn environment(
     ctx: &PodContext<'_>,
     container: &Container,
+    objects: &Objects,
 ) -> Result<Vec<(String, String)>, String> {
+    let namespace = ctx.pod.metadata.namespace.as_deref().unwrap_or_default();
     let mut out: Vec<(String, String)> = Vec::new();
-    let mut seen: HashMap<String, String> = HashMap::new();
-    if container.env_from.as_ref().is_some_and(|e| !e.is_empty()) {
-        return Err("envFrom is not supported by this kubelet yet".into());
+    let set = |out: &mut Vec<(String, String)>, name: &str, value: String| match out
+        .iter_mut()
+        .find(|(n, _)| n == name)
+    {
+        Some(entry) => entry.1 = value,
+        None => out.push((name.to_owned(), value)),
+    };
+    for from in container.env_from.iter().flatten() {
+        let prefix = from.prefix.as_deref().unwrap_or_default();
+        let data: Vec<(String, String)> = if let Some(r) = &from.config_map_ref {
+            match objects.config_maps.get(&r.name).and_then(Option::as_ref) {
+                Some(cm) => cm
+                    .data
+                    .iter()
+                    .flatten()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+                None if r.optional.unwrap_or(false) => continue,
+                None => return Err(format!("configmap {:?} not found", r.name)),
+            }
+        } else if let Some(r) = &from.secret_ref {
+            match objects.secrets.get(&r.name).and_then(Option::as_ref) {
+                Some(secret) => secret_data(secret)
+                    .into_iter()
+                    .map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned()))
+                    .collect(),
+                None if r.optional.unwrap_or(false) => continue,
+                None => return Err(format!("secret {:?} not found", r.name)),
+            }
+        } else {
+            continue;
+        };
+        for (key, value) in data {
+            let key = format!("{prefix}{key}");
+            if is_env_var_name(&key) {
+                set(&mut out, &key, value);
+            }
+        }
     }
     for var in container.env.iter().flatten() {
         let value = match &var.value_from {
             None => expand(var.value.as_deref().unwrap_or_default(), |name| {
-                seen.get(name).cloned()
+                out.iter()
+                    .rev()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, v)| v.clone())
             }),
             Some(EnvVarSource {
                 field_ref: Some(f), ..
@@ -177,17 +234,89 @@ pub(crate) fn environment(
                 };
                 resource_value(ctx, target, &r.resource, r.divisor.as_ref())?
             }
-            Some(_) => {
-                return Err(format!(
-                "env {:?}: configMapKeyRef and secretKeyRef are not supported by this kubelet yet",
-                var.name
-            ))
+            Some(EnvVarSource {
+                config_map_key_ref: Some(r),
+                ..
+            }) => {
+                let optional = r.optional.unwrap_or(false);
+                let Some(cm) = objects.config_maps.get(&r.name).and_then(Option::as_ref) else {
+                    if optional {
+                        continue;
+                    }
+                    return Err(format!("configmap {:?} not found", r.name));
+                };
+                match cm.data.as_ref().and_then(|d| d.get(&r.key)) {
+                    Some(v) => v.clone(),
+                    None if optional => continue,
+                    None => {
+                        return Err(format!(
+                            "couldn't find key {} in ConfigMap {namespace}/{}",
+                            r.key, r.name
+                        ))
+                    }
+                }
             }
+            Some(EnvVarSource {
+                secret_key_ref: Some(r),
+                ..
+            }) => {
+                let optional = r.optional.unwrap_or(false);
+                let Some(secret) = objects.secrets.get(&r.name).and_then(Option::as_ref) else {
+                    if optional {
+                        continue;
+                    }
+                    return Err(format!("secret {:?} not found", r.name));
+                };
+                match secret_data(secret).get(&r.key) {
+                    Some(v) => String::from_utf8_lossy(v).into_owned(),
+                    None if optional => continue,
+                    None => {
+                        return Err(format!(
+                            "couldn't find key {} in Secret {namespace}/{}",
+                            r.key, r.name
+                        ))
+                    }
+                }
+            }
+            Some(_) => return Err(format!("env {:?}: an empty valueFrom", var.name)),
         };
-        seen.insert(var.name.clone(), value.clone());
-        out.push((var.name.clone(), value));
+        set(&mut out, &var.name, value);
     }
     Ok(out)
+}
+
+/// The messages of upstream's `InvalidEnvironmentVariableNames` events: per `envFrom`
+/// source, the keys (with the prefix) that are not valid variable names and were skipped.
+pub(crate) fn invalid_env_from(pod: &Pod, container: &Container, objects: &Objects) -> Vec<String> {
+    let namespace = pod.metadata.namespace.as_deref().unwrap_or_default();
+    let mut out = Vec::new();
+    for from in container.env_from.iter().flatten() {
+        let prefix = from.prefix.as_deref().unwrap_or_default();
+        let (kind, name, keys): (&str, &str, Vec<String>) = if let Some(r) = &from.config_map_ref {
+            let cm = objects.config_maps.get(&r.name).and_then(Option::as_ref);
+            let keys = cm.and_then(|c| c.data.as_ref()).into_iter().flatten();
+            ("configMap", &r.name, keys.map(|(k, _)| k.clone()).collect())
+        } else if let Some(r) = &from.secret_ref {
+            let secret = objects.secrets.get(&r.name).and_then(Option::as_ref);
+            let keys = secret.map(secret_data).unwrap_or_default();
+            ("secret", &r.name, keys.into_keys().collect())
+        } else {
+            continue;
+        };
+        let mut invalid: Vec<String> = keys
+            .into_iter()
+            .map(|k| format!("{prefix}{k}"))
+            .filter(|k| !is_env_var_name(k))
+            .collect();
+        if !invalid.is_empty() {
+            invalid.sort();
+            out.push(format!(
+                "Keys [{}] from the EnvFrom {kind} {namespace}/{name} were skipped since they are considered invalid environment variable names.",
+                invalid.join(", ")
+            ));
+        }
+    }
+    out
 }
 
 /// `command` and `args` with `$(VAR)` expanded from the container's environment.
@@ -202,6 +331,7 @@ pub(crate) fn expand_all(words: &[String], env: &[(String, String)]) -> Vec<Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+    use k8s_openapi::api::core::v1::{ConfigMap, Secret};
     use serde_json::json;
 
     #[test]
@@ -241,7 +371,7 @@ mod tests {
             allocatable: &allocatable,
         };
         let container = &pod.spec.as_ref().unwrap().containers[0];
-        let env = environment(&ctx, container).unwrap();
+        let env = environment(&ctx, container, &Objects::default()).unwrap();
         let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
         assert_eq!(get("B"), Some("a-b"));
         assert_eq!(get("NAME"), Some("p"));
@@ -254,5 +384,126 @@ mod tests {
             expand_all(&["echo".into(), "$(B)".into()], &env),
             vec!["echo", "a-b"]
         );
+    }
+
+    fn objects() -> Objects {
+        let cm: ConfigMap = serde_json::from_value(json!({
+            "metadata": { "name": "cfg" },
+            "data": { "MODE": "fast", "LEVEL": "3", "bad key": "x", "1ST": "y" }
+        }))
+        .unwrap();
+        let secret: Secret = serde_json::from_value(json!({
+            "metadata": { "name": "creds" },
+            "data": { "PASSWORD": "aHVudGVyMg==" }
+        }))
+        .unwrap();
+        let mut objects = Objects::default();
+        objects.config_maps.insert("cfg".into(), Some(cm));
+        objects.config_maps.insert("gone".into(), None);
+        objects.secrets.insert("creds".into(), Some(secret));
+        objects
+    }
+
+    fn env_of(container: serde_json::Value) -> Result<Vec<(String, String)>, String> {
+        let pod: Pod = serde_json::from_value(json!({
+            "metadata": { "name": "p", "namespace": "ns" },
+            "spec": { "containers": [container] }
+        }))
+        .unwrap();
+        let allocatable = BTreeMap::new();
+        let ctx = PodContext {
+            pod: &pod,
+            pod_ips: &[],
+            host_ips: &[],
+            allocatable: &allocatable,
+        };
+        environment(&ctx, &pod.spec.as_ref().unwrap().containers[0], &objects())
+    }
+
+    #[test]
+    fn config_map_and_secret_references() {
+        let env = env_of(json!({
+            "name": "c",
+            "envFrom": [
+                { "configMapRef": { "name": "cfg" } },
+                { "secretRef": { "name": "creds" }, "prefix": "S_" },
+                { "configMapRef": { "name": "gone", "optional": true } }
+            ],
+            "env": [
+                { "name": "MODE", "valueFrom": { "configMapKeyRef": { "name": "cfg", "key": "LEVEL" } } },
+                { "name": "PW", "valueFrom": { "secretKeyRef": { "name": "creds", "key": "PASSWORD" } } },
+                { "name": "OPT", "valueFrom": { "configMapKeyRef": { "name": "cfg", "key": "nope", "optional": true } } },
+                { "name": "OPT2", "valueFrom": { "secretKeyRef": { "name": "missing", "key": "k", "optional": true } } },
+                { "name": "BOTH", "value": "$(S_PASSWORD)/$(LEVEL)" }
+            ]
+        }))
+        .unwrap();
+        let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("LEVEL"), Some("3"));
+        assert_eq!(get("MODE"), Some("3"), "env overrides envFrom");
+        assert_eq!(env.iter().filter(|(n, _)| n == "MODE").count(), 1);
+        assert_eq!(get("S_PASSWORD"), Some("hunter2"));
+        assert_eq!(get("PW"), Some("hunter2"));
+        assert_eq!(get("BOTH"), Some("hunter2/3"));
+        assert_eq!(get("OPT"), None);
+        assert_eq!(get("OPT2"), None);
+        assert_eq!(get("bad key"), None, "invalid names are skipped");
+        assert_eq!(get("1ST"), None);
+    }
+
+    #[test]
+    fn invalid_env_from_keys_are_reported() {
+        let pod: Pod = serde_json::from_value(json!({
+            "metadata": { "name": "p", "namespace": "ns" },
+            "spec": { "containers": [{ "name": "c", "envFrom": [
+                { "configMapRef": { "name": "cfg" } },
+                { "configMapRef": { "name": "cfg" }, "prefix": "P_" },
+                { "secretRef": { "name": "creds" } }
+            ] }] }
+        }))
+        .unwrap();
+        let container = &pod.spec.as_ref().unwrap().containers[0];
+        assert_eq!(
+            invalid_env_from(&pod, container, &objects()),
+            vec![
+                "Keys [1ST, bad key] from the EnvFrom configMap ns/cfg were skipped since they are considered invalid environment variable names.".to_string(),
+                "Keys [P_bad key] from the EnvFrom configMap ns/cfg were skipped since they are considered invalid environment variable names.".to_string(),
+            ]
+        );
+    }
+
+    #[test]
+    fn missing_references_are_config_errors() {
+        let key_ref = |kind: &str, name: &str, key: &str| json!({ "name": "c", "env": [{ "name": "X", "valueFrom": { kind: { "name": name, "key": key } } }] });
+        assert_eq!(
+            env_of(key_ref("configMapKeyRef", "gone", "k")).unwrap_err(),
+            "configmap \"gone\" not found"
+        );
+        assert_eq!(
+            env_of(key_ref("configMapKeyRef", "cfg", "k")).unwrap_err(),
+            "couldn't find key k in ConfigMap ns/cfg"
+        );
+        assert_eq!(
+            env_of(key_ref("secretKeyRef", "nope", "k")).unwrap_err(),
+            "secret \"nope\" not found"
+        );
+        assert_eq!(
+            env_of(key_ref("secretKeyRef", "creds", "k")).unwrap_err(),
+            "couldn't find key k in Secret ns/creds"
+        );
+        assert_eq!(
+            env_of(json!({ "name": "c", "envFrom": [{ "configMapRef": { "name": "gone" } }] }))
+                .unwrap_err(),
+            "configmap \"gone\" not found"
+        );
+    }
+
+    #[test]
+    fn env_var_names() {
+        assert!(is_env_var_name("A_b.c-1"));
+        assert!(is_env_var_name("_x"));
+        assert!(!is_env_var_name("1x"));
+        assert!(!is_env_var_name("a b"));
+        assert!(!is_env_var_name(""));
     }
 }

@@ -17,11 +17,14 @@ use tokio::sync::watch;
 
 use super::backoff::Backoff;
 use super::env::{self, PodContext};
+use super::events::{EventRecorder, EventType};
+use super::probe::{Probers, Target};
 use super::status::{self, ContainerView, Kind};
+use super::volumes::{self, Objects, PodVolumes};
 use super::Shared;
 use crate::error::Error;
 use crate::runtime::{
-    ContainerConfig, ContainerState, ContainerStatus, Mount, PodSandboxConfig, SandboxState,
+    ContainerConfig, ContainerState, ContainerStatus, PodSandboxConfig, SandboxState,
 };
 
 /// The sandbox the worker runs the pod in.
@@ -47,6 +50,12 @@ struct Worker {
     /// A static pod's mirror pod uid, as the pod loop last named it.
     mirror_uid: Option<String>,
     start_time: Option<Value>,
+    /// The pod's events.
+    events: EventRecorder,
+    /// The pod's probes, started with its first sandbox.
+    probers: Option<Probers>,
+    /// The pod's volumes, set up before its sandbox.
+    volumes: PodVolumes,
 }
 
 /// Runs the worker of the pod `uid` until the pod is gone (deleted and cleaned up); returns
@@ -67,7 +76,16 @@ pub(crate) async fn run(
         })
         .unwrap_or_default();
     let config = &shared.config;
+    let events = EventRecorder::new(
+        shared.client.clone(),
+        shared.node_name.clone(),
+        &namespace,
+        &name,
+        &uid,
+    );
     let mut worker = Worker {
+        events,
+        probers: None,
         backoff: Backoff::new(config.backoff_initial, config.backoff_max),
         shared: shared.clone(),
         uid: uid.clone(),
@@ -83,6 +101,7 @@ pub(crate) async fn run(
             .and_then(|p| p.status.as_ref())
             .and_then(|s| s.start_time.as_ref())
             .and_then(|t| serde_json::to_value(t).ok()),
+        volumes: PodVolumes::default(),
     };
     worker.adopt_sandbox().await;
     loop {
@@ -115,6 +134,7 @@ pub(crate) async fn run(
         tokio::select! {
             changed = rx.changed() => if changed.is_err() { return uid },
             _ = tokio::time::sleep(wake) => {}
+            _ = worker.probe_changed() => {}
         }
     }
 }
@@ -228,14 +248,6 @@ impl Worker {
         if let Err(e) = tokio::fs::create_dir_all(&config.log_directory).await {
             return Err(format!("failed to make the pod's log directory: {e}"));
         }
-        for volume in spec.and_then(|s| s.volumes.as_ref()).into_iter().flatten() {
-            if volume.empty_dir.is_some() {
-                let dir = self.empty_dir(&volume.name);
-                if let Err(e) = tokio::fs::create_dir_all(&dir).await {
-                    return Err(format!("failed to make emptyDir {}: {e}", volume.name));
-                }
-            }
-        }
         let id = self
             .shared
             .runtime
@@ -262,13 +274,6 @@ impl Worker {
         Ok(())
     }
 
-    fn empty_dir(&self, volume: &str) -> PathBuf {
-        self.pod_dir()
-            .join("volumes")
-            .join("kubernetes.io~empty-dir")
-            .join(volume)
-    }
-
     /// Pulls the container's image as its `imagePullPolicy` says; `Err` is the waiting
     /// reason and message.
     async fn ensure_image(&mut self, container: &Container) -> Result<(), (String, String)> {
@@ -283,29 +288,78 @@ impl Worker {
         });
         let present =
             || async { matches!(self.shared.runtime.image_status(&image).await, Ok(Some(_))) };
+        let name = container.name.as_str();
+        let already = || format!("Container image {image:?} already present on machine");
         match policy.as_str() {
             "Never" => {
                 if present().await {
+                    self.events
+                        .container_event(name, EventType::Normal, "Pulled", already());
                     return Ok(());
                 }
-                return Err((
-                    "ErrImageNeverPull".into(),
-                    format!("Container image {image:?} is not present with pull policy of Never"),
-                ));
+                let message =
+                    format!("Container image {image:?} is not present with pull policy of Never");
+                self.events.container_event(
+                    name,
+                    EventType::Warning,
+                    "ErrImageNeverPull",
+                    message.clone(),
+                );
+                return Err(("ErrImageNeverPull".into(), message));
             }
-            "IfNotPresent" if present().await => return Ok(()),
+            "IfNotPresent" if present().await => {
+                self.events
+                    .container_event(name, EventType::Normal, "Pulled", already());
+                return Ok(());
+            }
             _ => {}
         }
         let key = format!("image:{image}");
         if self.backoff.remaining_since_update(&key).is_some() {
+            self.events.container_event(
+                name,
+                EventType::Normal,
+                "BackOff",
+                format!("Back-off pulling image {image:?}"),
+            );
             return Err((
                 "ImagePullBackOff".into(),
                 format!("Back-off pulling image {image:?}"),
             ));
         }
+        self.events.container_event(
+            name,
+            EventType::Normal,
+            "Pulling",
+            format!("Pulling image {image:?}"),
+        );
+        let pulling = Instant::now();
         match self.shared.runtime.pull_image(&image).await {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                self.events.container_event(
+                    name,
+                    EventType::Normal,
+                    "Pulled",
+                    format!(
+                        "Successfully pulled image {image:?} in {}",
+                        kernel_core::duration::format(pulling.elapsed())
+                    ),
+                );
+                Ok(())
+            }
             Err(e) => {
+                self.events.container_event(
+                    name,
+                    EventType::Warning,
+                    "Failed",
+                    format!("Failed to pull image {image:?}: {e}"),
+                );
+                self.events.container_event(
+                    name,
+                    EventType::Warning,
+                    "Failed",
+                    "Error: ErrImagePull",
+                );
                 self.backoff.next(&key, Instant::now());
                 tracing::warn!(pod = %self.name, namespace = %self.namespace, %image, error = %e, "image pull failed");
                 Err(("ErrImagePull".into(), e.to_string()))
@@ -320,6 +374,15 @@ impl Worker {
             self.waiting.insert(name, waiting);
             return;
         }
+        let mut objects = Objects::default();
+        if let Err(message) = objects
+            .fetch_for_env(&self.shared.client, &self.namespace, container)
+            .await
+        {
+            self.waiting
+                .insert(name, ("CreateContainerConfigError".into(), message));
+            return;
+        }
         let Some(sandbox) = &self.sandbox else { return };
         let host_ips = vec![self.shared.node_ip.to_string()];
         let ctx = PodContext {
@@ -328,7 +391,13 @@ impl Worker {
             host_ips: &host_ips,
             allocatable: &self.shared.allocatable,
         };
-        let envs = match env::environment(&ctx, container) {
+        for message in env::invalid_env_from(pod, container, &objects) {
+            let event = "InvalidEnvironmentVariableNames";
+            if self.volumes.event(&self.shared, pod, event, &message).await {
+                tracing::warn!(pod = %self.name, namespace = %self.namespace, container = %name, "{message}");
+            }
+        }
+        let envs = match env::environment(&ctx, container, &objects) {
             Ok(envs) => envs,
             Err(message) => {
                 self.waiting
@@ -336,37 +405,14 @@ impl Worker {
                 return;
             }
         };
-        let volumes = pod.spec.as_ref().and_then(|s| s.volumes.as_ref());
-        let mut mounts = Vec::new();
-        for m in container.volume_mounts.iter().flatten() {
-            let volume = volumes.and_then(|vs| vs.iter().find(|v| v.name == m.name));
-            match volume {
-                Some(v) if v.empty_dir.is_some() => {
-                    let mut host_path = self.empty_dir(&m.name);
-                    if let Some(sub) = m.sub_path.as_deref().filter(|s| !s.is_empty()) {
-                        host_path = host_path.join(sub);
-                    }
-                    mounts.push(Mount {
-                        container_path: m.mount_path.clone(),
-                        host_path,
-                        readonly: m.read_only.unwrap_or(false),
-                    });
-                }
-                _ => {
-                    self.waiting.insert(
-                        name,
-                        (
-                            "CreateContainerConfigError".into(),
-                            format!(
-                                "volume {:?}: only emptyDir volumes are supported by this kubelet yet",
-                                m.name
-                            ),
-                        ),
-                    );
-                    return;
-                }
+        let mounts = match self.volumes.mounts(container, &envs).await {
+            Ok(mounts) => mounts,
+            Err(message) => {
+                self.waiting
+                    .insert(name, ("CreateContainerConfigError".into(), message));
+                return;
             }
-        }
+        };
         let mut labels = std::collections::BTreeMap::new();
         labels.insert("io.kubernetes.container.name".into(), name.clone());
         labels.insert("io.kubernetes.pod.name".into(), self.name.clone());
@@ -397,8 +443,22 @@ impl Worker {
             .create_container(&sandbox.id, &config, &sandbox.config)
             .await
         {
-            Ok(id) => id,
+            Ok(id) => {
+                self.events.container_event(
+                    &name,
+                    EventType::Normal,
+                    "Created",
+                    format!("Created container: {name}"),
+                );
+                id
+            }
             Err(e) => {
+                self.events.container_event(
+                    &name,
+                    EventType::Warning,
+                    "Failed",
+                    format!("Error: {e}"),
+                );
                 tracing::warn!(pod = %self.name, namespace = %self.namespace, container = %name, error = %e, "create container failed");
                 self.waiting
                     .insert(name, ("CreateContainerError".into(), e.to_string()));
@@ -415,10 +475,22 @@ impl Worker {
         }
         match runtime.start_container(&id).await {
             Ok(()) => {
+                self.events.container_event(
+                    &name,
+                    EventType::Normal,
+                    "Started",
+                    format!("Started container {name}"),
+                );
                 tracing::info!(pod = %self.name, namespace = %self.namespace, container = %name, attempt, "container started");
                 self.waiting.remove(&name);
             }
             Err(e) => {
+                self.events.container_event(
+                    &name,
+                    EventType::Warning,
+                    "Failed",
+                    format!("Error: {e}"),
+                );
                 tracing::warn!(pod = %self.name, namespace = %self.namespace, container = %name, error = %e, "start container failed");
                 self.waiting
                     .insert(name, ("RunContainerError".into(), e.to_string()));
@@ -487,6 +559,15 @@ impl Worker {
                 let finished = instant_of(latest.finished_at);
                 if let Some(left) = self.backoff.remaining_since(&key, finished) {
                     let delay = self.backoff.current(&key).unwrap_or_default();
+                    self.events.container_event(
+                        &container.name,
+                        EventType::Warning,
+                        "BackOff",
+                        format!(
+                            "Back-off restarting failed container {} in pod {}_{}({})",
+                            container.name, self.name, self.namespace, self.uid
+                        ),
+                    );
                     self.waiting.insert(
                         key,
                         (
@@ -524,6 +605,8 @@ impl Worker {
             if let Some(sb) = &self.sandbox {
                 let _ = self.shared.runtime.stop_pod_sandbox(&sb.id).await;
             }
+            // Its volumes are torn down (upstream unmounts the volumes of terminated pods).
+            self.volumes.tear_down(&self.pod_dir()).await;
             return relist.max(Duration::from_secs(10));
         }
         if self.start_time.is_none() {
@@ -531,14 +614,30 @@ impl Worker {
         }
         let mut wake = relist;
         let mut sandbox_error = None;
-        if let Err(e) = self.ensure_sandbox(pod).await {
+        let pod_dir = self.pod_dir();
+        if let Err(e) = self.volumes.sync(&self.shared, pod, &pod_dir).await {
+            sandbox_error = Some(e);
+        } else if let Err(e) = self.ensure_sandbox(pod).await {
             tracing::warn!(pod = %self.name, namespace = %self.namespace, error = %e, "failed to make the sandbox");
+            self.events.pod_event(
+                EventType::Warning,
+                "FailedCreatePodSandBox",
+                format!("Failed to create pod sandbox: {e}"),
+            );
             sandbox_error = Some(e);
         }
         let spec = pod.spec.clone().unwrap_or_default();
         let mut init_failed = false;
         let mut init_done = spec.init_containers.as_ref().is_none_or(|c| c.is_empty());
         if self.sandbox.is_some() {
+            if self.probers.is_none() {
+                self.probers = Some(Probers::start(
+                    pod,
+                    self.shared.runtime.clone(),
+                    self.events.clone(),
+                ));
+            }
+            self.kill_unhealthy(pod).await;
             let containers = self.list().await;
             let latest = |name: &str| {
                 containers
@@ -579,6 +678,7 @@ impl Worker {
             }
         }
         let containers = self.list().await;
+        self.update_probers(&containers);
         let status = self.status(
             pod,
             &containers,
@@ -589,6 +689,90 @@ impl Worker {
         );
         self.write_status(status).await;
         wake
+    }
+
+    /// Resolves when a probe result changed (never without probes).
+    async fn probe_changed(&self) {
+        match &self.probers {
+            Some(p) if !p.is_empty() => p.changed().await,
+            _ => std::future::pending().await,
+        }
+    }
+
+    /// Tells the probes what runs now (the newest container of each probed name).
+    fn update_probers(&self, containers: &[ContainerStatus]) {
+        let Some(probers) = &self.probers else { return };
+        if probers.is_empty() {
+            return;
+        }
+        let pod_ip = self
+            .sandbox
+            .as_ref()
+            .and_then(|s| s.pod_ips.first().cloned());
+        let named = by_name(containers);
+        let targets = probers
+            .probed_containers()
+            .into_iter()
+            .filter_map(|name| {
+                let latest = named.get(name)?.first()?;
+                let target = Target {
+                    container_id: latest.id.clone(),
+                    running: latest.state == ContainerState::Running,
+                    started_at: latest.started_at,
+                    pod_ip: pod_ip.clone(),
+                    started: probers.started(name, &latest.id),
+                };
+                Some((name.to_owned(), target))
+            })
+            .collect();
+        probers.update(targets);
+    }
+
+    /// Kills the running containers whose liveness or startup probe failed (upstream
+    /// `computePodActions` + `killContainer`); the restart policy then restarts them.
+    async fn kill_unhealthy(&mut self, pod: &Pod) {
+        let Some(probers) = &self.probers else { return };
+        if probers.is_empty() {
+            return;
+        }
+        let containers = self.list().await;
+        let named = by_name(&containers);
+        let pod_grace = pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.termination_grace_period_seconds)
+            .unwrap_or(30);
+        let mut kills = Vec::new();
+        for (name, list) in &named {
+            let Some(latest) = list.first().filter(|l| l.state == ContainerState::Running) else {
+                continue;
+            };
+            if let Some(reason) = probers.kill_reason(name, &latest.id) {
+                kills.push((name.to_string(), latest.id.clone(), reason));
+            }
+        }
+        let restart = restart_policy(pod) != "Never";
+        for (name, id, reason) in kills {
+            let mut message = format!(
+                "Container {name} failed {} probe",
+                reason.kind.title().to_lowercase()
+            );
+            if restart {
+                message.push_str(", will be restarted");
+            }
+            self.events
+                .container_event(&name, EventType::Normal, "Killing", message.clone());
+            tracing::info!(pod = %self.name, namespace = %self.namespace, container = %name, %message, "killing container");
+            let grace = reason.termination_grace.unwrap_or(pod_grace).max(0) as u64;
+            if let Err(e) = self
+                .shared
+                .runtime
+                .stop_container(&id, Duration::from_secs(grace))
+                .await
+            {
+                tracing::warn!(pod = %self.name, namespace = %self.namespace, container = %name, error = %e, "failed to kill container");
+            }
+        }
     }
 
     async fn list(&self) -> Vec<ContainerStatus> {
@@ -620,14 +804,23 @@ impl Worker {
         };
         let named = by_name(containers);
         let waiting = &self.waiting;
+        let probers = self.probers.as_ref();
         let view = |c: &'a Container| -> ContainerView<'a> {
             let list = named.get(c.name.as_str());
+            let latest = list.and_then(|l| l.first().copied());
+            let running = latest
+                .filter(|l| l.state == ContainerState::Running)
+                .map(|l| l.id.as_str());
+            let started = running.is_some_and(|id| probers.is_none_or(|p| p.started(&c.name, id)));
+            let ready = running.is_some_and(|id| probers.is_none_or(|p| p.ready(&c.name, id)));
             ContainerView {
                 name: c.name.as_str(),
                 image: c.image.as_deref().unwrap_or_default(),
-                latest: list.and_then(|l| l.first().copied()),
+                latest,
                 previous: list.and_then(|l| l.get(1).copied()),
                 waiting: waiting.get(&c.name),
+                started,
+                ready,
             }
         };
         let init_default = if sandbox_error.is_some() {
@@ -654,7 +847,7 @@ impl Worker {
         let mut unready = Vec::new();
         for c in &spec.containers {
             let (s, kind) = status::container_status(rt, &view(c), main_default);
-            if kind != Kind::Running {
+            if s["ready"] != json!(true) {
                 unready.push(c.name.as_str());
             }
             kinds.push(kind);
@@ -689,6 +882,16 @@ impl Worker {
             )
         };
         let initialized = init_done || phase == "Succeeded";
+        let api_conditions = pod
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.as_deref())
+            .unwrap_or_default();
+        let (pod_ready, pod_ready_reason, pod_ready_message) =
+            match status::readiness_gates(spec, api_conditions) {
+                Some(message) if ready => (false, Some("ReadinessGatesNotReady"), Some(message)),
+                _ => (ready, ready_reason, ready_message.clone()),
+            };
         let conditions = vec![
             status::condition(
                 previous,
@@ -707,9 +910,9 @@ impl Worker {
             status::condition(
                 previous,
                 "Ready",
-                ready,
-                ready_reason,
-                ready_message.clone(),
+                pod_ready,
+                pod_ready_reason,
+                pod_ready_message,
             ),
             status::condition(
                 previous,
@@ -720,6 +923,8 @@ impl Worker {
             ),
             status::pod_scheduled(pod, previous),
         ];
+        // Conditions others own (readiness gates', DisruptionTarget) are not written: the
+        // strategic patch merges conditions by type, so the API keeps them as they are.
         let host_ip = self.shared.node_ip.to_string();
         let mut out = json!({
             "phase": phase,
@@ -757,9 +962,13 @@ impl Worker {
             return true;
         }
         let pods: Api<Pod> = Api::namespaced(self.shared.client.clone(), &self.namespace);
-        let patch = json!({ "status": status });
+        let patch = json!({ "status": status::strategic_patch(&status) });
         match pods
-            .patch_status(&self.name, &PatchParams::default(), &Patch::Merge(&patch))
+            .patch_status(
+                &self.name,
+                &PatchParams::default(),
+                &Patch::Strategic(&patch),
+            )
             .await
         {
             Ok(_) => {
@@ -780,6 +989,10 @@ impl Worker {
     /// precondition uid) and removes the sandbox. `pod` is `None` when the pod is already
     /// gone from the API. Returns `true` once done.
     async fn terminate(&mut self, pod: Option<&Pod>) -> bool {
+        // No liveness probing of a pod going away.
+        if let Some(p) = self.probers.as_mut() {
+            p.terminating();
+        }
         let grace = pod
             .and_then(|p| {
                 p.metadata.deletion_grace_period_seconds.or_else(|| {
@@ -800,6 +1013,14 @@ impl Worker {
                     c.state == ContainerState::Running || c.state == ContainerState::Created
                 })
                 .collect();
+            for c in &running {
+                self.events.container_event(
+                    &c.name,
+                    EventType::Normal,
+                    "Killing",
+                    format!("Stopping container {}", c.name),
+                );
+            }
             let stops = running.iter().map(|c| {
                 let runtime = runtime.clone();
                 async move {
@@ -866,6 +1087,7 @@ impl Worker {
                 let _ = runtime.remove_pod_sandbox(&s.id).await;
             }
         }
+        volumes::teardown(&self.pod_dir()).await;
         let _ = tokio::fs::remove_dir_all(self.pod_dir()).await;
         let _ = tokio::fs::remove_dir_all(self.log_dir()).await;
         tracing::info!(pod = %self.name, namespace = %self.namespace, "pod cleaned up");

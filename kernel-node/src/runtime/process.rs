@@ -88,6 +88,7 @@ use crate::error::{Error, Result};
 use crate::network::netns::{join_in_child, NetNs};
 use crate::network::{HostNetwork, NetworkPlugin, PodNetworkConfig};
 
+mod port_forward;
 mod streaming;
 
 /// `PATH` when neither the container nor the kubelet has one.
@@ -1007,6 +1008,10 @@ impl Runtime for ProcessRuntime {
     async fn remove_image(&self, image: &str) -> Result<()> {
         self.lock().images.remove(image);
         Ok(())
+    }
+
+    async fn port_forward(&self, sandbox_id: &str, port: u16) -> Result<Box<dyn super::Duplex>> {
+        port_forward::port_forward(self, sandbox_id, port).await
     }
 }
 
