@@ -43,10 +43,13 @@ struct Cli {
     /// `process` (pods are local processes) or `sim` (simulated, nothing runs).
     #[arg(long, env = "KERNEL_RUNTIME", default_value = "process", value_parser = ["process", "sim"])]
     runtime: String,
-    /// The port of the kubelet's HTTPS server (logs, exec, attach, stats, metrics), on all
-    /// addresses, published in the Node's status.daemonEndpoints; 0 picks a free port.
-    #[arg(long, env = "KERNEL_KUBELET_PORT", default_value_t = kernel_node::server::DEFAULT_PORT)]
-    kubelet_port: u16,
+    /// The port of the kubelet's HTTPS server (logs, exec, attach, stats, metrics),
+    /// published in the Node's status.daemonEndpoints; 0 picks a free port. Default: the
+    /// config file's `port`, else 10250 (upstream's). The server listens on the file's
+    /// `address` (default 0.0.0.0), with its `tlsCertFile`/`tlsPrivateKeyFile` (default: a
+    /// self-signed certificate) and `authentication.x509.clientCAFile` (default: any client).
+    #[arg(long, env = "KERNEL_KUBELET_PORT")]
+    kubelet_port: Option<u16>,
     /// The kubelet's root directory (pod volumes, logs); default: a directory under /tmp.
     #[arg(long, env = "KERNEL_ROOT_DIR", value_name = "DIR")]
     root_dir: Option<PathBuf>,
@@ -117,14 +120,37 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .clone()
         .or(file.pod_cidr)
         .unwrap_or_else(|| "10.244.1.0/24".into());
+    let address: std::net::IpAddr = match &file.address {
+        Some(a) => a
+            .parse()
+            .map_err(|e| format!("--config: address {a:?}: {e}"))?,
+        None => std::net::Ipv4Addr::UNSPECIFIED.into(),
+    };
+    let port = cli
+        .kubelet_port
+        .or(file.port)
+        .unwrap_or(kernel_node::server::DEFAULT_PORT);
+    let mut server = KubeletServerConfig::on(std::net::SocketAddr::new(address, port));
+    let read = |path: &Option<PathBuf>| {
+        let path = path.clone();
+        async move {
+            match path {
+                Some(p) => tokio::fs::read_to_string(&p)
+                    .await
+                    .map(Some)
+                    .map_err(|e| format!("--config: {}: {e}", p.display())),
+                None => Ok(None),
+            }
+        }
+    };
+    server.tls_cert_pem = read(&file.tls_cert_file).await?;
+    server.tls_key_pem = read(&file.tls_private_key_file).await?;
+    server.client_ca_pem = read(&file.client_ca_file).await?;
     let kubelet = Kubelet::builder(client, node.clone())
         .runtime(runtime)
         .pod_cidr(pod_cidr)
         .config(config)
-        .server(KubeletServerConfig::on(std::net::SocketAddr::from((
-            [0, 0, 0, 0],
-            cli.kubelet_port,
-        ))))
+        .server(server)
         .build()?;
     tracing::info!(node, "kubelet starting");
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;

@@ -31,9 +31,9 @@
 //!   `pkg/kubelet`).
 //! - [`server`]: the kubelet's HTTPS server ([`KubeletServer`], [`KubeletServerConfig`]):
 //!   `/healthz`, `/pods`, `/stats/summary`, `/metrics`, `/containerLogs`, `/exec` and
-//!   `/attach` (WebSocket, remotecommand v1–v5), what the API server's `pods/log`,
-//!   `/attach` (WebSocket, remotecommand v1–v5) and `/portForward`, what the API server's
-//!   `pods/log`, `pods/exec`, `pods/attach`, `pods/portforward` and `nodes/proxy` reach.
+//!   `/attach` (WebSocket, remotecommand v1–v5), `/portForward` ([`portforward`]): what the
+//!   API server's `pods/log`, `pods/exec`, `pods/attach`, `pods/portforward` and
+//!   `nodes/proxy` reach.
 //!
 //! Not yet (issue 16): CSI, network and cloud volumes (and attach/detach), bind mounts of
 //! volumes into containers by the process runtime, CRI streaming (exec, attach and

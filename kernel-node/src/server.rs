@@ -4,14 +4,16 @@
 //!
 //! | path | answer |
 //! |---|---|
-//! | `GET /healthz` | `ok` |
 //! | `GET /pods` | a `PodList` of the pods the kubelet runs |
+//! | `GET /runningpods/` | a `PodList` of the pods in the runtime (name, namespace, uid, running containers) |
 //! | `GET /stats/summary` | the Summary API JSON (node CPU and memory, pods and their containers) |
+//! | `GET /healthz[/ping\|/log\|/syncloop]` | `ok` |
 //! | `GET /metrics` | Prometheus text |
+//! | `GET /metrics/resource` | node CPU and memory, container start times (what metrics-server scrapes) |
 //! | `GET /containerLogs/{namespace}/{pod}/{container}` | the container's log, `text/plain` (query: `follow`, `previous`, `timestamps`, `tailLines`, `sinceSeconds`, `sinceTime`, `limitBytes`) |
 //! | `GET\|POST /exec/{namespace}/{pod}[/{uid}]/{container}` | WebSocket, remotecommand channels (query: `command` repeated, `input`, `output`, `error`, `tty`) |
 //! | `GET\|POST /attach/{namespace}/{pod}[/{uid}]/{container}` | the same, attached to the container |
-//! | `GET\|POST /portForward/{namespace}/{pod}[/{uid}]` | `port_forward`: 501 Not Implemented for now |
+//! | `GET\|POST /portForward/{namespace}/{pod}[/{uid}]` | port-forward ([`crate::portforward`]: SPDY/3.1, SPDY in a WebSocket, or WebSocket channels) |
 //!
 //! Pods and containers are found in the runtime by the sandbox's name, namespace (and uid)
 //! and the container's name, newest first (`previous`: the one before). Unknown pods and
@@ -421,19 +423,25 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
     let readonly = method == Method::GET || method == Method::HEAD;
     let strs: Vec<&str> = parts.iter().map(String::as_str).collect();
     let response = match strs.as_slice() {
-        ["healthz"] if readonly => text(StatusCode::OK, "ok"),
+        // Upstream's checks (`ping`, `log`, `syncloop`) all pass while the server answers.
+        ["healthz"] | ["healthz", _] if readonly => text(StatusCode::OK, "ok"),
         ["pods"] if readonly => {
             let items = state.pods.as_ref().map(|f| f()).unwrap_or_default();
             json_response(
                 &json!({ "kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": items }),
             )
         }
+        ["runningpods"] if readonly => json_response(&running_pods(&state.runtime).await),
         ["stats", "summary"] if readonly => {
             json_response(&stats::summary(&state.node_name, state.started, &state.runtime).await)
         }
         ["metrics"] if readonly => Response::builder()
             .header(header::CONTENT_TYPE, metrics::CONTENT_TYPE)
             .body(full(state.metrics.render(&state.runtime).await))
+            .unwrap_or_else(|_| Response::new(full(""))),
+        ["metrics", "resource"] if readonly => Response::builder()
+            .header(header::CONTENT_TYPE, metrics::CONTENT_TYPE)
+            .body(full(stats::resource_metrics(&state.runtime).await))
             .unwrap_or_else(|_| Response::new(full(""))),
         ["containerLogs", ns, pod, container] if readonly => {
             container_logs(&state, ns, pod, container, &q).await
@@ -457,6 +465,32 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
     };
     state.metrics.observe(&labels, started.elapsed());
     response
+}
+
+/// `/runningpods/`: the pods as the runtime has them (upstream builds them from the
+/// runtime's pods too): ready sandboxes with their running containers.
+async fn running_pods(runtime: &Arc<dyn Runtime>) -> serde_json::Value {
+    let sandboxes = runtime.list_pod_sandboxes().await.unwrap_or_default();
+    let containers = runtime.list_containers(None).await.unwrap_or_default();
+    let items: Vec<serde_json::Value> = sandboxes
+        .iter()
+        .filter(|s| s.state == SandboxState::Ready)
+        .map(|s| {
+            let running: Vec<serde_json::Value> = containers
+                .iter()
+                .filter(|c| {
+                    c.sandbox_id == s.id && c.state == crate::runtime::ContainerState::Running
+                })
+                .map(|c| json!({ "name": c.name, "image": c.image }))
+                .collect();
+            json!({
+                "metadata": { "name": s.config.name, "namespace": s.config.namespace, "uid": s.config.uid, "creationTimestamp": null },
+                "spec": { "containers": running },
+                "status": {},
+            })
+        })
+        .collect();
+    json!({ "kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": items })
 }
 
 /// The pod's sandboxes, newest first: by namespace, name and (if given) uid.
@@ -621,6 +655,13 @@ async fn stream(
         Ok(f) => f,
         Err(e) => return error_response(&e),
     };
+    // As upstream, a container that does not run is an error before any upgrade.
+    if found[0].state != crate::runtime::ContainerState::Running {
+        return text(
+            StatusCode::BAD_REQUEST,
+            format!("container {container:?} in pod {ns}/{pod} is not running"),
+        );
+    }
     let container_id = found[0].id.clone();
     let upgrade = header_str(&req, header::UPGRADE)
         .unwrap_or("")
@@ -678,10 +719,11 @@ async fn stream(
         .unwrap_or_else(|_| Response::new(full("")))
 }
 
-/// `/portForward/{namespace}/{pod}[/{uid}]`: the port-forward protocol of
-/// [`crate::portforward`] (SPDY/3.1, SPDY in a WebSocket as kubectl 1.31+ sends it, or
-/// upstream's WebSocket channels) on the upgraded connection, each stream pair a connection
-/// to the pod's port through [`Runtime::port_forward`] on its newest ready sandbox.
+/// `/portForward/{namespace}/{pod}[/{uid}]`: [`crate::portforward`] on the upgraded
+/// connection (SPDY/3.1, SPDY in a WebSocket, or the WebSocket channel protocol, as
+/// [`negotiate`](crate::portforward::negotiate) picks), each port connection opened with
+/// [`Runtime::port_forward`] in the pod's newest ready sandbox. Errors name the pod by its
+/// sandbox id with an empty uid, as upstream's CRI streaming server does.
 pub(crate) async fn port_forward(
     state: Arc<State>,
     mut req: Request<Incoming>,
@@ -693,31 +735,30 @@ pub(crate) async fn port_forward(
         Ok(s) => s,
         Err(e) => return error_response(&e),
     };
-    let sandbox = sandboxes[0].clone();
+    let sandbox = &sandboxes[0];
     if sandbox.state != SandboxState::Ready {
         return text(
             StatusCode::BAD_REQUEST,
-            format!("pod {namespace}/{pod} has no running sandbox"),
+            format!("pod {namespace}/{pod} is not running"),
         );
     }
     let upgrade = match crate::portforward::negotiate(req.headers(), req.uri().query()) {
         Ok(u) => u,
         Err(rejection) => {
-            let mut response = Response::builder()
-                .status(rejection.status)
-                .header(header::CONTENT_TYPE, "text/plain; charset=utf-8");
-            for (name, value) in &rejection.headers {
-                response = response.header(*name, value);
+            let status = StatusCode::from_u16(rejection.status).unwrap_or(StatusCode::BAD_REQUEST);
+            let mut response = text(status, rejection.message);
+            for (name, value) in rejection.headers {
+                if let Ok(value) = http::HeaderValue::from_str(&value) {
+                    response.headers_mut().insert(name, value);
+                }
             }
-            return response
-                .body(full(rejection.message))
-                .unwrap_or_else(|_| Response::new(full("")));
+            return response;
         }
     };
     let on_upgrade = hyper::upgrade::on(&mut req);
     let runtime = state.runtime.clone();
+    let sandbox_id = sandbox.id.clone();
     let transport = upgrade.transport.clone();
-    let options = crate::portforward::ServeOptions::for_pod(pod, sandbox.config.uid.clone());
     tokio::spawn(async move {
         let upgraded = match on_upgrade.await {
             Ok(u) => u,
@@ -726,12 +767,14 @@ pub(crate) async fn port_forward(
                 return;
             }
         };
-        let sandbox_id = sandbox.id;
-        let connect = move |port: u16| {
+        let options = crate::portforward::ServeOptions::for_pod(sandbox_id.clone(), "");
+        let connect = move |port: u16| -> futures::future::BoxFuture<
+            'static,
+            Result<Box<dyn crate::runtime::Duplex>>,
+        > {
             let runtime = runtime.clone();
             let sandbox_id = sandbox_id.clone();
             Box::pin(async move { runtime.port_forward(&sandbox_id, port).await })
-                as futures::future::BoxFuture<'static, Result<Box<dyn crate::runtime::Duplex>>>
         };
         let io = hyper_util::rt::TokioIo::new(upgraded);
         if let Err(e) = crate::portforward::serve_upgraded(transport, io, connect, options).await {
@@ -740,7 +783,7 @@ pub(crate) async fn port_forward(
     });
     let mut response = Response::builder().status(StatusCode::SWITCHING_PROTOCOLS);
     for (name, value) in &upgrade.headers {
-        response = response.header(*name, value);
+        response = response.header(*name, value.as_str());
     }
     response
         .body(full(""))

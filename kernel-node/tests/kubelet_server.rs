@@ -92,8 +92,11 @@ impl Fixture {
         self.dir.path().join(name)
     }
 
-    /// Starts attempt `attempt` of container `name` running `sh -c script`.
+    /// Starts attempt `attempt` of container `name` running `sh -c script`, where
+    /// [`UNTIL_DONE`] stands for "until the test ends".
     async fn start(&self, name: &str, attempt: u32, script: &str) -> String {
+        let script = script.replace(UNTIL_DONE, &until_gone(self.dir.path()));
+        let script = script.as_str();
         let config = ContainerConfig {
             name: name.into(),
             attempt,
@@ -172,15 +175,19 @@ impl Fixture {
         .await
     }
 
-    /// Opens a remotecommand WebSocket at `path` offering `offered`, expecting `chosen`.
+    /// Opens a remotecommand WebSocket at `path` offering `offered` (none if empty),
+    /// expecting `chosen` (none if empty).
     async fn ws_with(&self, path: &str, offered: &str, chosen: &str) -> Ws {
-        let req = http::Request::get(path)
+        let mut req = http::Request::get(path);
+        if !offered.is_empty() {
+            req = req.header("sec-websocket-protocol", offered);
+        }
+        let req = req
             .header("host", "127.0.0.1")
             .header("connection", "Upgrade")
             .header("upgrade", "websocket")
             .header("sec-websocket-version", "13")
             .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
-            .header("sec-websocket-protocol", offered)
             .body(Empty::new())
             .unwrap();
         let response = self.request(req).await;
@@ -189,7 +196,8 @@ impl Fixture {
             response.headers()["sec-websocket-accept"],
             "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
         );
-        assert_eq!(response.headers()["sec-websocket-protocol"], chosen);
+        let protocol = response.headers().get("sec-websocket-protocol");
+        assert_eq!(protocol.map(|p| p.to_str().unwrap()).unwrap_or(""), chosen);
         let upgraded = hyper::upgrade::on(response).await.unwrap();
         Ws {
             io: TokioIo::new(upgraded),
@@ -211,8 +219,13 @@ impl Ws {
     async fn send(&mut self, channel: u8, data: &[u8]) {
         let mut payload = vec![channel];
         payload.extend_from_slice(data);
+        self.send_frame(0x2, &payload).await;
+    }
+
+    /// Sends one masked frame.
+    async fn send_frame(&mut self, op: u8, payload: &[u8]) {
         let mask = [0x11u8, 0x22, 0x33, 0x44];
-        let mut frame = vec![0x82];
+        let mut frame = vec![0x80 | op];
         match payload.len() {
             n if n < 126 => frame.push(0x80 | n as u8),
             n => {
@@ -239,6 +252,27 @@ impl Ws {
         let mut payload = vec![0u8; len as usize];
         self.io.read_exact(&mut payload).await.unwrap();
         (head[0] & 0x0F, payload)
+    }
+
+    /// Reads until the close frame; returns what came on channel 3 (v1–v3: text).
+    async fn finish_raw(&mut self) -> Vec<u8> {
+        within("the end of the exec", async {
+            let mut error = Vec::new();
+            loop {
+                let (op, payload) = self.frame().await;
+                if op == 0x8 {
+                    return error;
+                }
+                let (channel, data) = payload.split_first().unwrap();
+                match channel {
+                    1 => self.stdout.extend_from_slice(data),
+                    2 => self.stderr.extend_from_slice(data),
+                    3 => error.extend_from_slice(data),
+                    other => panic!("unexpected channel {other}"),
+                }
+            }
+        })
+        .await
     }
 
     /// Reads until the status on channel 3 and the close frame; returns the status.
@@ -290,20 +324,42 @@ impl Ws {
     }
 }
 
+/// In a script: run until the test's directory is gone. The process runtime does not stop
+/// containers when dropped, so a container that waits for the test's end must notice it,
+/// even when the test fails.
+const UNTIL_DONE: &str = "UNTIL_DONE";
+
+/// Shell that waits while `dir` exists.
+fn until_gone(dir: &Path) -> String {
+    format!("while [ -d {} ]; do sleep 0.1; done", dir.display())
+}
+
+/// Shell that waits until `path` exists (or the test's directory, its parent, is gone).
 fn wait_for_file(path: &Path) -> String {
-    format!("while [ ! -e {} ]; do sleep 0.05; done", path.display())
+    let dir = path.parent().unwrap().display();
+    format!(
+        "while [ ! -e {} ] && [ -d {dir} ]; do sleep 0.05; done",
+        path.display()
+    )
 }
 
 #[tokio::test]
 async fn healthz_pods_stats_metrics() {
     let f = fixture().await;
-    f.start("app", 0, "sleep 1000").await;
+    f.start("app", 0, "UNTIL_DONE").await;
     assert_eq!(f.get("/healthz").await, (200, "ok\n".into()));
     let (status, pods) = f.get("/pods").await;
     assert_eq!(status, 200);
     let pods: Value = serde_json::from_str(&pods).unwrap();
     assert_eq!(pods["kind"], "PodList");
     assert!(pods["items"].as_array().unwrap().is_empty());
+
+    let (status, running) = f.get("/runningpods/").await;
+    assert_eq!(status, 200);
+    let running: Value = serde_json::from_str(&running).unwrap();
+    assert_eq!(running["items"][0]["metadata"]["name"], "web");
+    assert_eq!(running["items"][0]["metadata"]["uid"], "uid-web");
+    assert_eq!(running["items"][0]["spec"]["containers"][0]["name"], "app");
 
     let (status, summary) = f.get("/stats/summary").await;
     assert_eq!(status, 200);
@@ -342,6 +398,24 @@ async fn healthz_pods_stats_metrics() {
         metrics.contains("kubelet_http_requests_duration_seconds_bucket"),
         "{metrics}"
     );
+    assert_eq!(f.get("/healthz/ping").await, (200, "ok\n".into()));
+    let (status, resource) = f.get("/metrics/resource").await;
+    assert_eq!(status, 200);
+    assert!(
+        resource.contains("\nnode_cpu_usage_seconds_total "),
+        "{resource}"
+    );
+    assert!(
+        resource.contains("\nnode_memory_working_set_bytes "),
+        "{resource}"
+    );
+    assert!(
+        resource.contains(
+            "container_start_time_seconds{container=\"app\",namespace=\"default\",pod=\"web\"} "
+        ),
+        "{resource}"
+    );
+    assert!(resource.contains("\nscrape_error 0 "), "{resource}");
     assert_eq!(f.get("/nothing/here").await.0, 404);
 }
 
@@ -350,7 +424,7 @@ async fn container_logs_tail_timestamps_limit() {
     let f = fixture().await;
     // All on stdout: stdout and stderr are copied to the log apart, so their order may vary.
     let id = f
-        .start("app", 0, "echo one; echo two; echo three; sleep 1000")
+        .start("app", 0, "echo one; echo two; echo three; UNTIL_DONE")
         .await;
     f.log_has(&id, "three").await;
     let logs = "/containerLogs/default/web/app";
@@ -395,7 +469,7 @@ async fn previous_is_the_attempt_before() {
         s.exit_code.map(|_| ())
     })
     .await;
-    let new = f.start("app", 1, "echo new; sleep 1000").await;
+    let new = f.start("app", 1, "echo new; UNTIL_DONE").await;
     f.log_has(&new, "new").await;
     assert_eq!(f.get("/containerLogs/default/web/app").await.1, "new\n");
     assert_eq!(
@@ -411,7 +485,7 @@ async fn follow_streams_new_lines_until_the_container_exits() {
     let f = fixture().await;
     let go = f.path("go");
     let script = format!(
-        "echo first; {}; echo second; sleep 1000",
+        "echo first; {}; echo second; UNTIL_DONE",
         wait_for_file(&go)
     );
     let id = f.start("app", 0, &script).await;
@@ -454,7 +528,7 @@ async fn follow_streams_new_lines_until_the_container_exits() {
 #[tokio::test]
 async fn exec_echo_hi_succeeds() {
     let f = fixture().await;
-    f.start("app", 0, "sleep 1000").await;
+    f.start("app", 0, "UNTIL_DONE").await;
     let mut ws = f
         .ws("/exec/default/web/app?command=echo&command=hi&output=1&error=1")
         .await;
@@ -467,7 +541,7 @@ async fn exec_echo_hi_succeeds() {
 #[tokio::test]
 async fn exec_non_zero_exit_is_non_zero_exit_code() {
     let f = fixture().await;
-    f.start("app", 0, "sleep 1000").await;
+    f.start("app", 0, "UNTIL_DONE").await;
     // With the pod's uid in the path too.
     let mut ws = f
         .ws("/exec/default/web/uid-web/app?command=sh&command=-c&command=echo%20oops%20%3E%262%3B%20exit%203&output=1&error=1")
@@ -483,7 +557,7 @@ async fn exec_non_zero_exit_is_non_zero_exit_code() {
 #[tokio::test]
 async fn exec_stdin_echoes_and_ends_on_close() {
     let f = fixture().await;
-    f.start("app", 0, "sleep 1000").await;
+    f.start("app", 0, "UNTIL_DONE").await;
     let mut ws = f
         .ws("/exec/default/web/app?command=cat&input=1&output=1&error=1")
         .await;
@@ -501,7 +575,7 @@ async fn exec_stdin_echoes_and_ends_on_close() {
 #[tokio::test]
 async fn exec_tty_has_a_terminal_and_resizes() {
     let f = fixture().await;
-    f.start("app", 0, "sleep 1000").await;
+    f.start("app", 0, "UNTIL_DONE").await;
     let mut ws = f
         .ws("/exec/default/web/app?command=sh&input=1&output=1&error=1&tty=1")
         .await;
@@ -541,7 +615,7 @@ async fn attach_streams_the_containers_output() {
 #[tokio::test]
 async fn bad_streaming_requests() {
     let f = fixture().await;
-    f.start("app", 0, "sleep 1000").await;
+    f.start("app", 0, "UNTIL_DONE").await;
     // Not an upgrade.
     assert_eq!(
         f.get("/exec/default/web/app?command=true&output=1").await.0,
@@ -562,8 +636,22 @@ async fn bad_streaming_requests() {
             .0,
         404
     );
-    // Port-forward is not there yet.
-    assert_eq!(f.get("/portForward/default/web").await.0, 501);
+    // A container that does not run.
+    let done = f.start("done", 0, "true").await;
+    eventually("the container exits", || async {
+        f.rt.container_status(&done)
+            .await
+            .unwrap()
+            .exit_code
+            .map(|_| ())
+    })
+    .await;
+    let (status, body) = f.get("/exec/default/web/done?command=true&output=1").await;
+    assert_eq!(status, 400);
+    assert!(body.contains("is not running"), "{body}");
+    // Port-forward needs an upgrade.
+    assert_eq!(f.get("/portForward/default/web").await.0, 400);
+    assert_eq!(f.get("/portForward/default/nope").await.0, 404);
 }
 
 #[tokio::test]
@@ -670,7 +758,7 @@ async fn kubelet_publishes_its_port_and_serves_its_pods() {
         "metadata": { "name": "hello" },
         "spec": {
             "nodeName": "node-e2e",
-            "containers": [{ "name": "c", "image": "busybox", "command": ["sh", "-c", "echo hello-from-pod; sleep 1000"] }],
+            "containers": [{ "name": "c", "image": "busybox", "command": ["sh", "-c", format!("echo hello-from-pod; {}", until_gone(dir.path()))] }],
         },
     }))
     .unwrap();
@@ -733,7 +821,7 @@ async fn kubelet_publishes_its_port_and_serves_its_pods() {
 #[tokio::test]
 async fn exec_v4_and_large_output() {
     let f = fixture().await;
-    f.start("app", 0, "sleep 1000").await;
+    f.start("app", 0, "UNTIL_DONE").await;
     let mut ws = f
         .ws_with(
             "/exec/default/web/app?command=sh&command=-c&command=head%20-c%20200000%20/dev/zero%20%7C%20tr%20%27%5C0%27%20a&output=1",
@@ -750,7 +838,7 @@ async fn exec_v4_and_large_output() {
 #[tokio::test]
 async fn exec_ends_when_the_client_goes_away() {
     let f = fixture().await;
-    f.start("app", 0, "sleep 1000").await;
+    f.start("app", 0, "UNTIL_DONE").await;
     let mut ws = f
         .ws("/exec/default/web/app?command=sh&command=-c&command=echo%20pid%3D%24%24%3B%20exec%20sleep%201000&input=1&output=1")
         .await;
@@ -763,6 +851,133 @@ async fn exec_ends_when_the_client_goes_away() {
     eventually("the exec's process to be gone", || async {
         // SAFETY: as above.
         (unsafe { libc::kill(pid, 0) } != 0).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn exec_v1_without_a_subprotocol_reports_errors_as_text() {
+    let f = fixture().await;
+    f.start("app", 0, "UNTIL_DONE").await;
+    let path =
+        "/exec/default/web/app?command=sh&command=-c&command=echo%20v1%3B%20exit%202&output=1";
+    let mut ws = f.ws_with(path, "", "").await;
+    let error = String::from_utf8(ws.finish_raw().await).unwrap();
+    assert_eq!(String::from_utf8_lossy(&ws.stdout), "v1\n");
+    assert!(error.contains("exit code 2"), "{error}");
+    // Success says nothing on the error channel before v4.
+    let mut ws = f
+        .ws_with(
+            "/exec/default/web/app?command=true&output=1",
+            "v3.channel.k8s.io",
+            "v3.channel.k8s.io",
+        )
+        .await;
+    assert_eq!(ws.finish_raw().await, b"");
+}
+
+/// client-go's heartbeat: pings are answered with pongs of the same payload.
+#[tokio::test]
+async fn pings_are_answered() {
+    let f = fixture().await;
+    f.start("app", 0, "UNTIL_DONE").await;
+    let mut ws = f
+        .ws("/exec/default/web/app?command=cat&input=1&output=1")
+        .await;
+    ws.send_frame(0x9, b"heartbeat").await;
+    let (op, payload) = within("the pong", ws.frame()).await;
+    assert_eq!((op, payload.as_slice()), (0xA, &b"heartbeat"[..]));
+    ws.send(255, &[0]).await;
+    assert_eq!(ws.finish().await["status"], "Success");
+}
+
+/// Port-forward through the server: the WebSocket channel protocol (`v4.channel.k8s.io`,
+/// ports in the query) to a TCP server in the pod.
+#[tokio::test]
+async fn port_forward_reaches_the_pods_port() {
+    let Some(python) = kernel_testing::which("python3") else {
+        kernel_testing::component_missing("python3", "the pod's TCP server is a python3 one-liner");
+        return;
+    };
+    let f = fixture().await;
+    let port = std::net::TcpListener::bind("0.0.0.0:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let server = format!(
+        "import socket\ns = socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+         s.bind(('0.0.0.0', {port}))\ns.listen(8)\nwhile True:\n    c, _ = s.accept()\n\
+         \x20   while True:\n        d = c.recv(4096)\n        if not d: break\n        c.sendall(d.upper())\n\
+         \x20   c.close()\n"
+    );
+    let script = format!(
+        "{} -c \"$SERVER\" & {UNTIL_DONE}; kill $!",
+        python.display()
+    );
+    let config = ContainerConfig {
+        name: "tcp".into(),
+        image: "python".into(),
+        command: vec![
+            "sh".into(),
+            "-c".into(),
+            script.replace(UNTIL_DONE, &until_gone(f.dir.path())),
+        ],
+        envs: vec![("SERVER".into(), server)],
+        log_path: PathBuf::from("tcp/0.log"),
+        ..Default::default()
+    };
+    let id =
+        f.rt.create_container(&f.sandbox, &config, &f.sandbox_config)
+            .await
+            .unwrap();
+    f.rt.start_container(&id).await.unwrap();
+    let ip =
+        f.rt.pod_sandbox_status(&f.sandbox)
+            .await
+            .unwrap()
+            .ip
+            .unwrap();
+    eventually("the pod's server listens", || async move {
+        tokio::net::TcpStream::connect((ip, port))
+            .await
+            .ok()
+            .map(|_| ())
+    })
+    .await;
+
+    let mut ws = f
+        .ws_with(
+            &format!("/portForward/default/web?port={port}"),
+            "v4.channel.k8s.io",
+            "v4.channel.k8s.io",
+        )
+        .await;
+    // Both channels of the port first carry the port number, little-endian.
+    let mut first = Vec::new();
+    for _ in 0..2 {
+        let (op, payload) = within("the port frames", ws.frame()).await;
+        assert_eq!(op, 0x2);
+        first.push(payload);
+    }
+    first.sort();
+    let le = port.to_le_bytes();
+    assert_eq!(first, vec![vec![0, le[0], le[1]], vec![1, le[0], le[1]]]);
+    ws.send(0, b"hello pod").await;
+    let mut echoed = Vec::new();
+    within("the pod's answer", async {
+        while echoed != b"HELLO POD" {
+            let (op, payload) = ws.frame().await;
+            assert_eq!(op, 0x2, "{payload:?}");
+            let (channel, data) = payload.split_first().unwrap();
+            assert_eq!(
+                *channel,
+                0,
+                "error channel: {}",
+                String::from_utf8_lossy(data)
+            );
+            echoed.extend_from_slice(data);
+        }
     })
     .await;
 }

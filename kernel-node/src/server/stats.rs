@@ -3,6 +3,11 @@
 //! `/proc/stat`) and memory (from `/proc/meminfo`), its start time, and each pod with a
 //! sandbox: `podRef`, `startTime` and its containers' names and start times. Per-container
 //! CPU and memory are not measured (no cgroups of the process runtime).
+//!
+//! Also `GET /metrics/resource` (what metrics-server scrapes; upstream
+//! `pkg/kubelet/metrics/collectors/resource_metrics.go`): `node_cpu_usage_seconds_total`,
+//! `node_memory_working_set_bytes`, `container_start_time_seconds` of running containers and
+//! `scrape_error` / `resource_scrape_error`, in the Prometheus text format with timestamps.
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -93,4 +98,78 @@ pub(crate) async fn summary(node: &str, started: SystemTime, runtime: &Arc<dyn R
         })
         .collect();
     json!({ "node": node_stats, "pods": pods })
+}
+
+/// The `/metrics/resource` text.
+pub(crate) async fn resource_metrics(runtime: &Arc<dyn Runtime>) -> String {
+    let now_ms = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    let mut out = String::new();
+    let mut error = 0;
+    let mut metric = |name: &str, help: &str, kind: &str, samples: &[(String, f64)]| {
+        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+        for (labels, value) in samples {
+            out.push_str(&format!("{name}{labels} {value} {now_ms}\n"));
+        }
+    };
+    let secs = |t: SystemTime| {
+        t.duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0)
+    };
+    match cpu_nanos().await {
+        Some(nanos) => metric(
+            "node_cpu_usage_seconds_total",
+            "[STABLE] Cumulative cpu time consumed by the node in core-seconds",
+            "counter",
+            &[(String::new(), nanos as f64 / 1e9)],
+        ),
+        None => error = 1,
+    }
+    match memory().await {
+        Some((total, available)) => metric(
+            "node_memory_working_set_bytes",
+            "[STABLE] Current working set of the node in bytes",
+            "gauge",
+            &[(String::new(), total.saturating_sub(available) as f64)],
+        ),
+        None => error = 1,
+    }
+    let sandboxes = runtime.list_pod_sandboxes().await.unwrap_or_default();
+    let containers = match runtime.list_containers(None).await {
+        Ok(c) => c,
+        Err(_) => {
+            error = 1;
+            Vec::new()
+        }
+    };
+    let starts: Vec<(String, f64)> = containers
+        .iter()
+        .filter(|c| c.state == crate::runtime::ContainerState::Running)
+        .filter_map(|c| {
+            let sandbox = sandboxes.iter().find(|s| s.id == c.sandbox_id)?;
+            let labels = format!(
+                "{{container={:?},namespace={:?},pod={:?}}}",
+                c.name, sandbox.config.namespace, sandbox.config.name
+            );
+            Some((labels, secs(c.started_at.unwrap_or(c.created_at))))
+        })
+        .collect();
+    metric(
+        "container_start_time_seconds",
+        "[STABLE] Start time of the container since unix epoch in seconds",
+        "gauge",
+        &starts,
+    );
+    for name in ["resource_scrape_error", "scrape_error"] {
+        metric(
+            name,
+            "[STABLE] 1 if there was an error while getting container metrics, 0 otherwise",
+            "gauge",
+            &[(String::new(), f64::from(error))],
+        );
+    }
+    out
 }
