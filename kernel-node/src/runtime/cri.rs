@@ -13,6 +13,10 @@
 //! failed pull is [`Error::ImagePull`], a failed create/start is
 //! [`Error::CreateContainer`]/[`Error::RunContainer`], the rest [`Error::Backend`].
 //!
+//! [`Runtime::exec`] and [`Runtime::attach`] ask CRI `Exec`/`Attach` for a URL of the
+//! runtime's streaming server and speak websocket `v4.channel.k8s.io` to it (no stdin EOF in
+//! v4); [`Runtime::port_forward`] is not offered yet ([`Error::Unsupported`]).
+//!
 //! CRI semantics that differ from the process runtime: each container has its own PID
 //! namespace (as the kubelet asks for every pod without `shareProcessNamespace`), so a
 //! container whose PID 1 installs no SIGTERM handler ignores SIGTERM and dies of the SIGKILL
@@ -36,12 +40,13 @@ use async_trait::async_trait;
 use tonic::{Code, Status};
 
 use super::{
-    ContainerConfig, ContainerState, ContainerStatus, ExecResult, Image, PodSandboxConfig,
-    PodSandboxStatus, Runtime, RuntimeVersion, SandboxState,
+    ContainerConfig, ContainerState, ContainerStatus, ExecRequest, ExecResult, Image,
+    PodSandboxConfig, PodSandboxStatus, Runtime, RuntimeVersion, SandboxState, StreamingSession,
 };
 use crate::error::{Error, Result};
 
 pub mod proto;
+mod stream;
 
 use proto::{method, CriClient, NamespaceMode};
 
@@ -672,6 +677,41 @@ impl Runtime for CriRuntime {
             stderr: response.stderr,
             exit_code: response.exit_code,
         })
+    }
+
+    async fn exec(&self, container_id: &str, request: &ExecRequest) -> Result<StreamingSession> {
+        let response: proto::StreamUrlResponse = self
+            .call(
+                method::EXEC,
+                proto::ExecRequest {
+                    container_id: container_id.to_owned(),
+                    cmd: request.command.clone(),
+                    tty: request.tty,
+                    stdin: request.stdin,
+                    stdout: request.stdout,
+                    stderr: request.stderr && !request.tty,
+                },
+            )
+            .await
+            .map_err(|s| error("Exec", "container", container_id, s))?;
+        stream::open(&response.url, request).await
+    }
+
+    async fn attach(&self, container_id: &str, request: &ExecRequest) -> Result<StreamingSession> {
+        let response: proto::StreamUrlResponse = self
+            .call(
+                method::ATTACH,
+                proto::AttachRequest {
+                    container_id: container_id.to_owned(),
+                    stdin: request.stdin,
+                    tty: request.tty,
+                    stdout: request.stdout,
+                    stderr: request.stderr && !request.tty,
+                },
+            )
+            .await
+            .map_err(|s| error("Attach", "container", container_id, s))?;
+        stream::open(&response.url, request).await
     }
 
     async fn pull_image(&self, image: &str) -> Result<String> {
