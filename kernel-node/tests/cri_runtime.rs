@@ -99,7 +99,8 @@ async fn logs_are_cri_lines_in_order(rt: &CriRuntime, scratch: &std::path::Path)
 }
 
 /// A pod gets an IP in the CNI subnet; busybox `httpd` in it answers HTTP on that IP from the
-/// node; `exec_sync` runs `echo` in it; its output lands in the CRI log file.
+/// node and through `port_forward`; `exec_sync` runs `echo` in it; its output lands in the CRI
+/// log file.
 #[tokio::test]
 async fn a_pod_serves_http_on_its_ip_and_runs_execs() {
     let subnet = "10.66.2.0/24";
@@ -142,6 +143,24 @@ async fn a_pod_serves_http_on_its_ip_and_runs_execs() {
     })
     .await;
     assert!(body.contains("hello-from-pod"), "{body}");
+
+    let mut conn = within("port_forward", rt.port_forward(&sb, 8080))
+        .await
+        .expect("port_forward");
+    conn.write_all(b"GET /index.html HTTP/1.0\r\nHost: pod\r\n\r\n")
+        .await
+        .unwrap();
+    let mut forwarded = String::new();
+    within(
+        "the forwarded response",
+        conn.read_to_string(&mut forwarded),
+    )
+    .await
+    .unwrap();
+    assert!(
+        forwarded.contains("200") && forwarded.contains("hello-from-pod"),
+        "{forwarded}"
+    );
 
     let r = rt
         .exec_sync(

@@ -13,9 +13,9 @@
 //! failed pull is [`Error::ImagePull`], a failed create/start is
 //! [`Error::CreateContainer`]/[`Error::RunContainer`], the rest [`Error::Backend`].
 //!
-//! [`Runtime::exec`] and [`Runtime::attach`] ask CRI `Exec`/`Attach` for a URL of the
-//! runtime's streaming server and speak websocket `v4.channel.k8s.io` to it (no stdin EOF in
-//! v4); [`Runtime::port_forward`] is not offered yet ([`Error::Unsupported`]).
+//! [`Runtime::exec`], [`Runtime::attach`] and [`Runtime::port_forward`] ask CRI `Exec`,
+//! `Attach` and `PortForward` for a URL of the runtime's streaming server and speak websocket
+//! `v4.channel.k8s.io` to it (v4 cannot close stdin or one direction alone).
 //!
 //! CRI semantics that differ from the process runtime: each container has its own PID
 //! namespace (as the kubelet asks for every pod without `shareProcessNamespace`), so a
@@ -40,7 +40,7 @@ use async_trait::async_trait;
 use tonic::{Code, Status};
 
 use super::{
-    ContainerConfig, ContainerState, ContainerStatus, ExecRequest, ExecResult, Image,
+    ContainerConfig, ContainerState, ContainerStatus, Duplex, ExecRequest, ExecResult, Image,
     PodSandboxConfig, PodSandboxStatus, Runtime, RuntimeVersion, SandboxState, StreamingSession,
 };
 use crate::error::{Error, Result};
@@ -712,6 +712,20 @@ impl Runtime for CriRuntime {
             .await
             .map_err(|s| error("Attach", "container", container_id, s))?;
         stream::open(&response.url, request).await
+    }
+
+    async fn port_forward(&self, sandbox_id: &str, port: u16) -> Result<Box<dyn Duplex>> {
+        let response: proto::StreamUrlResponse = self
+            .call(
+                method::PORT_FORWARD,
+                proto::PortForwardRequest {
+                    pod_sandbox_id: sandbox_id.to_owned(),
+                    port: vec![i32::from(port)],
+                },
+            )
+            .await
+            .map_err(|s| error("PortForward", "sandbox", sandbox_id, s))?;
+        Ok(Box::new(stream::port_forward(&response.url, port).await?))
     }
 
     async fn pull_image(&self, image: &str) -> Result<String> {

@@ -524,6 +524,15 @@ pub struct AttachRequest {
     pub stderr: bool,
 }
 
+/// `PortForwardRequest`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct PortForwardRequest {
+    #[prost(string, tag = "1")]
+    pub pod_sandbox_id: String,
+    #[prost(int32, repeated, tag = "2")]
+    pub port: Vec<i32>,
+}
+
 /// `ExecResponse`, `AttachResponse`, `PortForwardResponse`: the streaming server's URL.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct StreamUrlResponse {
@@ -617,6 +626,7 @@ pub mod method {
     pub const EXEC_SYNC: &str = "/runtime.v1.RuntimeService/ExecSync";
     pub const EXEC: &str = "/runtime.v1.RuntimeService/Exec";
     pub const ATTACH: &str = "/runtime.v1.RuntimeService/Attach";
+    pub const PORT_FORWARD: &str = "/runtime.v1.RuntimeService/PortForward";
     pub const LIST_IMAGES: &str = "/runtime.v1.ImageService/ListImages";
     pub const IMAGE_STATUS: &str = "/runtime.v1.ImageService/ImageStatus";
     pub const PULL_IMAGE: &str = "/runtime.v1.ImageService/PullImage";

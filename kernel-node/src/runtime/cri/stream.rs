@@ -127,81 +127,108 @@ fn exit_code(status: &[u8]) -> Result<i32> {
     })
 }
 
-/// Connects to the streaming `url` and hands back the session `request` asked for.
-pub(super) async fn open(url: &str, request: &ExecRequest) -> Result<StreamingSession> {
-    let (authority, path) = split_url(url)?;
-    let mut conn = TcpStream::connect(&authority)
-        .await
-        .map_err(|e| backend(&format!("connect {authority}"), e))?;
-    let handshake = format!(
-        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: a2VybmVsLW5vZGUtY3JpIQ==\r\nSec-WebSocket-Version: 13\r\n\
-         Sec-WebSocket-Protocol: {PROTOCOL}\r\n\r\n"
-    );
-    conn.write_all(handshake.as_bytes())
-        .await
-        .map_err(|e| backend("handshake", e))?;
-    // The response head, byte by byte up to the blank line (what follows is frames).
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n\r\n") {
-        if head.len() > 16 * 1024 {
-            return Err(backend("handshake", "response head too long"));
-        }
-        let b = conn.read_u8().await.map_err(|e| backend("handshake", e))?;
-        head.push(b);
-    }
-    let head = String::from_utf8_lossy(&head);
-    if !head.starts_with("HTTP/1.1 101") {
-        return Err(backend(
-            "handshake",
-            head.lines().next().unwrap_or_default().to_owned(),
-        ));
-    }
-    let (mut rd, mut wr) = conn.into_split();
+/// A websocket connection to a streaming server: complete messages in, frames out.
+struct Ws {
+    rd: tokio::net::tcp::OwnedReadHalf,
+    /// (opcode, payload) to send; a task writes them masked.
+    send: mpsc::Sender<(u8, Vec<u8>)>,
+    partial: Vec<u8>,
+}
 
-    // Frames to send, from stdin, resize and pong.
-    let (send, mut to_send) = mpsc::channel::<(u8, Vec<u8>)>(16);
-    tokio::spawn(async move {
-        while let Some((opcode, payload)) = to_send.recv().await {
-            if wr
-                .write_all(&encode_frame(opcode, &payload, mask_key()))
-                .await
-                .is_err()
-            {
-                break;
+impl Ws {
+    /// Connects to `url` (`http://host:port/path`) and upgrades to `v4.channel.k8s.io`.
+    async fn connect(url: &str) -> Result<Ws> {
+        let (authority, path) = split_url(url)?;
+        let mut conn = TcpStream::connect(&authority)
+            .await
+            .map_err(|e| backend(&format!("connect {authority}"), e))?;
+        let handshake = format!(
+            "GET {path} HTTP/1.1\r\nHost: {authority}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: a2VybmVsLW5vZGUtY3JpIQ==\r\nSec-WebSocket-Version: 13\r\n\
+             Sec-WebSocket-Protocol: {PROTOCOL}\r\n\r\n"
+        );
+        conn.write_all(handshake.as_bytes())
+            .await
+            .map_err(|e| backend("handshake", e))?;
+        // The response head, byte by byte up to the blank line (what follows is frames).
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            if head.len() > 16 * 1024 {
+                return Err(backend("handshake", "response head too long"));
+            }
+            let b = conn.read_u8().await.map_err(|e| backend("handshake", e))?;
+            head.push(b);
+        }
+        let head = String::from_utf8_lossy(&head);
+        if !head.starts_with("HTTP/1.1 101") {
+            return Err(backend(
+                "handshake",
+                head.lines().next().unwrap_or_default().to_owned(),
+            ));
+        }
+        let (rd, mut wr) = conn.into_split();
+        let (send, mut to_send) = mpsc::channel::<(u8, Vec<u8>)>(16);
+        tokio::spawn(async move {
+            while let Some((opcode, payload)) = to_send.recv().await {
+                if wr
+                    .write_all(&encode_frame(opcode, &payload, mask_key()))
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+            }
+            let _ = wr.shutdown().await;
+        });
+        Ok(Ws {
+            rd,
+            send,
+            partial: Vec::new(),
+        })
+    }
+
+    /// The next complete data message (channel byte first); `None` once the server closed.
+    async fn recv(&mut self) -> Result<Option<Vec<u8>>> {
+        loop {
+            let (fin, opcode, payload) = match read_frame(&mut self.rd).await {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+                Err(e) => return Err(backend("read", e)),
+            };
+            match opcode {
+                0x0..=0x2 => self.partial.extend_from_slice(&payload),
+                0x8 => return Ok(None),
+                0x9 => {
+                    let _ = self.send.send((0xA, payload)).await;
+                    continue;
+                }
+                _ => continue,
+            }
+            if fin {
+                return Ok(Some(std::mem::take(&mut self.partial)));
             }
         }
-        let _ = wr.shutdown().await;
-    });
+    }
+}
 
+/// Connects to the streaming `url` and hands back the session `request` asked for.
+pub(super) async fn open(url: &str, request: &ExecRequest) -> Result<StreamingSession> {
+    let mut ws = Ws::connect(url).await?;
+    let send = ws.send.clone();
     let pipe = || tokio::io::duplex(PIPE);
     let (stdout_w, stdout_r) = pipe();
     let (stderr_w, stderr_r) = pipe();
     let mut stdout_w = request.stdout.then_some(stdout_w);
     let mut stderr_w = (request.stderr && !request.tty).then_some(stderr_w);
     let (exit_tx, exit_rx) = oneshot::channel::<Result<i32>>();
-    let pong = send.clone();
     tokio::spawn(async move {
         let mut exit_tx = Some(exit_tx);
-        let mut message = Vec::new();
         let result = loop {
-            let (fin, opcode, payload) = match read_frame(&mut rd).await {
-                Ok(f) => f,
-                Err(e) => break Err(backend("read", e)),
+            let frame = match ws.recv().await {
+                Ok(Some(frame)) => frame,
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(e),
             };
-            match opcode {
-                0x0..=0x2 => message.extend_from_slice(&payload),
-                0x8 => break Ok(()),
-                0x9 => {
-                    let _ = pong.send((0xA, payload)).await;
-                    continue;
-                }
-                _ => continue,
-            }
-            if !fin {
-                continue;
-            }
-            let frame = std::mem::take(&mut message);
             let Some((&channel, data)) = frame.split_first() else {
                 continue;
             };
@@ -282,6 +309,56 @@ pub(super) async fn open(url: &str, request: &ExecRequest) -> Result<StreamingSe
             .map(|r| r.unwrap_or_else(|_| Err(backend("exit", "stream task ended"))))
             .boxed(),
     })
+}
+
+/// Connects to a port-forward `url` for one `port` (the CRI request named only it): channel 0
+/// carries the data both ways, channel 1 an error message; each starts with the port (u16 LE).
+pub(super) async fn port_forward(url: &str, port: u16) -> Result<DuplexStream> {
+    let mut ws = Ws::connect(url).await?;
+    let send = ws.send.clone();
+    let (caller, mine) = tokio::io::duplex(PIPE);
+    let (mut from_caller, mut to_caller) = tokio::io::split(mine);
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            match from_caller.read(&mut buf[1..]).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    buf[0] = 0;
+                    if send.send((0x2, buf[..=n].to_vec())).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    tokio::spawn(async move {
+        let mut seen_port = [false; 2];
+        while let Ok(Some(frame)) = ws.recv().await {
+            let Some((&channel, mut data)) = frame.split_first() else {
+                continue;
+            };
+            let Some(seen) = seen_port.get_mut(usize::from(channel)) else {
+                continue;
+            };
+            if !*seen {
+                // The first two bytes of each channel name the port.
+                let Some(rest) = data.get(2..) else { continue };
+                *seen = true;
+                data = rest;
+            }
+            if channel == 1 {
+                if !data.is_empty() {
+                    tracing::debug!(port, error = %String::from_utf8_lossy(data), "CRI port-forward failed");
+                    break;
+                }
+            } else if to_caller.write_all(data).await.is_err() {
+                break;
+            }
+        }
+        let _ = to_caller.shutdown().await;
+    });
+    Ok(caller)
 }
 
 /// Writes to a caller's pipe; a caller that dropped its end just stops getting output.
