@@ -15,6 +15,8 @@
 //!   network (pod IPs in 127.0.0.0/8, no root); [`CniNetwork`](network::CniNetwork), real CNI
 //!   plugins in a network namespace per pod (root); `network::testsuite` (feature `testsuite`).
 //! - `runtime::testsuite` (feature `testsuite`): the conformance suite every [`Runtime`] passes.
+//! - `runtime::cri` (feature `cri`): `CriRuntime`, the [`Runtime`] spoken as CRI v1 over gRPC
+//!   to containerd's socket (exec, attach and port-forward through its streaming server).
 //! - [`runtime::sim`]: [`SimRuntime`], an in-memory runtime for scale tests (a real kubelet
 //!   loop on a fake runtime, unlike kwok's status faker).
 //! - [`kubelet`]: the node agent ([`Kubelet`]): Node registration and status, the node Lease,
@@ -22,7 +24,7 @@
 //!   graceful termination) and the pod status manager (upstream `pkg/kubelet`).
 //!
 //! Not yet (issue 16): probes, volumes other than emptyDir, env from ConfigMaps and Secrets,
-//! static pods, the kubelet HTTP server (logs, exec, port-forward), CRI (containerd).
+//! static pods, the kubelet HTTP server (logs, exec, port-forward).
 //!
 //! ## Example
 //!
