@@ -10,7 +10,8 @@
 //! Defaults: 100 pods, the process runtime. `containerd` (root, containerd, runc, the CNI
 //! plugins and busybox-static installed) starts a throwaway containerd of kernel-testing's
 //! (its own root and socket, a CNI bridge on 10.66.100.0/24, busybox imported as the pods'
-//! image) and runs the kubelet on `CriRuntime`: real containers, as upstream measures. The bench starts an in-process API server (memory
+//! image) and runs the kubelet on `CriRuntime`: real containers, as upstream measures (on this
+//! machine, release build, Debian's containerd 1.6.20, 30 pods: p50 2.5–3.4 s, p99 2.7–3.8 s). The bench starts an in-process API server (memory
 //! store), the scheduler and one kubelet with the chosen runtime, waits until the node is
 //! Ready and the scheduler has synced, opens a pod watch, creates the pods concurrently
 //! (`sleep 3600`, `terminationGracePeriodSeconds: 0`, the image present) and prints p50, p90,

@@ -15,6 +15,8 @@
 //!   network (pod IPs in 127.0.0.0/8, no root); [`CniNetwork`](network::CniNetwork), real CNI
 //!   plugins in a network namespace per pod (root); `network::testsuite` (feature `testsuite`).
 //! - `runtime::testsuite` (feature `testsuite`): the conformance suite every [`Runtime`] passes.
+//! - `runtime::cri` (feature `cri`): `CriRuntime`, the [`Runtime`] spoken as CRI v1 over gRPC
+//!   to containerd's socket (exec, attach and port-forward through its streaming server).
 //! - [`runtime::sim`]: [`SimRuntime`], an in-memory runtime for scale tests (a real kubelet
 //!   loop on a fake runtime, unlike kwok's status faker).
 //! - [`portforward`]: `kubectl port-forward` on the kubelet's side: SPDY/3.1, plain or in a
@@ -36,8 +38,7 @@
 //!   `nodes/proxy` reach.
 //!
 //! Not yet (issue 16): CSI, network and cloud volumes (and attach/detach), bind mounts of
-//! volumes into containers by the process runtime, CRI streaming (exec, attach and
-//! port-forward with containerd).
+//! volumes into containers by the process runtime, exec over SPDY (kubectl before 1.30).
 //!
 //! ## Example
 //!

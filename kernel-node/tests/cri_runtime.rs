@@ -99,7 +99,8 @@ async fn logs_are_cri_lines_in_order(rt: &CriRuntime, scratch: &std::path::Path)
 }
 
 /// A pod gets an IP in the CNI subnet; busybox `httpd` in it answers HTTP on that IP from the
-/// node; `exec_sync` runs `echo` in it; its output lands in the CRI log file.
+/// node and through `port_forward`; `exec_sync` runs `echo` in it; its output lands in the CRI
+/// log file.
 #[tokio::test]
 async fn a_pod_serves_http_on_its_ip_and_runs_execs() {
     let subnet = "10.66.2.0/24";
@@ -142,6 +143,24 @@ async fn a_pod_serves_http_on_its_ip_and_runs_execs() {
     })
     .await;
     assert!(body.contains("hello-from-pod"), "{body}");
+
+    let mut conn = within("port_forward", rt.port_forward(&sb, 8080))
+        .await
+        .expect("port_forward");
+    conn.write_all(b"GET /index.html HTTP/1.0\r\nHost: pod\r\n\r\n")
+        .await
+        .unwrap();
+    let mut forwarded = String::new();
+    within(
+        "the forwarded response",
+        conn.read_to_string(&mut forwarded),
+    )
+    .await
+    .unwrap();
+    assert!(
+        forwarded.contains("200") && forwarded.contains("hello-from-pod"),
+        "{forwarded}"
+    );
 
     let r = rt
         .exec_sync(
@@ -241,4 +260,81 @@ async fn images_are_listed_and_removed() {
         }
         other => panic!("want ImagePull, got {other:?}"),
     }
+}
+
+/// `exec` through containerd's streaming server: stdout, stderr and the exit code come back
+/// apart; stdin reaches the process; `attach` streams the container's own output.
+#[tokio::test]
+async fn exec_and_attach_stream_through_the_cri_streaming_server() {
+    let Some((_containerd, rt)) = runtime("10.66.5.0/24").await else {
+        return;
+    };
+    let scratch = tempfile::tempdir().unwrap();
+    let sbc = sandbox_config(scratch.path(), "stream");
+    let sb = rt.run_pod_sandbox(&sbc).await.expect("run sandbox");
+    let script = "while :; do echo tick; sleep 0.2; done";
+    let id = rt
+        .create_container(&sb, &shell_container("app", script), &sbc)
+        .await
+        .expect("create");
+    rt.start_container(&id).await.expect("start");
+
+    let request = kernel_node::runtime::ExecRequest {
+        command: ["sh", "-c", "echo out; echo err >&2; exit 5"]
+            .map(String::from)
+            .into(),
+        stdout: true,
+        stderr: true,
+        ..Default::default()
+    };
+    let session = within("exec", rt.exec(&id, &request)).await.expect("exec");
+    let (mut out, mut err) = (session.stdout.unwrap(), session.stderr.unwrap());
+    let (mut o, mut e) = (String::new(), String::new());
+    within("exec output", async {
+        out.read_to_string(&mut o).await.unwrap();
+        err.read_to_string(&mut e).await.unwrap();
+    })
+    .await;
+    assert_eq!((o.as_str(), e.as_str()), ("out\n", "err\n"));
+    assert_eq!(within("exec exit", session.exit).await.expect("exit"), 5);
+
+    let request = kernel_node::runtime::ExecRequest {
+        command: ["head", "-n", "1"].map(String::from).into(),
+        stdin: true,
+        stdout: true,
+        ..Default::default()
+    };
+    let mut session = within("exec", rt.exec(&id, &request)).await.expect("exec");
+    let mut stdin = session.stdin.take().unwrap();
+    stdin.write_all(b"ping\n").await.unwrap();
+    stdin.flush().await.unwrap();
+    let mut o = String::new();
+    within(
+        "stdin echoed",
+        session.stdout.unwrap().read_to_string(&mut o),
+    )
+    .await
+    .unwrap();
+    assert_eq!(o, "ping\n");
+    assert_eq!(within("exec exit", session.exit).await.expect("exit"), 0);
+
+    let request = kernel_node::runtime::ExecRequest {
+        stdout: true,
+        ..Default::default()
+    };
+    let session = within("attach", rt.attach(&id, &request))
+        .await
+        .expect("attach");
+    let mut out = session.stdout.unwrap();
+    let mut buf = vec![0u8; 64];
+    let mut seen = String::new();
+    within("attached output", async {
+        while !seen.contains("tick") {
+            let n = out.read(&mut buf).await.unwrap();
+            assert!(n > 0, "attach ended early: {seen:?}");
+            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    })
+    .await;
+    cleanup(&rt, &sb).await;
 }

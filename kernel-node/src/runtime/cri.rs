@@ -13,6 +13,10 @@
 //! failed pull is [`Error::ImagePull`], a failed create/start is
 //! [`Error::CreateContainer`]/[`Error::RunContainer`], the rest [`Error::Backend`].
 //!
+//! [`Runtime::exec`], [`Runtime::attach`] and [`Runtime::port_forward`] ask CRI `Exec`,
+//! `Attach` and `PortForward` for a URL of the runtime's streaming server and speak websocket
+//! `v4.channel.k8s.io` to it (v4 cannot close stdin or one direction alone).
+//!
 //! CRI semantics that differ from the process runtime: each container has its own PID
 //! namespace (as the kubelet asks for every pod without `shareProcessNamespace`), so a
 //! container whose PID 1 installs no SIGTERM handler ignores SIGTERM and dies of the SIGKILL
@@ -36,12 +40,13 @@ use async_trait::async_trait;
 use tonic::{Code, Status};
 
 use super::{
-    ContainerConfig, ContainerState, ContainerStatus, ExecResult, Image, PodSandboxConfig,
-    PodSandboxStatus, Runtime, RuntimeVersion, SandboxState,
+    ContainerConfig, ContainerState, ContainerStatus, Duplex, ExecRequest, ExecResult, Image,
+    PodSandboxConfig, PodSandboxStatus, Runtime, RuntimeVersion, SandboxState, StreamingSession,
 };
 use crate::error::{Error, Result};
 
 pub mod proto;
+mod stream;
 
 use proto::{method, CriClient, NamespaceMode};
 
@@ -672,6 +677,55 @@ impl Runtime for CriRuntime {
             stderr: response.stderr,
             exit_code: response.exit_code,
         })
+    }
+
+    async fn exec(&self, container_id: &str, request: &ExecRequest) -> Result<StreamingSession> {
+        let response: proto::StreamUrlResponse = self
+            .call(
+                method::EXEC,
+                proto::ExecRequest {
+                    container_id: container_id.to_owned(),
+                    cmd: request.command.clone(),
+                    tty: request.tty,
+                    stdin: request.stdin,
+                    stdout: request.stdout,
+                    stderr: request.stderr && !request.tty,
+                },
+            )
+            .await
+            .map_err(|s| error("Exec", "container", container_id, s))?;
+        stream::open(&response.url, request).await
+    }
+
+    async fn attach(&self, container_id: &str, request: &ExecRequest) -> Result<StreamingSession> {
+        let response: proto::StreamUrlResponse = self
+            .call(
+                method::ATTACH,
+                proto::AttachRequest {
+                    container_id: container_id.to_owned(),
+                    stdin: request.stdin,
+                    tty: request.tty,
+                    stdout: request.stdout,
+                    stderr: request.stderr && !request.tty,
+                },
+            )
+            .await
+            .map_err(|s| error("Attach", "container", container_id, s))?;
+        stream::open(&response.url, request).await
+    }
+
+    async fn port_forward(&self, sandbox_id: &str, port: u16) -> Result<Box<dyn Duplex>> {
+        let response: proto::StreamUrlResponse = self
+            .call(
+                method::PORT_FORWARD,
+                proto::PortForwardRequest {
+                    pod_sandbox_id: sandbox_id.to_owned(),
+                    port: vec![i32::from(port)],
+                },
+            )
+            .await
+            .map_err(|s| error("PortForward", "sandbox", sandbox_id, s))?;
+        Ok(Box::new(stream::port_forward(&response.url, port).await?))
     }
 
     async fn pull_image(&self, image: &str) -> Result<String> {

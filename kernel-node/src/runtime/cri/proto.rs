@@ -492,6 +492,54 @@ pub struct ExecSyncResponse {
     pub exit_code: i32,
 }
 
+/// `ExecRequest`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ExecRequest {
+    #[prost(string, tag = "1")]
+    pub container_id: String,
+    #[prost(string, repeated, tag = "2")]
+    pub cmd: Vec<String>,
+    #[prost(bool, tag = "3")]
+    pub tty: bool,
+    #[prost(bool, tag = "4")]
+    pub stdin: bool,
+    #[prost(bool, tag = "5")]
+    pub stdout: bool,
+    #[prost(bool, tag = "6")]
+    pub stderr: bool,
+}
+
+/// `AttachRequest`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct AttachRequest {
+    #[prost(string, tag = "1")]
+    pub container_id: String,
+    #[prost(bool, tag = "2")]
+    pub stdin: bool,
+    #[prost(bool, tag = "3")]
+    pub tty: bool,
+    #[prost(bool, tag = "4")]
+    pub stdout: bool,
+    #[prost(bool, tag = "5")]
+    pub stderr: bool,
+}
+
+/// `PortForwardRequest`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct PortForwardRequest {
+    #[prost(string, tag = "1")]
+    pub pod_sandbox_id: String,
+    #[prost(int32, repeated, tag = "2")]
+    pub port: Vec<i32>,
+}
+
+/// `ExecResponse`, `AttachResponse`, `PortForwardResponse`: the streaming server's URL.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct StreamUrlResponse {
+    #[prost(string, tag = "1")]
+    pub url: String,
+}
+
 // === Image service ===
 
 /// `ImageFilter`.
@@ -576,6 +624,9 @@ pub mod method {
     pub const LIST_CONTAINERS: &str = "/runtime.v1.RuntimeService/ListContainers";
     pub const CONTAINER_STATUS: &str = "/runtime.v1.RuntimeService/ContainerStatus";
     pub const EXEC_SYNC: &str = "/runtime.v1.RuntimeService/ExecSync";
+    pub const EXEC: &str = "/runtime.v1.RuntimeService/Exec";
+    pub const ATTACH: &str = "/runtime.v1.RuntimeService/Attach";
+    pub const PORT_FORWARD: &str = "/runtime.v1.RuntimeService/PortForward";
     pub const LIST_IMAGES: &str = "/runtime.v1.ImageService/ListImages";
     pub const IMAGE_STATUS: &str = "/runtime.v1.ImageService/ImageStatus";
     pub const PULL_IMAGE: &str = "/runtime.v1.ImageService/PullImage";

@@ -1,0 +1,404 @@
+//! The client side of a CRI streaming server's exec and attach (the URL CRI `Exec` and
+//! `Attach` return): a minimal RFC 6455 websocket client speaking Kubernetes'
+//! `v4.channel.k8s.io` protocol — each binary message's first byte is its channel: 0 stdin,
+//! 1 stdout, 2 stderr, 3 the error channel (a `metav1.Status` JSON with the exit code), 4
+//! resize (`{"Width":..,"Height":..}`).
+//!
+//! v4 has no way to close stdin alone: dropping the session's stdin stops sending, the
+//! process sees no EOF (as with upstream's v4 clients).
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use futures::FutureExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
+
+use super::super::{ExecRequest, StreamingSession, TerminalSize};
+use crate::error::{Error, Result};
+
+/// The subprotocol asked for.
+const PROTOCOL: &str = "v4.channel.k8s.io";
+/// The buffer of each stream pipe.
+const PIPE: usize = 64 * 1024;
+
+const STDIN: u8 = 0;
+const STDOUT: u8 = 1;
+const STDERR: u8 = 2;
+const ERROR: u8 = 3;
+const RESIZE: u8 = 4;
+
+fn backend(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::Backend(format!("CRI streaming {what}: {e}"))
+}
+
+/// `http://host:port/path` → (`host:port`, `/path`).
+fn split_url(url: &str) -> Result<(String, String)> {
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| backend("URL", format!("{url:?} is not http://")))?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    Ok((authority.to_owned(), path.to_owned()))
+}
+
+/// One websocket frame as the client sends it (FIN set, masked).
+fn encode_frame(opcode: u8, payload: &[u8], mask: [u8; 4]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(payload.len() + 14);
+    out.push(0x80 | opcode);
+    match payload.len() {
+        n if n < 126 => out.push(0x80 | n as u8),
+        n if n <= usize::from(u16::MAX) => {
+            out.push(0x80 | 126);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            out.push(0x80 | 127);
+            out.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    out.extend_from_slice(&mask);
+    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    out
+}
+
+/// A mask key; RFC 6455 wants it unpredictable to intermediaries, the clock is enough here.
+fn mask_key() -> [u8; 4] {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0x5a5a_5a5a);
+    nanos.to_le_bytes()
+}
+
+/// Reads one frame: (fin, opcode, payload).
+async fn read_frame(r: &mut (impl AsyncReadExt + Unpin)) -> std::io::Result<(bool, u8, Vec<u8>)> {
+    let mut head = [0u8; 2];
+    r.read_exact(&mut head).await?;
+    let fin = head[0] & 0x80 != 0;
+    let opcode = head[0] & 0x0f;
+    let masked = head[1] & 0x80 != 0;
+    let len = match head[1] & 0x7f {
+        126 => u64::from(r.read_u16().await?),
+        127 => r.read_u64().await?,
+        n => u64::from(n),
+    };
+    let mut mask = [0u8; 4];
+    if masked {
+        r.read_exact(&mut mask).await?;
+    }
+    let len =
+        usize::try_from(len).map_err(|_| std::io::Error::other("websocket frame too large"))?;
+    let mut payload = vec![0u8; len];
+    r.read_exact(&mut payload).await?;
+    if masked {
+        for (i, b) in payload.iter_mut().enumerate() {
+            *b ^= mask[i % 4];
+        }
+    }
+    Ok((fin, opcode, payload))
+}
+
+/// The exit code in a v4 error-channel message: `Success` is 0, a `NonZeroExitCode` failure
+/// carries it in `details.causes[reason=ExitCode].message`; any other failure is an error.
+fn exit_code(status: &[u8]) -> Result<i32> {
+    if status.is_empty() {
+        return Ok(0);
+    }
+    let v: serde_json::Value =
+        serde_json::from_slice(status).map_err(|e| backend("error channel", e))?;
+    if v["status"] == "Success" {
+        return Ok(0);
+    }
+    let code = v["details"]["causes"].as_array().and_then(|causes| {
+        causes
+            .iter()
+            .find(|c| c["reason"] == "ExitCode")
+            .and_then(|c| c["message"].as_str())
+            .and_then(|m| m.parse::<i32>().ok())
+    });
+    code.ok_or_else(|| {
+        backend(
+            "error channel",
+            v["message"].as_str().unwrap_or("unknown failure"),
+        )
+    })
+}
+
+/// A websocket connection to a streaming server: complete messages in, frames out.
+struct Ws {
+    rd: tokio::net::tcp::OwnedReadHalf,
+    /// (opcode, payload) to send; a task writes them masked.
+    send: mpsc::Sender<(u8, Vec<u8>)>,
+    partial: Vec<u8>,
+}
+
+impl Ws {
+    /// Connects to `url` (`http://host:port/path`) and upgrades to `v4.channel.k8s.io`.
+    async fn connect(url: &str) -> Result<Ws> {
+        let (authority, path) = split_url(url)?;
+        let mut conn = TcpStream::connect(&authority)
+            .await
+            .map_err(|e| backend(&format!("connect {authority}"), e))?;
+        let handshake = format!(
+            "GET {path} HTTP/1.1\r\nHost: {authority}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: a2VybmVsLW5vZGUtY3JpIQ==\r\nSec-WebSocket-Version: 13\r\n\
+             Sec-WebSocket-Protocol: {PROTOCOL}\r\n\r\n"
+        );
+        conn.write_all(handshake.as_bytes())
+            .await
+            .map_err(|e| backend("handshake", e))?;
+        // The response head, byte by byte up to the blank line (what follows is frames).
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            if head.len() > 16 * 1024 {
+                return Err(backend("handshake", "response head too long"));
+            }
+            let b = conn.read_u8().await.map_err(|e| backend("handshake", e))?;
+            head.push(b);
+        }
+        let head = String::from_utf8_lossy(&head);
+        if !head.starts_with("HTTP/1.1 101") {
+            return Err(backend(
+                "handshake",
+                head.lines().next().unwrap_or_default().to_owned(),
+            ));
+        }
+        let (rd, mut wr) = conn.into_split();
+        let (send, mut to_send) = mpsc::channel::<(u8, Vec<u8>)>(16);
+        tokio::spawn(async move {
+            while let Some((opcode, payload)) = to_send.recv().await {
+                if wr
+                    .write_all(&encode_frame(opcode, &payload, mask_key()))
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+            }
+            let _ = wr.shutdown().await;
+        });
+        Ok(Ws {
+            rd,
+            send,
+            partial: Vec::new(),
+        })
+    }
+
+    /// The next complete data message (channel byte first); `None` once the server closed.
+    async fn recv(&mut self) -> Result<Option<Vec<u8>>> {
+        loop {
+            let (fin, opcode, payload) = match read_frame(&mut self.rd).await {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+                Err(e) => return Err(backend("read", e)),
+            };
+            match opcode {
+                0x0..=0x2 => self.partial.extend_from_slice(&payload),
+                0x8 => return Ok(None),
+                0x9 => {
+                    let _ = self.send.send((0xA, payload)).await;
+                    continue;
+                }
+                _ => continue,
+            }
+            if fin {
+                return Ok(Some(std::mem::take(&mut self.partial)));
+            }
+        }
+    }
+}
+
+/// Connects to the streaming `url` and hands back the session `request` asked for.
+pub(super) async fn open(url: &str, request: &ExecRequest) -> Result<StreamingSession> {
+    let mut ws = Ws::connect(url).await?;
+    let send = ws.send.clone();
+    let pipe = || tokio::io::duplex(PIPE);
+    let (stdout_w, stdout_r) = pipe();
+    let (stderr_w, stderr_r) = pipe();
+    let mut stdout_w = request.stdout.then_some(stdout_w);
+    let mut stderr_w = (request.stderr && !request.tty).then_some(stderr_w);
+    let (exit_tx, exit_rx) = oneshot::channel::<Result<i32>>();
+    tokio::spawn(async move {
+        let mut exit_tx = Some(exit_tx);
+        let result = loop {
+            let frame = match ws.recv().await {
+                Ok(Some(frame)) => frame,
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(e),
+            };
+            let Some((&channel, data)) = frame.split_first() else {
+                continue;
+            };
+            let sink = match channel {
+                STDOUT => stdout_w.as_mut(),
+                STDERR => stderr_w.as_mut(),
+                ERROR => {
+                    if let Some(tx) = exit_tx.take() {
+                        let _ = tx.send(exit_code(data));
+                    }
+                    continue;
+                }
+                _ => None,
+            };
+            if let Some(w) = sink {
+                write_or_drop(w, data).await;
+            }
+        };
+        // Closed without an error-channel message: the stream ended (attach: the container).
+        if let Some(tx) = exit_tx.take() {
+            let _ = tx.send(result.map(|()| 0));
+        }
+    });
+
+    let stdin = if request.stdin {
+        let (stdin_w, mut stdin_r) = pipe();
+        let send = send.clone();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 16 * 1024];
+            loop {
+                match stdin_r.read(&mut buf[1..]).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        buf[0] = STDIN;
+                        if send.send((0x2, buf[..=n].to_vec())).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+        Some(Box::pin(stdin_w) as super::super::ByteWriter)
+    } else {
+        None
+    };
+    let resize = request.tty.then(|| {
+        let (tx, mut rx) = mpsc::channel::<TerminalSize>(4);
+        let send = send.clone();
+        tokio::spawn(async move {
+            while let Some(size) = rx.recv().await {
+                let mut msg = vec![RESIZE];
+                msg.extend_from_slice(
+                    format!(r#"{{"Width":{},"Height":{}}}"#, size.width, size.height).as_bytes(),
+                );
+                if send.send((0x2, msg)).await.is_err() {
+                    break;
+                }
+            }
+        });
+        tx
+    });
+    drop(send);
+    let reader = |r: DuplexStream| Some(Box::pin(r) as super::super::ByteReader);
+    Ok(StreamingSession {
+        stdin,
+        stdout: if request.stdout {
+            reader(stdout_r)
+        } else {
+            None
+        },
+        stderr: if request.stderr && !request.tty {
+            reader(stderr_r)
+        } else {
+            None
+        },
+        resize,
+        exit: exit_rx
+            .map(|r| r.unwrap_or_else(|_| Err(backend("exit", "stream task ended"))))
+            .boxed(),
+    })
+}
+
+/// Connects to a port-forward `url` for one `port` (the CRI request named only it): channel 0
+/// carries the data both ways, channel 1 an error message; each starts with the port (u16 LE).
+pub(super) async fn port_forward(url: &str, port: u16) -> Result<DuplexStream> {
+    let mut ws = Ws::connect(url).await?;
+    let send = ws.send.clone();
+    let (caller, mine) = tokio::io::duplex(PIPE);
+    let (mut from_caller, mut to_caller) = tokio::io::split(mine);
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            match from_caller.read(&mut buf[1..]).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    buf[0] = 0;
+                    if send.send((0x2, buf[..=n].to_vec())).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    tokio::spawn(async move {
+        let mut seen_port = [false; 2];
+        while let Ok(Some(frame)) = ws.recv().await {
+            let Some((&channel, mut data)) = frame.split_first() else {
+                continue;
+            };
+            let Some(seen) = seen_port.get_mut(usize::from(channel)) else {
+                continue;
+            };
+            if !*seen {
+                // The first two bytes of each channel name the port.
+                let Some(rest) = data.get(2..) else { continue };
+                *seen = true;
+                data = rest;
+            }
+            if channel == 1 {
+                if !data.is_empty() {
+                    tracing::debug!(port, error = %String::from_utf8_lossy(data), "CRI port-forward failed");
+                    break;
+                }
+            } else if to_caller.write_all(data).await.is_err() {
+                break;
+            }
+        }
+        let _ = to_caller.shutdown().await;
+    });
+    Ok(caller)
+}
+
+/// Writes to a caller's pipe; a caller that dropped its end just stops getting output.
+async fn write_or_drop(w: &mut DuplexStream, data: &[u8]) {
+    let _ = w.write_all(data).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_split_into_authority_and_path() {
+        assert_eq!(
+            split_url("http://127.0.0.1:3456/exec/abc").unwrap(),
+            ("127.0.0.1:3456".into(), "/exec/abc".into())
+        );
+        assert!(split_url("https://x/y").is_err());
+    }
+
+    #[tokio::test]
+    async fn frames_round_trip_masked_and_long() {
+        for len in [0usize, 5, 125, 126, 70_000] {
+            let payload: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let bytes = encode_frame(0x2, &payload, [1, 2, 3, 4]);
+            let (fin, opcode, got) = read_frame(&mut bytes.as_slice()).await.unwrap();
+            assert!(fin);
+            assert_eq!(opcode, 0x2);
+            assert_eq!(got, payload, "length {len}");
+        }
+    }
+
+    #[test]
+    fn exit_codes_come_from_the_error_channel() {
+        assert_eq!(
+            exit_code(br#"{"metadata":{},"status":"Success"}"#).unwrap(),
+            0
+        );
+        let failure = br#"{"status":"Failure","reason":"NonZeroExitCode","details":{"causes":[{"reason":"ExitCode","message":"3"}]}}"#;
+        assert_eq!(exit_code(failure).unwrap(), 3);
+        assert!(exit_code(br#"{"status":"Failure","message":"no such container"}"#).is_err());
+    }
+}
