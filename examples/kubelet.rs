@@ -18,7 +18,9 @@ use std::time::Duration;
 
 use clap::Parser;
 use kernel_node::runtime::Runtime;
-use kernel_node::{HostNetwork, Kubelet, KubeletConfig, ProcessRuntime, SimRuntime};
+use kernel_node::{
+    HostNetwork, Kubelet, KubeletConfig, KubeletServerConfig, ProcessRuntime, SimRuntime,
+};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -41,6 +43,10 @@ struct Cli {
     /// `process` (pods are local processes) or `sim` (simulated, nothing runs).
     #[arg(long, env = "KERNEL_RUNTIME", default_value = "process", value_parser = ["process", "sim"])]
     runtime: String,
+    /// The port of the kubelet's HTTPS server (logs, exec, attach, stats, metrics), on all
+    /// addresses, published in the Node's status.daemonEndpoints; 0 picks a free port.
+    #[arg(long, env = "KERNEL_KUBELET_PORT", default_value_t = kernel_node::server::DEFAULT_PORT)]
+    kubelet_port: u16,
     /// The kubelet's root directory (pod volumes, logs); default: a directory under /tmp.
     #[arg(long, env = "KERNEL_ROOT_DIR", value_name = "DIR")]
     root_dir: Option<PathBuf>,
@@ -115,6 +121,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .runtime(runtime)
         .pod_cidr(pod_cidr)
         .config(config)
+        .server(KubeletServerConfig::on(std::net::SocketAddr::from((
+            [0, 0, 0, 0],
+            cli.kubelet_port,
+        ))))
         .build()?;
     tracing::info!(node, "kubelet starting");
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;

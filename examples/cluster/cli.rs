@@ -118,6 +118,12 @@ pub struct Cli {
     #[arg(long, env = "KERNEL_NETWORK", default_value = "host", value_parser = ["host", "cni"])]
     pub network: String,
 
+    /// The port of the kubelet's HTTPS server (logs, exec, attach, stats, metrics), on all
+    /// addresses; 0 (the default) picks a free port, published in the Node's
+    /// status.daemonEndpoints. Upstream's kubelet uses 10250. The simulated nodes serve none.
+    #[arg(long, env = "KERNEL_KUBELET_PORT", default_value_t = 0)]
+    pub kubelet_port: u16,
+
     /// The kubelet's node name. Default: this machine's hostname.
     #[arg(long, env = "KERNEL_NODE_NAME")]
     pub node_name: Option<String>,

@@ -31,7 +31,9 @@ use kernel::sched::{serving, KubeSchedulerConfiguration, Scheduler};
 use kernel_node::network::CniNetwork;
 use kernel_node::runtime::cri::CriRuntime;
 use kernel_node::runtime::Runtime;
-use kernel_node::{HostNetwork, Kubelet, KubeletConfig, ProcessRuntime, SimRuntime};
+use kernel_node::{
+    HostNetwork, Kubelet, KubeletConfig, KubeletServerConfig, ProcessRuntime, SimRuntime,
+};
 
 use cli::Cli;
 
@@ -220,6 +222,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             node.clone(),
             runtime,
             NODE_POD_CIDR.into(),
+            Some(cli.kubelet_port),
         )?);
         let mut detail = format!("node {node} · {detail}");
         for n in 1..=cli.nodes {
@@ -231,6 +234,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 name,
                 Arc::new(SimRuntime::new()),
                 cidr,
+                None,
             )?);
         }
         if cli.nodes > 0 {
@@ -287,13 +291,15 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
 const NODE_POD_CIDR: &str = "10.244.0.0/24";
 
 /// A kubelet for `node`, acting as `system:node:<node>`, keeping its files under the data
-/// directory; the future runs it.
+/// directory, serving its HTTPS API on `kubelet_port` (0: any free port) if given; the future
+/// runs it.
 fn run_kubelet(
     server: &ApiServer,
     data_dir: &Path,
     node: String,
     runtime: Arc<dyn Runtime>,
     pod_cidr: String,
+    kubelet_port: Option<u16>,
 ) -> Result<impl std::future::Future<Output = ()> + Send + 'static, Box<dyn std::error::Error>> {
     let identity = UserInfo {
         name: format!("system:node:{node}"),
@@ -304,11 +310,17 @@ fn run_kubelet(
         root_dir: Some(data_dir.join("kubelet").join(&node)),
         ..KubeletConfig::default()
     };
-    let kubelet = Kubelet::builder(server.client_as(identity), node.clone())
+    let mut kubelet = Kubelet::builder(server.client_as(identity), node.clone())
         .runtime(runtime)
         .pod_cidr(pod_cidr)
-        .config(config)
-        .build()?;
+        .config(config);
+    if let Some(port) = kubelet_port {
+        kubelet = kubelet.server(KubeletServerConfig::on(SocketAddr::from((
+            [0, 0, 0, 0],
+            port,
+        ))));
+    }
+    let kubelet = kubelet.build()?;
     Ok(async move {
         if let Err(e) = kubelet.run().await {
             tracing::error!(node, error = %e, "the kubelet stopped");

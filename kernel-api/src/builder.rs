@@ -14,6 +14,7 @@ use crate::auth::{
 use crate::filters::{
     AuthenticationLayer, AuthorizationLayer, MaxInFlightLayer, PanicRecoveryLayer,
 };
+use crate::kubelet_proxy::{KubeletClient, KubeletClientConfig};
 use crate::registry::Registry;
 use crate::resources::{ResourceDef, Resources};
 use crate::server::{
@@ -39,6 +40,7 @@ pub struct ApiServerBuilder {
     request_timeout: Duration,
     watch_cache_capacity: usize,
     extra_resources: Vec<ResourceDef>,
+    kubelet_client: KubeletClientConfig,
 }
 
 impl std::fmt::Debug for ApiServerBuilder {
@@ -65,6 +67,7 @@ impl Default for ApiServerBuilder {
             request_timeout: Duration::from_secs(60),
             watch_cache_capacity: 10 * 1024,
             extra_resources: Vec::new(),
+            kubelet_client: KubeletClientConfig::default(),
         }
     }
 }
@@ -169,6 +172,15 @@ impl ApiServerBuilder {
         self
     }
 
+    /// How the server reaches kubelets for `pods/log`, `pods/exec`, `pods/attach`,
+    /// `pods/portforward` and `nodes/proxy` (default: HTTPS without verifying the kubelet's
+    /// serving certificate and without a client certificate, as upstream without
+    /// `--kubelet-certificate-authority` / `--kubelet-client-certificate`).
+    pub fn kubelet_client(mut self, config: KubeletClientConfig) -> Self {
+        self.kubelet_client = config;
+        self
+    }
+
     /// Builds the server: creates the built-in namespaces and starts background tasks (so it must
     /// run inside a tokio runtime).
     pub async fn build(self) -> Result<ApiServer> {
@@ -204,6 +216,7 @@ impl ApiServerBuilder {
             token,
         );
         shared.service_account_tokens = service_account_tokens;
+        shared.kubelet = Some(Arc::new(KubeletClient::new(&self.kubelet_client)?));
         let hooks: [(&str, &str, Arc<dyn StoreHooks>); 3] = [
             ("", "services", Arc::new(crate::allocator::ServiceIps)),
             ("", "namespaces", Arc::new(NamespaceWakeup)),

@@ -16,6 +16,9 @@
 //!     └─► filters/:  PanicRecovery ─► MaxInFlight + timeout ─► Authentication ─► Authorization
 //!         └─► server.rs Router ─┬─ /version /healthz /livez /readyz /metrics /openapi (openapi.rs)
 //!                               ├─ /api /apis … discovery (discovery.rs, legacy + aggregated v2)
+//!                               ├─ pods/log · exec · attach · portforward, nodes/proxy
+//!                               │    (kubelet_proxy.rs: to the node's kubelet over HTTPS; bodies
+//!                               │     streamed, upgrades spliced)
 //!                               └─ resources (handlers.rs: RequestInfo → ResourceDef, its Strategy)
 //!                                    ├─ read.rs     get / list (selectors, limit/continue, Table: strategy columns)
 //!                                    ├─ watch.rs    watch ◄── watch_cache.rs ◄── one Store::watch per resource
@@ -47,7 +50,9 @@
 //!   bootstrap objects, namespace finalizer), `shared.rs` (state every request reaches, store
 //!   hooks), `filters/` (one tower layer per filter), `tls.rs` ([`TlsMaterial`]),
 //!   `kubeconfig.rs`, `version.rs`;
-//! - requests: `handlers/` (routing, read, watch, write, subresources, reviews), `discovery.rs`,
+//! - requests: `handlers/` (routing, read, watch, write, subresources, reviews),
+//!   `kubelet_proxy.rs` (the connect subresources that reach a kubelet;
+//!   [`KubeletClientConfig`]), `discovery.rs`,
 //!   `openapi.rs`, `status.rs` ([`Error`], `metav1.Status`), `options.rs` (request options
 //!   validated as upstream's `Validate*Options`);
 //! - the write path: `decode.rs`, `strict.rs` (`fieldValidation=Strict` duplicate fields), `defaults.rs` (shared defaulting), `rest.rs` (generic steps
@@ -130,6 +135,10 @@
 //! - [`Store`](kernel_store::Store): where objects live ([`ApiServerBuilder::store`]).
 //! - [`Authenticator`], [`Authorizer`]: defaults [`AnonymousAdmin`] and [`AlwaysAllow`].
 //! - [`Admission`]: mutating + validating plugins ([`ApiServerBuilder::admission`]).
+//! - [`KubeletClientConfig`]: how `pods/log`, `pods/exec`, `pods/attach`, `pods/portforward`
+//!   and `nodes/proxy` reach kubelets ([`ApiServerBuilder::kubelet_client`]; default: HTTPS
+//!   without verifying the kubelet's certificate and without a client certificate, as upstream
+//!   without `--kubelet-certificate-authority`).
 //! - [`ResourceDef`]: serving another resource is one declaration ([`ApiServerBuilder::resource`]),
 //!   its per-kind behaviour a [`Strategy`] ([`ResourceDef::strategy`]).
 
@@ -153,6 +162,7 @@ mod filters;
 mod handlers;
 mod json;
 mod kubeconfig;
+mod kubelet_proxy;
 mod meta;
 mod metrics;
 mod openapi;
@@ -179,6 +189,7 @@ pub use auth::{
 pub use builder::ApiServerBuilder;
 pub use conversion::Conversion;
 pub use credentials::Credentials;
+pub use kubelet_proxy::KubeletClientConfig;
 pub use resources::{Flags, ResourceDef, Resources, Subresource};
 pub use server::{ApiServer, Serving, DEFAULT_SHUTDOWN_GRACE};
 pub use status::{Error, Result, StatusCause};

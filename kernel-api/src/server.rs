@@ -74,7 +74,9 @@ impl Service<Request<Bytes>> for Router {
                 let dry_run = query.get("dryRun").map(String::as_str);
                 shared.metrics.labels(&parts.method, &info, dry_run, apply)
             });
-            let result = if info.is_resource_request {
+            let result = if crate::kubelet_proxy::serves(&info) {
+                crate::kubelet_proxy::handle(&shared, &info, parts, body, &user).await
+            } else if info.is_resource_request {
                 handlers::handle_resource(
                     shared.clone(),
                     info.clone(),
@@ -516,7 +518,10 @@ async fn serve_connection(
     let service = hyper_util::service::TowerToHyperService::new(service);
     let builder =
         hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
-    let connection = builder.serve_connection(hyper_util::rt::TokioIo::new(tls), service);
+    // With upgrades: `pods/exec`, `attach`, `portforward` and `nodes/proxy` splice the upgraded
+    // connection to the kubelet's (kubelet_proxy.rs).
+    let connection =
+        builder.serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(tls), service);
     tokio::pin!(connection);
     let result = tokio::select! {
         result = connection.as_mut() => result,

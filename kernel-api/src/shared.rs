@@ -51,6 +51,8 @@ pub struct Shared {
     pub bound: Mutex<Option<SocketAddr>>,
     /// What the storage of some resources does around their strategy, by group and resource.
     pub(crate) hooks: HashMap<(String, String), Arc<dyn StoreHooks>>,
+    /// How `pods/log`, `pods/exec`, … and `nodes/proxy` reach kubelets (set by the builder).
+    pub(crate) kubelet: Option<Arc<crate::kubelet_proxy::KubeletClient>>,
     openapi: Mutex<Option<Arc<OpenApiDocs>>>,
 }
 
@@ -82,6 +84,7 @@ impl Shared {
             token,
             bound: Mutex::new(None),
             hooks: HashMap::new(),
+            kubelet: None,
             openapi: Mutex::new(None),
         }
     }

@@ -36,8 +36,11 @@
 //! # }
 //! ```
 //!
+//! With [`KubeletBuilder::server`], the kubelet also serves its HTTPS API
+//! ([`crate::server`]: logs, exec, attach, stats, metrics) and publishes the port.
+//!
 //! Not yet (issue 16): probes (a running container is ready), CSI and network volumes,
-//! the kubelet's HTTP server, eviction, taints on registration.
+//! eviction, taints on registration.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr};
@@ -55,6 +58,7 @@ use tokio::task::JoinSet;
 
 use crate::error::{Error, Result};
 use crate::runtime::Runtime;
+use crate::server::{KubeletServer, KubeletServerConfig, ServingKubelet};
 
 mod backoff;
 pub mod config;
@@ -88,7 +92,18 @@ pub(crate) struct Shared {
     pub allocatable: BTreeMap<String, WireQuantity>,
     pub labels: BTreeMap<String, String>,
     pub root_dir: PathBuf,
+    /// The port the kubelet server listens on (`status.daemonEndpoints.kubeletEndpoint`).
+    pub kubelet_port: Option<u16>,
+    /// The pods bound here, by uid (what the server's `/pods` lists).
+    pub pods: PodMap,
+    /// The metrics the server renders (`kubelet_pod_start_duration_seconds` is observed here).
+    pub metrics: Arc<crate::server::metrics::Metrics>,
+    /// When each pod was first seen, until it first ran (`None` once observed).
+    pub pod_starts: std::sync::Mutex<HashMap<String, Option<std::time::Instant>>>,
 }
+
+/// The pods a kubelet knows, by uid.
+pub(crate) type PodMap = Arc<RwLock<BTreeMap<String, Arc<Pod>>>>;
 
 impl Shared {
     pub(crate) fn pod_cidr(&self) -> Option<String> {
@@ -109,9 +124,18 @@ pub struct KubeletBuilder {
     pod_cidr: Option<String>,
     node_ip: Option<IpAddr>,
     config: KubeletConfig,
+    server: Option<KubeletServerConfig>,
 }
 
 impl KubeletBuilder {
+    /// Serves the kubelet's HTTPS API (logs, exec, attach, stats, metrics; see
+    /// [`crate::server`]) while it runs; its port is published in the Node's
+    /// `status.daemonEndpoints.kubeletEndpoint.Port`. Without it, no server.
+    pub fn server(mut self, config: KubeletServerConfig) -> Self {
+        self.server = Some(config);
+        self
+    }
+
     /// The container runtime pods run in (required).
     pub fn runtime(mut self, runtime: Arc<dyn Runtime>) -> Self {
         self.runtime = Some(runtime);
@@ -179,6 +203,7 @@ impl KubeletBuilder {
             pod_cidr: self.pod_cidr,
             node_ip: self.node_ip,
             config: self.config,
+            server: self.server,
         })
     }
 }
@@ -193,6 +218,7 @@ pub struct Kubelet {
     pod_cidr: Option<String>,
     node_ip: Option<IpAddr>,
     config: KubeletConfig,
+    server: Option<KubeletServerConfig>,
 }
 
 impl std::fmt::Debug for Kubelet {
@@ -216,6 +242,7 @@ impl Kubelet {
             pod_cidr: None,
             node_ip: None,
             config: KubeletConfig::default(),
+            server: None,
         }
     }
 
@@ -247,6 +274,23 @@ impl Kubelet {
         let allocatable = node_status::allocatable(&capacity);
         let mut labels = node_status::well_known_labels(&self.node_name);
         labels.extend(self.labels);
+        let pods: PodMap = Arc::default();
+        let metrics = Arc::new(crate::server::metrics::Metrics::new(&self.node_name));
+        // Bound before registering, so the Node's first status has the port.
+        let serving = match self.server {
+            Some(config) => {
+                let listed = pods.clone();
+                let server = KubeletServer::new(config, self.runtime.clone())
+                    .node(self.node_name.clone(), Some(node_ip))
+                    .metrics(metrics.clone())
+                    .pods(move || {
+                        let pods = listed.read().unwrap_or_else(|e| e.into_inner());
+                        pods.values().map(|p| Pod::clone(p)).collect()
+                    });
+                Some(server.bind().await?)
+            }
+            None => None,
+        };
         let shared = Arc::new(Shared {
             client: self.client,
             node_name: self.node_name,
@@ -260,6 +304,10 @@ impl Kubelet {
             allocatable,
             labels,
             root_dir,
+            kubelet_port: serving.as_ref().map(ServingKubelet::port),
+            pods,
+            metrics,
+            pod_starts: Default::default(),
         });
         let node_uid = node_status::register(&shared, self.pod_cidr.is_some()).await;
         tracing::info!(node = %shared.node_name, %node_ip, runtime = %shared.runtime_version, "kubelet registered its node");
@@ -272,8 +320,10 @@ impl Kubelet {
         ));
         tasks.spawn(lease::run(shared.clone(), node_uid));
         tasks.spawn(node_status::run(shared.clone()));
-        // The pod loop runs here; the JoinSet (and the workers' own) abort on drop.
+        // The pod loop runs here; the JoinSet (and the workers' own) abort on drop, as does
+        // the server.
         pod_loop(shared, static_rx).await;
+        drop(serving);
         Ok(())
     }
 }
@@ -323,6 +373,9 @@ async fn pod_loop(shared: Arc<Shared>, mut statics: watch::Receiver<static_pods:
                         dispatch(&shared, &mut workers, &mut running, pod);
                     }
                     Ok(Event::Delete(pod)) => {
+                        if let Some(uid) = pod.metadata.uid.as_ref() {
+                            shared.pods.write().unwrap_or_else(|e| e.into_inner()).remove(uid);
+                        }
                         if let Some(tx) = pod.metadata.uid.as_ref().and_then(|u| workers.get(u)) {
                             tx.send_replace(None);
                         }
@@ -344,6 +397,8 @@ async fn pod_loop(shared: Arc<Shared>, mut statics: watch::Receiver<static_pods:
             Some(done) = running.join_next(), if !running.is_empty() => {
                 if let Ok(uid) = done {
                     workers.remove(&uid);
+                    shared.pods.write().unwrap_or_else(|e| e.into_inner()).remove(&uid);
+                    shared.pod_starts.lock().unwrap_or_else(|e| e.into_inner()).remove(&uid);
                 }
             }
         }
@@ -396,7 +451,13 @@ fn dispatch(
     if !bound_here {
         return;
     }
+    observe_pod_start(shared, &uid, &pod);
     let pod = Arc::new(pod);
+    shared
+        .pods
+        .write()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(uid.clone(), pod.clone());
     if let Some(tx) = workers.get(&uid) {
         tx.send_replace(Some(pod));
         return;
@@ -404,4 +465,37 @@ fn dispatch(
     let (tx, rx) = watch::channel(Some(pod));
     workers.insert(uid.clone(), tx);
     running.spawn(pod_worker::run(shared.clone(), uid, rx));
+}
+
+/// Whether every container of the pod runs (`kubelet_pod_start_duration_seconds`' end).
+fn all_running(pod: &Pod) -> bool {
+    let Some(status) = pod.status.as_ref() else {
+        return false;
+    };
+    let want = pod.spec.as_ref().map_or(0, |s| s.containers.len());
+    let statuses = status.container_statuses.as_deref().unwrap_or_default();
+    status.phase.as_deref() == Some("Running")
+        && statuses.len() == want
+        && statuses
+            .iter()
+            .all(|c| c.state.as_ref().is_some_and(|s| s.running.is_some()))
+}
+
+/// Records when a pod is first seen and observes its start once all its containers run.
+fn observe_pod_start(shared: &Shared, uid: &str, pod: &Pod) {
+    let running = all_running(pod);
+    let mut starts = shared.pod_starts.lock().unwrap_or_else(|e| e.into_inner());
+    match starts.get_mut(uid) {
+        // Running when first seen (adopted after a restart): not a start this kubelet saw.
+        None => {
+            let seen = (!running).then(std::time::Instant::now);
+            starts.insert(uid.to_string(), seen);
+        }
+        Some(entry) => {
+            if let (Some(seen), true) = (*entry, running) {
+                shared.metrics.observe_pod_start(seen.elapsed());
+                *entry = None;
+            }
+        }
+    }
 }

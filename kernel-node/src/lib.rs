@@ -27,10 +27,14 @@
 //!   re-synced; serviceAccountToken via TokenRequest; PVCs bound to hostPath or local PVs),
 //!   env from ConfigMaps and Secrets (`*KeyRef`, `envFrom`) and the pod status manager
 //!   (upstream `pkg/kubelet`).
+//! - [`server`]: the kubelet's HTTPS server ([`KubeletServer`], [`KubeletServerConfig`]):
+//!   `/healthz`, `/pods`, `/stats/summary`, `/metrics`, `/containerLogs`, `/exec` and
+//!   `/attach` (WebSocket, remotecommand v1–v5), what the API server's `pods/log`,
+//!   `pods/exec`, `pods/attach` and `nodes/proxy` reach.
 //!
 //! Not yet (issue 16): probes, CSI, network and cloud volumes (and attach/detach), bind
-//! mounts of volumes into containers by the process runtime, static pods, the kubelet HTTP
-//! server (logs, exec, port-forward), CRI (containerd).
+//! mounts of volumes into containers by the process runtime, port-forward in the kubelet
+//! server, CRI (containerd).
 //!
 //! ## Example
 //!
@@ -47,9 +51,11 @@ pub mod kubelet;
 pub mod network;
 pub mod portforward;
 pub mod runtime;
+pub mod server;
 
 pub use error::{Error, Result};
 pub use kubelet::{Kubelet, KubeletBuilder, KubeletConfig};
 pub use network::{HostNetwork, NetworkPlugin};
 pub use runtime::Runtime;
 pub use runtime::{ProcessRuntime, SimRuntime};
+pub use server::{KubeletServer, KubeletServerConfig};

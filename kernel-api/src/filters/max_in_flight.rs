@@ -54,10 +54,19 @@ pub struct MaxInFlight<S> {
     timeout: Duration,
 }
 
+/// Upstream's `BasicLongRunningRequestCheck`: watches, and the connect subresources that stream
+/// from a kubelet (`log`, `exec`, `attach`, `portforward`, `proxy`).
 fn is_long_running(request: &Request<Bytes>) -> bool {
     let path = request.uri().path();
     let query = request.uri().query().unwrap_or_default();
-    path.contains("/watch/")
+    let info = crate::handlers::RequestInfo::parse(request.method(), path, &Default::default());
+    let connect = info.is_resource_request
+        && matches!(
+            info.subresource.as_str(),
+            "log" | "exec" | "attach" | "portforward" | "proxy"
+        );
+    connect
+        || path.contains("/watch/")
         || query
             .split('&')
             .any(|p| p == "watch=1" || p == "watch=true")

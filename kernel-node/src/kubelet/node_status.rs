@@ -207,7 +207,7 @@ pub(crate) fn node_status(shared: &Shared, host: &HostInfo, previous: Option<&Va
             "lastHeartbeatTime": now, "lastTransitionTime": transition(kind, status),
         })
     };
-    json!({
+    let mut status = json!({
         "capacity": shared.capacity,
         "allocatable": shared.allocatable,
         "conditions": [
@@ -231,7 +231,11 @@ pub(crate) fn node_status(shared: &Shared, host: &HostInfo, previous: Option<&Va
             "operatingSystem": "linux",
             "architecture": go_arch(),
         },
-    })
+    });
+    if let Some(port) = shared.kubelet_port {
+        status["daemonEndpoints"] = json!({ "kubeletEndpoint": { "Port": port } });
+    }
+    status
 }
 
 /// The status without heartbeat times: what "changed" compares (`nodeStatusHasChanged`).

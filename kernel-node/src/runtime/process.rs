@@ -38,6 +38,10 @@
 //! - **Exec** ([`exec_sync`](Runtime::exec_sync)): a new process in the container's working
 //!   directory with its environment (in the sandbox's network namespace if it has one), in a
 //!   process group of its own that is SIGKILLed on timeout ([`Error::Timeout`]).
+//! - **Streaming exec and attach** ([`exec`](Runtime::exec), [`attach`](Runtime::attach)):
+//!   the same process with its streams piped to the caller, or on a pseudo-terminal with
+//!   resize for `tty`; attach streams the container's output from its log (no stdin, no TTY:
+//!   containers run with stdin on `/dev/null`). See `streaming.rs`.
 //! - **Images**: there are none. Every pull of a non-empty reference succeeds and records the
 //!   reference (its id and `image_ref` are the reference itself, size 0); a process runtime
 //!   cannot tell that an image does not exist, so `ErrImagePull` never comes from it.
@@ -85,6 +89,7 @@ use crate::network::netns::{join_in_child, NetNs};
 use crate::network::{HostNetwork, NetworkPlugin, PodNetworkConfig};
 
 mod port_forward;
+mod streaming;
 
 /// `PATH` when neither the container nor the kubelet has one.
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -310,13 +315,27 @@ fn command(
     workdir: &Path,
     netns: Option<&Path>,
 ) -> Result<tokio::process::Command> {
+    command_in(argv, env, workdir, netns, true)
+}
+
+/// [`command`], in a process group of its own only with `own_group` (a TTY exec makes its
+/// own session instead: `setsid` fails in a group leader).
+fn command_in(
+    argv: &[String],
+    env: &[(String, String)],
+    workdir: &Path,
+    netns: Option<&Path>,
+    own_group: bool,
+) -> Result<tokio::process::Command> {
     let mut cmd = tokio::process::Command::new(&argv[0]);
     cmd.args(&argv[1..])
         .env_clear()
         .envs(env.iter().map(|(k, v)| (k, v)))
-        .current_dir(workdir)
-        .process_group(0)
-        .stdin(Stdio::null())
+        .current_dir(workdir);
+    if own_group {
+        cmd.process_group(0);
+    }
+    cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(false);
@@ -938,6 +957,22 @@ impl Runtime for ProcessRuntime {
             stderr,
             exit_code: exit_code(status),
         })
+    }
+
+    async fn exec(
+        &self,
+        container_id: &str,
+        request: &super::ExecRequest,
+    ) -> Result<super::StreamingSession> {
+        self.exec_streaming(container_id, request).await
+    }
+
+    async fn attach(
+        &self,
+        container_id: &str,
+        request: &super::ExecRequest,
+    ) -> Result<super::StreamingSession> {
+        self.attach_streaming(container_id, request).await
     }
 
     async fn pull_image(&self, image: &str) -> Result<String> {
