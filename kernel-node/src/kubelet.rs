@@ -20,6 +20,12 @@
 //! - `backoff`: CrashLoopBackOff and ImagePullBackOff delays;
 //! - `static_pods`: pods from the `staticPodPath` manifest directory, shown in the API as
 //!   mirror pods (upstream `pkg/kubelet/config/file.go`, `pod/mirror_client.go`).
+//! - `probe`: liveness, readiness and startup probes (upstream `pkg/kubelet/prober`): exec,
+//!   httpGet (HTTPS without certificate verification), tcpSocket and gRPC health checks, a
+//!   task per probe; a failed liveness (startup) probe kills the container, which the
+//!   restart policy restarts;
+//! - `events`: core/v1 Events of the pods (Pulling, Pulled, Created, Started, Killing,
+//!   BackOff, Unhealthy, ...), repeats aggregated into one event's `count`.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -39,8 +45,7 @@
 //! With [`KubeletBuilder::server`], the kubelet also serves its HTTPS API
 //! ([`crate::server`]: logs, exec, attach, stats, metrics) and publishes the port.
 //!
-//! Not yet (issue 16): probes (a running container is ready), CSI and network volumes,
-//! eviction, taints on registration.
+//! Not yet (issue 16): CSI and network volumes, eviction, taints on registration.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr};
@@ -63,9 +68,11 @@ use crate::server::{KubeletServer, KubeletServerConfig, ServingKubelet};
 mod backoff;
 pub mod config;
 mod env;
+mod events;
 mod lease;
 mod node_status;
 mod pod_worker;
+mod probe;
 mod static_pods;
 mod status;
 mod volumes;

@@ -22,19 +22,20 @@
 //!   [`portforward::negotiate`] and [`portforward::serve_upgraded`].
 //! - [`kubelet`]: the node agent ([`Kubelet`]): Node registration and status, the node Lease,
 //!   a worker per pod (sandbox, init containers, containers, restarts with back-off,
-//!   graceful termination), the pod's volumes (emptyDir, tmpfs when root; hostPath;
-//!   configMap, secret, downwardAPI and projected files through upstream's atomic writer,
-//!   re-synced; serviceAccountToken via TokenRequest; PVCs bound to hostPath or local PVs),
-//!   env from ConfigMaps and Secrets (`*KeyRef`, `envFrom`) and the pod status manager
-//!   (upstream `pkg/kubelet`).
+//!   graceful termination), liveness / readiness / startup probes (exec, httpGet, tcpSocket,
+//!   gRPC) with readiness gates, pod events (`kubectl describe pod`), static pods with
+//!   mirror pods, the pod's volumes (emptyDir, tmpfs when root; hostPath; configMap, secret,
+//!   downwardAPI and projected files through upstream's atomic writer, re-synced;
+//!   serviceAccountToken via TokenRequest; PVCs bound to hostPath or local PVs), env from
+//!   ConfigMaps and Secrets (`*KeyRef`, `envFrom`) and the pod status manager (upstream
+//!   `pkg/kubelet`).
 //! - [`server`]: the kubelet's HTTPS server ([`KubeletServer`], [`KubeletServerConfig`]):
 //!   `/healthz`, `/pods`, `/stats/summary`, `/metrics`, `/containerLogs`, `/exec` and
 //!   `/attach` (WebSocket, remotecommand v1–v5), what the API server's `pods/log`,
 //!   `pods/exec`, `pods/attach` and `nodes/proxy` reach.
 //!
-//! Not yet (issue 16): probes, CSI, network and cloud volumes (and attach/detach), bind
-//! mounts of volumes into containers by the process runtime, port-forward in the kubelet
-//! server, CRI (containerd).
+//! Not yet (issue 16): CSI, network and cloud volumes (and attach/detach), bind mounts of
+//! volumes into containers by the process runtime, port-forward in the kubelet server.
 //!
 //! ## Example
 //!

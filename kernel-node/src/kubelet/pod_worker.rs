@@ -17,6 +17,8 @@ use tokio::sync::watch;
 
 use super::backoff::Backoff;
 use super::env::{self, PodContext};
+use super::events::{EventRecorder, EventType};
+use super::probe::{Probers, Target};
 use super::status::{self, ContainerView, Kind};
 use super::volumes::{self, Objects, PodVolumes};
 use super::Shared;
@@ -48,6 +50,10 @@ struct Worker {
     /// A static pod's mirror pod uid, as the pod loop last named it.
     mirror_uid: Option<String>,
     start_time: Option<Value>,
+    /// The pod's events.
+    events: EventRecorder,
+    /// The pod's probes, started with its first sandbox.
+    probers: Option<Probers>,
     /// The pod's volumes, set up before its sandbox.
     volumes: PodVolumes,
 }
@@ -70,7 +76,16 @@ pub(crate) async fn run(
         })
         .unwrap_or_default();
     let config = &shared.config;
+    let events = EventRecorder::new(
+        shared.client.clone(),
+        shared.node_name.clone(),
+        &namespace,
+        &name,
+        &uid,
+    );
     let mut worker = Worker {
+        events,
+        probers: None,
         backoff: Backoff::new(config.backoff_initial, config.backoff_max),
         shared: shared.clone(),
         uid: uid.clone(),
@@ -119,6 +134,7 @@ pub(crate) async fn run(
         tokio::select! {
             changed = rx.changed() => if changed.is_err() { return uid },
             _ = tokio::time::sleep(wake) => {}
+            _ = worker.probe_changed() => {}
         }
     }
 }
@@ -272,29 +288,78 @@ impl Worker {
         });
         let present =
             || async { matches!(self.shared.runtime.image_status(&image).await, Ok(Some(_))) };
+        let name = container.name.as_str();
+        let already = || format!("Container image {image:?} already present on machine");
         match policy.as_str() {
             "Never" => {
                 if present().await {
+                    self.events
+                        .container_event(name, EventType::Normal, "Pulled", already());
                     return Ok(());
                 }
-                return Err((
-                    "ErrImageNeverPull".into(),
-                    format!("Container image {image:?} is not present with pull policy of Never"),
-                ));
+                let message =
+                    format!("Container image {image:?} is not present with pull policy of Never");
+                self.events.container_event(
+                    name,
+                    EventType::Warning,
+                    "ErrImageNeverPull",
+                    message.clone(),
+                );
+                return Err(("ErrImageNeverPull".into(), message));
             }
-            "IfNotPresent" if present().await => return Ok(()),
+            "IfNotPresent" if present().await => {
+                self.events
+                    .container_event(name, EventType::Normal, "Pulled", already());
+                return Ok(());
+            }
             _ => {}
         }
         let key = format!("image:{image}");
         if self.backoff.remaining_since_update(&key).is_some() {
+            self.events.container_event(
+                name,
+                EventType::Normal,
+                "BackOff",
+                format!("Back-off pulling image {image:?}"),
+            );
             return Err((
                 "ImagePullBackOff".into(),
                 format!("Back-off pulling image {image:?}"),
             ));
         }
+        self.events.container_event(
+            name,
+            EventType::Normal,
+            "Pulling",
+            format!("Pulling image {image:?}"),
+        );
+        let pulling = Instant::now();
         match self.shared.runtime.pull_image(&image).await {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                self.events.container_event(
+                    name,
+                    EventType::Normal,
+                    "Pulled",
+                    format!(
+                        "Successfully pulled image {image:?} in {}",
+                        kernel_core::duration::format(pulling.elapsed())
+                    ),
+                );
+                Ok(())
+            }
             Err(e) => {
+                self.events.container_event(
+                    name,
+                    EventType::Warning,
+                    "Failed",
+                    format!("Failed to pull image {image:?}: {e}"),
+                );
+                self.events.container_event(
+                    name,
+                    EventType::Warning,
+                    "Failed",
+                    "Error: ErrImagePull",
+                );
                 self.backoff.next(&key, Instant::now());
                 tracing::warn!(pod = %self.name, namespace = %self.namespace, %image, error = %e, "image pull failed");
                 Err(("ErrImagePull".into(), e.to_string()))
@@ -378,8 +443,22 @@ impl Worker {
             .create_container(&sandbox.id, &config, &sandbox.config)
             .await
         {
-            Ok(id) => id,
+            Ok(id) => {
+                self.events.container_event(
+                    &name,
+                    EventType::Normal,
+                    "Created",
+                    format!("Created container: {name}"),
+                );
+                id
+            }
             Err(e) => {
+                self.events.container_event(
+                    &name,
+                    EventType::Warning,
+                    "Failed",
+                    format!("Error: {e}"),
+                );
                 tracing::warn!(pod = %self.name, namespace = %self.namespace, container = %name, error = %e, "create container failed");
                 self.waiting
                     .insert(name, ("CreateContainerError".into(), e.to_string()));
@@ -396,10 +475,22 @@ impl Worker {
         }
         match runtime.start_container(&id).await {
             Ok(()) => {
+                self.events.container_event(
+                    &name,
+                    EventType::Normal,
+                    "Started",
+                    format!("Started container {name}"),
+                );
                 tracing::info!(pod = %self.name, namespace = %self.namespace, container = %name, attempt, "container started");
                 self.waiting.remove(&name);
             }
             Err(e) => {
+                self.events.container_event(
+                    &name,
+                    EventType::Warning,
+                    "Failed",
+                    format!("Error: {e}"),
+                );
                 tracing::warn!(pod = %self.name, namespace = %self.namespace, container = %name, error = %e, "start container failed");
                 self.waiting
                     .insert(name, ("RunContainerError".into(), e.to_string()));
@@ -468,6 +559,15 @@ impl Worker {
                 let finished = instant_of(latest.finished_at);
                 if let Some(left) = self.backoff.remaining_since(&key, finished) {
                     let delay = self.backoff.current(&key).unwrap_or_default();
+                    self.events.container_event(
+                        &container.name,
+                        EventType::Warning,
+                        "BackOff",
+                        format!(
+                            "Back-off restarting failed container {} in pod {}_{}({})",
+                            container.name, self.name, self.namespace, self.uid
+                        ),
+                    );
                     self.waiting.insert(
                         key,
                         (
@@ -519,12 +619,25 @@ impl Worker {
             sandbox_error = Some(e);
         } else if let Err(e) = self.ensure_sandbox(pod).await {
             tracing::warn!(pod = %self.name, namespace = %self.namespace, error = %e, "failed to make the sandbox");
+            self.events.pod_event(
+                EventType::Warning,
+                "FailedCreatePodSandBox",
+                format!("Failed to create pod sandbox: {e}"),
+            );
             sandbox_error = Some(e);
         }
         let spec = pod.spec.clone().unwrap_or_default();
         let mut init_failed = false;
         let mut init_done = spec.init_containers.as_ref().is_none_or(|c| c.is_empty());
         if self.sandbox.is_some() {
+            if self.probers.is_none() {
+                self.probers = Some(Probers::start(
+                    pod,
+                    self.shared.runtime.clone(),
+                    self.events.clone(),
+                ));
+            }
+            self.kill_unhealthy(pod).await;
             let containers = self.list().await;
             let latest = |name: &str| {
                 containers
@@ -565,6 +678,7 @@ impl Worker {
             }
         }
         let containers = self.list().await;
+        self.update_probers(&containers);
         let status = self.status(
             pod,
             &containers,
@@ -575,6 +689,90 @@ impl Worker {
         );
         self.write_status(status).await;
         wake
+    }
+
+    /// Resolves when a probe result changed (never without probes).
+    async fn probe_changed(&self) {
+        match &self.probers {
+            Some(p) if !p.is_empty() => p.changed().await,
+            _ => std::future::pending().await,
+        }
+    }
+
+    /// Tells the probes what runs now (the newest container of each probed name).
+    fn update_probers(&self, containers: &[ContainerStatus]) {
+        let Some(probers) = &self.probers else { return };
+        if probers.is_empty() {
+            return;
+        }
+        let pod_ip = self
+            .sandbox
+            .as_ref()
+            .and_then(|s| s.pod_ips.first().cloned());
+        let named = by_name(containers);
+        let targets = probers
+            .probed_containers()
+            .into_iter()
+            .filter_map(|name| {
+                let latest = named.get(name)?.first()?;
+                let target = Target {
+                    container_id: latest.id.clone(),
+                    running: latest.state == ContainerState::Running,
+                    started_at: latest.started_at,
+                    pod_ip: pod_ip.clone(),
+                    started: probers.started(name, &latest.id),
+                };
+                Some((name.to_owned(), target))
+            })
+            .collect();
+        probers.update(targets);
+    }
+
+    /// Kills the running containers whose liveness or startup probe failed (upstream
+    /// `computePodActions` + `killContainer`); the restart policy then restarts them.
+    async fn kill_unhealthy(&mut self, pod: &Pod) {
+        let Some(probers) = &self.probers else { return };
+        if probers.is_empty() {
+            return;
+        }
+        let containers = self.list().await;
+        let named = by_name(&containers);
+        let pod_grace = pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.termination_grace_period_seconds)
+            .unwrap_or(30);
+        let mut kills = Vec::new();
+        for (name, list) in &named {
+            let Some(latest) = list.first().filter(|l| l.state == ContainerState::Running) else {
+                continue;
+            };
+            if let Some(reason) = probers.kill_reason(name, &latest.id) {
+                kills.push((name.to_string(), latest.id.clone(), reason));
+            }
+        }
+        let restart = restart_policy(pod) != "Never";
+        for (name, id, reason) in kills {
+            let mut message = format!(
+                "Container {name} failed {} probe",
+                reason.kind.title().to_lowercase()
+            );
+            if restart {
+                message.push_str(", will be restarted");
+            }
+            self.events
+                .container_event(&name, EventType::Normal, "Killing", message.clone());
+            tracing::info!(pod = %self.name, namespace = %self.namespace, container = %name, %message, "killing container");
+            let grace = reason.termination_grace.unwrap_or(pod_grace).max(0) as u64;
+            if let Err(e) = self
+                .shared
+                .runtime
+                .stop_container(&id, Duration::from_secs(grace))
+                .await
+            {
+                tracing::warn!(pod = %self.name, namespace = %self.namespace, container = %name, error = %e, "failed to kill container");
+            }
+        }
     }
 
     async fn list(&self) -> Vec<ContainerStatus> {
@@ -606,14 +804,23 @@ impl Worker {
         };
         let named = by_name(containers);
         let waiting = &self.waiting;
+        let probers = self.probers.as_ref();
         let view = |c: &'a Container| -> ContainerView<'a> {
             let list = named.get(c.name.as_str());
+            let latest = list.and_then(|l| l.first().copied());
+            let running = latest
+                .filter(|l| l.state == ContainerState::Running)
+                .map(|l| l.id.as_str());
+            let started = running.is_some_and(|id| probers.is_none_or(|p| p.started(&c.name, id)));
+            let ready = running.is_some_and(|id| probers.is_none_or(|p| p.ready(&c.name, id)));
             ContainerView {
                 name: c.name.as_str(),
                 image: c.image.as_deref().unwrap_or_default(),
-                latest: list.and_then(|l| l.first().copied()),
+                latest,
                 previous: list.and_then(|l| l.get(1).copied()),
                 waiting: waiting.get(&c.name),
+                started,
+                ready,
             }
         };
         let init_default = if sandbox_error.is_some() {
@@ -640,7 +847,7 @@ impl Worker {
         let mut unready = Vec::new();
         for c in &spec.containers {
             let (s, kind) = status::container_status(rt, &view(c), main_default);
-            if kind != Kind::Running {
+            if s["ready"] != json!(true) {
                 unready.push(c.name.as_str());
             }
             kinds.push(kind);
@@ -675,6 +882,16 @@ impl Worker {
             )
         };
         let initialized = init_done || phase == "Succeeded";
+        let api_conditions = pod
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.as_deref())
+            .unwrap_or_default();
+        let (pod_ready, pod_ready_reason, pod_ready_message) =
+            match status::readiness_gates(spec, api_conditions) {
+                Some(message) if ready => (false, Some("ReadinessGatesNotReady"), Some(message)),
+                _ => (ready, ready_reason, ready_message.clone()),
+            };
         let conditions = vec![
             status::condition(
                 previous,
@@ -693,9 +910,9 @@ impl Worker {
             status::condition(
                 previous,
                 "Ready",
-                ready,
-                ready_reason,
-                ready_message.clone(),
+                pod_ready,
+                pod_ready_reason,
+                pod_ready_message,
             ),
             status::condition(
                 previous,
@@ -706,6 +923,8 @@ impl Worker {
             ),
             status::pod_scheduled(pod, previous),
         ];
+        // Conditions others own (readiness gates', DisruptionTarget) are not written: the
+        // strategic patch merges conditions by type, so the API keeps them as they are.
         let host_ip = self.shared.node_ip.to_string();
         let mut out = json!({
             "phase": phase,
@@ -743,9 +962,13 @@ impl Worker {
             return true;
         }
         let pods: Api<Pod> = Api::namespaced(self.shared.client.clone(), &self.namespace);
-        let patch = json!({ "status": status });
+        let patch = json!({ "status": status::strategic_patch(&status) });
         match pods
-            .patch_status(&self.name, &PatchParams::default(), &Patch::Merge(&patch))
+            .patch_status(
+                &self.name,
+                &PatchParams::default(),
+                &Patch::Strategic(&patch),
+            )
             .await
         {
             Ok(_) => {
@@ -766,6 +989,10 @@ impl Worker {
     /// precondition uid) and removes the sandbox. `pod` is `None` when the pod is already
     /// gone from the API. Returns `true` once done.
     async fn terminate(&mut self, pod: Option<&Pod>) -> bool {
+        // No liveness probing of a pod going away.
+        if let Some(p) = self.probers.as_mut() {
+            p.terminating();
+        }
         let grace = pod
             .and_then(|p| {
                 p.metadata.deletion_grace_period_seconds.or_else(|| {
@@ -786,6 +1013,14 @@ impl Worker {
                     c.state == ContainerState::Running || c.state == ContainerState::Created
                 })
                 .collect();
+            for c in &running {
+                self.events.container_event(
+                    &c.name,
+                    EventType::Normal,
+                    "Killing",
+                    format!("Stopping container {}", c.name),
+                );
+            }
             let stops = running.iter().map(|c| {
                 let runtime = runtime.clone();
                 async move {

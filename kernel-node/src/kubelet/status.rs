@@ -3,12 +3,14 @@
 //! `pkg/kubelet/status/generate.go` (the Initialized, ContainersReady, Ready and
 //! PodReadyToStartContainers conditions).
 //!
-//! Readiness: there are no probes yet, so a running container is ready (and started), as
-//! upstream's is without a readiness (startup) probe.
+//! Readiness: a running container is `started` once its startup probe succeeded (at once
+//! without one) and `ready` once started and its readiness probe succeeded (at once without
+//! one); the worker works both out from its probes (`probe.rs`). The pod is Ready when every
+//! container is and every readiness gate's condition is True.
 
 use std::time::SystemTime;
 
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Pod, PodCondition, PodSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use serde_json::{json, Map, Value};
 
@@ -37,6 +39,10 @@ pub(crate) struct ContainerView<'a> {
     pub previous: Option<&'a ContainerStatus>,
     /// Why it is waiting (`ErrImagePull`, `CrashLoopBackOff`, ...), with a message.
     pub waiting: Option<&'a (String, String)>,
+    /// It runs and its startup probe succeeded (or it has none).
+    pub started: bool,
+    /// It runs, started, and its readiness probe succeeded (or it has none).
+    pub ready: bool,
 }
 
 /// What a container status says for the phase.
@@ -97,8 +103,8 @@ pub(crate) fn container_status(
     };
     let (state, last, kind) = match (running, view.waiting, view.latest) {
         (Some(c), _, _) => {
-            status["ready"] = json!(true);
-            status["started"] = json!(true);
+            status["ready"] = json!(view.ready);
+            status["started"] = json!(view.started);
             status["containerID"] = json!(format!("{rt}://{}", c.id));
             let mut running = json!({});
             if let Some(at) = c.started_at {
@@ -219,6 +225,53 @@ pub(crate) fn pod_scheduled(pod: &Pod, previous: Option<&Value>) -> Value {
         .unwrap_or_else(|| condition(previous, "PodScheduled", true, None, None))
 }
 
+/// Why the readiness gates of `spec` hold the pod's Ready condition False, given the
+/// conditions the API holds (upstream `GeneratePodReadyCondition`); `None` when every gate's
+/// condition is True.
+pub(crate) fn readiness_gates(spec: &PodSpec, conditions: &[PodCondition]) -> Option<String> {
+    let messages: Vec<String> = spec
+        .readiness_gates
+        .iter()
+        .flatten()
+        .filter_map(|gate| {
+            let kind = &gate.condition_type;
+            match conditions.iter().find(|c| &c.type_ == kind) {
+                None => Some(format!(
+                    "corresponding condition of pod readiness gate {kind:?} does not exist."
+                )),
+                Some(c) if c.status != "True" => Some(format!(
+                    "the status of pod readiness gate {kind:?} is not \"True\", but {}",
+                    c.status
+                )),
+                Some(_) => None,
+            }
+        })
+        .collect();
+    (!messages.is_empty()).then(|| messages.join(", "))
+}
+
+/// The strategic merge patch that writes `status` as the kubelet owns it (upstream's status
+/// manager patches strategically too): container statuses are atomic lists (replaced), the
+/// IP lists (merged by `ip` otherwise) are replaced (`$patch: replace`), conditions merge by `type` so the ones others own (readiness gates')
+/// survive a concurrent write, and a condition's `reason` / `message` that went away is
+/// deleted (`null`).
+pub(crate) fn strategic_patch(status: &Value) -> Value {
+    let mut patch = status.clone();
+    for key in ["podIPs", "hostIPs"] {
+        if let Some(list) = patch[key].as_array_mut() {
+            list.push(json!({ "$patch": "replace" }));
+        }
+    }
+    if let Some(conditions) = patch["conditions"].as_array_mut() {
+        for c in conditions.iter_mut().filter_map(Value::as_object_mut) {
+            for key in ["reason", "message"] {
+                c.entry(key).or_insert(Value::Null);
+            }
+        }
+    }
+    patch
+}
+
 /// `containers with unready status: [a b]`.
 pub(crate) fn names_message(what: &str, names: &[&str]) -> String {
     format!("containers with {what} status: [{}]", names.join(" "))
@@ -238,6 +291,48 @@ mod tests {
         assert_eq!(phase("Never", &[Terminated(1)]), "Failed");
         assert_eq!(phase("OnFailure", &[Terminated(0)]), "Succeeded");
         assert_eq!(phase("OnFailure", &[Waiting(true)]), "Running");
+    }
+
+    #[test]
+    fn the_status_patch_replaces_ips_and_clears_reasons() {
+        let status = json!({
+            "podIPs": [ { "ip": "10.0.0.2" } ],
+            "conditions": [ { "type": "Ready", "status": "True" } ],
+            "containerStatuses": [ { "name": "c" } ],
+        });
+        let patch = strategic_patch(&status);
+        assert_eq!(patch["podIPs"][1], json!({ "$patch": "replace" }));
+        assert_eq!(patch["conditions"][0]["reason"], Value::Null);
+        assert!(patch["conditions"][0]
+            .as_object()
+            .unwrap()
+            .contains_key("message"));
+        assert_eq!(patch["containerStatuses"], status["containerStatuses"]);
+    }
+
+    #[test]
+    fn readiness_gates_hold_ready() {
+        let spec: PodSpec = serde_json::from_value(json!({ "containers": [],
+            "readinessGates": [ { "conditionType": "example.com/lb" },
+                                { "conditionType": "example.com/dns" } ] }))
+        .unwrap();
+        let cond = |kind: &str, status: &str| PodCondition {
+            type_: kind.into(),
+            status: status.into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            readiness_gates(&spec, &[cond("example.com/lb", "False")]).as_deref(),
+            Some(
+                "the status of pod readiness gate \"example.com/lb\" is not \"True\", but False, \
+                 corresponding condition of pod readiness gate \"example.com/dns\" does not exist."
+            )
+        );
+        let both = [
+            cond("example.com/lb", "True"),
+            cond("example.com/dns", "True"),
+        ];
+        assert_eq!(readiness_gates(&spec, &both), None);
     }
 
     #[test]
