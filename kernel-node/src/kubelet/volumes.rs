@@ -42,6 +42,9 @@
 //! volume, made as a directory when missing; `readOnly` is passed to the runtime. Unlike
 //! upstream's bind mount of a subPath, a subPath of a configMap volume follows later updates.
 //!
+//! Volumes are set up whatever the runtime, the simulated one included: a hostPath is
+//! checked (and made) on the kubelet's host, a claim's PV path must exist there.
+//!
 //! The pod's volumes are torn down when it finished (Succeeded or Failed: mounts under
 //! `<pod dir>/volumes` are unmounted and that directory removed, as upstream unmounts the
 //! volumes of terminated pods) and when it is removed (the whole pod directory).
