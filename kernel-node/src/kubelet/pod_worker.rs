@@ -393,7 +393,7 @@ impl Worker {
         };
         for message in env::invalid_env_from(pod, container, &objects) {
             let event = "InvalidEnvironmentVariableNames";
-            if self.volumes.event(&self.shared, pod, event, &message).await {
+            if self.volumes.event(&self.events, event, &message) {
                 tracing::warn!(pod = %self.name, namespace = %self.namespace, container = %name, "{message}");
             }
         }
@@ -615,7 +615,11 @@ impl Worker {
         let mut wake = relist;
         let mut sandbox_error = None;
         let pod_dir = self.pod_dir();
-        if let Err(e) = self.volumes.sync(&self.shared, pod, &pod_dir).await {
+        if let Err(e) = self
+            .volumes
+            .sync(&self.shared, &self.events, pod, &pod_dir)
+            .await
+        {
             sandbox_error = Some(e);
         } else if let Err(e) = self.ensure_sandbox(pod).await {
             tracing::warn!(pod = %self.name, namespace = %self.namespace, error = %e, "failed to make the sandbox");

@@ -42,6 +42,9 @@
 //! volume, made as a directory when missing; `readOnly` is passed to the runtime. Unlike
 //! upstream's bind mount of a subPath, a subPath of a configMap volume follows later updates.
 //!
+//! Volumes are set up whatever the runtime, the simulated one included: a hostPath is
+//! checked (and made) on the kubelet's host, a claim's PV path must exist there.
+//!
 //! The pod's volumes are torn down when it finished (Succeeded or Failed: mounts under
 //! `<pod dir>/volumes` are unmounted and that directory removed, as upstream unmounts the
 //! volumes of terminated pods) and when it is removed (the whole pod directory).
@@ -57,15 +60,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::{
-    ConfigMap, Container, Event, EventSource, ObjectReference, Pod, Secret, Volume,
-};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
-use kube::api::PostParams;
+use k8s_openapi::api::core::v1::{ConfigMap, Container, Pod, Secret, Volume};
 use kube::{Api, Client};
 
 use self::atomic_writer::Payload;
 use super::env::{self, PodContext};
+use super::events::{EventRecorder, EventType};
 use super::Shared;
 use crate::runtime::Mount;
 
@@ -211,7 +211,13 @@ impl PodVolumes {
     /// Sets up the pod's volumes that are not yet, and rewrites the projections when the
     /// resync period passed. `Err` (with a `FailedMount` event posted) while a volume cannot
     /// be set up: the pod must not start.
-    pub async fn sync(&mut self, shared: &Shared, pod: &Pod, pod_dir: &Path) -> Result<(), String> {
+    pub async fn sync(
+        &mut self,
+        shared: &Shared,
+        events: &EventRecorder,
+        pod: &Pod,
+        pod_dir: &Path,
+    ) -> Result<(), String> {
         let due = self
             .last_resync
             .is_none_or(|t| t.elapsed() >= shared.config.volume_resync_period);
@@ -239,7 +245,7 @@ impl PodVolumes {
                         "MountVolume.SetUp failed for volume {:?} : {e}",
                         volume.name
                     );
-                    if self.event(shared, pod, "FailedMount", &message).await {
+                    if self.event(events, "FailedMount", &message) {
                         tracing::warn!(pod = ?pod.metadata.name, namespace = ?pod.metadata.namespace, volume = %volume.name, error = %e, "volume set up failed");
                     } else {
                         tracing::debug!(pod = ?pod.metadata.name, volume = %volume.name, error = %e, "volume set up failed again");
@@ -528,9 +534,10 @@ impl PodVolumes {
         Ok(out)
     }
 
-    /// Posts a Warning event about the pod, once a minute at most per reason and message;
-    /// `false` when it was posted less than a minute ago.
-    pub async fn event(&mut self, shared: &Shared, pod: &Pod, reason: &str, message: &str) -> bool {
+    /// Records a Warning event about the pod, once a minute at most per reason and message
+    /// (a volume is retried at every sync); `false` when it was recorded less than a minute
+    /// ago.
+    pub fn event(&mut self, events: &EventRecorder, reason: &str, message: &str) -> bool {
         let key = (reason.to_owned(), message.to_owned());
         if self
             .posted
@@ -540,7 +547,7 @@ impl PodVolumes {
             return false;
         }
         self.posted.insert(key, Instant::now());
-        post_event(shared, pod, "Warning", reason, message).await;
+        events.pod_event(EventType::Warning, reason, message);
         true
     }
 }
@@ -565,56 +572,6 @@ fn expand_sub_path(expr: &str, envs: &[(String, String)]) -> Result<String, Stri
             "missing value for {}",
             missing.into_iter().collect::<Vec<_>>().join(", ")
         ))
-    }
-}
-
-/// Posts a core/v1 Event about `pod` from this kubelet (errors are logged).
-pub(crate) async fn post_event(
-    shared: &Shared,
-    pod: &Pod,
-    kind: &str,
-    reason: &str,
-    message: &str,
-) {
-    let namespace = pod.metadata.namespace.clone().unwrap_or_default();
-    let pod_name = pod.metadata.name.clone().unwrap_or_default();
-    let now = Time(jiff::Timestamp::now());
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_nanos();
-    let event = Event {
-        metadata: ObjectMeta {
-            name: Some(format!("{pod_name}.{nanos:x}")),
-            namespace: Some(namespace.clone()),
-            ..ObjectMeta::default()
-        },
-        involved_object: ObjectReference {
-            api_version: Some("v1".into()),
-            kind: Some("Pod".into()),
-            name: Some(pod_name),
-            namespace: Some(namespace.clone()),
-            uid: pod.metadata.uid.clone(),
-            resource_version: pod.metadata.resource_version.clone(),
-            ..ObjectReference::default()
-        },
-        reason: Some(reason.into()),
-        message: Some(message.into()),
-        source: Some(EventSource {
-            component: Some("kubelet".into()),
-            host: Some(shared.node_name.clone()),
-        }),
-        first_timestamp: Some(now.clone()),
-        last_timestamp: Some(now),
-        count: Some(1),
-        type_: Some(kind.into()),
-        reporting_component: Some("kubelet".into()),
-        reporting_instance: Some(shared.node_name.clone()),
-        ..Event::default()
-    };
-    let api: Api<Event> = Api::namespaced(shared.client.clone(), &namespace);
-    if let Err(e) = api.create(&PostParams::default(), &event).await {
-        tracing::debug!(error = %e, reason, "failed to post an event");
     }
 }
 
