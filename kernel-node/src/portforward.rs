@@ -14,12 +14,14 @@
 //!
 //! ## How the kubelet server uses it
 //!
-//! For `GET|POST /portForward/{namespace}/{pod}[/{uid}]`: call [`negotiate`] with the
-//! request's headers and query string; on `Err(rejection)` answer `rejection.status` with its message and
-//! headers; on `Ok(upgrade)` answer `101 Switching Protocols` with `upgrade.headers`, and on
-//! the upgraded connection run
+//! For `GET|POST /portForward/{namespace}/{pod}[/{uid}]` (HTTP/1.1: upgrades do not exist in
+//! h2): call [`negotiate`] with the request's headers and its query string; on
+//! `Err(rejection)` answer `rejection.status` with its message (`text/plain`) and headers; on
+//! `Ok(upgrade)` answer `101 Switching Protocols` with `upgrade.headers`, and on the upgraded
+//! connection (hyper's `upgrade::on(req)`, in `TokioIo`) run
 //! `serve_upgraded(upgrade.transport, io, connect, ServeOptions::for_pod(..))`, where
-//! `connect(port)` is `runtime.port_forward(sandbox_id, port)`.
+//! `connect(port)` is `runtime.port_forward(sandbox_id, port)`. It returns once the client
+//! is gone and every forwarded connection ended.
 //!
 //! ```
 //! use futures::future::BoxFuture;
