@@ -14,12 +14,14 @@
 //!
 //! ## How the kubelet server uses it
 //!
-//! For `GET|POST /portForward/{namespace}/{pod}[/{uid}]`: call [`negotiate`] with the
-//! request's headers and query string; on `Err(rejection)` answer `rejection.status` with its message and
-//! headers; on `Ok(upgrade)` answer `101 Switching Protocols` with `upgrade.headers`, and on
-//! the upgraded connection run
+//! For `GET|POST /portForward/{namespace}/{pod}[/{uid}]` (HTTP/1.1: upgrades do not exist in
+//! h2): call [`negotiate`] with the request's headers and its query string; on
+//! `Err(rejection)` answer `rejection.status` with its message (`text/plain`) and headers; on
+//! `Ok(upgrade)` answer `101 Switching Protocols` with `upgrade.headers`, and on the upgraded
+//! connection (hyper's `upgrade::on(req)`, in `TokioIo`) run
 //! `serve_upgraded(upgrade.transport, io, connect, ServeOptions::for_pod(..))`, where
-//! `connect(port)` is `runtime.port_forward(sandbox_id, port)`.
+//! `connect(port)` is `runtime.port_forward(sandbox_id, port)`. It returns once the client
+//! is gone and every forwarded connection ended.
 //!
 //! ```
 //! use futures::future::BoxFuture;
@@ -121,6 +123,9 @@ pub struct ServeOptions {
     pub uid: String,
     /// How long the second stream of a pair may take.
     pub stream_creation_timeout: Duration,
+    /// Closes the connection after this long without data either way (upstream kubelet's
+    /// `--streaming-connection-idle-timeout`, 4 h by default there); `None`: never.
+    pub idle_timeout: Option<Duration>,
 }
 
 impl Default for ServeOptions {
@@ -129,6 +134,7 @@ impl Default for ServeOptions {
             pod: String::new(),
             uid: String::new(),
             stream_creation_timeout: DEFAULT_STREAM_CREATION_TIMEOUT,
+            idle_timeout: None,
         }
     }
 }
@@ -193,8 +199,24 @@ where
     let (expired_tx, mut expired) = mpsc::unbounded_channel::<String>();
     let mut timers = JoinSet::new();
     let mut forwards = JoinSet::new();
+    let idle_check = options
+        .idle_timeout
+        .map(|t| (t / 4).max(Duration::from_millis(10)));
+    let mut ticks = tokio::time::interval(idle_check.unwrap_or(Duration::from_secs(3600)));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
+            _ = ticks.tick(), if idle_check.is_some() => {
+                let idle = options.idle_timeout.expect("checked");
+                if session.last_data().elapsed() >= idle {
+                    debug!(?idle, "port-forward: the connection is idle; closing it");
+                    let _ = session.go_away().await;
+                    // Dropping the session ends the connection and the forwards with it.
+                    timers.abort_all();
+                    forwards.abort_all();
+                    return Ok(());
+                }
+            }
             stream = session.accept() => {
                 let Some(stream) = stream else { break };
                 let Some(complete) = add_stream(&mut pairs, stream, &mut timers, &expired_tx, &options).await else {

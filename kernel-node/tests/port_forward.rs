@@ -847,3 +847,55 @@ async fn websocket_channels_without_subprotocol_close_once_every_port_ended() {
     assert_eq!(next_channel_message(&mut ws, false).await, None);
     within("serve to return", server).await.unwrap().unwrap();
 }
+
+// === idle timeout ===
+
+#[tokio::test]
+async fn an_idle_spdy_connection_is_closed_with_goaway() {
+    let echo = echo_server().await;
+    let options = ServeOptions {
+        // Long beside the 100 ms between ticks, so a busy machine does not close it early.
+        idle_timeout: Some(Duration::from_secs(2)),
+        ..ServeOptions::default()
+    };
+    let (addr, server) = kubelet(options, connect_loopback).await;
+    let mut c = Client::connect(addr, false).await;
+    let mut seen = HashMap::new();
+    c.open_pair(0, echo, 1, 3).await;
+    // Data keeps it alive; pings would not.
+    for _ in 0..4 {
+        c.data(3, b"tick", false).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    until(&mut c, &mut seen, "the echoes", |s| {
+        has(s, 3, |x| x.data.len() == 16)
+    })
+    .await;
+    // Then silence: GOAWAY, and the connection ends.
+    let mut goaway = false;
+    within("the idle close", async {
+        while let Some(frame) = c.next().await {
+            goaway |= matches!(frame, Frame::GoAway { .. });
+        }
+    })
+    .await;
+    assert!(goaway);
+    within("serve to return", server).await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn an_idle_channel_connection_is_closed() {
+    let echo = echo_server().await;
+    let options = ServeOptions {
+        idle_timeout: Some(Duration::from_millis(200)),
+        ..ServeOptions::default()
+    };
+    let (addr, server) = kubelet(options, connect_loopback).await;
+    let mut ws = channels_client(addr, Some("v4.channel.k8s.io"), &format!("port={echo}")).await;
+    for _ in 0..2 {
+        next_channel_message(&mut ws, false).await.unwrap();
+    }
+    // The WebSocket is closed by the server: reads end.
+    assert_eq!(next_channel_message(&mut ws, false).await, None);
+    within("serve to return", server).await.unwrap().unwrap();
+}

@@ -11,6 +11,7 @@
 //! no half-close: a pod connection's end ends that port, and once every port ended the
 //! WebSocket is closed (1000); the client closing the WebSocket ends them all.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::task::Poll;
 
@@ -28,6 +29,7 @@ use crate::error::{Error, Result};
 enum Event {
     In(std::io::Result<Option<Message>>),
     Out(Option<(u8, Bytes)>),
+    Idle,
 }
 
 fn encode(base64: bool, channel: u8, data: &[u8]) -> (MessageKind, Vec<u8>) {
@@ -98,6 +100,10 @@ where
         ));
     }
     drop(out_tx);
+    // No data either way for this long closes the connection (as the SPDY path does).
+    let mut idle = options
+        .idle_timeout
+        .map(|t| (t, Box::pin(tokio::time::sleep(t))));
     loop {
         let event = std::future::poll_fn(|cx| {
             if let Poll::Ready(r) = ws.poll_recv_message(cx) {
@@ -106,10 +112,24 @@ where
             if let Poll::Ready(o) = out_rx.poll_recv(cx) {
                 return Poll::Ready(Event::Out(o));
             }
+            if let Some((_, sleep)) = &mut idle {
+                if sleep.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Event::Idle);
+                }
+            }
             Poll::Pending
         })
         .await;
+        if let (Event::In(Ok(Some(_))) | Event::Out(Some(_)), Some((t, sleep))) =
+            (&event, &mut idle)
+        {
+            sleep.as_mut().reset(tokio::time::Instant::now() + *t);
+        }
         match event {
+            Event::Idle => {
+                debug!("port-forward websocket: idle; closing");
+                break;
+            }
             Event::In(Ok(Some(message))) => {
                 let Some((channel, data)) = decode(base64, &message) else {
                     debug!("port-forward websocket: a message without a channel");

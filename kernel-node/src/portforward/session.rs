@@ -86,9 +86,15 @@ struct Shared {
     state: Mutex<State>,
     /// Woken whenever a window grows, a stream is reset or the connection closes.
     changed: Notify,
+    /// When a `DATA` frame last came or went (what "idle" means, as in spdystream).
+    last_data: Mutex<tokio::time::Instant>,
 }
 
 impl Shared {
+    fn touch(&self) {
+        *self.last_data.lock().expect("spdy idle clock poisoned") = tokio::time::Instant::now();
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().expect("spdy session state poisoned")
     }
@@ -150,6 +156,7 @@ impl Session {
                 closed: false,
             }),
             changed: Notify::new(),
+            last_data: Mutex::new(tokio::time::Instant::now()),
         });
         let (frames, frames_rx) = mpsc::channel(WRITE_QUEUE);
         let (incoming_tx, incoming) = mpsc::channel(ACCEPT_QUEUE);
@@ -190,6 +197,16 @@ impl Session {
     /// Whether the connection is gone.
     pub fn is_closed(&self) -> bool {
         self.shared.lock().closed
+    }
+
+    /// When a `DATA` frame last came or went (the session's start before any did). Pings and
+    /// other control frames do not count, as in spdystream's idle timeout.
+    pub fn last_data(&self) -> tokio::time::Instant {
+        *self
+            .shared
+            .last_data
+            .lock()
+            .expect("spdy idle clock poisoned")
     }
 }
 
@@ -262,6 +279,7 @@ impl Reader {
                 fin,
                 data,
             } => {
+                self.shared.touch();
                 let target = {
                     let mut st = self.shared.lock();
                     let known = stream_id <= st.last_stream_id;
@@ -689,6 +707,7 @@ impl StreamWriter {
                 data: Bytes::copy_from_slice(&rest[..n]),
             })
             .await?;
+            self.link.shared.touch();
             rest = &rest[n..];
         }
         Ok(())

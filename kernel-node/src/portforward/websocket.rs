@@ -21,7 +21,7 @@
 
 use std::io;
 use std::pin::Pin;
-use std::task::{ready, Context, Poll};
+use std::task::{ready, Context, Poll, Waker};
 
 use std::collections::VecDeque;
 
@@ -94,6 +94,11 @@ pub struct WebSocketIo<T> {
     wbuf: BytesMut,
     /// We queued our close frame.
     close_sent: bool,
+    /// The task last told to wait for `wbuf` to drain. The reading side also writes (pongs,
+    /// close replies, and whatever is queued before them); when the two sides run in two
+    /// tasks (`tokio::io::split`), the connection keeps only the last write waker, so the
+    /// reading side wakes this one after it wrote.
+    write_waker: Option<Waker>,
 }
 
 fn invalid(msg: impl Into<String>) -> io::Error {
@@ -114,6 +119,7 @@ impl<T> WebSocketIo<T> {
             read_closed: false,
             wbuf: BytesMut::new(),
             close_sent: false,
+            write_waker: None,
         }
     }
 
@@ -272,6 +278,29 @@ impl<T> WebSocketIo<T> {
 }
 
 impl<T: AsyncWrite + Unpin> WebSocketIo<T> {
+    /// Writes out the write buffer from the reading side (see `write_waker`); a failure is
+    /// left for the writing side to see.
+    fn drain_from_reader(&mut self, cx: &mut Context<'_>) {
+        if self.wbuf.is_empty() {
+            return;
+        }
+        if let Poll::Ready(Err(_)) = self.poll_drain(cx) {
+            self.wbuf.clear();
+        }
+        if let Some(waker) = self.write_waker.take() {
+            waker.wake();
+        }
+    }
+
+    /// Writes out the write buffer from the writing side.
+    fn poll_drain_writer(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let r = self.poll_drain(cx);
+        if r.is_pending() {
+            self.write_waker = Some(cx.waker().clone());
+        }
+        r
+    }
+
     /// Writes out the write buffer.
     fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while !self.wbuf.is_empty() {
@@ -294,20 +323,15 @@ impl<T: AsyncRead + AsyncWrite + Unpin> WebSocketIo<T> {
                 return Poll::Ready(Ok(Some(m)));
             }
             if self.read_closed {
-                // Send our close reply (or pong) on the way out; a failure to is not the
-                // reader's business.
-                if let Poll::Ready(Err(_)) = self.poll_drain(cx) {
-                    self.wbuf.clear();
-                }
+                // Send our close reply (or pong) on the way out.
+                self.drain_from_reader(cx);
                 return Poll::Ready(Ok(None));
             }
             if self.parse_one()? {
                 continue;
             }
             // Pongs and close replies go out while we wait for more.
-            if let Poll::Ready(Err(_)) = self.poll_drain(cx) {
-                self.wbuf.clear();
-            }
+            self.drain_from_reader(cx);
             if self.rbuf.capacity() - self.rbuf.len() < 4096 {
                 self.rbuf.reserve(16 * 1024);
             }
@@ -337,7 +361,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> WebSocketIo<T> {
 
     /// Sends one message and flushes it.
     pub async fn send_message(&mut self, kind: MessageKind, data: &[u8]) -> io::Result<()> {
-        std::future::poll_fn(|cx| self.poll_drain(cx)).await?;
+        std::future::poll_fn(|cx| self.poll_drain_writer(cx)).await?;
         if self.close_sent {
             return Err(io::ErrorKind::BrokenPipe.into());
         }
@@ -347,7 +371,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> WebSocketIo<T> {
         };
         self.queue(opcode, data);
         std::future::poll_fn(|cx| {
-            ready!(self.poll_drain(cx))?;
+            ready!(self.poll_drain_writer(cx))?;
             Pin::new(&mut self.inner).poll_flush(cx)
         })
         .await
@@ -397,7 +421,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for WebSocketIo<T> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        ready!(this.poll_drain(cx))?;
+        ready!(this.poll_drain_writer(cx))?;
         if this.close_sent {
             return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
         }
@@ -407,7 +431,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for WebSocketIo<T> {
         let n = buf.len().min(MAX_WRITE);
         this.queue(op::BINARY, &buf[..n]);
         // Start writing now; what is left goes out on the next write or flush.
-        if let Poll::Ready(Err(e)) = this.poll_drain(cx) {
+        if let Poll::Ready(Err(e)) = this.poll_drain_writer(cx) {
             return Poll::Ready(Err(e));
         }
         Poll::Ready(Ok(n))
@@ -415,14 +439,14 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for WebSocketIo<T> {
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        ready!(this.poll_drain(cx))?;
+        ready!(this.poll_drain_writer(cx))?;
         Pin::new(&mut this.inner).poll_flush(cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         this.queue_close(CLOSE_NORMAL);
-        ready!(this.poll_drain(cx))?;
+        ready!(this.poll_drain_writer(cx))?;
         ready!(Pin::new(&mut this.inner).poll_flush(cx))?;
         Pin::new(&mut this.inner).poll_shutdown(cx)
     }
