@@ -39,6 +39,7 @@ use http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use serde_json::Value;
+use tracing::Instrument;
 
 use crate::auth::{Decision, UserInfo};
 use crate::handlers::{Body, RequestInfo};
@@ -226,6 +227,7 @@ fn splice(
     kubelet_side: hyper::upgrade::OnUpgrade,
     peer: String,
 ) {
+    let span = tracing::Span::current();
     tokio::spawn(async move {
         let (client_side, kubelet_side) = match tokio::join!(client_side, kubelet_side) {
             (Ok(c), Ok(k)) => (c, k),
@@ -242,7 +244,8 @@ fn splice(
             }
             Err(e) => tracing::debug!(kubelet = %peer, error = %e, "upgraded connection ended"),
         }
-    });
+    }
+    .instrument(span));
 }
 
 /// Upstream's `AuthorizePodWebsocketUpgradeCreatePermission`: a WebSocket GET to exec, attach
