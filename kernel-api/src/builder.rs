@@ -176,6 +176,26 @@ impl ApiServerBuilder {
     /// `pods/portforward` and `nodes/proxy` (default: HTTPS without verifying the kubelet's
     /// serving certificate and without a client certificate, as upstream without
     /// `--kubelet-certificate-authority` / `--kubelet-client-certificate`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use kernel_api::{ApiServer, KubeletClientConfig};
+    /// let (ca_pem, _ca_key) = kernel_api::TlsMaterial::generate_ca()?;
+    /// let server = ApiServer::builder()
+    ///     .kubelet_client(KubeletClientConfig {
+    ///         // Verify kubelet serving certificates against this CA.
+    ///         ca_pem: Some(ca_pem),
+    ///         // Nodes that publish no kubelet port: upstream's default.
+    ///         default_port: Some(10250),
+    ///         ..Default::default()
+    ///     })
+    ///     .build()
+    ///     .await?;
+    /// # let _ = server;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn kubelet_client(mut self, config: KubeletClientConfig) -> Self {
         self.kubelet_client = config;
         self

@@ -19,6 +19,11 @@ pub fn wants_aggregated(accept: &str) -> bool {
     })
 }
 
+/// A core/v1 options kind of a connect subresource.
+fn connect(kind: &str, verbs: Vec<&'static str>) -> (String, String, String, Vec<&'static str>) {
+    (String::new(), "v1".into(), kind.into(), verbs)
+}
+
 fn sub_kind(def: &ResourceDef, sub: Subresource) -> (String, String, String, Vec<&'static str>) {
     match sub {
         Subresource::Status => (
@@ -51,6 +56,15 @@ fn sub_kind(def: &ResourceDef, sub: Subresource) -> (String, String, String, Vec
             "v1".into(),
             "TokenRequest".into(),
             vec!["create"],
+        ),
+        // The connect subresources (kubelet_proxy.rs), with upstream's kinds and verbs.
+        Subresource::Log => (String::new(), "v1".into(), "Pod".into(), vec!["get"]),
+        Subresource::Attach => connect("PodAttachOptions", vec!["create", "get"]),
+        Subresource::Exec => connect("PodExecOptions", vec!["create", "get"]),
+        Subresource::PortForward => connect("PodPortForwardOptions", vec!["create", "get"]),
+        Subresource::Proxy => connect(
+            "NodeProxyOptions",
+            vec!["create", "delete", "get", "patch", "update"],
         ),
     }
 }
@@ -211,6 +225,27 @@ mod tests {
             .filter_map(|r| r["name"].as_str())
             .collect();
         assert!(names.contains(&"pods") && names.contains(&"pods/binding"));
+        // The connect subresources, as upstream lists them.
+        let find = |name: &str| {
+            list["resources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["name"] == name)
+                .cloned()
+                .unwrap_or_else(|| panic!("{name} not listed"))
+        };
+        assert_eq!(find("pods/exec")["kind"], "PodExecOptions");
+        assert_eq!(find("pods/exec")["verbs"], json!(["create", "get"]));
+        assert_eq!(find("pods/log")["kind"], "Pod");
+        assert_eq!(find("pods/log")["verbs"], json!(["get"]));
+        assert_eq!(find("pods/portforward")["kind"], "PodPortForwardOptions");
+        assert_eq!(find("pods/attach")["kind"], "PodAttachOptions");
+        assert_eq!(find("nodes/proxy")["kind"], "NodeProxyOptions");
+        assert_eq!(
+            find("nodes/proxy")["verbs"],
+            json!(["create", "delete", "get", "patch", "update"])
+        );
         let agg = aggregated(&resources, false);
         assert!(agg["items"]
             .as_array()

@@ -22,8 +22,9 @@
 //! sends it). An upgrade request (exec, attach, port-forward, or any request with
 //! `Connection: Upgrade`) is forwarded with its upgrade headers; when the kubelet answers
 //! `101 Switching Protocols` the API server answers 101 with the kubelet's headers and splices
-//! the two connections byte for byte. Upgrades need a real HTTP/1.1 connection: through the
-//! in-process `kube::Client` (or HTTP/2) they answer 400.
+//! the two connections byte for byte; exec, attach and port-forward without an upgrade answer
+//! 400 `Upgrade request required`, as upstream. Upgrades need a real HTTP/1.1 connection:
+//! through the in-process `kube::Client` (or HTTP/2) they answer 400.
 //!
 //! The user's `Authorization` header never reaches the kubelet (upstream removes it after
 //! authentication), nor do `Impersonate-*` headers.
@@ -39,6 +40,7 @@ use http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use serde_json::Value;
+use tracing::Instrument;
 
 use crate::auth::{Decision, UserInfo};
 use crate::handlers::{Body, RequestInfo};
@@ -148,6 +150,10 @@ pub(crate) async fn handle(
         // Upstream: a pod without a node has no log location, and an empty log.
         return Ok(text_response(StatusCode::OK, Bytes::new()));
     };
+    // Upstream's exec, attach and portforward handlers require an upgrade (`UpgradeRequired`).
+    if !upgrade && matches!(subresource, "exec" | "attach" | "portforward") {
+        return Err(Error::bad_request("Upgrade request required"));
+    }
     // An upgrade needs the client's connection: not there in-process (kube::Client over the
     // tower service) or over HTTP/2.
     let client_side = match parts.extensions.remove::<hyper::upgrade::OnUpgrade>() {
@@ -226,6 +232,7 @@ fn splice(
     kubelet_side: hyper::upgrade::OnUpgrade,
     peer: String,
 ) {
+    let span = tracing::Span::current();
     tokio::spawn(async move {
         let (client_side, kubelet_side) = match tokio::join!(client_side, kubelet_side) {
             (Ok(c), Ok(k)) => (c, k),
@@ -242,7 +249,8 @@ fn splice(
             }
             Err(e) => tracing::debug!(kubelet = %peer, error = %e, "upgraded connection ended"),
         }
-    });
+    }
+    .instrument(span));
 }
 
 /// Upstream's `AuthorizePodWebsocketUpgradeCreatePermission`: a WebSocket GET to exec, attach

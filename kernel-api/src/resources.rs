@@ -26,6 +26,16 @@ pub enum Subresource {
     Finalize,
     /// `serviceaccounts/token`: issues a token for the service account (TokenRequest).
     Token,
+    /// `pods/attach`: attaches to a container through its kubelet (an upgrade).
+    Attach,
+    /// `pods/exec`: runs a command in a container through its kubelet (an upgrade).
+    Exec,
+    /// `pods/log`: a container's log, streamed from its kubelet.
+    Log,
+    /// `pods/portforward`: forwards ports of a pod through its kubelet (an upgrade).
+    PortForward,
+    /// `nodes/proxy`: any request to the node's kubelet.
+    Proxy,
 }
 
 impl Subresource {
@@ -38,6 +48,11 @@ impl Subresource {
             Subresource::Eviction => "eviction",
             Subresource::Finalize => "finalize",
             Subresource::Token => "token",
+            Subresource::Attach => "attach",
+            Subresource::Exec => "exec",
+            Subresource::Log => "log",
+            Subresource::PortForward => "portforward",
+            Subresource::Proxy => "proxy",
         }
     }
 
@@ -50,6 +65,11 @@ impl Subresource {
             "eviction" => Subresource::Eviction,
             "finalize" => Subresource::Finalize,
             "token" => Subresource::Token,
+            "attach" => Subresource::Attach,
+            "exec" => Subresource::Exec,
+            "log" => Subresource::Log,
+            "portforward" => Subresource::PortForward,
+            "proxy" => Subresource::Proxy,
             _ => return None,
         })
     }
@@ -352,12 +372,12 @@ pub fn builtin() -> Vec<ResourceDef> {
         ResourceDef::new("v1", "Pod", "pods", true)
             .short(&["po"])
             .categories(&["all"])
-            .with(&[Status, Binding, Eviction])
+            .with(&[Attach, Binding, Eviction, Exec, Log, PortForward, Status])
             .generation()
             .typed::<core::Pod>(),
         ResourceDef::new("v1", "Node", "nodes", false)
             .short(&["no"])
-            .with(&[Status])
+            .with(&[Proxy, Status])
             .typed::<core::Node>(),
         ResourceDef::new("v1", "Namespace", "namespaces", false)
             .short(&["ns"])

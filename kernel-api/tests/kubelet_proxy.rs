@@ -834,6 +834,18 @@ async fn connect_errors_are_upstream_statuses() {
         .status("GET", &format!("{NS}/pods/web/log?container=nope"))
         .await;
     assert_eq!(status["message"], "container nope is not valid for pod web");
+    // exec, attach and portforward need an upgrade (once the pod checks pass).
+    let before = kubelet.seen().len();
+    for sub in [
+        "exec?command=ls&stdout=true",
+        "attach?stdout=true",
+        "portforward",
+    ] {
+        let status = c.status("POST", &format!("{NS}/pods/web/{sub}")).await;
+        assert_eq!(status["code"], 400, "{sub}");
+        assert_eq!(status["message"], "Upgrade request required");
+    }
+    assert_eq!(kubelet.seen().len(), before);
 
     // The kubelet unreachable: a 500 without reason (kubectl: "Error from server: …").
     let status = c
