@@ -253,6 +253,11 @@ async fn the_readme_walkthrough_works_as_written() {
             "kubectl -n demo get pods -o wide",
             &["127.244.0.", "Pending"],
         ),
+        ("kubectl -n demo logs hello", &["hello from a pod"]),
+        (
+            "kubectl -n demo exec hello -- printenv HOSTNAME",
+            &["hello"],
+        ),
         (
             "kubectl -n demo get events",
             &["Scheduled", "FailedScheduling", "1 Insufficient cpu"],
