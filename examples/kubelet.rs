@@ -10,7 +10,7 @@
 //! The kubelet acts as whoever the kubeconfig names (the `cluster` binary's kubeconfig is the
 //! admin); upstream's kubelet uses a `system:node:<name>` credential, which comes with
 //! certificate signing (issue 17). Runtime: the process runtime (pods are local processes, pod
-//! IPs in 127/8) or `--runtime sim`. SIGTERM or Ctrl-C stops it and its pods' processes.
+//! IPs in 127/8), `--runtime containerd[:SOCKET]` (CRI) or `--runtime sim`. SIGTERM or Ctrl-C stops it and its pods' processes.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -40,8 +40,9 @@ struct Cli {
     /// upstream).
     #[arg(long, env = "KERNEL_POD_CIDR")]
     pod_cidr: Option<String>,
-    /// `process` (pods are local processes) or `sim` (simulated, nothing runs).
-    #[arg(long, env = "KERNEL_RUNTIME", default_value = "process", value_parser = ["process", "sim"])]
+    /// `process` (pods are local processes), `sim` (simulated, nothing runs) or
+    /// `containerd[:SOCKET]` (CRI; default socket /run/containerd/containerd.sock).
+    #[arg(long, env = "KERNEL_RUNTIME", default_value = "process", value_parser = parse_runtime)]
     runtime: String,
     /// The port of the kubelet's HTTPS server (logs, exec, attach, stats, metrics),
     /// published in the Node's status.daemonEndpoints; 0 picks a free port. Default: the
@@ -92,6 +93,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut process = None;
     let runtime: Arc<dyn Runtime> = match cli.runtime.as_str() {
         "sim" => Arc::new(SimRuntime::new()),
+        r if r.starts_with("containerd") => {
+            let socket = r
+                .strip_prefix("containerd:")
+                .unwrap_or(kernel_node::runtime::cri::CONTAINERD_SOCKET);
+            let cri = kernel_node::runtime::cri::CriRuntime::connect(socket)
+                .await
+                .map_err(|e| format!("--runtime {r}: {e}"))?;
+            Arc::new(cri)
+        }
         _ => {
             let runtime = ProcessRuntime::new(root.join("pods"), HostNetwork::new());
             process = Some(runtime.clone());
@@ -163,4 +173,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         process.shutdown(Duration::from_secs(10)).await?;
     }
     Ok(())
+}
+
+/// `process`, `sim`, `containerd` or `containerd:SOCKET`.
+fn parse_runtime(s: &str) -> Result<String, String> {
+    match s {
+        "process" | "sim" | "containerd" => Ok(s.to_string()),
+        _ if s.strip_prefix("containerd:").is_some_and(|p| !p.is_empty()) => Ok(s.to_string()),
+        _ => Err("expected process, sim, containerd or containerd:SOCKET".into()),
+    }
 }
