@@ -184,22 +184,8 @@ pub(super) async fn open(url: &str, request: &ExecRequest) -> Result<StreamingSe
     });
 
     let stdin = if request.stdin {
-        let (stdin_w, mut stdin_r) = pipe();
-        let send = send.clone();
-        tokio::spawn(async move {
-            let mut buf = vec![0u8; 16 * 1024];
-            loop {
-                match stdin_r.read(&mut buf[1..]).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => {
-                        buf[0] = STDIN;
-                        if send.send((op::BINARY, buf[..=n].to_vec())).await.is_err() {
-                            break;
-                        }
-                    }
-                }
-            }
-        });
+        let (stdin_w, stdin_r) = pipe();
+        tokio::spawn(send_channel(stdin_r, STDIN, send.clone()));
         Some(Box::pin(stdin_w) as super::super::ByteWriter)
     } else {
         None
@@ -247,21 +233,8 @@ pub(super) async fn port_forward(url: &str, port: u16) -> Result<DuplexStream> {
     let mut ws = Ws::connect(url).await?;
     let send = ws.send.clone();
     let (caller, mine) = tokio::io::duplex(PIPE);
-    let (mut from_caller, mut to_caller) = tokio::io::split(mine);
-    tokio::spawn(async move {
-        let mut buf = vec![0u8; 16 * 1024];
-        loop {
-            match from_caller.read(&mut buf[1..]).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    buf[0] = 0;
-                    if send.send((op::BINARY, buf[..=n].to_vec())).await.is_err() {
-                        break;
-                    }
-                }
-            }
-        }
-    });
+    let (from_caller, mut to_caller) = tokio::io::split(mine);
+    tokio::spawn(send_channel(from_caller, 0, send));
     tokio::spawn(async move {
         let mut seen_port = [false; 2];
         while let Ok(Some(frame)) = ws.recv().await {
@@ -289,6 +262,27 @@ pub(super) async fn port_forward(url: &str, port: u16) -> Result<DuplexStream> {
         let _ = to_caller.shutdown().await;
     });
     Ok(caller)
+}
+
+/// Sends what `from` yields as binary messages on `channel` until it ends or the
+/// connection's writer is gone.
+async fn send_channel(
+    mut from: impl AsyncReadExt + Unpin,
+    channel: u8,
+    send: mpsc::Sender<(u8, Vec<u8>)>,
+) {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        match from.read(&mut buf[1..]).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                buf[0] = channel;
+                if send.send((op::BINARY, buf[..=n].to_vec())).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
 }
 
 /// Writes to a caller's pipe; a caller that dropped its end just stops getting output.
