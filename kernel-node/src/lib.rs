@@ -56,6 +56,7 @@ pub mod network;
 pub mod portforward;
 pub mod runtime;
 pub mod server;
+pub mod websocket;
 
 pub use error::{Error, Result};
 pub use kubelet::{Kubelet, KubeletBuilder, KubeletConfig};

@@ -6,7 +6,7 @@
 //!
 //! - [`spdy`]: SPDY/3 frames and the zlib-compressed header blocks.
 //! - [`session`]: the server side of a SPDY connection ([`session::Session`]).
-//! - [`websocket`]: a WebSocket connection as a byte stream, for the tunnel.
+//! - [`crate::websocket`]: a WebSocket connection as a byte stream, for the tunnel.
 //! - [`upgrade`] ([`negotiate`]): the upgrade handshake (which [`Transport`], the 101's headers).
 //! - upstream's older WebSocket channel protocol (`v4.channel.k8s.io`, the Python client's),
 //!   served by [`serve_upgraded`] for [`Transport::WebSocketChannels`].
@@ -81,15 +81,15 @@ use tracing::{debug, warn};
 
 use crate::error::{Error, Result};
 use crate::runtime::Duplex;
+use crate::websocket;
 
 mod channels;
 pub mod session;
 pub mod spdy;
 pub mod upgrade;
-pub mod websocket;
 
 pub use upgrade::{
-    is_websocket_request, negotiate, websocket_accept, Rejection, Transport, Upgrade,
+    is_websocket_request, negotiate, Rejection, Transport, Upgrade,
     HEADER_ACCEPTED_PROTOCOL_VERSIONS, HEADER_PROTOCOL_VERSION, PORT_FORWARD_PROTOCOL_V1,
     PORT_PARAM, SPDY_UPGRADE, WEBSOCKET_BASE64_CHANNEL_PROTOCOL_V4, WEBSOCKET_CHANNEL_PROTOCOL_V4,
     WEBSOCKET_SPDY_TUNNEL_PROTOCOL,

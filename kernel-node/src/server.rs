@@ -47,7 +47,6 @@ pub(crate) mod logs;
 pub(crate) mod metrics;
 mod remotecommand;
 mod stats;
-pub(crate) mod websocket;
 
 pub use logs::LogOptions;
 
@@ -710,7 +709,10 @@ async fn stream(
         .status(StatusCode::SWITCHING_PROTOCOLS)
         .header(header::CONNECTION, "Upgrade")
         .header(header::UPGRADE, "websocket")
-        .header(header::SEC_WEBSOCKET_ACCEPT, websocket::accept_key(&key));
+        .header(
+            header::SEC_WEBSOCKET_ACCEPT,
+            crate::websocket::accept_key(&key),
+        );
     if let Some((name, _)) = protocol {
         response = response.header(header::SEC_WEBSOCKET_PROTOCOL, name);
     }

@@ -22,9 +22,9 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tracing::debug;
 
-use super::websocket::{Message, MessageKind, Role, WebSocketIo, CLOSE_NORMAL};
 use super::{Connect, ServeOptions};
 use crate::error::{Error, Result};
+use crate::websocket::{Message, MessageKind, Role, WebSocketIo, CLOSE_NORMAL};
 
 enum Event {
     In(std::io::Result<Option<Message>>),

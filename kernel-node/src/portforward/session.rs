@@ -1,7 +1,7 @@
 //! The server side of a SPDY/3.1 connection: accepts the streams the client opens.
 //!
 //! [`Session::new`] takes any `AsyncRead + AsyncWrite` (a hyper upgrade, a TCP stream, a
-//! [`WebSocketIo`](super::websocket::WebSocketIo) tunnel) and spawns two tasks: a reader that
+//! [`WebSocketIo`](crate::websocket::WebSocketIo) tunnel) and spawns two tasks: a reader that
 //! parses frames and dispatches them, and a writer that owns the header compressor and sends
 //! frames in order. [`Session::accept`] hands out each [`Stream`] the client opened with
 //! `SYN_STREAM`; the caller looks at its headers and either [`Stream::reply`]s (`SYN_REPLY`)

@@ -13,7 +13,7 @@
 //!   `Sec-WebSocket-Protocol: SPDY/3.1+portforward.k8s.io`. Answer: `Connection: Upgrade`,
 //!   `Upgrade: websocket`, `Sec-WebSocket-Accept`, `Sec-WebSocket-Protocol:
 //!   SPDY/3.1+portforward.k8s.io`; the SPDY frames then travel in binary messages
-//!   ([`WebSocketIo`](super::websocket::WebSocketIo)).
+//!   ([`WebSocketIo`](crate::websocket::WebSocketIo)).
 //!
 //! - **WebSocket channels** (upstream's older WebSocket port-forward, what the Python client's
 //!   `portforward` speaks): a WebSocket upgrade offering `v4.channel.k8s.io`,
@@ -23,7 +23,6 @@
 //!   subprotocol; then one forwarded connection per port (see
 //!   [`serve_upgraded`](super::serve_upgraded)).
 
-use base64::Engine as _;
 use http::HeaderMap;
 
 /// The port-forward stream protocol (`X-Stream-Protocol-Version`).
@@ -36,9 +35,6 @@ pub const SPDY_UPGRADE: &str = "SPDY/3.1";
 pub const HEADER_PROTOCOL_VERSION: &str = "X-Stream-Protocol-Version";
 /// The header that lists our versions when none of the client's matched.
 pub const HEADER_ACCEPTED_PROTOCOL_VERSIONS: &str = "X-Accepted-Stream-Protocol-Versions";
-
-/// RFC 6455's GUID appended to the key for `Sec-WebSocket-Accept`.
-const WEBSOCKET_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 /// The channel WebSocket subprotocol (binary messages, the first byte the channel).
 pub const WEBSOCKET_CHANNEL_PROTOCOL_V4: &str = "v4.channel.k8s.io";
@@ -126,15 +122,6 @@ fn has_token(headers: &HeaderMap, name: &str, token: &str) -> bool {
 /// as upstream's `wsstream.IsWebSocketRequest`.
 pub fn is_websocket_request(headers: &HeaderMap) -> bool {
     has_token(headers, "connection", "upgrade") && has_token(headers, "upgrade", "websocket")
-}
-
-/// `Sec-WebSocket-Accept` for a `Sec-WebSocket-Key`: base64(SHA-1(key + GUID)).
-pub fn websocket_accept(key: &str) -> String {
-    let digest = ring::digest::digest(
-        &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
-        format!("{}{WEBSOCKET_GUID}", key.trim()).as_bytes(),
-    );
-    base64::engine::general_purpose::STANDARD.encode(digest.as_ref())
 }
 
 /// Decides a `/portForward` upgrade from the request's headers and its query string (the part
@@ -244,7 +231,7 @@ fn negotiate_websocket(headers: &HeaderMap, query: Option<&str>) -> Result<Upgra
             Rejection::bad_request("websocket: not a websocket handshake: 'Sec-WebSocket-Key' header is missing or blank".to_string())
         })?;
     let offered = tokens(headers, "sec-websocket-protocol");
-    let accept = websocket_accept(key);
+    let accept = crate::websocket::accept_key(key);
     if !offered.contains(&WEBSOCKET_SPDY_TUNNEL_PROTOCOL) {
         // wsstream: the first offered protocol we speak; none offered is binary channels.
         let chosen = if offered.is_empty() {
@@ -306,14 +293,6 @@ mod tests {
             h.append(*n, v.parse().unwrap());
         }
         h
-    }
-
-    #[test]
-    fn accept_key_is_rfc6455s_example() {
-        assert_eq!(
-            websocket_accept("dGhlIHNhbXBsZSBub25jZQ=="),
-            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
-        );
     }
 
     #[test]

@@ -23,9 +23,9 @@ use serde_json::json;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
-use super::websocket::{self, opcode, Message};
 use crate::error::Result;
 use crate::runtime::{ByteReader, StreamingSession, TerminalSize};
+use crate::websocket::{self, op, Frame, Message, MessageKind, Role};
 
 /// The subprotocols offered and their version.
 pub(crate) const PROTOCOLS: [(&str, u8); 5] = [
@@ -94,7 +94,7 @@ fn message(channel: u8, data: &[u8]) -> Vec<u8> {
     let mut payload = Vec::with_capacity(data.len() + 1);
     payload.push(channel);
     payload.extend_from_slice(data);
-    websocket::frame(opcode::BINARY, &payload)
+    websocket::frame(Role::Server, op::BINARY, &payload)
 }
 
 /// Copies `reader` to the client as channel `channel` messages until it ends.
@@ -144,7 +144,11 @@ pub(crate) async fn serve<S>(
             let _ = tx.send(message(ERROR, text.as_bytes())).await;
         }
         let _ = tx
-            .send(websocket::frame(opcode::CLOSE, &1000u16.to_be_bytes()))
+            .send(websocket::frame(
+                Role::Server,
+                op::CLOSE,
+                &websocket::CLOSE_NORMAL.to_be_bytes(),
+            ))
             .await;
     };
     let session = match session {
@@ -166,16 +170,19 @@ pub(crate) async fn serve<S>(
     let ctl = tx.clone();
     let mut reader = tokio::spawn(async move {
         let mut stdin = stdin;
-        let mut ws = websocket::Reader::new(rd);
+        let mut ws = websocket::Reader::new(rd, Role::Server);
         loop {
             let payload = match ws.next().await {
-                Ok(Some(Message::Binary(p))) => p,
-                Ok(Some(Message::Ping(p))) => {
-                    let _ = ctl.send(websocket::frame(opcode::PONG, &p)).await;
+                Ok(Some(Frame::Message(Message {
+                    kind: MessageKind::Binary,
+                    data,
+                }))) => data,
+                Ok(Some(Frame::Ping(p))) => {
+                    let _ = ctl.send(websocket::frame(Role::Server, op::PONG, &p)).await;
                     continue;
                 }
-                Ok(Some(Message::Text(_) | Message::Pong)) => continue,
-                Ok(Some(Message::Close) | None) => return,
+                Ok(Some(Frame::Message(_) | Frame::Pong)) => continue,
+                Ok(Some(Frame::Close(_)) | None) => return,
                 Err(e) => {
                     tracing::debug!(error = %e, "exec stream: bad WebSocket input");
                     return;

@@ -7,8 +7,6 @@
 //! v4 has no way to close stdin alone: dropping the session's stdin stops sending, the
 //! process sees no EOF (as with upstream's v4 clients).
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use futures::FutureExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio::net::TcpStream;
@@ -16,6 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::super::{ExecRequest, StreamingSession, TerminalSize};
 use crate::error::{Error, Result};
+use crate::websocket::{self, op, Frame, Role};
 
 /// The subprotocol asked for.
 const PROTOCOL: &str = "v4.channel.k8s.io";
@@ -42,63 +41,6 @@ fn split_url(url: &str) -> Result<(String, String)> {
         None => (rest, "/"),
     };
     Ok((authority.to_owned(), path.to_owned()))
-}
-
-/// One websocket frame as the client sends it (FIN set, masked).
-fn encode_frame(opcode: u8, payload: &[u8], mask: [u8; 4]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(payload.len() + 14);
-    out.push(0x80 | opcode);
-    match payload.len() {
-        n if n < 126 => out.push(0x80 | n as u8),
-        n if n <= usize::from(u16::MAX) => {
-            out.push(0x80 | 126);
-            out.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        n => {
-            out.push(0x80 | 127);
-            out.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-    }
-    out.extend_from_slice(&mask);
-    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-    out
-}
-
-/// A mask key; RFC 6455 wants it unpredictable to intermediaries, the clock is enough here.
-fn mask_key() -> [u8; 4] {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0x5a5a_5a5a);
-    nanos.to_le_bytes()
-}
-
-/// Reads one frame: (fin, opcode, payload).
-async fn read_frame(r: &mut (impl AsyncReadExt + Unpin)) -> std::io::Result<(bool, u8, Vec<u8>)> {
-    let mut head = [0u8; 2];
-    r.read_exact(&mut head).await?;
-    let fin = head[0] & 0x80 != 0;
-    let opcode = head[0] & 0x0f;
-    let masked = head[1] & 0x80 != 0;
-    let len = match head[1] & 0x7f {
-        126 => u64::from(r.read_u16().await?),
-        127 => r.read_u64().await?,
-        n => u64::from(n),
-    };
-    let mut mask = [0u8; 4];
-    if masked {
-        r.read_exact(&mut mask).await?;
-    }
-    let len =
-        usize::try_from(len).map_err(|_| std::io::Error::other("websocket frame too large"))?;
-    let mut payload = vec![0u8; len];
-    r.read_exact(&mut payload).await?;
-    if masked {
-        for (i, b) in payload.iter_mut().enumerate() {
-            *b ^= mask[i % 4];
-        }
-    }
-    Ok((fin, opcode, payload))
 }
 
 /// The exit code in a v4 error-channel message: `Success` is 0, a `NonZeroExitCode` failure
@@ -129,10 +71,9 @@ fn exit_code(status: &[u8]) -> Result<i32> {
 
 /// A websocket connection to a streaming server: complete messages in, frames out.
 struct Ws {
-    rd: tokio::net::tcp::OwnedReadHalf,
+    rd: websocket::Reader<tokio::net::tcp::OwnedReadHalf>,
     /// (opcode, payload) to send; a task writes them masked.
     send: mpsc::Sender<(u8, Vec<u8>)>,
-    partial: Vec<u8>,
 }
 
 impl Ws {
@@ -142,11 +83,8 @@ impl Ws {
         let mut conn = TcpStream::connect(&authority)
             .await
             .map_err(|e| backend(&format!("connect {authority}"), e))?;
-        let handshake = format!(
-            "GET {path} HTTP/1.1\r\nHost: {authority}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-             Sec-WebSocket-Key: a2VybmVsLW5vZGUtY3JpIQ==\r\nSec-WebSocket-Version: 13\r\n\
-             Sec-WebSocket-Protocol: {PROTOCOL}\r\n\r\n"
-        );
+        let handshake =
+            websocket::client_request(&path, &authority, &websocket::client_key(), Some(PROTOCOL));
         conn.write_all(handshake.as_bytes())
             .await
             .map_err(|e| backend("handshake", e))?;
@@ -171,7 +109,7 @@ impl Ws {
         tokio::spawn(async move {
             while let Some((opcode, payload)) = to_send.recv().await {
                 if wr
-                    .write_all(&encode_frame(opcode, &payload, mask_key()))
+                    .write_all(&websocket::frame(Role::Client, opcode, &payload))
                     .await
                     .is_err()
                 {
@@ -181,31 +119,23 @@ impl Ws {
             let _ = wr.shutdown().await;
         });
         Ok(Ws {
-            rd,
+            rd: websocket::Reader::new(rd, Role::Client),
             send,
-            partial: Vec::new(),
         })
     }
 
     /// The next complete data message (channel byte first); `None` once the server closed.
     async fn recv(&mut self) -> Result<Option<Vec<u8>>> {
         loop {
-            let (fin, opcode, payload) = match read_frame(&mut self.rd).await {
-                Ok(f) => f,
+            match self.rd.next().await {
+                Ok(Some(Frame::Message(m))) => return Ok(Some(m.data.to_vec())),
+                Ok(Some(Frame::Ping(payload))) => {
+                    let _ = self.send.send((op::PONG, payload.to_vec())).await;
+                }
+                Ok(Some(Frame::Pong)) => {}
+                Ok(Some(Frame::Close(_)) | None) => return Ok(None),
                 Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
                 Err(e) => return Err(backend("read", e)),
-            };
-            match opcode {
-                0x0..=0x2 => self.partial.extend_from_slice(&payload),
-                0x8 => return Ok(None),
-                0x9 => {
-                    let _ = self.send.send((0xA, payload)).await;
-                    continue;
-                }
-                _ => continue,
-            }
-            if fin {
-                return Ok(Some(std::mem::take(&mut self.partial)));
             }
         }
     }
@@ -254,22 +184,8 @@ pub(super) async fn open(url: &str, request: &ExecRequest) -> Result<StreamingSe
     });
 
     let stdin = if request.stdin {
-        let (stdin_w, mut stdin_r) = pipe();
-        let send = send.clone();
-        tokio::spawn(async move {
-            let mut buf = vec![0u8; 16 * 1024];
-            loop {
-                match stdin_r.read(&mut buf[1..]).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => {
-                        buf[0] = STDIN;
-                        if send.send((0x2, buf[..=n].to_vec())).await.is_err() {
-                            break;
-                        }
-                    }
-                }
-            }
-        });
+        let (stdin_w, stdin_r) = pipe();
+        tokio::spawn(send_channel(stdin_r, STDIN, send.clone()));
         Some(Box::pin(stdin_w) as super::super::ByteWriter)
     } else {
         None
@@ -283,7 +199,7 @@ pub(super) async fn open(url: &str, request: &ExecRequest) -> Result<StreamingSe
                 msg.extend_from_slice(
                     format!(r#"{{"Width":{},"Height":{}}}"#, size.width, size.height).as_bytes(),
                 );
-                if send.send((0x2, msg)).await.is_err() {
+                if send.send((op::BINARY, msg)).await.is_err() {
                     break;
                 }
             }
@@ -317,21 +233,8 @@ pub(super) async fn port_forward(url: &str, port: u16) -> Result<DuplexStream> {
     let mut ws = Ws::connect(url).await?;
     let send = ws.send.clone();
     let (caller, mine) = tokio::io::duplex(PIPE);
-    let (mut from_caller, mut to_caller) = tokio::io::split(mine);
-    tokio::spawn(async move {
-        let mut buf = vec![0u8; 16 * 1024];
-        loop {
-            match from_caller.read(&mut buf[1..]).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    buf[0] = 0;
-                    if send.send((0x2, buf[..=n].to_vec())).await.is_err() {
-                        break;
-                    }
-                }
-            }
-        }
-    });
+    let (from_caller, mut to_caller) = tokio::io::split(mine);
+    tokio::spawn(send_channel(from_caller, 0, send));
     tokio::spawn(async move {
         let mut seen_port = [false; 2];
         while let Ok(Some(frame)) = ws.recv().await {
@@ -361,6 +264,27 @@ pub(super) async fn port_forward(url: &str, port: u16) -> Result<DuplexStream> {
     Ok(caller)
 }
 
+/// Sends what `from` yields as binary messages on `channel` until it ends or the
+/// connection's writer is gone.
+async fn send_channel(
+    mut from: impl AsyncReadExt + Unpin,
+    channel: u8,
+    send: mpsc::Sender<(u8, Vec<u8>)>,
+) {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        match from.read(&mut buf[1..]).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                buf[0] = channel;
+                if send.send((op::BINARY, buf[..=n].to_vec())).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+}
+
 /// Writes to a caller's pipe; a caller that dropped its end just stops getting output.
 async fn write_or_drop(w: &mut DuplexStream, data: &[u8]) {
     let _ = w.write_all(data).await;
@@ -377,18 +301,6 @@ mod tests {
             ("127.0.0.1:3456".into(), "/exec/abc".into())
         );
         assert!(split_url("https://x/y").is_err());
-    }
-
-    #[tokio::test]
-    async fn frames_round_trip_masked_and_long() {
-        for len in [0usize, 5, 125, 126, 70_000] {
-            let payload: Vec<u8> = (0..len).map(|i| i as u8).collect();
-            let bytes = encode_frame(0x2, &payload, [1, 2, 3, 4]);
-            let (fin, opcode, got) = read_frame(&mut bytes.as_slice()).await.unwrap();
-            assert!(fin);
-            assert_eq!(opcode, 0x2);
-            assert_eq!(got, payload, "length {len}");
-        }
     }
 
     #[test]

@@ -159,3 +159,110 @@ async fn split_reader_and_writer_tasks_both_make_progress() {
         .expect("no side stalls");
     assert!(s == data && c == data);
 }
+
+#[test]
+fn accept_key_is_rfc6455s_example() {
+    assert_eq!(
+        accept_key("dGhlIHNhbXBsZSBub25jZQ=="),
+        "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+    );
+}
+
+#[test]
+fn client_handshake_helpers() {
+    let key = client_key();
+    let nonce = base64::engine::general_purpose::STANDARD
+        .decode(&key)
+        .unwrap();
+    assert_eq!(nonce.len(), 16);
+    assert_ne!(key, client_key(), "each key is fresh");
+    let head = client_request("/exec/x", "127.0.0.1:1", &key, Some("v4.channel.k8s.io"));
+    assert!(head.starts_with("GET /exec/x HTTP/1.1\r\nHost: 127.0.0.1:1\r\n"));
+    assert!(head.contains("Upgrade: websocket\r\n"));
+    assert!(head.contains("Connection: Upgrade\r\n"));
+    assert!(head.contains("Sec-WebSocket-Version: 13\r\n"));
+    assert!(head.contains(&format!("Sec-WebSocket-Key: {key}\r\n")));
+    assert!(head.contains("Sec-WebSocket-Protocol: v4.channel.k8s.io\r\n"));
+    assert!(head.ends_with("\r\n\r\n"));
+    assert!(!client_request("/", "h", &key, None).contains("Sec-WebSocket-Protocol"));
+}
+
+#[test]
+fn server_frame_lengths() {
+    assert_eq!(
+        frame(Role::Server, op::BINARY, b"ab"),
+        [0x82, 2, b'a', b'b']
+    );
+    let long = frame(Role::Server, op::BINARY, &[0; 300]);
+    assert_eq!(&long[..4], &[0x82, 126, 1, 44]);
+    assert_eq!(long.len(), 304);
+    let huge = frame(Role::Server, op::BINARY, &[0; 70_000]);
+    assert_eq!(&huge[..2], &[0x82, 127]);
+    assert_eq!(huge.len(), 70_010);
+}
+
+#[tokio::test]
+async fn reader_joins_fragments_around_control_frames() {
+    let mut wire = masked(false, op::BINARY, b"\x00he", [1, 2, 3, 4]);
+    wire.extend(masked(true, op::PING, b"p", [5, 6, 7, 8]));
+    wire.extend(masked(true, op::CONTINUATION, b"llo", [9, 9, 9, 9]));
+    wire.extend(masked(
+        true,
+        op::CLOSE,
+        &1000u16.to_be_bytes(),
+        [1, 1, 1, 1],
+    ));
+    let mut r = Reader::new(&wire[..], Role::Server);
+    assert_eq!(
+        r.next().await.unwrap(),
+        Some(Frame::Ping(Bytes::from_static(b"p")))
+    );
+    assert_eq!(
+        r.next().await.unwrap(),
+        Some(Frame::Message(Message {
+            kind: MessageKind::Binary,
+            data: Bytes::from_static(b"\x00hello"),
+        }))
+    );
+    assert_eq!(r.next().await.unwrap(), Some(Frame::Close(Some(1000))));
+    assert_eq!(r.next().await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn reader_reads_client_frames_of_every_length_form() {
+    for len in [0usize, 5, 125, 126, 65_535, 70_000] {
+        let payload: Vec<u8> = (0..len).map(|i| i as u8).collect();
+        let wire = frame(Role::Client, op::BINARY, &payload);
+        assert_eq!(wire[1] & 0x80, 0x80, "a client masks");
+        let mut r = Reader::new(&wire[..], Role::Server);
+        match r.next().await.unwrap() {
+            Some(Frame::Message(m)) => assert_eq!(m.data, payload, "length {len}"),
+            other => panic!("length {len}: {other:?}"),
+        }
+        assert_eq!(r.next().await.unwrap(), None);
+    }
+}
+
+#[tokio::test]
+async fn reader_checks_masking_and_truncation() {
+    // A server's (unmasked) frame is refused by a server, taken by a client.
+    let wire = frame(Role::Server, op::TEXT, b"hi");
+    let err = Reader::new(&wire[..], Role::Server)
+        .next()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+    assert_eq!(
+        Reader::new(&wire[..], Role::Client).next().await.unwrap(),
+        Some(Frame::Message(Message {
+            kind: MessageKind::Text,
+            data: Bytes::from_static(b"hi"),
+        }))
+    );
+    // A connection that ends inside a frame.
+    let err = Reader::new(&wire[..3], Role::Client)
+        .next()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+}
