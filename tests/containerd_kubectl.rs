@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use kernel_node::runtime::cri::CriRuntime;
-use kernel_node::runtime::Runtime;
+use kernel_node::runtime::{ContainerState, Runtime};
 use kernel_testing::{containerd, eventually, within};
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -258,8 +258,10 @@ async fn kubectl_drives_real_containers_on_containerd() {
     let (ok, out) = run(args(&["logs", "web"]), "").await;
     assert!(ok && out == "web-started\n", "{out:?}");
 
-    // Exec: output, exit code, stdin (a command that ends by itself: CRI's streaming cannot
-    // half-close stdin, see below).
+    // Exec: output, exit code, stdin. The command reading stdin ends by itself (`head -n 1`):
+    // the kubelet reaches containerd's streaming server over websocket v4.channel.k8s.io,
+    // which cannot close stdin alone, so `kubectl exec -i pod -- cat` never sees EOF and does
+    // not end (containerd 1.6's server speaks v1-v4 and SPDY, no v5).
     let (ok, out) = run(args(&["exec", "web", "--", "echo", "hi"]), "").await;
     assert!(ok && out == "hi\n", "{out:?}");
     let (ok, out) = run(
@@ -309,25 +311,27 @@ async fn kubectl_drives_real_containers_on_containerd() {
     }
     forward.kill().await.unwrap();
 
-    // The failing liveness probe restarts the container, and says so in an event.
-    eventually("the liveness probe restarts the container", || {
-        let run = run.clone();
-        async move {
-            let (_, out) = run(
-                args(&[
-                    "get",
-                    "pod",
-                    "flaky",
-                    "-o",
-                    "jsonpath={.status.containerStatuses[0].restartCount}",
-                ]),
-                "",
-            )
-            .await;
-            (out.trim().parse::<u32>().ok()? >= 1).then_some(())
-        }
-    })
-    .await;
+    // The failing liveness probe restarts the container (killed: exit code 137), again after
+    // the first back-off (10 s), and says so in events.
+    for (what, restarts) in [
+        ("the liveness probe restarts the container", 1),
+        ("the liveness probe restarts it again", 2),
+    ] {
+        let status = eventually(what, || {
+            let run = run.clone();
+            async move {
+                let (ok, out) = run(args(&["get", "pod", "flaky", "-o", "json"]), "").await;
+                let pod: Value = serde_json::from_str(ok.then_some(&out)?).ok()?;
+                let status = pod["status"]["containerStatuses"][0].clone();
+                (status["restartCount"].as_u64()? >= restarts).then_some(status)
+            }
+        })
+        .await;
+        assert_eq!(
+            status["lastState"]["terminated"]["exitCode"], 137,
+            "{status}"
+        );
+    }
     let (ok, out) = run(
         args(&[
             "get",
@@ -340,6 +344,11 @@ async fn kubectl_drives_real_containers_on_containerd() {
     .await;
     assert!(ok && out.contains("Unhealthy"), "{out}");
     assert!(out.contains("Liveness probe failed"), "{out}");
+    assert!(
+        out.contains("Container c failed liveness probe, will be restarted"),
+        "{out}"
+    );
+    assert!(out.contains("BackOff"), "{out}");
 
     // The static pod shows as a Running mirror pod.
     let mirror = format!("static-web-{NODE}");
@@ -375,6 +384,23 @@ async fn kubectl_drives_real_containers_on_containerd() {
     assert!(ok && out.contains("deleted"), "{out}");
     let (ok, out) = run(args(&["get", "pod", "web"]), "").await;
     assert!(!ok && out.contains("NotFound"), "{out}");
+    // Graceful deletion: the API object goes only once the kubelet has stopped the containers.
+    for id in &sandboxes {
+        for c in cri.list_containers(Some(id)).await.unwrap_or_default() {
+            assert_ne!(c.state, ContainerState::Running, "{c:?}");
+        }
+    }
+    let (ok, out) = run(
+        args(&[
+            "get",
+            "events",
+            "--field-selector",
+            "involvedObject.name=web",
+        ]),
+        "",
+    )
+    .await;
+    assert!(ok && out.contains("Stopping container c"), "{out}");
     eventually("containerd has nothing left of the deleted pod", || async {
         let left = cri.list_pod_sandboxes().await.ok()?;
         if left.iter().any(|s| s.config.uid == uid) {
