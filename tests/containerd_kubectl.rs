@@ -77,7 +77,10 @@ async fn start(data_dir: &Path, extra: &[&str]) -> (Child, PathBuf) {
         panic!("the binary ended before it was ready:\n{printed}");
     })
     .await;
-    assert!(printed.contains("containerd"), "{printed}");
+    assert!(
+        printed.contains("over CRI at") && printed.contains("static pods from"),
+        "{printed}"
+    );
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     (child, kubeconfig)
 }

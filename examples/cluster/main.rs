@@ -226,6 +226,9 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             cli.pod_manifest_path.clone(),
         )?);
         let mut detail = format!("node {node} · {detail}");
+        if let Some(dir) = &cli.pod_manifest_path {
+            detail.push_str(&format!(" · static pods from {}", dir.display()));
+        }
         for n in 1..=cli.nodes {
             let name = format!("sim-{n}");
             let cidr = format!("10.244.{n}.0/24");
