@@ -320,14 +320,11 @@ async fn kubectl_drives_real_containers_on_containerd() {
         ("the liveness probe restarts the container", 1),
         ("the liveness probe restarts it again", 2),
     ] {
-        let status = eventually(what, || {
-            let run = run.clone();
-            async move {
-                let (ok, out) = run(args(&["get", "pod", "flaky", "-o", "json"]), "").await;
-                let pod: Value = serde_json::from_str(ok.then_some(&out)?).ok()?;
-                let status = pod["status"]["containerStatuses"][0].clone();
-                (status["restartCount"].as_u64()? >= restarts).then_some(status)
-            }
+        let status = eventually(what, || async move {
+            let (ok, out) = run(args(&["get", "pod", "flaky", "-o", "json"]), "").await;
+            let pod: Value = serde_json::from_str(ok.then_some(&out)?).ok()?;
+            let status = pod["status"]["containerStatuses"][0].clone();
+            (status["restartCount"].as_u64()? >= restarts).then_some(status)
         })
         .await;
         assert_eq!(
@@ -356,7 +353,7 @@ async fn kubectl_drives_real_containers_on_containerd() {
     // The static pod shows as a Running mirror pod.
     let mirror = format!("static-web-{NODE}");
     let pod_json = eventually("the mirror pod runs", || {
-        let (run, mirror) = (run.clone(), mirror.clone());
+        let (run, mirror) = (run, mirror.clone());
         async move {
             let (ok, out) = run(args(&["get", "pod", &mirror, "-o", "json"]), "").await;
             let pod: Value = serde_json::from_str(ok.then_some(&out)?).ok()?;
