@@ -200,7 +200,7 @@ async fn kubectl_drives_real_containers_on_containerd() {
     );
     let flaky = pod(
         "flaky",
-        "touch /tmp/healthy; sleep 3; rm /tmp/healthy; exec sleep 3600",
+        "echo started-$(date +%s); touch /tmp/healthy; sleep 3; rm /tmp/healthy; exec sleep 3600",
         json!({ "livenessProbe": {
             "exec": { "command": ["cat", "/tmp/healthy"] },
             "periodSeconds": 1, "failureThreshold": 1,
@@ -349,6 +349,9 @@ async fn kubectl_drives_real_containers_on_containerd() {
         "{out}"
     );
     assert!(out.contains("BackOff"), "{out}");
+    // `logs --previous`: the killed container's log, not the running one's.
+    let (ok, previous) = run(args(&["logs", "flaky", "--previous"]), "").await;
+    assert!(ok && previous.starts_with("started-"), "{previous:?}");
 
     // The static pod shows as a Running mirror pod.
     let mirror = format!("static-web-{NODE}");
