@@ -349,7 +349,7 @@ async fn kubectl_drives_real_containers_on_containerd() {
         "{out}"
     );
     assert!(out.contains("BackOff"), "{out}");
-    // `logs --previous`: the killed container's log, not the running one's.
+    // `logs --previous`: the log of the container the probe killed.
     let (ok, previous) = run(args(&["logs", "flaky", "--previous"]), "").await;
     assert!(ok && previous.starts_with("started-"), "{previous:?}");
 
