@@ -176,11 +176,12 @@ async fn kubectl_drives_real_containers_on_containerd() {
         ],
     )
     .await;
-    let run = |args: Vec<String>, stdin: &'static str| {
+    let run = |args: Vec<String>, stdin: &str| {
         let (kubectl, kubeconfig) = (kubectl.clone(), kubeconfig.clone());
+        let stdin = stdin.to_owned();
         async move {
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            kubectl_run(&kubectl, &kubeconfig, &args, stdin).await
+            kubectl_run(&kubectl, &kubeconfig, &args, &stdin).await
         }
     };
     let args = |s: &[&str]| s.iter().map(|a| a.to_string()).collect::<Vec<_>>();
@@ -206,15 +207,8 @@ async fn kubectl_drives_real_containers_on_containerd() {
             "periodSeconds": 1, "failureThreshold": 1,
         }}),
     );
-    let manifest: &'static str = Box::leak(
-        format!(
-            "{}\n{}\n",
-            serde_json::to_string(&web).unwrap(),
-            serde_json::to_string(&flaky).unwrap()
-        )
-        .into_boxed_str(),
-    );
-    let (ok, out) = run(args(&["apply", "-f", "-"]), manifest).await;
+    let manifest = format!("{web}\n{flaky}\n");
+    let (ok, out) = run(args(&["apply", "-f", "-"]), &manifest).await;
     assert!(ok, "{out}");
     let (ok, out) = run(
         args(&["wait", "--for=condition=Ready", "pod/web", "--timeout=60s"]),
