@@ -124,6 +124,12 @@ pub struct Cli {
     #[arg(long, env = "KERNEL_KUBELET_PORT", default_value_t = 0)]
     pub kubelet_port: u16,
 
+    /// A directory of static pod manifests (YAML or JSON, one pod per file) the kubelet runs
+    /// without the API server and shows there as mirror pods (upstream's
+    /// `--pod-manifest-path`, the config file's staticPodPath).
+    #[arg(long, env = "KERNEL_POD_MANIFEST_PATH", value_name = "DIR")]
+    pub pod_manifest_path: Option<PathBuf>,
+
     /// The kubelet's node name. Default: this machine's hostname.
     #[arg(long, env = "KERNEL_NODE_NAME")]
     pub node_name: Option<String>,

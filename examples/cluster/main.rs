@@ -21,7 +21,7 @@ mod cli;
 mod store;
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -223,8 +223,12 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             runtime,
             NODE_POD_CIDR.into(),
             Some(cli.kubelet_port),
+            cli.pod_manifest_path.clone(),
         )?);
         let mut detail = format!("node {node} · {detail}");
+        if let Some(dir) = &cli.pod_manifest_path {
+            detail.push_str(&format!(" · static pods from {}", dir.display()));
+        }
         for n in 1..=cli.nodes {
             let name = format!("sim-{n}");
             let cidr = format!("10.244.{n}.0/24");
@@ -234,6 +238,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 name,
                 Arc::new(SimRuntime::new()),
                 cidr,
+                None,
                 None,
             )?);
         }
@@ -291,8 +296,8 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
 const NODE_POD_CIDR: &str = "10.244.0.0/24";
 
 /// A kubelet for `node`, acting as `system:node:<node>`, keeping its files under the data
-/// directory, serving its HTTPS API on `kubelet_port` (0: any free port) if given; the future
-/// runs it.
+/// directory, serving its HTTPS API on `kubelet_port` (0: any free port) if given, running the
+/// static pods of `static_pod_path` if given; the future runs it.
 fn run_kubelet(
     server: &ApiServer,
     data_dir: &Path,
@@ -300,6 +305,7 @@ fn run_kubelet(
     runtime: Arc<dyn Runtime>,
     pod_cidr: String,
     kubelet_port: Option<u16>,
+    static_pod_path: Option<PathBuf>,
 ) -> Result<impl std::future::Future<Output = ()> + Send + 'static, Box<dyn std::error::Error>> {
     let identity = UserInfo {
         name: format!("system:node:{node}"),
@@ -308,6 +314,7 @@ fn run_kubelet(
     };
     let config = KubeletConfig {
         root_dir: Some(data_dir.join("kubelet").join(&node)),
+        static_pod_path,
         ..KubeletConfig::default()
     };
     let mut kubelet = Kubelet::builder(server.client_as(identity), node.clone())

@@ -1,0 +1,429 @@
+//! The issue's proof with real containers: the `cluster` binary started with
+//! `--runtime containerd:<socket> --pod-manifest-path <dir>` against kernel-testing's containerd
+//! (its own root, socket, busybox image and CNI bridge), driven by the real kubectl:
+//!
+//! - a busybox `httpd` pod reaches Running with an IP of the harness's subnet and serves HTTP
+//!   there;
+//! - a pod whose liveness probe starts failing is restarted (restartCount grows) and an
+//!   `Unhealthy` event is recorded;
+//! - `kubectl logs`, `kubectl exec` (output, exit code, stdin) and `kubectl port-forward` reach
+//!   the httpd pod through the API server and the kubelet;
+//! - `kubectl delete pod` stops it: the pod goes away and containerd has nothing left of it;
+//! - a static pod from the manifest directory shows as a Running mirror pod.
+//!
+//! Needs root, containerd, runc, the CNI plugins, busybox-static and kubectl; skipped with a
+//! notice otherwise, unless `KERNEL_REQUIRE_ALL=1`.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use kernel_node::runtime::cri::CriRuntime;
+use kernel_node::runtime::{ContainerState, Runtime};
+use kernel_testing::{containerd, eventually, within};
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, Command};
+
+const NODE: &str = "cri-e2e";
+const SUBNET: &str = "10.66.30.0/24";
+
+/// The `cluster` example, built beside the test binaries (see tests/cluster_binary.rs: a run
+/// filtered to this test does not rebuild it; `cargo build --example cluster` does).
+fn bin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
+    let bin = profile_dir.join("examples/cluster");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it with `cargo build --example cluster`",
+        bin.display()
+    );
+    bin
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts the binary on an in-memory store and reads its stdout up to the KUBECONFIG line;
+/// returns the process and the kubeconfig path.
+async fn start(data_dir: &Path, extra: &[&str]) -> (Child, PathBuf) {
+    let mut child = Command::new(bin())
+        .args(extra)
+        .args(["--store", "memory", "--secure-port", "0"])
+        .args(["--scheduler-metrics-address", "127.0.0.1:0"])
+        .args(["--node-name", NODE])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut printed = String::new();
+    let kubeconfig = within("the ready line", async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            printed.push_str(&line);
+            printed.push('\n');
+            if let Some(path) = line.trim().strip_prefix("export KUBECONFIG=") {
+                return PathBuf::from(path);
+            }
+        }
+        panic!("the binary ended before it was ready:\n{printed}");
+    })
+    .await;
+    assert!(
+        printed.contains("over CRI at") && printed.contains("static pods from"),
+        "{printed}"
+    );
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, kubeconfig)
+}
+
+/// Runs kubectl with the kubeconfig and `stdin`; whether it succeeded and its output (stdout
+/// then stderr).
+async fn kubectl_run(
+    kubectl: &Path,
+    kubeconfig: &Path,
+    args: &[&str],
+    stdin: &str,
+) -> (bool, String) {
+    let mut child = Command::new(kubectl)
+        .args(args)
+        .env("KUBECONFIG", kubeconfig)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.as_bytes()).await.unwrap();
+    drop(input);
+    let out = within(&format!("kubectl {args:?}"), child.wait_with_output())
+        .await
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// `GET /path` over a fresh TCP connection to `addr` (HTTP/1.0); the whole response, if one
+/// came with status 200.
+async fn http_get(addr: std::net::SocketAddr, path: &str) -> Option<String> {
+    let mut conn = tokio::net::TcpStream::connect(addr).await.ok()?;
+    conn.write_all(format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes())
+        .await
+        .ok()?;
+    let mut response = String::new();
+    conn.read_to_string(&mut response).await.ok()?;
+    response
+        .lines()
+        .next()?
+        .contains(" 200")
+        .then_some(response)
+}
+
+/// A busybox pod running `script` under `sh -c`, with `extra` merged into its container.
+fn pod(name: &str, script: &str, extra: Value) -> Value {
+    let mut container = json!({
+        "name": "c", "image": "busybox:latest", "imagePullPolicy": "IfNotPresent",
+        "command": ["sh", "-c", script],
+    });
+    if let (Some(c), Value::Object(more)) = (container.as_object_mut(), extra) {
+        c.extend(more);
+    }
+    json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": { "name": name },
+        "spec": { "terminationGracePeriodSeconds": 2, "containers": [container] },
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_drives_real_containers_on_containerd() {
+    let Some(kubectl) = kernel_testing::kubectl() else {
+        return;
+    };
+    let Some(containerd) = containerd(SUBNET).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let manifests = dir.path().join("manifests");
+    std::fs::create_dir(&manifests).unwrap();
+    let static_pod = pod("static-web", "exec sleep 3600", json!({}));
+    std::fs::write(
+        manifests.join("static-web.json"),
+        serde_json::to_vec(&static_pod).unwrap(),
+    )
+    .unwrap();
+    let runtime = format!("containerd:{}", containerd.socket().display());
+    let (cluster, kubeconfig) = start(
+        &dir.path().join("data"),
+        &[
+            "--runtime",
+            &runtime,
+            "--pod-manifest-path",
+            manifests.to_str().unwrap(),
+        ],
+    )
+    .await;
+    let run = |args: Vec<String>, stdin: &str| {
+        let (kubectl, kubeconfig) = (kubectl.clone(), kubeconfig.clone());
+        let stdin = stdin.to_owned();
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            kubectl_run(&kubectl, &kubeconfig, &args, &stdin).await
+        }
+    };
+    let args = |s: &[&str]| s.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+
+    let (ok, out) = run(args(&["get", "nodes", "-o", "wide"]), "").await;
+    assert!(
+        ok && out.contains(NODE) && out.contains("containerd://"),
+        "{out}"
+    );
+
+    // The httpd pod and the pod whose liveness probe starts failing after 3 s.
+    let web = pod(
+        "web",
+        "echo hello-from-containerd > /var/www/index.html; echo web-started; \
+         exec httpd -f -p 8080 -h /var/www",
+        json!({ "ports": [{ "containerPort": 8080 }] }),
+    );
+    let flaky = pod(
+        "flaky",
+        "echo started-$(date +%s); touch /tmp/healthy; sleep 3; rm /tmp/healthy; exec sleep 3600",
+        json!({ "livenessProbe": {
+            "exec": { "command": ["cat", "/tmp/healthy"] },
+            "periodSeconds": 1, "failureThreshold": 1,
+        }}),
+    );
+    let manifest = format!("{web}\n{flaky}\n");
+    let (ok, out) = run(args(&["apply", "-f", "-"]), &manifest).await;
+    assert!(ok, "{out}");
+    let (ok, out) = run(
+        args(&["wait", "--for=condition=Ready", "pod/web", "--timeout=60s"]),
+        "",
+    )
+    .await;
+    assert!(ok, "{out}");
+
+    // Running, with an IP of the harness's CNI subnet, serving HTTP there.
+    let (ok, out) = run(
+        args(&[
+            "get",
+            "pod",
+            "web",
+            "-o",
+            "jsonpath={.status.phase} {.status.podIP} {.metadata.uid}",
+        ]),
+        "",
+    )
+    .await;
+    assert!(ok, "{out}");
+    let mut fields = out.split_whitespace();
+    let (phase, ip, uid) = (
+        fields.next().unwrap_or_default(),
+        fields.next().unwrap_or_default(),
+        fields.next().unwrap_or_default().to_owned(),
+    );
+    assert_eq!(phase, "Running", "{out}");
+    let ip: std::net::IpAddr = ip.parse().unwrap();
+    assert!(
+        kernel_node::network::ipam::Subnet::parse(containerd.subnet())
+            .unwrap()
+            .contains(ip),
+        "{ip} not in {}",
+        containerd.subnet()
+    );
+    let body = eventually("httpd answers on the pod IP", || async move {
+        http_get((ip, 8080).into(), "/").await
+    })
+    .await;
+    assert!(body.contains("hello-from-containerd"), "{body}");
+
+    // Logs.
+    let (ok, out) = run(args(&["logs", "web"]), "").await;
+    assert!(ok && out == "web-started\n", "{out:?}");
+
+    // Exec: output, exit code, stdin. The command reading stdin ends by itself (`head -n 1`):
+    // the kubelet reaches containerd's streaming server over websocket v4.channel.k8s.io,
+    // which cannot close stdin alone, so `kubectl exec -i pod -- cat` never sees EOF and does
+    // not end (containerd 1.6's server speaks v1-v4 and SPDY, no v5).
+    let (ok, out) = run(args(&["exec", "web", "--", "echo", "hi"]), "").await;
+    assert!(ok && out == "hi\n", "{out:?}");
+    let (ok, out) = run(
+        args(&["exec", "web", "--", "cat", "/var/www/index.html"]),
+        "",
+    )
+    .await;
+    assert!(ok && out == "hello-from-containerd\n", "{out:?}");
+    let (ok, out) = run(args(&["exec", "web", "--", "sh", "-c", "exit 3"]), "").await;
+    assert!(
+        !ok && out.contains("command terminated with exit code 3"),
+        "{out}"
+    );
+    let (ok, out) = run(
+        args(&["exec", "-i", "web", "--", "head", "-n", "1"]),
+        "shout\n",
+    )
+    .await;
+    assert!(ok && out == "shout\n", "{out:?}");
+
+    // Port-forward: a local port reaches the pod's httpd, twice over the same forward.
+    let port = free_port();
+    let mut forward = Command::new(&kubectl)
+        .args(["port-forward", "pod/web", &format!("{port}:8080")])
+        .env("KUBECONFIG", &kubeconfig)
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(forward.stdout.take().unwrap()).lines();
+    within("kubectl port-forward to listen", async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line.starts_with("Forwarding from 127.0.0.1") {
+                return;
+            }
+        }
+        panic!("kubectl port-forward ended");
+    })
+    .await;
+    for _ in 0..2 {
+        let body = http_get(([127, 0, 0, 1], port).into(), "/").await;
+        assert!(
+            body.as_deref()
+                .is_some_and(|b| b.contains("hello-from-containerd")),
+            "{body:?}"
+        );
+    }
+    forward.kill().await.unwrap();
+
+    // The failing liveness probe restarts the container (killed: exit code 137), again after
+    // the first back-off (10 s), and says so in events.
+    for (what, restarts) in [
+        ("the liveness probe restarts the container", 1),
+        ("the liveness probe restarts it again", 2),
+    ] {
+        let status = eventually(what, || async move {
+            let (ok, out) = run(args(&["get", "pod", "flaky", "-o", "json"]), "").await;
+            let pod: Value = serde_json::from_str(ok.then_some(&out)?).ok()?;
+            let status = pod["status"]["containerStatuses"][0].clone();
+            (status["restartCount"].as_u64()? >= restarts).then_some(status)
+        })
+        .await;
+        assert_eq!(
+            status["lastState"]["terminated"]["exitCode"], 137,
+            "{status}"
+        );
+    }
+    let (ok, out) = run(
+        args(&[
+            "get",
+            "events",
+            "--field-selector",
+            "involvedObject.name=flaky",
+        ]),
+        "",
+    )
+    .await;
+    assert!(ok && out.contains("Unhealthy"), "{out}");
+    assert!(out.contains("Liveness probe failed"), "{out}");
+    assert!(
+        out.contains("Container c failed liveness probe, will be restarted"),
+        "{out}"
+    );
+    assert!(out.contains("BackOff"), "{out}");
+    // `logs --previous`: the log of the container the probe killed.
+    let (ok, previous) = run(args(&["logs", "flaky", "--previous"]), "").await;
+    assert!(ok && previous.starts_with("started-"), "{previous:?}");
+
+    // The static pod shows as a Running mirror pod.
+    let mirror = format!("static-web-{NODE}");
+    let pod_json = eventually("the mirror pod runs", || {
+        let (run, mirror) = (run, mirror.clone());
+        async move {
+            let (ok, out) = run(args(&["get", "pod", &mirror, "-o", "json"]), "").await;
+            let pod: Value = serde_json::from_str(ok.then_some(&out)?).ok()?;
+            (pod["status"]["phase"] == "Running").then_some(pod)
+        }
+    })
+    .await;
+    let annotations = &pod_json["metadata"]["annotations"];
+    assert!(
+        annotations["kubernetes.io/config.mirror"].is_string(),
+        "{pod_json}"
+    );
+    assert_eq!(annotations["kubernetes.io/config.source"], "file");
+    assert_eq!(pod_json["spec"]["nodeName"], NODE);
+
+    // Delete: the pod goes away (kubectl waits for it) and containerd has nothing left of it.
+    let cri = CriRuntime::connect(containerd.socket()).await.unwrap();
+    let sandboxes: Vec<String> = cri
+        .list_pod_sandboxes()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|s| s.config.uid == uid)
+        .map(|s| s.id)
+        .collect();
+    assert!(!sandboxes.is_empty(), "no sandbox of web ({uid})");
+    let (ok, out) = run(args(&["delete", "pod", "web", "--timeout=60s"]), "").await;
+    assert!(ok && out.contains("deleted"), "{out}");
+    let (ok, out) = run(args(&["get", "pod", "web"]), "").await;
+    assert!(!ok && out.contains("NotFound"), "{out}");
+    // Graceful deletion: the API object goes only once the kubelet has stopped the containers.
+    for id in &sandboxes {
+        for c in cri.list_containers(Some(id)).await.unwrap_or_default() {
+            assert_ne!(c.state, ContainerState::Running, "{c:?}");
+        }
+    }
+    let (ok, out) = run(
+        args(&[
+            "get",
+            "events",
+            "--field-selector",
+            "involvedObject.name=web",
+        ]),
+        "",
+    )
+    .await;
+    assert!(ok && out.contains("Stopping container c"), "{out}");
+    eventually("containerd has nothing left of the deleted pod", || async {
+        let left = cri.list_pod_sandboxes().await.ok()?;
+        if left.iter().any(|s| s.config.uid == uid) {
+            return None;
+        }
+        for id in &sandboxes {
+            if !cri.list_containers(Some(id)).await.ok()?.is_empty() {
+                return None;
+            }
+        }
+        Some(())
+    })
+    .await;
+    // The others still run.
+    let (ok, out) = run(args(&["get", "pods"]), "").await;
+    assert!(
+        ok && out.contains("flaky") && out.contains(&mirror),
+        "{out}"
+    );
+
+    let pid = cluster.id().unwrap() as i32;
+    // SAFETY: signalling a child process this test started.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let mut cluster = cluster;
+    let status = within("the exit after SIGTERM", cluster.wait())
+        .await
+        .unwrap();
+    assert!(status.success(), "exit after SIGTERM: {status}");
+}
