@@ -12,68 +12,20 @@ use kube::api::{Api, PostParams};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-/// The `cluster` example, which cargo builds beside the test binaries (`target/<profile>/examples`)
-/// when it runs the package's tests (and `scripts/test-all.sh` builds every target first). A run
-/// filtered to this test alone (`--test cluster_binary`) does not rebuild it: build it with
-/// `cargo build --example cluster` after changing it.
-fn bin() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
-    let bin = profile_dir.join("examples/cluster");
-    assert!(
-        bin.exists(),
-        "{} is missing: build it with `cargo build --example cluster`",
-        bin.display()
-    );
-    bin
-}
+#[path = "support/cluster_bin.rs"]
+mod cluster_bin;
+use cluster_bin::{bin, free_port, kubectl_run, start_cluster};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Starts the binary and reads its stdout up to the KUBECONFIG line; returns the process, the
-/// kubeconfig path it named and everything it printed.
+/// Starts the binary on `port` (0: any) with `extra`, on the file store unless `extra` names
+/// another; see [`start_cluster`].
 async fn start(data_dir: &Path, port: u16, extra: &[&str]) -> (Child, PathBuf, String) {
-    // The file store unless the test names another.
-    let store: &[&str] = if extra.contains(&"--store") {
-        &[]
-    } else {
-        &["--store", "file"]
-    };
-    let mut child = Command::new(bin())
-        .args(extra)
-        .args(store)
-        .args(["--scheduler-metrics-address", "127.0.0.1:0"])
-        .arg("--data-dir")
-        .arg(data_dir)
-        .arg("--secure-port")
-        .arg(port.to_string())
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut printed = String::new();
-    let kubeconfig = within("the ready line", async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            printed.push_str(&line);
-            printed.push('\n');
-            if let Some(path) = line.trim().strip_prefix("export KUBECONFIG=") {
-                return PathBuf::from(path);
-            }
-        }
-        panic!("the binary ended before it was ready:\n{printed}");
-    })
-    .await;
-    // Keep reading (the banner's last lines) so the pipe never fills.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, kubeconfig, printed)
+    let port = port.to_string();
+    let mut args = extra.to_vec();
+    if !extra.contains(&"--store") {
+        args.extend(["--store", "file"]);
+    }
+    args.extend(["--secure-port", &port]);
+    start_cluster(data_dir, &args).await
 }
 
 /// `GET http://<addr/path>` with a bare HTTP/1.0 request; the body.
@@ -506,37 +458,6 @@ async fn a_separate_kubelet_process_joins_through_the_kubeconfig() {
     assert!(ip.starts_with("127.99.3."), "pod IP {ip}");
     terminate(kubelet).await;
     terminate(cluster).await;
-}
-
-/// Runs kubectl with the kubeconfig; its output (stdout then stderr) and whether it succeeded.
-async fn kubectl_run(
-    kubectl: &Path,
-    kubeconfig: &Path,
-    args: &[&str],
-    stdin: &str,
-) -> (bool, String) {
-    use tokio::io::AsyncWriteExt;
-    let mut child = Command::new(kubectl)
-        .args(args)
-        .env("KUBECONFIG", kubeconfig)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    input.write_all(stdin.as_bytes()).await.unwrap();
-    drop(input);
-    let out = within(&format!("kubectl {args:?}"), child.wait_with_output())
-        .await
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
 }
 
 /// `kubectl logs`, `exec` (with stdin and exit codes), `port-forward` and `get --raw

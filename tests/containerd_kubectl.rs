@@ -27,93 +27,28 @@ use tokio::process::{Child, Command};
 const NODE: &str = "cri-e2e";
 const SUBNET: &str = "10.66.30.0/24";
 
-/// The `cluster` example, built beside the test binaries (see tests/cluster_binary.rs: a run
-/// filtered to this test does not rebuild it; `cargo build --example cluster` does).
-fn bin() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
-    let bin = profile_dir.join("examples/cluster");
-    assert!(
-        bin.exists(),
-        "{} is missing: build it with `cargo build --example cluster`",
-        bin.display()
-    );
-    bin
-}
+#[path = "support/cluster_bin.rs"]
+mod cluster_bin;
+use cluster_bin::{free_port, kubectl_run, start_cluster};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Starts the binary on an in-memory store and reads its stdout up to the KUBECONFIG line;
-/// returns the process and the kubeconfig path.
+/// Starts the binary on an in-memory store as node [`NODE`] with `extra`; the process and the
+/// kubeconfig path.
 async fn start(data_dir: &Path, extra: &[&str]) -> (Child, PathBuf) {
-    let mut child = Command::new(bin())
-        .args(extra)
-        .args(["--store", "memory", "--secure-port", "0"])
-        .args(["--scheduler-metrics-address", "127.0.0.1:0"])
-        .args(["--node-name", NODE])
-        .arg("--data-dir")
-        .arg(data_dir)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut printed = String::new();
-    let kubeconfig = within("the ready line", async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            printed.push_str(&line);
-            printed.push('\n');
-            if let Some(path) = line.trim().strip_prefix("export KUBECONFIG=") {
-                return PathBuf::from(path);
-            }
-        }
-        panic!("the binary ended before it was ready:\n{printed}");
-    })
-    .await;
+    let mut args = extra.to_vec();
+    args.extend([
+        "--store",
+        "memory",
+        "--secure-port",
+        "0",
+        "--node-name",
+        NODE,
+    ]);
+    let (child, kubeconfig, printed) = start_cluster(data_dir, &args).await;
     assert!(
         printed.contains("over CRI at") && printed.contains("static pods from"),
         "{printed}"
     );
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     (child, kubeconfig)
-}
-
-/// Runs kubectl with the kubeconfig and `stdin`; whether it succeeded and its output (stdout
-/// then stderr).
-async fn kubectl_run(
-    kubectl: &Path,
-    kubeconfig: &Path,
-    args: &[&str],
-    stdin: &str,
-) -> (bool, String) {
-    let mut child = Command::new(kubectl)
-        .args(args)
-        .env("KUBECONFIG", kubeconfig)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    input.write_all(stdin.as_bytes()).await.unwrap();
-    drop(input);
-    let out = within(&format!("kubectl {args:?}"), child.wait_with_output())
-        .await
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
 }
 
 /// `GET /path` over a fresh TCP connection to `addr` (HTTP/1.0); the whole response, if one
