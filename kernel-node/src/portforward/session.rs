@@ -1,4 +1,5 @@
-//! The server side of a SPDY/3.1 connection: accepts the streams the client opens.
+//! One SPDY/3.1 connection, either side: the server accepts the streams the client opens,
+//! the client opens them.
 //!
 //! [`Session::new`] takes any `AsyncRead + AsyncWrite` (a hyper upgrade, a TCP stream, a
 //! [`WebSocketIo`](crate::websocket::WebSocketIo) tunnel) and spawns two tasks: a reader that
@@ -7,10 +8,16 @@
 //! `SYN_STREAM`; the caller looks at its headers and either [`Stream::reply`]s (`SYN_REPLY`)
 //! or [`Stream::reset`]s (`RST_STREAM`) it.
 //!
-//! - **PING**: pings with an odd id (the client's) are echoed; ours would be even.
+//! [`Session::client`] is the other role (the kubelet talking to a CRI streaming server):
+//! [`Session::open`] sends `SYN_STREAM` with the next odd id and waits for the server's
+//! `SYN_REPLY`; the server opens no streams (its `SYN_STREAM`s get `REFUSED_STREAM`). Data,
+//! half-close, resets and flow control work the same either way.
+//!
+//! - **PING**: pings with the peer's parity (odd from a client, even from a server) are
+//!   echoed; ours would have our parity.
 //! - **GOAWAY** from the client: no stream is accepted after it ([`Session::accept`] then
 //!   answers `None`; later `SYN_STREAM`s get `REFUSED_STREAM`); open streams go on until the
-//!   connection closes.
+//!   connection closes. From the server: [`Session::open`] fails after it.
 //! - **Half-close**: [`StreamWriter::close`] sends an empty `DATA` frame with `FLAG_FIN`, as
 //!   spdystream does; the client's `FLAG_FIN` makes [`StreamReader::recv`] answer `None`.
 //! - **Flow control (3.1)**: we send `WINDOW_UPDATE`s (for the stream and for the session) as
@@ -26,7 +33,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::{mpsc, oneshot, Notify};
 use tracing::{debug, trace};
 
 use super::spdy::{
@@ -66,12 +73,18 @@ struct Entry {
     remote_closed: bool,
     /// Reset by either side.
     reset: bool,
+    /// Client role: told when the server answers our `SYN_STREAM` (`Err(status)`: reset).
+    reply: Option<oneshot::Sender<std::result::Result<(), u32>>>,
 }
 
 struct State {
     streams: HashMap<u32, Entry>,
-    /// The highest stream id the client opened.
+    /// The highest stream id the client opened (in the client role: we opened).
     last_stream_id: u32,
+    /// We are the client: we open the (odd) streams.
+    client: bool,
+    /// Client role: the server sent `GOAWAY`, no more streams.
+    went_away: bool,
     /// New streams' send window (the client's `SETTINGS_INITIAL_WINDOW_SIZE`).
     initial_window: i64,
     /// Our session-level send window (SPDY/3.1).
@@ -110,7 +123,7 @@ impl Shared {
 
 // === impl Session ===
 
-/// The server side of one SPDY connection (see the [module docs](self)).
+/// One SPDY connection, the server's or the client's side (see the [module docs](self)).
 ///
 /// Dropping it ends the connection: the reader stops, streams still held fail, and the
 /// writer shuts the connection down once the last of them is gone.
@@ -119,6 +132,9 @@ pub struct Session {
     frames: mpsc::Sender<Frame>,
     shared: Arc<Shared>,
     reader: tokio::task::JoinHandle<()>,
+    /// Client role: held from allocating a stream id until its `SYN_STREAM` is queued, so
+    /// ids go out in order.
+    opening: tokio::sync::Mutex<()>,
 }
 
 impl Drop for Session {
@@ -140,8 +156,25 @@ impl std::fmt::Debug for Session {
 }
 
 impl Session {
-    /// Starts serving `io` (spawns the reader and the writer on the current tokio runtime).
+    /// Starts serving `io` as the server (spawns the reader and the writer on the current
+    /// tokio runtime).
     pub fn new<IO>(io: IO) -> Session
+    where
+        IO: AsyncRead + AsyncWrite + Send + 'static,
+    {
+        Session::start(io, false)
+    }
+
+    /// Starts `io` as the client: streams are opened with [`Session::open`];
+    /// [`Session::accept`] answers `None`.
+    pub fn client<IO>(io: IO) -> Session
+    where
+        IO: AsyncRead + AsyncWrite + Send + 'static,
+    {
+        Session::start(io, true)
+    }
+
+    fn start<IO>(io: IO, client: bool) -> Session
     where
         IO: AsyncRead + AsyncWrite + Send + 'static,
     {
@@ -150,6 +183,8 @@ impl Session {
             state: Mutex::new(State {
                 streams: HashMap::new(),
                 last_stream_id: 0,
+                client,
+                went_away: false,
                 initial_window: i64::from(DEFAULT_INITIAL_WINDOW),
                 session_window: i64::from(DEFAULT_INITIAL_WINDOW),
                 peer_flow_control: false,
@@ -164,7 +199,7 @@ impl Session {
         let reader = Reader {
             shared: shared.clone(),
             frames: frames.clone(),
-            incoming: Some(incoming_tx),
+            incoming: (!client).then_some(incoming_tx),
         };
         let reader = tokio::spawn(reader.run(r));
         Session {
@@ -172,6 +207,76 @@ impl Session {
             frames,
             shared,
             reader,
+            opening: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Client role: opens a stream with `headers` (`SYN_STREAM`, the next odd id) and waits
+    /// for the server's `SYN_REPLY`. A server that resets it instead, a lost connection or a
+    /// `GOAWAY` is an error; so is calling it on the server's side.
+    pub async fn open(&self, headers: Headers) -> Result<Stream> {
+        let (tx, rx) = mpsc::channel(STREAM_QUEUE);
+        let (reply_tx, reply_rx) = oneshot::channel();
+        let guard = self.opening.lock().await;
+        let stream_id = {
+            let mut st = self.shared.lock();
+            if !st.client {
+                return Err(Error::InvalidState(
+                    "spdy: the server side opens no streams".into(),
+                ));
+            }
+            if st.closed {
+                return Err(closed());
+            }
+            if st.went_away {
+                return Err(Error::InvalidState(
+                    "spdy: the server sent GOAWAY, no new streams".into(),
+                ));
+            }
+            let stream_id = if st.last_stream_id == 0 {
+                1
+            } else {
+                st.last_stream_id + 2
+            };
+            st.last_stream_id = stream_id;
+            let send_window = st.initial_window;
+            st.streams.insert(
+                stream_id,
+                Entry {
+                    data: tx,
+                    send_window,
+                    remote_closed: false,
+                    reset: false,
+                    reply: Some(reply_tx),
+                },
+            );
+            stream_id
+        };
+        // Made before sending: dropped on failure, it forgets (or resets) the stream.
+        let stream = new_stream(&self.shared, &self.frames, stream_id, headers.clone(), rx);
+        self.frames
+            .send(Frame::SynStream {
+                stream_id,
+                associated_to: 0,
+                priority: 0,
+                slot: 0,
+                fin: false,
+                unidirectional: false,
+                headers,
+            })
+            .await
+            .map_err(|_| closed())?;
+        drop(guard);
+        match reply_rx.await {
+            Ok(Ok(())) => Ok(stream),
+            Ok(Err(status)) => Err(Error::Io {
+                context: format!("spdy stream {stream_id}"),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::ConnectionRefused,
+                    format!("refused by the server (status {status})"),
+                ),
+            }),
+            Err(_) => Err(closed()),
         }
     }
 
@@ -321,6 +426,9 @@ impl Reader {
                     let mut st = self.shared.lock();
                     st.streams.get_mut(&stream_id).map(|e| {
                         e.reset = true;
+                        if let Some(reply) = e.reply.take() {
+                            let _ = reply.send(Err(status));
+                        }
                         e.data.clone()
                     })
                 };
@@ -331,7 +439,9 @@ impl Reader {
                 Ok(())
             }
             Frame::Ping { id } => {
-                if id % 2 == 1 {
+                // The peer's pings: odd from a client, even from a server.
+                let client = self.shared.lock().client;
+                if (id % 2 == 1) != client {
                     self.send(Frame::Ping { id }).await?;
                 }
                 Ok(())
@@ -340,8 +450,9 @@ impl Reader {
                 last_good_stream_id,
                 status,
             } => {
-                debug!(last_good_stream_id, status, "spdy: the client sent GOAWAY");
+                debug!(last_good_stream_id, status, "spdy: the peer sent GOAWAY");
                 self.incoming = None;
+                self.shared.lock().went_away = true;
                 Ok(())
             }
             Frame::Settings { entries, .. } => {
@@ -377,13 +488,38 @@ impl Reader {
                 debug!(stream_id, "spdy: HEADERS after SYN_STREAM ignored");
                 Ok(())
             }
-            Frame::SynReply { stream_id, .. } => {
-                // We open no streams: a reply to one is a protocol error.
-                self.send(Frame::RstStream {
-                    stream_id,
-                    status: rst::PROTOCOL_ERROR,
-                })
-                .await
+            Frame::SynReply { stream_id, fin, .. } => {
+                let answered = {
+                    let mut st = self.shared.lock();
+                    let client = st.client;
+                    match st.streams.get_mut(&stream_id) {
+                        Some(e) if client => {
+                            if let Some(reply) = e.reply.take() {
+                                let _ = reply.send(Ok(()));
+                            }
+                            e.remote_closed |= fin;
+                            Some(fin.then(|| e.data.clone()))
+                        }
+                        // A stream we forgot already: nothing to tell.
+                        None if client => Some(None),
+                        _ => None,
+                    }
+                };
+                match answered {
+                    Some(Some(tx)) => {
+                        let _ = tx.send(Inbound::Fin).await;
+                        Ok(())
+                    }
+                    Some(None) => Ok(()),
+                    // The server opens no streams: a reply to one is a protocol error.
+                    None => {
+                        self.send(Frame::RstStream {
+                            stream_id,
+                            status: rst::PROTOCOL_ERROR,
+                        })
+                        .await
+                    }
+                }
             }
             Frame::Unknown { kind, .. } => {
                 debug!(kind, "spdy: unknown control frame skipped");
@@ -395,7 +531,10 @@ impl Reader {
     async fn open(&mut self, stream_id: u32, fin: bool, headers: Headers) -> Result<()> {
         let refuse = {
             let st = self.shared.lock();
-            if st.streams.contains_key(&stream_id) {
+            if st.client {
+                // We are the client: the server opens no streams here.
+                Some(rst::REFUSED_STREAM)
+            } else if st.streams.contains_key(&stream_id) {
                 Some(rst::STREAM_IN_USE)
             } else if stream_id.is_multiple_of(2) || stream_id <= st.last_stream_id {
                 Some(rst::PROTOCOL_ERROR)
@@ -423,25 +562,11 @@ impl Reader {
                     send_window,
                     remote_closed: fin,
                     reset: false,
+                    reply: None,
                 },
             );
         }
-        let link = Arc::new(Link {
-            id: stream_id,
-            shared: self.shared.clone(),
-            frames: self.frames.clone(),
-            finished: Mutex::new(false),
-        });
-        let stream = Stream {
-            headers,
-            reader: StreamReader {
-                link: link.clone(),
-                rx,
-                unacked: 0,
-                done: false,
-            },
-            writer: StreamWriter { link },
-        };
+        let stream = new_stream(&self.shared, &self.frames, stream_id, headers, rx);
         if let Some(incoming) = &self.incoming {
             if incoming.send(stream).await.is_err() {
                 // Nobody accepts any more: the stream is dropped, which resets it.
@@ -449,6 +574,32 @@ impl Reader {
             }
         }
         Ok(())
+    }
+}
+
+/// The [`Stream`] for an entry already in the table.
+fn new_stream(
+    shared: &Arc<Shared>,
+    frames: &mpsc::Sender<Frame>,
+    id: u32,
+    headers: Headers,
+    rx: mpsc::Receiver<Inbound>,
+) -> Stream {
+    let link = Arc::new(Link {
+        id,
+        shared: shared.clone(),
+        frames: frames.clone(),
+        finished: Mutex::new(false),
+    });
+    Stream {
+        headers,
+        reader: StreamReader {
+            link: link.clone(),
+            rx,
+            unacked: 0,
+            done: false,
+        },
+        writer: StreamWriter { link },
     }
 }
 
@@ -519,7 +670,8 @@ impl Drop for Link {
     }
 }
 
-/// A stream the client opened: its headers, and a reading and a writing half.
+/// A stream of the session (the client opened it): its headers, and a reading and a writing
+/// half.
 pub struct Stream {
     headers: Headers,
     reader: StreamReader,
@@ -541,7 +693,7 @@ impl Stream {
         self.writer.link.id
     }
 
-    /// The headers of its `SYN_STREAM`.
+    /// The headers of its `SYN_STREAM` (the ones we sent, in the client role).
     pub fn headers(&self) -> &Headers {
         &self.headers
     }
@@ -631,7 +783,7 @@ impl StreamReader {
                 context: format!("spdy stream {}", self.link.id),
                 source: std::io::Error::new(
                     std::io::ErrorKind::ConnectionReset,
-                    format!("reset by the client (status {status})"),
+                    format!("reset by the peer (status {status})"),
                 ),
             }),
             None => Err(closed()),

@@ -387,3 +387,95 @@ async fn dropping_the_session_closes_the_connection() {
     // The writer shut its side down: the client reads EOF.
     assert_eq!(client.next().await, None);
 }
+
+// --- the client role, against our own server side ---
+
+fn sessions() -> (Session, Session) {
+    let (a, b) = tokio::io::duplex(1 << 20);
+    (Session::client(a), Session::new(b))
+}
+
+#[tokio::test]
+async fn a_client_opens_streams_that_the_server_accepts() {
+    let (client, mut server) = sessions();
+    let serve = tokio::spawn(async move {
+        let mut got = Vec::new();
+        for _ in 0..2 {
+            let mut s = server.accept().await.expect("a stream");
+            s.reply().await.unwrap();
+            let kind = s.headers().get("streamType").unwrap().to_owned();
+            let mut data = Vec::new();
+            // The client's FIN ends what we read.
+            while let Some(chunk) = s.recv().await.unwrap() {
+                data.extend_from_slice(&chunk);
+            }
+            s.send(format!("echo {kind}: ").as_bytes()).await.unwrap();
+            s.send(&data).await.unwrap();
+            s.close().await.unwrap();
+            got.push((s.id(), kind));
+        }
+        (server, got)
+    });
+    let mut ids = Vec::new();
+    for kind in ["stdin", "stdout"] {
+        let s = client
+            .open(Headers::new().with("streamType", kind))
+            .await
+            .unwrap();
+        assert_eq!(s.headers().get("streamtype"), Some(kind));
+        ids.push(s.id());
+        let (mut r, w) = s.split();
+        w.send(b"abc").await.unwrap();
+        w.close().await.unwrap();
+        let mut back = Vec::new();
+        while let Some(chunk) = r.recv().await.unwrap() {
+            back.extend_from_slice(&chunk);
+        }
+        assert_eq!(back, format!("echo {kind}: abc").as_bytes());
+    }
+    assert_eq!(ids, [1, 3], "client streams get odd ids, in order");
+    let (_server, got) = serve.await.unwrap();
+    assert_eq!(got, [(1, "stdin".to_owned()), (3, "stdout".to_owned())]);
+}
+
+#[tokio::test]
+async fn a_stream_the_server_resets_fails_to_open() {
+    let (client, mut server) = sessions();
+    tokio::spawn(async move {
+        while let Some(s) = server.accept().await {
+            s.reset(rst::REFUSED_STREAM).await.unwrap();
+        }
+    });
+    let err = client.open(Headers::new()).await.unwrap_err();
+    assert!(err.to_string().contains("spdy stream 1"), "{err}");
+    // The session goes on: the next stream gets the next id (and is refused too).
+    let err = client.open(Headers::new()).await.unwrap_err();
+    assert!(err.to_string().contains("spdy stream 3"), "{err}");
+}
+
+#[tokio::test]
+async fn roles_do_not_mix() {
+    let (mut client, server) = sessions();
+    assert!(server.open(Headers::new()).await.is_err());
+    drop(server);
+    assert!(client.accept().await.is_none());
+    // The server is gone: opening fails instead of waiting for a reply.
+    assert!(client.open(Headers::new()).await.is_err());
+}
+
+#[tokio::test]
+async fn a_client_echoes_the_servers_pings_and_refuses_its_streams() {
+    let (a, b) = tokio::io::duplex(1 << 20);
+    let _client = Session::client(a);
+    let mut server = Client::new(b);
+    server.send(Frame::Ping { id: 2 }).await;
+    assert!(matches!(server.next().await, Some(Frame::Ping { id: 2 })));
+    server.open(2, Headers::new()).await;
+    assert!(matches!(
+        server.next().await,
+        Some(Frame::RstStream {
+            stream_id: 2,
+            status: rst::REFUSED_STREAM
+        })
+    ));
+}
