@@ -318,6 +318,26 @@ async fn exec_and_attach_stream_through_the_cri_streaming_server() {
     assert_eq!(o, "ping\n");
     assert_eq!(within("exec exit", session.exit).await.expect("exit"), 0);
 
+    // Closing stdin is EOF for the process (a half-close, SPDY's FLAG_FIN): `cat` ends.
+    let request = kernel_node::runtime::ExecRequest {
+        command: vec!["cat".into()],
+        stdin: true,
+        stdout: true,
+        stderr: true,
+        ..Default::default()
+    };
+    let mut session = within("exec", rt.exec(&id, &request)).await.expect("exec");
+    let mut stdin = session.stdin.take().unwrap();
+    stdin.write_all(b"abc").await.unwrap();
+    stdin.shutdown().await.unwrap();
+    drop(stdin);
+    let mut o = String::new();
+    within("cat output", session.stdout.unwrap().read_to_string(&mut o))
+        .await
+        .unwrap();
+    assert_eq!(o, "abc");
+    assert_eq!(within("cat exit", session.exit).await.expect("exit"), 0);
+
     let request = kernel_node::runtime::ExecRequest {
         stdout: true,
         ..Default::default()

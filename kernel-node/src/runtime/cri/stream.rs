@@ -1,11 +1,19 @@
-//! The client side of a CRI streaming server's exec and attach (the URL CRI `Exec` and
-//! `Attach` return): a minimal RFC 6455 websocket client speaking Kubernetes'
-//! `v4.channel.k8s.io` protocol — each binary message's first byte is its channel: 0 stdin,
-//! 1 stdout, 2 stderr, 3 the error channel (a `metav1.Status` JSON with the exit code), 4
-//! resize (`{"Width":..,"Height":..}`).
+//! The client side of a CRI streaming server (the URL CRI `Exec`, `Attach` and
+//! `PortForward` return).
 //!
-//! v4 has no way to close stdin alone: dropping the session's stdin stops sending, the
-//! process sees no EOF (as with upstream's v4 clients).
+//! **Exec and attach** speak Kubernetes' remotecommand protocol over SPDY/3.1, as kubectl
+//! does: a `POST` upgraded with `Upgrade: SPDY/3.1` and `X-Stream-Protocol-Version`
+//! (`v4.channel.k8s.io`, also offering v3 and v2), then the client opens one stream per
+//! channel, each named by its `streamType` header: `error` (the server writes the outcome
+//! there: in v4 a `metav1.Status` JSON with the exit code), `stdin`, `stdout`, `stderr`,
+//! `resize` (`{"Width":..,"Height":..}` objects). Closing the session's stdin half-closes the
+//! stdin stream (`FLAG_FIN`): the process sees EOF, which websocket v4 cannot express.
+//!
+//! There is no websocket fallback for them: containerd's streaming server consumes the URL's
+//! token on the first request, so a refused upgrade could not be retried on the same URL.
+//!
+//! **Port-forward** still uses a minimal RFC 6455 websocket client speaking
+//! `v4.channel.k8s.io`: each binary message's first byte is its channel.
 
 use futures::FutureExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
@@ -14,18 +22,18 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::super::{ExecRequest, StreamingSession, TerminalSize};
 use crate::error::{Error, Result};
+use crate::portforward::session::{Session, Stream};
+use crate::portforward::spdy::Headers;
 use crate::websocket::{self, op, Frame, Role};
 
-/// The subprotocol asked for.
+/// The subprotocol asked for (websocket), and the preferred one over SPDY.
 const PROTOCOL: &str = "v4.channel.k8s.io";
+/// Offered over SPDY too: the error stream carries plain text.
+const PROTOCOL_V3: &str = "v3.channel.k8s.io";
+/// Offered over SPDY too: as v3, without a resize stream.
+const PROTOCOL_V2: &str = "v2.channel.k8s.io";
 /// The buffer of each stream pipe.
 const PIPE: usize = 64 * 1024;
-
-const STDIN: u8 = 0;
-const STDOUT: u8 = 1;
-const STDERR: u8 = 2;
-const ERROR: u8 = 3;
-const RESIZE: u8 = 4;
 
 fn backend(what: &str, e: impl std::fmt::Display) -> Error {
     Error::Backend(format!("CRI streaming {what}: {e}"))
@@ -88,16 +96,7 @@ impl Ws {
         conn.write_all(handshake.as_bytes())
             .await
             .map_err(|e| backend("handshake", e))?;
-        // The response head, byte by byte up to the blank line (what follows is frames).
-        let mut head = Vec::new();
-        while !head.ends_with(b"\r\n\r\n") {
-            if head.len() > 16 * 1024 {
-                return Err(backend("handshake", "response head too long"));
-            }
-            let b = conn.read_u8().await.map_err(|e| backend("handshake", e))?;
-            head.push(b);
-        }
-        let head = String::from_utf8_lossy(&head);
+        let head = read_head(&mut conn).await?;
         if !head.starts_with("HTTP/1.1 101") {
             return Err(backend(
                 "handshake",
@@ -141,90 +140,203 @@ impl Ws {
     }
 }
 
-/// Connects to the streaming `url` and hands back the session `request` asked for.
+/// Connects to the streaming `url` and hands back the session `request` asked for, over
+/// SPDY/3.1 (see the [module docs](self)).
 pub(super) async fn open(url: &str, request: &ExecRequest) -> Result<StreamingSession> {
-    let mut ws = Ws::connect(url).await?;
-    let send = ws.send.clone();
-    let pipe = || tokio::io::duplex(PIPE);
-    let (stdout_w, stdout_r) = pipe();
-    let (stderr_w, stderr_r) = pipe();
-    let mut stdout_w = request.stdout.then_some(stdout_w);
-    let mut stderr_w = (request.stderr && !request.tty).then_some(stderr_w);
-    let (exit_tx, exit_rx) = oneshot::channel::<Result<i32>>();
-    tokio::spawn(async move {
-        let mut exit_tx = Some(exit_tx);
-        let result = loop {
-            let frame = match ws.recv().await {
-                Ok(Some(frame)) => frame,
-                Ok(None) => break Ok(()),
-                Err(e) => break Err(e),
-            };
-            let Some((&channel, data)) = frame.split_first() else {
-                continue;
-            };
-            let sink = match channel {
-                STDOUT => stdout_w.as_mut(),
-                STDERR => stderr_w.as_mut(),
-                ERROR => {
-                    if let Some(tx) = exit_tx.take() {
-                        let _ = tx.send(exit_code(data));
-                    }
-                    continue;
-                }
-                _ => None,
-            };
-            if let Some(w) = sink {
-                write_or_drop(w, data).await;
-            }
-        };
-        // Closed without an error-channel message: the stream ended (attach: the container).
-        if let Some(tx) = exit_tx.take() {
-            let _ = tx.send(result.map(|()| 0));
+    let (session, protocol) = spdy_connect(url).await?;
+    let stream = |kind: &'static str| {
+        let session = &session;
+        async move {
+            session
+                .open(Headers::new().with("streamType", kind))
+                .await
+                .map_err(|e| backend(&format!("{kind} stream"), e))
         }
-    });
-
-    let stdin = if request.stdin {
-        let (stdin_w, stdin_r) = pipe();
-        tokio::spawn(send_channel(stdin_r, STDIN, send.clone()));
-        Some(Box::pin(stdin_w) as super::super::ByteWriter)
+    };
+    // The order upstream's clients use: error, stdin, stdout, stderr, resize. The server
+    // waits for exactly the streams the CRI request named.
+    let error = stream("error").await?;
+    // We never write to the error stream.
+    let _ = error.close().await;
+    let stdin_stream = if request.stdin {
+        Some(stream("stdin").await?)
     } else {
         None
     };
+    let stdout_stream = if request.stdout {
+        Some(stream("stdout").await?)
+    } else {
+        None
+    };
+    let stderr_stream = if request.stderr && !request.tty {
+        Some(stream("stderr").await?)
+    } else {
+        None
+    };
+    // v2 has no resize stream.
+    let resize_stream = if request.tty && protocol != PROTOCOL_V2 {
+        Some(stream("resize").await?)
+    } else {
+        None
+    };
+
+    let mut pumps = Vec::new();
+    let mut output = |s: Option<Stream>| {
+        s.map(|s| {
+            let (caller, mine) = tokio::io::duplex(PIPE);
+            pumps.push(tokio::spawn(pump_out(s, mine)));
+            Box::pin(caller) as super::super::ByteReader
+        })
+    };
+    let stdout = output(stdout_stream);
+    let stderr = output(stderr_stream);
+    let stdin = stdin_stream.map(|s| {
+        let (caller, mine) = tokio::io::duplex(PIPE);
+        tokio::spawn(pump_in(mine, s));
+        Box::pin(caller) as super::super::ByteWriter
+    });
     let resize = request.tty.then(|| {
         let (tx, mut rx) = mpsc::channel::<TerminalSize>(4);
-        let send = send.clone();
         tokio::spawn(async move {
             while let Some(size) = rx.recv().await {
-                let mut msg = vec![RESIZE];
-                msg.extend_from_slice(
-                    format!(r#"{{"Width":{},"Height":{}}}"#, size.width, size.height).as_bytes(),
-                );
-                if send.send((op::BINARY, msg)).await.is_err() {
+                let Some(s) = &resize_stream else { continue };
+                let msg = format!("{{\"Width\":{},\"Height\":{}}}\n", size.width, size.height);
+                if s.send(msg.as_bytes()).await.is_err() {
                     break;
                 }
+            }
+            if let Some(s) = &resize_stream {
+                let _ = s.close().await;
             }
         });
         tx
     });
-    drop(send);
-    let reader = |r: DuplexStream| Some(Box::pin(r) as super::super::ByteReader);
+
+    let (exit_tx, exit_rx) = oneshot::channel::<Result<i32>>();
+    tokio::spawn(async move {
+        let (mut error, error_w) = error.split();
+        let mut status = Vec::new();
+        let result = loop {
+            match error.recv().await {
+                Ok(Some(data)) => status.extend_from_slice(&data),
+                Ok(None) => break Ok(()),
+                // The server closes the connection once it wrote the status.
+                Err(_) => break Ok(()),
+            }
+        };
+        let exit = result.and_then(|()| {
+            if protocol == PROTOCOL {
+                exit_code(&status)
+            } else if status.is_empty() {
+                Ok(0)
+            } else {
+                Err(backend("error stream", String::from_utf8_lossy(&status)))
+            }
+        });
+        let _ = exit_tx.send(exit);
+        // Keep the connection until the output is all delivered.
+        for pump in pumps {
+            let _ = pump.await;
+        }
+        drop((error, error_w, session));
+    });
+
     Ok(StreamingSession {
         stdin,
-        stdout: if request.stdout {
-            reader(stdout_r)
-        } else {
-            None
-        },
-        stderr: if request.stderr && !request.tty {
-            reader(stderr_r)
-        } else {
-            None
-        },
+        stdout,
+        stderr,
         resize,
         exit: exit_rx
             .map(|r| r.unwrap_or_else(|_| Err(backend("exit", "stream task ended"))))
             .boxed(),
     })
+}
+
+/// Connects to `url` and upgrades the connection to SPDY/3.1 (a `POST` with
+/// `Upgrade: SPDY/3.1`, offering v4, v3 and v2 of the channel protocol); hands back the
+/// client session and the protocol the server chose.
+async fn spdy_connect(url: &str) -> Result<(Session, &'static str)> {
+    let (authority, path) = split_url(url)?;
+    let mut conn = TcpStream::connect(&authority)
+        .await
+        .map_err(|e| backend(&format!("connect {authority}"), e))?;
+    let mut head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: Upgrade\r\n\
+         Upgrade: SPDY/3.1\r\nContent-Length: 0\r\n"
+    );
+    for protocol in [PROTOCOL, PROTOCOL_V3, PROTOCOL_V2] {
+        head.push_str(&format!("X-Stream-Protocol-Version: {protocol}\r\n"));
+    }
+    head.push_str("\r\n");
+    conn.write_all(head.as_bytes())
+        .await
+        .map_err(|e| backend("handshake", e))?;
+    let head = read_head(&mut conn).await?;
+    if !head.starts_with("HTTP/1.1 101") {
+        return Err(backend(
+            "SPDY upgrade",
+            head.lines().next().unwrap_or_default().to_owned(),
+        ));
+    }
+    let chosen = head
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .find(|(name, _)| {
+            name.trim()
+                .eq_ignore_ascii_case("x-stream-protocol-version")
+        })
+        .map(|(_, value)| value.trim().to_owned())
+        .unwrap_or_default();
+    let protocol = [PROTOCOL, PROTOCOL_V3, PROTOCOL_V2]
+        .into_iter()
+        .find(|p| *p == chosen)
+        .ok_or_else(|| backend("SPDY upgrade", format!("unknown protocol {chosen:?}")))?;
+    Ok((Session::client(conn), protocol))
+}
+
+/// The response head, byte by byte up to the blank line (what follows is the new protocol's).
+async fn read_head(conn: &mut TcpStream) -> Result<String> {
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        if head.len() > 16 * 1024 {
+            return Err(backend("handshake", "response head too long"));
+        }
+        let b = conn.read_u8().await.map_err(|e| backend("handshake", e))?;
+        head.push(b);
+    }
+    Ok(String::from_utf8_lossy(&head).into_owned())
+}
+
+/// Copies a stream's data to the caller's pipe until the server half-closes it (or the
+/// connection ends), then ends the pipe. A caller that dropped its end just stops getting
+/// output.
+async fn pump_out(stream: Stream, mut to: DuplexStream) {
+    let (mut r, w) = stream.split();
+    // We never write to an output stream.
+    let _ = w.close().await;
+    while let Ok(Some(data)) = r.recv().await {
+        write_or_drop(&mut to, &data).await;
+    }
+    let _ = to.shutdown().await;
+}
+
+/// Sends what the caller writes to stdin on the stdin stream; the caller closing (or
+/// dropping) its writer half-closes the stream: the process sees EOF.
+async fn pump_in(mut from: DuplexStream, stream: Stream) {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        match from.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                if stream.send(&buf[..n]).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+    if let Err(e) = stream.close().await {
+        tracing::debug!(error = %e, "CRI exec: closing stdin failed");
+    }
 }
 
 /// Connects to a port-forward `url` for one `port` (the CRI request named only it): channel 0
