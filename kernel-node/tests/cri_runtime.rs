@@ -338,6 +338,40 @@ async fn exec_and_attach_stream_through_the_cri_streaming_server() {
     assert_eq!(o, "abc");
     assert_eq!(within("cat exit", session.exit).await.expect("exit"), 0);
 
+    // A TTY: one output stream, and resizes reach the terminal (the shell waits until
+    // it has the size asked for).
+    let request = kernel_node::runtime::ExecRequest {
+        command: [
+            "sh",
+            "-c",
+            r#"while [ "$(stty size)" != "30 100" ]; do sleep 0.1; done; echo sized"#,
+        ]
+        .map(String::from)
+        .into(),
+        stdout: true,
+        stderr: true,
+        tty: true,
+        ..Default::default()
+    };
+    let session = within("tty exec", rt.exec(&id, &request))
+        .await
+        .expect("exec");
+    assert!(session.stderr.is_none(), "a TTY has no stderr of its own");
+    let resize = session.resize.expect("a TTY can be resized");
+    resize
+        .send(kernel_node::runtime::TerminalSize {
+            width: 100,
+            height: 30,
+        })
+        .await
+        .unwrap();
+    let mut o = String::new();
+    within("tty output", session.stdout.unwrap().read_to_string(&mut o))
+        .await
+        .unwrap();
+    assert!(o.contains("sized"), "{o:?}");
+    assert_eq!(within("tty exit", session.exit).await.expect("exit"), 0);
+
     let request = kernel_node::runtime::ExecRequest {
         stdout: true,
         ..Default::default()
