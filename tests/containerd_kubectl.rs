@@ -190,10 +190,9 @@ async fn kubectl_drives_real_containers_on_containerd() {
     let (ok, out) = run(args(&["logs", "web"]), "").await;
     assert!(ok && out == "web-started\n", "{out:?}");
 
-    // Exec: output, exit code, stdin. The command reading stdin ends by itself (`head -n 1`):
-    // the kubelet reaches containerd's streaming server over websocket v4.channel.k8s.io,
-    // which cannot close stdin alone, so `kubectl exec -i pod -- cat` never sees EOF and does
-    // not end (containerd 1.6's server speaks v1-v4 and SPDY, no v5).
+    // Exec: output, exit code, stdin. kubectl closing stdin reaches the process as EOF (the
+    // kubelet speaks SPDY to containerd's streaming server and half-closes the stdin stream),
+    // so `cat` ends.
     let (ok, out) = run(args(&["exec", "web", "--", "echo", "hi"]), "").await;
     assert!(ok && out == "hi\n", "{out:?}");
     let (ok, out) = run(
@@ -208,11 +207,11 @@ async fn kubectl_drives_real_containers_on_containerd() {
         "{out}"
     );
     let (ok, out) = run(
-        args(&["exec", "-i", "web", "--", "head", "-n", "1"]),
-        "shout\n",
+        args(&["exec", "-i", "web", "--", "cat"]),
+        "shout\nand more\n",
     )
     .await;
-    assert!(ok && out == "shout\n", "{out:?}");
+    assert!(ok && out == "shout\nand more\n", "{out:?}");
 
     // Port-forward: a local port reaches the pod's httpd, twice over the same forward.
     let port = free_port();

@@ -14,8 +14,9 @@
 //! [`Error::CreateContainer`]/[`Error::RunContainer`], the rest [`Error::Backend`].
 //!
 //! [`Runtime::exec`], [`Runtime::attach`] and [`Runtime::port_forward`] ask CRI `Exec`,
-//! `Attach` and `PortForward` for a URL of the runtime's streaming server and speak websocket
-//! `v4.channel.k8s.io` to it (v4 cannot close stdin or one direction alone).
+//! `Attach` and `PortForward` for a URL of the runtime's streaming server: exec and attach
+//! speak remotecommand over SPDY/3.1 to it (closing stdin is EOF for the process),
+//! port-forward websocket `v4.channel.k8s.io`.
 //!
 //! CRI semantics that differ from the process runtime: each container has its own PID
 //! namespace (as the kubelet asks for every pod without `shareProcessNamespace`), so a
