@@ -32,6 +32,9 @@ const PROTOCOL: &str = "v4.channel.k8s.io";
 const PROTOCOL_V3: &str = "v3.channel.k8s.io";
 /// Offered over SPDY too: as v3, without a resize stream.
 const PROTOCOL_V2: &str = "v2.channel.k8s.io";
+/// How long the server has to accept each stream we open (upstream's
+/// `createStreamResponseTimeout`).
+const STREAM_REPLY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// The buffer of each stream pipe.
 const PIPE: usize = 64 * 1024;
 
@@ -147,10 +150,14 @@ pub(super) async fn open(url: &str, request: &ExecRequest) -> Result<StreamingSe
     let stream = |kind: &'static str| {
         let session = &session;
         async move {
-            session
-                .open(Headers::new().with("streamType", kind))
-                .await
-                .map_err(|e| backend(&format!("{kind} stream"), e))
+            let what = format!("{kind} stream");
+            tokio::time::timeout(
+                STREAM_REPLY_TIMEOUT,
+                session.open(Headers::new().with("streamType", kind)),
+            )
+            .await
+            .map_err(|_| backend(&what, "no SYN_REPLY from the server"))?
+            .map_err(|e| backend(&what, e))
         }
     };
     // The order upstream's clients use: error, stdin, stdout, stderr, resize. The server
@@ -405,6 +412,97 @@ async fn write_or_drop(w: &mut DuplexStream, data: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A stand-in for containerd's streaming server: upgrades to SPDY, accepts the error,
+    /// stdin and stdout streams, echoes stdin to stdout once the client half-closed stdin,
+    /// then reports exit code 7.
+    async fn fake_server(listener: tokio::net::TcpListener) -> (String, Vec<String>) {
+        let (mut conn, _) = listener.accept().await.unwrap();
+        let head = read_head(&mut conn).await.unwrap();
+        conn.write_all(
+            b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n\
+              Upgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: v4.channel.k8s.io\r\n\r\n",
+        )
+        .await
+        .unwrap();
+        let mut session = Session::new(conn);
+        let mut streams = Vec::new();
+        for _ in 0..3 {
+            let s = session.accept().await.unwrap();
+            s.reply().await.unwrap();
+            streams.push(s);
+        }
+        let kinds = streams
+            .iter()
+            .map(|s| s.headers().get("streamType").unwrap_or_default().to_owned())
+            .collect();
+        let [error, mut stdin, stdout] = <[Stream; 3]>::try_from(streams).unwrap();
+        let mut input = Vec::new();
+        // Ends only with the client's FIN on stdin.
+        while let Some(data) = stdin.recv().await.unwrap() {
+            input.extend_from_slice(&data);
+        }
+        stdout.send(&input).await.unwrap();
+        stdout.close().await.unwrap();
+        let status = br#"{"status":"Failure","reason":"NonZeroExitCode","details":{"causes":[{"reason":"ExitCode","message":"7"}]}}"#;
+        error.send(status).await.unwrap();
+        error.close().await.unwrap();
+        (head, kinds)
+    }
+
+    #[tokio::test]
+    async fn exec_over_spdy_half_closes_stdin_and_reads_the_exit_code() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/exec/token", listener.local_addr().unwrap());
+        let server = tokio::spawn(fake_server(listener));
+        let request = ExecRequest {
+            command: vec!["cat".into()],
+            stdin: true,
+            stdout: true,
+            ..Default::default()
+        };
+        let mut session = open(&url, &request).await.unwrap();
+        assert!(session.stderr.is_none() && session.resize.is_none());
+        let mut stdin = session.stdin.take().unwrap();
+        stdin.write_all(b"abc").await.unwrap();
+        stdin.shutdown().await.unwrap();
+        let mut out = Vec::new();
+        session
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_end(&mut out)
+            .await
+            .unwrap();
+        assert_eq!(out, b"abc");
+        assert_eq!(session.exit.await.unwrap(), 7);
+        let (head, kinds) = server.await.unwrap();
+        assert!(head.starts_with("POST /exec/token HTTP/1.1\r\n"), "{head}");
+        for line in [
+            "Upgrade: SPDY/3.1",
+            "X-Stream-Protocol-Version: v4.channel.k8s.io",
+            "X-Stream-Protocol-Version: v3.channel.k8s.io",
+            "X-Stream-Protocol-Version: v2.channel.k8s.io",
+        ] {
+            assert!(head.contains(&format!("{line}\r\n")), "{line} in {head}");
+        }
+        assert_eq!(kinds, ["error", "stdin", "stdout"]);
+    }
+
+    #[tokio::test]
+    async fn a_refused_upgrade_is_an_error() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/exec/token", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let (mut conn, _) = listener.accept().await.unwrap();
+            let _ = read_head(&mut conn).await;
+            let _ = conn
+                .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+                .await;
+        });
+        let err = open(&url, &ExecRequest::default()).await.unwrap_err();
+        assert!(err.to_string().contains("404"), "{err}");
+    }
 
     #[test]
     fn urls_split_into_authority_and_path() {
