@@ -197,9 +197,11 @@ pub(super) async fn open(url: &str, request: &ExecRequest) -> Result<StreamingSe
     };
     let stdout = output(stdout_stream);
     let stderr = output(stderr_stream);
+    // Dropped once the server wrote the outcome: stdin stops waiting for the caller.
+    let (ended_tx, ended_rx) = oneshot::channel::<()>();
     let stdin = stdin_stream.map(|s| {
         let (caller, mine) = tokio::io::duplex(PIPE);
-        tokio::spawn(pump_in(mine, s));
+        tokio::spawn(pump_in(mine, s, ended_rx));
         Box::pin(caller) as super::super::ByteWriter
     });
     let resize = request.tty.then(|| {
@@ -241,6 +243,7 @@ pub(super) async fn open(url: &str, request: &ExecRequest) -> Result<StreamingSe
             }
         });
         let _ = exit_tx.send(exit);
+        drop(ended_tx);
         // Keep the connection until the output is all delivered.
         for pump in pumps {
             let _ = pump.await;
@@ -328,11 +331,16 @@ async fn pump_out(stream: Stream, mut to: DuplexStream) {
 }
 
 /// Sends what the caller writes to stdin on the stdin stream; the caller closing (or
-/// dropping) its writer half-closes the stream: the process sees EOF.
-async fn pump_in(mut from: DuplexStream, stream: Stream) {
+/// dropping) its writer half-closes the stream: the process sees EOF. Gives up once
+/// `ended` resolves (the process is gone), so a caller holding stdin keeps no connection.
+async fn pump_in(mut from: DuplexStream, stream: Stream, mut ended: oneshot::Receiver<()>) {
     let mut buf = vec![0u8; 16 * 1024];
     loop {
-        match from.read(&mut buf).await {
+        let read = tokio::select! {
+            read = from.read(&mut buf) => read,
+            _ = &mut ended => return,
+        };
+        match read {
             Ok(0) | Err(_) => break,
             Ok(n) => {
                 if stream.send(&buf[..n]).await.is_err() {
@@ -487,6 +495,47 @@ mod tests {
             assert!(head.contains(&format!("{line}\r\n")), "{line} in {head}");
         }
         assert_eq!(kinds, ["error", "stdin", "stdout"]);
+    }
+
+    #[tokio::test]
+    async fn the_connection_closes_once_the_process_ended_though_stdin_is_held() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/exec/token", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            let (mut conn, _) = listener.accept().await.unwrap();
+            read_head(&mut conn).await.unwrap();
+            conn.write_all(
+                b"HTTP/1.1 101 Switching Protocols\r\n\
+                  X-Stream-Protocol-Version: v4.channel.k8s.io\r\n\r\n",
+            )
+            .await
+            .unwrap();
+            let mut session = Session::new(conn);
+            let error = session.accept().await.unwrap();
+            error.reply().await.unwrap();
+            let stdin = session.accept().await.unwrap();
+            stdin.reply().await.unwrap();
+            // The process ends without reading stdin.
+            error.send(br#"{"status":"Success"}"#).await.unwrap();
+            error.close().await.unwrap();
+            // Then the client's side of the connection must end.
+            while !session.is_closed() {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            drop(stdin);
+        });
+        let request = ExecRequest {
+            stdin: true,
+            ..Default::default()
+        };
+        let mut session = open(&url, &request).await.unwrap();
+        // Held, never written to nor closed.
+        let _stdin = session.stdin.take().unwrap();
+        assert_eq!(session.exit.await.unwrap(), 0);
+        tokio::time::timeout(std::time::Duration::from_secs(10), server)
+            .await
+            .expect("the connection stayed open while stdin was held")
+            .unwrap();
     }
 
     #[tokio::test]
