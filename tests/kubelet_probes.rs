@@ -2,7 +2,9 @@
 //! runtime running busybox (`/usr/bin/busybox`, from busybox-static; skipped with a notice
 //! when it is missing, unless `KERNEL_REQUIRE_ALL=1`). Readiness over httpGet and tcpSocket
 //! drives `ready` and the pod's Ready condition; a failing liveness probe restarts the
-//! container; a startup probe holds liveness back; failures are `Unhealthy` events.
+//! container; a startup probe holds liveness back; failures are `Unhealthy` events. The
+//! lifecycle hooks, which share the probes' handlers: `postStart` after the start, `preStop`
+//! before SIGTERM.
 //!
 //! Probes run every second; every wait is a hang guard, not a speed check.
 
@@ -576,4 +578,70 @@ async fn failing_startup_probe_restarts_the_container() {
     .await;
     until_event(&node, "never", "Unhealthy", "Startup probe failed: ", 1).await;
     kubelet.abort();
+}
+
+/// Lifecycle hooks run with the probes' handlers: `postStart` after the container starts,
+/// `preStop` before the SIGTERM of a graceful deletion.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pre_stop_runs_before_sigterm_and_post_start_after_start() {
+    with_node(|node| async move {
+        let log = node.path("order");
+        let script = format!(
+            "trap 'echo term >> {log}; exit 0' TERM; echo main >> {log}; \
+             while true; do {BUSYBOX} sleep 0.1; done"
+        );
+        let hook = |line: &str| json!({ "exec": { "command": [BUSYBOX, "sh", "-c", format!("echo {line} >> {log}")] } });
+        let hooked = pod(
+            "hooked",
+            &script,
+            json!({ "lifecycle": { "postStart": hook("poststart"), "preStop": hook("prestop") } }),
+        );
+        create(&node, &hooked).await;
+        until(&node, "hooked", "Running", running).await;
+        eventually("the postStart hook's line", || async {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            text.contains("poststart").then_some(())
+        })
+        .await;
+        node.pods()
+            .delete("hooked", &Default::default())
+            .await
+            .unwrap();
+        eventually("the pod to be gone", || async {
+            node.pods().get_opt("hooked").await.unwrap().is_none().then_some(())
+        })
+        .await;
+        let text = std::fs::read_to_string(&log).unwrap();
+        let at = |what: &str| text.find(what).unwrap_or_else(|| panic!("no {what} in {text:?}"));
+        assert!(at("main") < at("prestop"), "{text}");
+        assert!(at("prestop") < at("term"), "the hook ran before SIGTERM: {text}");
+    })
+    .await;
+}
+
+/// A failing `postStart` hook kills the container (`FailedPostStartHook`), and the restart
+/// policy restarts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_post_start_hook_kills_and_restarts_the_container() {
+    with_node(|node| async move {
+        let failing = pod(
+            "failing-hook",
+            &format!("exec {BUSYBOX} sleep 1000"),
+            json!({ "lifecycle": { "postStart": { "exec": { "command": [BUSYBOX, "false"] } } } }),
+        );
+        create(&node, &failing).await;
+        until_event(
+            &node,
+            "failing-hook",
+            "FailedPostStartHook",
+            "PostStartHook failed",
+            1,
+        )
+        .await;
+        until(&node, "failing-hook", "restarted", |p| {
+            container(p)["restartCount"].as_i64().unwrap_or(0) >= 1
+        })
+        .await;
+    })
+    .await;
 }

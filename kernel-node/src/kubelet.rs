@@ -22,6 +22,8 @@
 //!   httpGet (HTTPS without certificate verification), tcpSocket and gRPC health checks, a
 //!   task per probe; a failed liveness (startup) probe kills the container, which the
 //!   restart policy restarts;
+//! - `hooks`: the `postStart` and `preStop` lifecycle hooks (exec, httpGet, tcpSocket, sleep),
+//!   `preStop` within the grace period before SIGTERM;
 //! - `events`: core/v1 Events of the pods (Pulling, Pulled, Created, Started, Killing,
 //!   BackOff, Unhealthy, ...), repeats aggregated into one event's `count`;
 //! - `static_pods`: pods from the `staticPodPath` manifest directory, shown in the API as
@@ -69,6 +71,7 @@ mod backoff;
 pub mod config;
 mod env;
 mod events;
+mod hooks;
 mod lease;
 mod node_status;
 mod pod_worker;

@@ -25,7 +25,7 @@
 //! - [`kubelet`]: the node agent ([`Kubelet`]): Node registration and status, the node Lease,
 //!   a worker per pod (sandbox, init containers, containers, restarts with back-off,
 //!   graceful termination), liveness / readiness / startup probes (exec, httpGet, tcpSocket,
-//!   gRPC) with readiness gates, pod events (`kubectl describe pod`), static pods with
+//!   gRPC) with readiness gates, postStart / preStop hooks, pod events (`kubectl describe pod`), static pods with
 //!   mirror pods, the pod's volumes (emptyDir, tmpfs when root; hostPath; configMap, secret,
 //!   downwardAPI and projected files through upstream's atomic writer, re-synced;
 //!   serviceAccountToken via TokenRequest; PVCs bound to hostPath or local PVs), env from

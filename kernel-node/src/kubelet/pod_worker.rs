@@ -18,6 +18,7 @@ use tokio::sync::watch;
 use super::backoff::Backoff;
 use super::env::{self, PodContext};
 use super::events::{EventRecorder, EventType};
+use super::hooks;
 use super::probe::{Probers, Target};
 use super::status::{self, ContainerView, Kind};
 use super::volumes::{self, Objects, PodVolumes};
@@ -483,6 +484,7 @@ impl Worker {
                 );
                 tracing::info!(pod = %self.name, namespace = %self.namespace, container = %name, attempt, "container started");
                 self.waiting.remove(&name);
+                self.post_start(pod, container, &id).await;
             }
             Err(e) => {
                 self.events.container_event(
@@ -768,15 +770,79 @@ impl Worker {
                 .container_event(&name, EventType::Normal, "Killing", message.clone());
             tracing::info!(pod = %self.name, namespace = %self.namespace, container = %name, %message, "killing container");
             let grace = reason.termination_grace.unwrap_or(pod_grace).max(0) as u64;
-            if let Err(e) = self
-                .shared
-                .runtime
-                .stop_container(&id, Duration::from_secs(grace))
-                .await
-            {
+            let grace = self
+                .pre_stop(Some(pod), &name, &id, Duration::from_secs(grace))
+                .await;
+            if let Err(e) = self.shared.runtime.stop_container(&id, grace).await {
                 tracing::warn!(pod = %self.name, namespace = %self.namespace, container = %name, error = %e, "failed to kill container");
             }
         }
+    }
+
+    /// The pod's first IP, for hooks and probes.
+    fn pod_ip(&self) -> Option<String> {
+        self.sandbox
+            .as_ref()
+            .and_then(|sb| sb.pod_ips.first().cloned())
+    }
+
+    /// Runs the container's `postStart` hook; a failure is a `FailedPostStartHook` event and
+    /// the container is killed (the restart policy restarts it), as upstream.
+    async fn post_start(&mut self, pod: &Pod, container: &Container, id: &str) {
+        let pod_ip = self.pod_ip();
+        let runtime = self.shared.runtime.clone();
+        let result = hooks::run(
+            &runtime,
+            container,
+            id,
+            pod_ip.as_deref(),
+            hooks::Hook::PostStart,
+            hooks::POST_START_TIMEOUT,
+        )
+        .await;
+        let Err(why) = result else { return };
+        let name = &container.name;
+        tracing::warn!(pod = %self.name, namespace = %self.namespace, container = %name, error = %why, "postStart hook failed; killing the container");
+        self.events.container_event(
+            name,
+            EventType::Warning,
+            "FailedPostStartHook",
+            format!("PostStartHook failed: {why}"),
+        );
+        self.events.container_event(
+            name,
+            EventType::Normal,
+            "Killing",
+            format!("FailedPostStartHook: container {name} is killed"),
+        );
+        let grace = pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.termination_grace_period_seconds)
+            .unwrap_or(30)
+            .max(0) as u64;
+        if let Err(e) = runtime.stop_container(id, Duration::from_secs(grace)).await {
+            tracing::warn!(pod = %self.name, namespace = %self.namespace, container = %name, error = %e, "failed to kill container");
+        }
+    }
+
+    /// Runs the container's `preStop` hook within `grace` (recording `FailedPreStopHook` if it
+    /// fails); the grace left for stopping it.
+    async fn pre_stop(&self, pod: Option<&Pod>, name: &str, id: &str, grace: Duration) -> Duration {
+        let spec = pod.and_then(|p| hooks::container_spec(p, name));
+        let pod_ip = self.pod_ip();
+        let (left, result) =
+            hooks::pre_stop(&self.shared.runtime, spec, id, pod_ip.as_deref(), grace).await;
+        if let Err(why) = result {
+            tracing::warn!(pod = %self.name, namespace = %self.namespace, container = %name, error = %why, "preStop hook failed");
+            self.events.container_event(
+                name,
+                EventType::Warning,
+                "FailedPreStopHook",
+                format!("PreStopHook failed: {why}"),
+            );
+        }
+        left
     }
 
     async fn list(&self) -> Vec<ContainerStatus> {
@@ -1025,13 +1091,14 @@ impl Worker {
                     format!("Stopping container {}", c.name),
                 );
             }
+            let this = &*self;
             let stops = running.iter().map(|c| {
                 let runtime = runtime.clone();
                 async move {
-                    if let Err(e) = runtime
-                        .stop_container(&c.id, Duration::from_secs(grace))
-                        .await
-                    {
+                    let grace = this
+                        .pre_stop(pod, &c.name, &c.id, Duration::from_secs(grace))
+                        .await;
+                    if let Err(e) = runtime.stop_container(&c.id, grace).await {
                         tracing::warn!(container = %c.id, error = %e, "failed to stop container");
                     }
                 }

@@ -29,7 +29,7 @@ use tokio::task::{AbortHandle, JoinSet};
 use super::events::{EventRecorder, EventType};
 use crate::runtime::Runtime;
 
-mod handlers;
+pub(super) mod handlers;
 
 use handlers::{Handler, Outcome, Place};
 

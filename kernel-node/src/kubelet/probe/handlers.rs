@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use k8s_openapi::api::core::v1::{Container, Probe};
+use k8s_openapi::api::core::v1::{Container, LifecycleHandler, Probe};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -60,6 +60,11 @@ pub(crate) enum Handler {
         host: Option<String>,
         /// The port number.
         port: u16,
+    },
+    /// A lifecycle hook's `sleep`: waits, then succeeds.
+    Sleep {
+        /// How long.
+        seconds: u64,
     },
     /// `grpc.health.v1.Health/Check` on the pod IP; `SERVING` is success.
     Grpc {
@@ -150,6 +155,26 @@ impl Handler {
         Err("missing probe handler".into())
     }
 
+    /// The handler of a lifecycle hook (`postStart`, `preStop`): exec, httpGet, tcpSocket
+    /// (deprecated upstream, still accepted) or sleep; `Err` when it has none.
+    pub(crate) fn of_hook(
+        hook: &LifecycleHandler,
+        container: &Container,
+    ) -> Result<Handler, String> {
+        if let Some(sleep) = &hook.sleep {
+            return Ok(Handler::Sleep {
+                seconds: sleep.seconds.max(0) as u64,
+            });
+        }
+        let probe = Probe {
+            exec: hook.exec.clone(),
+            http_get: hook.http_get.clone(),
+            tcp_socket: hook.tcp_socket.clone(),
+            ..Probe::default()
+        };
+        Handler::of(&probe, container).map_err(|_| "missing lifecycle hook handler".to_string())
+    }
+
     /// Runs the probe once, within `timeout`.
     pub(crate) async fn run(
         &self,
@@ -174,6 +199,10 @@ impl Handler {
             Handler::Tcp { host, port } => Ok(tcp(&host_of(host)?, *port, timeout).await),
             Handler::Grpc { port, service } => {
                 Ok(grpc(&host_of(&None)?, *port, service, timeout).await)
+            }
+            Handler::Sleep { seconds } => {
+                tokio::time::sleep(Duration::from_secs(*seconds).min(timeout)).await;
+                Ok(Outcome::Success(String::new()))
             }
         }
     }
