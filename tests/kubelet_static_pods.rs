@@ -59,13 +59,16 @@ async fn static_pods_run_from_files_and_show_as_mirror_pods() {
         ..file.config
     };
     let runtime = Arc::new(SimRuntime::new());
-    let kubelet = Kubelet::builder(client.clone(), "cp-1")
-        .runtime(runtime.clone())
-        .pod_cidr("10.88.0.0/24")
-        .config(config)
-        .build()
-        .unwrap();
-    let task = tokio::spawn(async move { kubelet.run().await.unwrap() });
+    let start = || {
+        let kubelet = Kubelet::builder(client.clone(), "cp-1")
+            .runtime(runtime.clone())
+            .pod_cidr("10.88.0.0/24")
+            .config(config.clone())
+            .build()
+            .unwrap();
+        tokio::spawn(async move { kubelet.run().await.unwrap() })
+    };
+    let mut task = start();
 
     let pods: Api<Pod> = Api::namespaced(client.clone(), "kube-system");
     let running =
@@ -94,6 +97,17 @@ async fn static_pods_run_from_files_and_show_as_mirror_pods() {
     };
     let before = running_containers().await;
     assert_eq!(before.len(), 1, "one container runs");
+
+    // A kubelet started again lists the mirror pod with the others: it runs the static pod
+    // (adopting its container), never the mirror as a pod of its own.
+    task.abort();
+    task = start();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        running_containers().await,
+        before,
+        "only the static pod runs"
+    );
 
     // Deleting the mirror pod does not stop the static pod: the mirror comes back.
     pods.delete("etcd-cp-1", &DeleteParams::default())

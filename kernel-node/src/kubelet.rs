@@ -376,6 +376,10 @@ async fn pod_loop(shared: Arc<Shared>, mut statics: watch::Receiver<static_pods:
                         nudge_static(&workers, &static_pods, &pod);
                     }
                     Ok(Event::Apply(pod)) => dispatch(&shared, &mut workers, &mut running, pod),
+                    // A mirror pod is never run: its static pod is (a re-list shows mirrors too).
+                    Ok(Event::InitApply(pod)) if static_pods::is_mirror(&pod) => {
+                        nudge_static(&workers, &static_pods, &pod);
+                    }
                     Ok(Event::InitApply(pod)) => {
                         if let (Some(seen), Some(uid)) = (listed.as_mut(), pod.metadata.uid.clone()) {
                             seen.insert(uid);
@@ -456,6 +460,9 @@ fn dispatch(
     let Some(uid) = pod.metadata.uid.clone() else {
         return;
     };
+    if static_pods::is_mirror(&pod) {
+        return;
+    }
     let bound_here =
         pod.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(shared.node_name.as_str());
     if !bound_here {
