@@ -461,8 +461,9 @@ async fn a_separate_kubelet_process_joins_through_the_kubeconfig() {
 }
 
 /// `kubectl logs`, `exec` (with stdin and exit codes), `port-forward` and `get --raw
-/// .../nodes/N/proxy/...` go through the API server to the kubelet's HTTPS server and reach
-/// the pods the process runtime runs.
+/// .../nodes/N/proxy/...` go through the API server to the kubelet's HTTPS server (found
+/// through the Node's published `daemonEndpoints`) and reach the pods the process runtime
+/// runs; the kubelet's `/pods` and `/metrics` know them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_logs_exec_and_port_forward_reach_the_pods() {
     let Some(kubectl) = kernel_testing::kubectl() else {
@@ -593,5 +594,22 @@ async fn kubectl_logs_exec_and_port_forward_reach_the_pods() {
     assert!(ok && out.trim() == "ok", "{out:?}");
     let (ok, out) = run(&["get", "--raw", "/api/v1/nodes/node-1/proxy/metrics"]).await;
     assert!(ok && out.contains("kubelet_running_pods 2"), "{out}");
+    // Both pods' starts were observed (first seen → all containers running).
+    assert!(
+        out.contains("kubelet_pod_start_duration_seconds_count 2"),
+        "{out}"
+    );
+    let (ok, out) = run(&["get", "--raw", "/api/v1/nodes/node-1/proxy/pods"]).await;
+    let list: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
+    let names: Vec<&str> = list["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["metadata"]["name"].as_str())
+        .collect();
+    assert!(
+        ok && names.contains(&"talker") && names.contains(&"web"),
+        "{out}"
+    );
     terminate(child).await;
 }

@@ -1,7 +1,9 @@
 //! The kubelet's HTTPS server against a `ProcessRuntime` running `/bin/sh` containers:
 //! healthz, pods, stats, metrics, containerLogs (tail, timestamps, limit, previous, follow),
 //! exec over WebSocket v5 (stdout, exit codes, stdin with close, a TTY with resize), attach,
-//! port-forward's placeholder and client certificates.
+//! port-forward and client certificates. The whole kubelet publishing its port to an API
+//! server is tested through the `cluster` binary (tests/cluster_binary.rs), as kernel-node
+//! does not depend on kernel-api.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -711,111 +713,6 @@ async fn client_ca_requires_a_signed_client_certificate() {
     .unwrap();
     assert!(with.starts_with("HTTP/1.1 200 OK"), "{with}");
     assert!(with.ends_with("ok\n"), "{with}");
-}
-
-/// The whole kubelet: it serves on the configured address, publishes the port in the Node's
-/// `status.daemonEndpoints`, lists its pods and serves their logs.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kubelet_publishes_its_port_and_serves_its_pods() {
-    use k8s_openapi::api::core::v1::{Node, Pod};
-    use kube::api::{Api, PostParams};
-
-    let api = kernel_api::ApiServer::builder()
-        .store(Arc::new(kernel_store::MemoryStore::new()))
-        .build()
-        .await
-        .unwrap();
-    let client = api.client();
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = ProcessRuntime::new(dir.path().join("pods"), HostNetwork::new());
-    let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
-    let mut server = KubeletServerConfig::on(loopback());
-    server.tls_cert_pem = Some(cert.cert.pem());
-    server.tls_key_pem = Some(cert.key_pair.serialize_pem());
-    let kubelet = kernel_node::Kubelet::builder(client.clone(), "node-e2e")
-        .runtime(Arc::new(runtime.clone()))
-        .node_ip(std::net::IpAddr::from([127, 0, 0, 1]))
-        .server(server)
-        .config(kernel_node::KubeletConfig {
-            node_status_update_frequency: Duration::from_millis(500),
-            pod_relist_period: Duration::from_millis(100),
-            root_dir: Some(dir.path().join("kubelet")),
-            ..Default::default()
-        })
-        .build()
-        .unwrap();
-    let task = tokio::spawn(kubelet.run());
-
-    let nodes: Api<Node> = Api::all(client.clone());
-    let port = eventually("the node's kubelet port", || async {
-        let node = nodes.get_opt("node-e2e").await.ok()??;
-        let port = node.status?.daemon_endpoints?.kubelet_endpoint?.port;
-        (port != 0).then_some(port)
-    })
-    .await;
-    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
-    let pod: Pod = serde_json::from_value(serde_json::json!({
-        "metadata": { "name": "hello" },
-        "spec": {
-            "nodeName": "node-e2e",
-            "containers": [{ "name": "c", "image": "busybox", "command": ["sh", "-c", format!("echo hello-from-pod; {}", until_gone(dir.path()))] }],
-        },
-    }))
-    .unwrap();
-    pods.create(&PostParams::default(), &pod).await.unwrap();
-
-    let tls = connector(&cert.cert.pem(), None);
-    let get = |path: &'static str| {
-        let tls = tls.clone();
-        async move {
-            let tcp = tokio::net::TcpStream::connect(("127.0.0.1", u16::try_from(port).unwrap()))
-                .await
-                .unwrap();
-            let name = ServerName::try_from("127.0.0.1").unwrap();
-            let tls = tls.connect(name, tcp).await.unwrap();
-            let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
-                .await
-                .unwrap();
-            tokio::spawn(conn);
-            let req = http::Request::get(path)
-                .header("host", "127.0.0.1")
-                .body(Empty::<Bytes>::new())
-                .unwrap();
-            let response = send.send_request(req).await.unwrap();
-            let status = response.status().as_u16();
-            let body = response.into_body().collect().await.unwrap().to_bytes();
-            (status, String::from_utf8_lossy(&body).into_owned())
-        }
-    };
-    eventually("/pods lists the pod", || async {
-        let (status, body) = get("/pods").await;
-        assert_eq!(status, 200);
-        let list: Value = serde_json::from_str(&body).unwrap();
-        list["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|p| p["metadata"]["name"] == "hello")
-            .then_some(())
-    })
-    .await;
-    eventually("the pod's log", || async {
-        let (status, body) = get("/containerLogs/default/hello/c").await;
-        (status == 200 && body == "hello-from-pod\n").then_some(())
-    })
-    .await;
-    // The pod's start was observed once its status said it runs.
-    eventually("kubelet_pod_start_duration_seconds", || async {
-        let (_, metrics) = get("/metrics").await;
-        metrics
-            .contains("kubelet_pod_start_duration_seconds_count 1")
-            .then_some(())
-    })
-    .await;
-    let (_, metrics) = get("/metrics").await;
-    assert!(metrics.contains("kubelet_running_pods 1"), "{metrics}");
-    task.abort();
-    runtime.shutdown(Duration::from_secs(5)).await.unwrap();
 }
 
 #[tokio::test]
