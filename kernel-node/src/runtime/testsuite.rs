@@ -189,29 +189,22 @@ pub struct LogLine {
     pub content: String,
 }
 
-/// Parses a CRI log file, asserting every line is `<RFC 3339 timestamp> <stream> <F|P> <content>`.
+/// Parses a CRI log file, asserting every line is `<RFC 3339 timestamp> <stream> <F|P> <content>`
+/// (with the kubelet's own parser, the one `kubectl logs` is served by).
 pub fn parse_cri_log(log: &str) -> Vec<LogLine> {
     log.lines()
         .map(|line| {
-            let mut parts = line.splitn(4, ' ');
-            let (ts, stream, tag) = (parts.next(), parts.next(), parts.next());
-            let content = parts.next().unwrap_or("");
-            let ts = ts.unwrap_or("");
+            let entry = crate::server::logs::parse_line(line.as_bytes())
+                .unwrap_or_else(|| panic!("not a CRI log line: {line:?}"));
             assert!(
-                ts.parse::<jiff::Timestamp>().is_ok(),
-                "bad timestamp {ts:?} in log line {line:?}"
+                entry.time.parse::<jiff::Timestamp>().is_ok(),
+                "bad timestamp {:?} in log line {line:?}",
+                entry.time
             );
-            let stream = stream.unwrap_or("");
-            assert!(
-                stream == "stdout" || stream == "stderr",
-                "bad stream in log line {line:?}"
-            );
-            let tag = tag.unwrap_or("");
-            assert!(tag == "F" || tag == "P", "bad tag in log line {line:?}");
             LogLine {
-                stream: stream.into(),
-                tag: tag.into(),
-                content: content.into(),
+                stream: entry.stream.into(),
+                tag: if entry.partial { "P" } else { "F" }.into(),
+                content: String::from_utf8_lossy(entry.content).into_owned(),
             }
         })
         .collect()

@@ -113,12 +113,18 @@ pub(crate) fn parse_line(line: &[u8]) -> Option<Entry<'_>> {
     if stream != "stdout" && stream != "stderr" {
         return None;
     }
+    // The tags: `P` or `F`, then any others after a `:` (upstream's `parseCRILog`).
     let tag = parts.next()?;
+    let partial = match tag.split(|b| *b == b':').next() {
+        Some(b"P") => true,
+        Some(b"F") => false,
+        _ => return None,
+    };
     let content = parts.next().unwrap_or_default();
     Some(Entry {
         time,
         stream,
-        partial: tag == b"P",
+        partial,
         content,
     })
 }
@@ -308,6 +314,23 @@ mod tests {
         2024-01-01T00:00:02.1Z stderr F o\n\
         2024-01-01T00:00:03Z stdout F \n\
         2024-01-01T00:00:04Z stdout F four";
+
+    #[test]
+    fn a_line_needs_a_stream_and_an_f_or_p_tag() {
+        let full = parse_line(b"2024-01-01T00:00:01Z stdout F one two").unwrap();
+        assert_eq!(
+            (full.stream, full.partial, full.content),
+            ("stdout", false, &b"one two"[..])
+        );
+        assert!(
+            parse_line(b"2024-01-01T00:00:01Z stderr P:x piece")
+                .unwrap()
+                .partial
+        );
+        assert_eq!(parse_line(b"2024-01-01T00:00:01Z stdout X one"), None);
+        assert_eq!(parse_line(b"2024-01-01T00:00:01Z stdin F one"), None);
+        assert_eq!(parse_line(b"no"), None);
+    }
 
     #[test]
     fn strips_the_prefix_and_joins_pieces() {
