@@ -4,17 +4,15 @@
 
 use kernel_testing::within;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod};
 use kube::api::{Api, PostParams};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 #[path = "support/cluster_bin.rs"]
 mod cluster_bin;
-use cluster_bin::{bin, free_port, kubectl_run, start_cluster};
+use cluster_bin::{bin, free_port, kubectl_run, port_forward, start_cluster};
 
 /// Starts the binary on `port` (0: any) with `extra`, on the file store unless `extra` names
 /// another; see [`start_cluster`].
@@ -565,23 +563,7 @@ async fn kubectl_logs_exec_and_port_forward_reach_the_pods() {
 
     // Port-forward: a local port reaches the pod's httpd.
     let port = free_port();
-    let mut forward = Command::new(&kubectl)
-        .args(["port-forward", "pod/web", &format!("{port}:8080")])
-        .env("KUBECONFIG", &kubeconfig)
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(forward.stdout.take().unwrap()).lines();
-    within("kubectl port-forward to listen", async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if line.starts_with("Forwarding from 127.0.0.1") {
-                return;
-            }
-        }
-        panic!("kubectl port-forward ended");
-    })
-    .await;
+    let mut forward = port_forward(&kubectl, &kubeconfig, "pod/web", port, 8080).await;
     let hostname = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
     let body = http_get(&format!("127.0.0.1:{port}/hostname")).await;
     assert!(body.ends_with(&hostname), "{body}");

@@ -15,21 +15,20 @@
 //! notice otherwise, unless `KERNEL_REQUIRE_ALL=1`.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 use kernel_node::runtime::cri::CriRuntime;
 use kernel_node::runtime::{ContainerState, Runtime};
 use kernel_testing::{containerd, eventually, within};
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::process::Child;
 
 const NODE: &str = "cri-e2e";
 const SUBNET: &str = "10.66.30.0/24";
 
 #[path = "support/cluster_bin.rs"]
 mod cluster_bin;
-use cluster_bin::{free_port, kubectl_run, start_cluster};
+use cluster_bin::{free_port, kubectl_run, port_forward, start_cluster};
 
 /// Starts the binary on an in-memory store as node [`NODE`] with `extra`; the process and the
 /// kubeconfig path.
@@ -215,23 +214,7 @@ async fn kubectl_drives_real_containers_on_containerd() {
 
     // Port-forward: a local port reaches the pod's httpd, twice over the same forward.
     let port = free_port();
-    let mut forward = Command::new(&kubectl)
-        .args(["port-forward", "pod/web", &format!("{port}:8080")])
-        .env("KUBECONFIG", &kubeconfig)
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(forward.stdout.take().unwrap()).lines();
-    within("kubectl port-forward to listen", async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if line.starts_with("Forwarding from 127.0.0.1") {
-                return;
-            }
-        }
-        panic!("kubectl port-forward ended");
-    })
-    .await;
+    let mut forward = port_forward(&kubectl, &kubeconfig, "pod/web", port, 8080).await;
     for _ in 0..2 {
         let body = http_get(([127, 0, 0, 1], port).into(), "/").await;
         assert!(

@@ -98,3 +98,32 @@ pub async fn kubectl_run(
     );
     (out.status.success(), text)
 }
+
+/// Starts `kubectl port-forward <target> <local>:<remote>` and waits until it listens on
+/// 127.0.0.1; the process (killed when dropped).
+pub async fn port_forward(
+    kubectl: &Path,
+    kubeconfig: &Path,
+    target: &str,
+    local: u16,
+    remote: u16,
+) -> Child {
+    let mut forward = Command::new(kubectl)
+        .args(["port-forward", target, &format!("{local}:{remote}")])
+        .env("KUBECONFIG", kubeconfig)
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(forward.stdout.take().unwrap()).lines();
+    within("kubectl port-forward to listen", async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line.starts_with("Forwarding from 127.0.0.1") {
+                return;
+            }
+        }
+        panic!("kubectl port-forward ended");
+    })
+    .await;
+    forward
+}
