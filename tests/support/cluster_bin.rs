@@ -125,5 +125,7 @@ pub async fn port_forward(
         panic!("kubectl port-forward ended");
     })
     .await;
+    // kubectl prints a line per connection: keep reading, or its writes fail and it exits.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     forward
 }
