@@ -19,11 +19,9 @@
 //! (`ANCHORS.md`): 30 pods with containerd, p50 3.4–4.2 s, p99 3.8–4.5 s; the published SLO is
 //! p99 ≤ 5 s.
 
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kernel_api::ApiServer;
 use kernel_node::runtime::cri::CriRuntime;
@@ -31,12 +29,12 @@ use kernel_node::runtime::Runtime;
 use kernel_node::{HostNetwork, Kubelet, KubeletConfig, ProcessRuntime, SimRuntime};
 use kernel_sched::Scheduler;
 use kernel_store::MemoryStore;
-use kube::api::{PostParams, WatchEvent, WatchParams};
 use kube::{Api, Client};
 use serde_json::json;
 
-/// Error type of the bench.
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+#[path = "support/run_pods.rs"]
+mod run_pods;
+use run_pods::{run_pods, BoxError};
 
 /// The node the kubelet registers.
 const NODE: &str = "bench-node";
@@ -101,53 +99,20 @@ async fn main() -> Result<(), BoxError> {
     wait_node_ready(&client).await?;
 
     let api: Api<Pod> = Api::namespaced(client.clone(), "default");
-    let mut watch = api
-        .watch(&WatchParams::default().labels("bench=podlat"), "0")
-        .await?
-        .boxed();
-    let t0 = Instant::now();
-    let creates = futures::stream::iter(0..pods)
-        .map(|i| {
-            let api = api.clone();
-            async move {
-                let pod: Pod = serde_json::from_value(json!({
-                    "metadata": { "name": format!("p{i:03}"), "labels": { "bench": "podlat" } },
-                    "spec": {
-                        "terminationGracePeriodSeconds": 0,
-                        "containers": [{
-                            "name": "c", "image": "busybox:1", "imagePullPolicy": "IfNotPresent",
-                            "command": ["sleep", "3600"],
-                        }],
-                    },
-                }))?;
-                api.create(&PostParams::default(), &pod).await?;
-                Ok::<_, BoxError>(())
-            }
-        })
-        .buffer_unordered(64)
-        .try_collect::<Vec<()>>();
-    let running = async {
-        let mut running: HashMap<String, Duration> = HashMap::new();
-        while let Some(event) = watch.try_next().await? {
-            if let WatchEvent::Added(pod) | WatchEvent::Modified(pod) = event {
-                let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
-                let name = pod.metadata.name.clone().unwrap_or_default();
-                if phase == Some("Running") && !running.contains_key(&name) {
-                    running.insert(name, t0.elapsed());
-                    if running.len() == pods {
-                        break;
-                    }
-                }
-            }
-        }
-        Ok::<_, BoxError>(running)
+    let make = |i: usize| -> Pod {
+        serde_json::from_value(json!({
+            "metadata": { "name": format!("p{i:03}"), "labels": { "bench": "podlat" } },
+            "spec": {
+                "terminationGracePeriodSeconds": 0,
+                "containers": [{
+                    "name": "c", "image": "busybox:1", "imagePullPolicy": "IfNotPresent",
+                    "command": ["sleep", "3600"],
+                }],
+            },
+        }))
+        .expect("a pod")
     };
-    let (created, running) = tokio::time::timeout(TIMEOUT, async {
-        futures::future::try_join(creates, running).await
-    })
-    .await
-    .map_err(|_| format!("not every pod ran within {TIMEOUT:?}"))??;
-    let _ = created;
+    let running = run_pods(&api, "podlat", pods, make, TIMEOUT).await?;
     let mut latencies: Vec<Duration> = running.into_values().collect();
     latencies.sort();
     let pct = |p: f64| {

@@ -12,22 +12,21 @@
 //! (VmRSS) with everything running. Upstream has no single-process equivalent; its SLOs
 //! (sig-scalability) are pod startup p99 ≤ 5 s and 110 pods per node.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kernel_api::ApiServer;
 use kernel_node::{Kubelet, KubeletConfig, SimRuntime};
 use kernel_sched::Scheduler;
 use kernel_store::MemoryStore;
-use kube::api::{ListParams, PostParams, WatchEvent, WatchParams};
+use kube::api::ListParams;
 use kube::{Api, Client};
 use serde_json::json;
 
-/// Error type of the bench.
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+#[path = "support/run_pods.rs"]
+mod run_pods;
+use run_pods::{run_pods, BoxError};
 
 /// How long to wait for each phase.
 const TIMEOUT: Duration = Duration::from_secs(600);
@@ -85,48 +84,18 @@ async fn main() -> Result<(), BoxError> {
     synced.await;
     let pods = kubelets * per_node;
     let api: Api<Pod> = Api::namespaced(client.clone(), "default");
-    let mut watch = api
-        .watch(&WatchParams::default().labels("bench=sim"), "0")
-        .await?
-        .boxed();
-    let t1 = Instant::now();
-    let creates = futures::stream::iter(0..pods)
-        .map(|i| {
-            let api = api.clone();
-            async move {
-                let pod: Pod = serde_json::from_value(json!({
-                    "metadata": { "name": format!("p{i:06}"), "labels": { "bench": "sim" } },
-                    "spec": { "containers": [{
-                        "name": "c", "image": "busybox:1", "command": ["sleep", "3600"],
-                        "resources": { "requests": { "cpu": "10m", "memory": "16Mi" } },
-                    }] },
-                }))?;
-                api.create(&PostParams::default(), &pod).await?;
-                Ok::<_, BoxError>(())
-            }
-        })
-        .buffer_unordered(64)
-        .try_collect::<Vec<()>>();
-    let running = async {
-        let mut running = HashSet::new();
-        while let Some(event) = watch.try_next().await? {
-            if let WatchEvent::Added(pod) | WatchEvent::Modified(pod) = event {
-                let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
-                if phase == Some("Running") {
-                    running.insert(pod.metadata.name.unwrap_or_default());
-                    if running.len() == pods {
-                        break;
-                    }
-                }
-            }
-        }
-        Ok::<_, BoxError>(())
+    let make = |i: usize| -> Pod {
+        serde_json::from_value(json!({
+            "metadata": { "name": format!("p{i:06}"), "labels": { "bench": "sim" } },
+            "spec": { "containers": [{
+                "name": "c", "image": "busybox:1", "command": ["sleep", "3600"],
+                "resources": { "requests": { "cpu": "10m", "memory": "16Mi" } },
+            }] },
+        }))
+        .expect("a pod")
     };
-    let (created, ran) = tokio::time::timeout(TIMEOUT, futures::future::join(creates, running))
-        .await
-        .map_err(|_| "the pods did not all run")?;
-    created?;
-    ran?;
+    let t1 = Instant::now();
+    run_pods(&api, "sim", pods, make, TIMEOUT).await?;
     let pods_running = t1.elapsed();
     println!("simulated kubelets in one process: {kubelets} nodes, {pods} pods");
     println!(
